@@ -1,0 +1,13 @@
+"""The kube6 command line: one Typer app, one error boundary, data on stdout, diagnostics on stderr."""
+
+from __future__ import annotations
+
+import sys
+
+from kube6.cli.app import app, run
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

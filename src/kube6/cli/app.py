@@ -1,0 +1,103 @@
+"""The Typer app and its single error boundary.
+
+Every command module registers itself on `app`; `run` maps kube6 errors to one red message and an
+exit code, and shows a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+
+from kube6 import __version__
+from kube6.errors import ExitStatus, Kube6Error
+
+app = typer.Typer(
+    name="kube6",
+    help=(
+        "From IPv6-only servers to a secure IPv6 single-stack Kubernetes cluster.\n\n"
+        "Typical journey: `kube6 init` writes kube6.yaml; `kube6 plan` explains every address; "
+        "`kube6 render --out DIR` writes every file for review; `kube6 check` reads each host; "
+        "`kube6 up` converges the cluster; `kube6 verify` proves it works."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True)
+
+_state = {"debug": False}
+
+# Command modules, imported for their side effect of registering on `app`.
+COMMAND_MODULES = [
+    "kube6.cli.plan_cmds",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"kube6 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    _state["debug"] = debug
+
+
+def debug_enabled() -> bool:
+    return _state["debug"]
+
+
+def _load_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the CLI in-process and return the exit code (tests call this directly)."""
+    _load_commands()
+    _state["debug"] = "--debug" in argv
+    try:
+        result = app(args=list(argv), prog_name="kube6", standalone_mode=False)
+    except Kube6Error as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return int(exc.exit_status)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        return int(ExitStatus.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug to report
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            return int(ExitStatus.INTERRUPTED)
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return int(ExitStatus.USAGE)
+        if _state["debug"]:
+            traceback.print_exc()
+        else:
+            stderr.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                "This is a bug in kube6; run again with --debug for the traceback and report it.",
+                markup=True,
+            )
+        return int(ExitStatus.FAILED)
+    return result if isinstance(result, int) else int(ExitStatus.OK)

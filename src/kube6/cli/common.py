@@ -1,0 +1,47 @@
+"""Pieces that several commands share: finding the spec, the plan, and output formats."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from kube6 import spec as spec_module
+from kube6.cli.app import stderr
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import ClusterSpec
+
+DEFAULT_SPEC = Path("kube6.yaml")
+
+SpecOption = typer.Option(
+    None,
+    "--spec",
+    "-f",
+    help="The cluster spec. Default: ./kube6.yaml, or the built-in example when there is none.",
+    show_default=False,
+)
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def load_spec(path: Path | None) -> tuple[ClusterSpec, str]:
+    """The spec from `path`, ./kube6.yaml, or the built-in example (said on stderr)."""
+    if path is not None:
+        return spec_module.load(path), str(path)
+    if DEFAULT_SPEC.exists():
+        return spec_module.load(DEFAULT_SPEC), str(DEFAULT_SPEC)
+    stderr.print(
+        "note: no kube6.yaml here; using the built-in example "
+        "(prefix 2001:db8:1234:5678::/64, node0001 at ::1). Run `kube6 init` to write your own."
+    )
+    return spec_module.example(), "built-in example"
+
+
+def load_plan(path: Path | None) -> Plan:
+    spec, source = load_spec(path)
+    return make_plan(spec, source=source)

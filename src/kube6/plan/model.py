@@ -1,0 +1,228 @@
+"""The Plan: every address, size and choice that kube6 will use, and the rules it satisfies.
+
+A Plan is plain frozen data. The planner (`kube6.plan.planner`) builds it from a ClusterSpec;
+renderers, checks, steps and verify only read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv6Address, IPv6Network
+from typing import Any, Literal
+
+from kube6.spec import Role, RoutingMode
+
+API_PORT = 6443
+
+
+class Level(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One planner rule, checked: a stable name, the outcome, the numbers, and a fix."""
+
+    name: str
+    level: Level
+    detail: str
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.level is not Level.FAIL
+
+    def __str__(self) -> str:
+        text = f"[{self.name}] {self.detail}"
+        return f"{text} Fix: {self.fix}" if self.fix and self.level is not Level.OK else text
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where a planned value came from: set in the spec, a default, or derived from others."""
+
+    name: str
+    value: str
+    source: Literal["set", "default", "derived"]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A Calico IPPool. `nodes` is None when the pool serves every node (nodeSelector all())."""
+
+    name: str
+    cidr: IPv6Network
+    block_size: int
+    nat_outgoing: bool
+    nodes: tuple[str, ...] | None
+
+    @property
+    def node_selector(self) -> str:
+        """The Calico selector: all(), or the kube6 pool label that kubelet sets on the node."""
+        if self.nodes is None:
+            return "all()"
+        return f'{POOL_LABEL} == "{self.name}"'
+
+    @property
+    def blocks(self) -> int:
+        return 1 << (self.block_size - self.cidr.prefixlen)
+
+
+POOL_LABEL = "kube6.io/pool"
+"""Node label (set through kubelet --node-labels) that pins a node to its per-prefix pool."""
+
+
+@dataclass(frozen=True)
+class NdpRule:
+    """One ndppd rule on a node's uplink: `auto` answers only for routed targets (the pods this
+    node hosts), `static` answers for the whole range (the service range, on one node)."""
+
+    cidr: IPv6Network
+    method: Literal["auto", "static"]
+    why: str
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    name: str
+    address: IPv6Address
+    roles: tuple[Role, ...]
+    ssh: str | None
+    link_prefix: IPv6Network
+    """The on-link prefix of the node's uplink: its own prefix or the cluster prefix."""
+    interface: str
+    """Uplink interface name."""
+    pool: str
+    """Name of the Calico pool that this node's pods come from."""
+    ndp_rules: tuple[NdpRule, ...]
+    """What the NDP proxy on this node answers for (empty unless routing is ndp-proxy)."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """Node labels that kubelet registers (key, value)."""
+
+    @property
+    def is_control_plane(self) -> bool:
+        return Role.CONTROL_PLANE in self.roles
+
+    @property
+    def is_worker(self) -> bool:
+        return Role.WORKER in self.roles
+
+
+@dataclass(frozen=True)
+class BgpPlan:
+    peer: IPv6Address
+    peer_as: int
+    as_number: int
+    router_id: str
+    advertise: tuple[IPv6Network, ...]
+    """Ranges Calico advertises: the pools (as blocks) and the service range."""
+
+
+@dataclass(frozen=True)
+class DnsPlan:
+    resolvers: tuple[IPv6Address, ...]
+    nat64_prefix: IPv6Network | None
+    dns64: Literal["resolvers", "coredns", "off"]
+
+    @property
+    def coredns_dns64(self) -> bool:
+        return self.dns64 == "coredns"
+
+
+@dataclass(frozen=True)
+class AddonsPlan:
+    gateway: bool
+    gateway_controller: str
+    cert_manager: bool
+    acme_email: str | None
+    issuer: Literal["staging", "production"]
+    dashboard: bool
+    dashboard_host: str | None
+    dashboard_admin: bool
+
+
+@dataclass(frozen=True)
+class FirewallPlan:
+    enabled: bool
+    ssh_port: int
+    ssh_sources: tuple[IPv6Network, ...]
+    api_sources: tuple[IPv6Network, ...]
+    gateway_ports: tuple[int, ...]
+    bgp_peer: IPv6Address | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster_name: str
+    kubernetes_minor: str
+    kubernetes_version: str
+    """The patch that render writes into kubeadm configs (the pinned one for the minor)."""
+    dns_domain: str
+    prefix: IPv6Network
+    routing: RoutingMode
+    pods: IPv6Network
+    """kubeadm podSubnet: the single pool, or the smallest prefix covering every pool."""
+    allocate_node_cidrs: bool
+    """False when pools lie in several prefixes: node.spec.podCIDR then means nothing."""
+    node_mask: int
+    block_size: int
+    max_pods: int
+    nat_outgoing: bool
+    pools: tuple[Pool, ...]
+    services: IPv6Network
+    dns: IPv6Address
+    api: IPv6Address
+    """The `kubernetes` Service address: the first address of the service range."""
+    control_plane_endpoint: str
+    nodes: tuple[PlannedNode, ...]
+    mtu: int | None
+    bgp: BgpPlan | None
+    dns_settings: DnsPlan
+    addons: AddonsPlan
+    firewall: FirewallPlan
+    rules: tuple[RuleResult, ...]
+    choices: tuple[Choice, ...]
+    digest: str
+    """Short hash of the spec the plan came from; every rendered file names it."""
+    source: str = "kube6.yaml"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def ok(self) -> bool:
+        return all(rule.ok for rule in self.rules)
+
+    @property
+    def failures(self) -> tuple[RuleResult, ...]:
+        return tuple(rule for rule in self.rules if not rule.ok)
+
+    @property
+    def warnings(self) -> tuple[RuleResult, ...]:
+        return tuple(rule for rule in self.rules if rule.level is Level.WARN)
+
+    @property
+    def control_plane_nodes(self) -> tuple[PlannedNode, ...]:
+        return tuple(n for n in self.nodes if n.is_control_plane)
+
+    @property
+    def first_control_plane(self) -> PlannedNode:
+        return self.control_plane_nodes[0]
+
+    @property
+    def workers(self) -> tuple[PlannedNode, ...]:
+        return tuple(n for n in self.nodes if n.is_worker)
+
+    def node(self, name: str) -> PlannedNode:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node named {name!r} in the plan")
+
+    def pool(self, name: str) -> Pool:
+        for pool in self.pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(f"no pool named {name!r} in the plan")

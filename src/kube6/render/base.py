@@ -1,0 +1,62 @@
+"""What every renderer shares: the Artifact type, the file header and the placeholders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kube6 import __version__
+from kube6.plan.model import Plan, PlannedNode
+
+SECRET_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One rendered file.
+
+    `path` is relative to the render folder: `cluster/...` for cluster-wide manifests and Helm
+    values, `nodes/<node>/<absolute host path>` for files that `up` installs on a node (the path
+    after the node name is where the file goes on the host).
+    """
+
+    path: str
+    content: str
+    mode: int = PUBLIC_MODE
+    description: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.mode == SECRET_MODE
+
+
+Renderer = Callable[[Plan], Iterable[Artifact]]
+
+
+def header(plan: Plan, what: str, comment: str = "#") -> str:
+    """The first lines of every file: who wrote it, from which plan, and what it is."""
+    lines = [
+        f"Written by kube6 {__version__} from plan {plan.digest} ({plan.source}, "
+        f"cluster {plan.cluster_name}).",
+        f"{what}",
+        "Do not edit: change kube6.yaml and run `kube6 render` again.",
+    ]
+    return "".join(f"{comment} {line}\n" for line in lines)
+
+
+def node_path(node: PlannedNode, host_path: str) -> str:
+    """Render-folder path of a file that goes to `host_path` on `node`."""
+    return f"nodes/{node.name}{host_path}"
+
+
+def cluster_path(relative: str) -> str:
+    return f"cluster/{relative}"
+
+
+# Values known only when `up` runs. Renderers write these markers; `up` substitutes them on the
+# host, and dry runs print them as they are, so no secret appears before it exists.
+JOIN_TOKEN = "${KUBE6_JOIN_TOKEN}"
+CA_CERT_HASH = "${KUBE6_CA_CERT_HASH}"
+CERTIFICATE_KEY = "${KUBE6_CERTIFICATE_KEY}"
+PLACEHOLDERS = (JOIN_TOKEN, CA_CERT_HASH, CERTIFICATE_KEY)

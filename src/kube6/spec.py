@@ -1,0 +1,464 @@
+"""kube6.yaml -> ClusterSpec: strict, frozen models; every field documented for `kube6 schema`.
+
+Unknown keys are errors that name the path and the nearest valid key. Values that later end up in
+commands, files or firewall rules are validated here so that no spec value can inject a shell
+word, a YAML key or an nftables statement.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from kube6 import net
+from kube6.errors import SpecError
+from kube6.versions import KUBERNETES_MINOR
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+INTERFACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$")
+SSH_TARGET = re.compile(
+    r"^(?:(?P<user>[a-z_][a-z0-9_-]{0,31})@)?"
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]{0,252})))"
+    r"(?::(?P<port>[0-9]{1,5}))?$"
+)
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
+    return value
+
+
+def _address(value: object) -> IPv6Address:
+    if isinstance(value, IPv6Address):
+        return value
+    return net.parse_address(_text(value, "an IPv6 address"))
+
+
+def _network(value: object) -> IPv6Network:
+    if isinstance(value, IPv6Network):
+        return value
+    return net.parse_network(_text(value, "an IPv6 prefix"))
+
+
+def _source_network(value: object) -> IPv6Network:
+    if isinstance(value, IPv6Network):
+        return value
+    return net.parse_network(_text(value, "an IPv6 prefix"), any_scope=True)
+
+
+def _pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
+    def check(value: object) -> str:
+        text = _text(value, what)
+        if not regex.match(text):
+            raise ValueError(f"{text!r} is not {what} (for example {example!r})")
+        return text
+
+    return check
+
+
+Address = Annotated[
+    IPv6Address,
+    BeforeValidator(_address),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "format": "ipv6", "examples": ["2001:db8:1234:5678::1"]}),
+]
+Prefix = Annotated[
+    IPv6Network,
+    BeforeValidator(_network),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["2001:db8:1234:5678::/64"]}),
+]
+SourcePrefix = Annotated[
+    IPv6Network,
+    BeforeValidator(_source_network),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["::/0", "2001:db8:ffff::/48"]}),
+]
+DnsLabel = Annotated[
+    str,
+    BeforeValidator(_pattern(DNS1123_LABEL, "a DNS-1123 label", "node0001")),
+    WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL.pattern, "maxLength": 63}),
+]
+DnsName = Annotated[
+    str,
+    BeforeValidator(_pattern(DNS_NAME, "a DNS name", "dashboard.example.com")),
+    WithJsonSchema({"type": "string", "pattern": DNS_NAME.pattern}),
+]
+
+
+class Role(StrEnum):
+    CONTROL_PLANE = "control-plane"
+    WORKER = "worker"
+
+
+class RoutingMode(StrEnum):
+    NDP_PROXY = "ndp-proxy"
+    ROUTED = "routed"
+    BGP = "bgp"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Cluster(_Strict):
+    name: DnsLabel = "kube001"
+    """Cluster name: a DNS-1123 label, used in kubeconfig contexts and file headers."""
+    kubernetes: str = Field(default=KUBERNETES_MINOR, pattern=r"^1\.[0-9]{1,3}$")
+    """Kubernetes minor version ("1.37"); the patch release is resolved at install time."""
+    dns_domain: str = Field(default="cluster.local", pattern=DOMAIN.pattern, max_length=253)
+    """Cluster DNS domain (kubeadm networking.dnsDomain)."""
+    control_plane_endpoint: str | None = Field(
+        default=None, pattern=r"^([a-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])(:[0-9]{1,5})?$"
+    )
+    """API endpoint that nodes and users reach: a DNS name or `[address]`, optional `:port`.
+    Default: the first control-plane node, `[address]:6443`. Use a DNS name for several
+    control-plane nodes."""
+
+
+class Node(_Strict):
+    name: DnsLabel
+    """Node name (DNS-1123 label); the same name is used by kubeadm, kubelet, etcd and Calico."""
+    address: Address
+    """The node's stable global IPv6 address (not a temporary/privacy address): kubelet node-ip,
+    API advertise address, etcd peer address."""
+    roles: tuple[Role, ...] = (Role.CONTROL_PLANE, Role.WORKER)
+    """control-plane, worker, or both (the default: a single node runs workloads too)."""
+    ssh: str | None = None
+    """How kube6 reaches the node: `user@host`, `user@[2001:db8::1]:22`. Omit to run locally."""
+    prefix: Prefix | None = None
+    """The node's own on-link prefix when it sits on another provider link than `prefix`;
+    the node then gets its own pod pool inside it."""
+    interface: str | None = Field(default=None, pattern=INTERFACE_NAME.pattern)
+    """Uplink interface (`ip -6 route show default`); `init` detects it. Default `eth0`."""
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: tuple[Role, ...]) -> tuple[Role, ...]:
+        if not roles:
+            raise ValueError("a node needs at least one role: control-plane, worker or both")
+        if len(set(roles)) != len(roles):
+            raise ValueError(f"roles repeat a value: {[str(r) for r in roles]}")
+        return roles
+
+    @field_validator("ssh")
+    @classmethod
+    def _ssh(cls, target: str | None) -> str | None:
+        if target is None:
+            return None
+        match = SSH_TARGET.match(target)
+        if not match:
+            raise ValueError(
+                f"{target!r} is not an SSH target; write user@host, user@[2001:db8::1] or "
+                "user@[2001:db8::1]:2222"
+            )
+        if match.group("v6"):
+            net.parse_address(match.group("v6"))
+        port = match.group("port")
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise ValueError(f"SSH port {port} in {target!r} is outside 1-65535")
+        return target
+
+    @property
+    def is_control_plane(self) -> bool:
+        return Role.CONTROL_PLANE in self.roles
+
+    @property
+    def is_worker(self) -> bool:
+        return Role.WORKER in self.roles
+
+
+ROUTER_ID = re.compile(r"^(hash|([0-9]{1,3}\.){3}[0-9]{1,3})$")
+
+
+class Bgp(_Strict):
+    peer: Address
+    """The provider's (or your) router to peer with over IPv6."""
+    peer_as: int = Field(ge=1, le=4294967295)
+    """The router's AS number."""
+    as_number: int = Field(default=64512, ge=1, le=4294967295)
+    """The cluster's AS number (Calico BGPConfiguration asNumber)."""
+    router_id: str = "hash"
+    """BGP router ID: `hash` (Calico derives a unique ID per node, needed without IPv4) or a
+    dotted-quad 32-bit identifier that is not 0.0.0.0."""
+
+    @field_validator("router_id")
+    @classmethod
+    def _router_id(cls, value: str) -> str:
+        if not ROUTER_ID.match(value):
+            raise ValueError(
+                f"router_id {value!r} is not a BGP identifier; use 'hash' or a dotted quad "
+                "such as 192.0.2.1"
+            )
+        if value != "hash":
+            octets = [int(o) for o in value.split(".")]
+            if any(o > 255 for o in octets) or octets == [0, 0, 0, 0]:
+                raise ValueError(
+                    f"router_id {value!r} is not a valid BGP identifier (RFC 6286: a non-zero "
+                    "32-bit value, octets 0-255); use 'hash'"
+                )
+        return value
+
+
+class Network(_Strict):
+    """Overrides of planned values; leave a field out to let `kube6 plan` choose it."""
+
+    pods: Prefix | None = None
+    """Pod range (kubeadm podSubnet and the Calico pool). Default: `P:8:2::/104` in a /64."""
+    services: Prefix | None = None
+    """Service range (kubeadm serviceSubnet, /108 or longer). Default: `P:8:3::/112`."""
+    node_mask: int | None = Field(default=None, ge=64, le=128)
+    """Per-node pod CIDR length (controller-manager node-cidr-mask-size-ipv6)."""
+    block_size: int | None = Field(default=None, ge=0, le=128)
+    """Calico IPv6 block size (116-128)."""
+    dns: Address | None = None
+    """Cluster DNS address; default and usual: the 10th address of the service range."""
+    max_pods: int | None = Field(default=None, ge=1, le=65536)
+    """kubelet maxPods. Default: 110, or fewer when blocks are small."""
+    nat_outgoing: bool | None = None
+    """Masquerade pod traffic leaving the cluster. Default: off for global pods, on for ULA."""
+    mtu: int | None = Field(default=None, ge=1280, le=65535)
+    """Pod interface MTU; default: Calico detects it (no encapsulation, so the uplink's)."""
+
+
+class Dns(_Strict):
+    resolvers: tuple[Address, ...] = ()
+    """IPv6 resolvers that CoreDNS forwards to. Empty: the node's /etc/resolv.conf."""
+    nat64_prefix: Prefix | None = None
+    """The NAT64 prefix that reaches IPv4 (RFC 6052), e.g. 64:ff9b::/96; `init` discovers it."""
+    dns64: Literal["resolvers", "coredns", "off"] | None = None
+    """Who synthesizes AAAA records for IPv4-only names: the resolvers already do (`resolvers`),
+    CoreDNS's dns64 plugin (`coredns`, needs nat64_prefix), or nobody (`off`). Default:
+    `resolvers` when nat64_prefix is set, else `off`."""
+
+    @model_validator(mode="after")
+    def _dns64_needs_prefix(self) -> Dns:
+        if self.dns64 == "coredns" and self.nat64_prefix is None:
+            raise ValueError("dns64: coredns needs nat64_prefix (the prefix your NAT64 serves)")
+        return self
+
+
+class Gateway(_Strict):
+    enabled: bool = True
+    """Install Gateway API CRDs and a gateway controller with IPv6 listeners."""
+    controller: Literal["envoy-gateway"] = "envoy-gateway"
+    """The controller (Envoy Gateway: its chart and images are reachable over IPv6)."""
+
+
+class CertManager(_Strict):
+    enabled: bool = True
+    """Install cert-manager and Let's Encrypt ClusterIssuers."""
+    email: str | None = None
+    """ACME account e-mail (optional; Let's Encrypt no longer sends expiry mail)."""
+    issuer: Literal["staging", "production"] = "staging"
+    """Which Let's Encrypt issuer the gateway uses; start with staging, switch when it works."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address (e.g. admin@example.com)")
+        return value
+
+
+class Dashboard(_Strict):
+    enabled: bool = True
+    """Install Headlamp, the Kubernetes SIG UI dashboard."""
+    host: DnsName | None = None
+    """Public host name of the dashboard behind the gateway (needs an AAAA record)."""
+    admin: bool = False
+    """Give the dashboard login cluster-admin instead of read-only. Not recommended."""
+
+
+class Addons(_Strict):
+    gateway: Gateway = Gateway()
+    cert_manager: CertManager = CertManager()
+    dashboard: Dashboard = Dashboard()
+
+
+class Firewall(_Strict):
+    enabled: bool = True
+    """Install kube6's host firewall (an nftables table of its own)."""
+    api_sources: tuple[SourcePrefix, ...] = (IPv6Network("::/0"),)
+    """Prefixes allowed to reach the API server (6443). Default: everywhere (plan warns)."""
+    ssh_port: int = Field(default=22, ge=1, le=65535)
+    """SSH port that stays open."""
+    ssh_sources: tuple[SourcePrefix, ...] = (IPv6Network("::/0"),)
+    """Prefixes allowed to reach SSH."""
+
+
+class ClusterSpec(_Strict):
+    """kube6.yaml: the whole desired cluster."""
+
+    cluster: Cluster = Cluster()
+    prefix: Prefix
+    """What the provider gave you: an on-link /64, a routed /64, /56 or /48."""
+    routing: RoutingMode = RoutingMode.NDP_PROXY
+    """How pod and service addresses reach the nodes: `ndp-proxy` (the provider puts the prefix
+    on-link), `routed` (the provider routes it to the host), `bgp` (Calico peers)."""
+    bgp: Bgp | None = None
+    """BGP peering; required when routing is bgp."""
+    nodes: tuple[Node, ...] = Field(min_length=1)
+    """The servers. The first control-plane node runs `kubeadm init`."""
+    network: Network = Network()
+    dns: Dns = Dns()
+    addons: Addons = Addons()
+    firewall: Firewall = Firewall()
+
+    @model_validator(mode="after")
+    def _bgp_section(self) -> ClusterSpec:
+        if self.routing is RoutingMode.BGP and self.bgp is None:
+            raise ValueError(
+                "routing: bgp needs a bgp section: bgp: {peer: <router IPv6>, peer_as: <AS>}"
+            )
+        return self
+
+
+EXAMPLE_YAML = """\
+# The built-in example: one node in the documentation prefix.
+cluster:
+  name: kube001
+  kubernetes: "1.37"
+prefix: 2001:db8:1234:5678::/64
+routing: ndp-proxy
+nodes:
+  - name: node0001
+    address: 2001:db8:1234:5678::1
+    roles: [control-plane, worker]
+addons:
+  gateway: {enabled: true}
+  cert_manager: {email: admin@example.com, issuer: staging}
+  dashboard: {host: kube001-dashboard.example.com}
+"""
+
+
+def example() -> ClusterSpec:
+    """The built-in example of DESIGN.md (prefix 2001:db8:1234:5678::/64, node0001 at ::1)."""
+    return parse_text(EXAMPLE_YAML, source="built-in example")
+
+
+def load(path: Path) -> ClusterSpec:
+    """Read and validate kube6.yaml; every problem is reported, each with its path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([f"{path} does not exist; run `kube6 init` to write one"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([f"cannot read {path}: {exc}"], source=str(path)) from None
+    return parse_text(text, source=str(path))
+
+
+MAX_SPEC_BYTES = 1 << 20
+
+
+def parse_text(text: str, *, source: str = "kube6.yaml") -> ClusterSpec:
+    """Parse YAML text into a ClusterSpec, or raise SpecError listing every problem."""
+    from kube6 import yamlio  # ruamel is only needed when a file is read
+
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([f"the file is {len(text)} bytes; a kube6.yaml is at most 1 MiB"], source=source)
+    data = yamlio.load_user_yaml(text, source=source)
+    if data is None:
+        raise SpecError(["the file is empty; run `kube6 init` to write one"], source=source)
+    if not isinstance(data, Mapping):
+        raise SpecError(
+            [f"the top level must be a mapping of keys (prefix:, nodes:, ...), got {type(data).__name__}"],
+            source=source,
+        )
+    return from_data(data, source=source)
+
+
+def from_data(data: Mapping[str, Any], *, source: str = "kube6.yaml") -> ClusterSpec:
+    try:
+        return ClusterSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems(exc), source=source) from None
+    except RecursionError:
+        raise SpecError(["the document is nested too deeply"], source=source) from None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        path = _path(loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}{_suggest(loc)}"
+            path = _path(loc[:-1]) or "(top level)"
+        elif error["type"] == "missing":
+            message = "is required"
+        elif error["type"] == "model_type" or error["type"] == "model_attributes_type":
+            message = f"must be a mapping of keys, got {error.get('input')!r}"[:200]
+        problems.append(f"{path}: {message}" if path else message)
+    return problems
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _suggest(loc: tuple[int | str, ...]) -> str:
+    model: type[BaseModel] = ClusterSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return ""
+        inner = _model_of(field.annotation)
+        if inner is None:
+            return ""
+        model = inner
+    valid = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; valid keys here: {', '.join(valid)}"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of kube6.yaml, for editors (`kube6 schema > kube6.schema.json`)."""
+    schema = ClusterSpec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "kube6.yaml"
+    return schema

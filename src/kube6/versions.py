@@ -1,0 +1,110 @@
+"""Every upstream version that kube6 installs, in one place, with the source of each pin.
+
+A pin is what `kube6 up` installs and what the k8s test tier builds or fetches. Change a pin
+here and nowhere else; the build script of the k8s tier reads this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One upstream component at one version, and where that version was confirmed."""
+
+    name: str
+    version: str
+    source: str
+
+
+KUBERNETES_MINOR = "1.37"
+"""The Kubernetes minor that kube6 targets by default; the patch is resolved at install time."""
+
+KUBERNETES = Pin(
+    "kubernetes",
+    "v1.37.2",
+    "k8s.io/kubernetes tags on the Go module proxy (1.37.0 released 2026-08-26, "
+    "https://kubernetes.io/releases/1.37/); the patch the k8s test tier builds",
+)
+CONTAINERD = Pin(
+    "containerd",
+    "2.4.2",
+    "github.com/containerd/containerd/v2 tags on the Go module proxy; 2.x is required "
+    "from Kubernetes 1.36 (https://containerd.io/releases/)",
+)
+CALICO = Pin(
+    "calico",
+    "v3.33.1",
+    "https://github.com/projectcalico/calico/releases (v3.33.1, 2026-11-16); CRDs ship "
+    "in their own chart since v3.32",
+)
+HELM = Pin(
+    "helm",
+    "v4.3.1",
+    "helm.sh/helm/v4 tags on the Go module proxy (Helm 4 GA 2025-11-12, "
+    "https://helm.sh/blog/helm-4-released)",
+)
+CERT_MANAGER = Pin(
+    "cert-manager",
+    "v1.21.2",
+    "github.com/cert-manager/cert-manager tags on the Go module proxy "
+    "(https://cert-manager.io/docs/releases/)",
+)
+GATEWAY_API = Pin(
+    "gateway-api",
+    "v1.6.3",
+    "sigs.k8s.io/gateway-api tags on the Go module proxy "
+    "(https://github.com/kubernetes-sigs/gateway-api/blob/main/CHANGELOG/1.6-CHANGELOG.md)",
+)
+ENVOY_GATEWAY = Pin(
+    "envoy-gateway",
+    "v1.9.1",
+    "github.com/envoyproxy/gateway tags on the Go module proxy; chart "
+    "oci://docker.io/envoyproxy/gateway-helm (reachable over IPv6)",
+)
+HEADLAMP = Pin(
+    "headlamp",
+    "0.43.0",
+    "https://github.com/kubernetes-sigs/headlamp/releases (v0.43.0, 2026-06-16); chart "
+    "https://kubernetes-sigs.github.io/headlamp/",
+)
+ETCD = Pin(
+    "etcd",
+    "v3.6.16",
+    "go.etcd.io/etcd/server/v3 tags on the Go module proxy; used by the k8s test tier "
+    "(kubeadm installs its own etcd image on hosts)",
+)
+KWOK = Pin(
+    "kwok",
+    "v0.8.0",
+    "sigs.k8s.io/kwok tags on the Go module proxy; used by the k8s test tier only",
+)
+NDPPD = Pin(
+    "ndppd",
+    "0.2.5",
+    "the Debian/Ubuntu package (https://github.com/DanielAdolfsson/ndppd, last release 2020)",
+)
+
+ALL: tuple[Pin, ...] = (
+    KUBERNETES,
+    CONTAINERD,
+    CALICO,
+    HELM,
+    CERT_MANAGER,
+    GATEWAY_API,
+    ENVOY_GATEWAY,
+    HEADLAMP,
+    ETCD,
+    KWOK,
+    NDPPD,
+)
+
+
+def by_name(name: str) -> Pin:
+    """Return the pin called `name`, e.g. `by_name("calico").version == "v3.33.1"`."""
+    for pin in ALL:
+        if pin.name == name:
+            return pin
+    known = ", ".join(p.name for p in ALL)
+    raise KeyError(f"no pin named {name!r}; known pins: {known}")
