@@ -1,4 +1,4 @@
-"""Pure IPv6 helpers on `ipaddress` types: parsing with messages that say what to do, and carving."""
+"""Pure IPv6 helpers on `ipaddress` types: parsing with messages that say what to do, carving."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
+        raise ValueError(f"{what} must be text, got {value!r}")
     return value
 
 
@@ -379,13 +379,18 @@ def parse_text(text: str, *, source: str = "kube6.yaml") -> ClusterSpec:
     from kube6 import yamlio  # ruamel is only needed when a file is read
 
     if len(text) > MAX_SPEC_BYTES:
-        raise SpecError([f"the file is {len(text)} bytes; a kube6.yaml is at most 1 MiB"], source=source)
+        raise SpecError(
+            [f"the file is {len(text)} bytes; a kube6.yaml is at most 1 MiB"], source=source
+        )
     data = yamlio.load_user_yaml(text, source=source)
     if data is None:
         raise SpecError(["the file is empty; run `kube6 init` to write one"], source=source)
     if not isinstance(data, Mapping):
         raise SpecError(
-            [f"the top level must be a mapping of keys (prefix:, nodes:, ...), got {type(data).__name__}"],
+            [
+                "the top level must be a mapping of keys (prefix:, nodes:, ...), "
+                f"got {type(data).__name__}"
+            ],
             source=source,
         )
     return from_data(data, source=source)
@@ -402,7 +407,13 @@ def from_data(data: Mapping[str, Any], *, source: str = "kube6.yaml") -> Cluster
 
 def _problems(exc: ValidationError) -> list[str]:
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    item_errors = {
+        e["loc"][:1] for e in errors if len(e["loc"]) > 2 and isinstance(e["loc"][1], int)
+    }
+    for error in errors:
+        if error["type"] == "too_short" and error["loc"][:1] in item_errors:
+            continue  # the items themselves are reported; "too short" would only confuse
         loc = error["loc"]
         path = _path(loc)
         message = str(error["msg"]).removeprefix("Value error, ")

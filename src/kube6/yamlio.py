@@ -72,7 +72,11 @@ _Dumper.add_representer(str, _str_representer)
 def dump(data: Any) -> str:
     """One YAML document, safe for YAML 1.1 and 1.2 readers alike."""
     return yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096,
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=4096,
         allow_unicode=False,
     )
 
@@ -80,6 +84,11 @@ def dump(data: Any) -> str:
 def dump_all(documents: Iterable[Any]) -> str:
     """Several documents separated by `---`."""
     return yaml.dump_all(
-        list(documents), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-        width=4096, explicit_start=True, allow_unicode=False,
+        list(documents),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=4096,
+        explicit_start=True,
+        allow_unicode=False,
     )

@@ -1,4 +1,7 @@
-"""The kube6 command line: one Typer app, one error boundary, data on stdout, diagnostics on stderr."""
+"""The kube6 command line: one Typer app, one error boundary.
+
+Data goes to stdout, diagnostics to stderr.
+"""
 
 from __future__ import annotations
 

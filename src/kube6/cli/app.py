@@ -31,8 +31,18 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-stdout = Console(highlight=False, soft_wrap=True)
+
+def _console(*, to_stderr: bool) -> Console:
+    # Off a terminal rich assumes 80 columns and shortens IPv6 addresses with an ellipsis;
+    # piped output must keep every address whole.
+    console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200
+    return console
+
+
+stderr = _console(to_stderr=True)
+stdout = _console(to_stderr=False)
 
 _state = {"debug": False}
 
@@ -83,14 +93,16 @@ def run(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         stderr.print("interrupted")
         return int(ExitStatus.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug to report
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            return int(ExitStatus.INTERRUPTED)
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return int(ExitStatus.USAGE)
+    except typer.Abort:
+        return int(ExitStatus.INTERRUPTED)
+    except typer.exceptions.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            stderr.print(f"error: {exc}")
+        return int(ExitStatus.USAGE)
+    except Exception as exc:  # the boundary: anything else is a bug to report
         if _state["debug"]:
             traceback.print_exc()
         else:

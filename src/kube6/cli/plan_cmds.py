@@ -1,0 +1,149 @@
+"""`kube6 plan` and `kube6 schema`: read-only views of the spec and its address plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from kube6 import spec as spec_module
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import Output, SpecOption, load_spec
+from kube6.errors import ExitStatus, PlanError
+from kube6.plan import make_plan
+from kube6.plan.document import as_document
+from kube6.plan.model import Level, Plan, RuleResult
+
+_LEVEL_STYLE = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
+
+
+@app.command()
+def plan(
+    spec_path: Path | None = SpecOption,
+    output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
+) -> None:
+    """Show the address plan: every range, size and choice, and every rule it satisfies.
+
+    Exit status: 0 when every rule holds, 1 when a rule fails, 2 when the spec is unusable.
+    """
+    spec, source = load_spec(spec_path)
+    try:
+        result = make_plan(spec, source=source)
+    except PlanError as exc:
+        failures = [f for f in exc.failures if isinstance(f, RuleResult)]
+        if output is Output.JSON:
+            stdout.print_json(json.dumps({"ok": False, "rules": [_rule_json(f) for f in failures]}))
+        else:
+            _print_rules(failures)
+        stderr.print(f"[bold red]no plan:[/] {len(failures)} rule(s) cannot be met", markup=True)
+        raise typer.Exit(int(ExitStatus.FAILED)) from None
+    if output is Output.JSON:
+        stdout.print_json(json.dumps(as_document(result)))
+    else:
+        _print_plan(result)
+    if not result.ok:
+        stderr.print(
+            f"[bold red]{len(result.failures)} rule(s) failed:[/] "
+            + ", ".join(r.name for r in result.failures),
+            markup=True,
+        )
+        raise typer.Exit(int(ExitStatus.FAILED))
+
+
+def _rule_json(rule: RuleResult) -> dict[str, object]:
+    return {
+        "name": rule.name,
+        "ok": rule.ok,
+        "level": str(rule.level),
+        "detail": rule.detail,
+        "fix": rule.fix,
+    }
+
+
+def _print_plan(result: Plan) -> None:
+    summary = Table(
+        title=f"kube6 plan for {result.cluster_name} ({result.source})", title_justify="left"
+    )
+    summary.add_column("range")
+    summary.add_column("value")
+    summary.add_column("size / capacity")
+    summary.add_row("prefix", str(result.prefix), f"routing: {result.routing}")
+    for pool in result.pools:
+        who = "all nodes" if pool.nodes is None else ", ".join(pool.nodes)
+        blocks = pool.blocks if pool.block_size >= pool.cidr.prefixlen else 0
+        summary.add_row(
+            f"pods ({pool.name})",
+            str(pool.cidr),
+            f"{blocks} blocks of /{pool.block_size}; natOutgoing "
+            f"{'on' if pool.nat_outgoing else 'off'}; {who}",
+        )
+    if len(result.pools) > 1:
+        summary.add_row("pods (kubeadm podSubnet)", str(result.pods), "covers every pool")
+    summary.add_row(
+        "node mask",
+        f"/{result.node_mask}",
+        f"maxPods {result.max_pods}; node CIDR allocation "
+        f"{'on' if result.allocate_node_cidrs else 'off'}",
+    )
+    summary.add_row(
+        "services", str(result.services), f"{1 << (128 - result.services.prefixlen)} addresses"
+    )
+    summary.add_row("  kubernetes API service", str(result.api), "address 1")
+    summary.add_row("  cluster DNS", str(result.dns), "")
+    summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
+    stdout.print(summary)
+
+    nodes = Table(title="nodes", title_justify="left")
+    for column in ("name", "address", "roles", "link prefix", "pool", "NDP proxy"):
+        nodes.add_column(column)
+    shown = result.nodes if len(result.nodes) <= 50 else result.nodes[:50]
+    for node in shown:
+        nodes.add_row(
+            node.name,
+            str(node.address),
+            ", ".join(map(str, node.roles)),
+            str(node.link_prefix),
+            node.pool,
+            "; ".join(f"{r.cidr} {r.method}" for r in node.ndp_rules) or "-",
+        )
+    if len(result.nodes) > 50:
+        nodes.add_row(f"... {len(result.nodes) - 50} more", "", "", "", "", "")
+    stdout.print(nodes)
+
+    choices = Table(title="choices", title_justify="left")
+    for column in ("value", "chosen", "from", "why"):
+        choices.add_column(column)
+    for choice in result.choices:
+        choices.add_row(choice.name, choice.value, choice.source, escape(choice.reason))
+    stdout.print(choices)
+    _print_rules(result.rules)
+
+
+def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
+    table = Table(title="rules", title_justify="left")
+    for column in ("rule", "status", "detail", "fix"):
+        table.add_column(column)
+    for rule in rules:
+        table.add_row(
+            rule.name,
+            f"[{_LEVEL_STYLE[rule.level]}]{rule.level}[/]",
+            escape(rule.detail),
+            escape(rule.fix) if rule.level is not Level.OK else "",
+        )
+    stdout.print(table)
+
+
+@app.command()
+def schema(
+    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of kube6.yaml (for editor completion and validation)."""
+    text = json.dumps(spec_module.json_schema(), indent=2, sort_keys=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        stderr.print(f"wrote {out}")
