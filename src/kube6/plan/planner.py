@@ -3,7 +3,7 @@
 Layout from one prefix P (the guide's, made explicit):
 
 - /64: pods `P:8:2::/104`, services `P:8:3::/112`, node mask = block = /120.
-- shorter than /64 (a routed /56 or /48): roomier; pods get a /100 in the second /64 of P
+- /62 or shorter (a routed /56 or /48): roomier; pods get a /100 in the second /64 of P
   (node mask = block = /116: 4,096 addresses a node, 65,536 nodes) and services the largest
   range kubeadm allows, a /108 in the third /64.
 - longer than /64 (/80, /96, ...): tighter; P is cut in quarters, pods start the third quarter
@@ -84,6 +84,8 @@ def spec_digest(spec: ClusterSpec) -> str:
 def default_layout(prefix: IPv6Network) -> tuple[IPv6Network, IPv6Network]:
     """The default (pods, services) inside `prefix`; PlanError when it is too small."""
     length = prefix.prefixlen
+    if length == 63:  # too few /64s for the roomy layout: use the guide's in the first one
+        return default_layout(net.subnet_at(prefix, 64, 0))
     if length == 64:
         return (
             net.offset_network(prefix, (0x8 << 48) | (0x2 << 32), 104),
@@ -418,7 +420,7 @@ def _refuse_unplannable(spec: ClusterSpec) -> None:
 def _layout_reason(prefix: IPv6Network, what: str) -> str:
     if prefix.prefixlen == 64:
         return f"the guide's layout inside the /64 {prefix}"
-    if prefix.prefixlen < 64:
+    if prefix.prefixlen < 63:
         index = 1 if what == "pods" else 2
         return f"roomy layout: its own /64 (number {index}) of {prefix}"
     return f"tight layout: quarter {3 if what == 'pods' else 4} of {prefix}"
