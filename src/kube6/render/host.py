@@ -1,0 +1,81 @@
+"""Kernel settings of each node: sysctl.d (IPv6 forwarding, RAs) and modules-load.d."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kube6.plan.model import Plan, PlannedNode
+from kube6.render.base import Artifact, header, node_path
+
+SYSCTL_PATH = "/etc/sysctl.d/90-kube6.conf"
+MODULES_PATH = "/etc/modules-load.d/kube6.conf"
+
+MODULES: tuple[tuple[str, str], ...] = (
+    ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
+    (
+        "nf_tables",
+        "kube-proxy runs in nftables mode and kube6's host firewall is an nftables table; "
+        "loading it at boot avoids a first-use race.",
+    ),
+)
+"""Modules loaded at boot, each with its reason. br_netfilter is left out on purpose: Calico
+routes each pod through its own veth, no Linux bridge carries pod traffic, and kubeadm stopped
+checking bridge-nf-call-* in 1.30."""
+
+
+def render(plan: Plan) -> Iterator[Artifact]:
+    """Per node: `/etc/sysctl.d/90-kube6.conf` and `/etc/modules-load.d/kube6.conf`.
+
+    Example: `nodes/node0001/etc/sysctl.d/90-kube6.conf` for the built-in example.
+    """
+    modules = modules_conf(plan)
+    for node in plan.nodes:
+        yield Artifact(
+            path=node_path(node, SYSCTL_PATH),
+            content=sysctl_conf(plan, node),
+            description=f"IPv6 forwarding and router advertisements on {node.interface}",
+        )
+        yield Artifact(
+            path=node_path(node, MODULES_PATH),
+            content=modules,
+            description="kernel modules loaded at boot",
+        )
+
+
+def sysctl_conf(plan: Plan, node: PlannedNode) -> str:
+    """The sysctl.d file of `node` (its uplink interface is part of one key)."""
+    what = f"Kernel settings of {node.name} for an IPv6 single-stack Kubernetes node."
+    lines = [
+        "#",
+        "# Pods and services are routed through this host: forward IPv6 on every interface,",
+        "# including those created later (calico veths get `default`). kubeadm's preflight",
+        "# checks net.ipv6.conf.default.forwarding.",
+        "net.ipv6.conf.all.forwarding = 1",
+        "net.ipv6.conf.default.forwarding = 1",
+        "#",
+        f"# With forwarding on, the kernel ignores router advertisements on {node.interface}",
+        "# unless accept_ra is 2; a host that learns its default route (or address) by SLAAC",
+        "# would lose it when the advertised lifetime runs out, and Calico needs a default route.",
+        f"{_key(node.interface, 'accept_ra')} = 2",
+        "#",
+        "# proxy_ndp stays off: ndppd answers neighbour solicitations from its own sockets and",
+        "# does not use the kernel's per-address proxy table.",
+    ]
+    return header(plan, what) + "\n".join(lines) + "\n"
+
+
+def modules_conf(plan: Plan) -> str:
+    """The modules-load.d file, the same on every node."""
+    what = "Kernel modules that kube6 needs at boot."
+    lines = ["#", "# br_netfilter is not needed: Calico routes pods over veths, not a bridge."]
+    for module, why in MODULES:
+        lines.append(f"# {why}")
+        lines.append(module)
+    return header(plan, what) + "\n".join(lines) + "\n"
+
+
+def _key(interface: str, setting: str) -> str:
+    # sysctl.d(5): with `/` as separator, dots inside a name (VLAN `eth0.100`) stay literal.
+    if "." in interface:
+        return f"net/ipv6/conf/{interface}/{setting}"
+    return f"net.ipv6.conf.{interface}.{setting}"

@@ -1,0 +1,57 @@
+"""The NDP proxy (`/etc/ndppd.conf`, ndppd 0.2.5 syntax, see ndppd.conf(5)).
+
+In `ndp-proxy` routing the provider treats the prefix as on-link and sends a neighbour
+solicitation for every pod or service address; ndppd on the node answers for the ranges that
+the plan gives that node (`PlannedNode.ndp_rules`). Nodes without rules get no file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kube6.plan.model import Plan, PlannedNode
+from kube6.render.base import Artifact, header, node_path
+
+CONFIG_PATH = "/etc/ndppd.conf"
+TIMEOUT_MS = 500
+"""How long ndppd waits for the pod's own advertisement (`auto` rules); the ndppd default."""
+TTL_MS = 30000
+"""How long an answer stays cached; the ndppd default."""
+
+
+def render(plan: Plan) -> Iterator[Artifact]:
+    """One ndppd.conf per node that has NDP rules.
+
+    Example: `nodes/node0001/etc/ndppd.conf` for the built-in example (routing ndp-proxy).
+    """
+    for node in plan.nodes:
+        if node.ndp_rules:
+            yield Artifact(
+                path=node_path(node, CONFIG_PATH),
+                content=ndppd_conf(plan, node),
+                description=f"NDP proxy on {node.interface} of {node.name}",
+            )
+
+
+def ndppd_conf(plan: Plan, node: PlannedNode) -> str:
+    """The ndppd.conf text of `node`."""
+    what = f"NDP proxy of {node.name}: answers neighbour solicitations on {node.interface}."
+    lines = [
+        "#",
+        "# auto: answer only for addresses this node has a route to (its own pods), after the",
+        "#       target answered on that route; static: answer for the whole range at once.",
+        f"proxy {node.interface} {{",
+        # The router flag tells the provider's router that this host forwards.
+        "    router yes",
+        f"    timeout {TIMEOUT_MS}",
+        f"    ttl {TTL_MS}",
+    ]
+    for rule in node.ndp_rules:
+        lines += [
+            f"    # {' '.join(rule.why.split())}",
+            f"    rule {rule.cidr} {{",
+            f"        {rule.method}",
+            "    }",
+        ]
+    lines.append("}")
+    return header(plan, what) + "\n".join(lines) + "\n"
