@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kube6 import __version__
 from kube6.errors import ExitStatus, Kube6Error
@@ -35,7 +36,8 @@ app = typer.Typer(
 def _console(*, to_stderr: bool) -> Console:
     # Off a terminal rich assumes 80 columns and shortens IPv6 addresses with an ellipsis;
     # piped output must keep every address whole.
-    console = Console(stderr=to_stderr, highlight=False, soft_wrap=True)
+    # markup off: user values such as root@[2001:db8::1] must print as they are.
+    console = Console(stderr=to_stderr, highlight=False, soft_wrap=True, markup=False)
     if not console.is_terminal:
         console.width = 200
     return console
@@ -48,7 +50,9 @@ _state = {"debug": False}
 
 # Command modules, imported for their side effect of registering on `app`.
 COMMAND_MODULES = [
+    "kube6.cli.init_cmd",
     "kube6.cli.plan_cmds",
+    "kube6.cli.render_cmd",
 ]
 
 
@@ -86,7 +90,7 @@ def run(argv: Sequence[str]) -> int:
     except Kube6Error as exc:
         if _state["debug"]:
             traceback.print_exc()
-        stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return int(exc.exit_status)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -107,7 +111,7 @@ def run(argv: Sequence[str]) -> int:
             traceback.print_exc()
         else:
             stderr.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "This is a bug in kube6; run again with --debug for the traceback and report it.",
                 markup=True,
             )

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from kube6 import spec as spec_module
 from kube6.cli.app import app, stderr, stdout
@@ -117,7 +117,7 @@ def _print_plan(result: Plan) -> None:
     for column in ("value", "chosen", "from", "why"):
         choices.add_column(column)
     for choice in result.choices:
-        choices.add_row(choice.name, choice.value, choice.source, escape(choice.reason))
+        choices.add_row(choice.name, choice.value, choice.source, choice.reason)
     stdout.print(choices)
     _print_rules(result.rules)
 
@@ -129,9 +129,9 @@ def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
     for rule in rules:
         table.add_row(
             rule.name,
-            f"[{_LEVEL_STYLE[rule.level]}]{rule.level}[/]",
-            escape(rule.detail),
-            escape(rule.fix) if rule.level is not Level.OK else "",
+            Text(str(rule.level), style=_LEVEL_STYLE[rule.level]),
+            rule.detail,
+            rule.fix if rule.level is not Level.OK else "",
         )
     stdout.print(table)
 

@@ -1,0 +1,90 @@
+"""`kube6 init`: write a commented kube6.yaml (detected on this host, or from flags)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from kube6 import init as init_core
+from kube6 import net
+from kube6.cli.app import app, stderr
+from kube6.errors import SpecError, UsageError
+from kube6.spec import RoutingMode
+
+
+@app.command()
+def init(
+    out: Path = typer.Option(Path("kube6.yaml"), "--out", "-o", help="File to write."),
+    force: bool = typer.Option(
+        False, "--force", help="Update an existing file (its comments and order are kept)."
+    ),
+    name: str = typer.Option("", "--name", help="Cluster name (default kube001)."),
+    prefix: str = typer.Option(
+        "", "--prefix", help="The provider's prefix, e.g. 2001:db8:1234:5678::/64."
+    ),
+    node: list[str] = typer.Option(
+        [],
+        "--node",
+        help="NAME=ADDRESS[,roles=control-plane+worker][,ssh=root@[ADDR]][,if=eth0]; repeat "
+        "for each node. The first node defaults to control-plane+worker, the others to worker.",
+    ),
+    routing: RoutingMode | None = typer.Option(
+        None, "--routing", help="ndp-proxy, routed or bgp (default: proposed from the host)."
+    ),
+    nat64_prefix: str = typer.Option("", "--nat64-prefix", help="NAT64 prefix, e.g. 64:ff9b::/96."),
+    email: str = typer.Option("", "--email", help="ACME (Let's Encrypt) account e-mail."),
+    dashboard_host: str = typer.Option("", "--dashboard-host", help="Public dashboard name."),
+    detect: bool = typer.Option(
+        True,
+        "--detect/--no-detect",
+        help="Read hostname, uplink, stable address, on-link prefix, resolvers and the DNS64 "
+        "prefix from this host (Linux). Flags win over what is detected.",
+    ),
+) -> None:
+    """Write a commented kube6.yaml.
+
+    On a Linux server, `kube6 init` alone detects this host: its name, the uplink (the
+    interface of the default route), the stable global IPv6 address (never a temporary one),
+    the on-link prefix, the resolvers and any DNS64 prefix, and proposes a routing mode.
+    Anywhere else, give --prefix and --node. An existing file is never overwritten without
+    --force, and then only the given values change; its comments stay.
+    """
+    try:
+        flags = init_core.InitAnswers(
+            cluster=name,
+            prefix=net.parse_network(prefix) if prefix else None,
+            routing=routing,
+            nodes=tuple(
+                init_core.parse_node_flag(text, first=index == 0)
+                for index, text in enumerate(node)
+            ),
+            nat64_prefix=net.parse_network(nat64_prefix) if nat64_prefix else None,
+            email=email or None,
+            dashboard_host=dashboard_host or None,
+        )
+    except ValueError as exc:
+        raise SpecError([str(exc)], source="command line") from None
+    answers = flags
+    if detect and not (flags.prefix and flags.nodes) and sys.platform == "linux":
+        from kube6.init_detect import detect_local
+
+        answers = init_core.merge(detect_local(), flags)
+        for note in answers.notes:
+            stderr.print(f"detected: {note}")
+    if not answers.cluster:
+        answers = init_core.replace(answers, cluster="kube001")
+    if out.exists():
+        if not force:
+            raise UsageError(
+                f"{out} exists; kube6 init does not overwrite it",
+                fix=f"pass --force to update {out} in place (comments are kept), or --out OTHER",
+            )
+        text = init_core.update_text(out.read_text(encoding="utf-8"), answers)
+        out.write_text(text, encoding="utf-8")
+        stderr.print(f"updated {out} (comments kept); next: kube6 plan -f {out}")
+        return
+    text = init_core.render_text(answers)
+    out.write_text(text, encoding="utf-8")
+    stderr.print(f"wrote {out}; next: kube6 plan -f {out}")

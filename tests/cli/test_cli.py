@@ -1,0 +1,164 @@
+"""The CLI in-process: exit codes, stdout/stderr split, the built-in example, init and render."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kube6.cli import run
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_plan_uses_the_builtin_example_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["plan", "--output", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "built-in example" in err
+    document = json.loads(out)
+    assert document["prefix"] == "2001:db8:1234:5678::/64"
+    assert document["routing"] == "ndp-proxy"
+    assert document["pods"]["cidr"] == "2001:db8:1234:5678:8:2::/104"
+    assert document["pods"]["node_mask"] == 120
+    assert document["pods"]["block_size"] == 120
+    assert document["pods"]["nat_outgoing"] is False
+    assert document["pods"]["pools"] == [
+        {
+            "name": "default-ipv6-ippool",
+            "cidr": "2001:db8:1234:5678:8:2::/104",
+            "block_size": 120,
+            "blocks": 65536,
+            "nat_outgoing": False,
+            "nodes": "all",
+            "node_selector": "all()",
+        }
+    ]
+    assert document["services"]["cidr"] == "2001:db8:1234:5678:8:3::/112"
+    assert document["services"]["dns"] == "2001:db8:1234:5678:8:3:0:a"
+    assert document["services"]["api"] == "2001:db8:1234:5678:8:3:0:1"
+    assert document["nodes"][0]["name"] == "node0001"
+    assert document["nodes"][0]["address"] == "2001:db8:1234:5678::1"
+    assert document["nodes"][0]["roles"] == ["control-plane", "worker"]
+    assert all({"name", "ok", "detail"} <= set(rule) for rule in document["rules"])
+
+
+def test_plan_table_shows_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["plan"]) == 0
+    out, _ = capsys.readouterr()
+    assert "2001:db8:1234:5678:8:2::/104" in out
+    assert "node-mask-vs-pods" in out
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_plan_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = write(
+        tmp_path / "broken.yaml",
+        "prefix: 2001:db8:1:2::/64\nnetwork: {services: '2001:db8:1:2:9::/96'}\n"
+        "nodes: [{name: a, address: '2001:db8:1:2::1'}]\n",
+    )
+    assert run(["plan", "-f", str(broken)]) == 1
+    assert "service-prefix-length" in capsys.readouterr().err
+    unusable = write(tmp_path / "bad.yaml", "prefix: 10.0.0.0/8\nnodes: []\n")
+    assert run(["plan", "-f", str(unusable)]) == 2
+    err = capsys.readouterr().err
+    assert "'10.0.0.0/8' is an IPv4 prefix" in err
+    assert "Traceback" not in err
+    assert run(["plan", "--no-such-flag"]) == 2
+    syntax = write(tmp_path / "syntax.yaml", "prefix: [unclosed\n")
+    assert run(["plan", "-f", str(syntax)]) == 2
+    assert "YAML syntax error at line" in capsys.readouterr().err
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert "prefix" in schema["required"]
+    assert "nodes" in schema["properties"]
+
+
+def test_init_writes_a_commented_spec_that_plans(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(
+        ["init", "--no-detect", "--prefix", "2001:db8:1:2::/64",
+         "--node", "node0001=2001:db8:1:2::1", "--node", "node0002=2001:db8:1:2::2,roles=worker"]
+    )
+    assert code == 0
+    text = Path("kube6.yaml").read_text()
+    assert text.count("#") > 10
+    assert run(["plan", "-o", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in document["nodes"]] == ["node0001", "node0002"]
+    assert document["nodes"][1]["roles"] == ["worker"]
+
+
+def test_init_never_overwrites_and_keeps_comments(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["init", "--no-detect", "--prefix", "2001:db8:1:2::/64", "--node", "n1=2001:db8:1:2::1"]
+    assert run(args) == 0
+    spec = Path("kube6.yaml")
+    spec.write_text(spec.read_text() + "# my own note\n")
+    before = spec.read_text()
+    assert run(args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert spec.read_text() == before
+    assert run(["init", "--no-detect", "--force", "--prefix", "2001:db8:1:3::/64",
+                "--node", "n1=2001:db8:1:3::1"]) == 0
+    after = spec.read_text()
+    assert "# my own note" in after
+    assert "prefix: 2001:db8:1:3::/64" in after
+    assert "2001:db8:1:3::1" in after
+
+
+def test_init_refuses_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["init", "--no-detect", "--prefix", "2001:db8::/64", "--node", "n1"]) == 2
+    assert "write NAME=ADDRESS" in capsys.readouterr().err
+    assert run(["init", "--no-detect", "--prefix", "2001:db8::/64",
+                "--node", "n1=fe80::1"]) == 2
+    assert "link-local" in capsys.readouterr().err
+
+
+def test_render_writes_files_deterministically(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["render", "--out", "a"]) == 0
+    assert run(["render", "--out", "b"]) == 0
+    files_a = sorted(p.relative_to("a") for p in Path("a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to("b") for p in Path("b").rglob("*") if p.is_file())
+    assert files_a == files_b
+    assert any(str(p).endswith("init.yaml") for p in files_a)
+    for relative in files_a:
+        assert (Path("a") / relative).read_bytes() == (Path("b") / relative).read_bytes()
+        if relative.suffix == ".yaml":
+            list(yaml.safe_load_all((Path("a") / relative).read_text()))
+
+
+def test_render_refuses_a_foreign_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("mine").mkdir()
+    Path("mine/notes.txt").write_text("x")
+    assert run(["render", "--out", "mine"]) == 2
+    assert "was not written by `kube6 render`" in capsys.readouterr().err
+
+
+def test_render_refuses_a_failing_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = write(
+        tmp_path / "broken.yaml",
+        "prefix: 2001:db8:1:2::/64\nnetwork: {node_mask: 124}\n"
+        "nodes: [{name: a, address: '2001:db8:1:2::1'}]\n",
+    )
+    assert run(["render", "-f", str(broken), "--out", "x"]) == 1
+    assert "node-mask-vs-pods" in capsys.readouterr().err
+    assert not os.path.exists("x")
+
+
+def test_debug_shows_traceback_only_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["plan", "-f", "missing.yaml"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert run(["--debug", "plan", "-f", "missing.yaml"]) == 2
+    assert "Traceback" in capsys.readouterr().err
