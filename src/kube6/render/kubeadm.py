@@ -49,8 +49,8 @@ _INIT_NOTES = (
     "node, so a name or address there would be wrong on all but one of them.",
 )
 _JOIN_NOTES = (
-    f"{JOIN_TOKEN}, {CA_CERT_HASH} and {CERTIFICATE_KEY} are filled by `kube6 up`",
-    "on the host; discovery is pinned to the cluster CA (never unsafeSkipCAVerification).",
+    "The ${KUBE6_...} markers are filled by `kube6 up` on the host. Discovery is pinned to the",
+    "SHA-256 of the cluster CA's public key: the node trusts no other API server.",
 )
 
 
