@@ -11,7 +11,19 @@ from pathlib import PurePosixPath
 
 from kube6.errors import PlanError
 from kube6.plan.model import Plan
-from kube6.render import containerd, host, kubeadm, ndppd
+from kube6.render import (
+    calico,
+    cert_manager,
+    containerd,
+    coredns,
+    dashboard,
+    firewall,
+    gateway,
+    host,
+    kubeadm,
+    ndppd,
+    policies,
+)
 from kube6.render.base import Artifact, Renderer
 
 RENDERERS: dict[str, Renderer] = {
@@ -22,6 +34,13 @@ RENDERERS: dict[str, Renderer] = {
     "ndppd": ndppd.render,
     # ---- add-on renderers (calico, coredns, gateway, cert_manager, dashboard, firewall,
     # ---- policies): one line each below this marker, `"name": module.render,`.
+    "calico": calico.render,
+    "coredns": coredns.render,
+    "gateway": gateway.render,
+    "cert_manager": cert_manager.render,
+    "dashboard": dashboard.render,
+    "firewall": firewall.render,
+    "policies": policies.render,
 }
 
 

@@ -1,0 +1,171 @@
+"""Calico: tigera-operator Helm values, and the BGP resources of `bgp` routing.
+
+`cluster/calico/values.yaml` is given to `helm install calico projectcalico/tigera-operator`
+after the CRD chart (`crd.projectcalico.org.v1`, its own chart since Calico v3.32). Its
+`installation:` key is the operator's Installation spec: one IPv6 pool per plan pool, explicit
+block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP.
+
+`cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
+
+API version of the Calico resources: `crd.projectcalico.org/v1`, the group of the CRDs that
+the CRD chart installs. `projectcalico.org/v3` is served only by the Calico API server, an
+aggregated API server that runs as pods, so manifests in v3 cannot be applied (or dry-run) until
+Calico is up. The v1 CRDs apply with `kubectl apply --server-side` as soon as the CRD chart is
+in, and Calico reads them directly; the fields of these kinds are the same in both groups, and
+every field that the API server would default is written out here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kube6 import yamlio
+from kube6.plan.model import Plan, Pool
+from kube6.render.base import Artifact, cluster_path, header
+from kube6.render.kubeadm import KUBE_PROXY_MODE
+from kube6.spec import RoutingMode
+
+VALUES_PATH = cluster_path("calico/values.yaml")
+BGP_PATH = cluster_path("calico/bgp.yaml")
+
+CALICO_API = "crd.projectcalico.org/v1"
+"""API version of every Calico resource kube6 renders (see the module docstring)."""
+
+
+def render(plan: Plan) -> Iterator[Artifact]:
+    """Helm values for tigera-operator, and in `bgp` routing the BGP resources.
+
+    Example: `cluster/calico/values.yaml` for the built-in example; a `bgp` plan adds
+    `cluster/calico/bgp.yaml`.
+    """
+    yield Artifact(
+        path=VALUES_PATH,
+        content=values_yaml(plan),
+        description="tigera-operator Helm values (Installation: IPv6 pools, no encapsulation)",
+    )
+    if plan.routing is RoutingMode.BGP and plan.bgp is not None:
+        yield Artifact(
+            path=BGP_PATH,
+            content=bgp_yaml(plan),
+            description=f"Calico BGP: node mesh and a peering with {plan.bgp.peer}",
+        )
+
+
+def installation(plan: Plan) -> dict[str, Any]:
+    """The operator Installation spec (the `installation:` Helm value) as plain data."""
+    network: dict[str, Any] = {
+        # Pods are routed without encapsulation, so every node learns the other nodes' blocks
+        # through Calico's BGP mesh, whatever the routing mode towards the provider.
+        "bgp": "Enabled",
+        # Calico's nftables dataplane requires kube-proxy in nftables mode, and then the two
+        # share one netfilter backend; follow whatever mode render/kubeadm.py gives kube-proxy.
+        "linuxDataplane": "Nftables" if KUBE_PROXY_MODE == "nftables" else "Iptables",
+        # The kubelet node IP is the pinned stable address; autodetection by interface could
+        # pick a temporary (privacy) address. No nodeAddressAutodetectionV4: without it the
+        # operator runs calico-node with IP=none, and, with BGP on, sets CALICO_ROUTER_ID=hash.
+        "nodeAddressAutodetectionV6": {"kubernetes": "NodeInternalIP"},
+        "ipPools": [_pool(pool) for pool in plan.pools],
+    }
+    if plan.mtu is not None:
+        network["mtu"] = plan.mtu
+    return {
+        "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
+        "calicoNetwork": network,
+    }
+
+
+def _pool(pool: Pool) -> dict[str, Any]:
+    return {
+        "name": pool.name,
+        "cidr": str(pool.cidr),
+        "blockSize": pool.block_size,
+        # IPIP (the Installation default) carries IPv4 only; pods are routed natively.
+        "encapsulation": "None",
+        "natOutgoing": "Enabled" if pool.nat_outgoing else "Disabled",
+        "nodeSelector": pool.node_selector,
+    }
+
+
+def values_yaml(plan: Plan) -> str:
+    """The tigera-operator values file."""
+    what = "tigera-operator Helm values: Calico for an IPv6 single-stack cluster."
+    notes = [
+        "#",
+        "# Install the CRD chart first (crd.projectcalico.org.v1), then this chart with -f.",
+        "# The pools cannot be changed through the Installation after the first install.",
+    ]
+    for pool in plan.pools:
+        nodes = "every node" if pool.nodes is None else ", ".join(pool.nodes)
+        nat = (
+            "NAT66 on: unique-local pods leave the cluster behind the node address"
+            if pool.nat_outgoing
+            else "no NAT: the pods' global addresses are routed as they are"
+        )
+        notes.append(f"# pool {pool.name}: {pool.cidr}, /{pool.block_size} blocks, {nodes};")
+        notes.append(f"#   {nat}.")
+    body = yamlio.dump({"installation": installation(plan)})
+    return header(plan, what) + "\n".join(notes) + "\n" + body
+
+
+def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
+    """BGPConfiguration `default` and the BGPPeer of the plan (routing `bgp`)."""
+    bgp = plan.bgp
+    if bgp is None:
+        raise ValueError(
+            f"plan {plan.digest} has routing {plan.routing} and no BGP section; "
+            "BGP resources exist only for routing: bgp"
+        )
+    configuration = {
+        "apiVersion": CALICO_API,
+        "kind": "BGPConfiguration",
+        "metadata": {"name": "default"},
+        "spec": {
+            "logSeverityScreen": "Info",
+            "asNumber": bgp.as_number,
+            # Nodes still exchange their pod blocks among themselves (no encapsulation).
+            "nodeToNodeMeshEnabled": True,
+            # Advertising the service range lets the provider's router reach ClusterIPs
+            # through the nodes; the default network policies decide who may connect.
+            "serviceClusterIPs": [{"cidr": str(plan.services)}],
+        },
+    }
+    peer = {
+        "apiVersion": CALICO_API,
+        "kind": "BGPPeer",
+        "metadata": {"name": "kube6-upstream"},
+        "spec": {
+            # No node or nodeSelector: every node peers with the router.
+            "peerIP": str(bgp.peer),
+            "asNumber": bgp.peer_as,
+        },
+    }
+    return [configuration, peer]
+
+
+def bgp_yaml(plan: Plan) -> str:
+    """The BGP manifest: `kubectl apply --server-side -f bgp.yaml` once the CRDs exist."""
+    assert plan.bgp is not None
+    what = "Calico BGP for routing: bgp (node mesh, upstream peer, advertised services)."
+    if plan.bgp.router_id == "hash":
+        router_id = [
+            "# Router ID: BGP needs a 32-bit ID and these nodes have no IPv4 address. The",
+            "# operator runs calico-node with CALICO_ROUTER_ID=hash whenever only IPv6 is",
+            "# autodetected and BGP is enabled (values.yaml), so each node derives a unique ID",
+            "# from a hash of its name. Nothing to set here.",
+        ]
+    else:
+        router_id = [
+            f"# Router ID: the spec asks for {plan.bgp.router_id}. An operator install has no",
+            "# field for a fixed ID: calico-node runs with CALICO_ROUTER_ID=hash (derived per",
+            "# node from its name), and one fixed ID shared by several nodes would break the",
+            "# mesh. Tell your router to expect the hashed IDs (see `birdcl show status`).",
+        ]
+    notes = [
+        "#",
+        f"# Cluster AS {plan.bgp.as_number} peers with {plan.bgp.peer} (AS {plan.bgp.peer_as})",
+        f"# and advertises the pod blocks and the service range {plan.services}.",
+        *router_id,
+        f"# apiVersion {CALICO_API}: the CRD group, applicable before the Calico API server runs.",
+    ]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(bgp_resources(plan))

@@ -1,0 +1,244 @@
+"""The gateway: Envoy Gateway Helm values and the kube6 Gateway with IPv6 listeners.
+
+`cluster/gateway/values.yaml` goes to `helm install eg oci://docker.io/envoyproxy/gateway-helm
+-n envoy-gateway-system` (the chart also installs the Gateway API CRDs).
+`cluster/gateway/gateway.yaml` holds the EnvoyProxy, the GatewayClass `kube6` and the Gateway
+`kube6` in namespace `kube6-gateway`.
+
+How the internet reaches the gateway (bare metal, IPv6 only, no load-balancer controller):
+Envoy runs as a DaemonSet, so every schedulable worker has a proxy, and the Gateway's
+`spec.addresses` are the workers' node addresses, which Envoy Gateway copies into the Envoy
+Service's `externalIPs`. kube-proxy then sends `[worker]:80` and `[worker]:443` to the Envoy
+pod on that same worker (`externalTrafficPolicy: Local`, which also keeps the client's address
+for logs and for the network policies). The Service is of type LoadBalancer only because Envoy
+Gateway copies addresses into externalIPs for LoadBalancer and NodePort Services; it allocates
+no NodePorts, and without a load-balancer controller it never gets a load-balancer address.
+DNS for the public host names gets AAAA records for one or more worker addresses. Nothing runs
+on the host network, no privileged port is bound, and no extra daemon answers NDP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv6Address
+from typing import Any
+
+from kube6 import yamlio
+from kube6.plan.model import Plan
+from kube6.render.base import Artifact, cluster_path, header
+
+VALUES_PATH = cluster_path("gateway/values.yaml")
+MANIFEST_PATH = cluster_path("gateway/gateway.yaml")
+
+CONTROLLER_NAMESPACE = "envoy-gateway-system"
+"""Where the Envoy Gateway chart is installed; Envoy proxies run there too."""
+CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+GATEWAY_CLASS = "kube6"
+GATEWAY_NAME = "kube6"
+GATEWAY_NAMESPACE = "kube6-gateway"
+ENVOY_PROXY_NAME = "kube6-ipv6"
+HTTP_LISTENER = "http"
+DASHBOARD_LISTENER = "dashboard"
+DASHBOARD_NAMESPACE = "headlamp"
+"""Where Headlamp runs (render/dashboard.py); its HTTPS listener admits routes from there only."""
+DASHBOARD_TLS_SECRET = "kube6-dashboard-tls"  # noqa: S105 - a Secret's name, not a secret
+HTTP_PORT = 80
+HTTPS_PORT = 443
+
+PRIVILEGED_PORT_SHIFT = 10000
+"""Envoy Gateway serves a listener on a port below 1024 at that port + 10000 inside the pod, so
+Envoy needs no CAP_NET_BIND_SERVICE (EnvoyProxy `useListenerPortAsContainerPort`, default off)."""
+
+
+def container_port(listener_port: int) -> int:
+    """The port that Envoy listens on inside its pod for a Gateway listener port.
+
+    Example: `container_port(443) == 10443`; network policies must name this port, since
+    they see traffic after kube-proxy's DNAT to the pod.
+    """
+    return listener_port + PRIVILEGED_PORT_SHIFT if listener_port < 1024 else listener_port
+
+
+def issuer_name(plan: Plan) -> str:
+    """The ClusterIssuer the gateway asks cert-manager to use, e.g. `letsencrypt-staging`."""
+    return f"letsencrypt-{plan.addons.issuer}"
+
+
+def gateway_addresses(plan: Plan) -> list[IPv6Address]:
+    """The node addresses that answer for the gateway: every worker's (see module docstring)."""
+    return [node.address for node in plan.workers]
+
+
+def dashboard_listener(plan: Plan) -> bool:
+    """Whether the Gateway gets an HTTPS listener for the dashboard host."""
+    return plan.addons.dashboard and plan.addons.dashboard_host is not None
+
+
+def render(plan: Plan) -> Iterator[Artifact]:
+    """Envoy Gateway values and the Gateway manifest, when the gateway add-on is on.
+
+    Example: `cluster/gateway/values.yaml` and `cluster/gateway/gateway.yaml` for the built-in
+    example.
+    """
+    if not plan.addons.gateway:
+        return
+    yield Artifact(
+        path=VALUES_PATH,
+        content=values_yaml(plan),
+        description="Envoy Gateway Helm values",
+    )
+    yield Artifact(
+        path=MANIFEST_PATH,
+        content=manifest_yaml(plan),
+        description=f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} with IPv6 listeners",
+    )
+
+
+def values(plan: Plan) -> dict[str, Any]:
+    """The Envoy Gateway Helm values as plain data (kept minimal: the chart defaults fit)."""
+    return {
+        "config": {"envoyGateway": {"gateway": {"controllerName": CONTROLLER_NAME}}},
+        # The chart writes this domain into the controller's service addresses.
+        "kubernetesClusterDomain": plan.dns_domain,
+    }
+
+
+def values_yaml(plan: Plan) -> str:
+    what = "Envoy Gateway Helm values (gateway-helm chart, namespace envoy-gateway-system)."
+    notes = [
+        "#",
+        "# The IPv6 listeners and the way the gateway is exposed are set per GatewayClass in",
+        "# gateway.yaml (EnvoyProxy ipFamily: IPv6), not here.",
+    ]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump(values(plan))
+
+
+def envoy_proxy() -> dict[str, Any]:
+    """The EnvoyProxy that every Gateway of class `kube6` uses."""
+    return {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+        "kind": "EnvoyProxy",
+        "metadata": {"name": ENVOY_PROXY_NAME, "namespace": CONTROLLER_NAMESPACE},
+        "spec": {
+            # Envoy Gateway listens on IPv4 unless told otherwise; this cluster has no IPv4.
+            "ipFamily": "IPv6",
+            "provider": {
+                "type": "Kubernetes",
+                "kubernetes": {
+                    # One proxy per schedulable node, so each worker address has a local proxy.
+                    "envoyDaemonSet": {},
+                    "envoyService": {
+                        "type": "LoadBalancer",
+                        "allocateLoadBalancerNodePorts": False,
+                        "externalTrafficPolicy": "Local",
+                    },
+                },
+            },
+        },
+    }
+
+
+def gateway_class() -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": GATEWAY_CLASS},
+        "spec": {
+            "controllerName": CONTROLLER_NAME,
+            "parametersRef": {
+                "group": "gateway.envoyproxy.io",
+                "kind": "EnvoyProxy",
+                "name": ENVOY_PROXY_NAME,
+                "namespace": CONTROLLER_NAMESPACE,
+            },
+        },
+    }
+
+
+def gateway(plan: Plan) -> dict[str, Any]:
+    """The Gateway `kube6`: HTTP on 80 for every namespace, HTTPS for the dashboard host."""
+    listeners: list[dict[str, Any]] = [
+        {
+            "name": HTTP_LISTENER,
+            "protocol": "HTTP",
+            "port": HTTP_PORT,
+            # All namespaces: cert-manager answers ACME HTTP-01 challenges with an HTTPRoute in
+            # the namespace of each Certificate, and applications attach their own routes.
+            "allowedRoutes": {"namespaces": {"from": "All"}},
+        }
+    ]
+    if dashboard_listener(plan):
+        listeners.append(
+            {
+                "name": DASHBOARD_LISTENER,
+                "protocol": "HTTPS",
+                "port": HTTPS_PORT,
+                "hostname": plan.addons.dashboard_host,
+                "tls": {
+                    "mode": "Terminate",
+                    "certificateRefs": [{"kind": "Secret", "name": DASHBOARD_TLS_SECRET}],
+                },
+                # Only the dashboard's namespace may serve this host name.
+                "allowedRoutes": {
+                    "namespaces": {
+                        "from": "Selector",
+                        "selector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": DASHBOARD_NAMESPACE}
+                        },
+                    }
+                },
+            }
+        )
+    metadata: dict[str, Any] = {"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE}
+    if plan.addons.cert_manager:
+        # cert-manager's gateway-shim issues a Certificate for every HTTPS listener that has a
+        # hostname and a certificateRef, from this issuer.
+        metadata["annotations"] = {"cert-manager.io/cluster-issuer": issuer_name(plan)}
+    addresses = gateway_addresses(plan)
+    for address in addresses:
+        assert isinstance(address, IPv6Address), address
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": metadata,
+        "spec": {
+            "gatewayClassName": GATEWAY_CLASS,
+            "addresses": [{"type": "IPAddress", "value": str(a)} for a in addresses],
+            "listeners": listeners,
+        },
+    }
+
+
+def manifest(plan: Plan) -> list[dict[str, Any]]:
+    """Namespace, EnvoyProxy, GatewayClass and Gateway, in the order they must be applied."""
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": GATEWAY_NAMESPACE},
+    }
+    return [namespace, envoy_proxy(), gateway_class(), gateway(plan)]
+
+
+def manifest_yaml(plan: Plan) -> str:
+    what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
+    workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
+    notes = [
+        "#",
+        f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
+        "# Envoy runs as a DaemonSet and the Gateway addresses become the Envoy Service's",
+        "# externalIPs, so kube-proxy hands each worker's traffic to its local Envoy pod",
+        "# (externalTrafficPolicy Local keeps client addresses). Publish AAAA records for the",
+        "# host names that point at one or more of these addresses.",
+    ]
+    if dashboard_listener(plan):
+        if plan.addons.cert_manager:
+            notes += [
+                f"# {plan.addons.dashboard_host}: certificate from {issuer_name(plan)}",
+                f"# (cert-manager), in the Secret {GATEWAY_NAMESPACE}/{DASHBOARD_TLS_SECRET}.",
+            ]
+        else:
+            notes += [
+                f"# {plan.addons.dashboard_host}: cert-manager is off; put a TLS certificate",
+                f"# in the Secret {GATEWAY_NAMESPACE}/{DASHBOARD_TLS_SECRET} yourself.",
+            ]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(manifest(plan))

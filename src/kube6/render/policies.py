@@ -1,0 +1,186 @@
+"""Default network policies: pods are not reachable from outside the cluster, except the gateway.
+
+`cluster/policies/default.yaml` holds a Calico Tier `kube6` and GlobalNetworkPolicies in it
+(`crd.projectcalico.org/v1`, the CRD group: see render/calico.py for why).
+
+Design. Calico evaluates tiers in order; inside a tier, the first rule that matches decides
+(Allow, Deny, or Pass = go on to the next tier). A tier that selects a pod but has no matching
+rule denies. The default tier (order 1,000,000) holds Kubernetes NetworkPolicies, and a pod
+that no policy selects there is open. Putting the kube6 policies in the default tier would make
+every pod "selected", i.e. default-deny for all traffic no rule allows, and would change the
+meaning of the users' NetworkPolicies; a Tier of its own avoids both:
+
+1. `kube6.gateway` (gateway on): ingress to the Envoy pods of the kube6 Gateway on Envoy's
+   listener ports (the container ports behind 80/443) from anywhere: Pass.
+2. `kube6.external-ingress`, every pod: ingress from outside the cluster's own ranges (pod
+   pools, service range, node addresses): Deny; everything else: Pass.
+
+Pass hands the decision to the default tier, so pod-to-pod traffic and the users' own
+NetworkPolicies behave exactly as without kube6. Egress is not selected at all. Host-network
+pods (API server, etcd, calico-node, kube-proxy) are not Calico workload endpoints, so none of
+this applies to them; the API server reaches webhooks and aggregated API servers in pods from
+its node address, which is inside the cluster's ranges. The tier's order (100,000) puts it
+after Calico's admin tier (ClusterNetworkPolicy, order 1,000), so cluster admins can still
+override, and before the default tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv6Address, IPv6Network
+from typing import Any
+
+from kube6 import yamlio
+from kube6.plan.model import Plan
+from kube6.render.base import Artifact, cluster_path, header
+from kube6.render.calico import CALICO_API
+from kube6.render.gateway import (
+    CONTROLLER_NAMESPACE,
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    container_port,
+)
+
+POLICIES_PATH = cluster_path("policies/default.yaml")
+
+TIER = "kube6"
+TIER_ORDER = 100000
+GATEWAY_POLICY = f"{TIER}.gateway"
+EXTERNAL_POLICY = f"{TIER}.external-ingress"
+
+EXAMPLE_OPEN_PORT = """\
+# How to open a port of a workload to the internet (here TCP 8080 of the pods labelled
+# app=shop in namespace web): Pass that traffic in the kube6 tier before kube6.external-ingress
+# (lower order), so the default tier and your NetworkPolicies decide as usual:
+#
+#   apiVersion: crd.projectcalico.org/v1
+#   kind: GlobalNetworkPolicy
+#   metadata:
+#     name: kube6.open-web-shop          # "<tier>." + a name of your own
+#   spec:
+#     tier: kube6
+#     order: 50
+#     selector: app == "shop" && projectcalico.org/namespace == "web"
+#     types: [Ingress]
+#     ingress:
+#       - action: Pass
+#         protocol: TCP
+#         destination:
+#           ports: [8080]
+#
+# The port is the pod's (container) port: kube-proxy has already translated Service ports.
+# A pod reached through a NodePort Service with externalTrafficPolicy Cluster arrives with a
+# node address as its source and is therefore not blocked here; prefer the gateway.
+"""
+
+
+def trusted_sources(plan: Plan) -> list[str]:
+    """The cluster's own ranges, from which pods may always be reached."""
+    nets: list[str] = []
+    for pool in plan.pools:
+        assert isinstance(pool.cidr, IPv6Network), pool.cidr
+        nets.append(str(pool.cidr))
+    assert isinstance(plan.services, IPv6Network), plan.services
+    nets.append(str(plan.services))
+    for node in sorted(plan.nodes, key=lambda n: int(n.address)):
+        assert isinstance(node.address, IPv6Address), node.address
+        nets.append(f"{node.address}/128")
+    return nets
+
+
+def gateway_selector() -> str:
+    """Calico selector of the Envoy pods that serve the kube6 Gateway."""
+    return (
+        f'projectcalico.org/namespace == "{CONTROLLER_NAMESPACE}" && '
+        f'gateway.envoyproxy.io/owning-gateway-namespace == "{GATEWAY_NAMESPACE}" && '
+        f'gateway.envoyproxy.io/owning-gateway-name == "{GATEWAY_NAME}"'
+    )
+
+
+def render(plan: Plan) -> Iterator[Artifact]:
+    """`cluster/policies/default.yaml`: the kube6 tier and its policies.
+
+    Example: the built-in example yields the file with the gateway policy (gateway on).
+    """
+    yield Artifact(
+        path=POLICIES_PATH,
+        content=policies_yaml(plan),
+        description="Calico policies: no ingress to pods from outside the cluster but the gateway",
+    )
+
+
+def policies(plan: Plan) -> list[dict[str, Any]]:
+    """The Tier and the GlobalNetworkPolicies as plain data, in apply order."""
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": CALICO_API,
+            "kind": "Tier",
+            "metadata": {"name": TIER},
+            # Pass when no kube6 rule matched: the tier must never deny on its own.
+            "spec": {"order": TIER_ORDER, "defaultAction": "Pass"},
+        }
+    ]
+    if plan.addons.gateway:
+        ports = sorted({container_port(p) for p in plan.firewall.gateway_ports})
+        objects.append(
+            {
+                "apiVersion": CALICO_API,
+                "kind": "GlobalNetworkPolicy",
+                "metadata": {"name": GATEWAY_POLICY},
+                "spec": {
+                    "tier": TIER,
+                    "order": 10,
+                    "selector": gateway_selector(),
+                    "types": ["Ingress"],
+                    "ingress": [
+                        {
+                            "action": "Pass",
+                            "protocol": "TCP",
+                            "destination": {"ports": ports},
+                        }
+                    ],
+                },
+            }
+        )
+    objects.append(
+        {
+            "apiVersion": CALICO_API,
+            "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": EXTERNAL_POLICY},
+            "spec": {
+                "tier": TIER,
+                "order": 20,
+                "selector": "all()",
+                "types": ["Ingress"],
+                "ingress": [
+                    {"action": "Deny", "source": {"notNets": trusted_sources(plan)}},
+                    {"action": "Pass"},
+                ],
+            },
+        }
+    )
+    return objects
+
+
+def policies_yaml(plan: Plan) -> str:
+    what = "Default network policies: pods unreachable from outside the cluster, but the gateway."
+    notes = [
+        "#",
+        f"# Tier {TIER} (order {TIER_ORDER}, before the default tier of NetworkPolicies):",
+    ]
+    if plan.addons.gateway:
+        ports = ", ".join(
+            f"{p}->{container_port(p)}" for p in sorted(set(plan.firewall.gateway_ports))
+        )
+        notes += [
+            f"#   {GATEWAY_POLICY}: the kube6 Gateway's Envoy pods accept TCP from anywhere",
+            f"#   (listener port -> pod port: {ports}).",
+        ]
+    notes += [
+        f"#   {EXTERNAL_POLICY}: any other ingress from outside the cluster's ranges is denied;",
+        "#   traffic from pods, services and nodes passes on to the default tier unchanged.",
+        "# Egress is not touched. Apply after the Calico CRDs: kubectl apply --server-side -f",
+        "#",
+        EXAMPLE_OPEN_PORT.rstrip("\n"),
+    ]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(policies(plan))
