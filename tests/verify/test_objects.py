@@ -1,0 +1,431 @@
+"""Every pure object check, on a cluster built as planned and on deliberately broken objects."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from kube6 import spec as spec_module
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.verify.objects import check_objects
+from kube6.verify.result import CheckResult, Status, evidence
+from tests.verify import fixtures as fx
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return make_plan(spec_module.example())
+
+
+@pytest.fixture(scope="module")
+def multi() -> Plan:
+    """Three nodes on three provider links: one pool per node, no node CIDR allocation."""
+    return make_plan(spec_module.load(GOLDEN / "own-prefixes-ndp" / "kube6.yaml"))
+
+
+def results(plan: Plan, raw: Mapping[str, list[fx.Raw] | None]) -> dict[str, CheckResult]:
+    found = check_objects(plan, fx.objects(raw))
+    by_name = {r.name: r for r in found}
+    assert len(by_name) == len(found), "result names must be unique"
+    return by_name
+
+
+def only_failure(plan: Plan, raw: Mapping[str, list[fx.Raw] | None]) -> CheckResult:
+    """The single failing result: a broken object must fail its own check and no other."""
+    failing = [r for r in results(plan, raw).values() if r.status is Status.FAIL]
+    assert len(failing) == 1, [f"{r.name}: {r.message}" for r in failing]
+    return failing[0]
+
+
+# ---- a cluster as planned passes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scenario", ["example", "ha-3cp-5w", "own-prefixes-ndp", "own-prefixes-bgp"]
+)
+def test_cluster_as_planned_passes(scenario: str) -> None:
+    if scenario == "example":
+        plan = make_plan(spec_module.example())
+    else:
+        plan = make_plan(spec_module.load(GOLDEN / scenario / "kube6.yaml"))
+    found = results(plan, fx.healthy(plan))
+    assert {r.name: r.status for r in found.values() if not r.ok} == {}
+    assert found["nodes-addresses"].status is Status.PASS
+    assert found["services-ipv6"].status is Status.PASS
+    expected = Status.PASS if plan.allocate_node_cidrs else Status.SKIP
+    assert found["nodes-pod-cidrs"].status is expected
+
+
+def test_result_names_are_stable(plan: Plan) -> None:
+    assert list(results(plan, fx.healthy(plan))) == [
+        "nodes-registered",
+        "nodes-ready",
+        "nodes-addresses",
+        "nodes-pod-cidrs",
+        "services-ipv6",
+        "service-kubernetes",
+        "service-kube-dns",
+        "calico-ippools",
+        "calico-blocks",
+        "pod-addresses",
+        "system-pods",
+        "cert-manager-issuers",
+        "gateway-ipv6",
+    ]
+
+
+# ---- nodes ---------------------------------------------------------------------------------
+
+
+def test_node_with_an_ipv4_internal_ip_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    bad = fx.node("node0001", "192.0.2.7", str(plan.pods.network_address) + "/120")
+    result = only_failure(plan, fx.changed(raw, nodes=[bad]))
+    assert result.name == "nodes-addresses"
+    assert "node0001: IPv4 address(es) InternalIP 192.0.2.7" in result.evidence
+    assert f"node0001: InternalIP 192.0.2.7, planned {plan.nodes[0].address}" in result.evidence
+    assert "--node-ip" in result.fix
+    assert str(plan.nodes[0].address) in result.fix
+
+
+def test_node_with_an_extra_ipv4_address_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0]["status"]["addresses"].append({"type": "ExternalIP", "address": "198.51.100.3"})
+    result = only_failure(plan, raw)
+    assert result.name == "nodes-addresses"
+    assert result.evidence == ("node0001: IPv4 address(es) ExternalIP 198.51.100.3",)
+
+
+def test_node_on_another_ipv6_address_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0]["status"]["addresses"][0]["address"] = "2001:db8:1234:5678::99"
+    result = only_failure(plan, raw)
+    assert result.name == "nodes-addresses"
+    assert "InternalIP 2001:db8:1234:5678::99, planned 2001:db8:1234:5678::1" in result.evidence[0]
+    assert "IPv4" not in result.fix
+
+
+def test_missing_and_unknown_nodes(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    found = results(plan, fx.changed(raw, nodes=[]))
+    assert found["nodes-registered"].status is Status.FAIL
+    assert found["nodes-registered"].evidence == ("node0001: not registered",)
+    assert found["nodes-ready"].message == "the cluster has no nodes"
+    extra = fx.node("stray", "2001:db8:1234:5678::77", None)
+    found = results(plan, fx.changed(raw, nodes=[*raw["nodes"], extra]))
+    assert found["nodes-registered"].status is Status.WARN
+    assert "stray: registered but not in the plan" in found["nodes-registered"].evidence
+
+
+def test_node_not_ready_shows_the_kubelet_reason(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0] = fx.node(
+        "node0001", str(plan.nodes[0].address), str(plan.pods)[:-4] + "/120", ready=False
+    )
+    result = only_failure(plan, raw)
+    assert result.name == "nodes-ready"
+    assert "KubeletNotReady: container runtime network not ready" in result.evidence[0]
+    assert "calico-system" in result.fix
+
+
+@pytest.mark.parametrize(
+    ("cidr", "problem"),
+    [
+        ("2001:db8:1234:5678:8:2:0:0/112", "is a /112, planned /120"),
+        ("2001:db8:1234:5678:9::/120", "outside the planned pods"),
+        ("198.51.100.0/24", "is not IPv6"),
+    ],
+)
+def test_node_pod_cidr_outside_the_plan(plan: Plan, cidr: str, problem: str) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0]["spec"]["podCIDR"] = cidr
+    raw["nodes"][0]["spec"]["podCIDRs"] = [cidr]
+    result = only_failure(plan, raw)
+    assert result.name == "nodes-pod-cidrs"
+    assert problem in result.evidence[0]
+    assert f"--node-cidr-mask-size-ipv6={plan.node_mask}" in result.fix
+
+
+def test_node_without_pod_cidr_when_allocation_is_planned(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0]["spec"] = {}
+    result = only_failure(plan, raw)
+    assert result.evidence == ("node0001: no podCIDR",)
+
+
+# ---- services ------------------------------------------------------------------------------
+
+
+def test_ipv4_service_family_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["services"].append(fx.service("default", "legacy", "192.0.2.10", families=("IPv4",)))
+    result = only_failure(plan, raw)
+    assert result.name == "services-ipv6"
+    assert result.evidence == (
+        f"default/legacy: ipFamilies ['IPv4']; clusterIPs 192.0.2.10 outside {plan.services}",
+    )
+    assert "spec.ipFamilies: [IPv6]" in result.fix
+    assert f"--service-cluster-ip-range must be {plan.services}" in result.fix
+
+
+def test_dual_stack_service_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    svc = fx.service("default", "dual", "2001:db8:1234:5678:8:3:0:33", policy="PreferDualStack")
+    raw["services"].append(svc)
+    result = only_failure(plan, raw)
+    assert result.evidence == ("default/dual: ipFamilyPolicy PreferDualStack",)
+    assert "SingleStack" in result.fix
+
+
+def test_headless_service_has_no_address_to_check(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["services"].append(fx.service("default", "headless", "None"))
+    assert all(r.ok for r in results(plan, raw).values())
+
+
+def test_kube_dns_on_another_address(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["services"][1] = fx.service("kube-system", "kube-dns", "2001:db8:1234:5678:8:3:0:b")
+    result = only_failure(plan, raw)
+    assert result.name == "service-kube-dns"
+    assert f"planned {plan.dns}" in result.message
+    assert f"clusterIP {plan.dns}" in result.fix
+
+
+def test_missing_kubernetes_service(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["services"] = raw["services"][1:]
+    result = only_failure(plan, raw)
+    assert result.name == "service-kubernetes"
+    assert result.message == "Service default/kubernetes does not exist"
+
+
+# ---- Calico --------------------------------------------------------------------------------
+
+
+def test_ipv4_pool_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["ip_pools"].append(fx.ip_pool("default-ipv4-ippool", "192.0.2.0/24", 26, True))
+    result = only_failure(plan, raw)
+    assert result.name == "calico-ippools"
+    assert result.evidence == ("default-ipv4-ippool: cidr 192.0.2.0/24 is not IPv6",)
+    assert "kubectl delete ippools.crd.projectcalico.org default-ipv4-ippool" in result.fix
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("vxlanMode", "Always", "vxlanMode Always, planned Never"),
+        ("ipipMode", "CrossSubnet", "ipipMode CrossSubnet, planned Never"),
+        ("blockSize", 122, "blockSize 122, planned 120"),
+        ("natOutgoing", True, "natOutgoing true, planned false"),
+        ("disabled", True, "disabled"),
+        ("nodeSelector", "has(edge)", "nodeSelector 'has(edge)', planned 'all()'"),
+    ],
+)
+def test_pool_field_differs(plan: Plan, field: str, value: object, problem: str) -> None:
+    raw = fx.healthy(plan)
+    raw["ip_pools"][0]["spec"][field] = value
+    result = only_failure(plan, raw)
+    assert result.name == "calico-ippools"
+    assert result.evidence[0].split(": ", 2)[2].startswith(problem)
+
+
+def test_pool_without_block_size_has_calicos_default(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    del raw["ip_pools"][0]["spec"]["blockSize"]
+    assert "blockSize 122, planned 120" in only_failure(plan, raw).evidence[0]
+
+
+def test_missing_and_stray_pools(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    stray = fx.ip_pool("stray", "fd00:1::/64", 122, True)
+    result = only_failure(plan, fx.changed(raw, ip_pools=[stray]))
+    assert result.evidence == (
+        "stray: fd00:1::/64 is not a planned pool",
+        f"planned pool default-ipv6-ippool ({plan.pools[0].cidr}) does not exist",
+    )
+    # A disabled pool gives out no addresses: it is listed, not failed.
+    stray["spec"]["disabled"] = True
+    found = results(plan, fx.changed(raw, ip_pools=[*raw["ip_pools"], stray]))
+    assert found["calico-ippools"].status is Status.PASS
+
+
+def test_calico_not_installed(plan: Plan) -> None:
+    found = results(plan, fx.changed(fx.healthy(plan), ip_pools=None, block_affinities=None))
+    for name in ("calico-ippools", "calico-blocks"):
+        assert found[name].status is Status.FAIL
+        assert "Calico is not installed" in found[name].message
+        assert "tigera-operator" in found[name].fix
+
+
+def test_block_outside_the_pools(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["block_affinities"].append(fx.block_affinity("node0001", "2001:db8:1234:5678:9::/120"))
+    raw["block_affinities"].append(fx.block_affinity("node0001", "2001:db8:1234:5678:8:2:0:0/122"))
+    result = only_failure(plan, raw)
+    assert result.name == "calico-blocks"
+    assert result.evidence == (
+        "block 2001:db8:1234:5678:9::/120 on node0001: outside every planned pool",
+        "block 2001:db8:1234:5678:8:2:0:0/122 on node0001: /122, pool default-ipv6-ippool has "
+        "/120 blocks",
+    )
+
+
+def test_block_of_another_nodes_pool(multi: Plan) -> None:
+    raw = fx.healthy(multi)
+    raw["block_affinities"][0]["spec"]["node"] = "bravo"
+    result = only_failure(multi, raw)
+    assert result.evidence[0].endswith("pool kube004-pool-0 serves only alpha")
+
+
+# ---- pods ----------------------------------------------------------------------------------
+
+
+def test_pod_with_an_ipv4_address_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["pods"].append(fx.pod("default", "v4", "node0001", ("192.0.2.44",)))
+    result = only_failure(plan, raw)
+    assert result.name == "pod-addresses"
+    assert result.evidence == ("default/v4: 192.0.2.44 is not IPv6",)
+    assert "remove the IPv4 pool" in result.fix
+
+
+def test_pod_outside_the_pools_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["pods"].append(fx.pod("default", "stray", "node0001", ("fd00:1::5",)))
+    result = only_failure(plan, raw)
+    assert result.evidence == ("default/stray: fd00:1::5 is outside the planned pools",)
+    assert "kubectl get ippools.crd.projectcalico.org" in result.fix
+    assert "delete the pod" in result.fix
+
+
+def test_pod_from_another_nodes_pool(multi: Plan) -> None:
+    raw = fx.healthy(multi)
+    wrong = str(multi.pool("kube004-pool-1").cidr.network_address + 9)
+    raw["pods"].append(fx.pod("default", "lost", "alpha", (wrong,)))
+    result = only_failure(multi, raw)
+    assert result.evidence == (
+        f"default/lost: {wrong} is in pool kube004-pool-1, but node alpha uses kube004-pool-0",
+    )
+    assert "kube6.io/pool=kube004-pool-0" in result.fix
+
+
+def test_host_network_pods_are_only_checked_for_ipv4(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["pods"].append(
+        fx.pod("kube-system", "proxy", "node0001", ("2001:db8:1234:5678::1",), host_network=True)
+    )
+    assert all(r.ok for r in results(plan, raw).values())
+    raw["pods"][-1] = fx.pod("kube-system", "proxy", "node0001", ("192.0.2.1",), host_network=True)
+    result = only_failure(plan, raw)
+    assert "node-ip" in result.fix
+
+
+def test_system_pod_not_running(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["pods"].append(
+        fx.pod(
+            "tigera-operator",
+            "tigera-operator-0",
+            "node0001",
+            ("2001:db8:1234:5678::1",),
+            ready=False,
+            host_network=True,
+        )
+    )
+    raw["pods"].append(
+        fx.pod("kube-system", "job-x", "node0001", (), phase="Succeeded", ready=False)
+    )
+    raw["pods"].append(
+        fx.pod("kube-system", "pending", "node0001", (), phase="Pending", ready=False)
+    )
+    result = only_failure(plan, raw)
+    assert result.name == "system-pods"
+    assert result.evidence == (
+        "tigera-operator/tigera-operator-0: Running, not ready: main (CrashLoopBackOff)",
+        "kube-system/pending: Pending, not ready: main (CrashLoopBackOff)",
+    )
+    assert "describe pod" in result.fix
+
+
+def test_no_system_pods_is_a_warning(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    found = results(plan, fx.changed(raw, pods=[]))
+    assert found["system-pods"].status is Status.WARN
+
+
+# ---- add-ons -------------------------------------------------------------------------------
+
+
+def test_issuer_not_ready(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["cluster_issuers"][0] = fx.cluster_issuer(
+        "letsencrypt-staging", "https://acme-staging-v02.api.letsencrypt.org/directory", False
+    )
+    result = only_failure(plan, raw)
+    assert result.name == "cert-manager-issuers"
+    assert "ErrRegisterACMEAccount" in result.evidence[0]
+
+
+def test_issuer_for_the_wrong_environment(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["cluster_issuers"][0]["spec"]["acme"]["server"] = (
+        "https://acme-v02.api.letsencrypt.org/directory"
+    )
+    result = only_failure(plan, raw)
+    assert "staging" in result.message
+    assert "acme-staging-v02" in result.fix
+
+
+def test_addons_not_planned_are_skipped(plan: Plan) -> None:
+    bare = dataclasses.replace(
+        plan, addons=dataclasses.replace(plan.addons, cert_manager=False, gateway=False)
+    )
+    raw = fx.changed(fx.healthy(plan), cluster_issuers=None, gateways=None)
+    found = results(bare, raw)
+    assert found["cert-manager-issuers"].status is Status.SKIP
+    assert found["gateway-ipv6"].status is Status.SKIP
+    # ...and planned but not installed, each is a failure that says what is missing.
+    found = results(plan, raw)
+    assert "clusterissuers.cert-manager.io" in found["cert-manager-issuers"].message
+    assert "gateways.gateway.networking.k8s.io" in found["gateway-ipv6"].message
+
+
+@pytest.mark.parametrize(
+    ("gateway", "problem"),
+    [
+        (fx.gateway("192.0.2.80"), "address 192.0.2.80 is not IPv6"),
+        (
+            fx.gateway("2001:db8:1234:5678:8:3:0:c8", programmed=False),
+            "Programmed=False (Programmed)",
+        ),
+    ],
+)
+def test_gateway_not_on_ipv6(plan: Plan, gateway: fx.Raw, problem: str) -> None:
+    raw = fx.changed(fx.healthy(plan), gateways=[gateway])
+    result = only_failure(plan, raw)
+    assert result.name == "gateway-ipv6"
+    assert problem in result.evidence[0]
+    assert "ipFamily" in result.fix
+
+
+def test_gateway_without_address(plan: Plan) -> None:
+    gw = fx.gateway("2001:db8::1")
+    gw["status"]["addresses"] = []
+    result = only_failure(plan, fx.changed(fx.healthy(plan), gateways=[gw]))
+    assert "no address in status" in result.evidence[0]
+    assert only_failure(plan, fx.changed(fx.healthy(plan), gateways=[])).message == (
+        "there is no Gateway"
+    )
+
+
+def test_evidence_is_capped() -> None:
+    assert evidence([str(i) for i in range(25)], limit=3) == ("0", "1", "2", "... and 22 more")
+    assert evidence(["a"]) == ("a",)
