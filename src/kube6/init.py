@@ -11,7 +11,15 @@ import io
 import re
 from dataclasses import dataclass, field, replace
 
-__all__ = ["InitAnswers", "NodeAnswer", "merge", "parse_node_flag", "render_text", "replace", "update_text"]
+__all__ = [
+    "InitAnswers",
+    "NodeAnswer",
+    "merge",
+    "parse_node_flag",
+    "render_text",
+    "replace",
+    "update_text",
+]
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
@@ -114,7 +122,7 @@ def render_text(answers: InitAnswers) -> str:
         w(f"# detected: {note}\n")
     w("\ncluster:\n")
     w(f"  name: {answers.cluster}          # a DNS-1123 label\n")
-    w(f'  kubernetes: "{KUBERNETES_MINOR}"       # minor version; the patch is resolved at install\n')
+    w(f'  kubernetes: "{KUBERNETES_MINOR}"       # minor; the patch is resolved at install\n')
     w("\n# What the provider gave you: an on-link /64, or a routed /64, /56 or /48.\n")
     w(f"prefix: {answers.prefix}\n")
     w("\n# How pod and service addresses reach the nodes:\n")

@@ -89,8 +89,16 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_init_writes_a_commented_spec_that_plans(capsys: pytest.CaptureFixture[str]) -> None:
     code = run(
-        ["init", "--no-detect", "--prefix", "2001:db8:1:2::/64",
-         "--node", "node0001=2001:db8:1:2::1", "--node", "node0002=2001:db8:1:2::2,roles=worker"]
+        [
+            "init",
+            "--no-detect",
+            "--prefix",
+            "2001:db8:1:2::/64",
+            "--node",
+            "node0001=2001:db8:1:2::1",
+            "--node",
+            "node0002=2001:db8:1:2::2,roles=worker",
+        ]
     )
     assert code == 0
     text = Path("kube6.yaml").read_text()
@@ -110,8 +118,20 @@ def test_init_never_overwrites_and_keeps_comments(capsys: pytest.CaptureFixture[
     assert run(args) == 2
     assert "exists" in capsys.readouterr().err
     assert spec.read_text() == before
-    assert run(["init", "--no-detect", "--force", "--prefix", "2001:db8:1:3::/64",
-                "--node", "n1=2001:db8:1:3::1"]) == 0
+    assert (
+        run(
+            [
+                "init",
+                "--no-detect",
+                "--force",
+                "--prefix",
+                "2001:db8:1:3::/64",
+                "--node",
+                "n1=2001:db8:1:3::1",
+            ]
+        )
+        == 0
+    )
     after = spec.read_text()
     assert "# my own note" in after
     assert "prefix: 2001:db8:1:3::/64" in after
@@ -121,8 +141,7 @@ def test_init_never_overwrites_and_keeps_comments(capsys: pytest.CaptureFixture[
 def test_init_refuses_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["init", "--no-detect", "--prefix", "2001:db8::/64", "--node", "n1"]) == 2
     assert "write NAME=ADDRESS" in capsys.readouterr().err
-    assert run(["init", "--no-detect", "--prefix", "2001:db8::/64",
-                "--node", "n1=fe80::1"]) == 2
+    assert run(["init", "--no-detect", "--prefix", "2001:db8::/64", "--node", "n1=fe80::1"]) == 2
     assert "link-local" in capsys.readouterr().err
 
 

@@ -19,12 +19,28 @@ from kube6.plan import make_plan
 from kube6.plan.model import Plan, RuleResult
 
 KNOWN_RULES = {
-    "control-plane-present", "etcd-quorum", "node-names-unique", "node-addresses-unique",
-    "ranges-disjoint", "node-address-outside-ranges", "node-address-in-prefix",
-    "ranges-inside-prefix", "dns-inside-services", "service-prefix-length",
-    "service-room-for-dns", "node-mask-vs-pods", "block-size-range", "block-inside-pool",
-    "blocks-for-nodes", "pods-per-node", "max-pods-per-block", "nat-outgoing",
-    "api-sources-open", "control-plane-endpoint", "ipv4-only-sources", "prefix-size",
+    "control-plane-present",
+    "etcd-quorum",
+    "node-names-unique",
+    "node-addresses-unique",
+    "ranges-disjoint",
+    "node-address-outside-ranges",
+    "node-address-in-prefix",
+    "ranges-inside-prefix",
+    "dns-inside-services",
+    "service-prefix-length",
+    "service-room-for-dns",
+    "node-mask-vs-pods",
+    "block-size-range",
+    "block-inside-pool",
+    "blocks-for-nodes",
+    "pods-per-node",
+    "max-pods-per-block",
+    "nat-outgoing",
+    "api-sources-open",
+    "control-plane-endpoint",
+    "ipv4-only-sources",
+    "prefix-size",
 }
 
 
@@ -79,9 +95,10 @@ def independent_violations(plan: Plan) -> list[str]:
         if pool.cidr.overlaps(plan.services):
             problems.append("pool overlaps services")
         users = len(plan.nodes) if pool.nodes is None else len(pool.nodes)
-        if pool.block_size >= pool.cidr.prefixlen and (
-            1 << (pool.block_size - pool.cidr.prefixlen)
-        ) < users:
+        if (
+            pool.block_size >= pool.cidr.prefixlen
+            and (1 << (pool.block_size - pool.cidr.prefixlen)) < users
+        ):
             problems.append("not enough blocks")
         if not pool.cidr.subnet_of(plan.pods):
             problems.append("pool outside podSubnet")

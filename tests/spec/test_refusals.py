@@ -25,37 +25,87 @@ def node_with(**changes: Any) -> dict[str, Any]:
 
 SPEC_REFUSALS = [
     ("ipv4 prefix", spec_with(prefix="192.0.2.0/24"), "prefix: '192.0.2.0/24' is an IPv4 prefix"),
-    ("ipv4 address", node_with(address="192.0.2.1"), "nodes[0].address: '192.0.2.1' is an IPv4 address"),
-    ("ipv4-mapped", node_with(address="::ffff:192.0.2.1"), "'::ffff:192.0.2.1' is an IPv4-mapped address"),
+    (
+        "ipv4 address",
+        node_with(address="192.0.2.1"),
+        "nodes[0].address: '192.0.2.1' is an IPv4 address",
+    ),
+    (
+        "ipv4-mapped",
+        node_with(address="::ffff:192.0.2.1"),
+        "'::ffff:192.0.2.1' is an IPv4-mapped address",
+    ),
     ("link-local", node_with(address="fe80::1"), "'fe80::1' is a link-local address"),
     ("multicast", node_with(address="ff02::1"), "'ff02::1' is a multicast address"),
     ("loopback", node_with(address="::1"), "'::1' is the loopback address"),
     ("unspecified", node_with(address="::"), "'::' is the unspecified address"),
     ("link-local prefix", spec_with(prefix="fe80::/64"), "'fe80::/64' is a link-local prefix"),
     ("multicast prefix", spec_with(prefix="ff00::/64"), "'ff00::/64' is a multicast prefix"),
-    ("host bits", spec_with(prefix="2001:db8:1234:5678::1/64"), "has host bits set; did you mean '2001:db8:1234:5678::/64'?"),
+    (
+        "host bits",
+        spec_with(prefix="2001:db8:1234:5678::1/64"),
+        "has host bits set; did you mean '2001:db8:1234:5678::/64'?",
+    ),
     ("no length", spec_with(prefix="2001:db8::"), "'2001:db8::' has no prefix length"),
-    ("not an address", node_with(address="node1.example"), "'node1.example' is not an IPv6 address"),
+    (
+        "not an address",
+        node_with(address="node1.example"),
+        "'node1.example' is not an IPv6 address",
+    ),
     ("node name", node_with(name="Node_1"), "nodes[0].name: 'Node_1' is not a DNS-1123 label"),
     ("long node name", node_with(name="a" * 64), "is not a DNS-1123 label"),
     ("unknown key", spec_with(prefx="x"), "unknown key 'prefx'; did you mean 'prefix'?"),
-    ("unknown nested key", node_with(adress="2001:db8::1"), "nodes[0]: unknown key 'adress'; did you mean 'address'?"),
+    (
+        "unknown nested key",
+        node_with(adress="2001:db8::1"),
+        "nodes[0]: unknown key 'adress'; did you mean 'address'?",
+    ),
     ("no nodes", spec_with(nodes=[]), "nodes: "),
-    ("bad role", node_with(roles=["master"]), "nodes[0].roles[0]: Input should be 'control-plane' or 'worker'"),
+    (
+        "bad role",
+        node_with(roles=["master"]),
+        "nodes[0].roles[0]: Input should be 'control-plane' or 'worker'",
+    ),
     ("no roles", node_with(roles=[]), "a node needs at least one role"),
     ("bgp without peer", spec_with(routing="bgp"), "routing: bgp needs a bgp section"),
-    ("router id", spec_with(routing="bgp", bgp={"peer": "2001:db8::ff", "peer_as": 65000, "router_id": "0.0.0.0"}), "is not a valid BGP identifier"),
-    ("router id text", spec_with(routing="bgp", bgp={"peer": "2001:db8::ff", "peer_as": 65000, "router_id": "node1"}), "router_id 'node1' is not a BGP identifier"),
+    (
+        "router id",
+        spec_with(
+            routing="bgp", bgp={"peer": "2001:db8::ff", "peer_as": 65000, "router_id": "0.0.0.0"}
+        ),
+        "is not a valid BGP identifier",
+    ),
+    (
+        "router id text",
+        spec_with(
+            routing="bgp", bgp={"peer": "2001:db8::ff", "peer_as": 65000, "router_id": "node1"}
+        ),
+        "router_id 'node1' is not a BGP identifier",
+    ),
     ("ssh injection", node_with(ssh="root@host; rm -rf /"), "is not an SSH target"),
     ("interface injection", node_with(interface="eth0; reboot"), "nodes[0].interface"),
-    ("dns64 without prefix", spec_with(dns={"dns64": "coredns"}), "dns64: coredns needs nat64_prefix"),
-    ("email", spec_with(addons={"cert_manager": {"email": "not-an-email"}}), "'not-an-email' is not an e-mail address"),
-    ("dashboard host", spec_with(addons={"dashboard": {"host": "bad host!"}}), "'bad host!' is not a DNS name"),
+    (
+        "dns64 without prefix",
+        spec_with(dns={"dns64": "coredns"}),
+        "dns64: coredns needs nat64_prefix",
+    ),
+    (
+        "email",
+        spec_with(addons={"cert_manager": {"email": "not-an-email"}}),
+        "'not-an-email' is not an e-mail address",
+    ),
+    (
+        "dashboard host",
+        spec_with(addons={"dashboard": {"host": "bad host!"}}),
+        "'bad host!' is not a DNS name",
+    ),
     ("top level list", [], "the top level must be a mapping"),
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "message"), SPEC_REFUSALS, ids=[c[0] for c in SPEC_REFUSALS])
+@pytest.mark.parametrize(
+    ("case", "data", "message"), SPEC_REFUSALS, ids=[c[0] for c in SPEC_REFUSALS]
+)
 def test_spec_refusals_say_what_and_where(case: str, data: Any, message: str) -> None:
     if not isinstance(data, dict):
         with pytest.raises(SpecError) as info:
@@ -90,7 +140,9 @@ PLAN_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "message"), PLAN_REFUSALS, ids=[c[0] for c in PLAN_REFUSALS])
+@pytest.mark.parametrize(
+    ("case", "data", "message"), PLAN_REFUSALS, ids=[c[0] for c in PLAN_REFUSALS]
+)
 def test_plan_refusals_name_the_rule(case: str, data: dict[str, Any], message: str) -> None:
     with pytest.raises(PlanError) as info:
         make_plan(spec_module.from_data(data))
@@ -98,23 +150,87 @@ def test_plan_refusals_name_the_rule(case: str, data: dict[str, Any], message: s
 
 
 RULE_FAILURES = [
-    ("node inside pods", node_with(address="2001:db8:1234:5678:8:2:0:1"), "node-address-outside-ranges", "node0001 (2001:db8:1234:5678:8:2:0:1) is inside pool"),
-    ("node inside services", node_with(address="2001:db8:1234:5678:8:3:0:5"), "node-address-outside-ranges", "is inside services 2001:db8:1234:5678:8:3::/112"),
-    ("services too big", spec_with(network={"services": "2001:db8:1234:5678:9::/96"}), "service-prefix-length", "services /96 has 32 host bits; kubeadm allows at most 20"),
-    ("services too small for dns", spec_with(network={"services": "2001:db8:1234:5678:9::/125"}), "service-room-for-dns", "services /125 has only 7 addresses"),
-    ("node mask too long", spec_with(network={"node_mask": 121}), "node-mask-vs-pods", "node mask /121 with pods /104: the difference 17"),
-    ("node mask shorter than pods", spec_with(network={"node_mask": 100}), "node-mask-vs-pods", "the difference -4 must be 0 to 16"),
-    ("block too big", spec_with(network={"block_size": 112}), "block-size-range", "Calico block /112 is outside the IPv6 range /116-/128"),
-    ("overlap", spec_with(network={"services": "2001:db8:1234:5678:8:2::/112"}), "ranges-disjoint", "overlapping ranges"),
-    ("pods outside prefix", spec_with(network={"pods": "2001:db8:9999::/104"}), "ranges-inside-prefix", "pool default-ipv6-ippool 2001:db8:9999::/104 is outside its link prefix"),
-    ("node off link", node_with(address="2001:db8:9999::1"), "node-address-in-prefix", "node0001 (2001:db8:9999::1) is not in its link prefix"),
-    ("dns outside", spec_with(network={"dns": "2001:db8:1234:5678:9::a"}), "dns-inside-services", "is not a usable address of the service range"),
-    ("max pods", spec_with(network={"block_size": 124, "pods": "2001:db8:1234:5678:8:2::/124"}), "max-pods-per-block", "maxPods 16 fits"),
+    (
+        "node inside pods",
+        node_with(address="2001:db8:1234:5678:8:2:0:1"),
+        "node-address-outside-ranges",
+        "node0001 (2001:db8:1234:5678:8:2:0:1) is inside pool",
+    ),
+    (
+        "node inside services",
+        node_with(address="2001:db8:1234:5678:8:3:0:5"),
+        "node-address-outside-ranges",
+        "is inside services 2001:db8:1234:5678:8:3::/112",
+    ),
+    (
+        "services too big",
+        spec_with(network={"services": "2001:db8:1234:5678:9::/96"}),
+        "service-prefix-length",
+        "services /96 has 32 host bits; kubeadm allows at most 20",
+    ),
+    (
+        "services too small for dns",
+        spec_with(network={"services": "2001:db8:1234:5678:9::/125"}),
+        "service-room-for-dns",
+        "services /125 has only 7 addresses",
+    ),
+    (
+        "node mask too long",
+        spec_with(network={"node_mask": 121}),
+        "node-mask-vs-pods",
+        "node mask /121 with pods /104: the difference 17",
+    ),
+    (
+        "node mask shorter than pods",
+        spec_with(network={"node_mask": 100}),
+        "node-mask-vs-pods",
+        "the difference -4 must be 0 to 16",
+    ),
+    (
+        "block too big",
+        spec_with(network={"block_size": 112}),
+        "block-size-range",
+        "Calico block /112 is outside the IPv6 range /116-/128",
+    ),
+    (
+        "overlap",
+        spec_with(network={"services": "2001:db8:1234:5678:8:2::/112"}),
+        "ranges-disjoint",
+        "overlapping ranges",
+    ),
+    (
+        "pods outside prefix",
+        spec_with(network={"pods": "2001:db8:9999::/104"}),
+        "ranges-inside-prefix",
+        "pool default-ipv6-ippool 2001:db8:9999::/104 is outside its link prefix",
+    ),
+    (
+        "node off link",
+        node_with(address="2001:db8:9999::1"),
+        "node-address-in-prefix",
+        "node0001 (2001:db8:9999::1) is not in its link prefix",
+    ),
+    (
+        "dns outside",
+        spec_with(network={"dns": "2001:db8:1234:5678:9::a"}),
+        "dns-inside-services",
+        "is not a usable address of the service range",
+    ),
+    (
+        "max pods",
+        spec_with(network={"block_size": 124, "pods": "2001:db8:1234:5678:8:2::/124"}),
+        "max-pods-per-block",
+        "maxPods 16 fits",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "rule", "message"), RULE_FAILURES, ids=[c[0] for c in RULE_FAILURES])
-def test_rule_failures_carry_numbers_and_a_fix(case: str, data: dict[str, Any], rule: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "data", "rule", "message"), RULE_FAILURES, ids=[c[0] for c in RULE_FAILURES]
+)
+def test_rule_failures_carry_numbers_and_a_fix(
+    case: str, data: dict[str, Any], rule: str, message: str
+) -> None:
     plan = make_plan(spec_module.from_data(data))
     matching = [r for r in plan.rules if r.name == rule]
     assert matching, f"rule {rule} not checked"
@@ -128,12 +244,21 @@ def test_even_control_planes_warn() -> None:
     nodes = [{"name": f"cp{i}", "address": f"2001:db8:1234:5678::{i + 1}"} for i in range(2)]
     plan = make_plan(spec_module.from_data(spec_with(nodes=nodes)))
     [quorum] = [r for r in plan.rules if r.name == "etcd-quorum"]
-    assert quorum.level == "warn" and "even etcd member count" in quorum.detail
+    assert quorum.level == "warn"
+    assert "even etcd member count" in quorum.detail
     assert plan.ok
 
 
 def test_unique_local_pods_warn_about_nat66() -> None:
-    plan = make_plan(spec_module.from_data(spec_with(prefix="fd12:3456:789a:1::/64", nodes=[{"name": "a", "address": "fd12:3456:789a:1::1"}])))
+    plan = make_plan(
+        spec_module.from_data(
+            spec_with(
+                prefix="fd12:3456:789a:1::/64",
+                nodes=[{"name": "a", "address": "fd12:3456:789a:1::1"}],
+            )
+        )
+    )
     assert plan.nat_outgoing is True
     [nat] = [r for r in plan.rules if r.name == "nat-outgoing"]
-    assert nat.level == "warn" and "NAT66" in nat.detail
+    assert nat.level == "warn"
+    assert "NAT66" in nat.detail

@@ -9,7 +9,7 @@ import sys
 
 from kube6.cli.app import app, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""Test-tier policy, shared by every test module.
+
+The lab tier (`@pytest.mark.lab`: root, network namespaces, Debian daemons) and the k8s tier
+(`@pytest.mark.k8s`: Kubernetes programs built by tests/k8s/build.sh) run by default and FAIL
+when their prerequisites are missing: a missing tier must never look like a pass. A developer
+may opt out explicitly with KUBE6_SKIP_LAB=1 / KUBE6_SKIP_K8S=1 (CI never sets them); then the
+tier's tests are skipped with the reason, and the run ends with a loud warning.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+OPT_OUT = {"lab": "KUBE6_SKIP_LAB", "k8s": "KUBE6_SKIP_K8S"}
+
+
+def k8s_cache() -> Path:
+    return Path(os.environ.get("KUBE6_K8S_CACHE", Path.home() / ".cache" / "kube6-k8s"))
+
+
+def k8s_binary(name: str) -> Path:
+    """Path of a binary built by tests/k8s/build.sh; fails the test (never skips) when absent."""
+    binary = k8s_cache() / "current" / name
+    if not os.access(binary, os.X_OK):
+        pytest.fail(
+            f"{binary} is missing: run `bash tests/k8s/build.sh` (the k8s tier needs Go and the "
+            "Go module proxy), or set KUBE6_SKIP_K8S=1 to skip this tier on purpose"
+        )
+    return binary
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for tier, variable in OPT_OUT.items():
+        if not os.environ.get(variable):
+            continue
+        if os.environ.get("CI"):
+            raise pytest.UsageError(f"{variable} is set under CI: every tier must run in CI")
+        marker = pytest.mark.skip(reason=f"{variable}=1: the {tier} tier is skipped on purpose")
+        for item in items:
+            if tier in item.keywords:
+                item.add_marker(marker)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [f"{v}=1 ({tier} tier NOT run)" for tier, v in OPT_OUT.items() if os.environ.get(v)]
+    if skipped:
+        terminalreporter.write_sep("!", "WARNING: " + "; ".join(skipped), red=True, bold=True)
