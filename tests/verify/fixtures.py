@@ -14,7 +14,8 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 
 from kube6 import net
 from kube6.plan.model import Plan
-from kube6.verify.objects import ACME_SERVERS, ClusterObjects
+from kube6.render.cert_manager import ACME_SERVERS
+from kube6.verify.objects import ClusterObjects
 
 Raw = dict[str, Any]
 

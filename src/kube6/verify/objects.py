@@ -17,6 +17,8 @@ from typing import Any
 from lightkube.resources.core_v1 import Node, Pod, Service
 
 from kube6.plan.model import POOL_LABEL, Plan, Pool
+from kube6.render.cert_manager import ACME_SERVERS
+from kube6.render.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
 from kube6.verify.result import CheckResult, Status, evidence, failed, passed, skipped
 
 Obj = Mapping[str, Any]
@@ -25,11 +27,6 @@ SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator")
 """Namespaces whose pods must all be Running for the cluster to work."""
 CERT_MANAGER_NAMESPACE = "cert-manager"
 
-ACME_SERVERS = {
-    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
-    "production": "https://acme-v02.api.letsencrypt.org/directory",
-}
-"""The Let's Encrypt ACME directory of each `issuer` setting."""
 
 CALICO_DEFAULT_IPV6_BLOCK = 122
 """Calico's IPv6 blockSize when an IPPool does not set one."""
@@ -624,12 +621,15 @@ def check_pod_addresses(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
 
 
 def check_system_pods(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
-    """`system-pods`: every pod in kube-system, calico-system, tigera-operator (and
-    cert-manager when planned) is Running with its containers ready, or has completed."""
+    """`system-pods`: every pod in kube-system, calico-system, tigera-operator (and the
+    cert-manager and gateway controller namespaces when planned) is Running with its containers
+    ready, or has completed."""
     name = "system-pods"
     namespaces = list(SYSTEM_NAMESPACES)
     if plan.addons.cert_manager:
         namespaces.append(CERT_MANAGER_NAMESPACE)
+    if plan.addons.gateway:
+        namespaces.append(GATEWAY_CONTROLLER_NAMESPACE)
     bad: list[str] = []
     count = 0
     for pod in pods:
