@@ -12,11 +12,7 @@ MODULES_PATH = "/etc/modules-load.d/kube6.conf"
 
 MODULES: tuple[tuple[str, str], ...] = (
     ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
-    (
-        "nf_tables",
-        "kube-proxy runs in nftables mode and kube6's host firewall is an nftables table; "
-        "loading it at boot avoids a first-use race.",
-    ),
+    ("nf_tables", "kube-proxy (nftables mode) and kube6's host firewall use it."),
 )
 """Modules loaded at boot, each with its reason. br_netfilter is left out on purpose: Calico
 routes each pod through its own veth, no Linux bridge carries pod traffic, and kubeadm stopped
@@ -56,11 +52,16 @@ def sysctl_conf(plan: Plan, node: PlannedNode) -> str:
         f"# With forwarding on, the kernel ignores router advertisements on {node.interface}",
         "# unless accept_ra is 2; a host that learns its default route (or address) by SLAAC",
         "# would lose it when the advertised lifetime runs out, and Calico needs a default route.",
+        "# (systemd-networkd, as used by netplan, handles RAs itself and resets this value on",
+        "# the interfaces it manages; check `ip -6 route show default` after the change.)",
         f"{_key(node.interface, 'accept_ra')} = 2",
-        "#",
-        "# proxy_ndp stays off: ndppd answers neighbour solicitations from its own sockets and",
-        "# does not use the kernel's per-address proxy table.",
     ]
+    if node.ndp_rules:
+        lines += [
+            "#",
+            "# proxy_ndp stays off: ndppd answers neighbour solicitations from its own sockets",
+            "# and does not use the kernel's per-address proxy table.",
+        ]
     return header(plan, what) + "\n".join(lines) + "\n"
 
 
