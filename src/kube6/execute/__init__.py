@@ -1,0 +1,40 @@
+"""The only code in kube6 that runs anything: local, SSH and network-namespace executors.
+
+    result = await LocalExecutor().run(["uname", "-r"])
+
+Commands are argv lists; `Command.secrets` are masked in every log and error; a failure raises
+`kube6.errors.CommandError` with host, masked command, exit code, stdout and stderr.
+"""
+
+from kube6.execute.base import BaseExecutor, ConnectError, Executor, Outcome, run_on_hosts
+from kube6.execute.command import MASK, Command, Result, as_command
+from kube6.execute.local import LocalExecutor, NetnsExecutor
+from kube6.execute.recording import RecordingExecutor
+from kube6.execute.ssh import SshExecutor, SshTarget, keyscan_hint, parse_target
+
+__all__ = [
+    "MASK",
+    "BaseExecutor",
+    "Command",
+    "ConnectError",
+    "Executor",
+    "LocalExecutor",
+    "NetnsExecutor",
+    "Outcome",
+    "RecordingExecutor",
+    "Result",
+    "SshExecutor",
+    "SshTarget",
+    "as_command",
+    "executor_for",
+    "keyscan_hint",
+    "parse_target",
+    "run_on_hosts",
+]
+
+
+def executor_for(ssh: str | None, *, host: str, known_hosts: str | None = None) -> Executor:
+    """SSH when a node has an `ssh` target, this machine otherwise (named after the node)."""
+    if ssh:
+        return SshExecutor(ssh, host=host, known_hosts=known_hosts)
+    return LocalExecutor(host)
