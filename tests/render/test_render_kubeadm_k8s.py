@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kube6 import versions
+from kube6.render import containerd
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
 from kube6.render.kubeadm import fill_placeholders
 
@@ -73,3 +75,23 @@ def test_unfilled_placeholders_are_rejected_by_kubeadm(
         check=False,
     )
     assert done.returncode != 0
+
+
+def test_containerd_pins_the_pause_image_kubeadm_wants() -> None:
+    kubeadm = _kubeadm()
+    done = subprocess.run(
+        [
+            str(kubeadm),
+            "config",
+            "images",
+            "list",
+            "--kubernetes-version",
+            versions.KUBERNETES.version,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pause = [line for line in done.stdout.split() if "/pause:" in line]
+    assert pause == [containerd.PAUSE_IMAGE], done.stdout
