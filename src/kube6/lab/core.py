@@ -1,0 +1,642 @@
+"""The Lab: network namespaces with real daemons that act out a hosting provider's network.
+
+    with Lab(plan) as lab:                      # builds everything, tears it all down on exit
+        pod = lab.add_pod("node0001")
+        assert not lab.ping(lab.internet, pod.address)
+        lab.start_ndppd("node0001")             # the config `kube6 render` produced
+        assert lab.ping(lab.internet, pod.address)
+
+Every command is an argv confined to the lab's own namespaces (`layout.confined`); nothing
+touches the machine's interfaces, routes or sysctls. Teardown kills the lab's daemons, every
+process left in its namespaces, deletes the namespaces, their /etc/netns files and the work
+directory, even after a failure halfway through `up`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from types import TracebackType
+
+from kube6.errors import Kube6Error
+from kube6.lab import configs
+from kube6.lab.layout import (
+    AUTH_PORT,
+    LISTEN_PORTS,
+    RESOLVER,
+    Layout,
+    NodeLink,
+    Pod,
+    confined,
+    lab_id_of,
+    layout,
+    pod,
+    pod_commands,
+    setup_commands,
+    tayga_commands,
+)
+from kube6.plan.model import Plan
+
+log = logging.getLogger("kube6.lab")
+
+NETNS_ETC = Path("/etc/netns")
+"""`ip netns exec NS` binds /etc/netns/NS/<file> over /etc/<file>: the nodes' resolv.conf."""
+
+REQUIRED_PROGRAMS = (
+    "ip",
+    "sysctl",
+    "ss",
+    "ping",
+    "nc",
+    "dig",
+    "ndppd",
+    "tayga",
+    "unbound",
+    "sshd",
+    "ssh-keygen",
+)
+INSTALL_HINT = "run `tests/lab/install-packages.sh` as root (Debian/Ubuntu packages)"
+
+Address = IPv6Address | IPv4Address | str
+
+
+class LabError(Kube6Error):
+    """The lab could not be built or a lab command failed."""
+
+
+def workdir_of(lab_id: str) -> Path:
+    """Where a lab keeps configs, keys and daemon logs: /tmp/kube6-lab-<id>."""
+    return Path(tempfile.gettempdir()) / f"kube6-lab-{lab_id}"
+
+
+def missing_programs() -> list[str]:
+    """Programs the lab runs that are not installed."""
+    found = [shutil.which(p) or shutil.which(p, path="/usr/sbin:/sbin") for p in REQUIRED_PROGRAMS]
+    return [p for p, f in zip(REQUIRED_PROGRAMS, found, strict=True) if f is None]
+
+
+def require_root() -> None:
+    """Raise a LabError that says how to run the lab unless this process is root."""
+    if os.geteuid() != 0:
+        raise LabError(
+            "the lab creates network namespaces and runs daemons in them, which needs root",
+            fix="run it as root (e.g. `sudo kube6 lab up`), on a machine you may experiment on",
+        )
+
+
+@dataclass
+class Daemon:
+    """A daemon the lab started inside one of its namespaces."""
+
+    name: str
+    namespace: str
+    argv: tuple[str, ...]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self, limit: int = 4000) -> str:
+        """The end of the daemon's stdout and stderr."""
+        try:
+            return self.log_path.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+
+
+@dataclass
+class Lab:
+    """A lab for `plan`: upstream router, internet, nat64 (tayga + unbound), one namespace per node.
+
+    Options: `nat64=False` runs no tayga (the NAT64 prefix leads nowhere), `dns64=False` runs the
+    resolver without its dns64 module, `ssh=True` runs sshd on every node's address (key in
+    `ssh_key`, host keys in `known_hosts`), `ndppd=True` starts the NDP proxy on every node at
+    once, `records` adds names to the lab's DNS (name -> addresses). Daemons run in sessions of
+    their own, so a lab built by `up()` without `down()` outlives the process (`kube6 lab up`).
+    """
+
+    plan: Plan
+    nat64: bool = True
+    dns64: bool = True
+    ssh: bool = False
+    ndppd: bool = False
+    records: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    lab_id: str = ""
+    layout: Layout = field(init=False)
+    workdir: Path = field(init=False)
+    daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
+    pods: dict[str, Pod] = field(init=False, default_factory=dict)
+    _created: list[str] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.lab_id:
+            self.lab_id = _free_lab_id()
+        self.layout = layout(self.plan, self.lab_id)
+        self.workdir = workdir_of(self.lab_id)
+
+    # ---- names -------------------------------------------------------------------------------
+
+    @property
+    def upstream(self) -> str:
+        return self.layout.upstream
+
+    @property
+    def internet(self) -> str:
+        return self.layout.internet
+
+    @property
+    def nat64_ns(self) -> str:
+        return self.layout.nat64
+
+    def node(self, name: str) -> NodeLink:
+        return self.layout.node(name)
+
+    def node_ns(self, name: str) -> str:
+        return self.layout.node(name).namespace
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Every namespace of this lab, pods included."""
+        return (*self.layout.namespaces, *(p.namespace for p in self.pods.values()))
+
+    @property
+    def ssh_key(self) -> Path:
+        """The private key that sshd on every node accepts for root."""
+        return self.workdir / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.workdir / "ssh" / "known_hosts"
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        return self.up()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def up(self) -> Lab:
+        """Build the lab; on any failure tear down what was built and re-raise."""
+        require_root()
+        missing = missing_programs()
+        if missing:
+            raise LabError(f"the lab needs {', '.join(missing)}, not installed", fix=INSTALL_HINT)
+        try:
+            self.workdir.mkdir(mode=0o700)
+        except FileExistsError:
+            raise LabError(
+                f"{self.workdir} already exists: lab {self.lab_id} is running or was not cleaned",
+                fix=f"run `kube6 lab down {self.lab_id}` as root",
+            ) from None
+        try:
+            self._build()
+        except BaseException:
+            self.down()
+            raise
+        self._save_state()
+        return self
+
+    def _build(self) -> None:
+        for argv in setup_commands(self.layout):
+            if argv[:3] == ("ip", "netns", "add"):
+                self._created.append(argv[3])
+            self._run(argv)
+        for node in self.layout.nodes:
+            etc = NETNS_ETC / node.namespace
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "resolv.conf").write_text(configs.resolv_conf())
+        self._start_dns()
+        if self.nat64:
+            self._start_tayga()
+        self.start(
+            "listener",
+            self.internet,
+            (
+                sys.executable,
+                "-m",
+                "kube6.lab.listener",
+                *(a for p in LISTEN_PORTS for a in ("--port", str(p))),
+            ),
+            ready=lambda: self.listening(self.internet, LISTEN_PORTS[0]),
+        )
+        if self.ssh:
+            self._start_sshd()
+        if self.ndppd:
+            for node in self.layout.nodes:
+                self.start_ndppd(node.name)
+
+    def down(self) -> None:
+        """Stop every daemon, kill what is left in the namespaces, delete them. Idempotent."""
+        for daemon in reversed(list(self.daemons.values())):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                daemon.stop()
+        self.daemons.clear()
+        names = [*self._created, *(p.namespace for p in self.pods.values())]
+        teardown_namespaces([n for n in dict.fromkeys(names) if lab_id_of(n) == self.lab_id])
+        self.pods.clear()
+        self._created.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---- running things ----------------------------------------------------------------------
+
+    def _run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float = 20.0
+    ) -> subprocess.CompletedProcess[str]:
+        if not confined(argv, self.namespaces):
+            raise LabError(
+                f"refusing to run {list(argv)}: it is not confined to the lab's namespaces"
+            )
+        log.debug("lab: %s", " ".join(argv))
+        try:
+            result = subprocess.run(
+                list(argv), capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise LabError(f"{' '.join(argv)} did not finish within {timeout:g}s") from exc
+        if check and result.returncode != 0:
+            raise LabError(
+                f"lab command failed (exit {result.returncode}): {' '.join(argv)}\n"
+                f"{(result.stdout + result.stderr).strip()}"
+            )
+        return result
+
+    def run(
+        self, namespace: str, argv: Sequence[str], *, check: bool = True, timeout: float = 20.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `argv` inside `namespace` (`ip netns exec`); check=True raises on failure."""
+        return self._run(("ip", "netns", "exec", namespace, *argv), check=check, timeout=timeout)
+
+    def start(
+        self,
+        name: str,
+        namespace: str,
+        argv: Sequence[str],
+        *,
+        ready: Callable[[], bool] | None = None,
+        timeout: float = 10.0,
+    ) -> Daemon:
+        """Start a daemon in the foreground under the lab's control; wait until `ready()`."""
+        if name in self.daemons and self.daemons[name].alive():
+            raise LabError(f"daemon {name!r} is already running in the lab")
+        full = ("ip", "netns", "exec", namespace, *argv)
+        if not confined(full, self.namespaces):
+            raise LabError(f"refusing to start {list(argv)} outside the lab's namespaces")
+        log_path = self.workdir / f"{name}.log"
+        with log_path.open("ab") as out:
+            process = subprocess.Popen(
+                full,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        daemon = Daemon(name, namespace, tuple(argv), process, log_path)
+        self.daemons[name] = daemon
+        deadline = time.monotonic() + timeout
+        while True:
+            if not daemon.alive():
+                raise LabError(
+                    f"{name} exited at once (code {process.returncode}) in {namespace}: "
+                    f"{' '.join(argv)}\n{daemon.output()}"
+                )
+            if ready is None or ready():
+                return daemon
+            if time.monotonic() > deadline:
+                raise LabError(f"{name} was not ready after {timeout:g}s:\n{daemon.output()}")
+            time.sleep(0.05)
+
+    def stop(self, name: str) -> None:
+        """Stop one daemon (no error when it is not running)."""
+        daemon = self.daemons.pop(name, None)
+        if daemon is not None:
+            daemon.stop()
+
+    def listening(self, namespace: str, port: int, proto: str = "tcp") -> bool:
+        """True when something in `namespace` listens on `port` (`proto` tcp or udp)."""
+        flag = {"tcp": "t", "udp": "u"}[proto]
+        result = self.run(namespace, ("ss", "-Hln" + flag), check=False)
+        return any(
+            line.split()[3].rsplit(":", 1)[-1] == str(port)
+            for line in result.stdout.splitlines()
+            if len(line.split()) > 3
+        )
+
+    # ---- daemons -----------------------------------------------------------------------------
+
+    def _start_dns(self) -> None:
+        records = {**configs.default_records(), **{k: tuple(v) for k, v in self.records.items()}}
+        auth = self.workdir / "unbound-auth.conf"
+        auth.write_text(configs.unbound_authoritative(records, workdir=self.workdir))
+        resolver = self.workdir / "unbound-resolver.conf"
+        resolver.write_text(configs.unbound_resolver(dns64=self.dns64, workdir=self.workdir))
+        for conf in (auth, resolver):
+            self.run(self.nat64_ns, ("unbound-checkconf", str(conf)))
+        self.start(
+            "unbound-auth",
+            self.nat64_ns,
+            ("unbound", "-d", "-c", str(auth)),
+            ready=lambda: self.listening(self.nat64_ns, AUTH_PORT, "udp"),
+        )
+        self.start(
+            "unbound-resolver",
+            self.nat64_ns,
+            ("unbound", "-d", "-c", str(resolver)),
+            ready=lambda: self.listening(self.nat64_ns, 53, "udp"),
+        )
+
+    def _start_tayga(self) -> None:
+        conf = self.workdir / "tayga.conf"
+        conf.write_text(configs.tayga(workdir=self.workdir))
+        (self.workdir / "tayga").mkdir(exist_ok=True)
+        self.run(self.nat64_ns, ("tayga", "--mktun", "-c", str(conf)))
+        for argv in tayga_commands(self.layout):
+            self._run(argv)
+        self.start("tayga", self.nat64_ns, ("tayga", "-d", "-c", str(conf)), ready=None)
+
+    def _start_sshd(self) -> None:
+        keys = self.workdir / "ssh"
+        keys.mkdir(mode=0o700)
+        _keygen(self.ssh_key)
+        authorized = keys / "authorized_keys"
+        authorized.write_text(self.ssh_key.with_suffix(".pub").read_text())
+        known: list[str] = []
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        for node in self.layout.nodes:
+            host_key = keys / f"host-{node.name}"
+            _keygen(host_key)
+            public = host_key.with_suffix(".pub").read_text().split()
+            known.append(f"{node.address} {public[0]} {public[1]}")
+            conf = keys / f"sshd-{node.name}.conf"
+            conf.write_text(
+                configs.sshd(
+                    address=node.address,
+                    host_key=host_key,
+                    authorized_keys=authorized,
+                    pidfile=keys / f"sshd-{node.name}.pid",
+                )
+            )
+            sshd = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin") or "/usr/sbin/sshd"
+            self.start(
+                f"sshd-{node.name}",
+                node.namespace,
+                (sshd, "-D", "-e", "-f", str(conf)),
+                ready=functools.partial(self.listening, node.namespace, 22),
+            )
+        self.known_hosts.write_text("\n".join(known) + "\n")
+
+    def ndppd_config(self, node: str) -> str:
+        """The NDP proxy config for `node`: what `kube6 render` writes, or the lab's own."""
+        rendered = _rendered_ndppd(self.plan, node)
+        if rendered is not None:
+            return rendered
+        planned = self.plan.node(node)
+        rules = [(str(rule.cidr), rule.method) for rule in planned.ndp_rules]
+        return configs.ndppd(planned.interface, rules)
+
+    def start_ndppd(self, node: str, config: str | None = None) -> Daemon:
+        """Run ndppd on `node` with `config` (default: `ndppd_config(node)`)."""
+        link = self.node(node)
+        path = self.workdir / f"ndppd-{node}.conf"
+        path.write_text(config if config is not None else self.ndppd_config(node))
+        name = f"ndppd-{node}"
+        # ndppd 0.2.x aborts (ndppd::invalid_pointer, from `route::find(taddr)->ifname()`)
+        # when a solicitation for an `auto` target arrives before it has read the routing
+        # table. So the lab lets the router's pending resolutions finish first (as on a quiet
+        # link) and waits for the debug line "reading routes" before calling ndppd ready.
+        self.wait_quiet(self.upstream)
+        return self.start(
+            name,
+            link.namespace,
+            ("ndppd", "-vvv", "-c", str(path)),
+            ready=lambda: (
+                "reading routes" in self.daemons[name].output(limit=1_000_000)
+                and self._allmulti(link)
+            ),
+        )
+
+    def stop_ndppd(self, node: str) -> None:
+        self.stop(f"ndppd-{node}")
+
+    def _allmulti(self, link: NodeLink) -> bool:
+        # ndppd switches the proxied interface to all-multicast once its proxy is listening.
+        result = self._run(
+            ("ip", "-n", link.namespace, "link", "show", link.interface), check=False
+        )
+        return "ALLMULTI" in result.stdout
+
+    # ---- pods --------------------------------------------------------------------------------
+
+    def add_pod(self, node: str, address: IPv6Address | None = None) -> Pod:
+        """A pod namespace on `node`, attached as Calico attaches one; returns where it is."""
+        index = sum(1 for p in self.pods.values() if p.node == node)
+        new = pod(self.layout, node, index, address)
+        self.pods[new.name] = new
+        self._save_state()
+        for argv in pod_commands(self.layout, new):
+            self._run(argv)
+        return new
+
+    # ---- probes ------------------------------------------------------------------------------
+
+    def ping(
+        self, namespace: str, address: Address, *, wait: float = 1.0, deadline: float | None = None
+    ) -> bool:
+        """True when `address` answers an ICMP echo from `namespace`.
+
+        One echo, waiting `wait` seconds for the reply; with `deadline`, try again until a reply
+        comes or `deadline` seconds pass, which rides out a neighbour entry that failed a moment
+        ago (ping itself gives up at the first "address unreachable").
+        """
+        argv = ("ping", "-n", "-q", "-c", "1", "-W", f"{wait:g}", str(address))
+        end = time.monotonic() + (deadline or 0)
+        while True:
+            if self.run(namespace, argv, check=False, timeout=wait + 10).returncode == 0:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.2)
+
+    def connect(self, namespace: str, address: Address, port: int, *, wait: float = 2.0) -> bool:
+        """True when a TCP connection from `namespace` to `[address]:port` is accepted."""
+        result = self.run(
+            namespace,
+            ("nc", "-z", "-n", "-w", f"{max(1, round(wait))}", str(address), str(port)),
+            check=False,
+            timeout=wait + 10,
+        )
+        return result.returncode == 0
+
+    def resolve(self, namespace: str, name: str, rtype: str = "AAAA") -> list[str]:
+        """The answers the lab resolver gives `namespace` for `name`."""
+        result = self.run(
+            namespace,
+            ("dig", "+short", "+time=2", "+tries=2", f"@{RESOLVER}", name, rtype),
+            check=False,
+        )
+        return [line for line in result.stdout.split() if not line.startswith(";")]
+
+    def neighbour(self, namespace: str, address: Address) -> str | None:
+        """The neighbour-cache state (REACHABLE, STALE, FAILED...) for `address`, or None."""
+        result = self._run(
+            ("ip", "-n", namespace, "-6", "neigh", "show", str(address)), check=False
+        )
+        words = result.stdout.split()
+        return words[-1] if words else None
+
+    def wait_quiet(self, namespace: str, timeout: float = 5.0) -> None:
+        """Wait until `namespace` resolves no neighbour (no INCOMPLETE entry left)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            result = self._run(("ip", "-n", namespace, "-6", "neigh", "show"), check=False)
+            if "INCOMPLETE" not in result.stdout:
+                return
+            time.sleep(0.1)
+
+    def sysctl(self, namespace: str, key: str, value: str | int) -> None:
+        """Set a sysctl inside `namespace` (never on the machine itself)."""
+        self.run(namespace, ("sysctl", "-q", "-w", f"{key}={value}"))
+
+    # ---- state for `kube6 lab status/down` ---------------------------------------------------
+
+    def _save_state(self) -> None:
+        if not self.workdir.exists():
+            return
+        state = {
+            "id": self.lab_id,
+            "plan": self.plan.digest,
+            "namespaces": list(self.namespaces),
+            "nodes": {n.name: str(n.address) for n in self.layout.nodes},
+            "pods": {p.name: str(p.address) for p in self.pods.values()},
+            "nat64": self.nat64,
+            "dns64": self.dns64,
+        }
+        (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kube6-lab", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _rendered_ndppd(plan: Plan, node: str) -> str | None:
+    """ndppd.conf for `node` from kube6's renderer, or None while there is no renderer."""
+    try:
+        from kube6.render import ndppd as renderer  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    for artifact in renderer.render(plan):
+        if artifact.path.startswith(f"nodes/{node}/") and artifact.path.endswith("ndppd.conf"):
+            return str(artifact.content)
+    return None
+
+
+def _free_lab_id() -> str:
+    used = {lab_id_of(ns) for ns in list_namespaces()}
+    while True:
+        candidate = secrets.token_hex(2)
+        if candidate not in used and not workdir_of(candidate).exists():
+            return candidate
+
+
+def list_namespaces() -> list[str]:
+    """Every network namespace on the machine (names only)."""
+    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def lab_namespaces(lab_id: str | None = None) -> dict[str, list[str]]:
+    """Lab namespaces on the machine, by lab id (all labs, or only `lab_id`)."""
+    labs: dict[str, list[str]] = {}
+    for ns in list_namespaces():
+        found = lab_id_of(ns)
+        if found is not None and (lab_id is None or found == lab_id):
+            labs.setdefault(found, []).append(ns)
+    return labs
+
+
+def namespace_pids(namespace: str) -> list[int]:
+    """Processes that live in `namespace`."""
+    result = subprocess.run(
+        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
+    )
+    return [int(word) for word in result.stdout.split() if word.isdigit()]
+
+
+def teardown_namespaces(namespaces: Sequence[str], *, timeout: float = 3.0) -> None:
+    """Kill every process in the lab `namespaces`, then delete them and their /etc/netns files."""
+    targets = [ns for ns in namespaces if lab_id_of(ns) is not None]
+    pids = {pid for ns in targets for pid in namespace_pids(ns)}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while pids and time.monotonic() < deadline:
+            pids = {pid for pid in pids if _exists(pid)}
+            time.sleep(0.05)
+        if not pids:
+            break
+    for ns in targets:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # A zombie has exited; its parent (maybe us) reaps it later.
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def down(lab_id: str | None = None) -> list[str]:
+    """Tear down one lab or every lab on the machine, found by namespace name; returns ids."""
+    labs = lab_namespaces(lab_id)
+    ids = set(labs)
+    if lab_id is not None:
+        ids.add(lab_id)
+    else:
+        prefix = workdir_of("0000").name[: -len("0000")]
+        ids |= {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
+    for found in sorted(ids):
+        teardown_namespaces(labs.get(found, []))
+        shutil.rmtree(workdir_of(found), ignore_errors=True)
+    return sorted(ids)

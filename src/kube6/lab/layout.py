@@ -1,0 +1,382 @@
+"""The lab's shape as plain data: namespaces, links, addresses and the commands that build it.
+
+Pure: `layout(plan, lab_id)` and `setup_commands(layout, options)` compute everything; the Lab
+(`kube6.lab.core`) only runs the argv lists. Every command is confined to a namespace that the
+lab owns (`ip netns add/exec NS`, `ip -n NS ...`); `confined()` is the guard that proves it, and
+the Lab refuses to run anything that fails it.
+
+Only documentation prefixes are used: the plan's own (the user's spec is expected to use
+2001:db8::/32 in a lab), 2001:db8:ffff::/48 for the world outside the node's link, 2001:db8:64::/96
+for NAT64, 192.0.2.0/24 for tayga's pool and 198.51.100.0/24 for the IPv4-only host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from kube6 import net
+from kube6.plan.model import Plan
+
+NAMESPACE_PREFIX = "k6"
+LAB_ID = re.compile(r"^[0-9a-f]{4}$")
+NAMESPACE = re.compile(r"^k6-(?P<id>[0-9a-f]{4})-(?P<role>[a-z0-9-]{1,80})$")
+
+# The world outside the node's link.
+INTERNET_NET = IPv6Network("2001:db8:ffff::/64")
+INTERNET_HOST = IPv6Address("2001:db8:ffff::10")
+"""An IPv6 host outside the cluster prefix (the `internet` namespace)."""
+INTERNET_GATEWAY = IPv6Address("2001:db8:ffff::1")
+NAT64_LINK = IPv6Network("2001:db8:ffff:64::/64")
+NAT64_UPSTREAM = IPv6Address("2001:db8:ffff:64::1")
+NAT64_HOST = IPv6Address("2001:db8:ffff:64::2")
+RESOLVER = IPv6Address("2001:db8:ffff:64::53")
+"""The lab's recursive resolver (unbound, with the dns64 module unless disabled)."""
+NAT64_PREFIX = IPv6Network("2001:db8:64::/96")
+"""Network-specific NAT64 prefix: tayga refuses 64:ff9b::/96 with non-global IPv4."""
+TAYGA_POOL = IPv4Network("192.0.2.0/24")
+TAYGA_ADDRESS = IPv4Address("192.0.2.1")
+IPV4_NET = IPv4Network("198.51.100.0/24")
+IPV4_HOST = IPv4Address("198.51.100.10")
+"""An IPv4-only host, reachable from the cluster only through NAT64."""
+IPV4_GATEWAY = IPv4Address("198.51.100.1")
+AUTH_PORT = 5353
+"""Port of the authoritative unbound (on ::1 in the nat64 namespace) that serves the lab's names."""
+LAB_ZONE = "lab.example."
+IPV4_ONLY_NAME = f"v4only.{LAB_ZONE}"
+IPV6_NAME = f"v6.{LAB_ZONE}"
+LISTEN_PORTS = (80, 443)
+"""TCP ports that the internet hosts accept connections on."""
+
+UPSTREAM_LINK_LOCAL = IPv6Address("fe80::1")
+"""The upstream router's address on every node link, as many hosting providers use."""
+CALICO_GATEWAY = IPv6Address("fe80::ecee:eeff:feee:eeee")
+"""What Calico pods route through: the link-local that ee:ee:ee:ee:ee:ee gives the host side."""
+CALICO_MAC = "ee:ee:ee:ee:ee:ee"
+
+Argv = tuple[str, ...]
+
+
+def namespace_name(lab_id: str, role: str) -> str:
+    """`k6-<id>-<role>`, e.g. `k6-1a2b-node0001`."""
+    if not LAB_ID.match(lab_id):
+        raise ValueError(f"lab id {lab_id!r} is not 4 lowercase hex digits (e.g. '1a2b')")
+    name = f"{NAMESPACE_PREFIX}-{lab_id}-{role}"
+    if not NAMESPACE.match(name):
+        raise ValueError(f"{role!r} cannot be part of a namespace name; use [a-z0-9-]")
+    return name
+
+
+def lab_id_of(namespace: str) -> str | None:
+    """The lab id of a lab namespace, or None when `namespace` is not one."""
+    match = NAMESPACE.match(namespace)
+    return match.group("id") if match else None
+
+
+@dataclass(frozen=True)
+class NodeLink:
+    """A cluster node: its namespace and its uplink to the upstream router's bridge."""
+
+    name: str
+    namespace: str
+    address: IPv6Address
+    prefix: IPv6Network
+    interface: str
+    upstream_port: str
+    bridge: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One provider link (an on-link prefix) on the upstream router: a bridge with its address."""
+
+    prefix: IPv6Network
+    bridge: str
+    router: IPv6Address
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod namespace attached to its node the way Calico does it."""
+
+    name: str
+    namespace: str
+    node: str
+    address: IPv6Address
+    host_interface: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    lab_id: str
+    upstream: str
+    internet: str
+    nat64: str
+    nodes: tuple[NodeLink, ...]
+    segments: tuple[Segment, ...]
+    pod_blocks: dict[str, IPv6Network] = field(compare=False, hash=False)
+    """Per node: the address block its pods get addresses from (the node's first Calico block)."""
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.upstream, self.internet, self.nat64, *(n.namespace for n in self.nodes))
+
+    def node(self, name: str) -> NodeLink:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.nodes)
+        raise KeyError(f"no lab node named {name!r}; the lab has {known}")
+
+
+def layout(plan: Plan, lab_id: str) -> Layout:
+    """Where everything goes for `plan`: one namespace per node, one bridge per on-link prefix."""
+    segments: dict[IPv6Network, Segment] = {}
+    for node in plan.nodes:
+        if node.link_prefix not in segments:
+            index = len(segments)
+            segments[node.link_prefix] = Segment(
+                prefix=node.link_prefix,
+                bridge=f"lan{index}",
+                router=_router_address(node.link_prefix, plan),
+            )
+    nodes = tuple(
+        NodeLink(
+            name=node.name,
+            namespace=namespace_name(lab_id, node.name),
+            address=node.address,
+            prefix=node.link_prefix,
+            interface=node.interface,
+            upstream_port=f"nd{index}",
+            bridge=segments[node.link_prefix].bridge,
+            index=index,
+        )
+        for index, node in enumerate(plan.nodes)
+    )
+    return Layout(
+        lab_id=lab_id,
+        upstream=namespace_name(lab_id, "upstream"),
+        internet=namespace_name(lab_id, "internet"),
+        nat64=namespace_name(lab_id, "nat64"),
+        nodes=nodes,
+        segments=tuple(segments.values()),
+        pod_blocks=_pod_blocks(plan),
+    )
+
+
+def _router_address(prefix: IPv6Network, plan: Plan) -> IPv6Address:
+    """The last usable address of the link that no node, pod or service range uses."""
+    taken = [plan.services, *(pool.cidr for pool in plan.pools)]
+    nodes = {node.address for node in plan.nodes}
+    candidate = IPv6Address(int(prefix.broadcast_address) - 1)
+    while candidate in nodes or any(candidate in block for block in taken):
+        candidate = IPv6Address(int(candidate) - 1)
+    return candidate
+
+
+def _pod_blocks(plan: Plan) -> dict[str, IPv6Network]:
+    """Each node's pods come from the node's own block of its pool, as Calico's IPAM gives out."""
+    blocks: dict[str, IPv6Network] = {}
+    taken: dict[str, int] = {}
+    for node in plan.nodes:
+        pool = plan.pool(node.pool)
+        index = taken.get(pool.name, 0)
+        taken[pool.name] = index + 1
+        blocks[node.name] = net.subnet_at(pool.cidr, pool.block_size, index % pool.blocks)
+    return blocks
+
+
+def pod(layout: Layout, node: str, index: int, address: IPv6Address | None = None) -> Pod:
+    """The `index`-th pod on `node` (0-based): its namespace, address and host-side veth name."""
+    link = layout.node(node)
+    block = layout.pod_blocks[node]
+    chosen = address if address is not None else net.nth(block, index + 1)
+    name = f"pod-{link.index}-{index}"
+    namespace = namespace_name(layout.lab_id, name)
+    # Calico names the host side cali + 11 hex digits of a hash of the workload.
+    digest = hashlib.sha1(namespace.encode(), usedforsecurity=False).hexdigest()[:11]
+    return Pod(
+        name=name, namespace=namespace, node=node, address=chosen, host_interface=f"cali{digest}"
+    )
+
+
+def _sysctl(namespace: str, *settings: str) -> Argv:
+    return ("ip", "netns", "exec", namespace, "sysctl", "-q", "-w", *settings)
+
+
+def _ip(namespace: str, *args: str) -> Argv:
+    return ("ip", "-n", namespace, *args)
+
+
+def setup_commands(lay: Layout) -> list[Argv]:
+    """Every command that builds the lab, in order (namespaces, links, addresses, routes).
+
+    Daemons are not here: the Lab starts and stops them itself (tayga's tunnel comes with
+    `tayga_commands`, after `tayga --mktun` created it).
+    """
+    cmds: list[Argv] = [("ip", "netns", "add", ns) for ns in lay.namespaces]
+    for ns in lay.namespaces:
+        # DAD only delays the lab by a second per address; the lab's addresses are unique.
+        cmds.append(
+            _sysctl(ns, "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+        )
+        cmds.append(_ip(ns, "link", "set", "lo", "up"))
+    up, inet, n64 = lay.upstream, lay.internet, lay.nat64
+    routers = (
+        "net.ipv6.conf.all.forwarding=1",
+        "net.ipv6.conf.default.forwarding=1",
+    )
+    cmds.append(_sysctl(up, *routers))
+    cmds.append(_sysctl(n64, *routers, "net.ipv4.ip_forward=1"))
+
+    # upstream <-> internet
+    cmds += [
+        _ip(inet, "link", "add", "eth0", "type", "veth", "peer", "name", "inet0", "netns", up),
+        _ip(inet, "addr", "add", f"{INTERNET_HOST}/64", "dev", "eth0", "nodad"),
+        _ip(inet, "link", "set", "eth0", "up"),
+        _ip(up, "addr", "add", f"{INTERNET_GATEWAY}/64", "dev", "inet0", "nodad"),
+        _ip(up, "link", "set", "inet0", "up"),
+        _ip(inet, "-6", "route", "add", "default", "via", str(INTERNET_GATEWAY), "dev", "eth0"),
+        _ip(up, "-6", "route", "add", "default", "via", str(INTERNET_HOST), "dev", "inet0"),
+    ]
+    # upstream <-> nat64 (IPv6 side; also where the resolver listens)
+    cmds += [
+        _ip(n64, "link", "add", "eth0", "type", "veth", "peer", "name", "nat0", "netns", up),
+        _ip(n64, "addr", "add", f"{NAT64_HOST}/64", "dev", "eth0", "nodad"),
+        _ip(n64, "addr", "add", f"{RESOLVER}/64", "dev", "eth0", "nodad"),
+        _ip(n64, "link", "set", "eth0", "up"),
+        _ip(up, "addr", "add", f"{NAT64_UPSTREAM}/64", "dev", "nat0", "nodad"),
+        _ip(up, "link", "set", "nat0", "up"),
+        _ip(n64, "-6", "route", "add", "default", "via", str(NAT64_UPSTREAM), "dev", "eth0"),
+        _ip(up, "-6", "route", "add", str(NAT64_PREFIX), "via", str(NAT64_HOST), "dev", "nat0"),
+    ]
+    # nat64 <-> internet (IPv4 side: the IPv4-only host lives in the internet namespace)
+    cmds += [
+        _ip(n64, "link", "add", "v4", "type", "veth", "peer", "name", "eth1", "netns", inet),
+        _ip(n64, "addr", "add", f"{IPV4_GATEWAY}/24", "dev", "v4"),
+        _ip(n64, "link", "set", "v4", "up"),
+        _ip(inet, "addr", "add", f"{IPV4_HOST}/24", "dev", "eth1"),
+        _ip(inet, "link", "set", "eth1", "up"),
+        _ip(inet, "route", "add", str(TAYGA_POOL), "via", str(IPV4_GATEWAY), "dev", "eth1"),
+    ]
+    # upstream: one bridge per provider link, on-link for the whole prefix (it solicits any
+    # address in it, like a hosting provider's router), snooping off so that solicitations for
+    # addresses nobody has joined still reach every port.
+    for seg in lay.segments:
+        cmds += [
+            _ip(up, "link", "add", seg.bridge, "type", "bridge", "mcast_snooping", "0"),
+            _ip(
+                up,
+                "addr",
+                "add",
+                f"{seg.router}/{seg.prefix.prefixlen}",
+                "dev",
+                seg.bridge,
+                "nodad",
+            ),
+            _ip(up, "addr", "add", f"{UPSTREAM_LINK_LOCAL}/64", "dev", seg.bridge, "nodad"),
+            _ip(up, "link", "set", seg.bridge, "up"),
+        ]
+    for node in lay.nodes:
+        ns = node.namespace
+        cmds += [
+            _sysctl(ns, *routers),
+            _ip(
+                ns,
+                "link",
+                "add",
+                node.interface,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                node.upstream_port,
+                "netns",
+                up,
+            ),
+            _ip(up, "link", "set", node.upstream_port, "master", node.bridge, "up"),
+            # kube6's sysctl file: keep RA-learned routes while forwarding.
+            _sysctl(ns, f"net.ipv6.conf.{node.interface}.accept_ra=2"),
+            _ip(
+                ns,
+                "addr",
+                "add",
+                f"{node.address}/{node.prefix.prefixlen}",
+                "dev",
+                node.interface,
+                "nodad",
+            ),
+            _ip(ns, "link", "set", node.interface, "up"),
+            _ip(
+                ns,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                str(UPSTREAM_LINK_LOCAL),
+                "dev",
+                node.interface,
+            ),
+        ]
+    return cmds
+
+
+def tayga_commands(lay: Layout, device: str = "tayga0") -> list[Argv]:
+    """Bring up tayga's tunnel and route the NAT64 prefix and the IPv4 pool through it."""
+    n64 = lay.nat64
+    return [
+        _ip(n64, "link", "set", device, "up"),
+        _ip(n64, "route", "add", str(TAYGA_POOL), "dev", device),
+        _ip(n64, "-6", "route", "add", str(NAT64_PREFIX), "dev", device),
+    ]
+
+
+def pod_commands(lay: Layout, p: Pod) -> list[Argv]:
+    """Attach a pod as Calico does: a veth, the pod's /128, a host route, a link-local gateway."""
+    node_ns = lay.node(p.node).namespace
+    ns = p.namespace
+    return [
+        ("ip", "netns", "add", ns),
+        _sysctl(ns, "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"),
+        _ip(ns, "link", "set", "lo", "up"),
+        _ip(
+            ns,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            p.host_interface,
+            "netns",
+            node_ns,
+        ),
+        _ip(node_ns, "link", "set", p.host_interface, "address", CALICO_MAC),
+        _ip(node_ns, "link", "set", p.host_interface, "up"),
+        _ip(ns, "addr", "add", f"{p.address}/128", "dev", "eth0", "nodad"),
+        _ip(ns, "link", "set", "eth0", "up"),
+        _ip(ns, "-6", "route", "add", f"{CALICO_GATEWAY}/128", "dev", "eth0"),
+        _ip(ns, "-6", "route", "add", "default", "via", str(CALICO_GATEWAY), "dev", "eth0"),
+        _ip(node_ns, "-6", "route", "add", f"{p.address}/128", "dev", p.host_interface),
+    ]
+
+
+def confined(argv: Sequence[str], namespaces: Iterable[str]) -> bool:
+    """True when `argv` can only act inside one of `namespaces`.
+
+    Accepted: `ip netns add|del|exec|pids NS ...` and `ip -n NS ...`. Anything else, in
+    particular a bare `ip link`, `ip route` or `sysctl`, would act on the machine itself.
+    """
+    allowed = set(namespaces)
+    args = tuple(argv)
+    if len(args) >= 4 and args[0] == "ip" and args[1] == "netns":
+        return args[2] in {"add", "del", "exec", "pids"} and args[3] in allowed
+    if len(args) >= 3 and args[0] == "ip" and args[1] == "-n":
+        return args[2] in allowed
+    return False

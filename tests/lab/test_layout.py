@@ -1,0 +1,165 @@
+"""The lab's layout and configs are pure: checked here without root (no `lab` marker)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+
+import pytest
+
+from kube6.lab import configs
+from kube6.lab.layout import (
+    CALICO_GATEWAY,
+    NAMESPACE,
+    confined,
+    lab_id_of,
+    layout,
+    namespace_name,
+    pod,
+    pod_commands,
+    setup_commands,
+    tayga_commands,
+)
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import from_data
+
+DOC_V6 = IPv6Network("2001:db8::/32")
+
+
+def test_every_command_stays_inside_the_labs_namespaces(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    pods = [pod(lay, "node0001", 0), pod(lay, "node0002", 0)]
+    namespaces = [*lay.namespaces, *(p.namespace for p in pods)]
+    commands = [
+        *setup_commands(lay),
+        *tayga_commands(lay),
+        *(c for p in pods for c in pod_commands(lay, p)),
+    ]
+    assert commands
+    for argv in commands:
+        assert confined(argv, namespaces), argv
+        # A link is only ever created inside a namespace (`ip -n NS link add`).
+        if "add" in argv and "link" in argv:
+            assert argv[:2] == ("ip", "-n"), argv
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("ip", "link", "add", "a", "type", "veth"),
+        ("ip", "-6", "route", "add", "default", "via", "fe80::1"),
+        ("sysctl", "-w", "net.ipv6.conf.all.forwarding=1"),
+        ("ip", "netns", "exec", "other", "sysctl", "-w", "x=1"),
+        ("ip", "-n", "other", "link", "del", "eth0"),
+        ("ip", "netns", "del", "other"),
+        ("ip",),
+    ],
+)
+def test_confined_refuses_anything_else(argv: tuple[str, ...]) -> None:
+    assert not confined(argv, ["k6-1a2b-upstream"])
+
+
+def test_only_documentation_addresses(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    text = " ".join(" ".join(c) for c in setup_commands(lay))
+    for word in text.replace("/", " ").split():
+        if ":" in word and word.count(":") >= 2 and not word.startswith("net."):
+            address = IPv6Address(word)
+            assert address in DOC_V6 or address.is_link_local, word
+        elif word.count(".") == 3 and word.replace(".", "").isdigit():
+            assert word.startswith(("192.0.2.", "198.51.100.")), word
+
+
+def test_names_and_ids() -> None:
+    assert namespace_name("1a2b", "node0001") == "k6-1a2b-node0001"
+    assert lab_id_of("k6-1a2b-node0001") == "1a2b"
+    assert lab_id_of("k6-1a2b-") is None
+    assert lab_id_of("cni-1a2b-node") is None
+    with pytest.raises(ValueError, match="4 lowercase hex"):
+        namespace_name("XYZ", "upstream")
+    with pytest.raises(ValueError, match="cannot be part"):
+        namespace_name("1a2b", "Bad_Role")
+    assert NAMESPACE.match(namespace_name("ffff", "pod-0-0"))
+
+
+def test_pods_get_addresses_from_their_nodes_blocks(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    first, second = pod(lay, "node0001", 0), pod(lay, "node0002", 0)
+    pool = two_node_plan.pools[0]
+    assert first.address in pool.cidr
+    assert second.address in pool.cidr
+    assert lay.pod_blocks["node0001"] != lay.pod_blocks["node0002"]
+    assert first.address in lay.pod_blocks["node0001"]
+    assert len(first.host_interface) <= 15
+    assert first.host_interface.startswith("cali")
+    cmds = pod_commands(lay, first)
+    node_ns = lay.node("node0001").namespace
+    assert (
+        "ip",
+        "-n",
+        node_ns,
+        "-6",
+        "route",
+        "add",
+        f"{first.address}/128",
+        "dev",
+        first.host_interface,
+    ) in cmds
+    assert any(str(CALICO_GATEWAY) in c and "default" in c for c in cmds)
+
+
+def test_router_address_avoids_every_planned_range(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    (segment,) = lay.segments
+    assert segment.router in two_node_plan.prefix
+    assert segment.router not in two_node_plan.services
+    assert all(segment.router not in p.cidr for p in two_node_plan.pools)
+    assert segment.router not in {n.address for n in two_node_plan.nodes}
+
+
+def test_nodes_on_two_provider_links_get_two_segments() -> None:
+    plan = make_plan(
+        from_data(
+            {
+                "prefix": "2001:db8:1234:5678::/64",
+                "nodes": [
+                    {"name": "node0001", "address": "2001:db8:1234:5678::1"},
+                    {
+                        "name": "node0002",
+                        "address": "2001:db8:aaaa:bbbb::2",
+                        "prefix": "2001:db8:aaaa:bbbb::/64",
+                        "roles": ["worker"],
+                    },
+                ],
+            }
+        )
+    )
+    lay = layout(plan, "1a2b")
+    assert [s.prefix for s in lay.segments] == [n.link_prefix for n in plan.nodes]
+    assert lay.node("node0002").bridge == "lan1"
+    with pytest.raises(KeyError, match="node0003"):
+        lay.node("node0003")
+
+
+def test_unbound_configs(tmp_path: Path) -> None:
+    auth = configs.unbound_authoritative(
+        {**configs.default_records(), "ghcr.io": ("198.51.100.10",)}, workdir=tmp_path
+    )
+    assert 'local-data: "v4only.lab.example. 60 IN A 198.51.100.10"' in auth
+    assert 'local-data: "ipv4only.arpa. 60 IN A 192.0.0.170"' in auth
+    assert 'local-zone: "ghcr.io." static' in auth
+    assert "interface: ::1@5353" in auth
+    with_dns64 = configs.unbound_resolver(dns64=True, workdir=tmp_path)
+    assert 'module-config: "dns64 iterator"' in with_dns64
+    assert "dns64-prefix: 2001:db8:64::/96" in with_dns64
+    without = configs.unbound_resolver(dns64=False, workdir=tmp_path)
+    assert "dns64" not in without
+    with pytest.raises(ValueError, match="not a DNS name"):
+        configs.unbound_authoritative({'bad"name': ("192.0.2.1",)}, workdir=tmp_path)
+
+
+def test_ndppd_fallback_config() -> None:
+    text = configs.ndppd("eth0", [("2001:db8::/104", "auto"), ("2001:db8:1::/112", "static")])
+    assert text.startswith("proxy eth0 {")
+    assert "rule 2001:db8::/104 {\n        auto\n    }" in text

@@ -1,0 +1,81 @@
+"""The guide's key lesson, for real: an on-link /64 needs the NDP proxy for pod addresses."""
+
+from __future__ import annotations
+
+import sys
+from ipaddress import IPv6Address
+
+import pytest
+
+from kube6 import net
+from kube6.lab import Lab
+from kube6.plan.model import Plan
+from kube6.render import ndppd as ndppd_renderer
+
+pytestmark = pytest.mark.lab
+
+ANSWERED = {"REACHABLE", "STALE", "DELAY", "PROBE"}
+UNANSWERED = {"INCOMPLETE", "FAILED", None}
+POD_PORT = 8080
+
+
+def test_ndppd_runs_the_rendered_config(fresh_lab: Lab, plan: Plan) -> None:
+    rendered = [
+        a.content for a in ndppd_renderer.render(plan) if a.path.startswith("nodes/node0001/")
+    ]
+    assert rendered, "kube6.render.ndppd rendered nothing for node0001"
+    assert fresh_lab.ndppd_config("node0001") == rendered[0]
+    daemon = fresh_lab.start_ndppd("node0001")
+    assert daemon.alive(), daemon.output()
+    assert "error" not in daemon.output().lower(), daemon.output()
+
+
+def test_pod_is_unreachable_until_the_node_proxies_ndp(fresh_lab: Lab, plan: Plan) -> None:
+    lab = fresh_lab
+    pod = lab.add_pod("node0001")
+    lab.start(
+        "pod-listener",
+        pod.namespace,
+        (sys.executable, "-m", "kube6.lab.listener", "--port", str(POD_PORT)),
+        ready=lambda: lab.listening(pod.namespace, POD_PORT),
+    )
+    node = lab.node_ns("node0001")
+    # The pod is wired correctly: its node reaches it.
+    assert lab.ping(node, pod.address)
+
+    # The provider's router asks the link who has the pod's address; nobody answers.
+    assert not lab.ping(lab.internet, pod.address)
+    assert not lab.connect(lab.internet, pod.address, POD_PORT, wait=1)
+    assert lab.neighbour(lab.upstream, pod.address) in UNANSWERED
+
+    lab.start_ndppd("node0001")
+    assert lab.ping(lab.internet, pod.address, deadline=8)
+    assert lab.connect(lab.internet, pod.address, POD_PORT)
+    assert lab.neighbour(lab.upstream, pod.address) in ANSWERED
+    # And the pod reaches the internet (the replies come back the same way).
+    assert lab.ping(pod.namespace, "2001:db8:ffff::10")
+
+
+def test_service_range_is_answered_and_other_addresses_are_not(fresh_lab: Lab, plan: Plan) -> None:
+    lab = fresh_lab
+    node = lab.node_ns("node0001")
+    lab.start_ndppd("node0001")
+    # A service address that the node holds (as kube-proxy's dummy addresses would be).
+    lab.run(node, ("ip", "-6", "addr", "add", f"{plan.dns}/128", "dev", "lo"))
+    assert lab.ping(lab.internet, plan.dns, deadline=8)
+    assert lab.neighbour(lab.upstream, plan.dns) in ANSWERED
+
+    # Another service address: the node holds nothing there, but the static rule answers.
+    lab.ping(lab.internet, plan.api, wait=1)
+    assert lab.neighbour(lab.upstream, plan.api) in ANSWERED
+
+    # Outside both rules (in the /64, but neither pods nor services): nobody answers.
+    outside = net.nth(plan.prefix, 0x9_0000_0000_0001)
+    assert not any(outside in rule.cidr for rule in plan.node("node0001").ndp_rules)
+    assert not lab.ping(lab.internet, outside, wait=1)
+    assert lab.neighbour(lab.upstream, outside) in UNANSWERED
+
+    # Inside the pod range but routed to no pod on this node: `auto` does not answer.
+    unrouted = IPv6Address(int(plan.pools[0].cidr.broadcast_address) - 1)
+    assert not lab.ping(lab.internet, unrouted, wait=1)
+    assert lab.neighbour(lab.upstream, unrouted) in UNANSWERED
