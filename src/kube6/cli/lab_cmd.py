@@ -1,0 +1,128 @@
+"""`kube6 lab up|down|status`: the network-namespace lab, for people who want to try the routing.
+
+Root only. The lab lives in namespaces named `k6-<id>-*` and /tmp/kube6-lab-<id>; it never
+touches the machine's own interfaces, routes or sysctls.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import typer
+
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import SpecOption, load_plan
+from kube6.lab import core
+from kube6.lab.core import Lab, LabError, require_root
+from kube6.lab.layout import (
+    INTERNET_HOST,
+    IPV4_HOST,
+    IPV4_ONLY_NAME,
+    LAB_ID,
+    NAT64_PREFIX,
+    RESOLVER,
+)
+
+lab_app = typer.Typer(
+    help=(
+        "A hosting provider's network in network namespaces on this machine (root only): an "
+        "upstream router that treats the /64 as on-link, the internet, NAT64/DNS64, your nodes "
+        "and a pod on each, with the NDP proxy config that `kube6 render` writes."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("up")
+def up(
+    spec_path: Path | None = SpecOption,
+    pods: int = typer.Option(1, "--pods", min=0, max=50, help="Pods per node."),
+    ndppd: bool = typer.Option(True, "--ndppd/--no-ndppd", help="Start the NDP proxy."),
+    nat64: bool = typer.Option(True, "--nat64/--no-nat64", help="Run tayga (NAT64)."),
+    dns64: bool = typer.Option(True, "--dns64/--no-dns64", help="Resolver synthesizes AAAA."),
+    ssh: bool = typer.Option(False, "--ssh", help="Run sshd on every node's address."),
+) -> None:
+    """Build a lab for the spec's nodes and leave it running (`kube6 lab down` removes it)."""
+    require_root()
+    plan = load_plan(spec_path)
+    lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh)
+    lab.up()
+    try:
+        for node in plan.nodes:
+            for _ in range(pods):
+                lab.add_pod(node.name)
+        if ndppd:
+            for node in plan.nodes:
+                lab.start_ndppd(node.name)
+    except BaseException:
+        lab.down()
+        raise
+    internet = lab.internet
+    stdout.print(f"lab {lab.lab_id} is up (files in {lab.workdir})")
+    for link in lab.layout.nodes:
+        stdout.print(f"  node {link.name}: {link.address} in namespace {link.namespace}")
+    for p in lab.pods.values():
+        stdout.print(f"  pod {p.name} on {p.node}: {p.address} in namespace {p.namespace}")
+    stdout.print(f"  internet host {INTERNET_HOST} in {internet}; IPv4-only host {IPV4_HOST}")
+    stdout.print(f"  resolver {RESOLVER}, NAT64 prefix {NAT64_PREFIX}")
+    first = next(iter(lab.pods.values()), None)
+    node_ns = lab.layout.nodes[0].namespace
+    stdout.print("try:")
+    if first is not None:
+        stdout.print(f"  ip netns exec {internet} ping -c 2 {first.address}")
+    stdout.print(f"  ip netns exec {node_ns} dig AAAA {IPV4_ONLY_NAME}")
+    if ssh:
+        stdout.print(
+            f"  ip netns exec {internet} ssh -i {lab.ssh_key} -o UserKnownHostsFile="
+            f"{lab.known_hosts} root@{lab.layout.nodes[0].address}"
+        )
+    stdout.print(f"  kube6 lab down {lab.lab_id}")
+
+
+@lab_app.command("down")
+def down(
+    lab_id: str | None = typer.Argument(None, help="The lab to remove; default: every lab."),
+) -> None:
+    """Kill the lab's daemons and delete its namespaces and files (all labs without an id)."""
+    require_root()
+    if lab_id is not None and not LAB_ID.match(lab_id):
+        raise LabError(
+            f"{lab_id!r} is not a lab id", fix="use the 4 hex digits of `kube6 lab status`"
+        )
+    removed = core.down(lab_id)
+    if removed:
+        stdout.print("removed lab(s): " + ", ".join(removed))
+    else:
+        stderr.print("no lab to remove")
+
+
+@lab_app.command("status")
+def status() -> None:
+    """List the labs on this machine: namespaces, and the processes in each."""
+    require_root()
+    labs = core.lab_namespaces()
+    if not labs:
+        stdout.print("no lab is running")
+        return
+    for lab_id, namespaces in sorted(labs.items()):
+        state_file = core.workdir_of(lab_id) / "state.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        nodes = ", ".join(f"{k} {v}" for k, v in state.get("nodes", {}).items())
+        stdout.print(f"lab {lab_id}" + (f": {nodes}" if nodes else ""))
+        for ns in sorted(namespaces):
+            stdout.print(f"  {ns}: {_processes(core.namespace_pids(ns)) or '-'}")
+
+
+def _processes(pids: list[int]) -> str:
+    if not pids:
+        return ""
+    result = subprocess.run(
+        ["ps", "-o", "pid=,comm=", "-p", ",".join(map(str, pids))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return ", ".join(" ".join(line.split()) for line in result.stdout.splitlines())
