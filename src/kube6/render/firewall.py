@@ -72,10 +72,14 @@ def render(plan: Plan) -> Iterator[Artifact]:
 # is not already a typed address, prefix, port or DNS-1123 name.
 
 
-def _address(value: object) -> str:
+def _typed(value: object) -> IPv6Address:
     if not isinstance(value, IPv6Address):
         raise TypeError(f"firewall: expected an IPv6Address, got {value!r}")
-    return str(value)
+    return value
+
+
+def _address(value: object) -> str:
+    return str(_typed(value))
 
 
 def _network(value: object) -> str:
@@ -121,7 +125,7 @@ def ruleset(plan: Plan, node: PlannedNode) -> str:
     """The nftables ruleset of `node`: `nft -f` it, twice or more, to get exactly one table."""
     fw = plan.firewall
     name = _name(node.name)
-    nodes = sorted(plan.nodes, key=lambda n: int(n.address))
+    nodes = sorted(plan.nodes, key=lambda n: _typed(n.address))
     control = [n for n in nodes if n.is_control_plane]
     ssh = _port(fw.ssh_port)
 

@@ -46,7 +46,10 @@ POLICIES_PATH = cluster_path("policies/default.yaml")
 TIER = "kube6"
 TIER_ORDER = 100000
 GATEWAY_POLICY = f"{TIER}.gateway"
+GATEWAY_ORDER = 100
 EXTERNAL_POLICY = f"{TIER}.external-ingress"
+EXTERNAL_ORDER = 1000
+"""Users' own exceptions go in between (see EXAMPLE_OPEN_PORT)."""
 
 EXAMPLE_OPEN_PORT = """\
 # How to open a port of a workload to the internet (here TCP 8080 of the pods labelled
@@ -59,7 +62,7 @@ EXAMPLE_OPEN_PORT = """\
 #     name: kube6.open-web-shop          # "<tier>." + a name of your own
 #   spec:
 #     tier: kube6
-#     order: 50
+#     order: 500                       # below kube6.external-ingress (1000)
 #     selector: app == "shop" && projectcalico.org/namespace == "web"
 #     types: [Ingress]
 #     ingress:
@@ -129,7 +132,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
                 "metadata": {"name": GATEWAY_POLICY},
                 "spec": {
                     "tier": TIER,
-                    "order": 10,
+                    "order": GATEWAY_ORDER,
                     "selector": gateway_selector(),
                     "types": ["Ingress"],
                     "ingress": [
@@ -149,7 +152,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
             "metadata": {"name": EXTERNAL_POLICY},
             "spec": {
                 "tier": TIER,
-                "order": 20,
+                "order": EXTERNAL_ORDER,
                 "selector": "all()",
                 "types": ["Ingress"],
                 "ingress": [

@@ -1,0 +1,125 @@
+"""Calico renderer: operator values (pools, dataplane, autodetection) and the BGP resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv6Network
+from typing import Any
+
+import pytest
+import yaml
+
+from kube6 import spec
+from kube6.plan.model import Plan
+from kube6.render import calico, kubeadm
+from kube6.render.base import Artifact
+
+PlanOf = Callable[[str], Plan]
+
+BGP_SPEC = """\
+cluster: {name: kube010}
+prefix: 2001:db8:1234:5678::/64
+routing: bgp
+bgp: {peer: "2001:db8:1234:5678::fffe", peer_as: 65001, as_number: 64600}
+nodes:
+  - {name: one, address: "2001:db8:1234:5678::1", roles: [control-plane, worker]}
+  - {name: two, address: "2001:db8:1234:5678::2", roles: [worker]}
+"""
+
+
+def _files(plan: Plan) -> dict[str, Artifact]:
+    return {a.path: a for a in calico.render(plan)}
+
+
+def _values(plan: Plan) -> dict[str, Any]:
+    data = yaml.safe_load(_files(plan)[calico.VALUES_PATH].content)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> None:
+    plan = plan_of(spec.EXAMPLE_YAML)
+    installation = _values(plan)["installation"]
+    network = installation["calicoNetwork"]
+    assert installation["cni"] == {"type": "Calico", "ipam": {"type": "Calico"}}
+    assert network["bgp"] == "Enabled"
+    assert network["nodeAddressAutodetectionV6"] == {"kubernetes": "NodeInternalIP"}
+    # No IPv4 autodetection: the operator then sets IP=none and CALICO_ROUTER_ID=hash.
+    assert "nodeAddressAutodetectionV4" not in network
+    assert "mtu" not in network
+    [pool] = network["ipPools"]
+    [planned] = plan.pools
+    assert pool == {
+        "name": planned.name,
+        "cidr": str(planned.cidr),
+        "blockSize": plan.block_size,
+        "encapsulation": "None",
+        "natOutgoing": "Disabled",
+        "nodeSelector": "all()",
+    }
+    assert IPv6Network(pool["cidr"]).subnet_of(plan.pods)
+    assert set(_files(plan)) == {calico.VALUES_PATH}, "no BGP resources outside routing: bgp"
+
+
+def test_dataplane_matches_the_kube_proxy_mode(plan_of: PlanOf) -> None:
+    plan = plan_of(spec.EXAMPLE_YAML)
+    init = next(a for a in kubeadm.render(plan) if a.path.endswith("init.yaml"))
+    proxy = next(
+        d for d in yaml.safe_load_all(init.content) if d["kind"] == "KubeProxyConfiguration"
+    )
+    dataplane = _values(plan)["installation"]["calicoNetwork"]["linuxDataplane"]
+    # Calico's Nftables dataplane works only with kube-proxy in nftables mode.
+    assert (dataplane, proxy["mode"]) in {("Nftables", "nftables"), ("Iptables", "iptables")}
+    assert dataplane == "Nftables"
+
+
+def test_unique_local_pods_get_nat66(plan_of: PlanOf) -> None:
+    plan = plan_of(spec.EXAMPLE_YAML.replace("2001:db8:1234:5678", "fd12:3456:789a:1"))
+    [pool] = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
+    assert pool["natOutgoing"] == "Enabled"
+    assert "NAT66 on" in _files(plan)[calico.VALUES_PATH].content
+
+
+def test_mtu_is_written_only_when_set(plan_of: PlanOf) -> None:
+    plan = plan_of(spec.EXAMPLE_YAML + "network: {mtu: 1420}\n")
+    assert _values(plan)["installation"]["calicoNetwork"]["mtu"] == 1420
+
+
+def test_own_prefix_nodes_get_one_pinned_pool_each(golden_plan: Callable[[str], Plan]) -> None:
+    plan = golden_plan("own-prefixes-ndp")
+    pools = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
+    assert len(pools) == len(plan.nodes) == 3
+    for node in plan.nodes:
+        [pool] = [p for p in pools if p["name"] == node.pool]
+        assert pool["nodeSelector"] == f'kube6.io/pool == "{node.pool}"'
+        assert IPv6Network(pool["cidr"]).subnet_of(node.link_prefix)
+        assert pool["encapsulation"] == "None"
+
+
+def test_bgp_resources(plan_of: PlanOf) -> None:
+    plan = plan_of(BGP_SPEC)
+    files = _files(plan)
+    assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH}
+    docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
+    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer"]
+    assert {d["apiVersion"] for d in docs} == {"crd.projectcalico.org/v1"}
+    configuration, peer = docs
+    assert configuration["metadata"]["name"] == "default"
+    assert configuration["spec"]["asNumber"] == 64600
+    assert configuration["spec"]["nodeToNodeMeshEnabled"] is True
+    assert configuration["spec"]["serviceClusterIPs"] == [{"cidr": str(plan.services)}]
+    assert peer["spec"] == {"peerIP": "2001:db8:1234:5678::fffe", "asNumber": 65001}
+    assert "CALICO_ROUTER_ID=hash" in files[calico.BGP_PATH].content
+
+
+def test_a_fixed_router_id_is_explained_not_silently_dropped(plan_of: PlanOf) -> None:
+    text = BGP_SPEC.replace("as_number: 64600}", "as_number: 64600, router_id: 192.0.2.7}")
+    content = _files(plan_of(text))[calico.BGP_PATH].content
+    # The operator cannot pin one ID; the file says so and names the hash the nodes use.
+    assert "192.0.2.7" in content
+    assert "CALICO_ROUTER_ID=hash" in content
+
+
+def test_bgp_resources_refuse_a_plan_without_bgp(plan_of: PlanOf) -> None:
+    with pytest.raises(ValueError, match="routing: bgp"):
+        calico.bgp_resources(plan_of(spec.EXAMPLE_YAML))
