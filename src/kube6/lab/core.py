@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar, cast
 
 from kube6.errors import Kube6Error
 from kube6.lab import configs
@@ -72,6 +73,7 @@ REQUIRED_PROGRAMS = (
 INSTALL_HINT = "run `tests/lab/install-packages.sh` as root (Debian/Ubuntu packages)"
 
 Address = IPv6Address | IPv4Address | str
+T = TypeVar("T")
 
 
 class LabError(Kube6Error):
@@ -545,6 +547,46 @@ class Lab:
             "dns64": self.dns64,
         }
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def in_namespace(namespace: str, fn: Callable[[], T]) -> T:
+    """Call `fn()` in a thread that has entered `namespace`, and return its result.
+
+    Only that thread changes namespace (setns(2) with CLONE_NEWNET acts per thread), so the
+    sockets that `fn` opens, e.g. an SSH client's, live inside the lab; the rest of the process
+    stays where it was. The thread ends with `fn`.
+    """
+    import ctypes
+    import threading
+
+    if lab_id_of(namespace) is None:
+        raise LabError(f"{namespace!r} is not a lab namespace (k6-<id>-<role>)")
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                errno = ctypes.get_errno()
+                outcome["error"] = LabError(f"setns into {namespace}: {os.strerror(errno)}")
+                return
+        finally:
+            os.close(fd)
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns-{namespace}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def _keygen(path: Path) -> None:
