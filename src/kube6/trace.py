@@ -8,10 +8,10 @@ fails rather than adopt a table that exists), marks the matching packets with `m
 sends), reads `nft monitor trace`, and finally deletes that table and nothing else, also after
 an error, a timeout or Ctrl-C.
 
-Reading happens in windows of a few seconds (`timeout N nft monitor trace`) because an executor
-returns a command's output when it ends; `timeout` on the node also guarantees that the monitor
-stops there even when the connection to it breaks. Packets in the few milliseconds between two
-windows are not shown.
+Reading happens in windows of a few seconds (`timeout N setpriv --pdeathsig KILL nft monitor
+trace`) because an executor returns a command's output when it ends; `timeout` on the node also
+guarantees that the monitor stops there even when the connection to it breaks. Packets in the
+few milliseconds between two windows are not shown.
 
     session = trace_session(TraceFilter(), token="a1b2c3")
     report = await run_trace(executor, session, duration=10)
@@ -89,8 +89,13 @@ class TraceSession:
     comment: str
 
     def monitor(self, seconds: float) -> Command:
-        """One reading window: `timeout` ends nft on the node after `seconds`."""
-        return Command(("timeout", f"{seconds:g}", "nft", "monitor", "trace"), timeout=seconds + 15)
+        """One reading window: `timeout` ends nft on the node after `seconds`.
+
+        `setpriv --pdeathsig KILL` ties nft to `timeout`: when kube6 kills the window early
+        (Ctrl-C), `timeout` dies and nft must not live on as an orphan holding the monitor.
+        """
+        argv = ("timeout", f"{seconds:g}", "setpriv", "--pdeathsig", "KILL", "nft", "monitor")
+        return Command((*argv, "trace"), timeout=seconds + 15)
 
 
 def trace_session(flt: TraceFilter, token: str | None = None) -> TraceSession:

@@ -54,7 +54,7 @@ class Clock:
 
 
 def monitor_argv(seconds: float) -> tuple[str, ...]:
-    return ("timeout", f"{seconds:g}", "nft", "monitor", "trace")
+    return ("timeout", f"{seconds:g}", "setpriv", "--pdeathsig", "KILL", "nft", "monitor", "trace")
 
 
 # ---- the commands --------------------------------------------------------------------------

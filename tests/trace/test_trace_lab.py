@@ -1,0 +1,138 @@
+"""kube6 trace for real, inside two network namespaces that this test creates (root, nft)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from kube6.execute import NetnsExecutor
+from kube6.trace import TraceFilter, run_trace, trace_session
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="creates network namespaces: needs root"),
+    pytest.mark.skipif(shutil.which("nft") is None, reason="needs nft: apt-get install nftables"),
+]
+
+NODE_ADDRESS = "2001:db8:77::1"
+PEER_ADDRESS = "2001:db8:77::2"
+# Someone else's rules on the node: the trace must leave them exactly as they were.
+EXISTING = """\
+table ip6 filter {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 22 accept comment "ssh"
+    }
+}
+"""
+
+
+def sh(*argv: str, stdin: str | None = None) -> str:
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def namespaces() -> Iterator[tuple[str, str]]:
+    token = secrets.token_hex(2)
+    node, peer = f"k6tr-{token}-node", f"k6tr-{token}-peer"
+    try:
+        sh("ip", "netns", "add", node)
+        sh("ip", "netns", "add", peer)
+        sh(
+            "ip",
+            "-n",
+            node,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            peer,
+        )
+        for ns, address in ((node, NODE_ADDRESS), (peer, PEER_ADDRESS)):
+            sh("ip", "-n", ns, "addr", "add", f"{address}/64", "dev", "eth0", "nodad")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "netns", "exec", node, "nft", "-f", "-", stdin=EXISTING)
+        yield node, peer
+    finally:
+        for ns in (node, peer):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def test_trace_shows_echo_request_and_reply_and_leaves_the_ruleset(
+    namespaces: tuple[str, str],
+) -> None:
+    node, peer = namespaces
+    before = sh("ip", "netns", "exec", node, "nft", "list", "ruleset")
+    assert "ssh" in before
+
+    async def scenario() -> list[str]:
+        session = trace_session(TraceFilter())
+        trace = asyncio.create_task(run_trace(NetnsExecutor(node), session, duration=3, window=1))
+        await asyncio.sleep(0.5)
+        ping = await asyncio.create_subprocess_exec(
+            "ip",
+            "netns",
+            "exec",
+            peer,
+            "ping",
+            "-n",
+            "-c",
+            "8",
+            "-i",
+            "0.25",
+            NODE_ADDRESS,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await ping.wait() == 0
+        report = await trace
+        assert report.removed
+        return [p.summary() for p in report.packets]
+
+    summaries = asyncio.run(scenario())
+    requests = [s for s in summaries if "echo-request" in s]
+    replies = [s for s in summaries if "echo-reply" in s]
+    assert requests, summaries
+    assert replies, summaries
+    assert requests[0].startswith(f"{PEER_ADDRESS} -> {NODE_ADDRESS} echo-request (in eth0)")
+    assert replies[0].startswith(f"{NODE_ADDRESS} -> {PEER_ADDRESS} echo-reply (out eth0)")
+    assert sh("ip", "netns", "exec", node, "nft", "list", "ruleset") == before
+
+
+def test_interrupted_trace_leaves_the_ruleset(namespaces: tuple[str, str]) -> None:
+    node, _ = namespaces
+    before = sh("ip", "netns", "exec", node, "nft", "list", "ruleset")
+
+    async def scenario() -> None:
+        session = trace_session(TraceFilter(port=443))
+        task = asyncio.create_task(run_trace(NetnsExecutor(node), session, duration=30))
+        for _ in range(100):  # until the table is there
+            await asyncio.sleep(0.05)
+            if session.table in sh("ip", "netns", "exec", node, "nft", "list", "tables"):
+                break
+        else:
+            pytest.fail("the trace table never appeared")
+        task.cancel()  # what Ctrl-C does to asyncio.run's main task
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The executor killed the cancelled `nft monitor`; let its transport close while the
+        # loop still runs, not in a finaliser after asyncio.run closed the loop.
+        await asyncio.sleep(0.2)
+        gc.collect()
+
+    asyncio.run(scenario())
+    assert sh("ip", "netns", "exec", node, "nft", "list", "ruleset") == before
+    # No `nft monitor` outlives the trace in the namespace.
+    assert sh("ip", "netns", "pids", node).split() == []
