@@ -39,6 +39,8 @@ def _docs(plan: Plan) -> list[dict[str, Any]]:
 def _selects(selector: str, labels: dict[str, str]) -> bool:
     if selector == "all()":
         return True
+    if selector.startswith("has(") and selector.endswith(")"):
+        return selector[4:-1] in labels
     for term in selector.split("&&"):
         key, _, value = term.strip().partition(" == ")
         assert value[:1] == value[-1:] == '"', f"unexpected selector {selector!r}"
@@ -106,6 +108,13 @@ def test_outside_traffic_to_ordinary_pods_is_denied(plan_of: PlanOf) -> None:
     for port in (80, 443, 8080, 22):
         assert _verdict(plan, WEB, OUTSIDE, port) == "Deny"
     assert _verdict(plan, WEB, OUTSIDE, 53, "UDP") == "Deny"
+
+
+def test_host_endpoints_are_never_selected(plan_of: PlanOf) -> None:
+    # Calico host endpoints (off by default) carry no namespace label: SSH to a node must
+    # never depend on these pod policies.
+    plan = plan_of(spec.EXAMPLE_YAML)
+    assert _verdict(plan, {"kubernetes.io/hostname": "node0001"}, OUTSIDE, 22) == "not selected"
 
 
 def test_cluster_traffic_passes_on_unchanged(plan_of: PlanOf) -> None:

@@ -12,8 +12,8 @@ meaning of the users' NetworkPolicies; a Tier of its own avoids both:
 
 1. `kube6.gateway` (gateway on): ingress to the Envoy pods of the kube6 Gateway on Envoy's
    listener ports (the container ports behind 80/443) from anywhere: Pass.
-2. `kube6.external-ingress`, every pod: ingress from outside the cluster's own ranges (pod
-   pools, service range, node addresses): Deny; everything else: Pass.
+2. `kube6.external-ingress`, every pod (never host endpoints): ingress from outside the
+   cluster's own ranges (pod pools, service range, node addresses): Deny; the rest: Pass.
 
 Pass hands the decision to the default tier, so pod-to-pod traffic and the users' own
 NetworkPolicies behave exactly as without kube6. Egress is not selected at all. Host-network
@@ -50,6 +50,9 @@ GATEWAY_ORDER = 100
 EXTERNAL_POLICY = f"{TIER}.external-ingress"
 EXTERNAL_ORDER = 1000
 """Users' own exceptions go in between (see EXAMPLE_OPEN_PORT)."""
+
+WORKLOADS = "has(projectcalico.org/namespace)"
+"""Calico selector of every pod (workload endpoint) and of nothing else."""
 
 EXAMPLE_OPEN_PORT = """\
 # How to open a port of a workload to the internet (here TCP 8080 of the pods labelled
@@ -153,7 +156,9 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
             "spec": {
                 "tier": TIER,
                 "order": EXTERNAL_ORDER,
-                "selector": "all()",
+                # Pods only: every workload endpoint carries its namespace label, host endpoints
+                # (if someone enables them) do not, so host traffic is never caught here.
+                "selector": WORKLOADS,
                 "types": ["Ingress"],
                 "ingress": [
                     {"action": "Deny", "source": {"notNets": trusted_sources(plan)}},
