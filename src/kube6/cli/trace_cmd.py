@@ -1,0 +1,96 @@
+"""`kube6 trace NODE`: watch packets go through a node's netfilter hooks, then clean up."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+from ipaddress import IPv6Address
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import SpecOption, load_plan
+from kube6.errors import CommandError, Kube6Error, UsageError
+from kube6.execute import Executor, NetnsExecutor, executor_for
+from kube6.trace import TraceFilter, run_trace, trace_session
+
+NOT_FOUND = 127
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+@app.command()
+def trace(
+    node: str = typer.Argument(..., help="The node to trace on (a name from kube6.yaml)."),
+    address: str | None = typer.Option(
+        None, "--address", "-a", help="Trace traffic to and from this IPv6 address."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", "-p", min=1, max=65535, help="Trace this port (both directions)."
+    ),
+    protocol: Protocol = typer.Option(Protocol.TCP, "--protocol", help="tcp or udp, with --port."),
+    duration: float = typer.Option(30.0, "--duration", "-d", min=0.5, help="Seconds to trace."),
+    netns: str | None = typer.Option(
+        None, "--netns", help="Run inside this network namespace of this machine (the lab)."
+    ),
+    spec_path: Path | None = SpecOption,
+) -> None:
+    """Trace ICMPv6 echo (or an address/port) through NODE's netfilter, then remove the rules.
+
+    kube6 adds its own nftables table (ip6 kube6-trace-<random>) that marks matching packets
+    for tracing, prints `nft monitor trace` as it comes, and deletes exactly that table at the
+    end, after Ctrl-C and after errors too. Run a ping or curl from elsewhere meanwhile.
+    """
+    plan = load_plan(spec_path)
+    try:
+        planned = plan.node(node)
+    except KeyError:
+        names = ", ".join(n.name for n in plan.nodes[:20])
+        raise UsageError(
+            f"{node!r} is not a node of {plan.cluster_name} ({plan.source})",
+            fix=f"use one of: {names}",
+        ) from None
+    try:
+        target = IPv6Address(address) if address is not None else None
+    except ValueError:
+        raise UsageError(
+            f"--address {address!r} is not an IPv6 address",
+            fix="give one address, e.g. --address 2001:db8::10",
+        ) from None
+    flt = TraceFilter(target, port, "udp" if protocol is Protocol.UDP else "tcp")
+    executor: Executor = (
+        NetnsExecutor(netns, host=node) if netns else executor_for(planned.ssh, host=node)
+    )
+    session = trace_session(flt)
+    stderr.print(
+        f"tracing {flt.describe()} on {node} for {duration:g} s (table ip6 {session.table}); "
+        "Ctrl-C stops, the table is removed either way"
+    )
+
+    def show(text: str) -> None:
+        stdout.print(escape(text.rstrip("\n")), markup=False, highlight=False)
+
+    try:
+        report = asyncio.run(run_trace(executor, session, duration=duration, on_output=show))
+    except CommandError as exc:
+        if exc.exit_code == NOT_FOUND:
+            raise Kube6Error(
+                f"nft (or timeout/setpriv) is not installed on {node}",
+                fix="install it on the node: apt-get install -y nftables",
+            ) from None
+        raise
+    except KeyboardInterrupt:
+        stderr.print(f"stopped; table ip6 {session.table} removed")
+        raise
+    found = report.packets
+    stderr.print(
+        f"{len(found)} packet(s) traced; table ip6 {session.table} removed"
+        + (":" if found else " (nothing matched: is traffic flowing to this node?)")
+    )
+    for packet in found:
+        stderr.print("  " + escape(packet.summary()), highlight=False)
