@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kube6.execute import NetnsExecutor, SshExecutor, run_on_hosts
+from kube6.execute import SshExecutor, run_on_hosts
 from kube6.execute.base import ConnectError, Executor
 from kube6.lab import Lab
 from kube6.lab.core import in_namespace
@@ -30,16 +30,7 @@ def ssh_lab(lab_env: None, two_node_plan: Plan) -> Iterator[Lab]:
 
 
 def _ssh(lab: Lab) -> list[Executor]:
-    return [
-        SshExecutor(
-            f"root@[{node.address}]",
-            host=node.name,
-            known_hosts=lab.known_hosts,
-            client_keys=(str(lab.ssh_key),),
-            connect_timeout=5,
-        )
-        for node in lab.layout.nodes
-    ]
+    return [lab.ssh_executor(node.name) for node in lab.layout.nodes]
 
 
 async def _probe(executor: Executor) -> list[tuple[int | None, str]]:
@@ -51,7 +42,7 @@ async def _probe(executor: Executor) -> list[tuple[int | None, str]]:
 
 
 def test_ssh_in_parallel_gives_what_the_namespaces_give(ssh_lab: Lab) -> None:
-    local = [NetnsExecutor(node.namespace, host=node.name) for node in ssh_lab.layout.nodes]
+    local: list[Executor] = [ssh_lab.executor(node.name) for node in ssh_lab.layout.nodes]
     expected = [o.unwrap() for o in asyncio.run(run_on_hosts(local, _probe))]
     # The SSH client runs where an operator would be: on the internet, outside the /64.
     remote = in_namespace(

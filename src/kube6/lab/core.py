@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from kube6.errors import Kube6Error
+from kube6.execute import NetnsExecutor, SshExecutor
 from kube6.lab import configs
 from kube6.lab.layout import (
     AUTH_PORT,
@@ -197,6 +198,22 @@ class Lab:
     @property
     def known_hosts(self) -> Path:
         return self.workdir / "ssh" / "known_hosts"
+
+    def executor(self, node: str) -> NetnsExecutor:
+        """kube6's executor for `node`, running commands inside its namespace."""
+        return NetnsExecutor(self.node_ns(node), host=node)
+
+    def ssh_executor(self, node: str) -> SshExecutor:
+        """kube6's SSH executor for `node` (needs `ssh=True`; use it from `in_namespace`)."""
+        if not self.ssh:
+            raise LabError("this lab runs no sshd", fix="build it with Lab(plan, ssh=True)")
+        return SshExecutor(
+            f"root@[{self.node(node).address}]",
+            host=node,
+            known_hosts=self.known_hosts,
+            client_keys=(str(self.ssh_key),),
+            connect_timeout=5,
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
