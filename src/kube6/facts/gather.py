@@ -132,7 +132,8 @@ async def gather(
         )
         if found is None:
             return Lookup(name, error=unknown[f"lookup {name}"])
-        if connect and found.ipv6:
+        # ipv4only.arpa names no server: its addresses are only there to be synthesized.
+        if connect and found.ipv6 and name != dns.IPV4ONLY_ARPA:
             async with gate:
                 found = await _connect(executor, found, connect_port)
         return found
