@@ -55,6 +55,7 @@ COMMAND_MODULES = [
     "kube6.cli.plan_cmds",
     "kube6.cli.render_cmd",
     "kube6.cli.trace_cmd",
+    "kube6.cli.up_cmd",
 ]
 
 

@@ -1,0 +1,256 @@
+"""`kube6 up` and `kube6 reset`: converge the hosts (or undo), with a dry run that prints it all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import SpecOption, load_spec
+from kube6.errors import ExitStatus, UsageError
+from kube6.execute import executor_for
+from kube6.execute.base import Executor
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.steps import (
+    RESET_STEPS,
+    UP_STEPS,
+    Report,
+    RunOptions,
+    Status,
+    Step,
+    StepResult,
+    host_script,
+    make_contexts,
+    run_steps,
+    select,
+)
+
+BUILT_IN = "built-in example"
+
+
+class UpOutput(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    SH = "sh"
+
+
+_STYLE = {
+    Status.OK: "green",
+    Status.CHANGED: "yellow",
+    Status.PLANNED: "cyan",
+    Status.FAILED: "bold red",
+    Status.BLOCKED: "red",
+}
+
+
+def _progress(result: StepResult) -> None:
+    style = _STYLE[result.status]
+    line = (
+        f"{result.host:<16} {result.step:<28} [{style}]{result.status:<8}[/] {result.seconds:6.2f}s"
+    )
+    if result.status is Status.OK and result.detail:
+        line += f"  {result.detail}"
+    stderr.print(line, markup=True, highlight=False)
+    if result.status in (Status.FAILED, Status.BLOCKED) and result.detail:
+        stderr.print("    " + result.detail.replace("\n", "\n    "), markup=False, highlight=False)
+
+
+def _nodes(plan: Plan, names: list[str]) -> list[str]:
+    known = [n.name for n in plan.nodes]
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise UsageError(
+            f"no node named {', '.join(repr(b) for b in bad)} in the plan",
+            fix="use one of: " + ", ".join(known),
+        )
+    return names or known
+
+
+def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
+    return {n: executor_for(plan.node(n).ssh, host=n) for n in names}
+
+
+def _emit(report: Report, output: UpOutput, script_dir: Path | None, plan: Plan) -> None:
+    if output is UpOutput.JSON:
+        stdout.print_json(json.dumps(report.to_json()))
+    elif output is UpOutput.SH:
+        scripts = {
+            h: host_script(report, h, title=f"cluster {plan.cluster_name}") for h in report.hosts()
+        }
+        if script_dir is not None:
+            script_dir.mkdir(parents=True, exist_ok=True)
+            for host, text in scripts.items():
+                path = script_dir / f"{host}.sh"
+                path.write_text(text, encoding="utf-8")
+                path.chmod(0o755)
+                stdout.print(str(path))
+        else:
+            for text in scripts.values():
+                stdout.out(text, highlight=False)
+
+
+def _summary(report: Report) -> None:
+    counts: dict[str, int] = {}
+    for result in report.results:
+        counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+    text = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing selected"
+    verdict = (
+        "dry run: nothing was changed" if report.dry_run else ("done" if report.ok else "FAILED")
+    )
+    stderr.print(f"{verdict} ({text})")
+
+
+def _run(
+    steps: tuple[Step[Any], ...],
+    *,
+    spec_path: Path | None,
+    dry_run: bool,
+    fresh: bool,
+    only: list[str],
+    skip: list[str],
+    ignore: list[str],
+    nodes: list[str],
+    output: UpOutput,
+    script_dir: Path | None,
+) -> int:
+    select(steps, only, skip)  # refuse unknown names before reading anything
+    spec, source = load_spec(spec_path)
+    plan = make_plan(spec, source=source)
+    if source == BUILT_IN:
+        if not dry_run:
+            raise UsageError(
+                "the built-in example's hosts do not exist: kube6 only shows what it would do",
+                fix="add --dry-run, or write your own kube6.yaml with `kube6 init`",
+            )
+        fresh = True
+    if output is UpOutput.SH and not dry_run:
+        raise UsageError("--output sh prints a dry run", fix="add --dry-run")
+    names = _nodes(plan, nodes)
+    options = RunOptions(dry_run=dry_run, fresh=fresh, ignore=frozenset(ignore))
+    executors = {} if fresh else _executors(plan, names)
+    if fresh:
+        # Never contacted: a RecordingExecutor that fails on use proves it.
+        from kube6.execute import RecordingExecutor
+
+        executors = {n: RecordingExecutor(host=n) for n in names}
+    contexts = make_contexts(plan, executors, options)
+
+    async def go() -> Report:
+        try:
+            return await run_steps(steps, contexts, only=only, skip=skip, on_result=_progress)
+        finally:
+            for executor in executors.values():
+                await executor.close()
+
+    report = asyncio.run(go())
+    _summary(report)
+    _emit(report, output, script_dir, plan)
+    return int(ExitStatus.OK if report.ok else ExitStatus.FAILED)
+
+
+ONLY = typer.Option([], "--only", help="Run only this step (and its children); repeatable.")
+SKIP = typer.Option([], "--skip", help="Skip this step (and its children); repeatable.")
+NODE = typer.Option([], "--node", help="Run on this node only; repeatable. Default: every node.")
+DRY_RUN = typer.Option(
+    False, "--dry-run", help="Read the hosts, print the exact commands per host, change nothing."
+)
+FRESH = typer.Option(
+    False,
+    "--fresh",
+    help="With --dry-run: do not contact the hosts; show what a never-touched host needs.",
+)
+OUTPUT = typer.Option(
+    UpOutput.TABLE,
+    "--output",
+    "-o",
+    help="table: progress only; json: a summary on stdout; sh: a shell script per host.",
+)
+SCRIPT_DIR = typer.Option(
+    None, "--script-dir", help="With --output sh: write <node>.sh files here, not to stdout."
+)
+
+
+@app.command()
+def up(
+    spec_path: Path | None = SpecOption,
+    dry_run: bool = DRY_RUN,
+    fresh: bool = FRESH,
+    only: list[str] = ONLY,
+    skip: list[str] = SKIP,
+    ignore: list[str] = typer.Option(
+        [], "--ignore", help="Preflight check that may fail without stopping; repeatable."
+    ),
+    node: list[str] = NODE,
+    output: UpOutput = OUTPUT,
+    script_dir: Path | None = SCRIPT_DIR,
+    list_steps: bool = typer.Option(False, "--list-steps", help="List the step names and exit."),
+) -> int:
+    """Converge every host into the planned cluster, step by step, idempotently.
+
+    Steps: preflight, host, runtime, packages, routing, firewall, control-plane, join,
+    network, addons, verify (see --list-steps). Each reads what it needs on the host and runs
+    only what is missing, so a second `up` changes nothing and a failed one resumes. Progress
+    goes to stderr; `--output json` prints a summary and `--output sh` the commands as a script.
+    """
+    if list_steps:
+        _list(UP_STEPS)
+        return 0
+    return _run(
+        UP_STEPS,
+        spec_path=spec_path,
+        dry_run=dry_run,
+        fresh=fresh,
+        only=only,
+        skip=skip,
+        ignore=ignore,
+        nodes=node,
+        output=output,
+        script_dir=script_dir,
+    )
+
+
+@app.command()
+def reset(
+    spec_path: Path | None = SpecOption,
+    dry_run: bool = DRY_RUN,
+    fresh: bool = FRESH,
+    only: list[str] = ONLY,
+    skip: list[str] = SKIP,
+    node: list[str] = NODE,
+    output: UpOutput = OUTPUT,
+    script_dir: Path | None = SCRIPT_DIR,
+    yes: bool = typer.Option(False, "--yes", help="Really reset (destroys the cluster)."),
+) -> int:
+    """Undo what `kube6 up` did on the hosts, in reverse order (kubeadm reset, kube6's files,
+    the NDP proxy, the firewall table, the sysctls it changed). Packages stay installed; the
+    host's own network configuration is left as it was."""
+    if not dry_run and not yes:
+        raise UsageError(
+            "kube6 reset destroys the cluster on the selected nodes",
+            fix="look first with --dry-run, then pass --yes",
+        )
+    return _run(
+        RESET_STEPS,
+        spec_path=spec_path,
+        dry_run=dry_run,
+        fresh=fresh,
+        only=only,
+        skip=skip,
+        ignore=[],
+        nodes=node,
+        output=output,
+        script_dir=script_dir,
+    )
+
+
+def _list(steps: tuple[Step[Any], ...], prefix: str = "", depth: int = 0) -> None:
+    for step in steps:
+        name = f"{prefix}{step.name}"
+        stdout.print(f"{'  ' * depth}{name:<{32 - 2 * depth}} {step.help}", highlight=False)
+        _list(step.children, f"{name}/", depth + 1)

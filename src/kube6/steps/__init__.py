@@ -1,0 +1,51 @@
+"""Named, nestable, idempotent steps: facts in, commands (argv) out, or a no-op reason.
+
+    contexts = make_contexts(plan, {"node0001": executor}, RunOptions(dry_run=True))
+    report = await run_steps(UP_STEPS, contexts, skip=("addons",))
+
+`UP_STEPS` is `kube6 up`, `RESET_STEPS` is `kube6 reset`; `host_script` turns a dry run into
+the shell script an operator could follow by hand.
+"""
+
+from kube6.steps.base import (
+    Exec,
+    HostContext,
+    PutFile,
+    RunOptions,
+    RunState,
+    Services,
+    Step,
+    StepPlan,
+    Targets,
+    all_names,
+    leaves,
+    mask_tokens,
+)
+from kube6.steps.pipeline import UP_STEPS, make_contexts
+from kube6.steps.reset import RESET_STEPS
+from kube6.steps.runner import Report, Status, StepResult, run_steps, select
+from kube6.steps.script import host_script
+
+__all__ = [
+    "RESET_STEPS",
+    "UP_STEPS",
+    "Exec",
+    "HostContext",
+    "PutFile",
+    "Report",
+    "RunOptions",
+    "RunState",
+    "Services",
+    "Status",
+    "Step",
+    "StepPlan",
+    "StepResult",
+    "Targets",
+    "all_names",
+    "host_script",
+    "leaves",
+    "make_contexts",
+    "mask_tokens",
+    "run_steps",
+    "select",
+]

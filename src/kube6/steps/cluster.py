@@ -1,0 +1,224 @@
+"""Building blocks of the cluster-wide steps (network, add-ons), run on the first control plane.
+
+`helm_step` installs or upgrades one Helm release at a pinned chart version (`--wait` is the
+readiness check); `manifests_step` applies rendered manifests with server-side apply, and is
+converged when `kubectl diff --server-side` finds nothing. Rendered cluster files are put under
+/etc/kube6/cluster/ on the first control-plane node before use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kube6.render.base import Artifact
+from kube6.steps import probe
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, Targets, run
+from kube6.steps.control_plane import ADMIN_CONF, kubectl
+
+CLUSTER_DIR = "/etc/kube6/cluster"
+HELM = "/usr/local/bin/helm"
+WAIT = "10m"
+
+Applies = Callable[[HostContext], str | None]
+"""Returns why the step does not apply to this plan, or None when it does."""
+
+
+def always(ctx: HostContext) -> str | None:
+    return None
+
+
+def host_file(relative: str) -> str:
+    return f"{CLUSTER_DIR}/{relative}"
+
+
+def helm(ctx: HostContext, *args: str) -> tuple[str, ...]:
+    return (HELM, "--kubeconfig", ctx.path(ADMIN_CONF), *args)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One Helm release at a pinned chart version."""
+
+    name: str
+    chart: str
+    version: str
+    namespace: str
+    repo: str | None = None
+    values: str | None = None
+    """Rendered values file, relative to cluster/ (`calico/values.yaml`); optional."""
+    sets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    status: str | None
+    chart_version: str | None
+    values_file: str | None
+
+
+def parse_helm_status(text: str | None) -> tuple[str | None, str | None]:
+    """(status, chart version) from `helm status NAME -o json`, or (None, None)."""
+    if not text:
+        return None, None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, None
+    status = (data.get("info") or {}).get("status")
+    version = ((data.get("chart") or {}).get("metadata") or {}).get("version")
+    return status, version
+
+
+def _values(ctx: HostContext, release: Release) -> Artifact | None:
+    return ctx.cluster_files.get(release.values) if release.values else None
+
+
+def helm_step(
+    name: str, help: str, release: Release, applies: Applies = always
+) -> Step[ReleaseFacts]:
+    """A step that keeps `release` installed at its version with the rendered values."""
+
+    async def read(ctx: HostContext) -> ReleaseFacts:
+        if applies(ctx):
+            return ReleaseFacts(None, None, None)
+        text = await probe.stdout(
+            ctx, *helm(ctx, "status", release.name, "-n", release.namespace, "-o", "json")
+        )
+        status, version = parse_helm_status(text)
+        values = _values(ctx, release)
+        on_host = (
+            await probe.read_text(ctx, host_file(values.path.removeprefix("cluster/")))
+            if values
+            else None
+        )
+        return ReleaseFacts(status, version, on_host)
+
+    def fresh(ctx: HostContext) -> ReleaseFacts:
+        return ReleaseFacts(None, None, None)
+
+    def plan(ctx: HostContext, facts: ReleaseFacts) -> StepPlan:
+        reason = applies(ctx)
+        if reason:
+            return StepPlan.nothing(reason)
+        values = _values(ctx, release)
+        same_values = values is None or facts.values_file == values.content
+        same_version = (facts.chart_version or "").lstrip("v") == release.version.lstrip("v")
+        if facts.status == "deployed" and same_version and same_values:
+            return StepPlan.nothing(f"Helm release {release.name} {release.version} is deployed")
+        actions: list[Action] = []
+        args = ["upgrade", "--install", release.name, release.chart]
+        if release.repo:
+            args += ["--repo", release.repo]
+        args += [
+            "--version",
+            release.version,
+            "--namespace",
+            release.namespace,
+            "--create-namespace",
+        ]
+        if values is not None:
+            path = host_file(values.path.removeprefix("cluster/"))
+            actions.append(PutFile(path, values.content, values.mode, why="the rendered values"))
+            args += ["--values", ctx.path(path)]
+        for item in release.sets:
+            args += ["--set", item]
+        args += ["--wait", "--timeout", WAIT]
+        actions.append(
+            run(*helm(ctx, *args), why=f"{release.chart} {release.version}, ready", timeout=900)
+        )
+        return StepPlan.do(*actions)
+
+    return Step(
+        name, help, plan, read, fresh, targets=Targets.FIRST_CONTROL_PLANE, needs_cluster=True
+    )
+
+
+@dataclass(frozen=True)
+class ManifestFacts:
+    current: frozenset[str]
+    """Rendered files (relative to cluster/) that are on the host and applied unchanged."""
+
+
+def manifests_step(
+    name: str, help: str, select: Callable[[HostContext], list[Artifact]], applies: Applies = always
+) -> Step[ManifestFacts]:
+    """A step that applies the selected rendered manifests (server-side, field manager kube6)."""
+
+    async def read(ctx: HostContext) -> ManifestFacts:
+        current = set()
+        if not applies(ctx):
+            for artifact in select(ctx):
+                relative = artifact.path.removeprefix("cluster/")
+                path = host_file(relative)
+                if await probe.read_text(ctx, path) != artifact.content:
+                    continue
+                diff = await probe.exit_code(
+                    ctx,
+                    *kubectl(
+                        ctx,
+                        "diff",
+                        "--server-side",
+                        "--field-manager",
+                        "kube6",
+                        "-f",
+                        ctx.path(path),
+                    ),
+                )
+                if diff == 0:
+                    current.add(relative)
+        return ManifestFacts(frozenset(current))
+
+    def fresh(ctx: HostContext) -> ManifestFacts:
+        return ManifestFacts(frozenset())
+
+    def plan(ctx: HostContext, facts: ManifestFacts) -> StepPlan:
+        reason = applies(ctx)
+        if reason:
+            return StepPlan.nothing(reason)
+        chosen = select(ctx)
+        if not chosen:
+            return StepPlan.nothing("no manifests were rendered for it")
+        todo = [a for a in chosen if a.path.removeprefix("cluster/") not in facts.current]
+        if not todo:
+            return StepPlan.nothing(f"{len(chosen)} manifest file(s) applied and unchanged")
+        actions: list[Action] = []
+        for artifact in todo:
+            path = host_file(artifact.path.removeprefix("cluster/"))
+            actions += [
+                PutFile(path, artifact.content, artifact.mode, why=artifact.description),
+                run(
+                    *kubectl(
+                        ctx,
+                        "apply",
+                        "--server-side",
+                        "--field-manager",
+                        "kube6",
+                        "-f",
+                        ctx.path(path),
+                    )
+                ),
+            ]
+        return StepPlan.do(*actions)
+
+    return Step(
+        name, help, plan, read, fresh, targets=Targets.FIRST_CONTROL_PLANE, needs_cluster=True
+    )
+
+
+def under(
+    *folders: str, exclude: tuple[str, ...] = ("values.yaml",)
+) -> Callable[[HostContext], list[Artifact]]:
+    """Rendered cluster files in any of `folders` (cluster/<folder>/...), Helm values aside."""
+
+    def select(ctx: HostContext) -> list[Artifact]:
+        return [
+            a
+            for rel, a in sorted(ctx.cluster_files.items())
+            if rel.split("/", 1)[0] in folders
+            and rel.rsplit("/", 1)[-1] not in exclude
+            and rel.endswith((".yaml", ".yml"))
+        ]
+
+    return select

@@ -1,0 +1,203 @@
+"""control-plane: `kubeadm init` on the first control-plane node, once; kubeconfig; taint.
+
+kubeadm init runs only when /etc/kubernetes/admin.conf is absent: a second `up` never
+re-initialises a cluster. kubeadm prints a join command with a bootstrap token, so its output is
+never shown (`--skip-token-print`, and the runner hides the output of secret commands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kube6.render.kubeadm import INIT_PATH
+from kube6.steps import probe
+from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets, run
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+
+
+def kubectl(ctx: HostContext, *args: str) -> tuple[str, ...]:
+    """kubectl on this host with the cluster admin's kubeconfig."""
+    return ("kubectl", "--kubeconfig", ctx.path(ADMIN_CONF), *args)
+
+
+@dataclass(frozen=True)
+class InitFacts:
+    initialised: bool
+
+
+async def read_init(ctx: HostContext) -> InitFacts:
+    return InitFacts(await probe.exists(ctx, ADMIN_CONF))
+
+
+def fresh_init(ctx: HostContext) -> InitFacts:
+    return InitFacts(False)
+
+
+def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
+    """Put the rendered InitConfiguration and run `kubeadm init --config` (first time only)."""
+    if facts.initialised:
+        return StepPlan.nothing(
+            f"{ADMIN_CONF} exists: the cluster is initialised (kubeadm init never runs twice)"
+        )
+    artifact = ctx.files.get(INIT_PATH)
+    if artifact is None:
+        return StepPlan.stop(
+            f"no {INIT_PATH} was rendered for {ctx.node.name}, the first control-plane node",
+            fix="this is a kube6 bug: `kube6 render` should write it; please report it",
+        )
+    return StepPlan.do(
+        PutFile(INIT_PATH, artifact.content, artifact.mode, why="the cluster's configuration"),
+        Exec(
+            run("kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print").command,
+            why="create the cluster (control plane, etcd, certificates)",
+            secret_output=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    home: str
+    uid: str
+    gid: str
+
+
+@dataclass(frozen=True)
+class KubeconfigFacts:
+    account: Account
+    admin_hash: str | None
+    user_hash: str | None
+
+
+def parse_sha256sum(text: str) -> dict[str, str]:
+    """`sha256sum A B` output -> {path: hash} (missing files are simply absent)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        digest, _, path = line.partition("  ")
+        if len(digest) == 64 and path:
+            out[path] = digest
+    return out
+
+
+def parse_passwd(line: str) -> Account | None:
+    fields = line.strip().split(":")
+    return Account(fields[5], fields[2], fields[3]) if len(fields) >= 7 else None
+
+
+async def _account(ctx: HostContext) -> Account:
+    # Under sudo the invoking user is SUDO_USER, not root: that is whose kubeconfig to write.
+    sudo_user = (await probe.stdout(ctx, "printenv", "SUDO_USER") or "").strip()
+    if sudo_user:
+        entry = parse_passwd(await probe.stdout(ctx, "getent", "passwd", sudo_user) or "")
+        if entry is not None:
+            return entry
+    uid = (await probe.stdout(ctx, "id", "-u") or "0").strip()
+    gid = (await probe.stdout(ctx, "id", "-g") or "0").strip()
+    home = (await probe.stdout(ctx, "printenv", "HOME") or "/root").strip()
+    return Account(home, uid, gid)
+
+
+def user_config(account: Account) -> str:
+    return f"{account.home}/.kube/config"
+
+
+async def read_kubeconfig(ctx: HostContext) -> KubeconfigFacts:
+    account = await _account(ctx)
+    admin, user = ctx.path(ADMIN_CONF), ctx.path(user_config(account))
+    done = await ctx.executor.run(("sha256sum", admin, user), check=False)
+    hashes = parse_sha256sum(done.stdout)
+    return KubeconfigFacts(account, hashes.get(admin), hashes.get(user))
+
+
+def fresh_kubeconfig(ctx: HostContext) -> KubeconfigFacts:
+    return KubeconfigFacts(Account("/root", "0", "0"), None, None)
+
+
+def plan_kubeconfig(ctx: HostContext, facts: KubeconfigFacts) -> StepPlan:
+    """Copy admin.conf to the invoking user's ~/.kube/config, mode 0600, owned by them.
+
+    The copy happens on the host (`install`): the credentials never travel through kube6.
+    """
+    target = user_config(facts.account)
+    if facts.admin_hash is not None and facts.admin_hash == facts.user_hash:
+        return StepPlan.nothing(f"{target} is the cluster admin's kubeconfig")
+    owner = ("-o", facts.account.uid, "-g", facts.account.gid)
+    return StepPlan.do(
+        run("install", "-d", "-m", "0700", *owner, ctx.path(f"{facts.account.home}/.kube")),
+        run(
+            "install",
+            "-m",
+            "0600",
+            *owner,
+            ctx.path(ADMIN_CONF),
+            ctx.path(target),
+            why="kubectl works for you on this host",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TaintFacts:
+    taints: tuple[str, ...]
+
+
+async def read_taint(ctx: HostContext) -> TaintFacts:
+    if not ctx.node.is_worker:
+        return TaintFacts(())
+    jsonpath = "jsonpath={range .spec.taints[*]}{.key}{'\\n'}{end}"
+    text = await probe.stdout(ctx, *kubectl(ctx, "get", "node", ctx.node.name, "-o", jsonpath))
+    return TaintFacts(tuple((text or "").split()))
+
+
+def fresh_taint(ctx: HostContext) -> TaintFacts:
+    return TaintFacts(())
+
+
+def plan_taint(ctx: HostContext, facts: TaintFacts) -> StepPlan:
+    """Remove the control-plane taint when this node is also a worker."""
+    if not ctx.node.is_worker:
+        return StepPlan.nothing(f"{ctx.node.name} is a control plane only: it keeps its taint")
+    if CONTROL_PLANE_TAINT not in facts.taints:
+        return StepPlan.nothing(f"{ctx.node.name} has no control-plane taint: pods may run on it")
+    return StepPlan.do(
+        run(
+            *kubectl(ctx, "taint", "node", ctx.node.name, f"{CONTROL_PLANE_TAINT}:NoSchedule-"),
+            why="the node is also a worker",
+        )
+    )
+
+
+STEP: Step[object] = Step(
+    "control-plane",
+    "kubeadm init on the first control-plane node (once), kubeconfig, taint.",
+    children=(
+        Step(
+            "init",
+            "kubeadm init --config with the rendered configuration, when there is no cluster.",
+            plan_init,
+            read_init,
+            fresh_init,
+            targets=Targets.FIRST_CONTROL_PLANE,
+        ),
+        Step(
+            "kubeconfig",
+            "admin.conf copied to the invoking user's ~/.kube/config (0600).",
+            plan_kubeconfig,
+            read_kubeconfig,
+            fresh_kubeconfig,
+            targets=Targets.FIRST_CONTROL_PLANE,
+            needs_cluster=True,
+        ),
+        Step(
+            "taint",
+            "The control-plane taint removed when the node is also a worker.",
+            plan_taint,
+            read_taint,
+            fresh_taint,
+            targets=Targets.FIRST_CONTROL_PLANE,
+            needs_cluster=True,
+        ),
+    ),
+)

@@ -1,0 +1,143 @@
+"""firewall: the rendered nftables file on the host, loaded with `nft -f` (one transaction).
+
+The file comes from the firewall renderer (`nodes/<node>/<path>.nft`); kube6 finds it by its
+suffix, so the renderer owns the path. `nft -f` applies the whole file atomically: the host is
+never half-filtered. The table name is read from the file (`table inet kube6 { ... }`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kube6.render.base import Artifact
+from kube6.steps import probe
+from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
+
+DEFAULT_TABLE = ("inet", "kube6")
+_TABLE = re.compile(
+    r"^\s*(?:add\s+)?table\s+(inet|ip6|ip|bridge|netdev|arp)\s+([A-Za-z0-9_-]+)", re.M
+)
+
+
+def firewall_file(ctx: HostContext) -> Artifact | None:
+    """This node's rendered nftables file, if the plan has one."""
+    found = [a for path, a in sorted(ctx.files.items()) if path.endswith(".nft")]
+    return found[0] if found else None
+
+
+def host_path(ctx: HostContext, artifact: Artifact) -> str:
+    return artifact.path.removeprefix(f"nodes/{ctx.node.name}")
+
+
+def table_of(text: str) -> tuple[str, str]:
+    """(family, name) of the first table the file declares, `("inet", "kube6")` by default."""
+    match = _TABLE.search(text)
+    return (match.group(1), match.group(2)) if match else DEFAULT_TABLE
+
+
+@dataclass(frozen=True)
+class FirewallFacts:
+    file: str | None
+    loaded: bool
+    """`nft list table FAMILY NAME` succeeds."""
+
+
+async def read_firewall(ctx: HostContext) -> FirewallFacts:
+    artifact = firewall_file(ctx)
+    if artifact is None:
+        return FirewallFacts(None, False)
+    family, name = table_of(artifact.content)
+    code = await probe.exit_code(ctx, "nft", "list", "table", family, name)
+    return FirewallFacts(await probe.read_text(ctx, host_path(ctx, artifact)), code == 0)
+
+
+def fresh_firewall(ctx: HostContext) -> FirewallFacts:
+    return FirewallFacts(None, False)
+
+
+def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
+    """Put the file and `nft -f` it when it changed or its table is not loaded."""
+    artifact = firewall_file(ctx)
+    if artifact is None:
+        if not ctx.plan.firewall.enabled:
+            return StepPlan.nothing("the host firewall is off in the plan (firewall.enabled)")
+        return StepPlan.nothing(f"no nftables file was rendered for {ctx.node.name}")
+    path = host_path(ctx, artifact)
+    family, name = table_of(artifact.content)
+    if facts.file == artifact.content and facts.loaded:
+        return StepPlan.nothing(f"{path} is the rendered one and table {family} {name} is loaded")
+    actions: list[Action] = []
+    if facts.file != artifact.content:
+        actions.append(PutFile(path, artifact.content, artifact.mode, why="the host firewall"))
+    actions.append(run("nft", "-f", ctx.path(path), why="load it in one transaction"))
+    return StepPlan.do(*actions)
+
+
+UNIT_SUFFIX = "/etc/systemd/system/kube6-firewall.service"
+
+
+@dataclass(frozen=True)
+class BootFacts:
+    unit: str | None
+    enabled: bool
+
+
+def unit_file(ctx: HostContext) -> Artifact | None:
+    return ctx.files.get(UNIT_SUFFIX)
+
+
+async def read_boot(ctx: HostContext) -> BootFacts:
+    artifact = unit_file(ctx)
+    if artifact is None or ctx.options.services is not Services.SYSTEMD:
+        return BootFacts(None, False)
+    name = artifact.path.rsplit("/", 1)[-1]
+    enabled = await probe.stdout(ctx, "systemctl", "is-enabled", name)
+    return BootFacts(await probe.read_text(ctx, UNIT_SUFFIX), (enabled or "").strip() == "enabled")
+
+
+def fresh_boot(ctx: HostContext) -> BootFacts:
+    return BootFacts(None, False)
+
+
+def plan_boot(ctx: HostContext, facts: BootFacts) -> StepPlan:
+    """The rendered systemd unit that loads the table at boot, before the network is up."""
+    artifact = unit_file(ctx)
+    if artifact is None:
+        return StepPlan.nothing(f"no firewall unit was rendered for {ctx.node.name}")
+    if ctx.options.services is not Services.SYSTEMD:
+        return StepPlan.nothing("no init system here: nothing loads the table at boot")
+    name = artifact.path.rsplit("/", 1)[-1]
+    if facts.unit == artifact.content and facts.enabled:
+        return StepPlan.nothing(f"{name} is installed and enabled")
+    actions: list[Action] = []
+    if facts.unit != artifact.content:
+        actions += [
+            PutFile(UNIT_SUFFIX, artifact.content, artifact.mode, why="load the table at boot"),
+            run("systemctl", "daemon-reload"),
+        ]
+    if not facts.enabled:
+        actions.append(run("systemctl", "enable", name, why="at every boot"))
+    return StepPlan.do(*actions)
+
+
+STEP: Step[object] = Step(
+    "firewall",
+    "The rendered nftables table, loaded atomically now and by a systemd unit at boot.",
+    children=(
+        Step(
+            "rules",
+            "The nftables file, loaded with nft -f.",
+            plan_firewall,
+            read_firewall,
+            fresh_firewall,
+        ),
+        Step(
+            "boot",
+            "The systemd unit that loads it at boot, enabled.",
+            plan_boot,
+            read_boot,
+            fresh_boot,
+        ),
+    ),
+)

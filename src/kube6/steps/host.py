@@ -1,0 +1,282 @@
+"""host: kernel settings (sysctl.d, modules-load.d) in place and live, and swap off.
+
+Order matters for hosts whose default route comes from router advertisements: the kernel drops
+RA-learned default routes when forwarding is switched on, except on interfaces whose accept_ra
+is 2. So `accept_ra=2` is set on the uplink *before* the file that turns forwarding on is
+applied, or the host loses its default route (and kube6 its SSH session) on the spot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kube6.steps import probe
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, run
+
+SYSCTL_PATH = "/etc/sysctl.d/90-kube6.conf"
+MODULES_PATH = "/etc/modules-load.d/kube6.conf"
+SNAPSHOT_PATH = "/var/lib/kube6/sysctl-before.conf"
+"""The values of every setting kube6 changed, as they were before; `kube6 reset` restores them."""
+FSTAB = "/etc/fstab"
+SWAP_MARK = "#kube6-swap-off# "
+
+
+def parse_sysctl_conf(text: str) -> dict[str, str]:
+    """`key = value` lines of a sysctl.d file, in order (comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lstrip("-")] = value.strip()
+    return values
+
+
+def parse_sysctl_output(text: str) -> dict[str, str]:
+    """Output of `sysctl -e KEY...` (`key = value` per line)."""
+    return parse_sysctl_conf(text)
+
+
+def parse_default_route_from_ra(text: str) -> bool:
+    """Whether `ip -6 route show default` lists a route learned from a router advertisement."""
+    return any(
+        " proto ra" in f" {line}" for line in text.splitlines() if line.startswith("default")
+    )
+
+
+# sysctl prints `key = value` lines, the sysctl.d format: the file is the snapshot as read on
+# the host at that moment (a fixed script; the path and keys are its arguments, never spliced).
+_SNAPSHOT_SCRIPT = 'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" > "$f"'
+
+
+def snapshot_action(ctx: HostContext, keys: list[str]) -> Action:
+    """Save the current values of `keys` for `kube6 reset`, before anything changes them."""
+    return run(
+        "sh",
+        "-c",
+        _SNAPSHOT_SCRIPT,
+        "kube6-snapshot",
+        ctx.path(SNAPSHOT_PATH),
+        *keys,
+        why="save the current values: kube6 reset restores them",
+    )
+
+
+def restore_order(values: dict[str, str]) -> list[tuple[str, str]]:
+    """Forwarding first, then the rest: with forwarding back off, accept_ra may drop to 1."""
+    return sorted(values.items(), key=lambda kv: (not kv[0].endswith(".forwarding"), kv[0]))
+
+
+# ---- host/sysctl ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SysctlFacts:
+    file: str | None
+    """The file on the host, or None."""
+    live: dict[str, str]
+    """Current values of the settings the rendered file sets (missing: the key does not exist)."""
+    default_route_from_ra: bool
+    snapshot: str | None
+
+
+def _rendered(ctx: HostContext, path: str) -> str | None:
+    artifact = ctx.files.get(path)
+    return artifact.content if artifact is not None else None
+
+
+async def read_sysctl(ctx: HostContext) -> SysctlFacts:
+    wanted = parse_sysctl_conf(_rendered(ctx, SYSCTL_PATH) or "")
+    live = await probe.stdout(ctx, "sysctl", "-e", *wanted) if wanted else ""
+    routes = await probe.stdout(
+        ctx, "ip", "-6", "route", "show", "default", "dev", ctx.node.interface
+    )
+    return SysctlFacts(
+        file=await probe.read_text(ctx, SYSCTL_PATH),
+        live=parse_sysctl_output(live or ""),
+        default_route_from_ra=parse_default_route_from_ra(routes or ""),
+        snapshot=await probe.read_text(ctx, SNAPSHOT_PATH),
+    )
+
+
+def fresh_sysctl(ctx: HostContext) -> SysctlFacts:
+    # A host never touched: nothing set, and (the cautious guess) a default route from RAs.
+    return SysctlFacts(None, {}, True, None)
+
+
+def plan_sysctl(ctx: HostContext, facts: SysctlFacts) -> StepPlan:
+    """Put the sysctl.d file and apply it now, accept_ra=2 on an RA-routed uplink first.
+
+    Example: a fresh host gets `sysctl -w net.ipv6.conf.eth0.accept_ra=2`, the file, and
+    `sysctl -p /etc/sysctl.d/90-kube6.conf`; a converged one "... settings are live".
+    """
+    rendered = _rendered(ctx, SYSCTL_PATH)
+    if rendered is None:
+        return StepPlan.nothing(f"no {SYSCTL_PATH} was rendered for {ctx.node.name}")
+    wanted = parse_sysctl_conf(rendered)
+    changing = {k: v for k, v in wanted.items() if facts.live.get(k) != v}
+    if not changing and facts.file == rendered:
+        return StepPlan.nothing(
+            f"{SYSCTL_PATH} is in place and its {len(wanted)} settings are live"
+        )
+    actions: list[Action] = []
+    if changing and facts.snapshot is None:
+        actions.append(snapshot_action(ctx, list(changing)))
+    accept_ra = f"net.ipv6.conf.{ctx.node.interface}.accept_ra"
+    if facts.default_route_from_ra and accept_ra in changing:
+        actions.append(
+            run(
+                "sysctl",
+                "-w",
+                f"{accept_ra}={wanted[accept_ra]}",
+                why="keep the RA-learned default route when forwarding goes on (do this first)",
+            )
+        )
+    if facts.file != rendered:
+        actions.append(PutFile(SYSCTL_PATH, rendered, 0o644, why="the settings, at every boot"))
+    if changing:
+        actions.append(run("sysctl", "-p", ctx.path(SYSCTL_PATH), why="the settings, now"))
+    return StepPlan.do(*actions)
+
+
+# ---- host/modules ---------------------------------------------------------------------------
+
+
+def parse_modules_conf(text: str) -> list[str]:
+    return [
+        line.strip() for line in text.splitlines() if line.strip() and line.strip()[0] not in "#;"
+    ]
+
+
+def parse_builtin(text: str | None) -> set[str]:
+    """Module names from `/lib/modules/<release>/modules.builtin` (`kernel/.../name.ko`)."""
+    names: set[str] = set()
+    for line in (text or "").splitlines():
+        base = line.strip().rsplit("/", 1)[-1]
+        if base.endswith(".ko"):
+            names.add(base[:-3].replace("-", "_"))
+    return names
+
+
+@dataclass(frozen=True)
+class ModulesFacts:
+    file: str | None
+    loaded: frozenset[str]
+    """Of the modules wanted, those loaded or built into the kernel."""
+
+
+async def read_modules(ctx: HostContext) -> ModulesFacts:
+    wanted = parse_modules_conf(_rendered(ctx, MODULES_PATH) or "")
+    release = (await probe.stdout(ctx, "uname", "-r") or "").strip()
+    builtin = parse_builtin(
+        await ctx.executor.get(f"/lib/modules/{release}/modules.builtin") if release else None
+    )
+    loaded = set()
+    for name in wanted:
+        if (
+            name.replace("-", "_") in builtin
+            or await probe.exit_code(ctx, "test", "-d", f"/sys/module/{name}") == 0
+        ):
+            loaded.add(name)
+    return ModulesFacts(await probe.read_text(ctx, MODULES_PATH), frozenset(loaded))
+
+
+def fresh_modules(ctx: HostContext) -> ModulesFacts:
+    return ModulesFacts(None, frozenset())
+
+
+def plan_modules(ctx: HostContext, facts: ModulesFacts) -> StepPlan:
+    """Put the modules-load.d file and `modprobe` every listed module not loaded yet."""
+    rendered = _rendered(ctx, MODULES_PATH)
+    if rendered is None:
+        return StepPlan.nothing(f"no {MODULES_PATH} was rendered for {ctx.node.name}")
+    wanted = parse_modules_conf(rendered)
+    missing = [m for m in wanted if m not in facts.loaded]
+    if not missing and facts.file == rendered:
+        return StepPlan.nothing(f"{MODULES_PATH} is in place and {', '.join(wanted)} are loaded")
+    actions: list[Action] = []
+    if facts.file != rendered:
+        actions.append(PutFile(MODULES_PATH, rendered, 0o644, why="the modules, at every boot"))
+    actions += [run("modprobe", m, why="the module, now") for m in missing]
+    return StepPlan.do(*actions)
+
+
+# ---- host/swap ------------------------------------------------------------------------------
+
+
+def active_swaps(proc_swaps: str) -> list[str]:
+    """Devices in use from /proc/swaps (its first line is a header)."""
+    return [line.split()[0] for line in proc_swaps.splitlines()[1:] if line.strip()]
+
+
+def fstab_without_swap(fstab: str) -> str:
+    """fstab with every active swap line commented out (marked, so a reader sees why)."""
+    out = []
+    for line in fstab.splitlines(keepends=True):
+        fields = line.split()
+        if fields and not fields[0].startswith("#") and len(fields) >= 3 and fields[2] == "swap":
+            out.append(SWAP_MARK + line)
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SwapFacts:
+    swaps: str
+    """/proc/swaps."""
+    fstab: str | None
+
+
+async def read_swap(ctx: HostContext) -> SwapFacts:
+    return SwapFacts(await ctx.executor.get("/proc/swaps") or "", await probe.read_text(ctx, FSTAB))
+
+
+def fresh_swap(ctx: HostContext) -> SwapFacts:
+    return SwapFacts("Filename Type Size Used Priority\n", None)
+
+
+def plan_swap(ctx: HostContext, facts: SwapFacts) -> StepPlan:
+    """Swap off now (`swapoff -a`) and at boot (swap lines of /etc/fstab commented out).
+
+    The rendered kubelet configuration keeps `failSwapOn: true`: kubelet refuses to start on
+    a host with swap in use.
+    """
+    active = active_swaps(facts.swaps)
+    fstab = facts.fstab or ""
+    new_fstab = fstab_without_swap(fstab)
+    if not active and new_fstab == fstab:
+        return StepPlan.nothing("no swap in use and none in /etc/fstab")
+    actions: list[Action] = []
+    if active:
+        actions.append(
+            run("swapoff", "-a", why=f"kubelet will not start with swap on ({', '.join(active)})")
+        )
+    if new_fstab != fstab:
+        actions.append(PutFile(FSTAB, new_fstab, 0o644, why="no swap at the next boot"))
+    return StepPlan.do(*actions)
+
+
+STEP: Step[object] = Step(
+    "host",
+    "Kernel settings (sysctl.d, modules-load.d) in place and live; swap off.",
+    children=(
+        Step(
+            "sysctl",
+            "Forwarding on, accept_ra=2 on the uplink: file and live values.",
+            plan_sysctl,
+            read_sysctl,
+            fresh_sysctl,
+        ),
+        Step(
+            "modules",
+            "Kernel modules listed in modules-load.d and loaded now.",
+            plan_modules,
+            read_modules,
+            fresh_modules,
+        ),
+        Step("swap", "Swap off now and at boot.", plan_swap, read_swap, fresh_swap),
+    ),
+)

@@ -1,0 +1,142 @@
+"""Read-only probes that steps use to gather their facts: files, programs, packages, services.
+
+Every probe is an argv (or a file read) run through the host's executor plus a pure parser, so
+steps stay "facts in, commands out" and the parsers are tested on recorded output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from kube6.steps.base import Exec, HostContext, Services, run
+
+DPKG_FORMAT = "${db:Status-Abbrev} ${Version}\\n"
+
+
+async def read_text(ctx: HostContext, host_path: str) -> str | None:
+    """The text of a file kube6 manages (under the run's root), or None when absent."""
+    return await ctx.executor.get(ctx.path(host_path))
+
+
+async def exit_code(ctx: HostContext, *argv: str) -> int | None:
+    return (await ctx.executor.run(argv, check=False)).exit_code
+
+
+async def stdout(ctx: HostContext, *argv: str) -> str | None:
+    """stdout of a probe, or None when it exited non-zero."""
+    done = await ctx.executor.run(argv, check=False)
+    return done.stdout if done.ok else None
+
+
+async def exists(ctx: HostContext, host_path: str) -> bool:
+    return await exit_code(ctx, "test", "-e", ctx.path(host_path)) == 0
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_dpkg(text: str | None) -> str | None:
+    """The installed version from `dpkg-query -W -f '${db:Status-Abbrev} ${Version}\\n' PKG`.
+
+    `ii  1.37.2-1.1` is installed; `rc ` (removed, config left) or no output is not.
+    """
+    if not text:
+        return None
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    status, _, version = line.partition(" ")
+    return version.strip() or None if status.startswith("ii") else None
+
+
+async def package_version(ctx: HostContext, package: str) -> str | None:
+    return parse_dpkg(await stdout(ctx, "dpkg-query", "-W", "-f", DPKG_FORMAT, package))
+
+
+def parse_os_release(text: str | None) -> dict[str, str]:
+    """`/etc/os-release` as a dict (quotes removed)."""
+    values: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """Whether a daemon starts at boot and runs now (in `direct` mode: its pid file's pid)."""
+
+    enabled: bool
+    active: bool
+    pid: str | None = None
+
+
+DIRECT_DAEMONS = {
+    # The lab has no init system: ndppd runs daemonised with a pid file under the node's root.
+    "ndppd": (
+        ("ndppd", "-d", "-c", "/etc/ndppd.conf", "-p", "/run/kube6-ndppd.pid"),
+        "/run/kube6-ndppd.pid",
+    ),
+}
+
+
+def _direct(ctx: HostContext, name: str) -> tuple[tuple[str, ...], str]:
+    if name not in DIRECT_DAEMONS:
+        raise ValueError(f"{name} cannot run without systemd; only {', '.join(DIRECT_DAEMONS)} can")
+    argv, pidfile = DIRECT_DAEMONS[name]
+    # Paths in the argv are host paths: place them under the run's root.
+    return tuple(ctx.path(a) if a.startswith("/") else a for a in argv), ctx.path(pidfile)
+
+
+async def read_service(ctx: HostContext, name: str) -> ServiceFacts:
+    """Probe a systemd unit (`systemctl is-enabled/is-active`) or a direct daemon's pid file."""
+    if ctx.options.services is Services.SYSTEMD:
+        enabled = await stdout(ctx, "systemctl", "is-enabled", name)
+        active = await exit_code(ctx, "systemctl", "is-active", "--quiet", name)
+        return ServiceFacts(enabled=(enabled or "").strip() == "enabled", active=active == 0)
+    _, pidfile = _direct(ctx, name)
+    text = await ctx.executor.get(pidfile)
+    pid = (text or "").strip()
+    if not pid.isdigit():
+        return ServiceFacts(False, False)
+    alive = await exit_code(ctx, "kill", "-0", pid) == 0
+    return ServiceFacts(alive, alive, pid if alive else None)
+
+
+def start(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
+    """Actions that make `name` enabled and running (none when it is)."""
+    if ctx.options.services is Services.SYSTEMD:
+        if facts.enabled and facts.active:
+            return []
+        return [run("systemctl", "enable", "--now", name, why=f"start {name} now and at boot")]
+    if facts.active:
+        return []
+    argv, _ = _direct(ctx, name)
+    return [run(*argv, why=f"start {name} (no init system here)")]
+
+
+def restart(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
+    """Actions that make a running `name` re-read its configuration (or start it)."""
+    if ctx.options.services is Services.SYSTEMD:
+        if facts.active:
+            return [run("systemctl", "restart", name, why=f"{name} reads its new configuration")]
+        return start(ctx, name, facts)
+    argv, _ = _direct(ctx, name)
+    stop = [run("kill", facts.pid, why=f"stop {name}")] if facts.pid else []
+    return [*stop, run(*argv, why=f"start {name} with its new configuration")]
+
+
+def stop(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
+    """Actions that stop `name` and keep it from starting at boot (none when it is stopped)."""
+    if ctx.options.services is Services.SYSTEMD:
+        if not (facts.enabled or facts.active):
+            return []
+        return [run("systemctl", "disable", "--now", name, why=f"stop {name}, now and at boot")]
+    if not facts.pid:
+        return []
+    _, pidfile = _direct(ctx, name)
+    return [
+        run("kill", facts.pid, why=f"stop {name}"),
+        run("rm", "-f", pidfile, why="its pid file"),
+    ]

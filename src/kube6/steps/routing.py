@@ -1,0 +1,113 @@
+"""routing: in `ndp-proxy` mode the NDP proxy (ndppd) installed, configured, running.
+
+In `bgp` mode nothing runs on the host (Calico's BGP speaker peers with the router; its
+resources come with the network step); in `routed` mode the provider routes the prefix here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kube6.spec import RoutingMode
+from kube6.steps import apt, probe
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
+
+CONFIG_PATH = "/etc/ndppd.conf"
+SERVICE = "ndppd"
+
+
+def not_needed(ctx: HostContext) -> str | None:
+    if ctx.plan.routing is RoutingMode.BGP:
+        return "routing is bgp: Calico peers with the router, nothing runs on the host for it"
+    if ctx.plan.routing is RoutingMode.ROUTED:
+        return "routing is routed: the provider routes the prefix to the hosts, nothing to proxy"
+    if not ctx.node.ndp_rules:
+        return f"{ctx.node.name} answers no neighbour solicitations in this plan"
+    return None
+
+
+async def read_install(ctx: HostContext) -> apt.PackageFacts:
+    if not_needed(ctx):
+        return apt.PackageFacts({}, frozenset())
+    return await apt.read_packages(ctx, (SERVICE,))
+
+
+def fresh_install(ctx: HostContext) -> apt.PackageFacts:
+    return apt.PackageFacts({SERVICE: None}, frozenset())
+
+
+def plan_install(ctx: HostContext, facts: apt.PackageFacts) -> StepPlan:
+    """`apt-get install ndppd` (the distribution's 0.2.5; nothing newer is released)."""
+    reason = not_needed(ctx)
+    if reason:
+        return StepPlan.nothing(reason)
+    if facts.versions.get(SERVICE):
+        return StepPlan.nothing(f"ndppd {facts.versions[SERVICE]} is installed")
+    return StepPlan.do(apt.apt_get("install", "-y", SERVICE, why="the NDP proxy"))
+
+
+@dataclass(frozen=True)
+class ConfigFacts:
+    file: str | None
+    service: probe.ServiceFacts
+
+
+async def read_config(ctx: HostContext) -> ConfigFacts:
+    if not_needed(ctx):
+        return ConfigFacts(None, probe.ServiceFacts(False, False))
+    return ConfigFacts(
+        await probe.read_text(ctx, CONFIG_PATH), await probe.read_service(ctx, SERVICE)
+    )
+
+
+def fresh_config(ctx: HostContext) -> ConfigFacts:
+    # Debian's package starts ndppd on install (with its example config).
+    return ConfigFacts(None, probe.ServiceFacts(True, True))
+
+
+def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
+    """The rendered /etc/ndppd.conf; a running ndppd restarts to read it (it has no reload)."""
+    reason = not_needed(ctx)
+    if reason:
+        return StepPlan.nothing(reason)
+    artifact = ctx.files.get(CONFIG_PATH)
+    if artifact is None:
+        return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
+    if facts.file == artifact.content:
+        return StepPlan.nothing(f"{CONFIG_PATH} is the rendered one")
+    actions: list[Action] = [
+        PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="what ndppd answers for")
+    ]
+    if facts.service.active:
+        actions += probe.restart(ctx, SERVICE, facts.service)
+    return StepPlan.do(*actions)
+
+
+async def read_service(ctx: HostContext) -> probe.ServiceFacts:
+    if not_needed(ctx):
+        return probe.ServiceFacts(False, False)
+    return await probe.read_service(ctx, SERVICE)
+
+
+def fresh_service(ctx: HostContext) -> probe.ServiceFacts:
+    return probe.ServiceFacts(True, True)
+
+
+def plan_service(ctx: HostContext, facts: probe.ServiceFacts) -> StepPlan:
+    """ndppd enabled at boot and running now."""
+    reason = not_needed(ctx)
+    if reason:
+        return StepPlan.nothing(reason)
+    actions = probe.start(ctx, SERVICE, facts)
+    return StepPlan.do(*actions) if actions else StepPlan.nothing("ndppd is enabled and running")
+
+
+STEP: Step[object] = Step(
+    "routing",
+    "ndp-proxy: ndppd installed, configured, running; bgp and routed: nothing on the host.",
+    children=(
+        Step("install", "The ndppd package.", plan_install, read_install, fresh_install),
+        Step("config", "The rendered /etc/ndppd.conf.", plan_config, read_config, fresh_config),
+        Step("service", "ndppd enabled and running.", plan_service, read_service, fresh_service),
+    ),
+)

@@ -1,0 +1,185 @@
+"""runtime: containerd 2.x from Docker's apt repository, the rendered config, running; crictl.
+
+Why Docker's `containerd.io` and not the distribution's `containerd`: Kubernetes 1.36 and later
+need containerd 2.x (kubelet takes the cgroup driver from the runtime), while Ubuntu 24.04 and
+Debian 12 ship containerd 1.7. download.docker.com carries 2.x for every supported release, and
+it is a signed apt repository like pkgs.k8s.io. The pinned version is `kube6.versions.CONTAINERD`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kube6 import yamlio
+from kube6.steps import apt, probe
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
+from kube6.versions import CONTAINERD
+
+CONFIG_PATH = "/etc/containerd/config.toml"
+CRICTL_PATH = "/etc/crictl.yaml"
+SOCKET = "unix:///run/containerd/containerd.sock"
+KEYRING = f"{apt.KEYRINGS}/docker.asc"
+SOURCES = "/etc/apt/sources.list.d/docker.list"
+PACKAGE = "containerd.io"
+SUPPORTED = ("debian", "ubuntu")
+ASSUMED_OS = {"ID": "ubuntu", "VERSION_CODENAME": "noble"}
+"""What a `--fresh` dry run assumes (the hosts are not contacted)."""
+
+
+def docker_line(os_release: dict[str, str]) -> str:
+    distro, codename = os_release["ID"], os_release["VERSION_CODENAME"]
+    return f"deb [signed-by={KEYRING}] https://download.docker.com/linux/{distro} {codename} stable"
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    os_release: dict[str, str]
+    repo: apt.RepoFacts
+
+
+async def read_repository(ctx: HostContext) -> RepoFacts:
+    os_release = probe.parse_os_release(await ctx.executor.get("/etc/os-release"))
+    return RepoFacts(os_release, await apt.read_repo(ctx, KEYRING, SOURCES))
+
+
+def fresh_repository(ctx: HostContext) -> RepoFacts:
+    return RepoFacts(dict(ASSUMED_OS), apt.FRESH_REPO)
+
+
+def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
+    """Docker's apt repository (for containerd.io) for this host's distribution and release."""
+    distro = facts.os_release.get("ID", "")
+    if distro not in SUPPORTED or not facts.os_release.get("VERSION_CODENAME"):
+        system = facts.os_release.get("PRETTY_NAME") or distro or "an unknown system"
+        return StepPlan.stop(
+            f"{ctx.node.name} runs {system}; kube6 installs packages on Debian and Ubuntu only",
+            fix="use Debian 12/13 or Ubuntu 22.04/24.04, or install containerd 2.x yourself and "
+            "skip this step with --skip runtime/repository --skip runtime/install",
+        )
+    return apt.plan_repo(
+        ctx,
+        facts.repo,
+        what="Docker's apt repository (containerd.io)",
+        key_url=f"https://download.docker.com/linux/{distro}/gpg",
+        keyring=KEYRING,
+        sources=SOURCES,
+        line=docker_line(facts.os_release),
+    )
+
+
+async def read_install(ctx: HostContext) -> apt.PackageFacts:
+    return await apt.read_packages(ctx, (PACKAGE,))
+
+
+def fresh_install(ctx: HostContext) -> apt.PackageFacts:
+    return apt.PackageFacts({PACKAGE: None}, frozenset())
+
+
+def plan_install(ctx: HostContext, facts: apt.PackageFacts) -> StepPlan:
+    """containerd.io at the pinned version (apt replaces a distribution `containerd`)."""
+    return apt.plan_packages(
+        facts, {PACKAGE: CONTAINERD.version}, hold=True, what=f"containerd {CONTAINERD.version}"
+    )
+
+
+@dataclass(frozen=True)
+class ConfigFacts:
+    file: str | None
+    service: probe.ServiceFacts
+
+
+async def read_config(ctx: HostContext) -> ConfigFacts:
+    return ConfigFacts(
+        await probe.read_text(ctx, CONFIG_PATH), await probe.read_service(ctx, "containerd")
+    )
+
+
+def fresh_config(ctx: HostContext) -> ConfigFacts:
+    return ConfigFacts(None, probe.ServiceFacts(True, True))
+
+
+def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
+    """The rendered config.toml (version 3, systemd cgroups); a running containerd restarts."""
+    artifact = ctx.files.get(CONFIG_PATH)
+    if artifact is None:
+        return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
+    if facts.file == artifact.content:
+        return StepPlan.nothing(f"{CONFIG_PATH} is the rendered one")
+    actions: list[Action] = [
+        PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="containerd 2.x config")
+    ]
+    if facts.service.active:
+        actions += probe.restart(ctx, "containerd", facts.service)
+    return StepPlan.do(*actions)
+
+
+async def read_service(ctx: HostContext) -> probe.ServiceFacts:
+    return await probe.read_service(ctx, "containerd")
+
+
+def fresh_service(ctx: HostContext) -> probe.ServiceFacts:
+    return probe.ServiceFacts(False, False)
+
+
+def plan_service(ctx: HostContext, facts: probe.ServiceFacts) -> StepPlan:
+    """containerd enabled at boot and running now."""
+    actions = probe.start(ctx, "containerd", facts)
+    return (
+        StepPlan.do(*actions) if actions else StepPlan.nothing("containerd is enabled and running")
+    )
+
+
+def crictl_config(ctx: HostContext) -> str:
+    header = "# Written by kube6 up: crictl talks to containerd's CRI socket.\n"
+    return header + yamlio.dump(
+        {"runtime-endpoint": SOCKET, "image-endpoint": SOCKET, "timeout": 10}
+    )
+
+
+async def read_crictl(ctx: HostContext) -> str | None:
+    return await probe.read_text(ctx, CRICTL_PATH)
+
+
+def fresh_crictl(ctx: HostContext) -> str | None:
+    return None
+
+
+def plan_crictl(ctx: HostContext, facts: str | None) -> StepPlan:
+    """/etc/crictl.yaml pointed at containerd (crictl otherwise probes several sockets)."""
+    wanted = crictl_config(ctx)
+    if facts == wanted:
+        return StepPlan.nothing(f"{CRICTL_PATH} points at {SOCKET}")
+    return StepPlan.do(PutFile(CRICTL_PATH, wanted, 0o644, why="crictl uses containerd"))
+
+
+STEP: Step[object] = Step(
+    "runtime",
+    "containerd 2.x from Docker's repository, configured, running; crictl pointed at it.",
+    children=(
+        Step(
+            "repository",
+            "Docker's apt repository for containerd.io.",
+            plan_repository,
+            read_repository,
+            fresh_repository,
+        ),
+        Step(
+            "install",
+            "containerd.io at the pinned version, held.",
+            plan_install,
+            read_install,
+            fresh_install,
+        ),
+        Step(
+            "config",
+            "The rendered /etc/containerd/config.toml.",
+            plan_config,
+            read_config,
+            fresh_config,
+        ),
+        Step(
+            "service", "containerd enabled and running.", plan_service, read_service, fresh_service
+        ),
+        Step("crictl", "/etc/crictl.yaml for containerd.", plan_crictl, read_crictl, fresh_crictl),
+    ),
+)
