@@ -201,6 +201,12 @@ def test_ports_must_be_port_numbers(plan_of: PlanOf, port: object) -> None:
         firewall.ruleset(hostile, plan.nodes[0])
 
 
+def test_a_hostile_source_name_cannot_end_the_header_comment(plan_of: PlanOf) -> None:
+    plan = dataclasses.replace(plan_of(spec.EXAMPLE_YAML), source="x.yaml\nflush ruleset")
+    with pytest.raises(ValueError, match="not a plain comment block"):
+        firewall.ruleset(plan, plan.nodes[0])
+
+
 def test_node_names_must_be_labels(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML)
     node = dataclasses.replace(plan.nodes[0], name='x"\n}\nchain evil {')

@@ -100,6 +100,14 @@ def _name(value: object) -> str:
     return value
 
 
+def _comment_block(text: str) -> str:
+    # The header quotes the spec's file name; a newline in it must not end the comment.
+    lines = text.rstrip("\n").split("\n")
+    if any(not line.startswith("# ") or "\r" in line for line in lines):
+        raise ValueError(f"firewall: the file header is not a plain comment block: {text!r}")
+    return "\n".join(lines)
+
+
 def _set(name: str, elements: Iterable[str], *, interval: bool, comment: str) -> list[str]:
     items = list(elements)
     lines = [
@@ -222,10 +230,10 @@ def ruleset(plan: Plan, node: PlannedNode) -> str:
         ]
     rules.append("\t}")
 
-    what = f"Host firewall of {name} ({node.address}): nftables table {TABLE}."
+    what = f"Host firewall of {name} ({_address(node.address)}): nftables table {TABLE}."
     text = [
         f"#!{NFT} -f",
-        header(plan, what).rstrip("\n"),
+        _comment_block(header(plan, what)),
         "#",
         f"# Load: {NFT} -f {RULESET_PATH} (atomic; loading again replaces the table).",
         f"# Inspect: nft list table {TABLE}   Remove: nft delete table {TABLE}",
