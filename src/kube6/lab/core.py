@@ -86,10 +86,19 @@ def workdir_of(lab_id: str) -> Path:
     return Path(tempfile.gettempdir()) / f"kube6-lab-{lab_id}"
 
 
+def program(name: str) -> str:
+    """The absolute path of `name`, also in the sbin directories that a user's PATH may lack."""
+    if name.startswith("/"):
+        return name
+    return shutil.which(name) or shutil.which(name, path=SBIN) or name
+
+
+SBIN = "/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
+
+
 def missing_programs() -> list[str]:
     """Programs the lab runs that are not installed."""
-    found = [shutil.which(p) or shutil.which(p, path="/usr/sbin:/sbin") for p in REQUIRED_PROGRAMS]
-    return [p for p, f in zip(REQUIRED_PROGRAMS, found, strict=True) if f is None]
+    return [p for p in REQUIRED_PROGRAMS if not program(p).startswith("/")]
 
 
 def require_root() -> None:
@@ -302,7 +311,7 @@ class Lab:
         log.debug("lab: %s", " ".join(argv))
         try:
             result = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=timeout, check=False
+                _absolute(argv), capture_output=True, text=True, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"{' '.join(argv)} did not finish within {timeout:g}s") from exc
@@ -337,7 +346,7 @@ class Lab:
         log_path = self.workdir / f"{name}.log"
         with log_path.open("ab") as out:
             process = subprocess.Popen(
-                full,
+                _absolute(full),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -428,7 +437,8 @@ class Lab:
                     pidfile=keys / f"sshd-{node.name}.pid",
                 )
             )
-            sshd = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin") or "/usr/sbin/sshd"
+            # sshd re-executes itself and insists on an absolute path.
+            sshd = program("sshd")
             self.start(
                 f"sshd-{node.name}",
                 node.namespace,
@@ -606,9 +616,28 @@ def in_namespace(namespace: str, fn: Callable[[], T]) -> T:
     return cast(T, outcome["value"])
 
 
+def _absolute(argv: Sequence[str]) -> list[str]:
+    """`ip netns exec NS prog ...` and `ip ...` with absolute program paths."""
+    words = [program(argv[0]), *argv[1:]]
+    if len(words) > 4 and words[1:3] == ["netns", "exec"]:
+        words[4] = program(words[4])
+    return words
+
+
 def _keygen(path: Path) -> None:
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kube6-lab", "-f", str(path)],
+        [
+            program("ssh-keygen"),
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "kube6-lab",
+            "-f",
+            str(path),
+        ],
         check=True,
         capture_output=True,
     )
