@@ -1,0 +1,309 @@
+"""Data-path probes: commands run where a pod's network is, with a pure reading of their output.
+
+Each probe is an argv (`dig`, `ping`, `nc`, `ip`) and a function of its Result. Where they run
+is the executor's business: `kubectl exec` into a short-lived probe pod in a real cluster, or
+`ip netns exec` into a pod namespace in the lab, where no kubelet exists.
+
+    results = await run_datapath(executor, plan, Targets(node=..., other_pod=..., outside=...))
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+
+from kube6.execute import Command, Executor, Result
+from kube6.plan.model import Plan
+from kube6.spec import RoutingMode
+from kube6.verify.result import CheckResult, failed, passed, skipped
+
+DEFAULT_OUTSIDE = IPv6Address("2001:4860:4860::8888")
+"""An outside IPv6 address that answers ping (Google Public DNS)."""
+DEFAULT_IPV4_ONLY_NAME = "github.com"
+"""A name with A records only (still true in 2026): reachable from IPv6 only through NAT64."""
+
+Interpret = Callable[[Result], CheckResult]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One data-path check: the command to run in the probe's network, and how to read it."""
+
+    name: str
+    command: Command
+    interpret: Interpret
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the probes aim at. A None target skips its probe (and says so)."""
+
+    node: IPv6Address | None = None
+    """A node address (pod -> node)."""
+    other_pod: IPv6Address | None = None
+    """A pod on another node (pod -> pod across nodes)."""
+    outside: IPv6Address | None = DEFAULT_OUTSIDE
+    ipv4_only_name: str | None = DEFAULT_IPV4_ONLY_NAME
+    ipv4_only_port: int = 443
+    cluster_dns: bool = True
+    """Resolve kubernetes.default through the cluster DNS (no CoreDNS in the lab)."""
+    resolver: IPv6Address | None = None
+    """Resolver for the IPv4-only name; None: the probe's own resolv.conf."""
+
+
+# ---- pure readers --------------------------------------------------------------------------
+
+
+def _first_line(text: str, contains: str) -> str | None:
+    return next((line.strip() for line in text.splitlines() if contains in line), None)
+
+
+def parse_dig_short(stdout: str) -> list[IPv6Address]:
+    """The AAAA answers in `dig +short` output (CNAME targets and comments are skipped)."""
+    found: list[IPv6Address] = []
+    for line in stdout.split():
+        try:
+            address = ipaddress.ip_address(line)
+        except ValueError:
+            continue
+        if isinstance(address, IPv6Address):
+            found.append(address)
+    return found
+
+
+def parse_global_addresses(stdout: str) -> list[ipaddress.IPv4Address | IPv6Address]:
+    """Addresses in `ip -o addr show scope global` output, IPv4 ones included."""
+    found: list[ipaddress.IPv4Address | IPv6Address] = []
+    for line in stdout.splitlines():
+        words = line.split()
+        for family in ("inet", "inet6"):
+            if family in words and words.index(family) + 1 < len(words):
+                text = words[words.index(family) + 1].split("/")[0]
+                try:
+                    found.append(ipaddress.ip_address(text))
+                except ValueError:
+                    continue
+    return found
+
+
+def _output(result: Result) -> str:
+    return (result.stdout + result.stderr).strip()
+
+
+# ---- probe builders ------------------------------------------------------------------------
+
+
+def ping_probe(name: str, target: IPv6Address, what: str, fix: str) -> Probe:
+    """Two ICMPv6 echoes to `target`; passes when at least one comes back."""
+    argv = ("ping", "-n", "-c", "2", "-W", "2", str(target))
+
+    def interpret(result: Result) -> CheckResult:
+        stats = _first_line(result.stdout, "packets transmitted") or _output(result)[-200:]
+        if result.ok:
+            return passed(name, f"{what} ({target}) answers ping", [stats])
+        return failed(name, f"{what} ({target}) does not answer ping", fix, [stats or "no output"])
+
+    return Probe(name, Command(argv, timeout=15), interpret)
+
+
+def tcp_probe(name: str, target: IPv6Address, port: int, what: str, fix: str) -> Probe:
+    """A TCP connection to `[target]:port` (nc -z)."""
+    argv = ("nc", "-z", "-n", "-w", "3", str(target), str(port))
+
+    def interpret(result: Result) -> CheckResult:
+        where = f"[{target}]:{port}"
+        if result.ok:
+            return passed(name, f"{what} accepts TCP on {where}")
+        return failed(
+            name, f"{what}: no TCP connection to {where}", fix, [_output(result) or "no output"]
+        )
+
+    return Probe(name, Command(argv, timeout=15), interpret)
+
+
+def dns_probe(
+    name: str,
+    fqdn: str,
+    *,
+    server: IPv6Address | None,
+    expect: IPv6Address | None = None,
+    within: IPv6Network | None = None,
+    fix: str,
+) -> Probe:
+    """Resolve `fqdn` (AAAA); pass when `expect` is an answer, or an answer is inside `within`."""
+    at = (f"@{server}",) if server is not None else ()
+    argv = ("dig", "+short", "+time=2", "+tries=2", *at, fqdn, "AAAA")
+    via = f" through {server}" if server is not None else ""
+
+    def interpret(result: Result) -> CheckResult:
+        answers = parse_dig_short(result.stdout)
+        seen = [f"AAAA {fqdn}{via}: {', '.join(map(str, answers)) or 'no answer'}"]
+        if not result.ok:
+            return failed(
+                name, f"resolving {fqdn}{via} failed", fix, [_output(result) or "no output"]
+            )
+        if not answers:
+            return failed(name, f"{fqdn} has no AAAA answer{via}", fix, seen)
+        if expect is not None and expect not in answers:
+            return failed(name, f"{fqdn} resolves to {answers[0]}, expected {expect}", fix, seen)
+        if within is not None and not any(a in within for a in answers):
+            return failed(name, f"no AAAA answer for {fqdn} is inside {within}", fix, seen)
+        return passed(name, f"{fqdn} resolves{via} to {', '.join(map(str, answers))}", seen)
+
+    return Probe(name, Command(argv, timeout=15), interpret)
+
+
+def address_probe(plan: Plan) -> Probe:
+    """`probe-address`: the probe's own global addresses are IPv6 and inside a planned pool."""
+    name = "probe-address"
+    argv = ("ip", "-o", "addr", "show", "scope", "global")
+
+    def interpret(result: Result) -> CheckResult:
+        addresses = parse_global_addresses(result.stdout)
+        if not result.ok or not addresses:
+            return failed(
+                name,
+                "the probe has no global address",
+                "the CNI gave the pod no IPv6 address: `kubectl describe pod` of the probe, and "
+                "the calico-node logs on its node",
+                [_output(result) or "no output"],
+            )
+        bad = [
+            a
+            for a in addresses
+            if not (isinstance(a, IPv6Address) and any(a in p.cidr for p in plan.pools))
+        ]
+        seen = [str(a) for a in addresses]
+        if bad:
+            return failed(
+                name,
+                f"the probe has address(es) outside the planned pools: {', '.join(map(str, bad))}",
+                "see the `pod-addresses` and `calico-ippools` results",
+                seen,
+            )
+        return passed(name, "the probe's address is inside a planned pool", seen)
+
+    return Probe(name, Command(argv, timeout=15), interpret)
+
+
+def _outside_fix(plan: Plan) -> str:
+    if plan.routing is RoutingMode.NDP_PROXY:
+        return (
+            "the provider's router finds pod addresses by neighbour solicitation: the NDP proxy "
+            "on the pod's node must answer (`systemctl status ndppd`, its rules in "
+            "/etc/ndppd.conf), and the node must forward (net.ipv6.conf.all.forwarding=1)"
+        )
+    if plan.routing is RoutingMode.BGP:
+        return (
+            "the upstream router must learn the pod blocks over BGP: `calicoctl node status` on "
+            "the node shows the session, and TCP 179 must be open to the peer"
+        )
+    return (
+        f"the provider must route {plan.pods} to the nodes; the node must forward "
+        "(net.ipv6.conf.all.forwarding=1)"
+    )
+
+
+def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]]:
+    """The probes to run for `targets`, and a skipped result for each one left out."""
+    todo: list[Probe] = [address_probe(plan)]
+    skips: list[CheckResult] = []
+    if targets.cluster_dns:
+        todo.append(
+            dns_probe(
+                "dns-kubernetes",
+                f"kubernetes.default.svc.{plan.dns_domain}",
+                server=plan.dns,
+                expect=plan.api,
+                fix="CoreDNS must run (`kubectl -n kube-system get pods -l k8s-app=kube-dns`) "
+                f"and kube-proxy must route its Service address {plan.dns}; the pod's "
+                f"resolv.conf must name {plan.dns} (kubelet clusterDNS)",
+            )
+        )
+    else:
+        skips.append(skipped("dns-kubernetes", "no cluster DNS where the probe runs"))
+    if targets.node is not None:
+        todo.append(
+            ping_probe(
+                "pod-to-node",
+                targets.node,
+                "the node",
+                "Calico routes each pod through a cali* interface on its node (`ip -6 route` "
+                "there); the host firewall must accept ICMPv6 from the pods",
+            )
+        )
+    else:
+        skips.append(skipped("pod-to-node", "no node address given"))
+    if targets.other_pod is not None:
+        todo.append(
+            ping_probe(
+                "pod-to-pod",
+                targets.other_pod,
+                "a pod on another node",
+                "each node must have a route to the other node's block (Calico BGP mesh, TCP "
+                "179 between nodes): `ip -6 route | grep bird` on both nodes; network policies "
+                "must allow it",
+            )
+        )
+    else:
+        skips.append(skipped("pod-to-pod", "no pod on another node to reach"))
+    if targets.outside is not None:
+        todo.append(
+            ping_probe("pod-to-outside", targets.outside, "an outside address", _outside_fix(plan))
+        )
+    else:
+        skips.append(skipped("pod-to-outside", "no outside address given"))
+    return todo, skips
+
+
+async def run_probe(executor: Executor, probe: Probe) -> CheckResult:
+    """Run one probe through `executor` and read its result."""
+    return probe.interpret(await executor.run(probe.command, check=False))
+
+
+async def _nat64(executor: Executor, plan: Plan, targets: Targets) -> CheckResult:
+    name = "pod-to-ipv4-via-nat64"
+    prefix = plan.dns_settings.nat64_prefix
+    if prefix is None:
+        return skipped(name, "the plan expects no NAT64")
+    if targets.ipv4_only_name is None:
+        return skipped(name, "no IPv4-only name given")
+    fix = (
+        f"the resolver must synthesize AAAA records in {prefix} (DNS64: "
+        f"{plan.dns_settings.dns64}) and a NAT64 gateway must route {prefix}"
+    )
+    lookup = dns_probe(
+        name, targets.ipv4_only_name, server=targets.resolver, within=prefix, fix=fix
+    )
+    result = await executor.run(lookup.command, check=False)
+    found = lookup.interpret(result)
+    if not found.ok:
+        return found
+    synthesized = next(a for a in parse_dig_short(result.stdout) if a in prefix)
+    connect = tcp_probe(
+        name,
+        synthesized,
+        targets.ipv4_only_port,
+        f"{targets.ipv4_only_name} through NAT64",
+        f"DNS64 works ({synthesized}) but the NAT64 gateway does not pass the traffic: check "
+        f"that it routes {prefix} and has IPv4 connectivity",
+    )
+    return await run_probe(executor, connect)
+
+
+async def run_datapath(executor: Executor, plan: Plan, targets: Targets) -> list[CheckResult]:
+    """Every data-path check from the probe's network, in a fixed order."""
+    todo, skips = probes(plan, targets)
+    results = [await run_probe(executor, probe) for probe in todo]
+    results.append(await _nat64(executor, plan, targets))
+    order = [
+        "probe-address",
+        "dns-kubernetes",
+        "pod-to-node",
+        "pod-to-pod",
+        "pod-to-outside",
+        "pod-to-ipv4-via-nat64",
+    ]
+    return sorted([*results, *skips], key=lambda r: order.index(r.name))
