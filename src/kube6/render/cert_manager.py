@@ -60,6 +60,7 @@ def values(plan: Plan) -> dict[str, Any]:
 
 
 def values_yaml(plan: Plan) -> str:
+    """The cert-manager values file (header, notes, values)."""
     what = "cert-manager Helm values (namespace cert-manager)."
     notes = [
         "#",
@@ -108,6 +109,7 @@ def issuers(plan: Plan) -> list[dict[str, Any]]:
 
 
 def issuers_yaml(plan: Plan) -> str:
+    """The ClusterIssuers manifest, applied once cert-manager's CRDs exist."""
     what = "Let's Encrypt ClusterIssuers answering HTTP-01 through the kube6 Gateway."
     notes = [
         "#",

@@ -81,6 +81,7 @@ def values(plan: Plan) -> dict[str, Any]:
 
 
 def values_yaml(plan: Plan) -> str:
+    """The Headlamp values file (header, notes, values)."""
     what = f"Headlamp Helm values (namespace {NAMESPACE})."
     notes = [
         "#",
@@ -127,6 +128,7 @@ def rbac(plan: Plan) -> list[dict[str, Any]]:
 
 
 def rbac_yaml(plan: Plan) -> str:
+    """The login manifest: namespace, ServiceAccounts, ClusterRoleBindings."""
     what = "Dashboard logins: ServiceAccounts and their ClusterRoleBindings."
     notes = [
         "#",
@@ -194,6 +196,7 @@ def routes(plan: Plan) -> list[dict[str, Any]]:
 
 
 def route_yaml(plan: Plan) -> str:
+    """The HTTPRoute manifest for the dashboard host."""
     what = f"Dashboard route: https://{plan.addons.dashboard_host}/ through the kube6 Gateway."
     notes = [
         "#",

@@ -104,6 +104,7 @@ def values(plan: Plan) -> dict[str, Any]:
 
 
 def values_yaml(plan: Plan) -> str:
+    """The Envoy Gateway values file (header, notes, values)."""
     what = "Envoy Gateway Helm values (gateway-helm chart, namespace envoy-gateway-system)."
     notes = [
         "#",
@@ -139,6 +140,7 @@ def envoy_proxy() -> dict[str, Any]:
 
 
 def gateway_class() -> dict[str, Any]:
+    """The GatewayClass `kube6`, pointing at the IPv6 EnvoyProxy."""
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "GatewayClass",
@@ -220,6 +222,7 @@ def manifest(plan: Plan) -> list[dict[str, Any]]:
 
 
 def manifest_yaml(plan: Plan) -> str:
+    """The gateway manifest: `kubectl apply --server-side -f gateway.yaml` after the chart."""
     what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
     workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
     notes = [

@@ -171,6 +171,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
 
 
 def policies_yaml(plan: Plan) -> str:
+    """The policy manifest, with the design summary and the open-a-port example."""
     what = "Default network policies: pods unreachable from outside the cluster, but the gateway."
     notes = [
         "#",
