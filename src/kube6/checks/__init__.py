@@ -1,0 +1,92 @@
+"""Preflight checks of each host against the plan: run all of them, then fail once.
+
+results = run_checks(plan, {"node0001": facts}, ignore={"swap"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from kube6.checks.artifacts import ArtifactHost, artifact_hosts
+from kube6.checks.host import CHECKS, Context
+from kube6.checks.model import CheckResult, Status
+from kube6.errors import Kube6Error, UsageError
+from kube6.facts import HostFacts
+from kube6.plan.model import Plan
+
+HOST_REACHABLE = "host-reachable"
+CHECK_NAMES: tuple[str, ...] = (HOST_REACHABLE, *(name for name, _, _ in CHECKS))
+
+__all__ = [
+    "CHECK_NAMES",
+    "ArtifactHost",
+    "CheckResult",
+    "Status",
+    "artifact_hosts",
+    "failed",
+    "run_checks",
+    "validate_ignore",
+]
+
+
+def validate_ignore(names: Iterable[str]) -> frozenset[str]:
+    """The --ignore names, or UsageError naming the unknown ones and listing the valid ones."""
+    chosen = frozenset(names)
+    bad = sorted(chosen - set(CHECK_NAMES))
+    if bad:
+        raise UsageError(
+            f"no check named {', '.join(repr(b) for b in bad)}",
+            fix="--ignore takes one of: " + ", ".join(CHECK_NAMES),
+        )
+    return chosen
+
+
+def run_checks(
+    plan: Plan,
+    facts_by_node: Mapping[str, HostFacts | BaseException],
+    ignore: Iterable[str] = (),
+    *,
+    hosts: Sequence[ArtifactHost] | None = None,
+) -> list[CheckResult]:
+    """Every check on every node of `facts_by_node`, in plan order, nothing skipped.
+
+    A node whose facts are an exception (it could not be reached) gets one `host-reachable`
+    failure. `ignore` downgrades failures of those checks to warnings. `hosts` replaces the
+    artifact hosts derived from the plan (the lab points it at its own names).
+    """
+    ignored = validate_ignore(ignore)
+    wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
+    results: list[CheckResult] = []
+    for node in plan.nodes:
+        if node.name not in facts_by_node:
+            continue
+        facts = facts_by_node[node.name]
+        if isinstance(facts, BaseException):
+            found = [_unreachable(facts)]
+        else:
+            ctx = Context(plan, node, facts, wanted)
+            found = [result for _, check, _ in CHECKS for result in check(ctx)]
+        results += [_ignore(replace(r, node=node.name), ignored) for r in found]
+    return results
+
+
+def _ignore(result: CheckResult, ignored: frozenset[str]) -> CheckResult:
+    if result.status is Status.FAIL and result.name in ignored:
+        return replace(result, status=Status.WARN, message=f"{result.message} [--ignore]")
+    return result
+
+
+def _unreachable(error: BaseException) -> CheckResult:
+    if isinstance(error, Kube6Error):
+        return CheckResult(HOST_REACHABLE, Status.FAIL, error.message, error.fix)
+    return CheckResult(
+        HOST_REACHABLE,
+        Status.FAIL,
+        f"{type(error).__name__}: {error}",
+        "run again with --debug and report the traceback",
+    )
+
+
+def failed(results: Iterable[CheckResult]) -> bool:
+    return any(r.failed for r in results)

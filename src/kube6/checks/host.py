@@ -1,0 +1,534 @@
+"""The preflight checks: pure functions of (plan, node, facts) -> CheckResults.
+
+Each check has a stable name (for --ignore), says what it saw (evidence) and how to fix it.
+A fact that could not be read gives a warning that says why, never a crash.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+
+from kube6.checks.artifacts import ArtifactHost
+from kube6.checks.model import CheckResult, fail, ok, warn
+from kube6.facts import HostFacts, Lookup
+from kube6.plan.model import Plan, PlannedNode
+from kube6.render.host import MODULES
+from kube6.spec import RoutingMode
+
+SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}
+CONTROL_PLANE_PORTS = {
+    6443: "kube-apiserver",
+    2379: "etcd clients",
+    2380: "etcd peers",
+    10250: "kubelet",
+    10257: "kube-controller-manager",
+    10259: "kube-scheduler",
+}
+WORKER_PORTS = {10250: "kubelet"}
+NAT64_FIX = (
+    "give the hosts resolvers with DNS64 and a NAT64 gateway on the path: your provider's, a "
+    "router of your own (Jool, Tayga), or a public NAT64/DNS64 service (e.g. nat64.net; see "
+    "https://nat64.xyz); set them in /etc/systemd/resolved.conf (DNS=) or netplan "
+    "`nameservers`; or mirror these artifacts on an IPv6-reachable host"
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every check reads."""
+
+    plan: Plan
+    node: PlannedNode
+    facts: HostFacts
+    artifact_hosts: tuple[ArtifactHost, ...]
+
+
+Check = Callable[[Context], Sequence[CheckResult]]
+
+
+def unknown(name: str, facts: HostFacts, fact: str) -> CheckResult:
+    return warn(
+        name,
+        f"could not check: {fact} could not be read ({facts.why_unknown(fact)})",
+        "run the probe by hand on the host (kube6 --debug check shows the commands)",
+    )
+
+
+def _sysctl_fix(*settings: str) -> str:
+    return "sysctl -w " + " ".join(settings)
+
+
+# --- os -------------------------------------------------------------------------------------
+
+
+def check_os(ctx: Context) -> list[CheckResult]:
+    name, os = "os-supported", ctx.facts.os
+    if os is None:
+        return [unknown(name, ctx.facts, "os")]
+    versions = SUPPORTED_OS.get(os.id)
+    evidence = f"{os.pretty_name} (ID={os.id}, VERSION_ID={os.version_id})"
+    if versions is None or os.version_id not in versions:
+        supported = ", ".join(f"{k} {'/'.join(v)}" for k, v in SUPPORTED_OS.items())
+        return [
+            warn(
+                name,
+                f"{os.pretty_name} is not one of the releases kube6 is tested on ({supported})",
+                "use a supported release, or go on knowing that package names may differ",
+                evidence,
+            )
+        ]
+    return [ok(name, f"{os.pretty_name} is supported", evidence)]
+
+
+# --- addresses and interfaces ---------------------------------------------------------------
+
+
+def check_uplink(ctx: Context) -> list[CheckResult]:
+    name, node, facts = "uplink-interface", ctx.node, ctx.facts
+    if facts.interfaces is None:
+        return [unknown(name, facts, "addresses")]
+    present = [i.name for i in facts.interfaces]
+    interface = facts.interface(node.interface)
+    if interface is None:
+        defaults = sorted({r.dev for r in facts.default_routes})
+        hint = f" (the default route uses {', '.join(defaults)})" if defaults else ""
+        return [
+            fail(
+                name,
+                f"interface {node.interface!r} of node {node.name} is not on this host{hint}",
+                f"set nodes[{node.name}].interface in kube6.yaml to the uplink{hint}",
+                f"interfaces: {', '.join(present) or 'none with IPv6'}",
+            )
+        ]
+    if not interface.up:
+        return [
+            fail(
+                name,
+                f"interface {node.interface} is down",
+                f"ip link set {node.interface} up (and fix the network configuration)",
+            )
+        ]
+    return [ok(name, f"uplink {node.interface} is up", f"mtu {interface.mtu}")]
+
+
+def check_node_address(ctx: Context) -> list[CheckResult]:
+    name, node, facts = "node-address", ctx.node, ctx.facts
+    if facts.interfaces is None:
+        return [unknown(name, facts, "addresses")]
+    stable = [f"{a.address} ({i.name})" for i in facts.interfaces for a in i.addresses if a.stable]
+    evidence = "stable global addresses here: " + (", ".join(stable) or "none")
+    for interface in facts.interfaces:
+        for address in interface.addresses:
+            if address.address != node.address:
+                continue
+            if address.temporary:
+                return [
+                    fail(
+                        name,
+                        f"{node.address} is a temporary (privacy) address: it will change",
+                        "choose a stable address for nodes[].address (one of the stable ones "
+                        "below), or give the host a static one",
+                        evidence,
+                    )
+                ]
+            if address.deprecated or address.dadfailed or address.tentative:
+                state = "deprecated" if address.deprecated else "not usable (DAD)"
+                return [
+                    fail(
+                        name,
+                        f"{node.address} is {state} on {interface.name}",
+                        "renew the address (check the router advertisements or DHCPv6), or "
+                        "choose a stable one for nodes[].address",
+                        evidence,
+                    )
+                ]
+            if interface.name != node.interface:
+                return [
+                    warn(
+                        name,
+                        f"{node.address} is on {interface.name}, but the plan's uplink is "
+                        f"{node.interface}",
+                        f"set nodes[{node.name}].interface: {interface.name} in kube6.yaml",
+                        evidence,
+                    )
+                ]
+            note = " (learned by SLAAC/DHCPv6: keep it stable)" if address.dynamic else ""
+            return [ok(name, f"{node.address} is on {interface.name}{note}", evidence)]
+    return [
+        fail(
+            name,
+            f"node address {node.address} of {node.name} is not on this host",
+            f"add it (ip -6 addr add {node.address}/{node.link_prefix.prefixlen} dev "
+            f"{node.interface}, and in the network configuration), or correct "
+            "nodes[].address in kube6.yaml",
+            evidence,
+        )
+    ]
+
+
+# --- routes and sysctls ---------------------------------------------------------------------
+
+
+def check_default_route(ctx: Context) -> list[CheckResult]:
+    name, node, facts = "default-route", ctx.node, ctx.facts
+    if facts.routes is None:
+        return [unknown(name, facts, "routes")]
+    defaults = facts.default_routes
+    if not defaults:
+        return [
+            fail(
+                name,
+                "there is no default IPv6 route: Calico and every download need one",
+                f"add one (ip -6 route add default via <router> dev {node.interface}) in "
+                "the network configuration, or enable router advertisements on the uplink",
+                "ip -6 route show default: (empty)",
+            )
+        ]
+    route = min(defaults, key=lambda r: r.metric)
+    via = f"via {route.gateway} dev {route.dev} proto {route.proto}"
+    if not route.from_ra:
+        return [ok(name, f"default route {via} (configured, not learned)", via)]
+    accept_ra = facts.sysctl(route.dev, "accept_ra")
+    if accept_ra is None:
+        return [unknown(name, facts, "sysctl")]
+    networkd = facts.services.get("systemd-networkd") if facts.services else None
+    if accept_ra == 2:
+        return [ok(name, f"default route {via}; accept_ra=2 keeps it with forwarding on", via)]
+    if accept_ra == 0 and networkd is not None and networkd.running:
+        return [
+            ok(
+                name,
+                f"default route {via}; systemd-networkd handles router advertisements itself",
+                f"{via}; accept_ra=0; systemd-networkd active",
+            )
+        ]
+    fix = _sysctl_fix(f"net.ipv6.conf.{_key(route.dev)}.accept_ra=2")
+    message = (
+        f"the default route comes from router advertisements on {route.dev}, and "
+        f"accept_ra={accept_ra}: once forwarding is on the kernel ignores them and the route "
+        "expires"
+    )
+    if route.dev == node.interface:
+        return [
+            warn(
+                name,
+                message + f" (`kube6 up` writes accept_ra=2 for {route.dev} before forwarding)",
+                fix,
+                f"{via}; accept_ra={accept_ra}",
+            )
+        ]
+    return [
+        fail(
+            name,
+            message + f"; the plan's uplink is {node.interface}, so `up` would not fix it",
+            f"{fix}; and set nodes[{node.name}].interface: {route.dev} in kube6.yaml",
+            f"{via}; accept_ra={accept_ra}",
+        )
+    ]
+
+
+def _key(interface: str) -> str:
+    # sysctl(8) reads dots as separators; VLAN names such as eth0.100 are written eth0/100.
+    return interface.replace(".", "/")
+
+
+def check_forwarding(ctx: Context) -> list[CheckResult]:
+    name, facts = "forwarding", ctx.facts
+    if facts.ipv6_conf is None:
+        return [unknown(name, facts, "sysctl")]
+    if not facts.ipv6_conf:
+        return [
+            fail(
+                name,
+                "the kernel has no IPv6 (no /proc/sys/net/ipv6/conf)",
+                "remove ipv6.disable=1 from the kernel command line and reboot",
+            )
+        ]
+    values = {scope: facts.sysctl(scope, "forwarding") for scope in ("all", "default")}
+    evidence = ", ".join(f"net.ipv6.conf.{k}.forwarding={v}" for k, v in values.items())
+    off = [scope for scope, value in values.items() if value != 1]
+    if not off:
+        return [ok(name, "IPv6 forwarding is on (all and default)", evidence)]
+    return [
+        warn(
+            name,
+            f"IPv6 forwarding is off on {' and '.join(off)}; pods and services need it "
+            "(`kube6 up` turns it on)",
+            _sysctl_fix(*(f"net.ipv6.conf.{scope}.forwarding=1" for scope in off)),
+            evidence,
+        )
+    ]
+
+
+def check_modules(ctx: Context) -> list[CheckResult]:
+    name, facts = "kernel-modules", ctx.facts
+    if facts.modules is None:
+        return [unknown(name, facts, "modules")]
+    missing = [m for m, _ in MODULES if m not in facts.modules]
+    wanted = ", ".join(m for m, _ in MODULES)
+    if not missing:
+        return [ok(name, f"loaded or built in: {wanted}")]
+    return [
+        warn(
+            name,
+            f"not loaded: {', '.join(missing)} (`kube6 up` loads them and lists them in "
+            "/etc/modules-load.d)",
+            shlex.join(["modprobe", "-a", *missing]),
+            f"needed: {wanted}",
+        )
+    ]
+
+
+def check_swap(ctx: Context) -> list[CheckResult]:
+    name, facts = "swap", ctx.facts
+    if facts.swaps is None:
+        return [unknown(name, facts, "swap")]
+    if not facts.swaps:
+        return [ok(name, "no swap is active")]
+    devices = ", ".join(s.device for s in facts.swaps)
+    return [
+        warn(
+            name,
+            f"swap is active ({devices}); kubelet refuses to start with swap on "
+            "(`kube6 up` turns it off and comments it out of /etc/fstab)",
+            "swapoff -a, and remove the swap line from /etc/fstab",
+            devices,
+        )
+    ]
+
+
+def check_cgroup(ctx: Context) -> list[CheckResult]:
+    name, facts = "cgroup-v2", ctx.facts
+    if facts.cgroup is None:
+        return [unknown(name, facts, "cgroup")]
+    if facts.cgroup == 2:
+        return [ok(name, "cgroup v2 (unified hierarchy)", "/sys/fs/cgroup is cgroup2fs")]
+    return [
+        fail(
+            name,
+            "cgroup v1 or hybrid: kubelet 1.35 and later refuse to start on cgroup v1",
+            "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (or use "
+            "Ubuntu 22.04+/Debian 11+, where v2 is the default), then reboot",
+            "/sys/fs/cgroup is not cgroup2fs",
+        )
+    ]
+
+
+def check_ports(ctx: Context) -> list[CheckResult]:
+    name, node, facts = "ports-free", ctx.node, ctx.facts
+    if facts.listeners is None:
+        return [unknown(name, facts, "listeners")]
+    wanted = dict(WORKER_PORTS)
+    if node.is_control_plane:
+        wanted.update(CONTROL_PLANE_PORTS)
+    taken = [
+        f"{port} ({what}) by a listener on {listener.address}"
+        for port, what in sorted(wanted.items())
+        for listener in facts.listeners
+        if listener.port == port
+    ]
+    ports = ", ".join(str(p) for p in sorted(wanted))
+    if not taken:
+        return [ok(name, f"ports {ports} are free")]
+    first = next(p for p in sorted(wanted) if any(x.port == p for x in facts.listeners))
+    return [
+        fail(
+            name,
+            "in use: " + "; ".join(taken) + " (a cluster already here? then `kube6 reset` first)",
+            f"find the program with `ss -ltnp 'sport = :{first}'` and stop it",
+            f"needed: {ports}",
+        )
+    ]
+
+
+def _covers(route_dst: IPv6Network | None, prefix: IPv6Network) -> bool:
+    return route_dst is not None and prefix.subnet_of(route_dst)
+
+
+def check_prefix(ctx: Context) -> list[CheckResult]:
+    name, plan, node, facts = "prefix-on-link", ctx.plan, ctx.node, ctx.facts
+    if facts.routes is None:
+        return [unknown(name, facts, "routes")]
+    prefix = node.link_prefix
+    on_link = [r for r in facts.routes if r.on_link and _covers(r.dst, prefix)]
+    evidence = (
+        "on-link: " + ", ".join(f"{r.dst} dev {r.dev} proto {r.proto}" for r in on_link)
+        if on_link
+        else "no on-link route covers " + str(prefix)
+    )
+    if plan.routing is RoutingMode.BGP:
+        return [ok(name, f"routing is bgp: {prefix} is announced by Calico", evidence)]
+    if on_link and plan.routing is RoutingMode.NDP_PROXY:
+        devs = {r.dev for r in on_link}
+        if node.interface not in devs:
+            return [
+                fail(
+                    name,
+                    f"{prefix} is on-link on {', '.join(sorted(devs))}, not on the uplink "
+                    f"{node.interface}: the NDP proxy would answer on the wrong link",
+                    f"set nodes[{node.name}].interface: {sorted(devs)[0]} in kube6.yaml",
+                    evidence,
+                )
+            ]
+        return [
+            ok(
+                name,
+                f"{prefix} is on-link on {node.interface}: routing ndp-proxy is right (the "
+                "provider's router asks for each address, so the node must answer for pods)",
+                evidence,
+            )
+        ]
+    if on_link:  # routed
+        return [
+            warn(
+                name,
+                f"{prefix} is on-link on {on_link[0].dev}, but routing is routed: the provider "
+                "treats the prefix as a link and will not send pod or service traffic to this "
+                "node unless something answers neighbour solicitations",
+                "set routing: ndp-proxy in kube6.yaml, unless your provider routes the prefix "
+                "to this host (then the on-link route is only local configuration)",
+                evidence,
+            )
+        ]
+    if plan.routing is RoutingMode.NDP_PROXY:
+        return [
+            warn(
+                name,
+                f"{prefix} is not on-link here: if the provider routes it to this host, "
+                "routing: routed is simpler and needs no NDP proxy",
+                "set routing: routed in kube6.yaml if the prefix is routed to this host; keep "
+                f"ndp-proxy if {prefix} is really on the link of {node.interface}",
+                evidence,
+            )
+        ]
+    return [ok(name, f"{prefix} is not on-link: consistent with routing: routed", evidence)]
+
+
+# --- DNS64 and the artifact hosts -----------------------------------------------------------
+
+
+def check_dns64(ctx: Context) -> list[CheckResult]:
+    name, plan, facts = "dns64", ctx.plan, ctx.facts
+    planned = plan.dns_settings
+    if facts.nat64 is None:
+        return [unknown(name, facts, "lookup ipv4only.arpa")]
+    found = facts.nat64.prefixes
+    evidence = "AAAA ipv4only.arpa: " + (
+        ", ".join(str(a) for a in facts.nat64.lookup.ipv6) or facts.nat64.lookup.error or "none"
+    )
+    if found:
+        text = ", ".join(str(p) for p in found)
+        if planned.nat64_prefix is not None and planned.nat64_prefix not in found:
+            return [
+                warn(
+                    name,
+                    f"the resolvers synthesize with {text}, but kube6.yaml says "
+                    f"dns.nat64_prefix: {planned.nat64_prefix}",
+                    f"set dns.nat64_prefix: {found[0]} in kube6.yaml (or fix the resolvers)",
+                    evidence,
+                )
+            ]
+        return [ok(name, f"the host's resolvers do DNS64 with prefix {text}", evidence)]
+    if planned.dns64 == "resolvers":
+        return [
+            fail(
+                name,
+                "kube6.yaml says the resolvers do DNS64 (dns64: resolvers), but they do not "
+                "synthesize AAAA records for ipv4only.arpa",
+                "point the host at DNS64 resolvers, or set dns.dns64 to coredns or off",
+                evidence,
+            )
+        ]
+    if not facts.nat64.lookup.resolved:
+        return [
+            warn(
+                name,
+                "ipv4only.arpa does not resolve at all (it has A records everywhere): the "
+                "host's resolvers may not work, so DNS64 is unknown",
+                "check /etc/resolv.conf (and resolvectl status); `getent ahostsv6 "
+                "ipv4only.arpa` must print addresses",
+                evidence,
+            )
+        ]
+    return [ok(name, "no DNS64: the host's resolvers return no synthesized AAAA", evidence)]
+
+
+def _nat64_prefixes(ctx: Context) -> tuple[IPv6Network, ...]:
+    found = ctx.facts.nat64.prefixes if ctx.facts.nat64 else ()
+    planned = ctx.plan.dns_settings.nat64_prefix
+    return tuple(found) + ((planned,) if planned is not None else ())
+
+
+def _via_nat64(address: IPv6Address, prefixes: tuple[IPv6Network, ...]) -> bool:
+    return any(address in p for p in prefixes)
+
+
+def judge_lookup(lookup: Lookup | None, prefixes: tuple[IPv6Network, ...]) -> tuple[str, str]:
+    """(verdict, detail): verdict is `ipv6`, `nat64` or `unreachable`."""
+    if lookup is None:
+        return "unreachable", "not looked up"
+    if lookup.ipv6:
+        shown = ", ".join(str(a) for a in lookup.ipv6[:2])
+        path = "nat64" if all(_via_nat64(a, prefixes) for a in lookup.ipv6) else "ipv6"
+        if lookup.connect is False:
+            return "unreachable", f"resolves to {shown}, but {lookup.connect_detail}"
+        tested = "" if lookup.connect else " (connection not tested)"
+        return path, f"{shown}{tested}"
+    if lookup.ipv4:
+        shown = ", ".join(str(a) for a in lookup.ipv4[:2])
+        return "unreachable", f"IPv4 only ({shown}) and no DNS64 synthesizes an IPv6 address"
+    return "unreachable", lookup.error or "does not resolve"
+
+
+def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
+    name, facts = "artifact-hosts-reachable", ctx.facts
+    prefixes = _nat64_prefixes(ctx)
+    verdicts = {
+        host.name: judge_lookup(facts.lookup(host.name), prefixes) for host in ctx.artifact_hosts
+    }
+    evidence = "; ".join(f"{h}: {v} {d}" for h, (v, d) in verdicts.items())
+    bad = [h for h in ctx.artifact_hosts if verdicts[h.name][0] == "unreachable"]
+    via = [h for h, (v, _) in verdicts.items() if v == "nat64"]
+    nat64_note = f"; through NAT64: {', '.join(via)}" if via else ""
+    if not bad:
+        direct = len(verdicts) - len(via)
+        return [
+            ok(
+                name,
+                f"all {len(verdicts)} artifact hosts are reachable: {direct} over IPv6{nat64_note}",
+                evidence,
+            )
+        ]
+    lines = "; ".join(f"{h.name} ({h.reason}): {verdicts[h.name][1]}" for h in bad)
+    return [
+        fail(
+            name,
+            f"{len(bad)} of {len(verdicts)} artifact hosts cannot be reached over IPv6 or NAT64: "
+            f"{lines}{nat64_note}",
+            NAT64_FIX,
+            evidence,
+        )
+    ]
+
+
+CHECKS: tuple[tuple[str, Check, str], ...] = (
+    ("os-supported", check_os, "a Debian or Ubuntu release that kube6 is tested on"),
+    ("uplink-interface", check_uplink, "the plan's uplink interface exists and is up"),
+    ("node-address", check_node_address, "the node address is on the host, stable"),
+    ("default-route", check_default_route, "a default IPv6 route that survives forwarding"),
+    ("forwarding", check_forwarding, "IPv6 forwarding on all and default"),
+    ("kernel-modules", check_modules, "the kernel modules that containerd and nftables need"),
+    ("swap", check_swap, "no active swap"),
+    ("cgroup-v2", check_cgroup, "the unified cgroup hierarchy"),
+    ("ports-free", check_ports, "the control-plane and kubelet ports are free"),
+    ("prefix-on-link", check_prefix, "the prefix is on-link (ndp-proxy) or routed"),
+    ("dns64", check_dns64, "DNS64 in the host's resolvers, and its prefix"),
+    (
+        "artifact-hosts-reachable",
+        check_artifact_hosts,
+        "every download host resolves to IPv6, directly or through NAT64",
+    ),
+)
