@@ -502,14 +502,18 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
                 evidence,
             )
         ]
-    lines = "; ".join(f"{h.name} ({h.reason}): {verdicts[h.name][1]}" for h in bad)
+    groups: dict[str, list[str]] = {}
+    for host in bad:
+        groups.setdefault(verdicts[host.name][1], []).append(host.name)
+    lines = "; ".join(f"{', '.join(hosts)}: {detail}" for detail, hosts in groups.items())
+    reasons = "; ".join(f"{h.name}: {h.reason}" for h in bad)
     return [
         fail(
             name,
-            f"{len(bad)} of {len(verdicts)} artifact hosts cannot be reached over IPv6 or NAT64: "
-            f"{lines}{nat64_note}",
+            f"{len(bad)} of {len(verdicts)} download hosts cannot be reached over IPv6 or "
+            f"NAT64 — {lines}{nat64_note}",
             NAT64_FIX,
-            evidence,
+            f"needed for: {reasons}. Seen: {evidence}",
         )
     ]
 

@@ -50,6 +50,7 @@ _state = {"debug": False}
 
 # Command modules, imported for their side effect of registering on `app`.
 COMMAND_MODULES = [
+    "kube6.cli.check_cmd",
     "kube6.cli.init_cmd",
     "kube6.cli.lab_cmd",
     "kube6.cli.plan_cmds",

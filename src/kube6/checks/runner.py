@@ -1,0 +1,45 @@
+"""The shell around the pure checks: gather facts on every node in parallel, then check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from kube6.checks import artifact_hosts, run_checks, validate_ignore
+from kube6.checks.artifacts import ArtifactHost
+from kube6.checks.model import CheckResult
+from kube6.execute import Executor, run_on_hosts
+from kube6.facts import HostFacts, gather
+from kube6.plan.model import Plan
+
+
+async def check_hosts(
+    plan: Plan,
+    executors: Mapping[str, Executor],
+    ignore: Iterable[str] = (),
+    *,
+    hosts: Sequence[ArtifactHost] | None = None,
+    connect: bool = True,
+    limit: int = 8,
+) -> list[CheckResult]:
+    """Gather facts on each node of `executors` (node name -> executor, at most `limit` at
+    once), then run every check. A node that cannot be reached fails `host-reachable`; the
+    others are still checked. Executors are closed afterwards."""
+    ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
+    wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
+    lookups = [h.name for h in wanted]
+    names = list(executors)
+
+    async def one(executor: Executor) -> HostFacts:
+        node = names[order[id(executor)]]
+        return await gather(executor, node, lookups=lookups, connect=connect)
+
+    order = {id(e): i for i, e in enumerate(executors.values())}
+    try:
+        outcomes = await run_on_hosts(list(executors.values()), one, limit=limit)
+    finally:
+        for executor in executors.values():
+            await executor.close()
+    facts: dict[str, HostFacts | BaseException] = {}
+    for name, outcome in zip(names, outcomes, strict=True):
+        facts[name] = outcome.value if outcome.error is None else outcome.error  # type: ignore[assignment]
+    return run_checks(plan, facts, ignored, hosts=wanted)

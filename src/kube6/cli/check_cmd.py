@@ -1,0 +1,91 @@
+"""`kube6 check`: read-only preflight of every node, local or over SSH; fail once at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from kube6.checks import failed
+from kube6.checks.model import CheckResult, Status
+from kube6.checks.runner import check_hosts
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import Output, SpecOption, load_plan
+from kube6.errors import ExitStatus, UsageError
+from kube6.execute import Executor, LocalExecutor, SshExecutor
+
+_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+
+
+@app.command()
+def check(
+    spec_path: Path | None = SpecOption,
+    node: list[str] = typer.Option(
+        [], "--node", "-n", help="Check only this node (repeatable). Default: every node."
+    ),
+    ignore: list[str] = typer.Option(
+        [], "--ignore", help="Turn a failure of this check into a warning (repeatable)."
+    ),
+    output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
+    local: bool = typer.Option(
+        False, "--local", help="Run on this machine even for nodes that have an ssh target."
+    ),
+    known_hosts: Path | None = typer.Option(
+        None, "--known-hosts", help="SSH known_hosts file. Default: ~/.ssh/known_hosts."
+    ),
+    connect: bool = typer.Option(
+        True, "--connect/--no-connect", help="Try a TCP connection to each download host."
+    ),
+) -> None:
+    """Check every node against the plan: addresses, routes, sysctls, ports, DNS64, downloads.
+
+    Read-only. Every check runs on every node; then the exit status is 1 if any failed.
+    """
+    plan = load_plan(spec_path)
+    known = [n.name for n in plan.nodes]
+    unknown = [n for n in node if n not in known]
+    if unknown:
+        raise UsageError(
+            f"no node named {', '.join(repr(n) for n in unknown)} in the plan",
+            fix="use one of: " + ", ".join(known),
+        )
+    chosen = [n for n in known if not node or n in node]
+    executors: dict[str, Executor] = {}
+    for name in chosen:
+        target = plan.node(name).ssh
+        if target and not local:
+            executors[name] = SshExecutor(target, host=name, known_hosts=known_hosts)
+        else:
+            executors[name] = LocalExecutor(name)
+    results = asyncio.run(check_hosts(plan, executors, ignore, connect=connect))
+    if output is Output.JSON:
+        document = {"ok": not failed(results), "results": [r.to_dict() for r in results]}
+        stdout.print_json(json.dumps(document))
+    else:
+        _print(results)
+    bad = [r for r in results if r.failed]
+    if bad:
+        names = ", ".join(dict.fromkeys(f"{r.node}/{r.name}" for r in bad))
+        stderr.print(f"[bold red]{len(bad)} check(s) failed:[/] {names}", markup=True)
+        raise typer.Exit(int(ExitStatus.FAILED))
+    warned = sum(r.status is Status.WARN for r in results)
+    stderr.print(f"all checks passed ({warned} warning(s))")
+
+
+def _print(results: list[CheckResult]) -> None:
+    table = Table(title="kube6 check", title_justify="left", show_lines=True)
+    for column in ("node", "check", "status", "message", "fix"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        table.add_row(
+            result.node,
+            result.name,
+            Text(str(result.status), style=_STYLE[result.status]),
+            result.message,
+            result.fix,
+        )
+    stdout.print(table)
