@@ -96,7 +96,10 @@ def test_steps_run_in_order_and_second_run_is_all_ok(ha_plan: Plan) -> None:
 
 
 def test_failure_stops_that_host_only(ha_plan: Plan) -> None:
-    steps: tuple[Step[Any], ...] = (recording_step("a", fail_on="w1"), Step("group", "g", children=(recording_step("b"),)))
+    steps: tuple[Step[Any], ...] = (
+        recording_step("a", fail_on="w1"),
+        Step("group", "g", children=(recording_step("b"),)),
+    )
     exs = executors(ha_plan)
     report = arun(run_steps(steps, make_contexts(ha_plan, exs, RunOptions(), artifacts=[])))
     assert not report.ok

@@ -1,0 +1,130 @@
+"""host/sysctl, host/modules, host/swap: recorded facts in, exact commands out."""
+
+from __future__ import annotations
+
+from kube6.execute import RecordingExecutor
+from kube6.plan.model import Plan
+from kube6.steps import Exec, PutFile, StepPlan, host
+from kube6.steps.host import ModulesFacts, SwapFacts, SysctlFacts
+
+from .conftest import arun, context
+
+KEYS = (
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv6.conf.default.forwarding",
+    "net.ipv6.conf.eth0.accept_ra",
+)
+CONVERGED = dict(zip(KEYS, ("1", "1", "2"), strict=True))
+
+
+def shown(step_plan: StepPlan) -> list[str]:
+    return [a.display for a in step_plan.actions]
+
+
+def test_sysctl_fresh_host_with_ra_route_sets_accept_ra_first(plan: Plan) -> None:
+    ctx = context(plan)
+    rendered = ctx.files[host.SYSCTL_PATH].content
+    facts = SysctlFacts(None, dict(zip(KEYS, ("0", "0", "1"), strict=True)), True, None)
+    assert shown(host.plan_sysctl(ctx, facts)) == [
+        'sh -c \'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" > "$f"\' kube6-snapshot '
+        "/var/lib/kube6/sysctl-before.conf " + " ".join(KEYS),
+        "sysctl -w net.ipv6.conf.eth0.accept_ra=2",
+        f"write /etc/sysctl.d/90-kube6.conf (mode 0644, {len(rendered)} bytes)",
+        "sysctl -p /etc/sysctl.d/90-kube6.conf",
+    ]
+
+
+def test_sysctl_static_route_needs_no_early_accept_ra_and_keeps_snapshot(plan: Plan) -> None:
+    ctx = context(plan)
+    facts = SysctlFacts(None, {**CONVERGED, KEYS[0]: "0"}, False, "kept\n")
+    assert shown(host.plan_sysctl(ctx, facts))[1:] == ["sysctl -p /etc/sysctl.d/90-kube6.conf"]
+    assert shown(host.plan_sysctl(ctx, facts))[0].startswith("write /etc/sysctl.d/90-kube6.conf")
+
+
+def test_sysctl_file_only_differs(plan: Plan) -> None:
+    ctx = context(plan)
+    actions = host.plan_sysctl(ctx, SysctlFacts("old", CONVERGED, True, None)).actions
+    assert [type(a) for a in actions] == [PutFile]
+
+
+def test_sysctl_converged(plan: Plan) -> None:
+    ctx = context(plan)
+    facts = SysctlFacts(ctx.files[host.SYSCTL_PATH].content, CONVERGED, True, "x")
+    assert host.plan_sysctl(ctx, facts).noop == (
+        "/etc/sysctl.d/90-kube6.conf is in place and its 3 settings are live"
+    )
+
+
+def test_sysctl_read_probes(plan: Plan) -> None:
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(("sysctl", "-e", *KEYS), stdout="".join(f"{k} = {v}\n" for k, v in CONVERGED.items()))
+    ex.reply(
+        ("ip", "-6", "route", "show", "default", "dev", "eth0"),
+        stdout="default via fe80::1 proto ra metric 1024 expires 1795sec hoplimit 64 pref medium\n",
+    )
+    facts = arun(host.read_sysctl(context(plan, executor=ex)))
+    assert facts == SysctlFacts(None, CONVERGED, True, None)
+
+
+def test_sysctl_parsers() -> None:
+    assert (
+        host.parse_default_route_from_ra("default via fe80::1 dev eth0 proto static metric 1\n")
+        is False
+    )
+    assert (
+        host.parse_default_route_from_ra("default via fe80::1 dev eth0 proto ra metric 1024\n")
+        is True
+    )
+    assert host.parse_sysctl_conf("# c\n; c\n-net.a = 1\nnet.b=2\n") == {"net.a": "1", "net.b": "2"}
+    assert host.restore_order({"net.x.accept_ra": "1", "net.all.forwarding": "0"}) == [
+        ("net.all.forwarding", "0"),
+        ("net.x.accept_ra", "1"),
+    ]
+
+
+def test_modules(plan: Plan) -> None:
+    ctx = context(plan)
+    rendered = ctx.files[host.MODULES_PATH].content
+    assert shown(host.plan_modules(ctx, ModulesFacts(None, frozenset({"overlay"})))) == [
+        f"write /etc/modules-load.d/kube6.conf (mode 0644, {len(rendered)} bytes)",
+        "modprobe nf_tables",
+    ]
+    converged = ModulesFacts(rendered, frozenset({"overlay", "nf_tables"}))
+    assert host.plan_modules(ctx, converged).noop == (
+        "/etc/modules-load.d/kube6.conf is in place and overlay, nf_tables are loaded"
+    )
+
+
+def test_modules_read_counts_builtin_ones(plan: Plan) -> None:
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(("uname", "-r"), stdout="6.8.0-1\n")
+    ex.files["/lib/modules/6.8.0-1/modules.builtin"] = (
+        "kernel/net/netfilter/nf_tables.ko\n",
+        0o644,
+    )
+    ex.reply(("test", "-d", "/sys/module/overlay"), exit_code=1)
+    facts = arun(host.read_modules(context(plan, executor=ex)))
+    assert facts.loaded == frozenset({"nf_tables"})
+
+
+FSTAB = "UUID=1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n# /old none swap sw 0 0\n"
+
+
+def test_swap_on_is_turned_off_now_and_at_boot(plan: Plan) -> None:
+    ctx = context(plan)
+    facts = SwapFacts("Filename Type Size Used Priority\n/swap.img file 1 0 -2\n", FSTAB)
+    step_plan = host.plan_swap(ctx, facts)
+    assert shown(step_plan)[0] == "swapoff -a"
+    put = step_plan.actions[1]
+    assert isinstance(put, PutFile)
+    assert put.path == "/etc/fstab"
+    assert put.content == (
+        "UUID=1 / ext4 defaults 0 1\n#kube6-swap-off# /swap.img none swap sw 0 0\n"
+        "# /old none swap sw 0 0\n"
+    )
+    assert isinstance(step_plan.actions[0], Exec)
+
+
+def test_swap_converged(plan: Plan) -> None:
+    facts = SwapFacts("Filename Type Size Used Priority\n", host.fstab_without_swap(FSTAB))
+    assert host.plan_swap(context(plan), facts).noop == "no swap in use and none in /etc/fstab"

@@ -1,0 +1,190 @@
+"""network/* and addons/*: helm (pinned), Helm releases, manifests, readiness waits."""
+
+from __future__ import annotations
+
+import json
+
+from kube6.execute import RecordingExecutor
+from kube6.plan.model import Plan
+from kube6.steps import StepPlan, addons, cluster, network, verify
+from kube6.steps.cluster import ManifestFacts, ReleaseFacts
+
+from .conftest import arun, context
+
+HELM = "/usr/local/bin/helm --kubeconfig /etc/kubernetes/admin.conf"
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+
+
+def shown(step_plan: StepPlan) -> list[str]:
+    return [a.display for a in step_plan.actions]
+
+
+def leaf(step: object, name: str) -> object:
+    return next(c for c in step.children if c.name == name)  # type: ignore[attr-defined]
+
+
+def test_helm_binary(plan: Plan) -> None:
+    ctx = context(plan)
+    step_plan = network.plan_helm(ctx, network.HelmFacts("v3.19.0", "arm64"))
+    assert shown(step_plan)[-1] == (
+        "tar -xzf /var/lib/kube6/helm/helm-v4.3.1-linux-arm64.tar.gz -C /usr/local/bin "
+        "--strip-components=1 linux-arm64/helm"
+    )
+    assert shown(step_plan)[3] == (
+        'sh -c \'cd "$1" && sha256sum -c "$2"\' kube6-verify /var/lib/kube6/helm '
+        "helm-v4.3.1-linux-arm64.tar.gz.sha256sum"
+    )
+    assert (
+        network.plan_helm(ctx, network.HelmFacts("v4.3.1", "amd64")).noop
+        == "helm v4.3.1 is installed"
+    )
+
+
+def test_calico_release(plan: Plan) -> None:
+    ctx = context(plan)
+    step = leaf(network.STEP, "calico")
+    values = ctx.cluster_files["calico/values.yaml"]
+    step_plan = step.plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    assert shown(step_plan) == [
+        f"write /etc/kube6/cluster/calico/values.yaml (mode 0644, {len(values.content)} bytes)",
+        f"{HELM} upgrade --install calico tigera-operator --repo https://docs.tigera.io/calico/charts "
+        "--version v3.33.1 --namespace tigera-operator --create-namespace "
+        "--values /etc/kube6/cluster/calico/values.yaml --wait --timeout 10m",
+    ]
+    deployed = ReleaseFacts("deployed", "v3.33.1", values.content)
+    assert step.plan(ctx, deployed).noop == "Helm release calico v3.33.1 is deployed"  # type: ignore[attr-defined]
+    changed_values = ReleaseFacts("deployed", "v3.33.1", "old")
+    assert len(step.plan(ctx, changed_values).actions) == 2  # type: ignore[attr-defined]
+    failed = ReleaseFacts("failed", "v3.33.1", values.content)
+    assert len(step.plan(ctx, failed).actions) == 2  # type: ignore[attr-defined]
+
+
+def test_helm_status_parser() -> None:
+    text = json.dumps(
+        {"info": {"status": "deployed"}, "chart": {"metadata": {"version": "v1.21.2"}}}
+    )
+    assert cluster.parse_helm_status(text) == ("deployed", "v1.21.2")
+    assert cluster.parse_helm_status(None) == (None, None)
+    assert cluster.parse_helm_status("Error: release: not found") == (None, None)
+
+
+def test_release_read(plan: Plan) -> None:
+    ex = RecordingExecutor(host="node0001")
+    status = json.dumps(
+        {"info": {"status": "deployed"}, "chart": {"metadata": {"version": "v3.33.1"}}}
+    )
+    ex.reply(
+        (
+            "/usr/local/bin/helm",
+            "--kubeconfig",
+            "/etc/kubernetes/admin.conf",
+            "status",
+            "calico-crds",
+            "-n",
+            "tigera-operator",
+            "-o",
+            "json",
+        ),
+        stdout=status,
+    )
+    ctx = context(plan, executor=ex)
+    step = leaf(network.STEP, "calico-crds")
+    facts = arun(step.read(ctx))  # type: ignore[attr-defined]
+    assert facts == ReleaseFacts("deployed", "v3.33.1", None)
+    assert step.plan(ctx, facts).noop == "Helm release calico-crds v3.33.1 is deployed"  # type: ignore[attr-defined]
+
+
+def test_manifests_step(plan: Plan) -> None:
+    ctx = context(plan)
+    step = leaf(addons.STEP, "issuers")
+    issuers = ctx.cluster_files["cert-manager/issuers.yaml"]
+    assert shown(step.plan(ctx, ManifestFacts(frozenset()))) == [  # type: ignore[attr-defined]
+        f"write /etc/kube6/cluster/cert-manager/issuers.yaml (mode 0644, {len(issuers.content)} bytes)",
+        f"{KUBECTL} apply --server-side --field-manager kube6 -f /etc/kube6/cluster/cert-manager/issuers.yaml",
+    ]
+    current = ManifestFacts(frozenset({"cert-manager/issuers.yaml"}))
+    assert step.plan(ctx, current).noop == "1 manifest file(s) applied and unchanged"  # type: ignore[attr-defined]
+
+
+def test_manifests_read_uses_server_side_diff(plan: Plan) -> None:
+    ex = RecordingExecutor(host="node0001")
+    ctx = context(plan, executor=ex)
+    rendered = ctx.cluster_files["cert-manager/issuers.yaml"].content
+    ex.files["/etc/kube6/cluster/cert-manager/issuers.yaml"] = (rendered, 0o644)
+    diff = (
+        *KUBECTL.split(),
+        "diff",
+        "--server-side",
+        "--field-manager",
+        "kube6",
+        "-f",
+        "/etc/kube6/cluster/cert-manager/issuers.yaml",
+    )
+    ex.reply(diff, exit_code=1, stdout="-  email: old@example.com")
+    step = leaf(addons.STEP, "issuers")
+    assert arun(step.read(ctx)) == ManifestFacts(frozenset())  # type: ignore[attr-defined]
+    ex.reply(diff, exit_code=0)
+    assert arun(step.read(ctx)) == ManifestFacts(frozenset({"cert-manager/issuers.yaml"}))  # type: ignore[attr-defined]
+
+
+def test_steps_that_do_not_apply_say_why(plan: Plan) -> None:
+    ctx = context(plan)
+    assert leaf(network.STEP, "calico-bgp").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
+        "routing is ndp-proxy, not bgp"
+    )
+    assert leaf(network.STEP, "coredns").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
+        "CoreDNS keeps its defaults (DNS64: off)"
+    )
+
+
+def test_nodes_ready_and_coredns(plan: Plan) -> None:
+    ctx = context(plan)
+    assert shown(network.plan_ready(ctx, network.ReadyFacts(frozenset(), 0))) == [
+        f"{KUBECTL} wait --for=condition=Ready node --all --timeout=10m",
+        f"{KUBECTL} -n kube-system rollout status deployment/coredns --timeout=10m",
+    ]
+    assert network.plan_ready(ctx, network.ReadyFacts(frozenset({"node0001"}), 2)).noop == (
+        "1 node(s) Ready, CoreDNS available"
+    )
+    nodes = {
+        "items": [
+            {
+                "metadata": {"name": "a"},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            },
+            {
+                "metadata": {"name": "b"},
+                "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+            },
+        ]
+    }
+    assert network.parse_ready_nodes(json.dumps(nodes)) == frozenset({"a"})
+
+
+def test_gateway_api_bundle(plan: Plan) -> None:
+    ctx = context(plan)
+    assert shown(addons.plan_bundle(ctx, addons.BundleFacts(None)))[0] == (
+        f"{KUBECTL} apply --server-side --field-manager kube6 -f "
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml"
+    )
+    assert (
+        addons.plan_bundle(ctx, addons.BundleFacts("v1.6.3")).noop
+        == "Gateway API CRDs v1.6.3 are installed"
+    )
+
+
+def test_cert_manager_release_pins_and_enables_crds(plan: Plan) -> None:
+    ctx = context(plan)
+    step_plan = leaf(addons.STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    assert shown(step_plan)[-1] == (
+        f"{HELM} upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager "
+        "--version v1.21.2 --namespace cert-manager --create-namespace "
+        "--values /etc/kube6/cluster/cert-manager/values.yaml --set crds.enabled=true --wait --timeout 10m"
+    )
+
+
+def test_verify_refuses_an_unready_api_server(plan: Plan) -> None:
+    ctx = context(plan)
+    refused = verify.plan_verify(ctx, verify.ReadyzFacts(False, "[-]etcd failed"))
+    assert refused.refuse == "the API server on node0001 is not ready: [-]etcd failed"
+    assert verify.plan_verify(ctx, verify.ReadyzFacts(True, "ok")).noop is not None

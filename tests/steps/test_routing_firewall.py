@@ -1,0 +1,127 @@
+"""routing/* (ndppd or nothing) and firewall/* (nft -f, the boot unit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kube6.execute import RecordingExecutor
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import load, parse_text
+from kube6.steps import StepPlan, firewall, probe, routing
+from kube6.steps.apt import PackageFacts
+from kube6.steps.base import Services
+
+from .conftest import arun, context
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def bgp_plan() -> Plan:
+    return make_plan(load(GOLDEN / "own-prefixes-bgp" / "kube6.yaml"), source="test")
+
+
+def shown(step_plan: StepPlan) -> list[str]:
+    return [a.display for a in step_plan.actions]
+
+
+def test_ndppd_install_config_service(plan: Plan) -> None:
+    ctx = context(plan)
+    assert shown(routing.plan_install(ctx, PackageFacts({"ndppd": None}, frozenset()))) == [
+        "env DEBIAN_FRONTEND=noninteractive apt-get install -y ndppd"
+    ]
+    assert routing.plan_install(ctx, PackageFacts({"ndppd": "0.2.5-6"}, frozenset())).noop == (
+        "ndppd 0.2.5-6 is installed"
+    )
+    rendered = ctx.files[routing.CONFIG_PATH].content
+    running = probe.ServiceFacts(True, True)
+    assert shown(routing.plan_config(ctx, routing.ConfigFacts("proxy eth9 {}", running))) == [
+        f"write /etc/ndppd.conf (mode 0644, {len(rendered)} bytes)",
+        "systemctl restart ndppd",
+    ]
+    assert routing.plan_config(ctx, routing.ConfigFacts(rendered, running)).noop == (
+        "/etc/ndppd.conf is the rendered one"
+    )
+    assert shown(routing.plan_service(ctx, probe.ServiceFacts(False, False))) == [
+        "systemctl enable --now ndppd"
+    ]
+    assert routing.plan_service(ctx, running).noop == "ndppd is enabled and running"
+
+
+def test_bgp_and_routed_modes_need_nothing_on_the_host(bgp_plan: Plan) -> None:
+    ex = RecordingExecutor(host="alpha")  # strict: any probe would fail the test
+    ctx = context(bgp_plan, "alpha", executor=ex)
+    reason = "routing is bgp: Calico peers with the router, nothing runs on the host for it"
+    assert routing.plan_install(ctx, arun(routing.read_install(ctx))).noop == reason
+    assert routing.plan_config(ctx, arun(routing.read_config(ctx))).noop == reason
+    assert routing.plan_service(ctx, arun(routing.read_service(ctx))).noop == reason
+    assert ex.commands == []
+    routed = make_plan(
+        parse_text(
+            "cluster: {name: r1}\nprefix: 2001:db8:1234:5678::/64\nrouting: routed\n"
+            "nodes:\n  - {name: n1, address: '2001:db8:1234:5678::1', roles: [control-plane, worker]}\n"
+        ),
+        source="test",
+    )
+    assert routing.plan_service(context(routed), probe.ServiceFacts(False, False)).noop == (
+        "routing is routed: the provider routes the prefix to the hosts, nothing to proxy"
+    )
+
+
+def test_direct_mode_restarts_by_pid(plan: Plan) -> None:
+    ctx = context(plan, services=Services.DIRECT, root="/r")
+    facts = routing.ConfigFacts(None, probe.ServiceFacts(True, True, "77"))
+    assert shown(routing.plan_config(ctx, facts))[1:] == [
+        "kill 77",
+        "ndppd -d -c /r/etc/ndppd.conf -p /r/run/kube6-ndppd.pid",
+    ]
+
+
+def test_firewall_rules(plan: Plan) -> None:
+    ctx = context(plan)
+    artifact = firewall.firewall_file(ctx)
+    assert artifact is not None
+    assert firewall.host_path(ctx, artifact) == "/etc/kube6/firewall.nft"
+    assert firewall.table_of(artifact.content) == ("ip6", "kube6")
+    assert shown(firewall.plan_firewall(ctx, firewall.FirewallFacts(None, False))) == [
+        f"write /etc/kube6/firewall.nft (mode {artifact.mode:04o}, {len(artifact.content)} bytes)",
+        "nft -f /etc/kube6/firewall.nft",
+    ]
+    # file in place but the table was flushed (e.g. `nft flush ruleset`): load it again
+    assert shown(firewall.plan_firewall(ctx, firewall.FirewallFacts(artifact.content, False))) == [
+        "nft -f /etc/kube6/firewall.nft"
+    ]
+    assert firewall.plan_firewall(ctx, firewall.FirewallFacts(artifact.content, True)).noop == (
+        "/etc/kube6/firewall.nft is the rendered one and table ip6 kube6 is loaded"
+    )
+
+
+def test_firewall_read_probes_the_table(plan: Plan) -> None:
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(
+        ("nft", "list", "table", "ip6", "kube6"), exit_code=1, stderr="No such file or directory"
+    )
+    assert arun(firewall.read_firewall(context(plan, executor=ex))) == firewall.FirewallFacts(
+        None, False
+    )
+
+
+def test_firewall_boot_unit(plan: Plan) -> None:
+    ctx = context(plan)
+    unit = firewall.unit_file(ctx)
+    assert unit is not None
+    assert shown(firewall.plan_boot(ctx, firewall.BootFacts(None, False))) == [
+        f"write /etc/systemd/system/kube6-firewall.service (mode 0644, {len(unit.content)} bytes)",
+        "systemctl daemon-reload",
+        "systemctl enable kube6-firewall.service",
+    ]
+    assert firewall.plan_boot(ctx, firewall.BootFacts(unit.content, True)).noop == (
+        "kube6-firewall.service is installed and enabled"
+    )
+    lab = context(plan, services=Services.DIRECT)
+    assert firewall.plan_boot(lab, firewall.BootFacts(None, False)).noop == (
+        "no init system here: nothing loads the table at boot"
+    )
