@@ -340,3 +340,17 @@ def test_worker_join_needs_no_certificate_key(golden_plan: Callable[[str], Plan]
     text = _join_text(golden_plan, "worker1")
     filled = fill_placeholders(text, {JOIN_TOKEN: TOKEN, CA_CERT_HASH: HASH})
     assert not MARKER.search(filled)
+
+
+def test_no_comment_only_documents(scenario_artifacts: list[Artifact]) -> None:
+    """kubeadm splits files on `---` lines and refuses a piece without kind/apiVersion, such as
+    the header comments followed by a leading separator (found with the real kubeadm)."""
+    for artifact in scenario_artifacts:
+        if "/etc/kubernetes/kubeadm/" not in artifact.path:
+            continue
+        pieces = re.split(r"(?m)^---\s*$", artifact.content)
+        for piece in pieces:
+            content = [
+                line for line in piece.splitlines() if line.strip() and not line.startswith("#")
+            ]
+            assert content, f"{artifact.path} has a document with only comments"

@@ -129,7 +129,11 @@ def api_server_endpoint(plan: Plan) -> str:
 
 def _init_artifact(plan: Plan, node: PlannedNode) -> Artifact:
     what = f"kubeadm init configuration of {node.name} (kubeadm init --config {INIT_PATH})."
-    content = header(plan, what) + _notes(_INIT_NOTES) + yamlio.dump_all(init_documents(plan))
+    documents = yamlio.dump_all(init_documents(plan))
+    # kubeadm splits on `---` and refuses the comment-only "document" that a leading separator
+    # after the header would create; separators between documents stay.
+    documents = documents.removeprefix("---\n")
+    content = header(plan, what) + _notes(_INIT_NOTES) + documents
     # With a bootstrap token inside, the filled file is a secret.
     secret = any(marker in content for marker in PLACEHOLDERS)
     return Artifact(
