@@ -1,0 +1,67 @@
+"""`kube6 check` in-process: the built-in example on this machine fails honestly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kube6.checks import CHECK_NAMES
+from kube6.cli.app import run
+
+
+@pytest.fixture(autouse=True)
+def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no kube6.yaml: the built-in example is used
+
+
+def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["check", "--no-connect", "--output", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    document = json.loads(out)
+    assert document["ok"] is False
+    names = [r["name"] for r in document["results"]]
+    assert names == [n for n in CHECK_NAMES if n != "host-reachable"]
+    by = {r["name"]: r for r in document["results"]}
+    # The example's node address (documentation prefix) is not on this machine.
+    assert by["node-address"]["status"] == "fail"
+    assert "2001:db8:1234:5678::1" in by["node-address"]["message"]
+    assert by["node-address"]["fix"]
+    assert set(by["swap"]) == {"node", "name", "status", "message", "fix", "evidence"}
+    assert "failed:" in err
+    assert "node0001/node-address" in err
+
+
+def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["check", "--no-connect", "--ignore", "node-address"])
+    out, _ = capsys.readouterr()
+    assert "node-address" in out
+    assert "[--ignore]" in out
+
+
+def test_unknown_ignore_and_node_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check", "--ignore", "nope"]) == 2
+    assert "--ignore takes one of" in capsys.readouterr().err
+    assert run(["check", "--node", "node9"]) == 2
+    assert "node0001" in capsys.readouterr().err
+
+
+def test_ssh_node_without_known_host_key_fails_host_reachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "kube6.yaml"
+    spec.write_text(
+        "prefix: 2001:db8:1234:5678::/64\n"
+        "nodes:\n"
+        "  - name: node0001\n"
+        "    address: 2001:db8:1234:5678::1\n"
+        "    ssh: root@localhost:1\n"
+    )
+    code = run(["check", "--spec", str(spec), "--output", "json", "--known-hosts", "/dev/null"])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    (result,) = json.loads(out)["results"]
+    assert result["name"] == "host-reachable"
+    assert "cannot connect" in result["message"]
