@@ -69,6 +69,30 @@ def _source_network(value: object) -> IPv6Network:
     return net.parse_network(_text(value, "an IPv6 prefix"), any_scope=True)
 
 
+NAT64_LENGTHS = (32, 40, 48, 56, 64, 96)  # RFC 6052 section 2.2
+NAT64_SPECIAL = (IPv6Network("64:ff9b::/96"), IPv6Network("64:ff9b:1::/48"))  # RFC 6052, 8215
+
+
+def _nat64_network(value: object) -> IPv6Network:
+    if isinstance(value, IPv6Network):
+        network = value
+    else:
+        network = net.parse_network(_text(value, "an IPv6 prefix"), any_scope=True)
+    if network.prefixlen not in NAT64_LENGTHS:
+        raise ValueError(
+            f"'{network}' is not a NAT64 prefix: RFC 6052 allows the lengths "
+            f"{', '.join(f'/{n}' for n in NAT64_LENGTHS)} (usually /96, e.g. 64:ff9b::/96)"
+        )
+    if not any(network.subnet_of(special) for special in NAT64_SPECIAL):
+        kind = net.describe_kind(network.network_address)
+        if kind is not None:
+            raise ValueError(
+                f"'{network}' is {kind.replace('address', 'prefix')}; a NAT64 "
+                "prefix is 64:ff9b::/96, 64:ff9b:1::/48 or one of your global prefixes"
+            )
+    return network
+
+
 def _pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
     def check(value: object) -> str:
         text = _text(value, what)
@@ -96,6 +120,12 @@ SourcePrefix = Annotated[
     BeforeValidator(_source_network),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "examples": ["::/0", "2001:db8:ffff::/48"]}),
+]
+Nat64Prefix = Annotated[
+    IPv6Network,
+    BeforeValidator(_nat64_network),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["64:ff9b::/96"]}),
 ]
 DnsLabel = Annotated[
     str,
@@ -247,7 +277,7 @@ class Network(_Strict):
 class Dns(_Strict):
     resolvers: tuple[Address, ...] = ()
     """IPv6 resolvers that CoreDNS forwards to. Empty: the node's /etc/resolv.conf."""
-    nat64_prefix: Prefix | None = None
+    nat64_prefix: Nat64Prefix | None = None
     """The NAT64 prefix that reaches IPv4 (RFC 6052), e.g. 64:ff9b::/96; `init` discovers it."""
     dns64: Literal["resolvers", "coredns", "off"] | None = None
     """Who synthesizes AAAA records for IPv4-only names: the resolvers already do (`resolvers`),

@@ -41,6 +41,8 @@ KNOWN_RULES = {
     "control-plane-endpoint",
     "ipv4-only-sources",
     "prefix-size",
+    "bgp-router-id",
+    "acme-solver",
 }
 
 

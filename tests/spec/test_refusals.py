@@ -262,3 +262,19 @@ def test_unique_local_pods_warn_about_nat66() -> None:
     [nat] = [r for r in plan.rules if r.name == "nat-outgoing"]
     assert nat.level == "warn"
     assert "NAT66" in nat.detail
+
+
+def test_well_known_nat64_prefix_is_accepted() -> None:
+    spec = spec_module.from_data(
+        spec_with(dns={"nat64_prefix": "64:ff9b::/96", "dns64": "coredns"})
+    )
+    assert str(spec.dns.nat64_prefix) == "64:ff9b::/96"
+    assert make_plan(spec).dns_settings.coredns_dns64
+
+
+def test_fixed_router_id_fails_the_plan() -> None:
+    data = spec_with(
+        routing="bgp", bgp={"peer": "2001:db8::ff", "peer_as": 65000, "router_id": "192.0.2.1"}
+    )
+    plan = make_plan(spec_module.from_data(data))
+    assert [r.name for r in plan.failures] == ["bgp-router-id"]

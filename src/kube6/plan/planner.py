@@ -318,6 +318,23 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
             "give dns.nat64_prefix (run `kube6 check` to discover it) or mirror those images",
         )
 
+    if spec.routing is RoutingMode.BGP and spec.bgp is not None:
+        rules.check(
+            "bgp-router-id",
+            spec.bgp.router_id == "hash",
+            "Calico derives a distinct router ID per node from its name (hash)",
+            f"router_id {spec.bgp.router_id!r} cannot be given to every node: the node mesh needs "
+            "a distinct ID per node, and the operator sets CALICO_ROUTER_ID=hash itself when a "
+            "node has no IPv4 address",
+            "remove bgp.router_id (the default, hash, is right for IPv6-only nodes)",
+        )
+    if addons_need_solver(spec):
+        rules.warn(
+            "acme-solver",
+            "cert-manager is on but the gateway is off: the Let's Encrypt issuers have no HTTP-01 "
+            "solver and will not issue certificates",
+            "enable addons.gateway, or disable addons.cert_manager",
+        )
     bgp = None
     if spec.routing is RoutingMode.BGP and spec.bgp is not None:
         bgp = BgpPlan(
@@ -728,6 +745,10 @@ def _check_exposure(rules: _Rules, spec: ClusterSpec, control_planes: Sequence[o
             "set cluster.control_plane_endpoint to a DNS name with an AAAA record per "
             "control-plane node",
         )
+
+
+def addons_need_solver(spec: ClusterSpec) -> bool:
+    return spec.addons.cert_manager.enabled and not spec.addons.gateway.enabled
 
 
 def _kubernetes_version(minor: str, choices: list[Choice]) -> str:
