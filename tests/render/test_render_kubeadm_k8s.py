@@ -8,8 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kube6 import versions
+from kube6.plan.model import Plan
 from kube6.render import containerd
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
 from kube6.render.kubeadm import fill_placeholders
@@ -95,3 +97,68 @@ def test_containerd_pins_the_pause_image_kubeadm_wants() -> None:
     )
     pause = [line for line in done.stdout.split() if "/pause:" in line]
     assert pause == [containerd.PAUSE_IMAGE], done.stdout
+
+
+def _dry_run_manifest(
+    kubeadm: Path, init_yaml: str, root: Path, phase: list[str], manifest: str
+) -> dict[str, str]:
+    """Run a kubeadm init phase with --dry-run, chrooted (--rootfs) into `root` so that nothing
+    is written outside it, and return the component's flags from the manifest it writes."""
+    (root / "cfg").mkdir(parents=True)
+    (root / "cfg" / "init.yaml").write_text(init_yaml)
+    argv = [str(kubeadm), "init", "phase", *phase, "--rootfs", str(root)]
+    subprocess.run(
+        [*argv, "--config", "/cfg/init.yaml", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (path,) = (root / "etc" / "kubernetes" / "tmp").glob(f"kubeadm-init-dryrun*/{manifest}")
+    pod = yaml.safe_load(path.read_text())
+    flags = {}
+    for arg in pod["spec"]["containers"][0]["command"][1:]:
+        name, _, value = arg.removeprefix("--").partition("=")
+        flags[name] = value
+    return flags
+
+
+def _filled_init(artifacts: list[Artifact]) -> tuple[str, str]:
+    (init,) = [a for a in artifacts if a.path.endswith("kubeadm/init.yaml")]
+    needed = {m: v for m, v in VALUES.items() if m in init.content}
+    return init.path.split("/")[1], fill_placeholders(init.content, needed)
+
+
+def test_etcd_name_and_addresses_come_from_the_node(
+    scenario_plan: Plan, scenario_artifacts: list[Artifact], tmp_path: Path
+) -> None:
+    """The guide's bug: etcd --name differed from the name in --initial-cluster."""
+    kubeadm = _kubeadm()
+    name, text = _filled_init(scenario_artifacts)
+    address = scenario_plan.node(name).address
+    flags = _dry_run_manifest(kubeadm, text, tmp_path, ["etcd", "local"], "etcd.yaml")
+    assert flags["name"] == name
+    assert flags["initial-cluster"] == f"{name}=https://[{address}]:2380"
+    assert flags["listen-client-urls"] == f"https://[::1]:2379,https://[{address}]:2379"
+    assert flags["listen-peer-urls"] == f"https://[{address}]:2380"
+
+
+def test_controller_manager_flags(
+    scenario_plan: Plan, scenario_artifacts: list[Artifact], tmp_path: Path
+) -> None:
+    kubeadm = _kubeadm()
+    _, text = _filled_init(scenario_artifacts)
+    flags = _dry_run_manifest(
+        kubeadm,
+        text,
+        tmp_path,
+        ["control-plane", "controller-manager"],
+        "kube-controller-manager.yaml",
+    )
+    assert flags["cluster-cidr"] == str(scenario_plan.pods)
+    assert flags["service-cluster-ip-range"] == str(scenario_plan.services)
+    if scenario_plan.allocate_node_cidrs:
+        assert flags["allocate-node-cidrs"] == "true"
+        assert flags["node-cidr-mask-size-ipv6"] == str(scenario_plan.node_mask)
+    else:
+        assert flags["allocate-node-cidrs"] == "false"
