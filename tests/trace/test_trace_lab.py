@@ -15,11 +15,7 @@ import pytest
 from kube6.execute import NetnsExecutor
 from kube6.trace import TraceFilter, run_trace, trace_session
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0, reason="creates network namespaces: needs root"),
-    pytest.mark.skipif(shutil.which("nft") is None, reason="needs nft: apt-get install nftables"),
-]
+pytestmark = pytest.mark.lab
 
 NODE_ADDRESS = "2001:db8:77::1"
 PEER_ADDRESS = "2001:db8:77::2"
@@ -38,8 +34,19 @@ def sh(*argv: str, stdin: str | None = None) -> str:
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.fixture(scope="module")
+def trace_env() -> None:
+    """Like the lab: fail loudly unless root and nft are here; skip only when told to."""
+    if os.environ.get("KUBE6_SKIP_LAB") == "1":
+        pytest.skip("KUBE6_SKIP_LAB=1: network-namespace lab tests were explicitly NOT run")
+    if os.geteuid() != 0:
+        pytest.fail("trace lab tests create network namespaces: run them as root")
+    if shutil.which("nft") is None:
+        pytest.fail("trace lab tests need nft: apt-get install -y nftables")
+
+
 @pytest.fixture
-def namespaces() -> Iterator[tuple[str, str]]:
+def namespaces(trace_env: None) -> Iterator[tuple[str, str]]:
     token = secrets.token_hex(2)
     node, peer = f"k6tr-{token}-node", f"k6tr-{token}-peer"
     try:

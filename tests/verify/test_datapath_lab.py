@@ -1,0 +1,89 @@
+"""Data-path probes for real, in lab pod namespaces (no kubelet): with and without the NDP proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from kube6.execute import NetnsExecutor
+from kube6.lab import INTERNET_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER, Lab, lab_namespaces
+from kube6.plan.model import Plan
+from kube6.verify.datapath import Targets, run_datapath
+from kube6.verify.result import CheckResult, Status
+from tests.lab.conftest import lab_env, two_node_plan
+
+pytestmark = pytest.mark.lab
+
+__all__ = ["lab_env", "two_node_plan"]  # fixtures shared with the lab tests
+
+
+@pytest.fixture(scope="module")
+def lab(lab_env: None, two_node_plan: Plan) -> Iterator[Lab]:
+    with Lab(two_node_plan) as built:
+        yield built
+    assert built.lab_id not in lab_namespaces(), "the lab left namespaces behind"
+
+
+def mesh_routes(lab: Lab) -> None:
+    """Route each node's pod block via the other node, as Calico's BGP mesh does.
+
+    Without them a node treats the other node's pods as on-link and solicits them itself; the
+    NDP proxy (ndppd 0.2.x) then keeps answering that node instead of the upstream router.
+    """
+    nodes = ("node0001", "node0002")
+    for here, there in (nodes, nodes[::-1]):
+        block = lab.layout.pod_blocks[there]
+        via = str(lab.node(there).address)
+        lab.run(lab.node_ns(here), ("ip", "-6", "route", "replace", str(block), "via", via))
+
+
+def probe(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
+    first = lab.pods.get("pod-0-0") or lab.add_pod("node0001")
+    other = lab.pods.get("pod-1-0") or lab.add_pod("node0002")
+    mesh_routes(lab)
+    # The lab's NAT64 prefix is what `kube6 check` would discover and kube6.yaml would name.
+    planned = dataclasses.replace(
+        plan, dns_settings=dataclasses.replace(plan.dns_settings, nat64_prefix=NAT64_PREFIX)
+    )
+    targets = Targets(
+        node=plan.node("node0001").address,
+        other_pod=other.address,
+        outside=INTERNET_HOST,
+        ipv4_only_name=IPV4_ONLY_NAME,
+        ipv4_only_port=80,
+        cluster_dns=False,
+        resolver=RESOLVER,
+    )
+    results = asyncio.run(run_datapath(NetnsExecutor(first.namespace), planned, targets))
+    return {r.name: r for r in results}
+
+
+def test_probes_fail_clearly_without_the_ndp_proxy_and_pass_with_it(
+    lab: Lab, two_node_plan: Plan
+) -> None:
+    without = probe(lab, two_node_plan)
+    assert without["probe-address"].status is Status.PASS
+    assert without["pod-to-node"].status is Status.PASS
+    # Pods on different nodes reach each other through the nodes' routes...
+    assert without["pod-to-pod"].status is Status.PASS
+    # ...but everything that needs the upstream router to find a pod address fails.
+    for name in ("pod-to-outside", "pod-to-ipv4-via-nat64"):
+        assert without[name].status is Status.FAIL, without[name]
+    outside = without["pod-to-outside"]
+    assert outside.message == f"an outside address ({INTERNET_HOST}) does not answer ping"
+    assert "NDP proxy" in outside.fix
+    assert "100% packet loss" in outside.evidence[0]
+
+    for node in ("node0001", "node0002"):
+        lab.start_ndppd(node)
+    try:
+        with_proxy = probe(lab, two_node_plan)
+    finally:
+        for node in ("node0001", "node0002"):
+            lab.stop_ndppd(node)
+    assert {n: r.status for n, r in with_proxy.items() if r.status is not Status.PASS} == {
+        "dns-kubernetes": Status.SKIP
+    }, {n: (r.message, r.evidence) for n, r in with_proxy.items()}
