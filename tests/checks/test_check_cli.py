@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from kube6.checks import CHECK_NAMES
+from kube6.checks import CHECK_NAMES, runner
+from kube6.checks.artifacts import ArtifactHost
 from kube6.cli.app import run
 
 
 @pytest.fixture(autouse=True)
 def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no kube6.yaml: the built-in example is used
+    # One name from /etc/hosts instead of the internet's download hosts: fast and offline.
+    monkeypatch.setattr(
+        runner, "artifact_hosts", lambda plan: (ArtifactHost("localhost", "a test name"),)
+    )
 
 
 def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,6 +37,11 @@ def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) ->
     assert set(by["swap"]) == {"node", "name", "status", "message", "fix", "evidence"}
     assert "failed:" in err
     assert "node0001/node-address" in err
+    # localhost has only 127.0.0.1 here: named as unreachable over IPv6, with the fix.
+    artifacts = by["artifact-hosts-reachable"]
+    if artifacts["status"] == "fail":
+        assert "localhost" in artifacts["message"]
+        assert "NAT64" in artifacts["fix"]
 
 
 def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ None and says why in `HostFacts.unknown`; checks then report "unknown" instead o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -111,16 +111,18 @@ async def gather(
     gate = asyncio.Semaphore(PROBE_CONCURRENCY)
     unknown: dict[str, str] = {}
 
-    async def fact(name: str, work: Awaitable[Any]) -> Any:
+    async def fact(name: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        # `work` is a factory: no coroutine exists until the gate lets it run, so none is
+        # left un-awaited when another probe's failure (ConnectError) ends the gathering.
         async with gate:
             try:
-                return await work
+                return await work()
             except FactError as exc:
                 unknown[name] = exc.message
                 return None
 
     async def probe(p: Probe[Any]) -> Any:
-        return await fact(p.name, run_probe(executor, p))
+        return await fact(p.name, lambda: run_probe(executor, p))
 
     async def resolved_conf() -> ResolvConf | None:
         text = await executor.get(dns.RESOLVED_CONF_PATH)
@@ -128,7 +130,7 @@ async def gather(
 
     async def resolve(name: str) -> Lookup:
         found: Lookup | None = await fact(
-            f"lookup {name}", run_probe(executor, dns.lookup_probe(name))
+            f"lookup {name}", lambda: run_probe(executor, dns.lookup_probe(name))
         )
         if found is None:
             return Lookup(name, error=unknown[f"lookup {name}"])
@@ -140,7 +142,6 @@ async def gather(
 
     probes = (
         system.OS_RELEASE,
-        system.UNAME,
         network.ADDRESSES,
         network.ROUTES,
         network.IPV6_CONF,
@@ -153,12 +154,20 @@ async def gather(
         system.SERVICES_PROBE,
     )
     names = [dns.IPV4ONLY_ARPA, *(n for n in dict.fromkeys(lookups) if n != dns.IPV4ONLY_ARPA)]
-    results, resolved, found = await asyncio.gather(
-        asyncio.gather(*(probe(p) for p in probes)),
-        fact("resolved.conf", _guard(resolved_conf())),
-        asyncio.gather(*(resolve(n) for n in names)),
-    )
-    values = dict(zip((p.name for p in probes), results, strict=True))
+    # One probe alone first: it opens the connection, so an unreachable host fails once, fast.
+    values: dict[str, Any] = {"uname": await probe(system.UNAME)}
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = {p.name: group.create_task(probe(p)) for p in probes}
+            resolved_task = group.create_task(
+                fact("resolved.conf", lambda: _guard(resolved_conf()))
+            )
+            lookup_tasks = [group.create_task(resolve(n)) for n in names]
+    except BaseExceptionGroup as errors:
+        raise errors.exceptions[0] from None
+    values.update({name: task.result() for name, task in tasks.items()})
+    resolved = resolved_task.result()
+    found = [task.result() for task in lookup_tasks]
     arpa, *others = found
     return HostFacts(
         host=executor.host,
