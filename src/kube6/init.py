@@ -121,7 +121,7 @@ def render_text(answers: InitAnswers) -> str:
     for note in answers.notes:
         w(f"# detected: {note}\n")
     w("\ncluster:\n")
-    w(f"  name: {answers.cluster}          # a DNS-1123 label\n")
+    w(f"  name: {answers.cluster or 'kube001'}          # a DNS-1123 label\n")
     w(f'  kubernetes: "{KUBERNETES_MINOR}"       # minor; the patch is resolved at install\n')
     w("\n# What the provider gave you: an on-link /64, or a routed /64, /56 or /48.\n")
     w(f"prefix: {answers.prefix}\n")

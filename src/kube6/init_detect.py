@@ -1,0 +1,111 @@
+"""What `kube6 init` learns from this host: a pure reading of HostFacts, and the local gather."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from ipaddress import IPv6Address, IPv6Network
+
+from kube6 import net
+from kube6.errors import SpecError
+from kube6.execute import LocalExecutor
+from kube6.facts.gather import HostFacts, gather
+from kube6.facts.network import Address
+from kube6.init import InitAnswers, NodeAnswer, propose_routing
+
+
+def answers_from_facts(facts: HostFacts) -> InitAnswers:
+    """Pick the uplink, its stable global address and on-link prefix, resolvers and NAT64.
+
+    The uplink is the interface of the default route. Its address is a global (or unique-local)
+    one that is neither temporary (privacy), deprecated, tentative nor failed DAD; among those a
+    permanent (static) address wins over a SLAAC one, then the lowest address.
+    """
+    defaults = facts.default_routes
+    if not defaults:
+        raise SpecError(
+            [
+                "this host has no default IPv6 route, so kube6 cannot tell its uplink; "
+                "give --prefix and --node NAME=ADDRESS (and fix the route: Calico needs one)"
+            ],
+            source="host detection",
+        )
+    uplink = sorted(defaults, key=lambda r: r.metric)[0]
+    interface = facts.interface(uplink.dev)
+    candidates = [a for a in (interface.addresses if interface else ()) if _usable(a)]
+    if not candidates:
+        raise SpecError(
+            [
+                f"the uplink {uplink.dev} has no stable global IPv6 address (temporary, "
+                "deprecated and link-local ones do not count); give --node NAME=ADDRESS"
+            ],
+            source="host detection",
+        )
+    chosen = sorted(candidates, key=lambda a: (a.dynamic, int(a.address)))[0]
+    on_link = [
+        r.dst
+        for r in facts.routes or ()
+        if r.dst is not None and r.on_link and r.dev == uplink.dev and chosen.address in r.dst
+    ]
+    if on_link:
+        prefix: IPv6Network = max(on_link, key=lambda n: n.prefixlen)
+    else:
+        prefix = IPv6Network((int(chosen.address), chosen.prefixlen), strict=False)
+    name = _node_name(facts.uname.hostname if facts.uname else "")
+    resolvers = tuple(_ipv6_resolvers(facts))
+    nat64 = facts.nat64.prefix if facts.nat64 else None
+    notes = [
+        f"uplink {uplink.dev} (default route via {uplink.gateway or 'on-link'}, "
+        f"proto {uplink.proto})",
+        f"address {chosen.address}/{chosen.prefixlen} "
+        f"({'SLAAC, stable' if chosen.dynamic else 'static'})",
+        f"prefix {prefix} ({'on-link: ndp-proxy' if on_link else 'not on-link: routed'})",
+    ]
+    if nat64:
+        notes.append(f"DNS64 synthesizes with {nat64} (RFC 7050, ipv4only.arpa)")
+    return InitAnswers(
+        cluster="",
+        prefix=prefix,
+        routing=propose_routing(prefix, bool(on_link)),
+        nodes=(NodeAnswer(name, chosen.address, interface=uplink.dev),),
+        resolvers=resolvers,
+        nat64_prefix=nat64,
+        notes=tuple(notes),
+    )
+
+
+def _usable(address: Address) -> bool:
+    return (
+        address.scope == "global"
+        and not (address.temporary or address.deprecated or address.tentative)
+        and not address.dadfailed
+        and address.preferred_lft > 0
+        and net.describe_kind(address.address) is None
+    )
+
+
+def _node_name(hostname: str) -> str:
+    label = re.sub(r"[^a-z0-9-]", "-", hostname.split(".")[0].lower()).strip("-")[:63]
+    return label.strip("-") or "node0001"
+
+
+def _ipv6_resolvers(facts: HostFacts) -> list[IPv6Address]:
+    conf = (
+        facts.resolved_conf if facts.resolv_conf and facts.resolv_conf.stub else facts.resolv_conf
+    )
+    found: list[IPv6Address] = []
+    for text in conf.nameservers if conf else ():
+        try:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            continue
+        if isinstance(address, IPv6Address) and net.describe_kind(address) is None:
+            found.append(address)
+    return found
+
+
+def detect_local() -> InitAnswers:
+    """Gather this host's facts (read-only) and read the answers from them."""
+    facts = asyncio.run(gather(LocalExecutor("this host"), "this host", connect=False))
+    return answers_from_facts(facts)
