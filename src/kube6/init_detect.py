@@ -86,7 +86,7 @@ def _usable(address: Address) -> bool:
 
 
 def _node_name(hostname: str) -> str:
-    label = re.sub(r"[^a-z0-9-]", "-", hostname.split(".")[0].lower()).strip("-")[:63]
+    label = re.sub(r"[^a-z0-9-]", "-", hostname.split(".", maxsplit=1)[0].lower()).strip("-")[:63]
     return label.strip("-") or "node0001"
 
 
