@@ -86,6 +86,13 @@ NDPPD = Pin(
     "the Debian/Ubuntu package (https://github.com/DanielAdolfsson/ndppd, last release 2020)",
 )
 
+PAUSE = Pin(
+    "pause",
+    "registry.k8s.io/pause:3.10.2",
+    "kubeadm's PauseVersion constant in k8s.io/kubernetes v1.37.2 "
+    "(cmd/kubeadm/app/constants); `kubeadm config images list` agrees (k8s tier test)",
+)
+
 ALL: tuple[Pin, ...] = (
     KUBERNETES,
     CONTAINERD,
@@ -98,6 +105,7 @@ ALL: tuple[Pin, ...] = (
     ETCD,
     KWOK,
     NDPPD,
+    PAUSE,
 )
 
 

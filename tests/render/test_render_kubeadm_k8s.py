@@ -3,12 +3,12 @@ validate` of the pinned Kubernetes (built by tests/k8s/build.sh)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import k8s_binary
 
 from kube6 import versions
 from kube6.plan.model import Plan
@@ -26,11 +26,8 @@ VALUES = {
 
 
 def _kubeadm() -> Path:
-    cache = Path(os.environ.get("KUBE6_K8S_CACHE", Path.home() / ".cache" / "kube6-k8s"))
-    binary = cache / "current" / "kubeadm"
-    if not os.access(binary, os.X_OK):
-        pytest.skip(f"no kubeadm at {binary}: run tests/k8s/build.sh (or set KUBE6_K8S_CACHE)")
-    return binary
+    # Fails (never skips) when the k8s tier was not built; see tests/conftest.py.
+    return k8s_binary("kubeadm")
 
 
 def test_kubeadm_config_validate(

@@ -25,10 +25,10 @@ class Artifact:
     content: str
     mode: int = PUBLIC_MODE
     description: str = ""
-
-    @property
-    def secret(self) -> bool:
-        return self.mode == SECRET_MODE
+    secret: bool = False
+    """The content itself is a secret (a filled join token, a kubeconfig): `render` leaves it
+    out unless --include-secrets. A file that only *will* hold one once `up` fills its markers
+    has mode 0600 but is not secret as rendered, so people can review it."""
 
 
 Renderer = Callable[[Plan], Iterable[Artifact]]

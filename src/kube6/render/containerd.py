@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from kube6 import versions
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, header, node_path
 
 CONFIG_PATH = "/etc/containerd/config.toml"
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
+PAUSE_IMAGE = versions.PAUSE.version
 """The sandbox image that kubeadm v1.37.2 pulls (`PauseVersion` in
 cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes v1.37.2; `kubeadm config images
 list`). containerd must pin the same tag, or kubelet and kubeadm warn and pull two pause images.
