@@ -1,0 +1,162 @@
+"""`kube6 check` against lab nodes: it finds what a real host behind a provider's /64 has, and
+catches each way such a host is commonly broken, with the fix."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from kube6.checks import ArtifactHost, CheckResult, Status, artifact_hosts
+from kube6.checks.runner import check_hosts
+from kube6.execute import Executor
+from kube6.lab import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, IPV6_NAME, Lab
+from kube6.lab.core import in_namespace
+from kube6.plan.model import Plan
+
+pytestmark = pytest.mark.lab
+
+LAB_HOSTS = (
+    ArtifactHost(IPV4_ONLY_NAME, "the lab's IPv4-only host"),
+    ArtifactHost(IPV6_NAME, "the lab's IPv6 host"),
+)
+# Served by the lab's DNS the way the real ones are served today (see upstream-facts §5.4).
+IPV4_ONLY_ARTIFACT_HOSTS = {
+    "github.com",
+    "objects.githubusercontent.com",
+    "release-assets.githubusercontent.com",
+    "ghcr.io",
+}
+
+
+def _check(
+    lab: Lab, plan: Plan, hosts: Sequence[ArtifactHost] = LAB_HOSTS
+) -> dict[str, CheckResult]:
+    executors: dict[str, Executor] = {n.name: lab.executor(n.name) for n in plan.nodes[:1]}
+    results = asyncio.run(check_hosts(plan, executors, hosts=hosts))
+    return {r.name: r for r in results}
+
+
+def test_a_prepared_lab_node_passes_the_routing_and_dns_checks(shared_lab: Lab, plan: Plan) -> None:
+    results = _check(shared_lab, plan)
+    for name in ("uplink-interface", "node-address", "default-route", "forwarding"):
+        assert results[name].status is Status.OK, results[name]
+    assert results["prefix-on-link"].status is Status.OK, results["prefix-on-link"]
+    dns64 = results["dns64"]
+    assert dns64.status is Status.OK
+    assert "2001:db8:64::/96" in dns64.message
+    hosts = results["artifact-hosts-reachable"]
+    assert hosts.status is Status.OK, hosts
+    assert f"through NAT64: {IPV4_ONLY_NAME}" in hosts.message
+
+
+@pytest.fixture(scope="module")
+def artifact_lab(lab_env: None, plan: Plan) -> Iterator[Lab]:
+    """A lab whose DNS serves every artifact host of the plan: IPv4-only where they are."""
+    records = {
+        h.name: (str(IPV4_HOST) if h.name in IPV4_ONLY_ARTIFACT_HOSTS else str(INTERNET_HOST),)
+        for h in artifact_hosts(plan)
+    }
+    with Lab(plan, records=records) as lab:
+        yield lab
+
+
+def test_the_plans_artifact_hosts_through_ipv6_and_nat64(artifact_lab: Lab, plan: Plan) -> None:
+    hosts = artifact_hosts(plan)
+    assert IPV4_ONLY_ARTIFACT_HOSTS & {h.name for h in hosts}
+    result = _check(artifact_lab, plan, hosts)["artifact-hosts-reachable"]
+    assert result.status is Status.OK, result
+    assert "github.com" in result.message.split("through NAT64:")[1]
+
+
+@pytest.mark.parametrize("option", ["nat64", "dns64"])
+def test_ipv4_only_host_unreachable_without_nat64_or_dns64(
+    lab_env: None, plan: Plan, option: str
+) -> None:
+    with Lab(plan, nat64=option != "nat64", dns64=option != "dns64") as lab:
+        results = _check(lab, plan)
+    hosts = results["artifact-hosts-reachable"]
+    assert hosts.status is Status.FAIL
+    assert IPV4_ONLY_NAME in hosts.message
+    assert IPV6_NAME not in hosts.message.split("—")[1]  # the IPv6 host is fine
+    assert "NAT64" in hosts.fix
+    assert "DNS64" in hosts.fix
+    if option == "dns64":
+        assert results["dns64"].status is Status.OK
+        assert "no DNS64" in results["dns64"].message
+        assert "IPv4 only (198.51.100.10)" in hosts.message
+    else:
+        assert "2001:db8:64::/96" in results["dns64"].message
+        assert "2001:db8:64::c633:640a" in hosts.message
+
+
+def test_forwarding_off_is_caught(fresh_lab: Lab, plan: Plan) -> None:
+    node = fresh_lab.node_ns("node0001")
+    fresh_lab.sysctl(node, "net.ipv6.conf.all.forwarding", 0)
+    fresh_lab.sysctl(node, "net.ipv6.conf.default.forwarding", 0)
+    result = _check(fresh_lab, plan)["forwarding"]
+    assert result.status is not Status.OK
+    assert "net.ipv6.conf.all.forwarding=1" in result.fix
+    assert "net.ipv6.conf.default.forwarding=1" in result.fix
+
+
+def test_accept_ra_that_would_drop_the_ra_default_route_is_caught(
+    fresh_lab: Lab, plan: Plan
+) -> None:
+    node = fresh_lab.node_ns("node0001")
+    # A default route learned from router advertisements, and the kernel default accept_ra=1,
+    # which ignores RAs once forwarding is on: the route would expire.
+    fresh_lab.run(
+        node,
+        ("ip", "-6", "route", "replace", "default", "via", "fe80::1", "dev", "eth0", "proto", "ra"),
+    )
+    fresh_lab.sysctl(node, "net.ipv6.conf.eth0.accept_ra", 1)
+    result = _check(fresh_lab, plan)["default-route"]
+    assert result.status is not Status.OK
+    assert "accept_ra=1" in result.evidence
+    assert "net.ipv6.conf.eth0.accept_ra=2" in result.fix
+    # With kube6's setting the same route is fine.
+    fresh_lab.sysctl(node, "net.ipv6.conf.eth0.accept_ra", 2)
+    assert _check(fresh_lab, plan)["default-route"].status is Status.OK
+
+
+def test_missing_default_route_is_caught(fresh_lab: Lab, plan: Plan) -> None:
+    node = fresh_lab.node_ns("node0001")
+    fresh_lab.run(node, ("ip", "-6", "route", "del", "default"))
+    result = _check(fresh_lab, plan)["default-route"]
+    assert result.status is Status.FAIL
+    assert "ip -6 route add default via" in result.fix
+    assert "eth0" in result.fix
+
+
+def test_missing_node_address_is_caught(fresh_lab: Lab, plan: Plan) -> None:
+    node = fresh_lab.node_ns("node0001")
+    fresh_lab.run(node, ("ip", "-6", "addr", "del", "2001:db8:1234:5678::1/64", "dev", "eth0"))
+    result = _check(fresh_lab, plan)["node-address"]
+    assert result.status is Status.FAIL
+    assert "2001:db8:1234:5678::1" in result.message
+    assert "ip -6 addr add 2001:db8:1234:5678::1/64 dev eth0" in result.fix
+
+
+@pytest.fixture(scope="module")
+def ssh_lab(lab_env: None, two_node_plan: Plan) -> Iterator[Lab]:
+    with Lab(two_node_plan, ssh=True) as lab:
+        yield lab
+
+
+def test_check_over_ssh_matches_the_namespace_run(ssh_lab: Lab, two_node_plan: Plan) -> None:
+    plan = two_node_plan
+    local: dict[str, Executor] = {n.name: ssh_lab.executor(n.name) for n in plan.nodes}
+    expected = asyncio.run(check_hosts(plan, local, hosts=LAB_HOSTS))
+    # Both nodes over SSH at once, from the internet side (outside the /64), as an operator.
+    remote: dict[str, Executor] = {n.name: ssh_lab.ssh_executor(n.name) for n in plan.nodes}
+    got = in_namespace(
+        ssh_lab.internet, lambda: asyncio.run(check_hosts(plan, remote, hosts=LAB_HOSTS))
+    )
+    assert {r.node for r in got} == {"node0001", "node0002"}
+    assert not [r for r in got if r.name == "host-reachable"]
+    assert [r.to_dict() for r in got] == [r.to_dict() for r in expected]
+    by_node = {(r.node, r.name): r for r in got}
+    assert by_node["node0002", "node-address"].status is Status.OK
+    assert "2001:db8:1234:5678::2" in by_node["node0002", "node-address"].message
