@@ -61,6 +61,8 @@ def _json(text: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise fact_error(what, text, f"not JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise fact_error(what, text, "JSON nested too deeply") from None
 
 
 def parse_addresses(text: str) -> tuple[Interface, ...]:
