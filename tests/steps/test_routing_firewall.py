@@ -16,6 +16,9 @@ from kube6.steps.base import Services
 
 from .conftest import arun, context
 
+WAIT = (
+    "sh -c 'for i in $(seq 50); do test -s \"$1\" && exit 0; sleep 0.1; done; exit 1' kube6-wait "
+)
 GOLDEN = Path(__file__).parent.parent / "golden"
 
 
@@ -76,7 +79,10 @@ def test_direct_mode_restarts_by_pid(plan: Plan) -> None:
     facts = routing.ConfigFacts(None, probe.ServiceFacts(True, True, "77"))
     assert shown(routing.plan_config(ctx, facts))[1:] == [
         "kill 77",
+        "rm -f /r/run/kube6-ndppd.pid",
+        "mkdir -p /r/run",
         "ndppd -d -c /r/etc/ndppd.conf -p /r/run/kube6-ndppd.pid",
+        WAIT + "/r/run/kube6-ndppd.pid",
     ]
 
 

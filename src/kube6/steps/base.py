@@ -128,8 +128,9 @@ class RunOptions:
     fresh: bool = False
     """Do not contact the hosts: assume every step starts from a host kube6 never touched."""
     root: str = ""
-    """Prefix of every file path kube6 writes or reads for its configuration (the lab gives each
-    namespace node its own folder, since namespaces share this machine's file system)."""
+    """Prefix of every file path kube6 writes or reads for its configuration; `{node}` in it is
+    the node's name (the lab gives each namespace node its own folder, since namespaces share
+    this machine's file system)."""
     services: Services = Services.SYSTEMD
     ignore: frozenset[str] = frozenset()
     """Names of preflight checks whose failure does not stop the host."""
@@ -174,7 +175,7 @@ class HostContext:
 
     def path(self, host_path: str) -> str:
         """Where `host_path` is on this host (under the lab's per-node root, if any)."""
-        return self.state.options.root + host_path
+        return self.state.options.root.replace("{node}", self.node.name) + host_path
 
     def value(self, marker: str) -> str:
         """A run-time value; in a dry run an unknown one stays its named placeholder."""

@@ -112,8 +112,20 @@ def start(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
         return [run("systemctl", "enable", "--now", name, why=f"start {name} now and at boot")]
     if facts.active:
         return []
-    argv, _ = _direct(ctx, name)
-    return [run(*argv, why=f"start {name} (no init system here)")]
+    return _direct_start(ctx, name, f"start {name} (no init system here)")
+
+
+# A daemon writes its pid file after it forked; the next step's facts must see it.
+_WAIT_FOR_FILE = 'for i in $(seq 50); do test -s "$1" && exit 0; sleep 0.1; done; exit 1'
+
+
+def _direct_start(ctx: HostContext, name: str, why: str) -> list[Exec]:
+    argv, pidfile = _direct(ctx, name)
+    return [
+        run("mkdir", "-p", pidfile.rsplit("/", 1)[0]),
+        run(*argv, why=why),
+        run("sh", "-c", _WAIT_FOR_FILE, "kube6-wait", pidfile, why=f"{name} is up"),
+    ]
 
 
 def restart(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
@@ -122,9 +134,11 @@ def restart(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
         if facts.active:
             return [run("systemctl", "restart", name, why=f"{name} reads its new configuration")]
         return start(ctx, name, facts)
-    argv, _ = _direct(ctx, name)
-    stop = [run("kill", facts.pid, why=f"stop {name}")] if facts.pid else []
-    return [*stop, run(*argv, why=f"start {name} with its new configuration")]
+    _, pidfile = _direct(ctx, name)
+    stop = (
+        [run("kill", facts.pid, why=f"stop {name}"), run("rm", "-f", pidfile)] if facts.pid else []
+    )
+    return [*stop, *_direct_start(ctx, name, f"start {name} with its new configuration")]
 
 
 def stop(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:

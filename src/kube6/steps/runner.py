@@ -247,7 +247,10 @@ def _learn(state: Any, values: Mapping[str, str], *, dry_run: bool) -> None:
 async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
     state = ctx.state
     if isinstance(action, PutFile):
-        await ctx.executor.put(ctx.path(action.path), action.content, action.mode)
+        path = ctx.path(action.path)
+        # mkdir -p leaves existing folders' modes alone (install -d would reset them).
+        await ctx.executor.run(("mkdir", "-p", path.rsplit("/", 1)[0] or "/"))
+        await ctx.executor.put(path, action.content, action.mode)
         return
     try:
         done = await ctx.executor.run(action.command)

@@ -30,7 +30,7 @@ def _heredoc(action: PutFile) -> list[str]:
     opener = tag if expand else f"'{tag}'"
     folder = action.path.rsplit("/", 1)[0] or "/"
     return [
-        f"install -d -m 0755 {shlex.quote(folder)}",
+        f"mkdir -p {shlex.quote(folder)}",
         f"cat > {shlex.quote(action.path)} <<{opener}",
         content.rstrip("\n"),
         tag,
