@@ -16,6 +16,7 @@ from kube6 import net
 from kube6.plan.model import Plan
 from kube6.render.cert_manager import ACME_SERVERS
 from kube6.verify.objects import ClusterObjects
+from kube6.verify.result import CheckResult, evidence_lines
 
 Raw = dict[str, Any]
 
@@ -262,3 +263,8 @@ def changed(raw: dict[str, list[Raw]], **kinds: list[Raw] | None) -> dict[str, l
     copied: dict[str, list[Raw] | None] = copy.deepcopy(dict(raw))
     copied.update(kinds)
     return copied
+
+
+def ev(result: CheckResult) -> tuple[str, ...]:
+    """The evidence lines of a result."""
+    return tuple(evidence_lines(result))

@@ -13,7 +13,8 @@ from kube6.execute import RecordingExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.verify.datapath import Targets, parse_dig_short, parse_global_addresses, run_datapath
-from kube6.verify.result import CheckResult, Status
+from kube6.verify.result import CheckResult, Status, is_skipped
+from tests.verify.fixtures import ev
 
 POD = "2001:db8:1234:5678:8:2:0:5"
 OTHER_POD = "2001:db8:1234:5678:8:2:1:5"
@@ -95,15 +96,15 @@ def test_everything_answers(plan: Plan) -> None:
     ex = pod(healthy(plan))
     results = asyncio.run(run_datapath(ex, plan, TARGETS))
     assert [(r.name, r.status) for r in results] == [
-        ("probe-address", Status.PASS),
-        ("dns-kubernetes", Status.PASS),
-        ("pod-to-node", Status.PASS),
-        ("pod-to-pod", Status.PASS),
-        ("pod-to-outside", Status.PASS),
-        ("pod-to-ipv4-via-nat64", Status.PASS),
+        ("probe-address", Status.OK),
+        ("dns-kubernetes", Status.OK),
+        ("pod-to-node", Status.OK),
+        ("pod-to-pod", Status.OK),
+        ("pod-to-outside", Status.OK),
+        ("pod-to-ipv4-via-nat64", Status.OK),
     ]
     found = by_name(results)
-    assert found["pod-to-outside"].evidence == (
+    assert ev(found["pod-to-outside"]) == (
         "1 packets transmitted, 1 received, 0% packet loss, time 0ms",
     )
     assert found["pod-to-ipv4-via-nat64"].message == (
@@ -116,7 +117,7 @@ def test_outside_unreachable_in_ndp_proxy_mode_points_at_the_proxy(plan: Plan) -
     result = by_name(asyncio.run(run_datapath(pod(replies), plan, TARGETS)))["pod-to-outside"]
     assert result.status is Status.FAIL
     assert result.message == f"an outside address ({OUTSIDE}) does not answer ping"
-    assert result.evidence == ("8 packets transmitted, 0 received, 100% packet loss, time 7166ms",)
+    assert ev(result) == ("8 packets transmitted, 0 received, 100% packet loss, time 7166ms",)
     assert "NDP proxy" in result.fix
     assert "ndppd" in result.fix
 
@@ -131,7 +132,7 @@ def test_cluster_dns_wrong_answer_and_timeout(plan: Plan) -> None:
     timeout = healthy(plan) | {name: (9, DIG_TIMEOUT)}
     result = by_name(asyncio.run(run_datapath(pod(timeout), plan, TARGETS)))["dns-kubernetes"]
     assert result.status is Status.FAIL
-    assert "no servers could be reached" in result.evidence[0]
+    assert "no servers could be reached" in ev(result)[0]
     assert "CoreDNS" in result.fix
 
 
@@ -163,7 +164,7 @@ def test_probe_outside_the_pools(plan: Plan) -> None:
     )
     result = asyncio.run(run_datapath(ex, plan, TARGETS))[0]
     assert result.status is Status.FAIL
-    assert result.evidence == ("192.0.2.5", "fd00::5")
+    assert ev(result) == ("192.0.2.5", "fd00::5")
 
 
 def test_missing_targets_are_skipped_and_no_nat64_planned(plan: Plan) -> None:
@@ -174,7 +175,8 @@ def test_missing_targets_are_skipped_and_no_nat64_planned(plan: Plan) -> None:
     results = asyncio.run(
         run_datapath(ex, bare, Targets(outside=None, cluster_dns=False, ipv4_only_name=None))
     )
-    assert [r.status for r in results] == [Status.PASS] + [Status.SKIP] * 5
+    assert [r.status for r in results] == [Status.OK] * 6
+    assert [is_skipped(r) for r in results] == [False] + [True] * 5
     assert ex.argvs == [("ip", "-o", "addr", "show", "scope", "global")]
 
 

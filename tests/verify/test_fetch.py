@@ -91,7 +91,7 @@ def test_lists_every_kind_and_checks_it(plan: Plan, kubeconfig: Path) -> None:
     transport = httpx.MockTransport(server(fx.healthy(plan), seen))
     results = verify_objects(plan, client_for(kubeconfig, transport=transport))
     assert sorted(seen) == sorted(PATHS)
-    assert all(r.ok for r in results), [(r.name, r.message) for r in results if not r.ok]
+    assert all(not r.failed for r in results), [(r.name, r.message) for r in results if r.failed]
 
 
 def test_missing_crds_become_not_installed(plan: Plan, kubeconfig: Path) -> None:

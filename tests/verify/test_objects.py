@@ -12,8 +12,9 @@ from kube6 import spec as spec_module
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.verify.objects import check_objects
-from kube6.verify.result import CheckResult, Status, evidence
+from kube6.verify.result import CheckResult, Status, evidence, is_skipped
 from tests.verify import fixtures as fx
+from tests.verify.fixtures import ev
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -55,11 +56,11 @@ def test_cluster_as_planned_passes(scenario: str) -> None:
     else:
         plan = make_plan(spec_module.load(GOLDEN / scenario / "kube6.yaml"))
     found = results(plan, fx.healthy(plan))
-    assert {r.name: r.status for r in found.values() if not r.ok} == {}
-    assert found["nodes-addresses"].status is Status.PASS
-    assert found["services-ipv6"].status is Status.PASS
-    expected = Status.PASS if plan.allocate_node_cidrs else Status.SKIP
-    assert found["nodes-pod-cidrs"].status is expected
+    assert {r.name: r.status for r in found.values() if r.failed} == {}
+    assert found["nodes-addresses"].status is Status.OK
+    assert found["services-ipv6"].status is Status.OK
+    assert found["nodes-pod-cidrs"].status is Status.OK
+    assert is_skipped(found["nodes-pod-cidrs"]) is not plan.allocate_node_cidrs
 
 
 def test_result_names_are_stable(plan: Plan) -> None:
@@ -88,8 +89,8 @@ def test_node_with_an_ipv4_internal_ip_is_caught(plan: Plan) -> None:
     bad = fx.node("node0001", "192.0.2.7", str(plan.pods.network_address) + "/120")
     result = only_failure(plan, fx.changed(raw, nodes=[bad]))
     assert result.name == "nodes-addresses"
-    assert "node0001: IPv4 address(es) InternalIP 192.0.2.7" in result.evidence
-    assert f"node0001: InternalIP 192.0.2.7, planned {plan.nodes[0].address}" in result.evidence
+    assert "node0001: IPv4 address(es) InternalIP 192.0.2.7" in ev(result)
+    assert f"node0001: InternalIP 192.0.2.7, planned {plan.nodes[0].address}" in ev(result)
     assert "--node-ip" in result.fix
     assert str(plan.nodes[0].address) in result.fix
 
@@ -99,7 +100,7 @@ def test_node_with_an_extra_ipv4_address_is_caught(plan: Plan) -> None:
     raw["nodes"][0]["status"]["addresses"].append({"type": "ExternalIP", "address": "198.51.100.3"})
     result = only_failure(plan, raw)
     assert result.name == "nodes-addresses"
-    assert result.evidence == ("node0001: IPv4 address(es) ExternalIP 198.51.100.3",)
+    assert ev(result) == ("node0001: IPv4 address(es) ExternalIP 198.51.100.3",)
 
 
 def test_node_on_another_ipv6_address_is_caught(plan: Plan) -> None:
@@ -107,7 +108,7 @@ def test_node_on_another_ipv6_address_is_caught(plan: Plan) -> None:
     raw["nodes"][0]["status"]["addresses"][0]["address"] = "2001:db8:1234:5678::99"
     result = only_failure(plan, raw)
     assert result.name == "nodes-addresses"
-    assert "InternalIP 2001:db8:1234:5678::99, planned 2001:db8:1234:5678::1" in result.evidence[0]
+    assert "InternalIP 2001:db8:1234:5678::99, planned 2001:db8:1234:5678::1" in ev(result)[0]
     assert "IPv4" not in result.fix
 
 
@@ -115,12 +116,12 @@ def test_missing_and_unknown_nodes(plan: Plan) -> None:
     raw = fx.healthy(plan)
     found = results(plan, fx.changed(raw, nodes=[]))
     assert found["nodes-registered"].status is Status.FAIL
-    assert found["nodes-registered"].evidence == ("node0001: not registered",)
+    assert ev(found["nodes-registered"]) == ("node0001: not registered",)
     assert found["nodes-ready"].message == "the cluster has no nodes"
     extra = fx.node("stray", "2001:db8:1234:5678::77", None)
     found = results(plan, fx.changed(raw, nodes=[*raw["nodes"], extra]))
     assert found["nodes-registered"].status is Status.WARN
-    assert "stray: registered but not in the plan" in found["nodes-registered"].evidence
+    assert "stray: registered but not in the plan" in ev(found["nodes-registered"])
 
 
 def test_node_not_ready_shows_the_kubelet_reason(plan: Plan) -> None:
@@ -130,7 +131,7 @@ def test_node_not_ready_shows_the_kubelet_reason(plan: Plan) -> None:
     )
     result = only_failure(plan, raw)
     assert result.name == "nodes-ready"
-    assert "KubeletNotReady: container runtime network not ready" in result.evidence[0]
+    assert "KubeletNotReady: container runtime network not ready" in ev(result)[0]
     assert "calico-system" in result.fix
 
 
@@ -148,7 +149,7 @@ def test_node_pod_cidr_outside_the_plan(plan: Plan, cidr: str, problem: str) -> 
     raw["nodes"][0]["spec"]["podCIDRs"] = [cidr]
     result = only_failure(plan, raw)
     assert result.name == "nodes-pod-cidrs"
-    assert problem in result.evidence[0]
+    assert problem in ev(result)[0]
     assert f"--node-cidr-mask-size-ipv6={plan.node_mask}" in result.fix
 
 
@@ -156,7 +157,7 @@ def test_node_without_pod_cidr_when_allocation_is_planned(plan: Plan) -> None:
     raw = fx.healthy(plan)
     raw["nodes"][0]["spec"] = {}
     result = only_failure(plan, raw)
-    assert result.evidence == ("node0001: no podCIDR",)
+    assert ev(result) == ("node0001: no podCIDR",)
 
 
 # ---- services ------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_ipv4_service_family_is_caught(plan: Plan) -> None:
     raw["services"].append(fx.service("default", "legacy", "192.0.2.10", families=("IPv4",)))
     result = only_failure(plan, raw)
     assert result.name == "services-ipv6"
-    assert result.evidence == (
+    assert ev(result) == (
         f"default/legacy: ipFamilies ['IPv4']; clusterIPs 192.0.2.10 outside {plan.services}",
     )
     assert "spec.ipFamilies: [IPv6]" in result.fix
@@ -179,14 +180,14 @@ def test_dual_stack_service_is_caught(plan: Plan) -> None:
     svc = fx.service("default", "dual", "2001:db8:1234:5678:8:3:0:33", policy="PreferDualStack")
     raw["services"].append(svc)
     result = only_failure(plan, raw)
-    assert result.evidence == ("default/dual: ipFamilyPolicy PreferDualStack",)
+    assert ev(result) == ("default/dual: ipFamilyPolicy PreferDualStack",)
     assert "SingleStack" in result.fix
 
 
 def test_headless_service_has_no_address_to_check(plan: Plan) -> None:
     raw = fx.healthy(plan)
     raw["services"].append(fx.service("default", "headless", "None"))
-    assert all(r.ok for r in results(plan, raw).values())
+    assert all(not r.failed for r in results(plan, raw).values())
 
 
 def test_kube_dns_on_another_address(plan: Plan) -> None:
@@ -214,7 +215,7 @@ def test_ipv4_pool_is_caught(plan: Plan) -> None:
     raw["ip_pools"].append(fx.ip_pool("default-ipv4-ippool", "192.0.2.0/24", 26, True))
     result = only_failure(plan, raw)
     assert result.name == "calico-ippools"
-    assert result.evidence == ("default-ipv4-ippool: cidr 192.0.2.0/24 is not IPv6",)
+    assert ev(result) == ("default-ipv4-ippool: cidr 192.0.2.0/24 is not IPv6",)
     assert "kubectl delete ippools.crd.projectcalico.org default-ipv4-ippool" in result.fix
 
 
@@ -234,27 +235,27 @@ def test_pool_field_differs(plan: Plan, field: str, value: object, problem: str)
     raw["ip_pools"][0]["spec"][field] = value
     result = only_failure(plan, raw)
     assert result.name == "calico-ippools"
-    assert result.evidence[0].split(": ", 2)[2].startswith(problem)
+    assert ev(result)[0].split(": ", 2)[2].startswith(problem)
 
 
 def test_pool_without_block_size_has_calicos_default(plan: Plan) -> None:
     raw = fx.healthy(plan)
     del raw["ip_pools"][0]["spec"]["blockSize"]
-    assert "blockSize 122, planned 120" in only_failure(plan, raw).evidence[0]
+    assert "blockSize 122, planned 120" in ev(only_failure(plan, raw))[0]
 
 
 def test_missing_and_stray_pools(plan: Plan) -> None:
     raw = fx.healthy(plan)
     stray = fx.ip_pool("stray", "fd00:1::/64", 122, True)
     result = only_failure(plan, fx.changed(raw, ip_pools=[stray]))
-    assert result.evidence == (
+    assert ev(result) == (
         "stray: fd00:1::/64 is not a planned pool",
         f"planned pool default-ipv6-ippool ({plan.pools[0].cidr}) does not exist",
     )
     # A disabled pool gives out no addresses: it is listed, not failed.
     stray["spec"]["disabled"] = True
     found = results(plan, fx.changed(raw, ip_pools=[*raw["ip_pools"], stray]))
-    assert found["calico-ippools"].status is Status.PASS
+    assert found["calico-ippools"].status is Status.OK
 
 
 def test_calico_not_installed(plan: Plan) -> None:
@@ -271,7 +272,7 @@ def test_block_outside_the_pools(plan: Plan) -> None:
     raw["block_affinities"].append(fx.block_affinity("node0001", "2001:db8:1234:5678:8:2:0:0/122"))
     result = only_failure(plan, raw)
     assert result.name == "calico-blocks"
-    assert result.evidence == (
+    assert ev(result) == (
         "block 2001:db8:1234:5678:9::/120 on node0001: outside every planned pool",
         "block 2001:db8:1234:5678:8:2:0:0/122 on node0001: /122, pool default-ipv6-ippool has "
         "/120 blocks",
@@ -282,7 +283,7 @@ def test_block_of_another_nodes_pool(multi: Plan) -> None:
     raw = fx.healthy(multi)
     raw["block_affinities"][0]["spec"]["node"] = "bravo"
     result = only_failure(multi, raw)
-    assert result.evidence[0].endswith("pool kube004-pool-0 serves only alpha")
+    assert ev(result)[0].endswith("pool kube004-pool-0 serves only alpha")
 
 
 # ---- pods ----------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def test_pod_with_an_ipv4_address_is_caught(plan: Plan) -> None:
     raw["pods"].append(fx.pod("default", "v4", "node0001", ("192.0.2.44",)))
     result = only_failure(plan, raw)
     assert result.name == "pod-addresses"
-    assert result.evidence == ("default/v4: 192.0.2.44 is not IPv6",)
+    assert ev(result) == ("default/v4: 192.0.2.44 is not IPv6",)
     assert "remove the IPv4 pool" in result.fix
 
 
@@ -301,7 +302,7 @@ def test_pod_outside_the_pools_is_caught(plan: Plan) -> None:
     raw = fx.healthy(plan)
     raw["pods"].append(fx.pod("default", "stray", "node0001", ("fd00:1::5",)))
     result = only_failure(plan, raw)
-    assert result.evidence == ("default/stray: fd00:1::5 is outside the planned pools",)
+    assert ev(result) == ("default/stray: fd00:1::5 is outside the planned pools",)
     assert "kubectl get ippools.crd.projectcalico.org" in result.fix
     assert "delete the pod" in result.fix
 
@@ -311,7 +312,7 @@ def test_pod_from_another_nodes_pool(multi: Plan) -> None:
     wrong = str(multi.pool("kube004-pool-1").cidr.network_address + 9)
     raw["pods"].append(fx.pod("default", "lost", "alpha", (wrong,)))
     result = only_failure(multi, raw)
-    assert result.evidence == (
+    assert ev(result) == (
         f"default/lost: {wrong} is in pool kube004-pool-1, but node alpha uses kube004-pool-0",
     )
     assert "kube6.io/pool=kube004-pool-0" in result.fix
@@ -322,7 +323,7 @@ def test_host_network_pods_are_only_checked_for_ipv4(plan: Plan) -> None:
     raw["pods"].append(
         fx.pod("kube-system", "proxy", "node0001", ("2001:db8:1234:5678::1",), host_network=True)
     )
-    assert all(r.ok for r in results(plan, raw).values())
+    assert all(not r.failed for r in results(plan, raw).values())
     raw["pods"][-1] = fx.pod("kube-system", "proxy", "node0001", ("192.0.2.1",), host_network=True)
     result = only_failure(plan, raw)
     assert "node-ip" in result.fix
@@ -348,7 +349,7 @@ def test_system_pod_not_running(plan: Plan) -> None:
     )
     result = only_failure(plan, raw)
     assert result.name == "system-pods"
-    assert result.evidence == (
+    assert ev(result) == (
         "tigera-operator/tigera-operator-0: Running, not ready: main (CrashLoopBackOff)",
         "kube-system/pending: Pending, not ready: main (CrashLoopBackOff)",
     )
@@ -371,7 +372,7 @@ def test_issuer_not_ready(plan: Plan) -> None:
     )
     result = only_failure(plan, raw)
     assert result.name == "cert-manager-issuers"
-    assert "ErrRegisterACMEAccount" in result.evidence[0]
+    assert "ErrRegisterACMEAccount" in ev(result)[0]
 
 
 def test_issuer_for_the_wrong_environment(plan: Plan) -> None:
@@ -390,8 +391,8 @@ def test_addons_not_planned_are_skipped(plan: Plan) -> None:
     )
     raw = fx.changed(fx.healthy(plan), cluster_issuers=None, gateways=None)
     found = results(bare, raw)
-    assert found["cert-manager-issuers"].status is Status.SKIP
-    assert found["gateway-ipv6"].status is Status.SKIP
+    assert is_skipped(found["cert-manager-issuers"])
+    assert is_skipped(found["gateway-ipv6"])
     # ...and planned but not installed, each is a failure that says what is missing.
     found = results(plan, raw)
     assert "clusterissuers.cert-manager.io" in found["cert-manager-issuers"].message
@@ -412,7 +413,7 @@ def test_gateway_not_on_ipv6(plan: Plan, gateway: fx.Raw, problem: str) -> None:
     raw = fx.changed(fx.healthy(plan), gateways=[gateway])
     result = only_failure(plan, raw)
     assert result.name == "gateway-ipv6"
-    assert problem in result.evidence[0]
+    assert problem in ev(result)[0]
     assert "ipFamily" in result.fix
 
 
@@ -420,12 +421,12 @@ def test_gateway_without_address(plan: Plan) -> None:
     gw = fx.gateway("2001:db8::1")
     gw["status"]["addresses"] = []
     result = only_failure(plan, fx.changed(fx.healthy(plan), gateways=[gw]))
-    assert "no address in status" in result.evidence[0]
+    assert "no address in status" in ev(result)[0]
     assert only_failure(plan, fx.changed(fx.healthy(plan), gateways=[])).message == (
         "there is no Gateway"
     )
 
 
 def test_evidence_is_capped() -> None:
-    assert evidence([str(i) for i in range(25)], limit=3) == ("0", "1", "2", "... and 22 more")
-    assert evidence(["a"]) == ("a",)
+    assert evidence([str(i) for i in range(25)], limit=3) == "0\n1\n2\n... and 22 more"
+    assert evidence(["a"]) == "a"

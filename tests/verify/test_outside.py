@@ -20,7 +20,8 @@ from kube6 import spec as spec_module
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.verify.outside import PeerCertificate, check_outside, tls_certificate
-from kube6.verify.result import CheckResult, Status
+from kube6.verify.result import CheckResult, Status, is_skipped
+from tests.verify.fixtures import ev
 
 GATEWAY = IPv6Address("2001:db8:1234:5678:8:3:0:c8")
 HOST = "kube001-dashboard.example.com"
@@ -65,9 +66,9 @@ def run(
 def test_all_good(plan: Plan) -> None:
     found = run(plan)
     assert {n: r.status for n, r in found.items()} == {
-        "gateway-https": Status.PASS,
-        "dashboard-dns": Status.PASS,
-        "dashboard-certificate": Status.PASS,
+        "gateway-https": Status.OK,
+        "dashboard-dns": Status.OK,
+        "dashboard-certificate": Status.OK,
     }
     assert found["dashboard-certificate"].message == (
         f"{HOST} presents a certificate from (STAGING) Let's Encrypt"
@@ -81,7 +82,7 @@ def test_no_aaaa_record(plan: Plan) -> None:
         found["dashboard-dns"].fix
         == f"at your DNS provider, add an AAAA record {HOST} -> {GATEWAY}"
     )
-    assert found["dashboard-certificate"].status is Status.SKIP
+    assert is_skipped(found["dashboard-certificate"])
 
 
 def test_aaaa_record_elsewhere(plan: Plan) -> None:
@@ -94,7 +95,7 @@ def test_aaaa_record_elsewhere(plan: Plan) -> None:
 def test_gateway_refuses(plan: Plan) -> None:
     found = run(plan, cert=None)
     assert found["gateway-https"].status is Status.FAIL
-    assert "Connection refused" in found["gateway-https"].evidence[0]
+    assert "Connection refused" in ev(found["gateway-https"])[0]
     assert "gateway_ports" in found["gateway-https"].fix
     assert found["dashboard-certificate"].status is Status.FAIL
 
@@ -121,7 +122,7 @@ def test_certificate_for_another_name(plan: Plan) -> None:
     wildcard = PeerCertificate(
         "CN=x", "(STAGING) Let's Encrypt", "O=(STAGING) Let's Encrypt", ("*.example.com",)
     )
-    assert run(plan, cert=wildcard)["dashboard-certificate"].status is Status.PASS
+    assert run(plan, cert=wildcard)["dashboard-certificate"].status is Status.OK
 
 
 def test_no_gateway_address(plan: Plan) -> None:

@@ -57,6 +57,7 @@ COMMAND_MODULES = [
     "kube6.cli.render_cmd",
     "kube6.cli.trace_cmd",
     "kube6.cli.up_cmd",
+    "kube6.cli.verify_cmd",
 ]
 
 

@@ -8,7 +8,6 @@ from ipaddress import IPv6Address
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
@@ -73,7 +72,7 @@ def trace(
     )
 
     def show(text: str) -> None:
-        stdout.print(escape(text.rstrip("\n")), markup=False, highlight=False)
+        stdout.print(text.rstrip("\n"), highlight=False)
 
     try:
         report = asyncio.run(run_trace(executor, session, duration=duration, on_output=show))
@@ -93,4 +92,4 @@ def trace(
         + (":" if found else " (nothing matched: is traffic flowing to this node?)")
     )
     for packet in found:
-        stderr.print("  " + escape(packet.summary()), highlight=False)
+        stderr.print("  " + packet.summary(), highlight=False)

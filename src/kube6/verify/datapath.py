@@ -283,7 +283,7 @@ async def _nat64(executor: Executor, plan: Plan, targets: Targets) -> CheckResul
     )
     result = await executor.run(lookup.command, check=False)
     found = lookup.interpret(result)
-    if not found.ok:
+    if found.failed:
         return found
     synthesized = next(a for a in parse_dig_short(result.stdout) if a in prefix)
     connect = tcp_probe(

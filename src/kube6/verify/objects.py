@@ -19,7 +19,7 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 from kube6.plan.model import POOL_LABEL, Plan, Pool
 from kube6.render.cert_manager import ACME_SERVERS
 from kube6.render.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
-from kube6.verify.result import CheckResult, Status, evidence, failed, passed, skipped
+from kube6.verify.result import CheckResult, failed, passed, skipped, warned
 
 Obj = Mapping[str, Any]
 
@@ -166,13 +166,12 @@ def _registered(plan: Plan, nodes: Sequence[Node]) -> CheckResult:
             lines,
         )
     if extra:
-        return CheckResult(
+        return warned(
             "nodes-registered",
-            Status.WARN,
             f"all {len(planned)} planned node(s) are registered, and {len(extra)} that the plan "
             "does not know",
             "add them to kube6.yaml, or remove them: `kubectl delete node NAME`",
-            evidence(lines),
+            lines,
         )
     return passed("nodes-registered", f"all {len(planned)} planned node(s) are registered")
 
@@ -653,9 +652,8 @@ def check_system_pods(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
                 detail += f", not ready: {', '.join(waiting)}"
             bad.append(detail)
     if count == 0:
-        return CheckResult(
+        return warned(
             name,
-            Status.WARN,
             f"no pods in {', '.join(namespaces)}: is this the kubeconfig of a kube6 cluster?",
             "check `kubectl config current-context` and `kubectl get pods -A`",
         )

@@ -1,0 +1,154 @@
+"""`kube6 verify`: acceptance of a running cluster against its plan (exit 1 on any failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from ipaddress import IPv6Address
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from kube6.cli.app import app, stderr, stdout
+from kube6.cli.common import Output, SpecOption, load_plan
+from kube6.errors import ExitStatus, UsageError
+from kube6.execute import NetnsExecutor
+from kube6.plan.model import Plan
+from kube6.verify.datapath import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, Targets, run_datapath
+from kube6.verify.fetch import ClusterUnreachableError, client_for, find_kubeconfig
+from kube6.verify.outside import resolve_aaaa, tls_certificate
+from kube6.verify.result import CheckResult, Status, all_ok, evidence_lines, is_skipped
+from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
+
+_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+
+
+@app.command()
+def verify(
+    spec_path: Path | None = SpecOption,
+    kubeconfig: Path | None = typer.Option(
+        None,
+        "--kubeconfig",
+        help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, then ~/.kube/config.",
+        show_default=False,
+    ),
+    output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
+    watch_: bool = typer.Option(
+        False, "--watch", "-w", help="Re-run until every check passes or --timeout passes."
+    ),
+    timeout: float = typer.Option(600.0, "--timeout", min=0, help="Seconds, with --watch."),
+    interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between rounds."),
+    outside: bool = typer.Option(
+        True,
+        "--outside/--no-outside",
+        help="Also check from this machine: gateway HTTPS, dashboard AAAA and certificate.",
+    ),
+    probe_netns: str | None = typer.Option(
+        None,
+        "--probe-netns",
+        help="Run the data-path probes inside this network namespace (a lab pod).",
+    ),
+    probe_outside: str = typer.Option(
+        str(DEFAULT_OUTSIDE), "--probe-outside", help="Outside IPv6 address the probes ping."
+    ),
+    ipv4_only_name: str = typer.Option(
+        DEFAULT_IPV4_ONLY_NAME,
+        "--ipv4-only-name",
+        help="A name with only A records, reached through DNS64/NAT64 when the plan has NAT64.",
+    ),
+) -> None:
+    """Check a running cluster against the plan: nodes, addresses, Services, Calico, pods,
+    add-ons, and (from here) the gateway and the dashboard.
+
+    Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
+    failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig.
+    """
+    plan = load_plan(spec_path)
+    path = find_kubeconfig(kubeconfig)
+    client = client_for(path)
+    where = f"the API server of {path}"
+    io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
+    targets = _targets(plan, probe_netns, probe_outside, ipv4_only_name)
+
+    def one_round() -> list[CheckResult]:
+        results = verify_round(plan, client, where=where, outside=io)
+        if probe_netns is not None and targets is not None:
+            results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, targets))
+        return results
+
+    if watch_:
+
+        def progress(number: int, results: list[CheckResult]) -> None:
+            bad = failing(results)
+            if bad:
+                stderr.print(
+                    f"round {number}: {len(bad)} failing ({', '.join(r.name for r in bad)})"
+                )
+
+        results = watch(one_round, timeout=timeout, interval=interval, on_round=progress)
+    else:
+        try:
+            results = one_round()
+        except ClusterUnreachableError as exc:
+            results = unreachable(exc)
+    _show(plan, results, output)
+    if not all_ok(results):
+        raise typer.Exit(int(ExitStatus.FAILED))
+
+
+def _targets(plan: Plan, netns: str | None, outside: str, ipv4_only_name: str) -> Targets | None:
+    if netns is None:
+        return None
+    try:
+        outside_address = IPv6Address(outside)
+    except ValueError:
+        raise UsageError(
+            f"--probe-outside {outside!r} is not an IPv6 address",
+            fix="give an outside address that answers ping, e.g. 2001:4860:4860::8888",
+        ) from None
+    return Targets(
+        node=plan.nodes[0].address,
+        outside=outside_address,
+        ipv4_only_name=ipv4_only_name,
+        cluster_dns=False,
+    )
+
+
+def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
+    if output is Output.JSON:
+        document = {
+            "ok": all_ok(results),
+            "plan": plan.digest,
+            "results": [r.to_dict() | {"skipped": is_skipped(r)} for r in results],
+        }
+        stdout.print_json(json.dumps(document))
+    else:
+        table = Table(title=f"kube6 verify: {plan.cluster_name}", title_justify="left")
+        for column in ("check", "status", "result", "fix"):
+            table.add_column(column)
+        for r in results:
+            detail = r.message
+            if r.status in (Status.FAIL, Status.WARN):
+                detail += "".join(f"\n  {line}" for line in evidence_lines(r))
+            status = (
+                Text("skip", style="dim")
+                if is_skipped(r)
+                else Text(str(r.status), style=_STYLE[r.status])
+            )
+            table.add_row(
+                r.name,
+                status,
+                detail,
+                r.fix if r.status in (Status.FAIL, Status.WARN) else "",
+            )
+        stdout.print(table)
+    bad = failing(results)
+    if bad:
+        stderr.print(
+            f"[bold red]{len(bad)} check(s) failed:[/] " + ", ".join(r.name for r in bad),
+            markup=True,
+        )
+    else:
+        stderr.print(f"all {len(results)} check(s) passed or were skipped")

@@ -1,0 +1,84 @@
+"""One verification round (objects, then from outside) and `--watch`: rounds until all pass.
+
+results = watch(lambda: verify_round(plan, client), timeout=600, interval=10)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lightkube import Client
+
+from kube6.plan.model import Plan
+from kube6.verify.fetch import ClusterUnreachableError, fetch_objects
+from kube6.verify.objects import check_objects, gateway_addresses
+from kube6.verify.outside import Connect, Resolve, check_outside
+from kube6.verify.result import CheckResult, all_ok, failed
+
+
+@dataclass(frozen=True)
+class OutsideIO:
+    """How the from-outside checks resolve names and open TLS connections."""
+
+    resolve: Resolve
+    connect: Connect
+
+
+def verify_round(
+    plan: Plan,
+    client: Client,
+    *,
+    where: str = "the API server",
+    outside: OutsideIO | None = None,
+) -> list[CheckResult]:
+    """Fetch and check the cluster's objects, then (with `outside`) check it from here."""
+    objects = fetch_objects(client, plan, where=where)
+    results = check_objects(plan, objects)
+    if outside is not None:
+        results += check_outside(
+            plan,
+            gateway_addresses(objects.gateways),
+            resolve=outside.resolve,
+            connect=outside.connect,
+        )
+    return results
+
+
+def unreachable(exc: ClusterUnreachableError) -> list[CheckResult]:
+    """A round that could not ask the API server, as one failed result."""
+    return [failed("api-server", exc.message, exc.fix)]
+
+
+def watch(
+    round_: Callable[[], list[CheckResult]],
+    *,
+    timeout: float,
+    interval: float,
+    on_round: Callable[[int, list[CheckResult]], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[CheckResult]:
+    """Run `round_` until every result passes or `timeout` seconds have gone; the last round.
+
+    A round whose API server cannot be reached counts as a failed round (the cluster may still
+    be coming up), not as an error.
+    """
+    deadline = clock() + timeout
+    number = 0
+    while True:
+        number += 1
+        try:
+            results = round_()
+        except ClusterUnreachableError as exc:
+            results = unreachable(exc)
+        if on_round is not None:
+            on_round(number, results)
+        if all_ok(results) or clock() + interval > deadline:
+            return results
+        sleep(interval)
+
+
+def failing(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.failed]

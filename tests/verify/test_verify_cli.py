@@ -1,0 +1,181 @@
+"""`kube6 verify` in-process against a fake API server: table, json, exit codes, --watch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kube6 import spec as spec_module
+from kube6.cli import run
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.verify import fetch
+from kube6.verify.outside import PeerCertificate
+from tests.verify import fixtures as fx
+from tests.verify.test_fetch import KUBECONFIG, server
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no kube6.yaml: the built-in example
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return make_plan(spec_module.example())
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path) -> str:
+    path = tmp_path / "admin.conf"
+    path.write_text(json.dumps(KUBECONFIG))
+    return str(path)
+
+
+class Cluster:
+    """What the fake API server serves; tests change `raw` between rounds."""
+
+    def __init__(self, raw: Mapping[str, list[fx.Raw] | None]) -> None:
+        self.raw = raw
+        self.rounds = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/nodes":
+            self.rounds += 1
+            if self.rounds == 2 and hasattr(self, "then"):
+                self.raw = self.then
+        return server(self.raw, [])(request)
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> Cluster:
+    state = Cluster(fx.healthy(plan))
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        # A plain function: lightkube deep-copies its connection parameters, and a bound
+        # method would take a copy of `state` along.
+        return state.handle(request)
+
+    def client_for(path: Path, **_: Any) -> Any:
+        return fetch.client_for(path, transport=httpx.MockTransport(handle))
+
+    monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
+    return state
+
+
+def broken(plan: Plan) -> dict[str, list[fx.Raw] | None]:
+    raw = fx.healthy(plan)
+    raw["services"].append(fx.service("default", "legacy", "192.0.2.10", families=("IPv4",)))
+    return raw  # type: ignore[return-value]
+
+
+def test_healthy_cluster_exits_0(
+    cluster: Cluster, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside"]) == 0
+    out, err = capsys.readouterr()
+    for name in ("nodes-addresses", "services-ipv6", "calico-ippools", "gateway-ipv6"):
+        assert name in out
+    assert "all 13 check(s) passed or were skipped" in err
+
+
+def test_failure_exits_1_with_json(
+    cluster: Cluster, kubeconfig: str, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.raw = broken(plan)
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "-o", "json"]) == 1
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["ok"] is False
+    assert document["plan"] == plan.digest
+    bad = [r for r in document["results"] if r["status"] == "fail"]
+    assert [r["name"] for r in bad] == ["services-ipv6"]
+    assert "default/legacy: ipFamilies ['IPv4']" in bad[0]["evidence"]
+    assert "spec.ipFamilies: [IPv6]" in bad[0]["fix"]
+    assert "1 check(s) failed: services-ipv6" in err
+
+
+def test_watch_until_it_passes(
+    cluster: Cluster, kubeconfig: str, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.raw = broken(plan)
+    cluster.then = fx.healthy(plan)  # type: ignore[attr-defined]
+    argv = ["verify", "--kubeconfig", kubeconfig, "--no-outside", "--watch", "--interval", "0.1"]
+    assert run(argv) == 0
+    err = capsys.readouterr().err
+    assert "round 1: 1 failing (services-ipv6)" in err
+    assert "round 2" not in err
+    assert cluster.rounds == 2
+
+
+def test_watch_gives_up_after_the_timeout(
+    cluster: Cluster, kubeconfig: str, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.raw = broken(plan)
+    argv = [
+        "verify",
+        "--kubeconfig",
+        kubeconfig,
+        "--no-outside",
+        "-w",
+        "--timeout",
+        "0.3",
+        "--interval",
+        "0.1",
+    ]
+    assert run(argv) == 1
+    assert cluster.rounds >= 2
+
+
+def test_unreachable_api_server_is_a_failed_check(
+    monkeypatch: pytest.MonkeyPatch, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    monkeypatch.setattr(
+        "kube6.cli.verify_cmd.client_for",
+        lambda path: fetch.client_for(path, transport=httpx.MockTransport(refuse)),
+    )
+    assert run(["verify", "--kubeconfig", kubeconfig, "-o", "json"]) == 1
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["name"] == "api-server"
+    assert "connection refused" in result["message"]
+
+
+def test_outside_checks_use_the_gateway_address(
+    cluster: Cluster,
+    kubeconfig: str,
+    plan: Plan,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gateway = IPv6Address(fx.healthy(plan)["gateways"][0]["status"]["addresses"][0]["value"])
+    host = plan.addons.dashboard_host
+    seen: list[object] = []
+
+    def connect(address: IPv6Address, port: int, name: str | None) -> PeerCertificate:
+        seen.append((address, port, name))
+        return PeerCertificate(
+            "CN=x", "(STAGING) Let's Encrypt", "O=(STAGING) Let's Encrypt", (str(host),)
+        )
+
+    monkeypatch.setattr("kube6.cli.verify_cmd.resolve_aaaa", lambda name: [gateway])
+    monkeypatch.setattr("kube6.cli.verify_cmd.tls_certificate", connect)
+    assert run(["verify", "--kubeconfig", kubeconfig, "-o", "json"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)["results"]]
+    assert names[-3:] == ["gateway-https", "dashboard-dns", "dashboard-certificate"]
+    assert seen[0] == (gateway, 443, host)
+
+
+def test_no_kubeconfig_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["verify", "--kubeconfig", str(tmp_path / "missing")]) == 2
+    assert "cannot read the kubeconfig" in capsys.readouterr().err
