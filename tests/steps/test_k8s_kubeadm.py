@@ -1,0 +1,96 @@
+"""control-plane/init and join drive the real kubeadm (built by tests/k8s/build.sh) in dry-run.
+
+The steps run unchanged through an executor that stands in for a node: files go under a
+temporary root, and `kubeadm` is the tier's binary with `--rootfs ROOT --dry-run
+--ignore-preflight-errors=all` added (chrooted, so it writes nothing outside ROOT; preflight is
+ignored because this machine is not a node: no kubelet, no container runtime). The join
+configuration that the join step writes, token and CA hash filled in, must pass the real
+`kubeadm config validate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from kube6.execute import LocalExecutor
+from kube6.execute.command import Command, Result, as_command
+from kube6.plan.model import Plan
+from kube6.render.base import CA_CERT_HASH, JOIN_TOKEN
+from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+from tests.conftest import k8s_binary
+
+pytestmark = pytest.mark.k8s
+
+
+class NodeStandIn(LocalExecutor):
+    """This machine playing a node: files under `root`, kubeadm chrooted there in dry-run."""
+
+    def __init__(self, host: str, root: Path, kubeadm: Path) -> None:
+        super().__init__(host)
+        self.root, self.kubeadm = root, kubeadm
+
+    async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
+        command = as_command(cmd)
+        argv = command.argv
+        if argv[0] == "kubeadm":
+            extra = ("--rootfs", str(self.root), "--dry-run", "--ignore-preflight-errors=all")
+            command = Command((str(self.kubeadm), *argv[1:], *extra), secrets=command.secrets)
+        elif argv[0] in ("mkdir", "test"):
+            command = Command((*argv[:-1], f"{self.root}{argv[-1]}"))
+        return await super().run(command, check=check)
+
+    async def put(self, path: str, content: str, mode: int = 0o644) -> None:
+        await super().put(f"{self.root}{path}", content, mode)
+
+    async def get(self, path: str) -> str | None:
+        return await super().get(f"{self.root}{path}")
+
+
+def test_init_step_runs_kubeadm_init_dry_run(plan: Plan, tmp_path: Path) -> None:
+    kubeadm = k8s_binary("kubeadm")
+    node = plan.first_control_plane.name
+    ex = NodeStandIn(node, tmp_path, kubeadm)
+    contexts = make_contexts(plan, {node: ex}, RunOptions(verify=False))
+    report = asyncio.run(run_steps(UP_STEPS, contexts, only=["control-plane/init"]))
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    assert (tmp_path / "etc/kubernetes/kubeadm/init.yaml").exists()
+    # --dry-run wrote its manifests to a temporary folder inside the root, nothing in place.
+    assert not (tmp_path / "etc/kubernetes/admin.conf").exists()
+    assert list((tmp_path / "etc/kubernetes/tmp").glob("kubeadm-init-dryrun*/kube-apiserver.yaml"))
+
+
+def test_join_step_writes_a_config_kubeadm_accepts(ha_plan: Plan, tmp_path: Path) -> None:
+    import subprocess
+
+    kubeadm = k8s_binary("kubeadm")
+    ex = NodeStandIn("w1", tmp_path, kubeadm)
+    contexts = make_contexts(ha_plan, {"w1": ex}, RunOptions(verify=False))
+    contexts["w1"].state.values.update(
+        {JOIN_TOKEN: "abcdef.0123456789abcdef", CA_CERT_HASH: "3" * 64}
+    )
+    written: list[str] = []
+    original = ex.put
+
+    async def keep(path: str, content: str, mode: int = 0o644) -> None:
+        written.append(content)
+        await original(path, content, mode)
+
+    ex.put = keep  # type: ignore[method-assign]
+    asyncio.run(run_steps(UP_STEPS, contexts, only=["join/workers"]))
+    filled = written[0]
+    assert "abcdef.0123456789abcdef" in filled
+    path = tmp_path / "filled-join.yaml"
+    path.write_text(filled)
+    done = subprocess.run(
+        [str(kubeadm), "config", "validate", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
