@@ -74,6 +74,7 @@ def healthy(**changes: Any) -> HostFacts:
         swaps=(),
         cgroup=2,
         listeners=(Listener("::", 22), Listener("127.0.0.53", 53)),
+        packages={"iproute2": "6.1.0-3"},
         services={},
         nat64=discover_nat64(Lookup("ipv4only.arpa", ipv6=(IPv6Address("64:ff9b::c000:aa"),))),
         lookups=(
@@ -410,3 +411,28 @@ def test_unreachable_node_fails_once_and_others_are_still_checked() -> None:
     assert [(r.name, r.status) for r in reach] == [("host-reachable", Status.FAIL)]
     assert reach[0].fix == "check the host"
     assert [r.node for r in found].count("node0001") == len(CHECK_NAMES) - 1
+
+
+# --- services and packages ------------------------------------------------------------------
+
+
+def test_active_firewall_conflicts_with_kube6s() -> None:
+    ufw = {"ufw": Service("ufw.service", "loaded", "active", "enabled")}
+    result = one("conflicting-services", healthy(services=ufw))
+    assert result.status is Status.WARN
+    assert result.fix.startswith("systemctl disable --now ufw")
+    no_firewall = plan_from(firewall={"enabled": False})
+    assert one("conflicting-services", healthy(services=ufw), no_firewall).status is Status.OK
+    inactive = {"ufw": Service("ufw.service", "loaded", "inactive", "disabled")}
+    assert one("conflicting-services", healthy(services=inactive)).status is Status.OK
+
+
+def test_kubernetes_packages() -> None:
+    assert one("kubernetes-packages", healthy(packages={})).status is Status.OK
+    minor = PLAN.kubernetes_minor
+    same = healthy(packages={"kubeadm": f"{minor}.2-1.1", "kubelet": f"{minor}.2-1.1"})
+    assert one("kubernetes-packages", same).status is Status.OK
+    old = healthy(packages={"kubeadm": "1.30.4-1.1", "containerd.io": "2.4.2-1"})
+    result = one("kubernetes-packages", old)
+    assert result.status is Status.WARN
+    assert "kubeadm 1.30.4-1.1" in result.message

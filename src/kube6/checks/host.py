@@ -518,6 +518,55 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
     ]
 
 
+# --- what is already installed or running ---------------------------------------------------
+
+
+FIREWALLS = ("firewalld", "ufw")
+KUBE_PACKAGES = ("kubeadm", "kubelet", "kubectl")
+
+
+def check_services(ctx: Context) -> list[CheckResult]:
+    name, plan, facts = "conflicting-services", ctx.plan, ctx.facts
+    if facts.services is None:
+        return [unknown(name, facts, "services")]
+    active = [s for s in FIREWALLS if (svc := facts.services.get(s)) and svc.running]
+    if active and plan.firewall.enabled:
+        units = " ".join(active)
+        return [
+            warn(
+                name,
+                f"{', '.join(active)} is active: its rules and kube6's nftables table would "
+                "both filter traffic, and the stricter one wins",
+                f"systemctl disable --now {units}, or set firewall.enabled: false in kube6.yaml",
+                f"active: {units}",
+            )
+        ]
+    return [ok(name, "no other host firewall is active")]
+
+
+def check_packages(ctx: Context) -> list[CheckResult]:
+    name, plan, facts = "kubernetes-packages", ctx.plan, ctx.facts
+    if facts.packages is None:
+        return [unknown(name, facts, "packages")]
+    installed = {p: facts.packages[p] for p in KUBE_PACKAGES if p in facts.packages}
+    if not installed:
+        return [ok(name, "kubeadm, kubelet and kubectl are not installed yet")]
+    evidence = ", ".join(f"{p} {v}" for p, v in installed.items())
+    other = {p: v for p, v in installed.items() if not v.startswith(f"{plan.kubernetes_minor}.")}
+    if other:
+        return [
+            warn(
+                name,
+                f"installed at another minor than the plan's {plan.kubernetes_minor}: "
+                f"{', '.join(f'{p} {v}' for p, v in other.items())}",
+                "upgrade the cluster one minor at a time (kubeadm upgrade), or set "
+                "cluster.kubernetes in kube6.yaml to the installed minor",
+                evidence,
+            )
+        ]
+    return [ok(name, f"installed at the planned minor: {evidence}", evidence)]
+
+
 CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("os-supported", check_os, "a Debian or Ubuntu release that kube6 is tested on"),
     ("uplink-interface", check_uplink, "the plan's uplink interface exists and is up"),
@@ -530,6 +579,12 @@ CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("ports-free", check_ports, "the control-plane and kubelet ports are free"),
     ("prefix-on-link", check_prefix, "the prefix is on-link (ndp-proxy) or routed"),
     ("dns64", check_dns64, "DNS64 in the host's resolvers, and its prefix"),
+    ("conflicting-services", check_services, "no other host firewall fighting kube6's"),
+    (
+        "kubernetes-packages",
+        check_packages,
+        "kubeadm/kubelet/kubectl absent or at the plan's minor",
+    ),
     (
         "artifact-hosts-reachable",
         check_artifact_hosts,
