@@ -1,0 +1,86 @@
+"""`kube6 up` / `kube6 reset` in-process: flags, refusals, and the scripts they print."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kube6.cli.app import run as cli
+
+from .conftest import HA_SPEC
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no kube6.yaml: the built-in example
+    return tmp_path
+
+
+def test_unknown_step_is_refused_with_the_valid_names(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["up", "--dry-run", "--skip", "hosts"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown step name(s): 'hosts'" in err
+    assert "host/sysctl" in err
+
+
+def test_unknown_node_is_refused(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["up", "--dry-run", "--node", "node9"]) == 2
+    assert "use one of: node0001" in capsys.readouterr().err
+
+
+def test_the_example_is_only_ever_a_dry_run(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["up"]) == 2
+    assert "add --dry-run" in capsys.readouterr().err
+    assert cli(["reset"]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+
+
+def test_script_dir_writes_valid_shell_per_host(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "kube6.yaml").write_text(HA_SPEC)
+    out = here / "scripts"
+    assert cli(["up", "--dry-run", "--fresh", "--output", "sh", "--script-dir", str(out)]) == 0
+    scripts = sorted(p.name for p in out.iterdir())
+    assert scripts == ["cp1.sh", "cp2.sh", "w1.sh", "w2.sh"]
+    for script in out.iterdir():
+        assert script.stat().st_mode & 0o111
+        syntax = subprocess.run(
+            ["sh", "-n", str(script)], capture_output=True, text=True, check=False
+        )
+        assert syntax.returncode == 0, syntax.stderr
+    worker = (out / "w1.sh").read_text()
+    assert "kubeadm init" not in worker
+    assert "kubeadm join --config /etc/kubernetes/kubeadm/join.yaml" in worker
+    err = capsys.readouterr().err
+    assert "dry run: nothing was changed" in err
+
+
+def test_progress_and_json(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["up", "--dry-run", "--only", "routing", "--output", "json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    steps = [r["step"] for r in data["hosts"]["node0001"]]
+    assert steps == ["routing/install", "routing/config", "routing/service"]
+    assert "node0001         routing/install" in captured.err
+
+
+def test_reset_dry_run_script(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["reset", "--dry-run", "--output", "sh"]) == 0
+    out = capsys.readouterr().out
+    order = [out.index(f"# --- {s}") for s in ("cluster", "firewall", "routing", "runtime", "host")]
+    assert order == sorted(order)
+    assert "kubeadm reset -f" in out
+    assert "nft delete table ip6 kube6" in out
+
+
+def test_list_steps(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["up", "--list-steps"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("preflight ")
+    assert "  join/workers" in out
