@@ -188,3 +188,22 @@ def test_verify_refuses_an_unready_api_server(plan: Plan) -> None:
     refused = verify.plan_verify(ctx, verify.ReadyzFacts(False, "[-]etcd failed"))
     assert refused.refuse == "the API server on node0001 is not ready: [-]etcd failed"
     assert verify.plan_verify(ctx, verify.ReadyzFacts(True, "ok")).noop is not None
+
+
+def test_preflight_stops_on_a_failed_check(plan: Plan) -> None:
+    from kube6.checks import CheckResult, Status
+    from kube6.steps import preflight
+
+    ctx = context(plan)
+    ok = CheckResult("cgroup-v2", Status.OK, "cgroup v2")
+    bad = CheckResult("ipv6-forwarding", Status.FAIL, "forwarding is 0", fix="sysctl -w ...")
+    warn = CheckResult("swap", Status.WARN, "swap is on (ignored)")
+    refused = preflight.plan_preflight(ctx, preflight.PreflightFacts((ok, bad)))
+    assert refused.refuse == (
+        "1 preflight check(s) failed on node0001:\n"
+        "  [ipv6-forwarding] forwarding is 0\n      fix: sysctl -w ..."
+    )
+    passed = preflight.plan_preflight(ctx, preflight.PreflightFacts((ok, warn)))
+    assert passed.noop == "2 checks passed (warnings: swap)"
+    fresh = context(plan, fresh=True)
+    assert preflight.plan_preflight(fresh, preflight.PreflightFacts(())).noop is not None

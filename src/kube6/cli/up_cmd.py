@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from kube6.checks import validate_ignore
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_spec
 from kube6.errors import ExitStatus, UsageError
@@ -120,6 +121,7 @@ def _run(
     script_dir: Path | None,
 ) -> int:
     select(steps, only, skip)  # refuse unknown names before reading anything
+    validate_ignore(ignore)
     spec, source = load_spec(spec_path)
     plan = make_plan(spec, source=source)
     if source == BUILT_IN:
