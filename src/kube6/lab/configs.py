@@ -61,6 +61,8 @@ def _common(pidfile: Path, directory: Path) -> list[str]:
         "  do-daemonize: no",
         "  num-threads: 1",
         "  so-reuseport: no",
+        # Answers in a fixed order, so that two runs of the same check see the same evidence.
+        "  rrset-roundrobin: no",
     ]
 
 
