@@ -1,0 +1,366 @@
+"""An IPv6-only Kubernetes control plane on ::1, built from a kube6 Plan, for the k8s tier.
+
+etcd, kube-apiserver and kube-controller-manager (and kwok, when asked) run as child processes
+of the test run, each on a free port of ::1 only. Certificates and kubeconfigs come from the
+real `kubeadm init phase certs|kubeconfig` run on kube6's own rendered ClusterConfiguration,
+adapted only where a test machine differs from a node (port, endpoint, certificate directory).
+
+Use `control_plane(plan, workdir)` as a context manager; everything is stopped (and the work
+directory left to the caller's tmp fixture) on exit, also when a test or the start-up fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightkube import Client, KubeConfig
+
+from kube6 import yamlio
+from kube6.plan.model import Plan
+from kube6.render import kubeadm as kubeadm_render
+
+LOOPBACK = "::1"
+START_TIMEOUT = 90.0
+"""Seconds for the API server to answer /readyz: generous, the machine is shared."""
+STOP_TIMEOUT = 5.0
+"""Seconds between SIGTERM and SIGKILL: the data is thrown away, a slow shutdown buys nothing."""
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+# nodeipam is what the tests are about; serviceaccount creates the `default` ServiceAccount
+# that admission needs before any Pod can be created in a namespace.
+CONTROLLERS = "nodeipam,serviceaccount"
+
+
+class ControlPlaneError(RuntimeError):
+    """A component did not start; the message carries the tail of its log."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kubeadm: Path
+    etcd: Path
+    apiserver: Path
+    controller_manager: Path
+    kwok: Path | None = None
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class ControlPlane:
+    """A running control plane: where it listens and how to talk to it."""
+
+    plan: Plan
+    workdir: Path
+    api_port: int
+    etcd_port: int
+    kubeconfig: Path
+    """system:masters credentials (kubeadm's super-admin.conf)."""
+    ca: Path
+    processes: list[_Process] = field(default_factory=list)
+
+    @property
+    def server(self) -> str:
+        return f"https://[{LOOPBACK}]:{self.api_port}"
+
+    def client(self, *, field_manager: str = "kube6-k8s-tier") -> Client:
+        # trust_env=False: a proxy from the environment must never carry the test's API traffic.
+        return Client(
+            KubeConfig.from_file(self.kubeconfig), field_manager=field_manager, trust_env=False
+        )
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.popen.pid for p in self.processes}
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ({p.log})\n{p.tail()}" for p in self.processes)
+
+    def assert_running(self) -> None:
+        """Raise with the logs when a component has exited."""
+        dead = [p for p in self.processes if p.popen.poll() is not None]
+        if dead:
+            names = ", ".join(f"{p.name} (exit {p.popen.returncode})" for p in dead)
+            raise ControlPlaneError(f"{names} exited:\n{self.logs()}")
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free TCP ports on ::1 (held open together, so they differ)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            sock.bind((LOOPBACK, 0))
+            held.append(sock)
+        return [int(s.getsockname()[1]) for s in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def kubeadm_config(plan: Plan, api_port: int, cert_dir: Path) -> str:
+    """kube6's rendered InitConfiguration + ClusterConfiguration for a control plane on ::1.
+
+    Changed from the render: the API port (a free one), the endpoint ([::1]:port), ::1 as an
+    extra certificate SAN, the certificate directory. The advertise address stays the planned
+    node address: kubeadm refuses a loopback one, so does the API server's endpoint reconciler.
+    """
+    init, cluster = kubeadm_render.init_documents(plan)[:2]
+    init["localAPIEndpoint"]["bindPort"] = api_port
+    cluster["controlPlaneEndpoint"] = f"[{LOOPBACK}]:{api_port}"
+    cluster["apiServer"]["certSANs"] = [*cluster["apiServer"]["certSANs"], LOOPBACK]
+    cluster["certificatesDir"] = str(cert_dir)
+    return yamlio.dump_all([init, cluster])
+
+
+def _run(argv: Sequence[str | Path], cwd: Path) -> None:
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise ControlPlaneError(f"{' '.join(map(str, argv))} failed:\n{done.stdout}{done.stderr}")
+
+
+def _start(name: str, argv: Sequence[str | Path], workdir: Path) -> _Process:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return _Process(name, popen, log)
+
+
+def _stop(processes: Sequence[_Process]) -> None:
+    """SIGTERM in reverse start order, then SIGKILL whatever is left; only our own children."""
+    for proc in reversed(processes):
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for proc in reversed(processes):
+        try:
+            proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait(timeout=STOP_TIMEOUT)
+
+
+def _ready(cp: ControlPlane) -> bool:
+    context = ssl.create_default_context(cafile=str(cp.ca))
+    # No proxy handler: the request goes straight to ::1 whatever the environment says.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
+    try:
+        # /readyz is open to anonymous users (system:public-info-viewer).
+        with opener.open(f"{cp.server}/readyz", timeout=3) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def _wait_ready(cp: ControlPlane) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        cp.assert_running()
+        if _ready(cp):
+            return
+        time.sleep(0.5)
+    raise ControlPlaneError(f"no /readyz from {cp.server} in {START_TIMEOUT:.0f}s:\n{cp.logs()}")
+
+
+def _wait_for_default_service_account(cp: ControlPlane) -> None:
+    from lightkube.core.exceptions import ApiError
+    from lightkube.resources.core_v1 import ServiceAccount
+
+    client = cp.client()
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            client.get(ServiceAccount, "default", namespace="default")
+            return
+        except ApiError:
+            cp.assert_running()
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(
+                    f"no default ServiceAccount after {START_TIMEOUT:.0f}s:\n{cp.logs()}"
+                ) from None
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def control_plane(plan: Plan, workdir: Path, binaries: Binaries) -> Iterator[ControlPlane]:
+    """Start etcd, kube-apiserver and kube-controller-manager for `plan` on ::1 and yield them.
+
+    The API server gets the planned service range, the controller-manager the planned pod range
+    and node mask with node CIDR allocation on (as kubeadm would configure them from kube6's
+    ClusterConfiguration). Every process is stopped on exit, even when start-up fails.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    pki = workdir / "pki"
+    api_port, etcd_port, peer_port = free_ports(3)
+    config = workdir / "kubeadm.yaml"
+    config.write_text(kubeadm_config(plan, api_port, pki))
+    kubeadm = binaries.kubeadm
+    _run([kubeadm, "init", "phase", "certs", "all", "--config", config], workdir)
+    for kind in ("super-admin", "controller-manager"):
+        _run(
+            [
+                kubeadm,
+                "init",
+                "phase",
+                "kubeconfig",
+                kind,
+                "--config",
+                config,
+                "--kubeconfig-dir",
+                workdir,
+            ],
+            workdir,
+        )
+    cp = ControlPlane(
+        plan=plan,
+        workdir=workdir,
+        api_port=api_port,
+        etcd_port=etcd_port,
+        kubeconfig=workdir / "super-admin.conf",
+        ca=pki / "ca.crt",
+    )
+    # kubeadm points non-admin kubeconfigs at the advertise address; the controller-manager
+    # must reach the API server on ::1.
+    _point_kubeconfig_at(workdir / "controller-manager.conf", cp.server)
+    data = workdir / "etcd"
+    data.mkdir(mode=0o700)
+    etcd_url = f"http://[{LOOPBACK}]:{etcd_port}"
+    peer_url = f"http://[{LOOPBACK}]:{peer_port}"
+    try:
+        # Plain HTTP on ::1: etcd's TLS is kubeadm's business on a node, not what is tested here.
+        cp.processes.append(
+            _start(
+                "etcd",
+                [
+                    binaries.etcd,
+                    "--name=kube6-test",
+                    f"--data-dir={data}",
+                    f"--listen-client-urls={etcd_url}",
+                    f"--advertise-client-urls={etcd_url}",
+                    f"--listen-peer-urls={peer_url}",
+                    f"--initial-advertise-peer-urls={peer_url}",
+                    f"--initial-cluster=kube6-test={peer_url}",
+                    "--listen-metrics-urls=",
+                    "--unsafe-no-fsync=true",
+                ],
+                workdir,
+            )
+        )
+        cp.processes.append(
+            _start(
+                "kube-apiserver",
+                [
+                    binaries.apiserver,
+                    f"--advertise-address={plan.first_control_plane.address}",
+                    f"--bind-address={LOOPBACK}",
+                    f"--secure-port={api_port}",
+                    f"--etcd-servers={etcd_url}",
+                    f"--service-cluster-ip-range={plan.services}",
+                    f"--client-ca-file={pki / 'ca.crt'}",
+                    f"--tls-cert-file={pki / 'apiserver.crt'}",
+                    f"--tls-private-key-file={pki / 'apiserver.key'}",
+                    f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                    f"--service-account-key-file={pki / 'sa.pub'}",
+                    f"--service-account-signing-key-file={pki / 'sa.key'}",
+                    "--authorization-mode=Node,RBAC",
+                    f"--cert-dir={workdir / 'apiserver-certs'}",
+                ],
+                workdir,
+            )
+        )
+        _wait_ready(cp)
+        cp.processes.append(
+            _start(
+                "kube-controller-manager",
+                [
+                    binaries.controller_manager,
+                    f"--kubeconfig={workdir / 'controller-manager.conf'}",
+                    f"--bind-address={LOOPBACK}",
+                    "--secure-port=0",
+                    "--leader-elect=false",
+                    f"--controllers={CONTROLLERS}",
+                    f"--cluster-cidr={plan.pods}",
+                    f"--allocate-node-cidrs={str(plan.allocate_node_cidrs).lower()}",
+                    f"--node-cidr-mask-size-ipv6={plan.node_mask}",
+                    f"--service-cluster-ip-range={plan.services}",
+                    # As kubeadm runs it: each controller with its own ServiceAccount's rights.
+                    "--use-service-account-credentials=true",
+                ],
+                workdir,
+            )
+        )
+        _wait_for_default_service_account(cp)
+        yield cp
+    finally:
+        _stop(cp.processes)
+
+
+def _point_kubeconfig_at(path: Path, server: str) -> None:
+    config: dict[str, Any] = yaml.safe_load(path.read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = server
+    path.write_text(yamlio.dump(config))
+    path.chmod(0o600)
+
+
+def start_kwok(cp: ControlPlane, kwok: Path, selector: str) -> None:
+    """Run kwok against the control plane for the nodes annotated with `selector` (k=v)."""
+    cp.processes.append(
+        _start(
+            "kwok",
+            [
+                kwok,
+                f"--kubeconfig={cp.kubeconfig}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={selector}",
+                f"--node-ip={cp.plan.first_control_plane.address}",
+                f"--server-address=[{LOOPBACK}]:{free_ports(1)[0]}",
+            ],
+            cp.workdir,
+        )
+    )
+
+
+def listening(pids: Sequence[int]) -> list[tuple[int, str]]:
+    """(pid, local address:port) of every listening TCP socket of the given processes."""
+    done = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, timeout=30, check=True)
+    found = []
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        for pid in pids:
+            if f"pid={pid}," in line:
+                found.append((pid, fields[3]))
+    return found
