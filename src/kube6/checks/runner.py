@@ -27,19 +27,17 @@ async def check_hosts(
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
     wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
     lookups = [h.name for h in wanted]
-    names = list(executors)
+    node_of = {id(executor): node for node, executor in executors.items()}
 
     async def one(executor: Executor) -> HostFacts:
-        node = names[order[id(executor)]]
-        return await gather(executor, node, lookups=lookups, connect=connect)
+        return await gather(executor, node_of[id(executor)], lookups=lookups, connect=connect)
 
-    order = {id(e): i for i, e in enumerate(executors.values())}
     try:
         outcomes = await run_on_hosts(list(executors.values()), one, limit=limit)
     finally:
         for executor in executors.values():
             await executor.close()
     facts: dict[str, HostFacts | BaseException] = {}
-    for name, outcome in zip(names, outcomes, strict=True):
-        facts[name] = outcome.value if outcome.error is None else outcome.error  # type: ignore[assignment]
+    for node, outcome in zip(executors, outcomes, strict=True):
+        facts[node] = outcome.error if outcome.error is not None else outcome.unwrap()
     return run_checks(plan, facts, ignored, hosts=wanted)
