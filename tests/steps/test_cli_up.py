@@ -84,3 +84,11 @@ def test_list_steps(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("preflight ")
     assert "  join/workers" in out
+
+
+def test_two_nodes_without_ssh_cannot_both_be_this_machine(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "kube6.yaml").write_text(HA_SPEC)
+    assert cli(["up", "--dry-run", "--only", "host"]) == 2
+    assert "have no ssh target" in capsys.readouterr().err

@@ -74,6 +74,13 @@ def _nodes(plan: Plan, names: list[str]) -> list[str]:
 
 
 def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
+    local = [n for n in names if not plan.node(n).ssh]
+    if len(local) > 1:
+        raise UsageError(
+            f"nodes {', '.join(local)} have no ssh target, so each would be this machine",
+            fix="give every node but (at most) this one an `ssh:` target in kube6.yaml, "
+            "or run with --node for the one node that is this machine",
+        )
     return {n: executor_for(plan.node(n).ssh, host=n) for n in names}
 
 
