@@ -185,9 +185,20 @@ def test_cert_manager_release_pins_and_enables_crds(plan: Plan) -> None:
 
 def test_verify_refuses_an_unready_api_server(plan: Plan) -> None:
     ctx = context(plan)
-    refused = verify.plan_verify(ctx, verify.ReadyzFacts(False, "[-]etcd failed"))
+    refused = verify.plan_verify(ctx, verify.VerifyFacts(None, "[-]etcd failed"))
     assert refused.refuse == "the API server on node0001 is not ready: [-]etcd failed"
-    assert verify.plan_verify(ctx, verify.ReadyzFacts(True, "ok")).noop is not None
+
+
+def test_verify_runs_the_object_checks(plan: Plan) -> None:
+    ctx = context(plan)
+    # No nodes at all: the registration check of kube6 verify fails and stops the host.
+    refused = verify.plan_verify(
+        ctx, verify.VerifyFacts(verify.to_objects({"nodes": (), "services": (), "pods": ()}))
+    )
+    assert refused.refuse is not None
+    assert "acceptance check(s) failed" in refused.refuse
+    assert verify.parse_items('{"items": [{"a": 1}]}') == ({"a": 1},)
+    assert verify.parse_items("error") is None
 
 
 def test_preflight_stops_on_a_failed_check(plan: Plan) -> None:

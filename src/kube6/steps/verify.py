@@ -1,47 +1,116 @@
-"""verify: the API server answers `/readyz` through the admin kubeconfig on the first control
-plane. The full acceptance of the cluster is `kube6 verify` (its own command, run from the
-operator's machine through the Kubernetes API); this step says so and stays read-only.
+"""verify: `kube6 verify`'s object checks, on objects listed with kubectl on the first control
+plane (the admin kubeconfig never leaves the host). The data-path and from-outside checks of
+`kube6 verify` need a vantage point outside the cluster: run that command for them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
+from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.control_plane import kubectl
+from kube6.verify import ClusterObjects, Status, check_objects
+from kube6.verify.fetch import BLOCK_AFFINITY, CLUSTER_ISSUER, GATEWAY, IP_POOL, CustomKind
 
 
 @dataclass(frozen=True)
-class ReadyzFacts:
-    ready: bool
-    detail: str
+class VerifyFacts:
+    objects: ClusterObjects | None
+    """None when the API server did not answer (`problem` says what it said)."""
+    problem: str = ""
 
 
-async def read_verify(ctx: HostContext) -> ReadyzFacts:
-    done = await ctx.executor.run(kubectl(ctx, "get", "--raw", "/readyz"), check=False)
-    return ReadyzFacts(done.ok and done.stdout.strip() == "ok", (done.stdout + done.stderr).strip())
+def parse_items(text: str | None) -> tuple[dict[str, Any], ...] | None:
+    """The items of a `kubectl get ... -o json` list, or None when it could not be read."""
+    if text is None:
+        return None
+    try:
+        items = json.loads(text).get("items")
+    except (ValueError, AttributeError):
+        return None
+    return tuple(items) if isinstance(items, list) else None
 
 
-def fresh_verify(ctx: HostContext) -> ReadyzFacts:
-    return ReadyzFacts(True, "ok")
+def to_objects(lists: dict[str, tuple[dict[str, Any], ...] | None]) -> ClusterObjects:
+    """Typed core objects (lightkube models) and plain custom objects, as verify reads them."""
+    from lightkube.models.core_v1 import Node, Pod, Service
 
-
-def plan_verify(ctx: HostContext, facts: ReadyzFacts) -> StepPlan:
-    """Read-only: refuse when the API server is not ready, otherwise point at `kube6 verify`."""
-    if not facts.ready:
-        return StepPlan.stop(
-            f"the API server on {ctx.node.name} is not ready: {facts.detail[:400]}",
-            fix=f"on {ctx.node.name}: `kubectl get --raw '/readyz?verbose'` and "
-            "`journalctl -u kubelet` show which part is not",
-        )
-    return StepPlan.nothing(
-        "the API server is ready; `kube6 verify` checks the whole cluster against the plan"
+    return ClusterObjects(
+        nodes=tuple(Node.from_dict(o) for o in lists["nodes"] or ()),  # type: ignore[no-untyped-call]
+        services=tuple(Service.from_dict(o) for o in lists["services"] or ()),  # type: ignore[no-untyped-call]
+        pods=tuple(Pod.from_dict(o) for o in lists["pods"] or ()),  # type: ignore[no-untyped-call]
+        ip_pools=lists.get("ip_pools"),
+        block_affinities=lists.get("block_affinities"),
+        cluster_issuers=lists.get("cluster_issuers"),
+        gateways=lists.get("gateways"),
     )
 
 
-STEP: Step[ReadyzFacts] = Step(
+async def _list(ctx: HostContext, resource: str, *, namespaced: bool) -> str | None:
+    scope = ("-A",) if namespaced else ()
+    return await probe.stdout(ctx, *kubectl(ctx, "get", resource, *scope, "-o", "json"))
+
+
+async def read_verify(ctx: HostContext) -> VerifyFacts:
+    ready = await ctx.executor.run(kubectl(ctx, "get", "--raw", "/readyz"), check=False)
+    if not ready.ok:
+        return VerifyFacts(None, (ready.stdout + ready.stderr).strip()[:400])
+    lists: dict[str, tuple[dict[str, Any], ...] | None] = {}
+    for key, resource, namespaced in (
+        ("nodes", "nodes", False),
+        ("services", "services", True),
+        ("pods", "pods", True),
+    ):
+        lists[key] = parse_items(await _list(ctx, resource, namespaced=namespaced))
+    custom: list[tuple[str, CustomKind]] = [
+        ("ip_pools", IP_POOL),
+        ("block_affinities", BLOCK_AFFINITY),
+    ]
+    if ctx.plan.addons.cert_manager:
+        custom.append(("cluster_issuers", CLUSTER_ISSUER))
+    if ctx.plan.addons.gateway:
+        custom.append(("gateways", GATEWAY))
+    for key, kind in custom:
+        lists[key] = parse_items(await _list(ctx, kind.crd, namespaced=kind.namespaced))
+    return VerifyFacts(to_objects(lists))
+
+
+def fresh_verify(ctx: HostContext) -> VerifyFacts:
+    return VerifyFacts(ClusterObjects())
+
+
+def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
+    """Read-only: refuse when a check fails, otherwise say how many passed."""
+    if ctx.options.fresh:
+        return StepPlan.nothing("not run: --fresh does not contact the hosts (run `kube6 verify`)")
+    if facts.objects is None:
+        return StepPlan.stop(
+            f"the API server on {ctx.node.name} is not ready: {facts.problem}",
+            fix=f"on {ctx.node.name}: `kubectl get --raw '/readyz?verbose'` and "
+            "`journalctl -u kubelet` show which part is not",
+        )
+    results = check_objects(ctx.plan, facts.objects)
+    failed = [r for r in results if r.status is Status.FAIL]
+    if failed:
+        lines = "\n".join(
+            f"  [{r.name}] {r.message}" + (f"\n      fix: {r.fix}" if r.fix else "") for r in failed
+        )
+        return StepPlan.stop(
+            f"{len(failed)} of {len(results)} acceptance check(s) failed:\n{lines}",
+            fix="`kube6 verify` shows every check with its evidence",
+        )
+    return StepPlan.nothing(
+        f"{len(results)} acceptance checks passed; `kube6 verify` adds the data path and the "
+        "view from outside"
+    )
+
+
+STEP: Step[VerifyFacts] = Step(
     "verify",
-    "The API server is ready (then run `kube6 verify`).",
+    "kube6 verify's object checks against the plan, read through kubectl on the first node.",
     plan_verify,
     read_verify,
     fresh_verify,
