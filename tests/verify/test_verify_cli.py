@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.verify import fetch
 from kube6.verify.outside import PeerCertificate
+from kube6.verify.probe_pod import ProbePodError
 from tests.verify import fixtures as fx
 from tests.verify.test_fetch import KUBECONFIG, server
 
@@ -179,3 +181,38 @@ def test_no_kubeconfig_is_a_usage_error(
 ) -> None:
     assert run(["verify", "--kubeconfig", str(tmp_path / "missing")]) == 2
     assert "cannot read the kubeconfig" in capsys.readouterr().err
+
+
+def test_probe_pods_that_do_not_start_are_a_failed_check(
+    cluster: Cluster,
+    kubeconfig: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @contextmanager
+    def no_pods(*args: Any, **kwargs: Any) -> Iterator[None]:
+        raise ProbePodError("probe pod default/kube6-probe-x-0 on node0001 is Pending", fix="f")
+        yield
+
+    monkeypatch.setattr("kube6.cli.verify_cmd.probe_pods", no_pods)
+    argv = [
+        "verify",
+        "--kubeconfig",
+        kubeconfig,
+        "--no-outside",
+        "--probe-image",
+        "img",
+        "-o",
+        "json",
+    ]
+    assert run(argv) == 1
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["name"] for r in results if r["status"] == "fail"] == ["probe-pods"]
+
+
+def test_probe_netns_and_image_exclude_each_other(
+    cluster: Cluster, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["verify", "--kubeconfig", kubeconfig, "--probe-image", "i", "--probe-netns", "n"]
+    assert run(argv) == 2
+    assert "give one of them" in capsys.readouterr().err

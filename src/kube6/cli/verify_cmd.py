@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from ipaddress import IPv6Address
 from pathlib import Path
 
 import typer
+from lightkube import Client
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +21,15 @@ from kube6.plan.model import Plan
 from kube6.verify.datapath import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, Targets, run_datapath
 from kube6.verify.fetch import ClusterUnreachableError, client_for, find_kubeconfig
 from kube6.verify.outside import resolve_aaaa, tls_certificate
-from kube6.verify.result import CheckResult, Status, all_ok, evidence_lines, is_skipped
+from kube6.verify.probe_pod import ProbePodError, probe_pods
+from kube6.verify.result import (
+    CheckResult,
+    Status,
+    all_ok,
+    evidence_lines,
+    failed,
+    is_skipped,
+)
 from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
@@ -50,6 +60,12 @@ def verify(
         "--probe-netns",
         help="Run the data-path probes inside this network namespace (a lab pod).",
     ),
+    probe_image: str | None = typer.Option(
+        None,
+        "--probe-image",
+        help="Run the data-path probes in two short-lived pods of this image (it needs ping, "
+        "dig, nc and ip, e.g. a netshoot image); they are deleted afterwards.",
+    ),
     probe_outside: str = typer.Option(
         str(DEFAULT_OUTSIDE), "--probe-outside", help="Outside IPv6 address the probes ping."
     ),
@@ -70,12 +86,20 @@ def verify(
     client = client_for(path)
     where = f"the API server of {path}"
     io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
-    targets = _targets(plan, probe_netns, probe_outside, ipv4_only_name)
+    targets = _targets(probe_outside, ipv4_only_name)
+    if probe_netns is not None and probe_image is not None:
+        raise UsageError(
+            "--probe-netns and --probe-image both say where the probes run",
+            fix="give one of them: --probe-image in a cluster, --probe-netns in the lab",
+        )
 
     def one_round() -> list[CheckResult]:
         results = verify_round(plan, client, where=where, outside=io)
-        if probe_netns is not None and targets is not None:
-            results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, targets))
+        if probe_netns is not None:
+            lab = replace(targets, node=plan.nodes[0].address, cluster_dns=False)
+            results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, lab))
+        elif probe_image is not None:
+            results += _probe_in_pods(plan, client, path, probe_image, targets)
         return results
 
     if watch_:
@@ -98,9 +122,7 @@ def verify(
         raise typer.Exit(int(ExitStatus.FAILED))
 
 
-def _targets(plan: Plan, netns: str | None, outside: str, ipv4_only_name: str) -> Targets | None:
-    if netns is None:
-        return None
+def _targets(outside: str, ipv4_only_name: str) -> Targets:
     try:
         outside_address = IPv6Address(outside)
     except ValueError:
@@ -108,12 +130,18 @@ def _targets(plan: Plan, netns: str | None, outside: str, ipv4_only_name: str) -
             f"--probe-outside {outside!r} is not an IPv6 address",
             fix="give an outside address that answers ping, e.g. 2001:4860:4860::8888",
         ) from None
-    return Targets(
-        node=plan.nodes[0].address,
-        outside=outside_address,
-        ipv4_only_name=ipv4_only_name,
-        cluster_dns=False,
-    )
+    return Targets(outside=outside_address, ipv4_only_name=ipv4_only_name)
+
+
+def _probe_in_pods(
+    plan: Plan, client: Client, kubeconfig: Path, image: str, base: Targets
+) -> list[CheckResult]:
+    try:
+        with probe_pods(client, plan, image) as pods:
+            executor = pods.executor(kubeconfig)
+            return asyncio.run(run_datapath(executor, plan, pods.targets(base)))
+    except ProbePodError as exc:
+        return [failed("probe-pods", exc.message, exc.fix)]
 
 
 def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
