@@ -26,6 +26,14 @@ def test_cluster(plan: Plan) -> None:
         "kubeadm reset -f",
         "rm -rf /etc/kubernetes/kubeadm /etc/cni/net.d/10-calico.conflist",
     ]
+    tables = reset.cluster_tables(
+        "table ip6 kube6\ntable ip6 kube-proxy\ntable ip6 calico\ntable inet filter\n"
+    )
+    assert tables == (("ip6", "kube-proxy"), ("ip6", "calico"))
+    assert shown(reset.plan_cluster(ctx, reset.ClusterFacts(False, (), tables))) == [
+        "nft delete table ip6 kube-proxy",
+        "nft delete table ip6 calico",
+    ]
     assert reset.plan_cluster(ctx, reset.ClusterFacts(False, ())).noop == (
         "no kubeadm state and no kube6 cluster files on this host"
     )

@@ -35,22 +35,37 @@ class ClusterFacts:
     """admin.conf or kubelet.conf exists: kubeadm set this host up."""
     leftovers: tuple[str, ...]
     """kube6 files still there (kubeadm configs, cluster files, Calico's CNI config)."""
+    tables: tuple[tuple[str, str], ...] = ()
+    """nftables tables that the cluster's kube-proxy and Calico left (kubeadm reset keeps them)."""
+
+
+def cluster_tables(nft_list_tables: str) -> tuple[tuple[str, str], ...]:
+    """(family, name) of kube-proxy's and Calico's tables in `nft list tables` output."""
+    found = []
+    for line in nft_list_tables.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "table":
+            family, name = parts[1], parts[2]
+            if name == "kube-proxy" or name.startswith("calico"):
+                found.append((family, name))
+    return tuple(found)
 
 
 async def read_cluster(ctx: HostContext) -> ClusterFacts:
     state = await probe.exists(ctx, ADMIN_CONF) or await probe.exists(ctx, KUBELET_CONF)
     paths = (KUBEADM_DIR, CLUSTER_DIR, *CALICO_CNI)
     left = tuple([p for p in paths if await probe.exists(ctx, p)])
-    return ClusterFacts(state, left)
+    tables = cluster_tables(await probe.stdout(ctx, "nft", "list", "tables") or "")
+    return ClusterFacts(state, left, tables)
 
 
 def fresh_cluster(ctx: HostContext) -> ClusterFacts:
-    return ClusterFacts(True, (KUBEADM_DIR, CLUSTER_DIR, *CALICO_CNI))
+    return ClusterFacts(True, (KUBEADM_DIR, CLUSTER_DIR, *CALICO_CNI), (("ip6", "kube-proxy"),))
 
 
 def plan_cluster(ctx: HostContext, facts: ClusterFacts) -> StepPlan:
     """`kubeadm reset -f` when kubeadm set the host up; remove kube6's cluster files."""
-    if not facts.kubeadm_state and not facts.leftovers:
+    if not facts.kubeadm_state and not facts.leftovers and not facts.tables:
         return StepPlan.nothing("no kubeadm state and no kube6 cluster files on this host")
     actions: list[Action] = []
     if facts.kubeadm_state:
@@ -61,6 +76,10 @@ def plan_cluster(ctx: HostContext, facts: ClusterFacts) -> StepPlan:
         actions.append(
             run("rm", "-rf", *(ctx.path(p) for p in facts.leftovers), why="kube6's files")
         )
+    actions += [
+        run("nft", "delete", "table", family, name, why="left by the cluster's dataplane")
+        for family, name in facts.tables
+    ]
     return StepPlan.do(*actions)
 
 
