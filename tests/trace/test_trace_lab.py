@@ -8,14 +8,21 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
 
+from kube6.cli import run
 from kube6.execute import NetnsExecutor
+from kube6.lab import INTERNET_HOST, Lab
+from kube6.plan.model import Plan
 from kube6.trace import TraceFilter, run_trace, trace_session
+from tests.lab.conftest import lab_env, plan
 
 pytestmark = pytest.mark.lab
+
+__all__ = ["lab_env", "plan"]  # fixtures shared with the lab tests
 
 NODE_ADDRESS = "2001:db8:77::1"
 PEER_ADDRESS = "2001:db8:77::2"
@@ -143,3 +150,28 @@ def test_interrupted_trace_leaves_the_ruleset(namespaces: tuple[str, str]) -> No
     assert sh("ip", "netns", "exec", node, "nft", "list", "ruleset") == before
     # No `nft monitor` outlives the trace in the namespace.
     assert sh("ip", "netns", "pids", node).split() == []
+
+
+def test_kube6_trace_on_a_lab_node(
+    lab_env: None, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI on the lab's node0001: pings from the lab's internet host, as the guide did."""
+    with Lab(plan) as lab:
+        node = lab.node_ns("node0001")
+        address = plan.node("node0001").address
+        before = sh("ip", "netns", "exec", node, "nft", "list", "ruleset")
+        # Pings for longer than the trace runs: the CLI's start-up time varies with the load.
+        ping = ("ping", "-n", "-q", "-i", "0.25", "-w", "10", str(address))
+        pinger = threading.Thread(target=lambda: lab.run(lab.internet, ping, check=False))
+        pinger.start()
+        try:
+            assert run(["trace", "node0001", "--netns", node, "--duration", "5"]) == 0
+        finally:
+            pinger.join()
+        after = sh("ip", "netns", "exec", node, "nft", "list", "ruleset")
+    out, err = capsys.readouterr()
+    assert "icmpv6 type echo-request" in out, err
+    assert "icmpv6 type echo-reply" in out
+    assert f"{INTERNET_HOST} -> {address} echo-request (in eth0)" in err
+    assert f"{address} -> {INTERNET_HOST} echo-reply (out eth0)" in err
+    assert after == before
