@@ -1,0 +1,256 @@
+"""Benchmark: the NDP proxy (ndppd, `auto` rule, kube6's rendered config) in the lab.
+
+    sudo uv run python bench/ndp_scale.py [--samples 5] [--rounds 3] [--sizes 1,100,1000]
+
+1. Time from a new pod's route appearing on its node to the first reply that the `internet`
+   host gets from the pod, through the provider's router (which must resolve the pod's address)
+   and ndppd. Measured with the rendered config and with `route-ttl 1000` added, because ndppd
+   0.2.x re-reads the routing table only every `route-ttl` ms (default 30,000): a pod's route
+   is invisible to an `auto` rule until the next re-read.
+2. ndppd with 1, 100 and 1,000 pod addresses routed on the node: the router's side sends one
+   neighbour solicitation per address (raw ICMPv6 from the upstream namespace, as the
+   provider's router would; unanswered ones are sent again after 1 s, three tries, as Linux
+   does) and counts the advertisements that come back. Cold: ndppd just started (each answer
+   first asks the pod); warm: the same solicitations again while ndppd's cache holds them.
+   Reported: answers per second, the time until the last answer, and ndppd's memory (VmRSS).
+   (With one address the rate is only the inverse of one answer's latency.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import socket
+import struct
+import sys
+import time
+from collections.abc import Sequence
+from ipaddress import IPv6Address
+from pathlib import Path
+
+from _common import Stats, ensure_programs, machine, require_root, stats
+
+from kube6 import net
+from kube6.lab import Lab
+from kube6.lab.core import in_namespace
+from kube6.plan import make_plan
+from kube6.render import ndppd as ndppd_renderer
+from kube6.spec import example
+
+NODE = "node0001"
+PACKAGES = {"ndppd": "ndppd", "ping": "iputils-ping"}
+ROUTE_TTL_MS = 1000
+CACHE_TTL_MS = 1000
+SCALE_OFFSET = 0x1_0000
+"""Scale addresses start here in the pod pool, clear of the node's first block (the pods of 1.)."""
+NS_TYPE, NA_TYPE = 135, 136
+TRIES, RETRANSMIT_S = 3, 1.0
+
+
+def ndppd_variants(rendered: str) -> dict[str, str]:
+    """The rendered config, with a faster route re-read, and with a shorter cache as well."""
+    cache = f"    ttl {ndppd_renderer.TTL_MS}\n"
+    if cache not in rendered:
+        raise RuntimeError(f"the rendered ndppd.conf has no {cache.strip()!r} line:\n{rendered}")
+    reread = f"route-ttl {ROUTE_TTL_MS}\n"
+    short = f"    ttl {CACHE_TTL_MS}\n"
+    return {
+        "rendered": rendered,
+        f"route-ttl {ROUTE_TTL_MS}": reread + rendered,
+        f"ttl {CACHE_TTL_MS}": rendered.replace(cache, short),
+        f"route-ttl {ROUTE_TTL_MS} + ttl {CACHE_TTL_MS}": reread + rendered.replace(cache, short),
+    }
+
+
+# ---- 1. route -> first reply ---------------------------------------------------------------------
+
+
+def restart_ndppd(lab: Lab, config: str) -> int:
+    """(Re)start ndppd on the node with `config`, wait until it has read the routes; its pid."""
+    name = f"ndppd-{NODE}"
+    log = lab.workdir / f"{name}.log"
+    seen = log.read_text(errors="replace").count("reading routes") if log.exists() else 0
+    lab.stop_ndppd(NODE)
+    daemon = lab.start_ndppd(NODE, config)
+    end = time.monotonic() + 10
+    while daemon.output(limit=10_000_000).count("reading routes") <= seen:
+        if time.monotonic() > end or not daemon.alive():
+            raise RuntimeError(f"ndppd did not read the routes:\n{daemon.output()}")
+        time.sleep(0.05)
+    return daemon.pid
+
+
+def first_reply(lab: Lab, limit: float) -> float:
+    """Seconds from a new pod's route (the last step of attaching it) to the first echo reply."""
+    pod = lab.add_pod(NODE)  # the /128 route on the node is the last command
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if lab.ping(lab.internet, pod.address, wait=0.2):
+            return time.monotonic() - start
+    raise RuntimeError(f"no reply from {pod.address} within {limit:g}s")
+
+
+# ---- 2. answers per second -----------------------------------------------------------------------
+
+
+def solicited_node(target: IPv6Address) -> str:
+    return str(IPv6Address(int(IPv6Address("ff02::1:ff00:0")) | (int(target) & 0xFFFFFF)))
+
+
+def solicit(interface: str, mac: str, targets: Sequence[IPv6Address]) -> dict[IPv6Address, float]:
+    """Send a neighbour solicitation for each target on `interface`; seconds to each answer.
+
+    Runs in the router's namespace (`in_namespace`). Unanswered targets are solicited again
+    every RETRANSMIT_S, TRIES times in all; the clock starts at the first send.
+    """
+    index = socket.if_nametoindex(interface)
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        option = struct.pack("!BB6s", 1, 1, bytes.fromhex(mac.replace(":", "")))
+        answered: dict[IPv6Address, float] = {}
+        wanted = set(targets)
+        start = time.monotonic()
+        for attempt in range(TRIES):
+            for target in targets:
+                if target not in answered:
+                    message = struct.pack("!BBHI16s", NS_TYPE, 0, 0, 0, target.packed) + option
+                    # The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket.
+                    sock.sendto(message, (solicited_node(target), 0, 0, index))
+            until = start + (attempt + 1) * RETRANSMIT_S
+            while len(answered) < len(wanted) and (left := until - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(1500)
+                except TimeoutError:
+                    break
+                if len(data) >= 24 and data[0] == NA_TYPE:
+                    found = IPv6Address(data[8:24])
+                    if found in wanted and found not in answered:
+                        answered[found] = time.monotonic() - start
+            if len(answered) == len(wanted):
+                break
+        return answered
+    finally:
+        sock.close()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def add_addresses(
+    lab: Lab, pod_ns: str, host_interface: str, addresses: Sequence[IPv6Address]
+) -> None:
+    """Give the pod namespace `addresses` and route each /128 to it from the node (ip -batch)."""
+    if not addresses:
+        return
+    pod_batch = lab.workdir / "pod-addresses.batch"
+    pod_batch.write_text("".join(f"address add {a}/128 dev eth0 nodad\n" for a in addresses))
+    node_batch = lab.workdir / "node-routes.batch"
+    node_batch.write_text("".join(f"route add {a}/128 dev {host_interface}\n" for a in addresses))
+    lab.run(pod_ns, ("ip", "-batch", str(pod_batch)), timeout=120)
+    lab.run(lab.node_ns(NODE), ("ip", "-batch", str(node_batch)), timeout=120)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=5, help="new pods per config in part 1")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size in part 2")
+    parser.add_argument("--sizes", default="1,100,1000", help="pod address counts (part 2)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    require_root("bench/ndp_scale.py")
+    ensure_programs(PACKAGES)
+    plan = make_plan(example(), source="built-in example")
+    data: dict[str, object] = {"machine": machine()}
+    with Lab(plan) as lab:
+        rendered = lab.ndppd_config(NODE)
+        variants = ndppd_variants(rendered)
+        # 1. A long-running ndppd, as on a node: pods appear at any moment of its re-read cycle.
+        latency: dict[str, Stats] = {}
+        for label, config in variants.items():
+            restart_ndppd(lab, config)
+            latency[label] = stats([first_reply(lab, 60) for _ in range(args.samples)])
+        data["route_to_reply_s"] = {k: v.samples for k, v in latency.items()}
+
+        # 2. One pod namespace holding every address (a pod per address would only add
+        # namespaces; ndppd sees routes and answers either way).
+        link = lab.layout.segments[0]
+        mac = json.loads(lab.run(lab.upstream, ("ip", "-j", "link", "show", link.bridge)).stdout)[
+            0
+        ]["address"]
+        pool = plan.pools[0].cidr
+        addresses = [net.nth(pool, SCALE_OFFSET + i) for i in range(sizes[-1])]
+        holder = lab.add_pod(NODE, address=addresses[0])
+        scale: dict[int, dict[str, Stats]] = {}
+        have = 1
+        for size in sizes:
+            add_addresses(lab, holder.namespace, holder.host_interface, addresses[have:size])
+            have = max(have, size)
+            targets = addresses[:size]
+            cold_rate: list[float] = []
+            warm_rate: list[float] = []
+            cold_last: list[float] = []
+            warm_last: list[float] = []
+            rss_idle: list[float] = []
+            rss_busy: list[float] = []
+            answered: list[float] = []
+            for _ in range(args.rounds):
+                pid = restart_ndppd(lab, rendered)
+                rss_idle.append(float(rss_kib(pid)))
+                for kind in ("cold", "warm"):
+                    got = in_namespace(
+                        lab.upstream, functools.partial(solicit, link.bridge, mac, targets)
+                    )
+                    last = max(got.values(), default=float("nan"))
+                    rate = len(got) / last if got else 0.0
+                    (cold_rate if kind == "cold" else warm_rate).append(rate)
+                    (cold_last if kind == "cold" else warm_last).append(last * 1000)
+                    if kind == "cold":
+                        answered.append(float(len(got)))
+                rss_busy.append(float(rss_kib(pid)))
+            scale[size] = {
+                "cold_rate": stats(cold_rate),
+                "warm_rate": stats(warm_rate),
+                "cold_last_ms": stats(cold_last),
+                "warm_last_ms": stats(warm_last),
+                "answered": stats(answered),
+                "rss_idle_kib": stats(rss_idle),
+                "rss_busy_kib": stats(rss_busy),
+            }
+    print(f"ndppd (NDP proxy, `auto` rule), median (min-max); machine: {machine()}")
+    print(f"1. new pod route -> first reply from the internet, {args.samples} pods per config:")
+    for label, value in latency.items():
+        print(f"   {label:<16} {value.show(2)} s")
+    print(f"2. one solicitation per pod address, {args.rounds} rounds (ndppd restarted each):")
+    print(
+        f"   {'addresses':>9} {'answered':>8} {'cold answers/s':>20} {'cold last ms':>20} "
+        f"{'warm answers/s':>20} {'warm last ms':>20} {'RSS idle KiB':>20} {'RSS after KiB':>20}"
+    )
+    for size, row in scale.items():
+        print(
+            f"   {size:>9} {row['answered'].median:>8.0f} {row['cold_rate'].show(0):>20} "
+            f"{row['cold_last_ms'].show(1):>20} {row['warm_rate'].show(0):>20} "
+            f"{row['warm_last_ms'].show(1):>20} {row['rss_idle_kib'].show(0):>20} "
+            f"{row['rss_busy_kib'].show(0):>20}"
+        )
+    data["scale"] = {
+        str(size): {k: v.samples for k, v in row.items()} for size, row in scale.items()
+    }
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
