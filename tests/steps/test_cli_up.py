@@ -92,3 +92,19 @@ def test_two_nodes_without_ssh_cannot_both_be_this_machine(
     (here / "kube6.yaml").write_text(HA_SPEC)
     assert cli(["up", "--dry-run", "--only", "host"]) == 2
     assert "have no ssh target" in capsys.readouterr().err
+
+
+def test_script_says_how_to_get_run_time_values(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "kube6.yaml").write_text(HA_SPEC)
+    out = here / "s"
+    assert cli(["up", "--dry-run", "--fresh", "--output", "sh", "--script-dir", str(out)]) == 0
+    first = (out / "cp1.sh").read_text()
+    assert (
+        'KUBE6_CERTIFICATE_KEY="$(kubeadm init phase upload-certs --upload-certs | tail -n 1)"'
+        in first
+    )
+    assert "openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt" in first
+    worker = (out / "w1.sh").read_text()
+    assert worker.count("# fill in ${KUBE6_JOIN_TOKEN}, ${KUBE6_CA_CERT_HASH}") == 1

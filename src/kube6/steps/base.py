@@ -44,6 +44,8 @@ class Exec:
     parse: Callable[[str], str] | None = field(default=None, compare=False)
     secret_output: bool = False
     """The output may hold secrets: it is never shown, not even in a CommandError."""
+    shell_filter: str = ""
+    """For the dry-run script: a pipe that does what `parse` does (`tail -n 1`)."""
 
     @property
     def display(self) -> str:
@@ -59,6 +61,8 @@ class PutFile:
     mode: int = 0o644
     why: str = ""
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    filled: bool = False
+    """Its ${KUBE6_...} placeholders are replaced by run-time values before it is written."""
 
     @property
     def display(self) -> str:
@@ -91,6 +95,8 @@ class StepPlan:
     fix: str = ""
     values: Mapping[str, str] = field(default_factory=dict)
     """Run-time values known when planning (e.g. the CA hash read from the CA certificate)."""
+    notes: tuple[str, ...] = ()
+    """Said to a reader of the dry-run script (how to do by hand what kube6 computes)."""
 
     def __post_init__(self) -> None:
         chosen = [bool(self.actions), self.noop is not None, self.refuse is not None]
@@ -106,8 +112,10 @@ class StepPlan:
         return cls(noop=reason)
 
     @classmethod
-    def do(cls, *actions: Action, values: Mapping[str, str] | None = None) -> StepPlan:
-        return cls(actions=tuple(actions), values=dict(values or {}))
+    def do(
+        cls, *actions: Action, values: Mapping[str, str] | None = None, notes: tuple[str, ...] = ()
+    ) -> StepPlan:
+        return cls(actions=tuple(actions), values=dict(values or {}), notes=notes)
 
     @classmethod
     def stop(cls, message: str, fix: str = "") -> StepPlan:

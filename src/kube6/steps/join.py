@@ -112,10 +112,16 @@ def plan_credentials(ctx: HostContext, facts: CredentialFacts) -> StepPlan:
                 capture=CERTIFICATE_KEY,
                 parse=parse_certificate_key,
                 secret_output=True,
+                shell_filter="tail -n 1",
             )
         )
     ca_hash = ca_cert_hash(facts.ca_pem) if facts.ca_pem else CA_CERT_HASH
-    return StepPlan.do(*actions, values={CA_CERT_HASH: ca_hash})
+    note = (
+        f"{CA_CERT_HASH[2:-1]}: kube6 computes it from {CA_CERT}; by hand: "
+        f"openssl x509 -pubkey -noout -in {CA_CERT} | openssl pkey -pubin -outform der "
+        "| sha256sum | cut -d' ' -f1"
+    )
+    return StepPlan.do(*actions, values={CA_CERT_HASH: ca_hash}, notes=(note,))
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,14 @@ def plan_join(ctx: HostContext, facts: JoinFacts) -> StepPlan:
         filled = fill_placeholders(artifact.content, values)
         secrets = tuple(v for m, v in values.items() if m != CA_CERT_HASH)
     return StepPlan.do(
-        PutFile(JOIN_PATH, filled, 0o600, why="token and CA hash filled in", secrets=secrets),
+        PutFile(
+            JOIN_PATH,
+            filled,
+            0o600,
+            why="token and CA hash filled in",
+            secrets=secrets,
+            filled=True,
+        ),
         Exec(
             Command(("kubeadm", "join", "--config", ctx.path(JOIN_PATH))),
             why="join the cluster",

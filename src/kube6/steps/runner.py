@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +50,7 @@ class StepResult:
     detail: str = ""
     """The no-op reason, the failure (masked), or why the step was blocked."""
     actions: tuple[Exec | PutFile, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -215,7 +216,8 @@ async def run_leaf(leaf: Leaf, ctx: HostContext) -> StepResult:
             for action in step_plan.actions:
                 if isinstance(action, Exec) and action.capture:
                     state.values.setdefault(action.capture, action.capture)
-            return result(Status.PLANNED, "", step_plan.actions)
+            planned = result(Status.PLANNED, "", step_plan.actions)
+            return replace(planned, notes=step_plan.notes)
         for action in step_plan.actions:
             await _apply(action, ctx)
         if leaf.step.verify and ctx.options.verify:

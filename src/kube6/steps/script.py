@@ -29,7 +29,13 @@ def _heredoc(action: PutFile) -> list[str]:
     )
     opener = tag if expand else f"'{tag}'"
     folder = action.path.rsplit("/", 1)[0] or "/"
+    markers = [p for p in PLACEHOLDERS if p in content]
+    fill = []
+    if markers and action.filled and not expand:
+        named = ", ".join(markers)
+        fill = [f"# fill in {named} (values from the first control-plane node)"]
     return [
+        *fill,
         f"mkdir -p {shlex.quote(folder)}",
         f"cat > {shlex.quote(action.path)} <<{opener}",
         content.rstrip("\n"),
@@ -42,7 +48,8 @@ def _exec_lines(action: Exec) -> list[str]:
     line = action.display
     if action.capture:
         variable = action.capture.removeprefix("${").removesuffix("}")
-        line = f'{variable}="$({line})"'
+        pipe = f" | {action.shell_filter}" if action.shell_filter else ""
+        line = f'{variable}="$({line}{pipe})"'
     return [line]
 
 
@@ -53,6 +60,7 @@ def _section(result: StepResult) -> list[str]:
     if result.status in (Status.FAILED, Status.BLOCKED):
         detail = result.detail.replace("\n", "\n# ")
         return [*lines, f"# {result.status}: {detail}", ""]
+    lines += [f"# {note}" for note in result.notes]
     for action in result.actions:
         if action.why:
             lines.append(f"# {action.why}")
