@@ -184,6 +184,22 @@ def test_dual_stack_service_is_caught(plan: Plan) -> None:
     assert "SingleStack" in result.fix
 
 
+def test_load_balancer_with_an_ipv4_address_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    svc = fx.service(
+        "envoy-gateway-system", "envoy-kube6", "2001:db8:1234:5678:8:3:0:c8", kind="LoadBalancer"
+    )
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "2001:db8:1234:5678::80"}]}}
+    raw["services"].append(svc)
+    assert all(not r.failed for r in results(plan, raw).values())
+    svc["status"]["loadBalancer"]["ingress"].append({"ip": "198.51.100.80"})
+    result = only_failure(plan, raw)
+    assert ev(result) == (
+        "envoy-gateway-system/envoy-kube6: external address(es) 198.51.100.80 are IPv4",
+    )
+    assert "IPv6 only" in result.fix
+
+
 def test_headless_service_has_no_address_to_check(plan: Plan) -> None:
     raw = fx.healthy(plan)
     raw["services"].append(fx.service("default", "headless", "None"))

@@ -315,6 +315,14 @@ def _cluster_ips(svc: Service) -> list[str]:
     return [ip for ip in ips if ip and ip != "None"]
 
 
+def _external_ips(svc: Service) -> list[str]:
+    """spec.externalIPs and the load balancer's ingress addresses."""
+    ips = list(svc.spec.externalIPs or []) if svc.spec else []
+    balancer = svc.status.loadBalancer if svc.status else None
+    ips += [i.ip for i in (balancer.ingress or []) if i.ip] if balancer else []
+    return ips
+
+
 def check_services(plan: Plan, services: Sequence[Service]) -> list[CheckResult]:
     """`services-ipv6` (every Service single-stack IPv6 in the planned range), `service-
     kubernetes` (on plan.api) and `service-kube-dns` (on plan.dns)."""
@@ -376,6 +384,13 @@ def _services_ipv6(plan: Plan, services: Sequence[Service]) -> CheckResult:
             fixes.append(
                 f"the API server's --service-cluster-ip-range must be {plan.services}; "
                 "re-create Services that got an address outside it"
+            )
+        external = [ip for ip in _external_ips(svc) if isinstance(_address(ip), IPv4Address)]
+        if external:
+            problems.append(f"external address(es) {', '.join(external)} are IPv4")
+            fixes.append(
+                "the load balancer (or spec.externalIPs) gave the Service an IPv4 address: "
+                "configure its address pool with IPv6 only"
             )
         if problems:
             bad.append(f"{_svc_name(svc)}: {'; '.join(problems)}")
