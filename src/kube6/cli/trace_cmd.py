@@ -13,7 +13,7 @@ from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
 from kube6.errors import CommandError, Kube6Error, UsageError
 from kube6.execute import Executor, NetnsExecutor, executor_for
-from kube6.trace import TraceFilter, run_trace, trace_session
+from kube6.trace import TraceFilter, TraceReport, run_trace, trace_session
 
 NOT_FOUND = 127
 
@@ -74,8 +74,14 @@ def trace(
     def show(text: str) -> None:
         stdout.print(text.rstrip("\n"), highlight=False)
 
+    async def traced() -> TraceReport:
+        try:
+            return await run_trace(executor, session, duration=duration, on_output=show)
+        finally:
+            await executor.close()
+
     try:
-        report = asyncio.run(run_trace(executor, session, duration=duration, on_output=show))
+        report = asyncio.run(traced())
     except CommandError as exc:
         if exc.exit_code == NOT_FOUND:
             raise Kube6Error(
