@@ -135,6 +135,12 @@ def test_node_not_ready_shows_the_kubelet_reason(plan: Plan) -> None:
     assert "calico-system" in result.fix
 
 
+def test_node_without_conditions_is_not_ready(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["nodes"][0]["status"]["conditions"] = []
+    assert ev(only_failure(plan, raw)) == ("node0001: no Ready condition",)
+
+
 @pytest.mark.parametrize(
     ("cidr", "problem"),
     [

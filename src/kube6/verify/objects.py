@@ -179,20 +179,13 @@ def _registered(plan: Plan, nodes: Sequence[Node]) -> CheckResult:
 def _ready(nodes: Sequence[Node]) -> CheckResult:
     bad: list[str] = []
     for node in nodes:
-        cond = next(
-            (c for c in (node.status.conditions or []) if c.type == "Ready")
-            if node.status
-            else iter(()),
-            None,
-        )
-        if cond is None or cond.status != "True":
-            if cond is None:
-                bad.append(f"{_node_name(node)}: no Ready condition")
-            else:
-                why = ": ".join(x for x in (cond.reason, cond.message) if x)
-                bad.append(
-                    f"{_node_name(node)}: Ready={cond.status}" + (f" ({why})" if why else "")
-                )
+        conditions = (node.status.conditions or []) if node.status else []
+        cond = next((c for c in conditions if c.type == "Ready"), None)
+        if cond is None:
+            bad.append(f"{_node_name(node)}: no Ready condition")
+        elif cond.status != "True":
+            why = ": ".join(x for x in (cond.reason, cond.message) if x)
+            bad.append(f"{_node_name(node)}: Ready={cond.status}" + (f" ({why})" if why else ""))
     if not nodes:
         return failed(
             "nodes-ready",
