@@ -5,7 +5,7 @@ temporary root, and `kubeadm` is the tier's binary with `--rootfs ROOT --dry-run
 --ignore-preflight-errors=all` added (chrooted, so it writes nothing outside ROOT; preflight is
 ignored because this machine is not a node: no kubelet, no container runtime). The join
 configuration that the join step writes, token and CA hash filled in, must pass the real
-`kubeadm config validate`.
+`kubeadm config validate`, and `kubeadm join --dry-run` must accept it (worker and control plane).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
 from kube6.plan.model import Plan
-from kube6.render.base import CA_CERT_HASH, JOIN_TOKEN
+from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
 from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
 from tests.conftest import k8s_binary
 
@@ -62,6 +62,29 @@ def test_init_step_runs_kubeadm_init_dry_run(plan: Plan, tmp_path: Path) -> None
     # --dry-run wrote its manifests to a temporary folder inside the root, nothing in place.
     assert not (tmp_path / "etc/kubernetes/admin.conf").exists()
     assert list((tmp_path / "etc/kubernetes/tmp").glob("kubeadm-init-dryrun*/kube-apiserver.yaml"))
+
+
+@pytest.mark.parametrize("node", ["w1", "cp2"])
+def test_join_step_runs_kubeadm_join_dry_run(ha_plan: Plan, tmp_path: Path, node: str) -> None:
+    """The join step, token and CA hash filled in, through `kubeadm join --dry-run`.
+
+    kubeadm's dry run answers discovery with a fake cluster-info; for a token ID it has no
+    signature for, it swaps in its own dry-run token and CA hash (cmd/kubeadm/app/discovery/
+    token), so the phases after discovery run against our JoinConfiguration.
+    """
+    kubeadm = k8s_binary("kubeadm")
+    ex = NodeStandIn(node, tmp_path, kubeadm)
+    contexts = make_contexts(ha_plan, {node: ex}, RunOptions(verify=False))
+    contexts[node].state.values.update(
+        {JOIN_TOKEN: "kube6t.0123456789abcdef", CA_CERT_HASH: "3" * 64, CERTIFICATE_KEY: "e" * 64}
+    )
+    report = asyncio.run(run_steps(UP_STEPS, contexts, only=["join"]))
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    # the file left behind holds the placeholders again, not the token
+    left = (tmp_path / "etc/kubernetes/kubeadm/join.yaml").read_text()
+    assert JOIN_TOKEN in left
+    assert "kube6t.0123456789abcdef" not in left
 
 
 def test_join_step_writes_a_config_kubeadm_accepts(ha_plan: Plan, tmp_path: Path) -> None:
