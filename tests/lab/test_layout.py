@@ -14,6 +14,7 @@ from kube6.lab.layout import (
     confined,
     lab_id_of,
     layout,
+    mesh_commands,
     namespace_name,
     pod,
     pod_commands,
@@ -35,6 +36,7 @@ def test_every_command_stays_inside_the_labs_namespaces(two_node_plan: Plan) -> 
         *setup_commands(lay),
         *tayga_commands(lay),
         *(c for p in pods for c in pod_commands(lay, p)),
+        *mesh_commands(lay, "node0001"),
     ]
     assert commands
     for argv in commands:
@@ -163,3 +165,11 @@ def test_ndppd_fallback_config() -> None:
     text = configs.ndppd("eth0", [("2001:db8::/104", "auto"), ("2001:db8:1::/112", "static")])
     assert text.startswith("proxy eth0 {")
     assert "rule 2001:db8::/104 {\n        auto\n    }" in text
+
+
+def test_mesh_routes_send_a_nodes_block_via_its_address(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    (route,) = mesh_commands(lay, "node0002")
+    assert route[:3] == ("ip", "-n", lay.node("node0001").namespace)
+    block = lay.pod_blocks["node0002"]
+    assert (str(block), "via", "2001:db8:1234:5678::2") == route[6:9]

@@ -79,3 +79,22 @@ def test_service_range_is_answered_and_other_addresses_are_not(fresh_lab: Lab, p
     unrouted = IPv6Address(int(plan.pools[0].cidr.broadcast_address) - 1)
     assert not lab.ping(lab.internet, unrouted, wait=1)
     assert lab.neighbour(lab.upstream, unrouted) in UNANSWERED
+
+
+def test_two_nodes_each_answer_for_their_own_pods(lab_env: None, two_node_plan: Plan) -> None:
+    with Lab(two_node_plan) as lab:
+        first, second = lab.add_pod("node0001"), lab.add_pod("node0002")
+        lab.start_ndppd("node0001")
+        lab.start_ndppd("node0002")
+        assert lab.ping(lab.internet, first.address, deadline=8)
+        assert lab.ping(lab.internet, second.address, deadline=8)
+        # The router learned each pod at its own node: `auto` answers only for routed pods.
+        mac1 = lab.mac(lab.node_ns("node0001"), "eth0")
+        mac2 = lab.mac(lab.node_ns("node0002"), "eth0")
+        assert lab.neighbour_mac(lab.upstream, first.address) == mac1
+        assert lab.neighbour_mac(lab.upstream, second.address) == mac2
+        # Pod to pod across nodes goes through the provider's router, like any traffic.
+        assert lab.ping(first.namespace, second.address, deadline=4)
+        # Only node0001 has the static service rule: it alone answers for services.
+        lab.ping(lab.internet, two_node_plan.api, wait=1)
+        assert lab.neighbour_mac(lab.upstream, two_node_plan.api) == mac1

@@ -46,6 +46,7 @@ from kube6.lab.layout import (
     confined,
     lab_id_of,
     layout,
+    mesh_commands,
     pod,
     pod_commands,
     setup_commands,
@@ -495,7 +496,10 @@ class Lab:
         new = pod(self.layout, node, index, address)
         self.pods[new.name] = new
         self._save_state()
-        for argv in pod_commands(self.layout, new):
+        commands = pod_commands(self.layout, new)
+        if index == 0:
+            commands += mesh_commands(self.layout, node)
+        for argv in commands:
             self._run(argv)
         return new
 
@@ -545,6 +549,20 @@ class Lab:
         )
         words = result.stdout.split()
         return words[-1] if words else None
+
+    def neighbour_mac(self, namespace: str, address: Address) -> str | None:
+        """The link-layer address that `namespace` learned for `address`, or None."""
+        result = self._run(
+            ("ip", "-n", namespace, "-6", "neigh", "show", str(address)), check=False
+        )
+        words = result.stdout.split()
+        return words[words.index("lladdr") + 1] if "lladdr" in words else None
+
+    def mac(self, namespace: str, interface: str) -> str:
+        """The MAC address of `interface` in `namespace`."""
+        result = self._run(("ip", "-n", namespace, "-o", "link", "show", "dev", interface))
+        words = result.stdout.split()
+        return words[words.index("link/ether") + 1]
 
     def wait_quiet(self, namespace: str, timeout: float = 5.0) -> None:
         """Wait until `namespace` resolves no neighbour (no INCOMPLETE entry left)."""

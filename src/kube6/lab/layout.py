@@ -367,6 +367,32 @@ def pod_commands(lay: Layout, p: Pod) -> list[Argv]:
     ]
 
 
+def mesh_commands(lay: Layout, node: str) -> list[Argv]:
+    """The routes that Calico's BGP mesh gives the other nodes on the link once `node` hosts
+    pods: its block via its address. Without them a node would solicit another node's pod
+    addresses on the link itself (ndppd 0.2.x then answers the session's first solicitor, the
+    router, instead: cross-node pod traffic would fail for a reason no cluster has)."""
+    link = lay.node(node)
+    block = lay.pod_blocks[node]
+    return [
+        _ip(
+            other.namespace,
+            "-6",
+            "route",
+            "replace",
+            str(block),
+            "via",
+            str(link.address),
+            "dev",
+            other.interface,
+            "proto",
+            "bird",
+        )
+        for other in lay.nodes
+        if other.name != node and other.prefix == link.prefix
+    ]
+
+
 def confined(argv: Sequence[str], namespaces: Iterable[str]) -> bool:
     """True when `argv` can only act inside one of `namespaces`.
 
