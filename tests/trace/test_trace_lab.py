@@ -7,9 +7,13 @@ import gc
 import os
 import secrets
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +179,32 @@ def test_kube6_trace_on_a_lab_node(
     assert f"{INTERNET_HOST} -> {address} echo-request (in eth0)" in err
     assert f"{address} -> {INTERNET_HOST} echo-reply (out eth0)" in err
     assert after == before
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_stop_the_cli_and_remove_the_table(
+    namespaces: tuple[str, str], sig: signal.Signals
+) -> None:
+    node, _ = namespaces
+    before = sh("ip", "netns", "exec", node, "nft", "list", "ruleset")
+    kube6 = Path(sys.executable).parent / "kube6"
+    argv = [str(kube6), "trace", "node0001", "--netns", node, "--duration", "60"]
+    # Its own process group, as a shell gives a foreground job: SIGINT goes to every process
+    # in it (nft monitor included), as Ctrl-C does.
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as cli:
+        deadline = time.monotonic() + 30
+        while "kube6-trace-" not in sh("ip", "netns", "exec", node, "nft", "list", "tables"):
+            assert cli.poll() is None, cli.communicate()
+            assert time.monotonic() < deadline, "the trace table never appeared"
+            time.sleep(0.1)
+        if sig is signal.SIGINT:
+            os.killpg(cli.pid, sig)
+        else:
+            cli.send_signal(sig)
+        _, err = cli.communicate(timeout=30)
+    assert cli.returncode == 130, err
+    assert "stopped; table ip6 kube6-trace-" in err
+    assert sh("ip", "netns", "exec", node, "nft", "list", "ruleset") == before
+    assert sh("ip", "netns", "pids", node).split() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from enum import StrEnum
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -75,6 +76,12 @@ def trace(
         stdout.print(text.rstrip("\n"), highlight=False)
 
     async def traced() -> TraceReport:
+        # SIGTERM and SIGHUP (a closed terminal) stop the trace the way Ctrl-C does, so that the
+        # table is removed then too.
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if task is not None:
+                loop.add_signal_handler(sig, task.cancel)
         try:
             return await run_trace(executor, session, duration=duration, on_output=show)
         finally:
@@ -89,9 +96,9 @@ def trace(
                 fix="install it on the node: apt-get install -y nftables",
             ) from None
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         stderr.print(f"stopped; table ip6 {session.table} removed")
-        raise
+        raise KeyboardInterrupt from None
     found = report.packets
     stderr.print(
         f"{len(found)} packet(s) traced; table ip6 {session.table} removed"
