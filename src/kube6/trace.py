@@ -270,6 +270,14 @@ async def run_trace(
         deadline = clock() + duration
         while (left := deadline - clock()) > 0:
             result = await executor.run(session.monitor(min(window, left)), check=False)
+            if result.stdout:
+                report.output.append(result.stdout)
+                if on_output is not None:
+                    on_output(result.stdout)
+            if result.exit_code is None:
+                # Killed by a signal: Ctrl-C in a terminal reaches nft on this machine too,
+                # sometimes before it reaches kube6. Stop reading; the table goes either way.
+                break
             # 124: `timeout` ended nft, which is how every window ends.
             if result.exit_code not in (0, 124):
                 raise CommandError(
@@ -279,10 +287,6 @@ async def run_trace(
                     stdout=result.stdout,
                     stderr=result.stderr,
                 )
-            if result.stdout:
-                report.output.append(result.stdout)
-                if on_output is not None:
-                    on_output(result.stdout)
     finally:
         if added is not False:
             report.removed = await _remove(executor, session, must_exist=added is True)

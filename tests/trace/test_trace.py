@@ -159,6 +159,15 @@ def test_monitor_failure_still_removes_the_table() -> None:
     assert ex.argvs.count(CLEANUP) == 1
 
 
+def test_monitor_killed_by_a_signal_stops_the_trace() -> None:
+    clock = Clock()
+    ex = executor(clock, Result(None, RECORDED, "killed by signal 2"))
+    report = run(run_trace(ex, trace_session(TraceFilter(), "abcd"), duration=5, clock=clock))
+    assert ex.argvs == [SETUP, monitor_argv(2), CLEANUP]
+    assert report.removed
+    assert len(report.packets) == 2
+
+
 def test_ctrl_c_while_tracing_removes_the_table() -> None:
     def interrupt(command: Command) -> Result:
         raise KeyboardInterrupt
