@@ -84,9 +84,15 @@ def up(
 
 @lab_app.command("down")
 def down(
-    lab_id: str | None = typer.Argument(None, help="The lab to remove; default: every lab."),
+    lab_id: str | None = typer.Argument(
+        None, help="The lab to remove; default: every lab on this machine."
+    ),
 ) -> None:
-    """Kill the lab's daemons and delete its namespaces and files (all labs without an id)."""
+    """Kill the lab's daemons and delete its namespaces and files.
+
+    Without an id it removes every lab (`k6-<id>-*` namespaces, /tmp/kube6-lab-<id>),
+    including leftovers of interrupted test runs, and labs that running tests still use.
+    """
     require_root()
     if lab_id is not None and not LAB_ID.match(lab_id):
         raise LabError(

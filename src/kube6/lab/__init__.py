@@ -3,7 +3,15 @@
 `Lab(plan)` builds it; see `kube6.lab.core` for the API and `kube6.lab.layout` for the addresses.
 """
 
-from kube6.lab.core import Daemon, Lab, LabError, down, lab_namespaces, missing_programs
+from kube6.lab.core import (
+    Daemon,
+    Lab,
+    LabError,
+    down,
+    in_namespace,
+    lab_namespaces,
+    missing_programs,
+)
 from kube6.lab.layout import (
     INTERNET_HOST,
     IPV4_HOST,
@@ -32,6 +40,7 @@ __all__ = [
     "NodeLink",
     "Pod",
     "down",
+    "in_namespace",
     "lab_namespaces",
     "missing_programs",
 ]
