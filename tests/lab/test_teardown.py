@@ -93,3 +93,15 @@ def test_refuses_commands_outside_its_namespaces(lab_env: None, plan: Plan) -> N
             lab._run(("ip", "link", "add", "x", "type", "dummy"))
         with pytest.raises(LabError, match="not confined"):
             lab.run("k6-ffff-elsewhere", ("true",))
+
+
+def test_a_taken_id_is_refused_when_chosen_and_avoided_when_not(lab_env: None, plan: Plan) -> None:
+    with Lab(plan) as first:
+        with pytest.raises(LabError, match="already exists"):
+            Lab(plan, lab_id=first.lab_id).up()
+        assert first.lab_id in lab_namespaces()  # the refused lab removed nothing
+        second = Lab(plan)
+        second._use_id(first.lab_id)  # as if another process had just taken this id
+        with second:
+            assert second.lab_id != first.lab_id
+            assert second.lab_id in lab_namespaces()

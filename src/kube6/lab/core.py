@@ -168,12 +168,16 @@ class Lab:
     daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
     pods: dict[str, Pod] = field(init=False, default_factory=dict)
     _created: list[str] = field(init=False, default_factory=list)
+    _chosen: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        if not self.lab_id:
-            self.lab_id = _free_lab_id()
-        self.layout = layout(self.plan, self.lab_id)
-        self.workdir = workdir_of(self.lab_id)
+        self._chosen = bool(self.lab_id)
+        self._use_id(self.lab_id or _free_lab_id())
+
+    def _use_id(self, lab_id: str) -> None:
+        self.lab_id = lab_id
+        self.layout = layout(self.plan, lab_id)
+        self.workdir = workdir_of(lab_id)
 
     # ---- names -------------------------------------------------------------------------------
 
@@ -244,13 +248,19 @@ class Lab:
         missing = missing_programs()
         if missing:
             raise LabError(f"the lab needs {', '.join(missing)}, not installed", fix=INSTALL_HINT)
-        try:
-            self.workdir.mkdir(mode=0o700)
-        except FileExistsError:
-            raise LabError(
-                f"{self.workdir} already exists: lab {self.lab_id} is running or was not cleaned",
-                fix=f"run `kube6 lab down {self.lab_id}` as root",
-            ) from None
+        while True:
+            try:
+                # The work directory is the lock on the id: mkdir is atomic.
+                self.workdir.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                if self._chosen:
+                    raise LabError(
+                        f"{self.workdir} already exists: lab {self.lab_id} is running or was "
+                        "not cleaned",
+                        fix=f"run `kube6 lab down {self.lab_id}` as root",
+                    ) from None
+                self._use_id(_free_lab_id())  # another process took it a moment ago
         try:
             self._build()
         except BaseException:
