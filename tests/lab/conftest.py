@@ -1,5 +1,8 @@
 """Lab fixtures: root and the Debian packages are required, never silently skipped.
 
+    sudo bash tests/lab/install-packages.sh     # once: ndppd tayga unbound openssh-server ...
+    sudo uv run pytest tests/lab -q             # about two minutes
+
 Set KUBE6_SKIP_LAB=1 to skip every lab test explicitly (the reason is printed in the summary).
 """
 
