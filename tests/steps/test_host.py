@@ -9,12 +9,12 @@ from kube6.steps.host import ModulesFacts, SwapFacts, SysctlFacts
 
 from .conftest import arun, context
 
-KEYS = (
+KEYS = (  # in the order of the rendered file: accept_ra before forwarding
+    "net.ipv6.conf.eth0.accept_ra",
     "net.ipv6.conf.all.forwarding",
     "net.ipv6.conf.default.forwarding",
-    "net.ipv6.conf.eth0.accept_ra",
 )
-CONVERGED = dict(zip(KEYS, ("1", "1", "2"), strict=True))
+CONVERGED = dict(zip(KEYS, ("2", "1", "1"), strict=True))
 
 
 def shown(step_plan: StepPlan) -> list[str]:
@@ -24,7 +24,7 @@ def shown(step_plan: StepPlan) -> list[str]:
 def test_sysctl_fresh_host_with_ra_route_sets_accept_ra_first(plan: Plan) -> None:
     ctx = context(plan)
     rendered = ctx.files[host.SYSCTL_PATH].content
-    facts = SysctlFacts(None, dict(zip(KEYS, ("0", "0", "1"), strict=True)), True, None)
+    facts = SysctlFacts(None, dict(zip(KEYS, ("1", "0", "0"), strict=True)), True, None)
     assert shown(host.plan_sysctl(ctx, facts)) == [
         'sh -c \'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" > "$f"\' kube6-snapshot '
         "/var/lib/kube6/sysctl-before.conf " + " ".join(KEYS),

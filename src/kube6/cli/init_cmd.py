@@ -57,8 +57,7 @@ def init(
             prefix=net.parse_network(prefix) if prefix else None,
             routing=routing,
             nodes=tuple(
-                init_core.parse_node_flag(text, first=index == 0)
-                for index, text in enumerate(node)
+                init_core.parse_node_flag(text, first=index == 0) for index, text in enumerate(node)
             ),
             nat64_prefix=net.parse_network(nat64_prefix) if nat64_prefix else None,
             email=email or None,

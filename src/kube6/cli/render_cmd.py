@@ -61,6 +61,5 @@ def render(
     if result.skipped_secrets:
         stderr.print(
             f"left out {len(result.skipped_secrets)} file(s) that hold secrets "
-            f"(--include-secrets writes them with mode 0600): "
-            + ", ".join(result.skipped_secrets)
+            f"(--include-secrets writes them with mode 0600): " + ", ".join(result.skipped_secrets)
         )

@@ -43,18 +43,19 @@ def sysctl_conf(plan: Plan, node: PlannedNode) -> str:
     what = f"Kernel settings of {node.name} for an IPv6 single-stack Kubernetes node."
     lines = [
         "#",
+        f"# With forwarding on, the kernel ignores router advertisements on {node.interface}",
+        "# unless accept_ra is 2; a host that learns its default route (or address) by SLAAC",
+        "# would lose it when the advertised lifetime runs out, and Calico needs a default route.",
+        "# It comes first: `sysctl --system` applies lines in order, so the route is safe before",
+        "# forwarding goes on. (systemd-networkd, as used by netplan, handles RAs itself and",
+        "# resets this value on the interfaces it manages; check `ip -6 route show default`.)",
+        f"{_key(node.interface, 'accept_ra')} = 2",
+        "#",
         "# Pods and services are routed through this host: forward IPv6 on every interface,",
         "# including those created later (calico veths get `default`). kubeadm's preflight",
         "# checks net.ipv6.conf.default.forwarding.",
         "net.ipv6.conf.all.forwarding = 1",
         "net.ipv6.conf.default.forwarding = 1",
-        "#",
-        f"# With forwarding on, the kernel ignores router advertisements on {node.interface}",
-        "# unless accept_ra is 2; a host that learns its default route (or address) by SLAAC",
-        "# would lose it when the advertised lifetime runs out, and Calico needs a default route.",
-        "# (systemd-networkd, as used by netplan, handles RAs itself and resets this value on",
-        "# the interfaces it manages; check `ip -6 route show default` after the change.)",
-        f"{_key(node.interface, 'accept_ra')} = 2",
     ]
     if node.ndp_rules:
         lines += [
