@@ -301,6 +301,14 @@ def test_block_outside_the_pools(plan: Plan) -> None:
     )
 
 
+def test_released_blocks_are_not_judged(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    stale = fx.block_affinity("node0001", "2001:db8:1234:5678:9::/120")
+    stale["spec"]["deleted"] = "true"
+    raw["block_affinities"].append(stale)
+    assert all(not r.failed for r in results(plan, raw).values())
+
+
 def test_block_of_another_nodes_pool(multi: Plan) -> None:
     raw = fx.healthy(multi)
     raw["block_affinities"][0]["spec"]["node"] = "bravo"

@@ -524,6 +524,9 @@ def check_calico_blocks(plan: Plan, affinities: Sequence[Obj] | None) -> CheckRe
     bad: list[str] = []
     for obj in affinities:
         spec = obj.get("spec") or {}
+        # Calico marks affinities it is releasing (spec.deleted is the string "true").
+        if str(spec.get("deleted", "false")).lower() == "true":
+            continue
         node = spec.get("node", "?")
         net = _network(spec.get("cidr"))
         where = f"block {spec.get('cidr')} on {node}"
