@@ -125,7 +125,7 @@ def _inside(address: IPv4Address | IPv6Address | None, network: IPv6Network) -> 
 
 
 def _join_fixes(fixes: Iterable[str]) -> str:
-    return " Also: ".join(dict.fromkeys(f for f in fixes if f))
+    return "; also: ".join(dict.fromkeys(f for f in fixes if f))
 
 
 def _not_installed(name: str, what: str, crd: str, fix: str) -> CheckResult:
