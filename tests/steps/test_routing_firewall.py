@@ -40,13 +40,20 @@ def test_ndppd_install_config_service(plan: Plan) -> None:
         "ndppd 0.2.5-6 is installed"
     )
     rendered = ctx.files[routing.CONFIG_PATH].content
+    dropin = ctx.files[routing.DROPIN_PATH].content
+    assert "Restart=on-failure" in dropin
     running = probe.ServiceFacts(True, True)
     assert shown(routing.plan_config(ctx, routing.ConfigFacts("proxy eth9 {}", running))) == [
+        f"write {routing.DROPIN_PATH} (mode 0644, {len(dropin)} bytes)",
+        "systemctl daemon-reload",
         f"write /etc/ndppd.conf (mode 0644, {len(rendered)} bytes)",
         "systemctl restart ndppd",
     ]
-    assert routing.plan_config(ctx, routing.ConfigFacts(rendered, running)).noop == (
-        "/etc/ndppd.conf is the rendered one"
+    assert shown(
+        routing.plan_config(ctx, routing.ConfigFacts("proxy eth9 {}", running, dropin))
+    ) == [f"write /etc/ndppd.conf (mode 0644, {len(rendered)} bytes)", "systemctl restart ndppd"]
+    assert routing.plan_config(ctx, routing.ConfigFacts(rendered, running, dropin)).noop == (
+        "/etc/ndppd.conf (and its systemd drop-in) are the rendered ones"
     )
     assert shown(routing.plan_service(ctx, probe.ServiceFacts(False, False))) == [
         "systemctl enable --now ndppd"

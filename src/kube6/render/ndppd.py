@@ -13,6 +13,7 @@ from kube6.plan.model import Plan, PlannedNode
 from kube6.render.base import Artifact, header, node_path
 
 CONFIG_PATH = "/etc/ndppd.conf"
+DROPIN_PATH = "/etc/systemd/system/ndppd.service.d/kube6.conf"
 TIMEOUT_MS = 500
 """How long ndppd waits for the pod's own advertisement (`auto` rules); the ndppd default."""
 TTL_MS = 30000
@@ -31,6 +32,29 @@ def render(plan: Plan) -> Iterator[Artifact]:
                 content=ndppd_conf(plan, node),
                 description=f"NDP proxy on {node.interface} of {node.name}",
             )
+            yield Artifact(
+                path=node_path(node, DROPIN_PATH),
+                content=service_dropin(plan),
+                description="restart ndppd when it dies",
+            )
+
+
+def service_dropin(plan: Plan) -> str:
+    """A systemd drop-in that restarts ndppd when it exits.
+
+    ndppd 0.2.5 aborts (`invalid_pointer`) when a solicitation for an `auto` rule arrives
+    before it has read the routing table (seen in kube6's lab); a restart is then all it needs.
+    """
+    what = "systemd drop-in: keep the NDP proxy running."
+    lines = [
+        "#",
+        "# ndppd 0.2.5 can abort at start-up when a solicitation arrives before it has read",
+        "# the routing table; without it no pod on this node is reachable from outside.",
+        "[Service]",
+        "Restart=on-failure",
+        "RestartSec=2s",
+    ]
+    return header(plan, what) + "\n".join(lines) + "\n"
 
 
 def ndppd_conf(plan: Plan, node: PlannedNode) -> str:

@@ -139,11 +139,14 @@ def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
 class RoutingFacts:
     service: probe.ServiceFacts
     config: bool
+    dropin: bool = False
 
 
 async def read_routing(ctx: HostContext) -> RoutingFacts:
     return RoutingFacts(
-        await probe.read_service(ctx, routing.SERVICE), await probe.exists(ctx, routing.CONFIG_PATH)
+        await probe.read_service(ctx, routing.SERVICE),
+        await probe.exists(ctx, routing.CONFIG_PATH),
+        ctx.options.services is Services.SYSTEMD and await probe.exists(ctx, routing.DROPIN_PATH),
     )
 
 
@@ -160,6 +163,11 @@ def plan_routing(ctx: HostContext, facts: RoutingFacts) -> StepPlan:
     actions: list[Action] = [*probe.stop(ctx, routing.SERVICE, facts.service)]
     if facts.config:
         actions.append(_rm(ctx, routing.CONFIG_PATH, why="kube6's NDP proxy rules"))
+    if facts.dropin:
+        actions += [
+            _rm(ctx, routing.DROPIN_PATH, why="kube6's restart policy for ndppd"),
+            run("systemctl", "daemon-reload"),
+        ]
     if not actions:
         return StepPlan.nothing("ndppd is stopped and /etc/ndppd.conf is gone")
     return StepPlan.do(*actions)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from kube6.spec import RoutingMode
 from kube6.steps import apt, probe
-from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
+from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 
 CONFIG_PATH = "/etc/ndppd.conf"
+DROPIN_PATH = "/etc/systemd/system/ndppd.service.d/kube6.conf"
 SERVICE = "ndppd"
 
 
@@ -50,13 +51,16 @@ def plan_install(ctx: HostContext, facts: apt.PackageFacts) -> StepPlan:
 class ConfigFacts:
     file: str | None
     service: probe.ServiceFacts
+    dropin: str | None = None
 
 
 async def read_config(ctx: HostContext) -> ConfigFacts:
     if not_needed(ctx):
         return ConfigFacts(None, probe.ServiceFacts(False, False))
     return ConfigFacts(
-        await probe.read_text(ctx, CONFIG_PATH), await probe.read_service(ctx, SERVICE)
+        await probe.read_text(ctx, CONFIG_PATH),
+        await probe.read_service(ctx, SERVICE),
+        await probe.read_text(ctx, DROPIN_PATH),
     )
 
 
@@ -73,11 +77,20 @@ def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
     artifact = ctx.files.get(CONFIG_PATH)
     if artifact is None:
         return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
-    if facts.file == artifact.content:
-        return StepPlan.nothing(f"{CONFIG_PATH} is the rendered one")
-    actions: list[Action] = [
-        PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="what ndppd answers for")
-    ]
+    actions: list[Action] = []
+    dropin = ctx.files.get(DROPIN_PATH)
+    systemd = ctx.options.services is Services.SYSTEMD
+    if systemd and dropin is not None and facts.dropin != dropin.content:
+        actions += [
+            PutFile(DROPIN_PATH, dropin.content, dropin.mode, why="restart ndppd if it dies"),
+            run("systemctl", "daemon-reload", why="systemd reads the drop-in"),
+        ]
+    if facts.file != artifact.content:
+        actions.append(
+            PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="what ndppd answers for")
+        )
+    if not actions:
+        return StepPlan.nothing(f"{CONFIG_PATH} (and its systemd drop-in) are the rendered ones")
     if facts.service.active:
         actions += probe.restart(ctx, SERVICE, facts.service)
     return StepPlan.do(*actions)
