@@ -84,12 +84,15 @@ def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
     return {n: executor_for(plan.node(n).ssh, host=n) for n in names}
 
 
-def _emit(report: Report, output: UpOutput, script_dir: Path | None, plan: Plan) -> None:
+def _emit(
+    report: Report, output: UpOutput, script_dir: Path | None, plan: Plan, command: str
+) -> None:
     if output is UpOutput.JSON:
         stdout.print_json(json.dumps(report.to_json()))
     elif output is UpOutput.SH:
         scripts = {
-            h: host_script(report, h, title=f"cluster {plan.cluster_name}") for h in report.hosts()
+            h: host_script(report, h, title=f"cluster {plan.cluster_name}", command=command)
+            for h in report.hosts()
         }
         if script_dir is not None:
             script_dir.mkdir(parents=True, exist_ok=True)
@@ -124,9 +127,11 @@ def _run(
     skip: list[str],
     ignore: list[str],
     nodes: list[str],
-    output: UpOutput,
+    output: UpOutput | None,
     script_dir: Path | None,
 ) -> int:
+    if output is None:
+        output = UpOutput.SH if dry_run else UpOutput.TABLE
     select(steps, only, skip)  # refuse unknown names before reading anything
     validate_ignore(ignore)
     spec, source = load_spec(spec_path)
@@ -159,7 +164,7 @@ def _run(
 
     report = asyncio.run(go())
     _summary(report)
-    _emit(report, output, script_dir, plan)
+    _emit(report, output, script_dir, plan, "reset" if steps is RESET_STEPS else "up")
     return int(ExitStatus.OK if report.ok else ExitStatus.FAILED)
 
 
@@ -175,10 +180,12 @@ FRESH = typer.Option(
     help="With --dry-run: do not contact the hosts; show what a never-touched host needs.",
 )
 OUTPUT = typer.Option(
-    UpOutput.TABLE,
+    None,
     "--output",
     "-o",
-    help="table: progress only; json: a summary on stdout; sh: a shell script per host.",
+    help="table: progress only; json: a summary on stdout; sh: a shell script per host. "
+    "Default: sh with --dry-run (the exact commands), table otherwise.",
+    show_default=False,
 )
 SCRIPT_DIR = typer.Option(
     None, "--script-dir", help="With --output sh: write <node>.sh files here, not to stdout."
@@ -196,7 +203,7 @@ def up(
         [], "--ignore", help="Preflight check that may fail without stopping; repeatable."
     ),
     node: list[str] = NODE,
-    output: UpOutput = OUTPUT,
+    output: UpOutput | None = OUTPUT,
     script_dir: Path | None = SCRIPT_DIR,
     list_steps: bool = typer.Option(False, "--list-steps", help="List the step names and exit."),
 ) -> int:
@@ -232,7 +239,7 @@ def reset(
     only: list[str] = ONLY,
     skip: list[str] = SKIP,
     node: list[str] = NODE,
-    output: UpOutput = OUTPUT,
+    output: UpOutput | None = OUTPUT,
     script_dir: Path | None = SCRIPT_DIR,
     yes: bool = typer.Option(False, "--yes", help="Really reset (destroys the cluster)."),
 ) -> int:

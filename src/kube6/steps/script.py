@@ -68,12 +68,12 @@ def _section(result: StepResult) -> list[str]:
     return [*lines, ""]
 
 
-def host_script(report: Report, host: str, *, title: str = "") -> str:
+def host_script(report: Report, host: str, *, title: str = "", command: str = "up") -> str:
     """The shell script of one host's steps in `report` (ideally a dry run)."""
     head = [
         "#!/bin/sh",
-        f"# kube6 up for {host}{(': ' + title) if title else ''}.",
-        "# Written by `kube6 up --dry-run --output sh`: the commands kube6 runs, in order.",
+        f"# kube6 {command} for {host}{(': ' + title) if title else ''}.",
+        f"# Written by `kube6 {command} --dry-run --output sh`: the commands kube6 runs, in order.",
         "# Values known only at run time are ${KUBE6_...} placeholders, set by the commands",
         "# that produce them (on the first control-plane node); copy them to the other nodes.",
         "set -eu",
