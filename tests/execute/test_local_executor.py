@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -205,3 +206,20 @@ def test_run_on_hosts_without_cap_runs_all_at_once() -> None:
     assert _Probe.peak == 6
     with pytest.raises(ValueError, match="limit"):
         run(run_on_hosts(hosts, _measure, limit=0))
+
+
+def test_timeout_kills_the_commands_children_too(tmp_path: Path) -> None:
+    """`sh -c 'sleep & sleep'` leaves a grandchild holding stdout: without a process-group kill,
+    the executor would wait for it long after the timeout, and it would outlive kube6."""
+    marker = tmp_path / "alive"
+    script = f"(sleep 2; touch {marker}) & sleep 30"
+
+    async def go() -> float:
+        start = time.monotonic()
+        result = await LocalExecutor().run(Command(("sh", "-c", script), timeout=0.5), check=False)
+        assert result.exit_code is None
+        return time.monotonic() - start
+
+    assert asyncio.run(go()) < 5
+    time.sleep(2.5)
+    assert not marker.exists(), "the background child survived the timeout"

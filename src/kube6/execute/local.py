@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 
 from kube6.execute.base import BaseExecutor, ConnectError
 from kube6.execute.command import Result
@@ -33,6 +34,9 @@ class LocalExecutor(BaseExecutor):
                 stderr=asyncio.subprocess.PIPE,
                 # C locale: the parsers read English, unlocalised output.
                 env={**os.environ, "LC_ALL": "C"},
+                # Its own process group: a timeout or cancellation kills the command and
+                # everything it started (`timeout`, `sh -c`, `ip netns exec` leave children).
+                start_new_session=True,
             )
         except FileNotFoundError:
             # The shell convention, so callers treat "no such program" the same on every host.
@@ -43,20 +47,28 @@ class LocalExecutor(BaseExecutor):
         try:
             out, err = await asyncio.wait_for(proc.communicate(data), timeout)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill_group(proc)
             out, err = await proc.communicate()
             message = err.decode(errors="replace") + f"\nkilled after {timeout} s"
             return Result(None, out.decode(errors="replace"), message)
         except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill_group(proc)
             raise
         code = proc.returncode
         text_out, text_err = out.decode(errors="replace"), err.decode(errors="replace")
         if code is not None and code < 0:
             return Result(None, text_out, f"{text_err}\nkilled by signal {-code}")
         return Result(code, text_out, text_err)
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group's id is the command's pid
+    except PermissionError:  # a setuid program left the group: kill what we can
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    except ProcessLookupError:
+        pass
 
 
 class NetnsExecutor(LocalExecutor):
