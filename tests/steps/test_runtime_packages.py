@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kube6.execute import RecordingExecutor
+from kube6.facts.system import OsRelease
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, packages, probe, runtime
 from kube6.steps.apt import PackageFacts, RepoFacts
@@ -10,7 +11,8 @@ from kube6.steps.base import Services
 
 from .conftest import arun, context
 
-NOBLE = {"ID": "ubuntu", "VERSION_CODENAME": "noble", "PRETTY_NAME": "Ubuntu 24.04"}
+NOBLE = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
+BOOKWORM = OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm")
 DPKG = ("dpkg-query", "-W", "-f", probe.DPKG_FORMAT)
 
 
@@ -34,19 +36,15 @@ def test_docker_repository_fresh(plan: Plan) -> None:
 
 def test_docker_repository_converged_and_refused(plan: Plan) -> None:
     ctx = context(plan)
-    line = runtime.docker_line({"ID": "debian", "VERSION_CODENAME": "bookworm"})
+    line = runtime.docker_line(BOOKWORM)
     content = f"# Written by kube6 up: Docker's apt repository (containerd.io).\n{line}\n"
-    facts = runtime.RepoFacts(
-        {"ID": "debian", "VERSION_CODENAME": "bookworm"}, RepoFacts(True, content, True)
-    )
+    facts = runtime.RepoFacts(BOOKWORM, RepoFacts(True, content, True))
     assert runtime.plan_repository(ctx, facts).noop == (
         "Docker's apt repository (containerd.io): /etc/apt/sources.list.d/docker.list and its key are in place"
     )
     refused = runtime.plan_repository(
         ctx,
-        runtime.RepoFacts(
-            {"ID": "fedora", "PRETTY_NAME": "Fedora 41"}, RepoFacts(True, None, True)
-        ),
+        runtime.RepoFacts(OsRelease("fedora", "41", "Fedora 41"), RepoFacts(True, None, True)),
     )
     assert (
         refused.refuse

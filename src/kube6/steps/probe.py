@@ -53,16 +53,6 @@ async def package_version(ctx: HostContext, package: str) -> str | None:
     return parse_dpkg(await stdout(ctx, "dpkg-query", "-W", "-f", DPKG_FORMAT, package))
 
 
-def parse_os_release(text: str | None) -> dict[str, str]:
-    """`/etc/os-release` as a dict (quotes removed)."""
-    values: dict[str, str] = {}
-    for line in (text or "").splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() and not key.startswith("#"):
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
 @dataclass(frozen=True)
 class ServiceFacts:
     """Whether a daemon starts at boot and runs now (in `direct` mode: its pid file's pid)."""

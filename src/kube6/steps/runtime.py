@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kube6 import yamlio
+from kube6.errors import FactError
+from kube6.facts.system import OsRelease, parse_os_release
 from kube6.steps import apt, probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
 from kube6.versions import CONTAINERD
@@ -22,35 +24,40 @@ KEYRING = f"{apt.KEYRINGS}/docker.asc"
 SOURCES = "/etc/apt/sources.list.d/docker.list"
 PACKAGE = "containerd.io"
 SUPPORTED = ("debian", "ubuntu")
-ASSUMED_OS = {"ID": "ubuntu", "VERSION_CODENAME": "noble"}
+ASSUMED_OS = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
 """What a `--fresh` dry run assumes (the hosts are not contacted)."""
 
 
-def docker_line(os_release: dict[str, str]) -> str:
-    distro, codename = os_release["ID"], os_release["VERSION_CODENAME"]
+def docker_line(os_release: OsRelease) -> str:
+    distro, codename = os_release.id, os_release.codename
     return f"deb [signed-by={KEYRING}] https://download.docker.com/linux/{distro} {codename} stable"
 
 
 @dataclass(frozen=True)
 class RepoFacts:
-    os_release: dict[str, str]
+    os_release: OsRelease | None
+    """None: /etc/os-release is missing or unreadable."""
     repo: apt.RepoFacts
 
 
 async def read_repository(ctx: HostContext) -> RepoFacts:
-    os_release = probe.parse_os_release(await ctx.executor.get("/etc/os-release"))
+    text = await ctx.executor.get("/etc/os-release")
+    try:
+        os_release = parse_os_release(text) if text is not None else None
+    except FactError:
+        os_release = None
     return RepoFacts(os_release, await apt.read_repo(ctx, KEYRING, SOURCES))
 
 
 def fresh_repository(ctx: HostContext) -> RepoFacts:
-    return RepoFacts(dict(ASSUMED_OS), apt.FRESH_REPO)
+    return RepoFacts(ASSUMED_OS, apt.FRESH_REPO)
 
 
 def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
     """Docker's apt repository (for containerd.io) for this host's distribution and release."""
-    distro = facts.os_release.get("ID", "")
-    if distro not in SUPPORTED or not facts.os_release.get("VERSION_CODENAME"):
-        system = facts.os_release.get("PRETTY_NAME") or distro or "an unknown system"
+    found = facts.os_release
+    if found is None or found.id not in SUPPORTED or not found.codename:
+        system = found.pretty_name if found else "an unknown system (no /etc/os-release)"
         return StepPlan.stop(
             f"{ctx.node.name} runs {system}; kube6 installs packages on Debian and Ubuntu only",
             fix="use Debian 12/13 or Ubuntu 22.04/24.04, or install containerd 2.x yourself and "
@@ -60,10 +67,10 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
         ctx,
         facts.repo,
         what="Docker's apt repository (containerd.io)",
-        key_url=f"https://download.docker.com/linux/{distro}/gpg",
+        key_url=f"https://download.docker.com/linux/{found.id}/gpg",
         keyring=KEYRING,
         sources=SOURCES,
-        line=docker_line(facts.os_release),
+        line=docker_line(found),
     )
 
 
