@@ -11,6 +11,7 @@ directory left to the caller's tmp fixture) on exit, also when a test or the sta
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import signal
 import socket
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from lightkube import Client, KubeConfig
 
@@ -85,11 +87,18 @@ class ControlPlane:
     def server(self) -> str:
         return f"https://[{LOOPBACK}]:{self.api_port}"
 
-    def client(self, *, field_manager: str = "kube6-k8s-tier") -> Client:
+    def client(self, *, field_manager: str = "kube6-k8s-tier", strict: bool = False) -> Client:
+        """A client with the admin credentials. `strict`: every write is sent with
+        fieldValidation=Strict, so that an unknown or duplicate field is an error instead of
+        a warning that nobody reads (the API server's default is Warn)."""
+        config = KubeConfig.from_file(self.kubeconfig)
         # trust_env=False: a proxy from the environment must never carry the test's API traffic.
-        return Client(
-            KubeConfig.from_file(self.kubeconfig), field_manager=field_manager, trust_env=False
-        )
+        if not strict:
+            return Client(config, field_manager=field_manager, trust_env=False)
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(self.workdir / "admin.crt", self.workdir / "admin.key")
+        transport = _StrictFieldValidation(httpx.HTTPTransport(verify=context))
+        return Client(config, field_manager=field_manager, trust_env=False, transport=transport)
 
     @property
     def pids(self) -> dict[str, int]:
@@ -104,6 +113,33 @@ class ControlPlane:
         if dead:
             names = ", ".join(f"{p.name} (exit {p.popen.returncode})" for p in dead)
             raise ControlPlaneError(f"{names} exited:\n{self.logs()}")
+
+
+class _StrictFieldValidation(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method in ("POST", "PUT", "PATCH"):
+            request.url = request.url.copy_add_param("fieldValidation", "Strict")
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _StrictFieldValidation:
+        # lightkube deep-copies its connection parameters; an SSL context cannot be copied.
+        return self
+
+
+def _write_client_credentials(kubeconfig: Path, workdir: Path) -> None:
+    """The admin's certificate and key as files (ssl wants files), mode 0600."""
+    config: dict[str, Any] = yaml.safe_load(kubeconfig.read_text())
+    user = config["users"][0]["user"]
+    for key, name in (("client-certificate-data", "admin.crt"), ("client-key-data", "admin.key")):
+        path = workdir / name
+        path.touch(mode=0o600)
+        path.write_bytes(base64.b64decode(user[key]))
 
 
 def free_ports(count: int) -> list[int]:
@@ -255,6 +291,7 @@ def control_plane(plan: Plan, workdir: Path, binaries: Binaries) -> Iterator[Con
     # kubeadm points non-admin kubeconfigs at the advertise address; the controller-manager
     # must reach the API server on ::1.
     _point_kubeconfig_at(workdir / "controller-manager.conf", cp.server)
+    _write_client_credentials(cp.kubeconfig, workdir)
     data = workdir / "etcd"
     data.mkdir(mode=0o700)
     etcd_url = f"http://[{LOOPBACK}]:{etcd_port}"
@@ -336,22 +373,129 @@ def _point_kubeconfig_at(path: Path, server: str) -> None:
     path.chmod(0o600)
 
 
-def start_kwok(cp: ControlPlane, kwok: Path, selector: str) -> None:
-    """Run kwok against the control plane for the nodes annotated with `selector` (k=v)."""
-    cp.processes.append(
-        _start(
-            "kwok",
-            [
-                kwok,
-                f"--kubeconfig={cp.kubeconfig}",
-                "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={selector}",
-                f"--node-ip={cp.plan.first_control_plane.address}",
-                f"--server-address=[{LOOPBACK}]:{free_ports(1)[0]}",
-            ],
-            cp.workdir,
+_KWOK_STAGE_API = "kwok.x-k8s.io/v1alpha1"
+_NOT_READY = {
+    "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+    "operator": "NotIn",
+    "values": ["True"],
+}
+
+
+def kwok_stages() -> list[dict[str, Any]]:
+    """The two kwok Stages that the tests need, written for kube6 (kwok itself ships none in
+    its binary): a node becomes Ready with the --node-ip address; a pending pod on it gets an
+    address from kwok (from its node's podCIDR) and runs."""
+    node_status = "\n".join(
+        (
+            "{{ $now := Now }}",
+            "conditions:",
+            "- type: Ready",
+            '  status: "True"',
+            "  reason: KubeletReady",
+            "  message: kwok plays the kubelet",
+            "  lastHeartbeatTime: {{ $now | Quote }}",
+            "  lastTransitionTime: {{ $now | Quote }}",
+            "addresses:",
+            "- type: InternalIP",
+            "  address: {{ NodeIP | Quote }}",
+            "- type: Hostname",
+            "  address: {{ .metadata.name | Quote }}",
+            "allocatable: {cpu: 1k, memory: 1Ti, pods: 1M}",
+            "capacity: {cpu: 1k, memory: 1Ti, pods: 1M}",
+            "phase: Running",
         )
     )
+    pod_status = "\n".join(
+        (
+            "{{ $now := Now }}",
+            "{{ $ip := PodIPWith .spec.nodeName false .metadata.uid .metadata.name "
+            ".metadata.namespace }}",
+            "phase: Running",
+            "startTime: {{ $now | Quote }}",
+            "conditions:",
+            "- type: Ready",
+            '  status: "True"',
+            "  lastTransitionTime: {{ $now | Quote }}",
+            "containerStatuses:",
+            "{{ range .spec.containers }}",
+            "- name: {{ .name | Quote }}",
+            "  image: {{ .image | Quote }}",
+            "  ready: true",
+            "  restartCount: 0",
+            "  state: {running: {startedAt: {{ $now | Quote }}}}",
+            "{{ end }}",
+            "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+            "podIP: {{ $ip | Quote }}",
+            "podIPs:",
+            "- ip: {{ $ip | Quote }}",
+        )
+    )
+    return [
+        {
+            "apiVersion": _KWOK_STAGE_API,
+            "kind": "Stage",
+            "metadata": {"name": "kube6-node-ready"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Node"},
+                "selector": {"matchExpressions": [_NOT_READY]},
+                "next": {"statusTemplate": node_status},
+            },
+        },
+        {
+            "apiVersion": _KWOK_STAGE_API,
+            "kind": "Stage",
+            "metadata": {"name": "kube6-pod-ready"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                "selector": {
+                    "matchExpressions": [
+                        {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+                        _NOT_READY,
+                    ]
+                },
+                "next": {"statusTemplate": pod_status},
+            },
+        },
+    ]
+
+
+@contextlib.contextmanager
+def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
+    """Run kwok against the control plane for the nodes annotated `selector` (key=value), as
+    their kubelet: it keeps them Ready and runs their pods. No server port: kwok listens on
+    nothing. Stopped on exit."""
+    home = cp.workdir / "kwok-home"
+    home.mkdir(exist_ok=True)
+    stages = cp.workdir / "kwok-stages.yaml"
+    stages.write_text(yamlio.dump_all(kwok_stages()))
+    argv = [
+        binary,
+        f"--config={stages}",
+        f"--kubeconfig={cp.kubeconfig}",
+        f"--manage-nodes-with-annotation-selector={selector}",
+        f"--node-ip={cp.plan.first_control_plane.address}",
+        # Only for pods on nodes without a podCIDR; the controller-manager gives every node one.
+        f"--cidr={cp.plan.pods}",
+    ]
+    log = cp.workdir / "kwok.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=cp.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # kwok reads ~/.kwok/kwok.yaml: an empty home keeps a developer's own config out.
+            env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        )
+    proc = _Process("kwok", popen, log)
+    cp.processes.append(proc)
+    try:
+        yield
+    finally:
+        _stop([proc])
+        cp.processes.remove(proc)
 
 
 def listening(pids: Sequence[int]) -> list[tuple[int, str]]:

@@ -13,11 +13,12 @@ from ipaddress import IPv6Address, IPv6Network, ip_address, ip_network
 
 import pytest
 from lightkube.core.exceptions import ApiError
-from lightkube.models.core_v1 import ServicePort, ServiceSpec
+from lightkube.models.core_v1 import Container, PodSpec, ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Node, Service
+from lightkube.resources.core_v1 import Node, Pod, Service
 
-from tests.k8s.controlplane import LOOPBACK, ControlPlane, listening
+from tests.conftest import k8s_binary
+from tests.k8s.controlplane import LOOPBACK, ControlPlane, kwok, listening
 
 pytestmark = pytest.mark.k8s
 
@@ -151,3 +152,64 @@ def test_nodes_get_distinct_pod_cidrs_of_the_planned_mask_inside_the_pod_range(
     assert len(set(cidrs)) == len(cidrs)
     for a in cidrs:
         assert not a.overlaps(plan.services)
+
+
+def _ready(node: Node) -> bool:
+    conditions = node.status.conditions if node.status else None
+    return any(c.type == "Ready" and c.status == "True" for c in conditions or [])
+
+
+def test_kwok_runs_the_nodes_and_their_pods_get_addresses_from_their_pod_cidrs(
+    k8s_control_plane: ControlPlane, fake_nodes: list[str]
+) -> None:
+    """kwok plays the kubelet of the fake nodes: Ready, IPv6 node address, pod addresses."""
+    binary = k8s_binary("kwok")
+    cp = k8s_control_plane
+    plan = cp.plan
+    client = cp.client()
+    nodes = {n.metadata.name: n for n in _allocated(cp, len(fake_nodes)) if n.metadata}
+    sample = fake_nodes[:: len(fake_nodes) // 10]
+    key, value = KWOK_ANNOTATION
+    with kwok(cp, binary, f"{key}={value}"):
+        for name in sample:
+            client.create(
+                Pod(
+                    metadata=ObjectMeta(name=f"web-{name}", namespace="default"),
+                    spec=PodSpec(
+                        nodeName=name,
+                        containers=[Container(name="web", image="registry.invalid/web:1")],
+                    ),
+                )
+            )
+        deadline = time.monotonic() + ALLOCATION_TIMEOUT
+        while True:
+            listed = list(client.list(Node, labels={NODE_LABEL: "fake"}))
+            pods = {
+                p.spec.nodeName: p
+                for p in client.list(Pod, namespace="default")
+                if p.spec and p.status and p.status.podIPs
+            }
+            if all(_ready(n) for n in listed) and set(sample) <= set(pods):
+                break
+            cp.assert_running()
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"kwok: {sum(map(_ready, listed))}/{len(listed)} nodes Ready, "
+                    f"{len(pods)}/{len(sample)} pods with addresses:\n{cp.logs()}"
+                )
+            time.sleep(1)
+    try:
+        for node in listed:
+            assert node.status is not None
+            addresses = [a.address for a in node.status.addresses or [] if a.type.endswith("IP")]
+            assert addresses == [str(plan.first_control_plane.address)], node.status.addresses
+        for name in sample:
+            pod = pods[name]
+            assert pod.status is not None
+            (ip,) = [p.ip for p in pod.status.podIPs or []]
+            cidr = ip_network(nodes[name].spec.podCIDRs[0])  # type: ignore[union-attr,index]
+            assert ip_address(ip) in cidr, f"pod on {name}: {ip} outside its node's {cidr}"
+            assert ip_address(ip) in plan.pods
+    finally:
+        for name in sample:
+            client.delete(Pod, f"web-{name}", namespace="default", grace_period=0)

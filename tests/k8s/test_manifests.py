@@ -1,0 +1,429 @@
+"""Rendered Kubernetes manifests and upstream charts with kube6's values pass the real API server.
+
+On the session's IPv6-only control plane, the upstream CRDs that tests/k8s/build.sh obtained
+(Gateway API, Envoy Gateway, cert-manager, Calico) are installed the way `kube6 up` installs
+them, then:
+
+- every rendered manifest under `cluster/` of every golden scenario (Calico resources, network
+  policies, ClusterIssuers, Gateway API objects, RBAC, dashboard objects, the CoreDNS ConfigMap)
+  passes a server-side apply with dryRun=All and fieldValidation=Strict;
+- `helm template` of each upstream chart with kube6's rendered values succeeds, and its output
+  passes the same dry-run.
+
+What build.sh could not obtain at the pinned version fails here by name (see
+`test_every_pinned_upstream_artifact_was_obtained`), never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import Client, codecs
+from lightkube.core.exceptions import ApiError, LoadResourceError
+from lightkube.core.resource import NamespacedResource
+from lightkube.generic_resource import load_in_cluster_generic_resources
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.core_v1 import Namespace
+
+from kube6 import spec, versions
+from kube6.plan import make_plan
+from kube6.render import render_all
+from kube6.render.base import Artifact
+from tests.conftest import k8s_binary, k8s_cache
+from tests.k8s.controlplane import ControlPlane
+
+pytestmark = pytest.mark.k8s
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+SCENARIOS = sorted(d.name for d in GOLDEN.iterdir() if (d / "kube6.yaml").is_file())
+ESTABLISHED_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An upstream chart as `kube6 up` installs it: release, namespace, kube6's values file."""
+
+    name: str
+    """Name of the chart in build.sh's cache (charts/<name>-<version>)."""
+    component: str
+    """Name of the pin in kube6.versions and in the manifest's `unavailable` list."""
+    pin: str
+    release: str
+    namespace: str
+    values: str
+    sets: tuple[str, ...] = ()
+
+
+CHARTS = {
+    "tigera-operator": Chart(
+        "tigera-operator",
+        "calico",
+        versions.CALICO.version,
+        "calico",
+        "tigera-operator",
+        "cluster/calico/values.yaml",
+    ),
+    "cert-manager": Chart(
+        "cert-manager",
+        "cert-manager",
+        versions.CERT_MANAGER.version,
+        "cert-manager",
+        "cert-manager",
+        "cluster/cert-manager/values.yaml",
+        ("crds.enabled=true",),  # as kube6 up installs it
+    ),
+    "gateway-helm": Chart(
+        "gateway-helm",
+        "envoy-gateway",
+        versions.ENVOY_GATEWAY.version,
+        "envoy-gateway",
+        "envoy-gateway-system",
+        "cluster/gateway/values.yaml",
+    ),
+    "headlamp": Chart(
+        "headlamp",
+        "headlamp",
+        versions.HEADLAMP.version,
+        "headlamp",
+        "headlamp",
+        "cluster/dashboard/values.yaml",
+    ),
+}
+
+PINS = {
+    "gateway-api": versions.GATEWAY_API.version,
+    "cert-manager": versions.CERT_MANAGER.version,
+    "envoy-gateway": versions.ENVOY_GATEWAY.version,
+    "calico": versions.CALICO.version,
+    "tigera-operator": versions.CALICO.version,
+    "gateway-helm": versions.ENVOY_GATEWAY.version,
+    "headlamp": versions.HEADLAMP.version,
+}
+
+
+# ---- what build.sh obtained ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    cache: Path
+    manifest: dict[str, Any]
+
+    def find(self, kind: str, name: str) -> tuple[Path, str] | None:
+        """(directory, version) of a CRD set or chart in the cache, the pinned one first."""
+        found = [a for a in self.manifest["artifacts"] if a["kind"] == kind and a["name"] == name]
+        found.sort(key=lambda a: a["version"] != PINS.get(name))
+        if not found:
+            return None
+        return self.cache / found[0]["path"], str(found[0]["version"])
+
+    def missing(self, name: str) -> str:
+        why = [u for u in self.manifest.get("unavailable", []) if u["name"] == name]
+        reason = f": {why[0]['reason']}" if why else ""
+        return (
+            f"{name} {PINS.get(name, '')} is not in {self.cache} (tests/k8s/build.sh could not "
+            f"obtain it{reason})"
+        )
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Upstream:
+    cache = k8s_cache()
+    path = cache / "manifest.json"
+    if not path.is_file():
+        pytest.fail(
+            f"{path} is missing: run `bash tests/k8s/build.sh` (it fetches the upstream CRDs "
+            "and charts), or set KUBE6_SKIP_K8S=1 to skip this tier on purpose"
+        )
+    return Upstream(cache, json.loads(path.read_text()))
+
+
+# ---- installing CRDs -------------------------------------------------------------------------
+
+
+def _documents(paths: list[Path]) -> list[Any]:
+    objects: list[Any] = []
+    for path in sorted(paths):
+        objects.extend(codecs.load_all_yaml(path.read_text()))
+    return objects
+
+
+def _crd_name(obj: Any) -> str:
+    return str(obj.metadata.name)
+
+
+def _wait_established(client: Client, names: list[str]) -> None:
+    deadline = time.monotonic() + ESTABLISHED_TIMEOUT
+    for name in names:
+        while True:
+            crd = client.get(CustomResourceDefinition, name)
+            conditions = crd.status.conditions if crd.status else None
+            if any(c.type == "Established" and c.status == "True" for c in conditions or []):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"CRD {name} not Established after {ESTABLISHED_TIMEOUT:.0f}s")
+            time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Installed:
+    client: Client
+    """Writes with fieldValidation=Strict."""
+    crds: dict[str, str]
+    """Component -> version of the CRDs that were installed."""
+
+    def caveat(self) -> str:
+        """A note on every CRD set that is not the pinned version (a fallback of build.sh)."""
+        return "".join(
+            f"\nNOTE: the {name} CRDs are {version}, NOT the pin {PINS[name]}"
+            for name, version in self.crds.items()
+            if version != PINS[name]
+        )
+
+
+@pytest.fixture(scope="module")
+def installed(k8s_control_plane: ControlPlane, upstream: Upstream) -> Installed:
+    """The upstream CRDs, applied in `kube6 up`'s order; the versions that were used."""
+    admin = k8s_control_plane.client(field_manager="kube6")
+    crds: dict[str, str] = {}
+
+    # Everything is created first and waited for once: the API server then works on all the
+    # CRDs together, which is much faster on a busy machine than one component at a time.
+    started = time.monotonic()
+    names: list[str] = []
+    for component in ("gateway-api", "envoy-gateway", "cert-manager", "calico"):
+        found = upstream.find("crd", component)
+        if found is None:
+            continue
+        directory, version = found
+        # Envoy Gateway: its own CRDs (generated/); the Gateway API ones come from gateway-api.
+        root = directory / "generated" if component == "envoy-gateway" else directory
+        for obj in _documents(list(root.glob("*.yaml"))):
+            if getattr(obj, "kind", None) == "CustomResourceDefinition":
+                names.append(_crd_name(obj))
+            try:
+                # create, not apply: server-side apply of CRDs this size costs seconds each.
+                admin.create(obj)
+            except ApiError as exc:
+                if exc.status.code != 409:
+                    raise
+                admin.apply(obj, force=True)
+        crds[component] = version
+    _wait_established(admin, names)
+    print(f"{len(names)} CRDs established in {time.monotonic() - started:.1f}s")
+    # Custom resources can be decoded only once their CRDs are known to lightkube.
+    load_in_cluster_generic_resources(admin)
+    return Installed(k8s_control_plane.client(field_manager="kube6", strict=True), crds)
+
+
+def _decode(text: str) -> tuple[list[Any], list[str]]:
+    """The objects of a YAML stream, and one line for each whose kind the server does not know
+    (decoding needs the kind's CRD installed)."""
+    objects, unknown = [], []
+    for raw in yaml.safe_load_all(text):
+        if raw is None:
+            continue
+        try:
+            objects.append(codecs.from_dict(raw))
+        except LoadResourceError:
+            unknown.append(
+                f"{raw.get('kind')} {raw.get('metadata', {}).get('name')}: the API server has "
+                f"no kind {raw.get('kind')} in {raw.get('apiVersion')} (no such CRD installed)"
+            )
+    return objects, unknown
+
+
+def _ensure_namespace(client: Client, name: str) -> None:
+    try:
+        client.create(Namespace(metadata=ObjectMeta(name=name)))
+    except ApiError as exc:
+        if exc.status.code != 409:
+            raise
+
+
+def _dry_run_apply(client: Client, objects: list[Any], default_namespace: str) -> list[str]:
+    """Server-side apply every object with dryRun=All; the refusals, one line each."""
+    _ensure_namespace(client, default_namespace)
+    for obj in objects:
+        if obj.kind == "Namespace":
+            _ensure_namespace(client, obj.metadata.name)
+        elif obj.metadata.namespace:
+            _ensure_namespace(client, obj.metadata.namespace)
+    refusals = []
+    for obj in objects:
+        namespace = None
+        try:
+            if isinstance(obj, NamespacedResource) and not obj.metadata.namespace:  # type: ignore[attr-defined]
+                # What `helm install -n NAMESPACE` does with objects that name no namespace.
+                obj.metadata.namespace = default_namespace  # type: ignore[attr-defined]
+            namespace = obj.metadata.namespace
+            client.apply(obj, force=True, dry_run=True)
+        except ApiError as exc:
+            refusals.append(
+                f"{obj.kind} {namespace or ''}/{obj.metadata.name}: {exc.status.message}"
+            )
+    return refusals
+
+
+def _needs(objects: list[Any]) -> set[str]:
+    """The CRD components that these objects' API groups belong to."""
+    groups = {str(obj.apiVersion).split("/")[0] for obj in objects if "/" in obj.apiVersion}
+    owners = {
+        "gateway.networking.k8s.io": "gateway-api",
+        "gateway.envoyproxy.io": "envoy-gateway",
+        "cert-manager.io": "cert-manager",
+        "acme.cert-manager.io": "cert-manager",
+        "crd.projectcalico.org": "calico",
+        "operator.tigera.io": "calico",
+    }
+    return {owners[g] for g in groups if g in owners}
+
+
+# ---- rendered manifests ----------------------------------------------------------------------
+
+
+@cache
+def _scenario_artifacts(name: str) -> tuple[Artifact, ...]:
+    parsed = spec.parse_text((GOLDEN / name / "kube6.yaml").read_text(), source="kube6.yaml")
+    return tuple(render_all(make_plan(parsed, source="kube6.yaml")))
+
+
+def _manifests(name: str) -> list[Artifact]:
+    """Kubernetes objects under cluster/ (Helm values files are for charts, not the API)."""
+    return [
+        a
+        for a in _scenario_artifacts(name)
+        if a.path.startswith("cluster/")
+        and a.path.endswith(".yaml")
+        and not a.path.endswith("/values.yaml")
+    ]
+
+
+MANIFESTS = [(name, a.path) for name in SCENARIOS for a in _manifests(name)]
+
+
+def test_every_scenario_renders_manifests() -> None:
+    for name in SCENARIOS:
+        assert [path for n, path in MANIFESTS if n == name], f"{name} renders no manifest"
+
+
+@pytest.mark.parametrize(("scenario", "path"), MANIFESTS, ids=[f"{n}:{p}" for n, p in MANIFESTS])
+def test_rendered_manifest_passes_a_server_side_dry_run(
+    scenario: str, path: str, installed: Installed, upstream: Upstream
+) -> None:
+    (artifact,) = [a for a in _manifests(scenario) if a.path == path]
+    objects, unknown = _decode(artifact.content)
+    assert objects or unknown, f"{path} holds no object"
+    missing = _needs(objects) - set(installed.crds)
+    assert not missing, f"{path} cannot be checked: " + "; ".join(map(upstream.missing, missing))
+    refusals = unknown + _dry_run_apply(installed.client, objects, "default")
+    assert not refusals, f"{scenario} {path}:\n" + "\n".join(refusals) + installed.caveat()
+
+
+# ---- upstream charts with kube6's values -----------------------------------------------------
+
+
+def _helm_template(chart: Chart, directory: Path, values: Path, home: Path) -> str:
+    helm = k8s_binary("helm")
+    argv = [
+        str(helm),
+        "template",
+        chart.release,
+        str(directory),
+        "--namespace",
+        chart.namespace,
+        "--values",
+        str(values),
+        "--kube-version",
+        versions.KUBERNETES.version,
+    ]
+    for item in chart.sets:
+        argv += ["--set", item]
+    env = {
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, f"helm template {chart.name} failed:\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_upstream_chart_with_kube6_values_renders_and_passes_a_dry_run(
+    name: str, installed: Installed, upstream: Upstream, tmp_path: Path
+) -> None:
+    chart = CHARTS[name]
+    found = upstream.find("chart", chart.name)
+    if found is None:
+        pytest.fail(f"chart {chart.name}: " + upstream.missing(chart.component))
+    directory, version = found
+    plan = make_plan(spec.example())
+    (values,) = [a for a in render_all(plan) if a.path == chart.values]
+    values_file = tmp_path / "values.yaml"
+    values_file.write_text(values.content)
+    rendered = _helm_template(chart, directory, values_file, tmp_path / "helm")
+    objects, unknown = _decode(rendered)
+    assert objects, f"helm template {chart.name} {version} rendered nothing"
+    missing = _needs(objects) - set(installed.crds)
+    assert not missing, f"chart {chart.name}: " + "; ".join(map(upstream.missing, missing))
+    refusals = unknown + _dry_run_apply(installed.client, objects, chart.namespace)
+    caveat = installed.caveat()
+    if version != chart.pin:
+        caveat += (
+            f"\nNOTE: chart {chart.name} {version} is NOT the pin {chart.pin}: "
+            + upstream.missing(chart.component)
+        )
+    assert not refusals, (
+        f"{chart.name} {version} with {chart.values}:\n" + "\n".join(refusals) + caveat
+    )
+
+
+def test_every_pinned_upstream_artifact_was_obtained(upstream: Upstream) -> None:
+    """The CRDs and charts above are the pinned versions, or this fails naming each gap."""
+    gaps = [
+        f"{u['name']} {u['pinned_version']}: {u['reason']}"
+        for u in upstream.manifest.get("unavailable", [])
+    ]
+    for kind, name in (
+        ("crd", "gateway-api"),
+        ("crd", "envoy-gateway"),
+        ("crd", "cert-manager"),
+        ("crd", "calico"),
+        *(("chart", c.name) for c in CHARTS.values()),
+    ):
+        found = upstream.find(kind, name)
+        if found is None:
+            gaps.append(f"{kind} {name}: not in the cache")
+        elif found[1] != PINS[name]:
+            gaps.append(f"{kind} {name}: only {found[1]}, not the pin {PINS[name]}")
+    assert not gaps, "upstream artifacts missing or not pinned:\n" + "\n".join(gaps)
+
+
+def test_the_dry_run_refuses_what_the_api_server_would_not_store(installed: Installed) -> None:
+    """The check itself can fail: an unknown field and a wrong type are both refusals."""
+    bad = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "broken", "namespace": "default"},
+        "spec": {
+            "gatewayClassName": "kube6",
+            "listeners": [{"name": "http", "port": "eighty", "protocol": "HTTP"}],
+            "adresses": [],
+        },
+    }
+    objects, unknown = _decode(yaml.safe_dump(bad))
+    assert not unknown
+    (refusal,) = _dry_run_apply(installed.client, objects, "default")
+    assert "adresses" in refusal or "eighty" in refusal, refusal
