@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import shutil
 import signal
 import socket
 import ssl
@@ -179,11 +180,19 @@ def _run(argv: Sequence[str | Path], cwd: Path) -> None:
         raise ControlPlaneError(f"{' '.join(map(str, argv))} failed:\n{done.stdout}{done.stderr}")
 
 
+def _tied_to_us(argv: Sequence[str | Path]) -> list[str]:
+    """argv run through `setpriv --pdeathsig KILL`: the component is killed when the test run
+    dies, even by SIGKILL (fixture teardown covers every other way out). The death signal
+    survives exec, and setpriv avoids preexec_fn, which is unsafe in a threaded process."""
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    return [setpriv, "--pdeathsig", "KILL", *(str(a) for a in argv)]
+
+
 def _start(name: str, argv: Sequence[str | Path], workdir: Path) -> _Process:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [str(a) for a in argv],
+            _tied_to_us(argv),
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -468,7 +477,7 @@ def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
     home.mkdir(exist_ok=True)
     stages = cp.workdir / "kwok-stages.yaml"
     stages.write_text(yamlio.dump_all(kwok_stages()))
-    argv = [
+    argv: list[str | Path] = [
         binary,
         f"--config={stages}",
         f"--kubeconfig={cp.kubeconfig}",
@@ -480,7 +489,7 @@ def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
     log = cp.workdir / "kwok.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [str(a) for a in argv],
+            _tied_to_us(argv),
             cwd=cp.workdir,
             stdin=subprocess.DEVNULL,
             stdout=out,
