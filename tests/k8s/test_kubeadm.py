@@ -98,7 +98,7 @@ def small_specs(draw: st.DrawFn) -> dict[str, Any]:
     control = draw(st.integers(min_value=1, max_value=5))
     count = control + draw(st.integers(min_value=0, max_value=4))
     routing = draw(st.sampled_from(["ndp-proxy", "routed", "bgp"]))
-    nodes = [
+    nodes: list[dict[str, Any]] = [
         {
             "name": f"n{i}",
             "address": str(ipaddress.IPv6Address(base + 1 + i)),
@@ -106,6 +106,14 @@ def small_specs(draw: st.DrawFn) -> dict[str, Any]:
         }
         for i in range(count)
     ]
+    # Some workers on links of their own (own /64 each): pools per prefix, and then node CIDR
+    # allocation is off, another shape of ClusterConfiguration.
+    if draw(st.booleans()):
+        for i, node in enumerate(nodes[control:]):
+            if draw(st.booleans()):
+                own = IPv6Network(((0x20010DB8AAAA << 80) | ((i + 1) << 64), 64))
+                node["prefix"] = str(own)
+                node["address"] = str(own[1])
     data: dict[str, Any] = {
         "cluster": {"name": draw(st.sampled_from(["kube001", "edge", "k6-lab"]))},
         "prefix": str(prefix),
@@ -156,6 +164,8 @@ def test_kubeadm_accepts_the_configs_of_generated_plans(tmp_path: Path) -> None:
     kubeadm_bin = k8s_binary("kubeadm")
     plans = _accepted_plans(MIN_DISTINCT_PLANS)
     assert len(plans) >= MIN_DISTINCT_PLANS, f"only {len(plans)} distinct accepted plans"
+    # Both shapes of ClusterConfiguration are among them.
+    assert {p.allocate_node_cidrs for p in plans.values()} == {True, False}
     jobs: list[tuple[str, Path]] = []
     for digest, plan in plans.items():
         configs = [
