@@ -16,6 +16,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.core_v1 import Container, PodSpec, ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.conftest import k8s_binary
 from tests.k8s.controlplane import LOOPBACK, ControlPlane, kwok, listening
@@ -47,6 +48,44 @@ def test_kubernetes_service_is_on_the_planned_api_address(
     assert IPv6Address(svc.spec.clusterIP) == plan.api
     assert svc.spec.ipFamilies == ["IPv6"]
     assert svc.spec.ipFamilyPolicy == "SingleStack"
+
+
+def test_the_kubernetes_endpoints_are_the_planned_control_plane_address(
+    k8s_control_plane: ControlPlane,
+) -> None:
+    plan = k8s_control_plane.plan
+    client = k8s_control_plane.client()
+    slices = list(
+        client.list(
+            EndpointSlice,
+            namespace="default",
+            labels={"kubernetes.io/service-name": "kubernetes"},
+        )
+    )
+    assert [s.addressType for s in slices] == ["IPv6"]
+    addresses = [a for s in slices for e in s.endpoints or [] for a in e.addresses]
+    assert addresses == [str(plan.first_control_plane.address)]
+
+
+def test_the_planned_dns_address_can_be_kube_dns(k8s_control_plane: ControlPlane) -> None:
+    """What kubeadm's CoreDNS add-on does: kube-dns on plan.dns, accepted by the allocator."""
+    plan = k8s_control_plane.plan
+    client = k8s_control_plane.client()
+    created = client.create(
+        Service(
+            metadata=ObjectMeta(name="kube-dns", namespace="kube-system"),
+            spec=ServiceSpec(
+                clusterIP=str(plan.dns),
+                ports=[ServicePort(name="dns", port=53, protocol="UDP")],
+                selector={"k8s-app": "kube-dns"},
+            ),
+        )
+    )
+    try:
+        assert created.spec is not None
+        assert created.spec.clusterIPs == [str(plan.dns)]
+    finally:
+        client.delete(Service, "kube-dns", namespace="kube-system")
 
 
 def test_a_new_service_gets_a_single_stack_ipv6_address_in_the_planned_range(
