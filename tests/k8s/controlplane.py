@@ -160,11 +160,14 @@ def free_ports(count: int) -> list[int]:
 def kubeadm_config(plan: Plan, api_port: int, cert_dir: Path) -> str:
     """kube6's rendered InitConfiguration + ClusterConfiguration for a control plane on ::1.
 
-    Changed from the render: the API port (a free one), the endpoint ([::1]:port), ::1 as an
+    Changed from the render: no deploy-time placeholders, the API port (a free one), the endpoint ([::1]:port), ::1 as an
     extra certificate SAN, the certificate directory. The advertise address stays the planned
     node address: kubeadm refuses a loopback one, so does the API server's endpoint reconciler.
     """
     init, cluster = kubeadm_render.init_documents(plan)[:2]
+    # Deploy-time values (join token, certificate key) play no part in certificates.
+    init.pop("bootstrapTokens", None)
+    init.pop("certificateKey", None)
     init["localAPIEndpoint"]["bindPort"] = api_port
     cluster["controlPlaneEndpoint"] = f"[{LOOPBACK}]:{api_port}"
     cluster["apiServer"]["certSANs"] = [*cluster["apiServer"]["certSANs"], LOOPBACK]
