@@ -1,6 +1,7 @@
 """Benchmark: what the IPv6-only data path costs next to the physical baseline and the IPv4 default.
 
     sudo uv run python bench/datapath.py [--rounds 5] [--seconds 3] [--pings 200] [--json FILE]
+    sudo uv run python bench/datapath.py --firewall-parts [--rounds 8] [--pings 300]
 
 Cases, measured side by side in one run (interleaved rounds, rotating order), each to a host on
 "the internet" behind the provider's router:
@@ -325,15 +326,73 @@ def report(cases: Sequence[Case], results: Results, rounds: int) -> dict[str, ob
     return data
 
 
+CT_ONLY = """\
+table ip6 bench_parts {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tct state established,related accept
+\t}
+}
+"""
+NO_CT = CT_ONLY.replace("ct state established,related accept", "tcp dport 22 accept")
+
+
+def firewall_parts(rounds: int, pings: int) -> int:
+    """Which part of the firewall costs forwarded pod traffic latency: its rules or conntrack.
+
+    One pod on a node; between rounds the node's namespace gets no table, an input chain
+    without `ct`, an input chain with only `ct state established,related accept`, and the
+    rendered firewall. Only the input hook is filtered, so forwarded packets never meet the
+    rules; any cost is the connection tracking that a `ct` expression turns on in the namespace.
+    """
+    plan = three_node_plan()
+    with Lab(plan) as lab:
+        pod = lab.add_pod(BARE_NODE)
+        lab.start_ndppd(BARE_NODE)
+        if not lab.ping(pod.namespace, INTERNET_HOST, deadline=15):
+            raise RuntimeError("the pod does not reach the internet host")
+        node = lab.node_ns(BARE_NODE)
+        variants = {
+            "no table": None,
+            "input chain, no ct": NO_CT,
+            "input chain, ct state only": CT_ONLY,
+            "rendered firewall": firewall.ruleset(plan, plan.node(BARE_NODE)),
+        }
+        case = Case("pod", "", pod.namespace, str(INTERNET_HOST), lab_runner(lab))
+        p50: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, ruleset in variants.items():
+                lab.run(node, ("nft", "flush", "ruleset"))
+                if ruleset is not None:
+                    path = lab.workdir / "parts.nft"
+                    path.write_text(ruleset)
+                    lab.run(node, ("nft", "-f", str(path)))
+                p50[name].append(percentile(rtts(case, pings), 50))
+    base = stats(p50["no table"])
+    print(f"pod -> internet rtt p50 (us), {rounds} rounds; ratio to no table, per round")
+    print(f"machine: {machine()}")
+    for name, values in p50.items():
+        value = stats(values)
+        print(f"{name:<28} {value.show(1):>20} {value.paired(base).median:6.2f}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3, help="iperf3 duration per test")
     parser.add_argument("--pings", type=int, default=200, help="pings per latency test")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--firewall-parts",
+        action="store_true",
+        help="only measure which part of the firewall costs pod latency (see firewall_parts)",
+    )
     args = parser.parse_args(argv)
     require_root("bench/datapath.py")
     ensure_programs(PACKAGES)
+    if args.firewall_parts:
+        return firewall_parts(args.rounds, args.pings)
     plan = three_node_plan()
     with Lab(plan) as lab, Namespaces(lab.lab_id) as spaces:
         kube6_pod, bare_pod = build_kube6(lab, plan)

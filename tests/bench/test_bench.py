@@ -95,6 +95,26 @@ def test_datapath_measures_every_case(lab_env: None, tmp_path: Path) -> None:
 
 
 @pytest.mark.lab
+def test_datapath_firewall_parts(lab_env: None) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "datapath.py"), "--firewall-parts", "--rounds", "1",
+         "--pings", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split("  ")[0] for line in result.stdout.splitlines()[2:]]
+    assert rows == [
+        "no table",
+        "input chain, no ct",
+        "input chain, ct state only",
+        "rendered firewall",
+    ], result.stdout
+
+
+@pytest.mark.lab
 def test_ndp_scale_answers_every_address(lab_env: None, tmp_path: Path) -> None:
     data = _bench(
         "ndp_scale",
