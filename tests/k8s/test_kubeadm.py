@@ -217,6 +217,11 @@ BROKEN: dict[str, tuple[dict[str, Any], str, str]] = {
         "service-prefix-length",
         "serviceSubnet",
     ),
+    "service range /125 (no room for the DNS address)": (
+        {"services": f"{S}/125"},
+        "service-room-for-dns",
+        "serviceSubnet",
+    ),
     "node mask 18 bits longer than pods": ({"node_mask": 122}, "node-mask-vs-pods", "podSubnet"),
     "pods /100 with node mask /120": (
         {"pods": f"{P}/100", "node_mask": 120},
@@ -228,6 +233,7 @@ BROKEN: dict[str, tuple[dict[str, Any], str, str]] = {
 
 BOUNDARIES: dict[str, dict[str, Any]] = {
     "service range /108": {"services": f"{S}/108"},
+    "service range /124 (the DNS address is the 10th of 16)": {"services": f"{S}/124"},
     "node mask exactly 16 bits longer than pods": {"pods": f"{P}/104", "node_mask": 120},
     "node mask equal to pods": {"pods": f"{P}/120", "node_mask": 120},
 }
