@@ -1,12 +1,14 @@
 """An IPv6-only Kubernetes control plane on ::1, built from a kube6 Plan, for the k8s tier.
 
-etcd, kube-apiserver and kube-controller-manager (and kwok, when asked) run as child processes
-of the test run, each on a free port of ::1 only. Certificates and kubeconfigs come from the
-real `kubeadm init phase certs|kubeconfig` run on kube6's own rendered ClusterConfiguration,
-adapted only where a test machine differs from a node (port, endpoint, certificate directory).
+etcd, kube-apiserver and kube-controller-manager (and kwok, with `kwok(...)`) run as child
+processes of the test run, each listening on a free port of ::1 only. Certificates and
+kubeconfigs come from the real `kubeadm init phase certs|kubeconfig` run on kube6's own rendered
+ClusterConfiguration, adapted only where a test machine differs from a node (port, endpoint,
+certificate directory). The API server advertises the planned node address (it refuses a
+loopback one), so the `kubernetes` endpoints are what they would be on the node.
 
-Use `control_plane(plan, workdir)` as a context manager; everything is stopped (and the work
-directory left to the caller's tmp fixture) on exit, also when a test or the start-up fails.
+Use `control_plane(plan, workdir, binaries)` as a context manager; every process is stopped on
+exit, also when a test or the start-up fails (the work directory is the caller's to remove).
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ class Binaries:
     etcd: Path
     apiserver: Path
     controller_manager: Path
-    kwok: Path | None = None
 
 
 @dataclass
