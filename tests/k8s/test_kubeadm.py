@@ -57,14 +57,19 @@ IGNORED_PREFLIGHT_ERRORS = {
     "FileExisting-losetup": "the test chroot has no losetup",
     "FileExisting-mount": "the test chroot has no mount",
     "FileContent--proc-sys-net-ipv6-conf-default-forwarding": "the test chroot has no /proc",
-    # The ports of the machine (not of the chroot) are checked, and it is shared with other
-    # programs that may hold the well-known ones; a node is checked by `kube6 check`.
+    # kubeadm tries to listen on [advertiseAddress]:2379/2380, and the planned node address is
+    # not on this machine, so that reports "in use"; the other ports may be held by other
+    # programs on this shared machine. A node's ports are checked by `kube6 check`.
+    "Port-2379": "the planned node address is not on this machine",
+    "Port-2380": "the planned node address is not on this machine",
     "Port-6443": "this machine's port, not the node's",
-    "Port-2379": "this machine's port, not the node's",
-    "Port-2380": "this machine's port, not the node's",
     "Port-10250": "this machine's port, not the node's",
     "Port-10257": "this machine's port, not the node's",
     "Port-10259": "this machine's port, not the node's",
+    # Resources of the machine that runs the tests, not of a node.
+    "NumCPU": "this machine's CPUs, not the node's",
+    "Mem": "this machine's memory, not the node's",
+    "Swap": "this machine's swap, not the node's",
 }
 
 
@@ -278,7 +283,8 @@ def _init_dry_run(kubeadm_bin: Path, plan: Plan, root: Path) -> subprocess.Compl
             str(kubeadm_bin),
             "init",
             "--dry-run",
-            # chroot: the dry-run directory and every file kubeadm writes stay in `root`.
+            # chroot: the dry-run directory and every file kubeadm writes stay in `root`, and
+            # with no resolv.conf there, its one lookup (the node name) can only ask ::1.
             "--rootfs",
             str(root),
             "--config",
@@ -323,3 +329,13 @@ def test_kubeadm_init_dry_run_completes_for_every_golden_scenario(tmp_path: Path
         assert kubelet["clusterDNS"] == [str(plan.dns)]
         # The addon phase ran: kube-dns on the planned DNS address.
         assert f"clusterIP: {plan.dns}" in done.stdout, f"{name}: kube-dns not on {plan.dns}"
+
+
+def test_kubeadm_init_dry_run_fails_on_a_plan_the_planner_refuses(tmp_path: Path) -> None:
+    """The dry-run above is not vacuous: the same command with the ignore list fails on a
+    config that breaks a kubeadm rule."""
+    plan = _example_with({"services": f"{S}/100"})
+    assert not plan.ok
+    done = _init_dry_run(k8s_binary("kubeadm"), plan, tmp_path / "root")
+    assert done.returncode != 0
+    assert "networking.serviceSubnet" in done.stderr, done.stderr
