@@ -108,8 +108,8 @@ ensure_proxy() {
   local proxy err
   proxy=$("$GO" env GOPROXY)
   [[ "$proxy" != "off" ]] || die "GOPROXY=off: the Go module proxy is needed to fetch missing modules"
-  if ! err=$(cd "$WORK" && timeout 180 "$GO" mod download -json "k8s.io/kubernetes@$K8S_V" 2>&1 >/dev/null); then
-    die "the Go module proxy is not usable (GOPROXY=$proxy): 'go mod download k8s.io/kubernetes@$K8S_V' failed: $err"
+  if ! err=$(cd "$WORK" && timeout 180 "$GO" mod download "k8s.io/kubernetes@$K8S_V" 2>&1); then
+    die "the Go module proxy is not usable (GOPROXY=$proxy): 'go mod download k8s.io/kubernetes@$K8S_V' failed: ${err:-timeout}"
   fi
   PROXY_OK=1
 }

@@ -79,8 +79,7 @@ def test_secrets_are_skipped_unless_asked(
     # or a future --include-secrets export) are secret.
     assert not any(a.secret for a in rendered)
     artifacts = [
-        dataclasses.replace(a, secret=True) if a.path.endswith("join.yaml") else a
-        for a in rendered
+        dataclasses.replace(a, secret=True) if a.path.endswith("join.yaml") else a for a in rendered
     ]
     result = write_artifacts(artifacts, tmp_path, include_secrets=False)
     secret_paths = sorted(a.path for a in artifacts if a.secret)

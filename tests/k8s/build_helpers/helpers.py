@@ -18,6 +18,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 
 # Pins the k8s tier uses: shell variable prefix -> attribute of kube6.versions.
 PINS = {
@@ -68,8 +69,8 @@ def cmd_set_chart_version(chart: str, version: str, app_version: str) -> None:
         text = f.read()
     for key, val in (("version", version), ("appVersion", app_version)):
         text, n = re.subn(rf"(?m)^{key}:.*$", f'{key}: "{val}"', text, count=1)
-        if n != 1:
-            sys.exit(f"{path}: no top-level '{key}:' line")
+        if n != 1:  # e.g. tigera-operator has no appVersion
+            text = text.rstrip("\n") + f'\n{key}: "{val}"\n'
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -99,22 +100,32 @@ def _sha256(path: str) -> str:
 
 
 def cmd_manifest(cache: str, entries_tsv: str, out: str) -> None:
-    fields = ["kind", "name", "version", "path", "origin_module", "origin_version",
-              "origin_path", "note"]
+    fields = [
+        "kind",
+        "name",
+        "version",
+        "path",
+        "origin_module",
+        "origin_version",
+        "origin_path",
+        "note",
+    ]
     artifacts, unavailable = [], []
     with open(entries_tsv, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
+        for raw in f:
+            line = raw.rstrip("\n")
             if not line:
                 continue
             row = dict(zip(fields, line.split("\t"), strict=False))
             if row["kind"] == "unavailable":
-                unavailable.append({
-                    "name": row["name"],
-                    "pinned_version": row["version"],
-                    "tried": row["origin_module"],
-                    "reason": row["note"],
-                })
+                unavailable.append(
+                    {
+                        "name": row["name"],
+                        "pinned_version": row["version"],
+                        "tried": row["origin_module"],
+                        "reason": row["note"],
+                    }
+                )
                 continue
             entry = {
                 "kind": row["kind"],
@@ -135,7 +146,8 @@ def cmd_manifest(cache: str, entries_tsv: str, out: str) -> None:
             elif os.path.isdir(full):
                 entry["files"] = sorted(
                     os.path.relpath(os.path.join(d, n), full)
-                    for d, _, names in os.walk(full) for n in names
+                    for d, _, names in os.walk(full)
+                    for n in names
                 )
             artifacts.append(entry)
     doc = {
@@ -156,13 +168,14 @@ def main(argv: list[str]) -> None:
     if not argv:
         sys.exit(__doc__)
     cmd, args = argv[0], argv[1:]
-    {
+    commands: dict[str, Callable[..., None]] = {
         "pins": cmd_pins,
         "k8s-replaces": cmd_k8s_replaces,
         "set-chart-version": cmd_set_chart_version,
         "subst": cmd_subst,
         "manifest": cmd_manifest,
-    }[cmd](*args)
+    }
+    commands[cmd](*args)
 
 
 if __name__ == "__main__":
