@@ -14,6 +14,7 @@
    first asks the pod); warm: the same solicitations again while ndppd's cache holds them.
    Reported: answers per second, the time until the last answer, and ndppd's memory (VmRSS).
    (With one address the rate is only the inverse of one answer's latency.)
+3. ndppd's CPU while idle with all those routes, rendered config vs `route-ttl 1000`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import random
 import socket
 import struct
@@ -148,6 +150,12 @@ def solicit(interface: str, mac: str, targets: Sequence[IPv6Address]) -> dict[IP
         sock.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time that process `pid` used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -179,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="part 1 with only the config that answers in seconds (smoke tests)",
     )
     parser.add_argument("--sizes", default="1,100,1000", help="pod address counts (part 2)")
+    parser.add_argument("--idle-seconds", type=float, default=20, help="part 3 duration")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -249,6 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "rss_idle_kib": stats(rss_idle),
                 "rss_busy_kib": stats(rss_busy),
             }
+        # 3. What the faster route re-read costs: ndppd's CPU while idle, with every route.
+        idle_cpu: dict[str, float] = {}
+        for label in ("rendered", f"route-ttl {ROUTE_TTL_MS} + ttl {CACHE_TTL_MS}"):
+            pid = restart_ndppd(lab, ndppd_variants(rendered)[label][0])
+            before = cpu_seconds(pid)
+            time.sleep(args.idle_seconds)
+            idle_cpu[label] = (cpu_seconds(pid) - before) / args.idle_seconds
+        data["idle_cpu_fraction"] = idle_cpu
     print(f"ndppd (NDP proxy, `auto` rule), median (min-max); machine: {machine()}")
     print(f"1. new pod route -> first reply from the internet, {args.samples} pods per config:")
     for label, value in latency.items():
@@ -265,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row['warm_last_ms'].show(1):>20} {row['rss_idle_kib'].show(0):>20} "
             f"{row['rss_busy_kib'].show(0):>20}"
         )
+    print(f"3. ndppd idle for {args.idle_seconds:g} s with {have} routes on the node:")
+    for label, fraction in idle_cpu.items():
+        print(f"   {label:<26} {fraction * 100:.2f}% of one CPU")
     data["scale"] = {
         str(size): {k: v.samples for k, v in row.items()} for size, row in scale.items()
     }

@@ -119,6 +119,7 @@ def test_ndp_scale_answers_every_address(lab_env: None, tmp_path: Path) -> None:
     data = _bench(
         "ndp_scale",
         *("--samples", "1", "--rounds", "1", "--sizes", "1,20", "--fast-only"),
+        *("--idle-seconds", "1"),
         tmp_path=tmp_path,
     )
     reply = data["route_to_reply_s"]
@@ -133,6 +134,10 @@ def test_ndp_scale_answers_every_address(lab_env: None, tmp_path: Path) -> None:
     for size, row in scale.items():
         assert row["answered"] == [float(size)], row
         assert row["rss_idle_kib"][0] > 0
+    idle = data["idle_cpu_fraction"]
+    assert isinstance(idle, dict)
+    assert len(idle) == 2
+    assert all(0 <= fraction < 1 for fraction in idle.values()), idle
 
 
 @pytest.mark.lab
@@ -149,5 +154,7 @@ def test_tool_cost_checks_nodes_in_parallel(lab_env: None, tmp_path: Path) -> No
     }
     check = data["check_s"]
     assert isinstance(check, dict)
-    assert set(check) == {"1 clean", "4 clean", "1 bashrc", "4 bashrc"}
+    assert {"1 clean", "4 clean", "1 bashrc", "4 bashrc", "4 clean overlap"} <= set(check)
+    # The 4 nodes' checks overlap in time (serial would give 1).
+    assert check["4 clean overlap"][0] > 2, check
     assert set(data["plan_render_s"]) == {"2", "20"}  # type: ignore[call-overload]
