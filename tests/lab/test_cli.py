@@ -45,4 +45,5 @@ def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_p
         assert run(["lab", "down", lab_id]) == 0
     assert f"removed lab(s): {lab_id}" in capsys.readouterr().out
     assert lab_id not in lab_namespaces()
-    assert set(lab_namespaces()) == before
+    # Only this test's lab is judged: other labs may come and go on a shared machine.
+    assert not set(lab_namespaces()) - before

@@ -114,7 +114,11 @@ def _parse_ndppd(text: str) -> dict[str, Any]:
         return tokens[position - 1]
 
     while position < len(tokens):
-        assert take() == "proxy"
+        word = take()
+        if word in ("route-ttl", "address-ttl"):  # global options: a number of milliseconds
+            assert take().isdigit()
+            continue
+        assert word == "proxy"
         interface = take()
         assert take() == "{"
         proxy: dict[str, Any] = {"rules": []}
@@ -143,7 +147,7 @@ def test_ndppd_follows_the_plan(scenario_plan: Plan) -> None:
         proxy = proxies[node.interface]
         assert proxy["router"] == "yes"
         assert proxy["timeout"] == "500"
-        assert proxy["ttl"] == "30000"
+        assert proxy["ttl"] == str(ndppd.TTL_MS)
         assert proxy["rules"] == [(str(r.cidr), r.method) for r in node.ndp_rules]
 
 

@@ -55,10 +55,11 @@ def render(plan: Plan) -> Iterator[Artifact]:
     if not plan.firewall.enabled:
         return
     unit = unit_file(plan)
+    shared = shared_sets(plan)
     for node in plan.nodes:
         yield Artifact(
             path=node_path(node, RULESET_PATH),
-            content=ruleset(plan, node),
+            content=ruleset(plan, node, shared),
             description=f"host firewall of {node.name} (nftables table {TABLE})",
         )
         yield Artifact(
@@ -129,27 +130,41 @@ def _prefixes(networks: Iterable[IPv6Network]) -> list[str]:
     return [str(n) for n in collapse_addresses(IPv6Network(n) for n in checked)]
 
 
-def ruleset(plan: Plan, node: PlannedNode) -> str:
-    """The nftables ruleset of `node`: `nft -f` it, twice or more, to get exactly one table."""
+NAMES_SHOWN = 10
+
+
+def _names(nodes: list[PlannedNode]) -> str:
+    shown = ", ".join(_name(n.name) for n in nodes[:NAMES_SHOWN])
+    return shown + (f" and {len(nodes) - NAMES_SHOWN} more" if len(nodes) > NAMES_SHOWN else "")
+
+
+def _addresses(nodes: list[PlannedNode]) -> list[str]:
+    """Node addresses as merged intervals: consecutive addresses (`P::1`-`P::500`, the usual
+    numbering) take a few prefixes, so every node's file does not grow with the cluster."""
+    return _prefixes(IPv6Network(_typed(n.address)) for n in nodes)
+
+
+def shared_sets(plan: Plan) -> tuple[list[str], list[str]]:
+    """The sets every node's ruleset shares, and the API-source set of control-plane nodes.
+
+    Computed once per plan by `render`: rebuilding them for each node made rendering grow with
+    the square of the node count (bench/plan_render.py).
+    """
     fw = plan.firewall
-    name = _name(node.name)
     nodes = sorted(plan.nodes, key=lambda n: _typed(n.address))
     control = [n for n in nodes if n.is_control_plane]
-    ssh = _port(fw.ssh_port)
-
-    sets = [
+    common = [
         *_set(
             "nodes",
-            (_address(n.address) for n in nodes),
-            interval=False,
-            comment="every node of the cluster: " + ", ".join(_name(n.name) for n in nodes),
+            _addresses(nodes),
+            interval=True,
+            comment="every node of the cluster: " + _names(nodes),
         ),
         *_set(
             "control_plane",
-            (_address(n.address) for n in control),
-            interval=False,
-            comment="control-plane nodes (etcd members): "
-            + ", ".join(_name(n.name) for n in control),
+            _addresses(control),
+            interval=True,
+            comment="control-plane nodes (etcd members): " + _names(control),
         ),
         *_set(
             "pods",
@@ -164,13 +179,24 @@ def ruleset(plan: Plan, node: PlannedNode) -> str:
             comment="firewall.ssh_sources",
         ),
     ]
-    if node.is_control_plane:
-        sets += _set(
-            "api_sources",
-            _prefixes(fw.api_sources),
-            interval=True,
-            comment="firewall.api_sources (::/0: everywhere; kube6 plan warns about it)",
-        )
+    api = _set(
+        "api_sources",
+        _prefixes(fw.api_sources),
+        interval=True,
+        comment="firewall.api_sources (::/0: everywhere; kube6 plan warns about it)",
+    )
+    return common, api
+
+
+def ruleset(
+    plan: Plan, node: PlannedNode, shared: tuple[list[str], list[str]] | None = None
+) -> str:
+    """The nftables ruleset of `node`: `nft -f` it, twice or more, to get exactly one table."""
+    fw = plan.firewall
+    name = _name(node.name)
+    ssh = _port(fw.ssh_port)
+    common, api_set = shared if shared is not None else shared_sets(plan)
+    sets = [*common, *(api_set if node.is_control_plane else [])]
 
     rules = [
         "\tchain input {",
