@@ -29,6 +29,7 @@ from kube6.plan.model import Plan
 from kube6.render import kubeadm, render_all
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
 from tests.conftest import k8s_binary
+from tests.plan.test_properties import network_overrides
 
 pytestmark = pytest.mark.k8s
 
@@ -127,14 +128,7 @@ def small_specs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if routing == "bgp":
         data["bgp"] = {"peer": "2001:db8:ffff::1", "peer_as": 65000}
-    network: dict[str, Any] = {}
-    if draw(st.booleans()):
-        network["block_size"] = draw(st.integers(min_value=110, max_value=128))
-    if draw(st.booleans()):
-        network["node_mask"] = draw(st.integers(min_value=96, max_value=128))
-    if draw(st.booleans()):
-        slen = draw(st.integers(min_value=100, max_value=126))
-        network["services"] = str(IPv6Network((base + (1 << (127 - length)), slen), strict=False))
+    network = network_overrides(draw, base, length)
     if network:
         data["network"] = network
     return data

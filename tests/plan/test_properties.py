@@ -46,6 +46,19 @@ KNOWN_RULES = {
 }
 
 
+def network_overrides(draw: st.DrawFn, base: int, length: int) -> dict[str, Any]:
+    """Random overrides of planned values, some of which break a rule on purpose."""
+    network: dict[str, Any] = {}
+    if draw(st.booleans()):
+        network["block_size"] = draw(st.integers(min_value=110, max_value=128))
+    if draw(st.booleans()):
+        network["node_mask"] = draw(st.integers(min_value=96, max_value=128))
+    if draw(st.booleans()):
+        slen = draw(st.integers(min_value=100, max_value=126))
+        network["services"] = str(IPv6Network((base + (1 << (127 - length)), slen), strict=False))
+    return network
+
+
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     length = draw(st.integers(min_value=48, max_value=96))
@@ -66,14 +79,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     data: dict[str, Any] = {"prefix": str(prefix), "routing": routing, "nodes": nodes}
     if routing == "bgp":
         data["bgp"] = {"peer": "2001:db8:ffff::1", "peer_as": 65000}
-    network: dict[str, Any] = {}
-    if draw(st.booleans()):
-        network["block_size"] = draw(st.integers(min_value=110, max_value=128))
-    if draw(st.booleans()):
-        network["node_mask"] = draw(st.integers(min_value=96, max_value=128))
-    if draw(st.booleans()):
-        slen = draw(st.integers(min_value=100, max_value=126))
-        network["services"] = str(IPv6Network((base + (1 << (127 - length)), slen), strict=False))
+    network = network_overrides(draw, base, length)
     if network:
         data["network"] = network
     return data
