@@ -48,7 +48,9 @@ stdout = _console(to_stderr=False)
 
 _state = {"debug": False}
 
-# Command modules, imported for their side effect of registering on `app`.
+# Command modules, imported for their side effect of registering on `app`. All of them load for
+# every invocation (--help lists them), so each imports its machinery (spec, plan, steps, checks,
+# lightkube...) inside its command: tests/cli/test_cold_start.py holds them to that.
 COMMAND_MODULES = [
     "kube6.cli.check_cmd",
     "kube6.cli.init_cmd",

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from kube6.checks import failed
-from kube6.checks.model import CheckResult, Status
-from kube6.checks.runner import check_hosts
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import ExitStatus, UsageError
-from kube6.execute import Executor, LocalExecutor, SshExecutor
 
-_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+if TYPE_CHECKING:
+    # The checks load when `check` runs: other commands and --help do not pay for them.
+    from kube6.checks.model import CheckResult
+    from kube6.execute import Executor
 
 
 @app.command()
@@ -45,6 +44,12 @@ def check(
 
     Read-only. Every check runs on every node; then the exit status is 1 if any failed.
     """
+    import asyncio
+
+    from kube6.checks import Status, failed
+    from kube6.checks.runner import check_hosts
+    from kube6.execute import LocalExecutor, SshExecutor
+
     plan = load_plan(spec_path)
     known = [n.name for n in plan.nodes]
     unknown = [n for n in node if n not in known]
@@ -77,6 +82,9 @@ def check(
 
 
 def _print(results: list[CheckResult]) -> None:
+    from kube6.checks.model import Status
+
+    style = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     table = Table(title="kube6 check", title_justify="left", show_lines=True)
     for column in ("node", "check", "status", "message", "fix"):
         table.add_column(column, overflow="fold")
@@ -84,7 +92,7 @@ def _print(results: list[CheckResult]) -> None:
         table.add_row(
             result.node,
             result.name,
-            Text(str(result.status), style=_STYLE[result.status]),
+            Text(str(result.status), style=style[result.status]),
             result.message,
             result.fix,
         )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from kube6 import spec as spec_module
 from kube6.cli.app import stderr
-from kube6.plan import make_plan
-from kube6.plan.model import Plan
-from kube6.spec import ClusterSpec
+
+if TYPE_CHECKING:
+    # Every command module imports this one; the spec and planner (pydantic) load only when a
+    # command reads a spec, so that `kube6 --help` does not pay for them.
+    from kube6.plan.model import Plan
+    from kube6.spec import ClusterSpec
 
 DEFAULT_SPEC = Path("kube6.yaml")
 
@@ -31,6 +34,8 @@ class Output(StrEnum):
 
 def load_spec(path: Path | None) -> tuple[ClusterSpec, str]:
     """The spec from `path`, ./kube6.yaml, or the built-in example (said on stderr)."""
+    from kube6 import spec as spec_module
+
     if path is not None:
         return spec_module.load(path), str(path)
     if DEFAULT_SPEC.exists():
@@ -43,5 +48,7 @@ def load_spec(path: Path | None) -> tuple[ClusterSpec, str]:
 
 
 def load_plan(path: Path | None) -> Plan:
+    from kube6.plan import make_plan
+
     spec, source = load_spec(path)
     return make_plan(spec, source=source)

@@ -14,16 +14,6 @@ import typer
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
-from kube6.lab import core
-from kube6.lab.core import Lab, LabError, require_root
-from kube6.lab.layout import (
-    INTERNET_HOST,
-    IPV4_HOST,
-    IPV4_ONLY_NAME,
-    LAB_ID,
-    NAT64_PREFIX,
-    RESOLVER,
-)
 
 lab_app = typer.Typer(
     help=(
@@ -46,6 +36,10 @@ def up(
     ssh: bool = typer.Option(False, "--ssh", help="Run sshd on every node's address."),
 ) -> None:
     """Build a lab for the spec's nodes and leave it running (`kube6 lab down` removes it)."""
+    # The lab (and the plan it needs) loads when a lab command runs, not for `kube6 --help`.
+    from kube6.lab.core import Lab, require_root
+    from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
+
     require_root()
     plan = load_plan(spec_path)
     lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh)
@@ -93,6 +87,10 @@ def down(
     Without an id it removes every lab (`k6-<id>-*` namespaces, /tmp/kube6-lab-<id>),
     including leftovers of interrupted test runs, and labs that running tests still use.
     """
+    from kube6.lab import core
+    from kube6.lab.core import LabError, require_root
+    from kube6.lab.layout import LAB_ID
+
     require_root()
     if lab_id is not None and not LAB_ID.match(lab_id):
         raise LabError(
@@ -108,7 +106,9 @@ def down(
 @lab_app.command("status")
 def status() -> None:
     """List the labs on this machine: namespaces, and the processes in each."""
-    require_root()
+    from kube6.lab import core
+
+    core.require_root()
     labs = core.lab_namespaces()
     if not labs:
         stdout.print("no lab is running")

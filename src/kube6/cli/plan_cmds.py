@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from kube6 import spec as spec_module
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_spec
 from kube6.errors import ExitStatus, PlanError
-from kube6.plan import make_plan
-from kube6.plan.document import as_document
-from kube6.plan.model import Level, Plan, RuleResult
 
-_LEVEL_STYLE = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
+if TYPE_CHECKING:
+    # The planner loads when a command runs (see kube6.cli.common).
+    from kube6.plan.model import Plan, RuleResult
 
 
 @app.command()
@@ -29,6 +28,10 @@ def plan(
 
     Exit status: 0 when every rule holds, 1 when a rule fails, 2 when the spec is unusable.
     """
+    from kube6.plan import make_plan
+    from kube6.plan.document import as_document
+    from kube6.plan.model import RuleResult
+
     spec, source = load_spec(spec_path)
     try:
         result = make_plan(spec, source=source)
@@ -123,13 +126,16 @@ def _print_plan(result: Plan) -> None:
 
 
 def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
+    from kube6.plan.model import Level
+
+    level_style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
     table = Table(title="rules", title_justify="left")
     for column in ("rule", "status", "detail", "fix"):
         table.add_column(column)
     for rule in rules:
         table.add_row(
             rule.name,
-            Text(str(rule.level), style=_LEVEL_STYLE[rule.level]),
+            Text(str(rule.level), style=level_style[rule.level]),
             rule.detail,
             rule.fix if rule.level is not Level.OK else "",
         )
@@ -141,6 +147,8 @@ def schema(
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
     """Print the JSON Schema of kube6.yaml (for editor completion and validation)."""
+    from kube6 import spec as spec_module
+
     text = json.dumps(spec_module.json_schema(), indent=2, sort_keys=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)

@@ -9,8 +9,6 @@ import typer
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
 from kube6.errors import UsageError
-from kube6.render import render_all
-from kube6.render.writer import write_artifacts
 
 MANIFEST = ".kube6-rendered"
 """Lists the files of the previous render, so that a re-render removes the ones that went away."""
@@ -38,6 +36,10 @@ def render(
     node's file system (OUT/nodes/node0001/etc/containerd/config.toml goes to
     /etc/containerd/config.toml on node0001). The same spec always gives byte-identical files.
     """
+    # Imported here, as in every command: `kube6 --help` loads no command's machinery.
+    from kube6.render import render_all
+    from kube6.render.writer import write_artifacts
+
     plan = load_plan(spec_path)
     artifacts = render_all(plan)
     manifest = out / MANIFEST

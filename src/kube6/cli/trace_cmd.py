@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from enum import StrEnum
 from ipaddress import IPv6Address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
 from kube6.errors import CommandError, Kube6Error, UsageError
-from kube6.execute import Executor, NetnsExecutor, executor_for
-from kube6.trace import TraceFilter, TraceReport, run_trace, trace_session
+
+if TYPE_CHECKING:
+    from kube6.execute import Executor
+    from kube6.trace import TraceReport
 
 NOT_FOUND = 127
+
+
+def executor_for(ssh: str | None, *, host: str) -> Executor:
+    # Loaded when `trace` runs (asyncio and the executors); a name of this module so that tests
+    # can stand in for the node here.
+    from kube6 import execute
+
+    return execute.executor_for(ssh, host=host)
 
 
 class Protocol(StrEnum):
@@ -46,6 +56,11 @@ def trace(
     for tracing, prints `nft monitor trace` as it comes, and deletes exactly that table at the
     end, after Ctrl-C and after errors too. Run a ping or curl from elsewhere meanwhile.
     """
+    import asyncio
+
+    from kube6.execute import NetnsExecutor
+    from kube6.trace import TraceFilter, run_trace, trace_session
+
     plan = load_plan(spec_path)
     try:
         planned = plan.node(node)

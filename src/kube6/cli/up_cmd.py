@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kube6.checks import validate_ignore
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_spec
 from kube6.errors import ExitStatus, UsageError
-from kube6.execute import executor_for
-from kube6.execute.base import Executor
-from kube6.plan import make_plan
-from kube6.plan.model import Plan
-from kube6.steps import (
-    RESET_STEPS,
-    UP_STEPS,
-    Report,
-    RunOptions,
-    Status,
-    Step,
-    StepResult,
-    host_script,
-    make_contexts,
-    run_steps,
-    select,
-)
+
+if TYPE_CHECKING:
+    # The steps (and through them the renderers and checks) load when `up` or `reset` runs.
+    from kube6.execute.base import Executor
+    from kube6.plan.model import Plan
+    from kube6.steps import Report, Step, StepResult
 
 BUILT_IN = "built-in example"
 
@@ -41,17 +28,16 @@ class UpOutput(StrEnum):
     SH = "sh"
 
 
-_STYLE = {
-    Status.OK: "green",
-    Status.CHANGED: "yellow",
-    Status.PLANNED: "cyan",
-    Status.FAILED: "bold red",
-    Status.BLOCKED: "red",
-}
-
-
 def _progress(result: StepResult) -> None:
-    style = _STYLE[result.status]
+    from kube6.steps import Status
+
+    style = {
+        Status.OK: "green",
+        Status.CHANGED: "yellow",
+        Status.PLANNED: "cyan",
+        Status.FAILED: "bold red",
+        Status.BLOCKED: "red",
+    }[result.status]
     line = (
         f"{result.host:<16} {result.step:<28} [{style}]{result.status:<8}[/] {result.seconds:6.2f}s"
     )
@@ -74,6 +60,8 @@ def _nodes(plan: Plan, names: list[str]) -> list[str]:
 
 
 def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
+    from kube6.execute import executor_for
+
     local = [n for n in names if not plan.node(n).ssh]
     if len(local) > 1:
         raise UsageError(
@@ -90,6 +78,8 @@ def _emit(
     if output is UpOutput.JSON:
         stdout.print_json(json.dumps(report.to_json()))
     elif output is UpOutput.SH:
+        from kube6.steps import host_script
+
         scripts = {
             h: host_script(report, h, title=f"cluster {plan.cluster_name}", command=command)
             for h in report.hosts()
@@ -130,6 +120,12 @@ def _run(
     output: UpOutput | None,
     script_dir: Path | None,
 ) -> int:
+    import asyncio
+
+    from kube6.checks import validate_ignore
+    from kube6.plan import make_plan
+    from kube6.steps import RESET_STEPS, RunOptions, make_contexts, run_steps, select
+
     if output is None:
         output = UpOutput.SH if dry_run else UpOutput.TABLE
     select(steps, only, skip)  # refuse unknown names before reading anything
@@ -214,6 +210,8 @@ def up(
     only what is missing, so a second `up` changes nothing and a failed one resumes. Progress
     goes to stderr; `--output json` prints a summary and `--output sh` the commands as a script.
     """
+    from kube6.steps import UP_STEPS
+
     if list_steps:
         _list(UP_STEPS)
         return 0
@@ -251,6 +249,8 @@ def reset(
             "kube6 reset destroys the cluster on the selected nodes",
             fix="look first with --dry-run, then pass --yes",
         )
+    from kube6.steps import RESET_STEPS
+
     return _run(
         RESET_STEPS,
         spec_path=spec_path,

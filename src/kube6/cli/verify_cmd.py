@@ -2,37 +2,58 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from ipaddress import IPv6Address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from lightkube import Client
 from rich.table import Table
 from rich.text import Text
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import ExitStatus, UsageError
-from kube6.execute import NetnsExecutor
-from kube6.plan.model import Plan
-from kube6.verify.datapath import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, Targets, run_datapath
-from kube6.verify.fetch import ClusterUnreachableError, client_for, find_kubeconfig
-from kube6.verify.outside import resolve_aaaa, tls_certificate
-from kube6.verify.probe_pod import ProbePodError, probe_pods
-from kube6.verify.result import (
-    CheckResult,
-    Status,
-    all_ok,
-    evidence_lines,
-    failed,
-    is_skipped,
-)
-from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
+from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
 
-_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+if TYPE_CHECKING:
+    from lightkube import Client
+
+    from kube6.plan.model import Plan
+    from kube6.verify.datapath import Targets
+    from kube6.verify.outside import PeerCertificate
+    from kube6.verify.probe_pod import ProbePods
+    from kube6.verify.result import CheckResult
+
+# The verify modules load when `verify` runs: lightkube and httpx take about a second to import,
+# which no other command should pay. The four functions below are this module's own names so
+# that tests can stand in for the cluster and the network here.
+
+
+def client_for(path: Path) -> Client:
+    from kube6.verify import fetch
+
+    return fetch.client_for(path)
+
+
+def resolve_aaaa(host: str) -> list[IPv6Address]:
+    from kube6.verify import outside
+
+    return outside.resolve_aaaa(host)
+
+
+def tls_certificate(address: IPv6Address, port: int, server_name: str | None) -> PeerCertificate:
+    from kube6.verify import outside
+
+    return outside.tls_certificate(address, port, server_name)
+
+
+def probe_pods(client: Client, plan: Plan, image: str) -> AbstractContextManager[ProbePods]:
+    from kube6.verify import probe_pod
+
+    return probe_pod.probe_pods(client, plan, image)
 
 
 @app.command()
@@ -81,6 +102,14 @@ def verify(
     Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
     failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig.
     """
+    import asyncio
+
+    from kube6.execute import NetnsExecutor
+    from kube6.verify.datapath import run_datapath
+    from kube6.verify.fetch import ClusterUnreachableError, find_kubeconfig
+    from kube6.verify.result import all_ok
+    from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
+
     plan = load_plan(spec_path)
     path = find_kubeconfig(kubeconfig)
     client = client_for(path)
@@ -123,6 +152,8 @@ def verify(
 
 
 def _targets(outside: str, ipv4_only_name: str) -> Targets:
+    from kube6.verify.datapath import Targets
+
     try:
         outside_address = IPv6Address(outside)
     except ValueError:
@@ -136,6 +167,12 @@ def _targets(outside: str, ipv4_only_name: str) -> Targets:
 def _probe_in_pods(
     plan: Plan, client: Client, kubeconfig: Path, image: str, base: Targets
 ) -> list[CheckResult]:
+    import asyncio
+
+    from kube6.verify.datapath import run_datapath
+    from kube6.verify.probe_pod import ProbePodError
+    from kube6.verify.result import failed
+
     try:
         with probe_pods(client, plan, image) as pods:
             executor = pods.executor(kubeconfig)
@@ -145,6 +182,10 @@ def _probe_in_pods(
 
 
 def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
+    from kube6.verify.result import Status, all_ok, evidence_lines, is_skipped
+    from kube6.verify.run import failing
+
+    style = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     if output is Output.JSON:
         document = {
             "ok": all_ok(results),
@@ -163,7 +204,7 @@ def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
             status = (
                 Text("skip", style="dim")
                 if is_skipped(r)
-                else Text(str(r.status), style=_STYLE[r.status])
+                else Text(str(r.status), style=style[r.status])
             )
             table.add_row(
                 r.name,

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.control_plane import kubectl
-from kube6.verify import ClusterObjects, Status, check_objects
-from kube6.verify.fetch import BLOCK_AFFINITY, CLUSTER_ISSUER, GATEWAY, IP_POOL, CustomKind
+
+if TYPE_CHECKING:
+    # kube6.verify.fetch brings lightkube and httpx (~1 s): loaded when this step reads a
+    # cluster, so that `up --dry-run --fresh` and the other commands do without them.
+    from kube6.verify.fetch import CustomKind
+    from kube6.verify.objects import ClusterObjects
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ def to_objects(lists: dict[str, tuple[dict[str, Any], ...] | None]) -> ClusterOb
     """Typed core objects (lightkube models) and plain custom objects, as verify reads them."""
     from lightkube.models.core_v1 import Node, Pod, Service
 
+    from kube6.verify.objects import ClusterObjects
+
     return ClusterObjects(
         nodes=tuple(Node.from_dict(o) for o in lists["nodes"] or ()),  # type: ignore[no-untyped-call]
         services=tuple(Service.from_dict(o) for o in lists["services"] or ()),  # type: ignore[no-untyped-call]
@@ -55,6 +61,8 @@ async def _list(ctx: HostContext, resource: str, *, namespaced: bool) -> str | N
 
 
 async def read_verify(ctx: HostContext) -> VerifyFacts:
+    from kube6.verify.fetch import BLOCK_AFFINITY, CLUSTER_ISSUER, GATEWAY, IP_POOL
+
     ready = await ctx.executor.run(kubectl(ctx, "get", "--raw", "/readyz"), check=False)
     if not ready.ok:
         return VerifyFacts(None, (ready.stdout + ready.stderr).strip()[:400])
@@ -79,11 +87,16 @@ async def read_verify(ctx: HostContext) -> VerifyFacts:
 
 
 def fresh_verify(ctx: HostContext) -> VerifyFacts:
+    from kube6.verify.objects import ClusterObjects
+
     return VerifyFacts(ClusterObjects())
 
 
 def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
     """Read-only: refuse when a check fails, otherwise say how many passed."""
+    from kube6.verify.objects import check_objects
+    from kube6.verify.result import Status
+
     if ctx.options.fresh:
         return StepPlan.nothing("not run: --fresh does not contact the hosts (run `kube6 verify`)")
     if facts.objects is None:

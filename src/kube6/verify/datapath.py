@@ -17,12 +17,8 @@ from ipaddress import IPv6Address, IPv6Network
 from kube6.execute import Command, Executor, Result
 from kube6.plan.model import Plan
 from kube6.spec import RoutingMode
+from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
 from kube6.verify.result import CheckResult, failed, passed, skipped
-
-DEFAULT_OUTSIDE = IPv6Address("2001:4860:4860::8888")
-"""An outside IPv6 address that answers ping (Google Public DNS)."""
-DEFAULT_IPV4_ONLY_NAME = "github.com"
-"""A name with A records only (still true in 2026): reachable from IPv6 only through NAT64."""
 
 Interpret = Callable[[Result], CheckResult]
 

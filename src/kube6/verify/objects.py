@@ -12,14 +12,16 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
-from typing import Any
-
-from lightkube.resources.core_v1 import Node, Pod, Service
+from typing import TYPE_CHECKING, Any
 
 from kube6.plan.model import POOL_LABEL, Plan, Pool
 from kube6.render.cert_manager import ACME_SERVERS
 from kube6.render.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
 from kube6.verify.result import CheckResult, failed, passed, skipped, warned
+
+if TYPE_CHECKING:
+    # Only annotations: `kube6 up` builds empty ClusterObjects without importing lightkube.
+    from lightkube.resources.core_v1 import Node, Pod, Service
 
 Obj = Mapping[str, Any]
 
