@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import secrets
+import shutil
 from pathlib import Path
 
 import pytest
 
 from kube6.cli.app import run
-from kube6.lab import lab_namespaces
+from kube6.lab import Lab, core, lab_namespaces
+from kube6.lab.core import workdir_of
+from kube6.plan.model import Plan
 from kube6.spec import EXAMPLE_YAML
 
 
@@ -26,7 +30,6 @@ def test_lab_refuses_to_run_without_root(
 def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     spec = tmp_path / "kube6.yaml"
     spec.write_text(EXAMPLE_YAML)
-    before = set(lab_namespaces())
     assert run(["lab", "up", "--spec", str(spec), "--pods", "1"]) == 0
     out = capsys.readouterr().out
     match = re.search(r"lab ([0-9a-f]{4}) is up", out)
@@ -44,6 +47,63 @@ def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_p
     finally:
         assert run(["lab", "down", lab_id]) == 0
     assert f"removed lab(s): {lab_id}" in capsys.readouterr().out
+    # Only this test's lab is judged: other sessions' labs come and go on a shared machine (a
+    # check that no lab appeared meanwhile failed when one did).
     assert lab_id not in lab_namespaces()
-    # Only this test's lab is judged: other labs may come and go on a shared machine.
-    assert not set(lab_namespaces()) - before
+
+
+def test_down_takes_an_id_or_all_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lab", "down", "1a2b", "--all"]) == 2
+    assert "give one lab id, or --all alone" in capsys.readouterr().err
+
+
+def _unused_id() -> str:
+    while True:
+        candidate = secrets.token_hex(2)
+        if candidate not in core.lab_ids():
+            return candidate
+
+
+@pytest.mark.lab
+def test_down_without_an_id_refuses_and_lists_the_labs(
+    lab_env: None, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Lab(plan) as lab:
+        daemons = [d.process for d in lab.daemons.values()]
+        assert run(["lab", "down"]) == 2
+        err = capsys.readouterr().err
+        assert "needs the id of the lab to remove" in err
+        assert re.search(rf"labs on this machine: .*\b{lab.lab_id}\b", err), err
+        assert "kube6 lab down --all" in err
+        # Nothing was removed.
+        assert set(lab_namespaces()[lab.lab_id]) == set(lab.namespaces)
+        assert lab.workdir.exists()
+        assert all(p.poll() is None for p in daemons)
+    absent = _unused_id()
+    assert run(["lab", "down", absent]) == 0
+    assert f"no lab {absent} on this machine" in capsys.readouterr().err
+
+
+@pytest.mark.lab
+def test_down_all_removes_every_lab(
+    lab_env: None, plan: Plan, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = Lab(plan).up()  # left running, as `kube6 lab up` leaves it
+    leftover = _unused_id()
+    workdir_of(leftover).mkdir()  # what a killed run leaves when its namespaces are gone
+    try:
+        mine = sorted([lab.lab_id, leftover])
+        assert set(mine) <= set(core.lab_ids())  # found for real, by namespace and by folder
+        # Stands in for a machine on which these are the only labs: other sessions' test runs
+        # share this one, and a real --all would remove their labs under them.
+        monkeypatch.setattr(core, "lab_ids", lambda: mine)
+        assert run(["lab", "down", "--all"]) == 0
+        assert f"removed lab(s): {', '.join(mine)}" in capsys.readouterr().out
+        for daemon in lab.daemons.values():
+            daemon.process.wait(5)  # killed by pid; reap our own children
+        assert lab.lab_id not in lab_namespaces()
+        assert not lab.workdir.exists()
+        assert not workdir_of(leftover).exists()
+    finally:
+        lab.down()
+        shutil.rmtree(workdir_of(leftover), ignore_errors=True)

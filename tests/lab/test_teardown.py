@@ -76,7 +76,8 @@ def test_down_by_id_finds_a_lab_that_was_left_running(lab_env: None, plan: Plan)
     pids = [d.pid for d in lab.daemons.values()]
     namespaces = lab.namespaces
     try:
-        assert down(lab.lab_id) == [lab.lab_id]
+        assert down(lab.lab_id) is True
+        assert down(lab.lab_id) is False  # nothing of it is left
         assert lab.lab_id not in lab_namespaces()
         for daemon in lab.daemons.values():
             daemon.process.wait(5)  # reap our own children: they were killed by pid

@@ -14,6 +14,7 @@ import typer
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import SpecOption, load_plan
+from kube6.errors import UsageError
 
 lab_app = typer.Typer(
     help=(
@@ -35,7 +36,7 @@ def up(
     dns64: bool = typer.Option(True, "--dns64/--no-dns64", help="Resolver synthesizes AAAA."),
     ssh: bool = typer.Option(False, "--ssh", help="Run sshd on every node's address."),
 ) -> None:
-    """Build a lab for the spec's nodes and leave it running (`kube6 lab down` removes it)."""
+    """Build a lab for the spec's nodes and leave it running (`kube6 lab down ID` removes it)."""
     # The lab (and the plan it needs) loads when a lab command runs, not for `kube6 --help`.
     from kube6.lab.core import Lab, require_root
     from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
@@ -79,28 +80,44 @@ def up(
 @lab_app.command("down")
 def down(
     lab_id: str | None = typer.Argument(
-        None, help="The lab to remove; default: every lab on this machine."
+        None, help="The lab to remove (4 hex digits, from `kube6 lab up` or `kube6 lab status`)."
+    ),
+    all_labs: bool = typer.Option(
+        False, "--all", help="Remove every lab on this machine, also labs that others are using."
     ),
 ) -> None:
-    """Kill the lab's daemons and delete its namespaces and files.
+    """Kill a lab's daemons and delete its namespaces and files.
 
-    Without an id it removes every lab (`k6-<id>-*` namespaces, /tmp/kube6-lab-<id>),
-    including leftovers of interrupted test runs, and labs that running tests still use.
+    Needs the lab's id, or --all: labs of other users and of running test suites share the
+    machine, and removing them breaks those runs. --all removes every lab (`k6-<id>-*`
+    namespaces, /tmp/kube6-lab-<id>), leftovers of interrupted runs included.
     """
     from kube6.lab import core
-    from kube6.lab.core import LabError, require_root
-    from kube6.lab.layout import LAB_ID
 
-    require_root()
-    if lab_id is not None and not LAB_ID.match(lab_id):
-        raise LabError(
-            f"{lab_id!r} is not a lab id", fix="use the 4 hex digits of `kube6 lab status`"
+    if lab_id is not None and all_labs:
+        raise UsageError(
+            f"both a lab id ({lab_id}) and --all", fix="give one lab id, or --all alone"
         )
-    removed = core.down(lab_id)
-    if removed:
-        stdout.print("removed lab(s): " + ", ".join(removed))
+    if lab_id is None and not all_labs:
+        present = core.lab_ids()
+        listed = ", ".join(present) if present else "none"
+        example = present[0] if present else "1a2b"
+        raise UsageError(
+            f"`kube6 lab down` needs the id of the lab to remove; labs on this machine: {listed}",
+            fix=f"give an id (`kube6 lab down {example}`), or `kube6 lab down --all` to remove "
+            "every lab, including labs that running tests use",
+        )
+    core.require_root()
+    if lab_id is None:
+        removed = core.down_all()
+        if removed:
+            stdout.print("removed lab(s): " + ", ".join(removed))
+        else:
+            stderr.print("no lab to remove")
+    elif core.down(lab_id):
+        stdout.print(f"removed lab(s): {lab_id}")
     else:
-        stderr.print("no lab to remove")
+        stderr.print(f"no lab {lab_id} on this machine: nothing to remove")
 
 
 @lab_app.command("status")

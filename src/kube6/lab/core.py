@@ -38,6 +38,7 @@ from kube6.execute import NetnsExecutor, SshExecutor
 from kube6.lab import configs
 from kube6.lab.layout import (
     AUTH_PORT,
+    LAB_ID,
     LISTEN_PORTS,
     RESOLVER,
     Layout,
@@ -743,16 +744,32 @@ def _exists(pid: int) -> bool:
         return False
 
 
-def down(lab_id: str | None = None) -> list[str]:
-    """Tear down one lab or every lab on the machine, found by namespace name; returns ids."""
-    labs = lab_namespaces(lab_id)
-    ids = set(labs)
-    if lab_id is not None:
-        ids.add(lab_id)
-    else:
-        prefix = workdir_of("0000").name[: -len("0000")]
-        ids |= {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
-    for found in sorted(ids):
-        teardown_namespaces(labs.get(found, []))
-        shutil.rmtree(workdir_of(found), ignore_errors=True)
-    return sorted(ids)
+def lab_ids() -> list[str]:
+    """Every lab on the machine: by its namespaces, or by the work directory a killed run left."""
+    prefix = workdir_of("0000").name[: -len("0000")]
+    left = {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
+    return sorted(set(lab_namespaces()) | {i for i in left if LAB_ID.match(i)})
+
+
+def down(lab_id: str) -> bool:
+    """Tear down one lab found by its id (namespaces, their processes, its files), also one that
+    another process built. False when there was nothing of it."""
+    if not LAB_ID.match(lab_id):
+        raise LabError(
+            f"{lab_id!r} is not a lab id", fix="use the 4 hex digits of `kube6 lab status`"
+        )
+    namespaces = lab_namespaces(lab_id).get(lab_id, [])
+    workdir = workdir_of(lab_id)
+    found = bool(namespaces) or workdir.exists()
+    teardown_namespaces(namespaces)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return found
+
+
+def down_all() -> list[str]:
+    """Tear down every lab on the machine, labs that other processes are using included;
+    returns their ids. Only for a machine where nothing else runs labs (`kube6 lab down --all`)."""
+    removed = lab_ids()
+    for lab_id in removed:
+        down(lab_id)
+    return removed
