@@ -152,11 +152,14 @@ def with_server(tmp_path: Path, body: Body) -> None:
 
 
 def _client(server: _Server, key: Path | None = None) -> SshExecutor:
+    # sudo=False: this server runs commands as the test's own user, whatever the login name
+    # (tests/execute/test_sudo.py and tests/lab/test_sudo.py cover the sudo path).
     return SshExecutor(
         f"kube6@[::1]:{server.port}",
         known_hosts=server.known_hosts,
         client_keys=(str(key or server.client_key_path),),
         connect_timeout=5,
+        sudo=False,
     )
 
 

@@ -12,11 +12,15 @@ from kube6.checks.artifacts import ArtifactHost, artifact_hosts
 from kube6.checks.host import CHECKS, Context
 from kube6.checks.model import CheckResult, Status
 from kube6.errors import Kube6Error, UsageError
+from kube6.execute import PrivilegeError
 from kube6.facts import HostFacts
 from kube6.plan.model import Plan
 
 HOST_REACHABLE = "host-reachable"
 CHECK_NAMES: tuple[str, ...] = (HOST_REACHABLE, *(name for name, _, _ in CHECKS))
+PRIVILEGES = "privileges"
+"""Reported only when the SSH user may not become root with `sudo -n`: then nothing else could
+be checked and no step could run, so it is not a name that --ignore takes."""
 
 __all__ = [
     "CHECK_NAMES",
@@ -51,9 +55,10 @@ def run_checks(
 ) -> list[CheckResult]:
     """Every check on every node of `facts_by_node`, in plan order, nothing skipped.
 
-    A node whose facts are an exception (it could not be reached) gets one `host-reachable`
-    failure. `ignore` downgrades failures of those checks to warnings. `hosts` replaces the
-    artifact hosts derived from the plan (the lab points it at its own names).
+    A node whose facts are an exception gets one failure: `privileges` when sudo refused,
+    `host-reachable` otherwise. `ignore` downgrades failures of those checks to warnings.
+    `hosts` replaces the artifact hosts derived from the plan (the lab points it at its own
+    names).
     """
     ignored = validate_ignore(ignore)
     wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
@@ -78,6 +83,8 @@ def _ignore(result: CheckResult, ignored: frozenset[str]) -> CheckResult:
 
 
 def _unreachable(error: BaseException) -> CheckResult:
+    if isinstance(error, PrivilegeError):
+        return CheckResult(PRIVILEGES, Status.FAIL, error.message, error.fix)
     if isinstance(error, Kube6Error):
         return CheckResult(HOST_REACHABLE, Status.FAIL, error.message, error.fix)
     return CheckResult(

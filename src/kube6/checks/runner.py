@@ -22,8 +22,9 @@ async def check_hosts(
     limit: int = 8,
 ) -> list[CheckResult]:
     """Gather facts on each node of `executors` (node name -> executor, at most `limit` at
-    once), then run every check. A node that cannot be reached fails `host-reachable`; the
-    others are still checked. Executors are closed afterwards."""
+    once), then run every check. A node that cannot be reached fails `host-reachable` (or
+    `privileges` when sudo refuses); the others are still checked. Executors are closed
+    afterwards."""
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
     wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
     lookups = [h.name for h in wanted]

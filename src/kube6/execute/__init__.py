@@ -3,10 +3,19 @@
     result = await LocalExecutor().run(["uname", "-r"])
 
 Commands are argv lists; `Command.secrets` are masked in every log and error; a failure raises
-`kube6.errors.CommandError` with host, masked command, exit code, stdout and stderr.
+`kube6.errors.CommandError` with host, masked command, exit code, stdout and stderr. A non-root
+SSH user gets every command through `sudo -n --`; a sudo that wants a password raises
+`PrivilegeError` with the fix.
 """
 
-from kube6.execute.base import BaseExecutor, ConnectError, Executor, Outcome, run_on_hosts
+from kube6.execute.base import (
+    BaseExecutor,
+    ConnectError,
+    Executor,
+    Outcome,
+    PrivilegeError,
+    run_on_hosts,
+)
 from kube6.execute.command import MASK, Command, Result, as_command
 from kube6.execute.local import LocalExecutor, NetnsExecutor
 from kube6.execute.recording import RecordingExecutor
@@ -21,6 +30,7 @@ __all__ = [
     "LocalExecutor",
     "NetnsExecutor",
     "Outcome",
+    "PrivilegeError",
     "RecordingExecutor",
     "Result",
     "SshExecutor",
@@ -34,7 +44,8 @@ __all__ = [
 
 
 def executor_for(ssh: str | None, *, host: str, known_hosts: str | None = None) -> Executor:
-    """SSH when a node has an `ssh` target, this machine otherwise (named after the node)."""
+    """SSH when a node has an `ssh` target (through sudo unless the user is root), this machine
+    otherwise (named after the node)."""
     if ssh:
         return SshExecutor(ssh, host=host, known_hosts=known_hosts)
     return LocalExecutor(host)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from kube6.errors import CommandError, Kube6Error
+from kube6.execute import sudo as _sudo
 from kube6.execute.command import Command, Result, as_command
 
 log = logging.getLogger("kube6.execute")
@@ -27,6 +29,11 @@ _GET_SCRIPT = f'test -e "$1" || exit {_MISSING}; cat -- "$1"'
 
 class ConnectError(Kube6Error):
     """kube6 could not reach a host (SSH refused, unknown host key, no such namespace...)."""
+
+
+class PrivilegeError(ConnectError):
+    """The login user may not become root with `sudo -n` (password required, not a sudoer,
+    sudo missing): no command can run as root on that host."""
 
 
 @runtime_checkable
@@ -56,8 +63,8 @@ class Executor(Protocol):
 class BaseExecutor(ABC):
     """run/put/get/close on top of one primitive, `_exec(argv, stdin, timeout)`.
 
-    `sudo=True` prefixes every command with `sudo -n --` (non-interactive: a password prompt
-    would hang, so it fails instead and says so).
+    `sudo=True` prefixes every command with `sudo -n --` (put and get too: they are commands),
+    and a refusal by sudo raises PrivilegeError with the fix (see kube6.execute.sudo).
     """
 
     host: str
@@ -71,20 +78,51 @@ class BaseExecutor(ABC):
         self, argv: tuple[str, ...], stdin: str | None, timeout: float | None
     ) -> Result: ...
 
+    async def _use_sudo(self) -> bool:
+        """Whether this command goes through sudo (SSH may decide once connected)."""
+        return self.sudo
+
+    def login(self) -> str:
+        """The user that logs in (and asks sudo), for messages."""
+        return getpass.getuser()
+
     async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
         command = as_command(cmd)
-        argv = ("sudo", "-n", "--", *command.argv) if self.sudo else command.argv
-        log.debug("%s: %s", self.host, command.display)
+        sudo = await self._use_sudo()
+        argv = _sudo.wrap(command.argv) if sudo else command.argv
+        shown = f"sudo -n -- {command.display}" if sudo else command.display
+        log.debug("%s: %s", self.host, shown)
         result = await self._exec(argv, command.stdin, command.timeout)
+        if sudo:
+            result = self._through_sudo(result, command)
         if check and not result.ok:
             raise CommandError(
                 host=self.host,
-                command=command.display,
+                command=shown,
                 exit_code=result.exit_code,
                 stdout=command.mask(result.stdout),
                 stderr=command.mask(result.stderr),
             )
         return result
+
+    def _through_sudo(self, result: Result, command: Command) -> Result:
+        # Raised even with check=False: sudo refused, so the command never ran and its
+        # "result" would mislead the caller (a probe would read it as the host's answer).
+        refused = _sudo.refusal(result)
+        if refused is None:
+            return _sudo.normalise(result, command.argv)
+        user = self.login()
+        if refused == _sudo.MISSING:
+            raise PrivilegeError(
+                f"{user} on {self.host} is not root and sudo is not installed there",
+                fix="install sudo on the host (as root: apt-get install sudo), then "
+                + _sudo.fix(user),
+            )
+        raise PrivilegeError(
+            f"{user} on {self.host} may not run commands as root without a password "
+            f"(sudo -n said: {command.mask(refused)})",
+            fix=_sudo.fix(user),
+        )
 
     async def put(self, path: str, content: str, mode: int = 0o644) -> None:
         _require_absolute(path)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kube6.execute.base import BaseExecutor, ConnectError
 from kube6.execute.command import Result
+from kube6.execute.sudo import needs_sudo
 
 # sshd's default MaxSessions is 10: stay below it on one connection.
 MAX_CHANNELS = 8
@@ -99,6 +100,8 @@ class SshExecutor(BaseExecutor):
     """A remote host over SSH. Host keys are checked against known_hosts, always.
 
     One connection per executor, opened on first use and reused; `close()` ends it.
+    `sudo=None` (the default) runs every command through `sudo -n` when the user that logged
+    in is not root: the target's user, or the one ~/.ssh/config chose.
     """
 
     def __init__(
@@ -109,10 +112,15 @@ class SshExecutor(BaseExecutor):
         known_hosts: str | Path | None = None,
         client_keys: tuple[str, ...] | None = None,
         connect_timeout: float = 15.0,
-        sudo: bool = False,
+        sudo: bool | None = None,
     ) -> None:
         self.target = target if isinstance(target, SshTarget) else parse_target(target)
-        super().__init__(host or str(self.target), sudo=sudo)
+        # Decided now when the target names the user; otherwise once connected (the user
+        # then comes from ~/.ssh/config or is the local one).
+        self._sudo_decided = sudo is not None or self.target.user is not None
+        decided = needs_sudo(self.target.user) if sudo is None else sudo
+        super().__init__(host or str(self.target), sudo=decided)
+        self._user: str | None = None
         self.known_hosts = str(known_hosts) if known_hosts is not None else None
         self.client_keys = client_keys
         self.connect_timeout = connect_timeout
@@ -163,6 +171,17 @@ class SshExecutor(BaseExecutor):
                     f"{shlex.quote(str(self.target))} true` works from here",
                 ) from None
             return self._conn
+
+    async def _use_sudo(self) -> bool:
+        if not self._sudo_decided:
+            conn = await self._connection()
+            self._user = conn.get_extra_info("username")
+            self.sudo = needs_sudo(self._user)
+            self._sudo_decided = True
+        return self.sudo
+
+    def login(self) -> str:
+        return self.target.user or self._user or "the SSH user"
 
     async def _exec(
         self, argv: tuple[str, ...], stdin: str | None, timeout: float | None

@@ -138,7 +138,12 @@ def resolv_conf() -> str:
 
 
 def sshd(*, address: IPv6Address, host_key: Path, authorized_keys: Path, pidfile: Path) -> str:
-    """sshd for one lab node: key login as root only, on the node's address."""
+    """sshd for one lab node: key login only, on the node's address.
+
+    root logs in with the lab's key. Other users (the sudo tests' throwaway ones) use their own
+    ~/.ssh/authorized_keys: sshd reads that file as the user, who cannot enter the lab's
+    root-only work directory.
+    """
     return (
         "\n".join(
             [
@@ -155,6 +160,9 @@ def sshd(*, address: IPv6Address, host_key: Path, authorized_keys: Path, pidfile
                 "MaxStartups 64:30:128",
                 "MaxSessions 64",
                 "LogLevel INFO",
+                # Last: a Match block runs to the end of the file.
+                "Match User *,!root",
+                "    AuthorizedKeysFile .ssh/authorized_keys",
             ]
         )
         + "\n"
