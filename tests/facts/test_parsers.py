@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from pathlib import Path
 
@@ -86,6 +87,26 @@ def test_addresses_recorded_several_globals_deprecated_dynamic() -> None:
     assert link_local.tentative
     assert not link_local.stable
     assert by["2001:db8:1234:5678::1"].network == IPv6Network("2001:db8:1234:5678::/64")
+
+
+def test_addresses_sorted_whatever_order_the_kernel_lists_them() -> None:
+    # The recording lists uplink0's addresses newest first (fd00:10::5 before 2001:db8:...);
+    # the same addresses in the opposite order must give the same facts.
+    recorded = json.loads(data("ip-addr-multi.json"))
+    reversed_ = json.loads(data("ip-addr-multi.json"))
+    for entry in reversed_:
+        entry["addr_info"].reverse()
+    interfaces = parse_addresses(data("ip-addr-multi.json"))
+    assert parse_addresses(json.dumps(reversed_)) == interfaces
+    assert recorded != reversed_
+    uplink = next(i for i in interfaces if i.name == "uplink0")
+    assert [str(a.address) for a in uplink.addresses] == [
+        "2001:db8:1234:5678::1",
+        "2001:db8:1234:5678::99",
+        "2001:db8:1234:5678:abcd::7",
+        "fd00:10::5",
+        "fe80::bcf0:d9ff:fe73:8bfd",
+    ]
 
 
 def test_addresses_temporary_privacy_addresses() -> None:
@@ -315,6 +336,20 @@ def test_getent_a_only_means_no_dns64() -> None:
         parse_getent("x", "garbage STREAM x\n")
 
 
+def test_getent_answers_sorted_whatever_order_the_resolver_gives() -> None:
+    # A round-robin name: two resolver answers that differ only in order.
+    first = (
+        "2001:db8:20::10 STREAM ghcr.io\n2001:db8:3::1 STREAM\n2001:db8:20::9 STREAM\n"
+        "2001:db8:3::1 DGRAM\n"
+    )
+    second = "2001:db8:20::9 STREAM ghcr.io\n2001:db8:20::10 STREAM\n2001:db8:3::1 STREAM\n"
+    lookup = parse_getent("ghcr.io", first)
+    assert lookup == parse_getent("ghcr.io", second)
+    assert [str(a) for a in lookup.ipv6] == ["2001:db8:3::1", "2001:db8:20::9", "2001:db8:20::10"]
+    mapped = "::ffff:192.0.2.9 STREAM x\n::ffff:192.0.2.10 STREAM\n::ffff:192.0.2.9 DGRAM\n"
+    assert [str(a) for a in parse_getent("x", mapped).ipv4] == ["192.0.2.9", "192.0.2.10"]
+
+
 def test_lookup_probe_empty_answer_is_no_such_name() -> None:
     probe = lookup_probe("ghcr.io")
     assert probe.argv == ("getent", "ahostsv6", "ghcr.io")
@@ -358,3 +393,12 @@ def test_nat64_ignores_unrelated_and_mapped_addresses() -> None:
     assert nat64_prefixes((IPv6Address("2001:db8::1"), IPv6Address("::ffff:192.0.0.170"))) == ()
     lab = (IPv6Address("2001:db8:64::c000:aa"), IPv6Address("2001:db8:64::c000:ab"))
     assert nat64_prefixes(lab) == (IPv6Network("2001:db8:64::/96"),)
+
+
+def test_nat64_prefixes_sorted_whatever_order_the_answers_came_in() -> None:
+    # Two DNS64 prefixes (RFC 7050 allows several): the first is what `kube6 init` proposes.
+    high = _embed(IPv6Network("2001:db8:64::/96"), IPv4Address("192.0.0.170"))
+    low = _embed(IPv6Network("2001:db8:1::/64"), IPv4Address("192.0.0.171"))
+    expected = (IPv6Network("2001:db8:1::/64"), IPv6Network("2001:db8:64::/96"))
+    assert nat64_prefixes((high, low)) == expected
+    assert nat64_prefixes((low, high)) == expected

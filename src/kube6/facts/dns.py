@@ -59,13 +59,15 @@ class Lookup:
 
     name: str
     ipv6: tuple[IPv6Address, ...] = ()
-    """AAAA answers: real ones, or synthesized by a DNS64 (inside its NAT64 prefix)."""
+    """AAAA answers, lowest first: real ones, or synthesized by a DNS64 (inside its NAT64
+    prefix)."""
     ipv4: tuple[IPv4Address, ...] = ()
-    """A answers, reported only when there is no AAAA (glibc maps them into ::ffff:0:0/96)."""
+    """A answers, lowest first, reported only when there is no AAAA (glibc maps them into
+    ::ffff:0:0/96)."""
     error: str = ""
     """Why nothing came back (`no such name`, a resolver failure)."""
     connect: bool | None = None
-    """TCP connection to the first IPv6 answer: True/False, None when not tried."""
+    """TCP connection to the first (lowest) IPv6 answer: True/False, None when not tried."""
     connect_detail: str = ""
 
     @property
@@ -74,9 +76,13 @@ class Lookup:
 
 
 def parse_getent(name: str, text: str) -> Lookup:
-    """`getent ahostsv6 NAME` (exit 0): `ADDRESS SOCKTYPE [CANONNAME]` lines."""
-    ipv6: list[IPv6Address] = []
-    ipv4: list[IPv4Address] = []
+    """`getent ahostsv6 NAME` (exit 0): `ADDRESS SOCKTYPE [CANONNAME]` lines.
+
+    The answers are sorted: resolvers rotate round-robin records, and two runs of `kube6 check`
+    must print (and connect to) the same addresses.
+    """
+    ipv6: set[IPv6Address] = set()
+    ipv4: set[IPv4Address] = set()
     for line in text.splitlines():
         words = line.split()
         if not words:
@@ -89,11 +95,10 @@ def parse_getent(name: str, text: str) -> Lookup:
             ) from None
         mapped = address.ipv4_mapped
         if mapped is not None:
-            if mapped not in ipv4:
-                ipv4.append(mapped)
-        elif address not in ipv6:
-            ipv6.append(address)
-    return Lookup(name, tuple(ipv6), tuple(ipv4))
+            ipv4.add(mapped)
+        else:
+            ipv6.add(address)
+    return Lookup(name, tuple(sorted(ipv6)), tuple(sorted(ipv4)))
 
 
 def lookup_probe(name: str) -> Probe[Lookup]:
@@ -143,6 +148,8 @@ def nat64_prefixes(addresses: tuple[IPv6Address, ...]) -> tuple[IPv6Network, ...
 
     For each answer, try the RFC 6052 lengths from /96 down and keep the first at which a
     well-known address of ipv4only.arpa appears, with byte 8 zero as RFC 6052 requires.
+    Sorted by address, then length, whatever order the answers came in: the first is the one
+    `kube6 init` proposes.
     """
     found: list[IPv6Network] = []
     for address in addresses:
@@ -157,7 +164,7 @@ def nat64_prefixes(addresses: tuple[IPv6Address, ...]) -> tuple[IPv6Network, ...
             if prefix not in found:
                 found.append(prefix)
             break
-    return tuple(found)
+    return tuple(sorted(found, key=lambda p: (p.network_address, p.prefixlen)))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ class Interface:
     up: bool
     mtu: int
     addresses: tuple[Address, ...]
+    """Lowest address first: the kernel's order follows when each address was added, so it
+    changes as SLAAC and DHCPv6 renew them."""
 
     @property
     def global_addresses(self) -> tuple[Address, ...]:
@@ -76,22 +78,25 @@ def parse_addresses(text: str) -> tuple[Interface, ...]:
         if entry == {}:
             continue  # iproute2 before 5.x prints {} for each interface that -6 filtered out
         try:
-            addresses = tuple(
-                Address(
-                    address=IPv6Address(info["local"]),
-                    prefixlen=int(info["prefixlen"]),
-                    scope=str(info.get("scope", "global")),
-                    temporary=bool(info.get("temporary", False)),
-                    deprecated=bool(info.get("deprecated", False))
-                    or info.get("preferred_life_time") == 0,
-                    tentative=bool(info.get("tentative", False)),
-                    dadfailed=bool(info.get("dadfailed", False)),
-                    dynamic=bool(info.get("dynamic", False)),
-                    valid_lft=int(info.get("valid_life_time", FOREVER)),
-                    preferred_lft=int(info.get("preferred_life_time", FOREVER)),
-                )
-                for info in entry.get("addr_info", [])
-                if info.get("family", "inet6") == "inet6"
+            addresses = sorted(
+                (
+                    Address(
+                        address=IPv6Address(info["local"]),
+                        prefixlen=int(info["prefixlen"]),
+                        scope=str(info.get("scope", "global")),
+                        temporary=bool(info.get("temporary", False)),
+                        deprecated=bool(info.get("deprecated", False))
+                        or info.get("preferred_life_time") == 0,
+                        tentative=bool(info.get("tentative", False)),
+                        dadfailed=bool(info.get("dadfailed", False)),
+                        dynamic=bool(info.get("dynamic", False)),
+                        valid_lft=int(info.get("valid_life_time", FOREVER)),
+                        preferred_lft=int(info.get("preferred_life_time", FOREVER)),
+                    )
+                    for info in entry.get("addr_info", [])
+                    if info.get("family", "inet6") == "inet6"
+                ),
+                key=lambda a: (a.address, a.prefixlen),
             )
             flags = entry.get("flags", [])
             interfaces.append(
@@ -100,7 +105,7 @@ def parse_addresses(text: str) -> tuple[Interface, ...]:
                     index=int(entry.get("ifindex", 0)),
                     up="UP" in flags,
                     mtu=int(entry.get("mtu", 0)),
-                    addresses=addresses,
+                    addresses=tuple(addresses),
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
