@@ -2,8 +2,9 @@
 
 Benchmarks are scripts (`uv run python bench/<name>.py`), not tests: they print figures and
 ratios measured side by side in one run. Everything that needs root runs inside network
-namespaces that the benchmark creates, named like the lab's (`k6-<id>-<role>`) so that
-`kube6 lab down` also finds them if a benchmark is killed before its own cleanup.
+namespaces that the benchmark creates, named like the lab's (`k6-<id>-<role>`, with the id of
+the lab they sit next to) so that, if a benchmark is killed before its own cleanup,
+`kube6 lab status` lists them under that id and `kube6 lab down <id>` removes them with the lab.
 """
 
 from __future__ import annotations

@@ -107,3 +107,19 @@ def test_down_all_removes_every_lab(
     finally:
         lab.down()
         shutil.rmtree(workdir_of(leftover), ignore_errors=True)
+
+
+@pytest.mark.lab
+def test_status_lists_a_leftover_folder(lab_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    leftover = _unused_id()
+    workdir_of(leftover).mkdir()  # what a killed run leaves when its namespaces are gone
+    try:
+        assert run(["lab", "status"]) == 0
+        out = capsys.readouterr().out
+        assert f"lab {leftover}: leftover folder, no namespaces" in out, out
+        assert f"`kube6 lab down {leftover}` removes it" in out
+        assert f"k6-{leftover}-" not in out
+    finally:
+        shutil.rmtree(workdir_of(leftover), ignore_errors=True)
+    assert run(["lab", "status"]) == 0
+    assert f"lab {leftover}" not in capsys.readouterr().out

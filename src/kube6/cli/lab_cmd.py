@@ -122,15 +122,25 @@ def down(
 
 @lab_app.command("status")
 def status() -> None:
-    """List the labs on this machine: namespaces, and the processes in each."""
+    """List the labs on this machine: namespaces and the processes in each, and the folders
+    that interrupted runs left (`kube6 lab down ID` removes both)."""
     from kube6.lab import core
 
     core.require_root()
     labs = core.lab_namespaces()
-    if not labs:
+    folders = core.lab_folders()
+    if not labs and not folders:
         stdout.print("no lab is running")
         return
-    for lab_id, namespaces in sorted(labs.items()):
+    for lab_id in sorted(set(labs) | set(folders)):
+        namespaces = labs.get(lab_id, [])
+        if not namespaces:
+            # A killed run, or a lab whose `up` has taken its id but not built anything yet.
+            stdout.print(
+                f"lab {lab_id}: leftover folder, no namespaces ({core.workdir_of(lab_id)}; "
+                f"`kube6 lab down {lab_id}` removes it)"
+            )
+            continue
         state_file = core.workdir_of(lab_id) / "state.json"
         state = json.loads(state_file.read_text()) if state_file.exists() else {}
         nodes = ", ".join(f"{k} {v}" for k, v in state.get("nodes", {}).items())

@@ -744,11 +744,16 @@ def _exists(pid: int) -> bool:
         return False
 
 
+def lab_folders() -> list[str]:
+    """Ids of the labs that have a work directory (/tmp/kube6-lab-<id>), running or left over."""
+    prefix = workdir_of("0000").name[: -len("0000")]
+    found = {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
+    return sorted(i for i in found if LAB_ID.match(i))
+
+
 def lab_ids() -> list[str]:
     """Every lab on the machine: by its namespaces, or by the work directory a killed run left."""
-    prefix = workdir_of("0000").name[: -len("0000")]
-    left = {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
-    return sorted(set(lab_namespaces()) | {i for i in left if LAB_ID.match(i)})
+    return sorted(set(lab_namespaces()) | set(lab_folders()))
 
 
 def down(lab_id: str) -> bool:
