@@ -25,7 +25,8 @@ from typing import Any
 
 from kube6 import net
 from kube6.errors import SpecError
-from kube6.spec import DNS1123_LABEL, RoutingMode, parse_text
+from kube6.modes import RoutingMode
+from kube6.spec import DNS1123_LABEL, parse_text
 from kube6.versions import KUBERNETES_MINOR
 
 

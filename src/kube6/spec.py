@@ -29,6 +29,7 @@ from pydantic import (
 
 from kube6 import net
 from kube6.errors import SpecError
+from kube6.modes import RoutingMode
 from kube6.versions import KUBERNETES_MINOR
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -142,12 +143,6 @@ DnsName = Annotated[
 class Role(StrEnum):
     CONTROL_PLANE = "control-plane"
     WORKER = "worker"
-
-
-class RoutingMode(StrEnum):
-    NDP_PROXY = "ndp-proxy"
-    ROUTED = "routed"
-    BGP = "bgp"
 
 
 class _Strict(BaseModel):

@@ -15,9 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from kube6.cli.init_cmd import Routing
-from kube6.spec import RoutingMode
-
 CHILD = """
 import json, sys
 from kube6.cli import run
@@ -77,8 +74,3 @@ def test_up_dry_run_fresh_loads_no_cluster_client(tmp_path: Path) -> None:
     modules = imported(tmp_path, "up", "--dry-run", "--fresh", "--only", "verify")
     assert "kube6.steps.verify" in modules
     assert not loaded(modules, ("lightkube", "httpx", "httpcore", "asyncssh"))
-
-
-def test_routing_choices_match_the_spec() -> None:
-    # init_cmd keeps its own copy of the values so that --help need not import kube6.spec.
-    assert [r.value for r in Routing] == [m.value for m in RoutingMode]

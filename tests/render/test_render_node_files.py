@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
 from kube6.render import containerd, host, ndppd
 from kube6.render.base import Artifact
-from kube6.spec import RoutingMode
 
 # ---- containerd --------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,19 +10,7 @@ import typer
 from kube6 import net
 from kube6.cli.app import app, stderr
 from kube6.errors import SpecError, UsageError
-
-
-class Routing(StrEnum):
-    """kube6.spec.RoutingMode's values, for --routing.
-
-    A copy because Typer needs the choices when it builds the command line, and importing
-    kube6.spec (pydantic models) would make `kube6 --help` ~0.5 s slower; tests/cli keeps the
-    two equal.
-    """
-
-    NDP_PROXY = "ndp-proxy"
-    ROUTED = "routed"
-    BGP = "bgp"
+from kube6.modes import RoutingMode
 
 
 @app.command()
@@ -42,7 +29,7 @@ def init(
         help="NAME=ADDRESS[,roles=control-plane+worker][,ssh=root@[ADDR]][,if=eth0]; repeat "
         "for each node. The first node defaults to control-plane+worker, the others to worker.",
     ),
-    routing: Routing | None = typer.Option(
+    routing: RoutingMode | None = typer.Option(
         None, "--routing", help="ndp-proxy, routed or bgp (default: proposed from the host)."
     ),
     nat64_prefix: str = typer.Option("", "--nat64-prefix", help="NAT64 prefix, e.g. 64:ff9b::/96."),
@@ -64,7 +51,6 @@ def init(
     --force, and then only the given values change; its comments stay.
     """
     from kube6 import init as init_core
-    from kube6.spec import RoutingMode
 
     try:
         flags = init_core.InitAnswers(

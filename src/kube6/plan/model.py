@@ -11,7 +11,8 @@ from enum import StrEnum
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Literal
 
-from kube6.spec import Role, RoutingMode
+from kube6.modes import RoutingMode
+from kube6.spec import Role
 
 API_PORT = 6443
 

@@ -24,6 +24,7 @@ from ipaddress import IPv6Address, IPv6Network
 
 from kube6 import net
 from kube6.errors import PlanError
+from kube6.modes import RoutingMode
 from kube6.plan.model import (
     API_PORT,
     POOL_LABEL,
@@ -39,7 +40,7 @@ from kube6.plan.model import (
     Pool,
     RuleResult,
 )
-from kube6.spec import ClusterSpec, RoutingMode
+from kube6.spec import ClusterSpec
 from kube6.versions import KUBERNETES
 
 DEFAULT_BLOCK = 120

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
+from kube6.modes import RoutingMode
 from kube6.plan.model import Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
 from kube6.render.kubeadm import KUBE_PROXY_MODE
-from kube6.spec import RoutingMode
 
 VALUES_PATH = cluster_path("calico/values.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")

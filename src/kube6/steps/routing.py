@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kube6.spec import RoutingMode
+from kube6.modes import RoutingMode
 from kube6.steps import apt, probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6.execute import Command, Executor, Result
+from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
-from kube6.spec import RoutingMode
 from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
 from kube6.verify.result import CheckResult, failed, passed, skipped
 
