@@ -6,7 +6,7 @@
 # repository (default ~/.cache/kube6-k8s, override with KUBE6_K8S_CACHE):
 #
 #   $CACHE/bin/<name>-<version>            binaries (kubeadm, kube-apiserver, kube-controller-manager,
-#                                          etcd, helm, kwok)
+#                                          kubectl, etcd, helm, kwok)
 #   $CACHE/current/<name>                  symlinks to the pinned binaries
 #   $CACHE/crds/<component>-<version>/     upstream CRD files
 #   $CACHE/charts/<chart>-<version>/       upstream Helm chart sources, ready for `helm template`
@@ -140,6 +140,9 @@ version_ok() {
     kube-apiserver|kube-controller-manager)
       out=$("$bin" --version 2>&1) || return 1
       [[ "$out" == "Kubernetes $K8S_V" ]] ;;
+    kubectl)
+      out=$("$bin" version --client 2>&1) || return 1
+      grep -qx "Client Version: $K8S_V" <<<"$out" ;;
     etcd)
       out=$("$bin" --version 2>&1) || return 1
       grep -qx "etcd Version: ${ETCD_VERSION#v}" <<<"$out" ;;
@@ -155,7 +158,7 @@ version_ok() {
 
 version_of() {
   case $1 in
-    kubeadm|kube-apiserver|kube-controller-manager) echo "$K8S_V" ;;
+    kubeadm|kube-apiserver|kube-controller-manager|kubectl) echo "$K8S_V" ;;
     etcd) echo "$ETCD_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
@@ -183,7 +186,7 @@ need() {
 
 build_kubernetes() {
   local -a names pkgs replaces
-  mapfile -t names < <(need kubeadm kube-apiserver kube-controller-manager)
+  mapfile -t names < <(need kubeadm kube-apiserver kube-controller-manager kubectl)
   if ((${#names[@]} == 0)); then log "kubernetes $K8S_V binaries cached"; return 0; fi
   ensure_proxy
   local gomod info build_date mod="$WORK/kubernetes" out="$WORK/kubernetes/out"
@@ -243,7 +246,7 @@ go_install() {
 
 link_current() {
   local name ver
-  for name in kubeadm kube-apiserver kube-controller-manager etcd helm kwok; do
+  for name in kubeadm kube-apiserver kube-controller-manager kubectl etcd helm kwok; do
     ver=$(version_of "$name")
     ln -sfn "../bin/$name-$ver" "$CACHE/current/$name"
   done
@@ -251,7 +254,7 @@ link_current() {
 
 bin_entries() {
   local n
-  for n in kubeadm kube-apiserver kube-controller-manager; do
+  for n in kubeadm kube-apiserver kube-controller-manager kubectl; do
     entry binary "$n" "$K8S_V" "bin/$n-$K8S_V" k8s.io/kubernetes "$K8S_V" "cmd/$n" \
       "staging modules k8s.io/*@$K8S_STAGING_V; go build -trimpath -tags selinux,notest,grpcnotrace"
   done
@@ -361,6 +364,7 @@ check_all() {
   log "kubeadm version -o short: $("$c/kubeadm" version -o short)"
   log "kube-apiserver --version: $("$c/kube-apiserver" --version)"
   log "kube-controller-manager --version: $("$c/kube-controller-manager" --version)"
+  log "kubectl version --client: $("$c/kubectl" version --client | head -1)"
   log "etcd --version: $("$c/etcd" --version | tr '\n' ' ')"
   log "helm version: $(HOME="$WORK" "$c/helm" version --short)"
   log "kwok --version: $("$c/kwok" --version)"

@@ -19,6 +19,7 @@ from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from tests.conftest import k8s_binary
 from tests.k8s.controlplane import Binaries, ControlPlane, control_plane
+from tests.k8s.upstream import Installed, Upstream, install_crds, load_upstream
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +51,15 @@ def k8s_control_plane(
             yield cp
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Upstream:
+    """The CRDs and charts that tests/k8s/build.sh obtained (its manifest.json)."""
+    return load_upstream()
+
+
+@pytest.fixture(scope="session")
+def installed(k8s_control_plane: ControlPlane, upstream: Upstream) -> Installed:
+    """The upstream CRDs on the session's control plane, in `kube6 up`'s order."""
+    return install_crds(k8s_control_plane, upstream)

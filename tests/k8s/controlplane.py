@@ -42,8 +42,9 @@ STOP_TIMEOUT = 5.0
 """Seconds between SIGTERM and SIGKILL: the data is thrown away, a slow shutdown buys nothing."""
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # nodeipam is what the tests are about; serviceaccount creates the `default` ServiceAccount
-# that admission needs before any Pod can be created in a namespace.
-CONTROLLERS = "nodeipam,serviceaccount"
+# that admission needs before any Pod can be created in a namespace; deployment and replicaset
+# turn kubeadm's CoreDNS Deployment into pods (that kwok runs) for the readiness step.
+CONTROLLERS = "nodeipam,serviceaccount,deployment,replicaset"
 
 
 class ControlPlaneError(RuntimeError):

@@ -16,10 +16,7 @@ What build.sh could not obtain at the pinned version fails here by name (see
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,204 +26,20 @@ import yaml
 from lightkube import Client, codecs
 from lightkube.core.exceptions import ApiError, LoadResourceError
 from lightkube.core.resource import NamespacedResource
-from lightkube.generic_resource import load_in_cluster_generic_resources
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 
 from kube6 import spec, versions
 from kube6.plan import make_plan
 from kube6.render import render_all
 from kube6.render.base import Artifact
-from tests.conftest import k8s_binary, k8s_cache, unverified
-from tests.k8s.controlplane import ControlPlane
+from tests.conftest import k8s_binary, unverified
+from tests.k8s.upstream import CHARTS, PINS, Chart, Installed, Upstream
 
 pytestmark = pytest.mark.k8s
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SCENARIOS = sorted(d.name for d in GOLDEN.iterdir() if (d / "kube6.yaml").is_file())
-ESTABLISHED_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True)
-class Chart:
-    """An upstream chart as `kube6 up` installs it: release, namespace, kube6's values file."""
-
-    name: str
-    """Name of the chart in build.sh's cache (charts/<name>-<version>)."""
-    component: str
-    """Name of the pin in kube6.versions and in the manifest's `unavailable` list."""
-    pin: str
-    release: str
-    namespace: str
-    values: str
-    sets: tuple[str, ...] = ()
-
-
-CHARTS = {
-    "tigera-operator": Chart(
-        "tigera-operator",
-        "calico",
-        versions.CALICO.version,
-        "calico",
-        "tigera-operator",
-        "cluster/calico/values.yaml",
-    ),
-    "cert-manager": Chart(
-        "cert-manager",
-        "cert-manager",
-        versions.CERT_MANAGER.version,
-        "cert-manager",
-        "cert-manager",
-        "cluster/cert-manager/values.yaml",
-        ("crds.enabled=true",),  # as kube6 up installs it
-    ),
-    "gateway-helm": Chart(
-        "gateway-helm",
-        "envoy-gateway",
-        versions.ENVOY_GATEWAY.version,
-        "envoy-gateway",
-        "envoy-gateway-system",
-        "cluster/gateway/values.yaml",
-    ),
-    "headlamp": Chart(
-        "headlamp",
-        "headlamp",
-        versions.HEADLAMP.version,
-        "headlamp",
-        "headlamp",
-        "cluster/dashboard/values.yaml",
-    ),
-}
-
-PINS = {
-    "gateway-api": versions.GATEWAY_API.version,
-    "cert-manager": versions.CERT_MANAGER.version,
-    "envoy-gateway": versions.ENVOY_GATEWAY.version,
-    "calico": versions.CALICO.version,
-    "tigera-operator": versions.CALICO.version,
-    "gateway-helm": versions.ENVOY_GATEWAY.version,
-    "headlamp": versions.HEADLAMP.version,
-}
-
-
-# ---- what build.sh obtained ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Upstream:
-    cache: Path
-    manifest: dict[str, Any]
-
-    def find(self, kind: str, name: str) -> tuple[Path, str] | None:
-        """(directory, version) of a CRD set or chart in the cache, the pinned one first."""
-        found = [a for a in self.manifest["artifacts"] if a["kind"] == kind and a["name"] == name]
-        found.sort(key=lambda a: a["version"] != PINS.get(name))
-        if not found:
-            return None
-        return self.cache / found[0]["path"], str(found[0]["version"])
-
-    def unobtainable(self, name: str) -> bool:
-        """build.sh recorded that the pinned version cannot be obtained here (with a reason)."""
-        return any(u["name"] == name for u in self.manifest.get("unavailable", []))
-
-    def missing(self, name: str) -> str:
-        why = [u for u in self.manifest.get("unavailable", []) if u["name"] == name]
-        reason = f": {why[0]['reason']}" if why else ""
-        return (
-            f"{name} {PINS.get(name, '')} is not in {self.cache} (tests/k8s/build.sh could not "
-            f"obtain it{reason})"
-        )
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Upstream:
-    cache = k8s_cache()
-    path = cache / "manifest.json"
-    if not path.is_file():
-        pytest.fail(
-            f"{path} is missing: run `bash tests/k8s/build.sh` (it fetches the upstream CRDs "
-            "and charts), or set KUBE6_SKIP_K8S=1 to skip this tier on purpose"
-        )
-    return Upstream(cache, json.loads(path.read_text()))
-
-
-# ---- installing CRDs -------------------------------------------------------------------------
-
-
-def _documents(paths: list[Path]) -> list[Any]:
-    objects: list[Any] = []
-    for path in sorted(paths):
-        objects.extend(codecs.load_all_yaml(path.read_text()))
-    return objects
-
-
-def _crd_name(obj: Any) -> str:
-    return str(obj.metadata.name)
-
-
-def _wait_established(client: Client, names: list[str]) -> None:
-    deadline = time.monotonic() + ESTABLISHED_TIMEOUT
-    for name in names:
-        while True:
-            crd = client.get(CustomResourceDefinition, name)
-            conditions = crd.status.conditions if crd.status else None
-            if any(c.type == "Established" and c.status == "True" for c in conditions or []):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"CRD {name} not Established after {ESTABLISHED_TIMEOUT:.0f}s")
-            time.sleep(0.2)
-
-
-@dataclass(frozen=True)
-class Installed:
-    client: Client
-    """Writes with fieldValidation=Strict."""
-    crds: dict[str, str]
-    """Component -> version of the CRDs that were installed."""
-
-    def caveat(self) -> str:
-        """A note on every CRD set that is not the pinned version (a fallback of build.sh)."""
-        return "".join(
-            f"\nNOTE: the {name} CRDs are {version}, NOT the pin {PINS[name]}"
-            for name, version in self.crds.items()
-            if version != PINS[name]
-        )
-
-
-@pytest.fixture(scope="module")
-def installed(k8s_control_plane: ControlPlane, upstream: Upstream) -> Installed:
-    """The upstream CRDs, applied in `kube6 up`'s order; the versions that were used."""
-    admin = k8s_control_plane.client(field_manager="kube6")
-    crds: dict[str, str] = {}
-
-    # Everything is created first and waited for once: the API server then works on all the
-    # CRDs together, which is much faster on a busy machine than one component at a time.
-    started = time.monotonic()
-    names: list[str] = []
-    for component in ("gateway-api", "envoy-gateway", "cert-manager", "calico"):
-        found = upstream.find("crd", component)
-        if found is None:
-            continue
-        directory, version = found
-        # Envoy Gateway: its own CRDs (generated/); the Gateway API ones come from gateway-api.
-        root = directory / "generated" if component == "envoy-gateway" else directory
-        for obj in _documents(list(root.glob("*.yaml"))):
-            if getattr(obj, "kind", None) == "CustomResourceDefinition":
-                names.append(_crd_name(obj))
-            try:
-                # create, not apply: server-side apply of CRDs this size costs seconds each.
-                admin.create(obj)
-            except ApiError as exc:
-                if exc.status.code != 409:
-                    raise
-                admin.apply(obj, force=True)
-        crds[component] = version
-    _wait_established(admin, names)
-    print(f"{len(names)} CRDs established in {time.monotonic() - started:.1f}s")
-    # Custom resources can be decoded only once their CRDs are known to lightkube.
-    load_in_cluster_generic_resources(admin)
-    return Installed(k8s_control_plane.client(field_manager="kube6", strict=True), crds)
 
 
 def _decode(text: str) -> tuple[list[Any], list[str]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from kube6 import spec
 from kube6.execute import RecordingExecutor
+from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, addons, cluster, network, verify
 from kube6.steps.cluster import ManifestFacts, ReleaseFacts
@@ -164,7 +166,7 @@ def test_nodes_ready_and_coredns(plan: Plan) -> None:
 def test_gateway_api_bundle(plan: Plan) -> None:
     ctx = context(plan)
     assert shown(addons.plan_bundle(ctx, addons.BundleFacts(None)))[0] == (
-        f"{KUBECTL} apply --server-side --field-manager kube6 -f "
+        f"{KUBECTL} apply --server-side --force-conflicts --field-manager kube6 -f "
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml"
     )
     assert (
@@ -180,6 +182,40 @@ def test_cert_manager_release_pins_and_enables_crds(plan: Plan) -> None:
         f"{HELM} upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager "
         "--version v1.21.2 --namespace cert-manager --create-namespace "
         "--values /etc/kube6/cluster/cert-manager/values.yaml --set crds.enabled=true --wait --timeout 10m"
+    )
+
+
+def test_envoy_gateway_crds_have_one_source_each(plan: Plan) -> None:
+    """Envoy Gateway's own CRDs from gateway-crds-helm (Gateway API ones off: they come from
+    the gateway-api step), and the controller chart with its bundled CRDs switched off."""
+    ctx = context(plan)
+    crds = leaf(addons.STEP, "envoy-gateway-crds").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    assert shown(crds) == [
+        f"{HELM} upgrade --install envoy-gateway-crds oci://docker.io/envoyproxy/gateway-crds-helm "
+        "--version v1.9.1 --namespace envoy-gateway-system --create-namespace "
+        "--set crds.envoyGateway.enabled=true --set crds.gatewayAPI.enabled=false "
+        "--wait --timeout 10m"
+    ]
+    names = [c.name for c in addons.STEP.children]
+    assert (
+        names.index("gateway-api")
+        < names.index("envoy-gateway-crds")
+        < names.index("envoy-gateway")
+    )
+    values = ctx.cluster_files["gateway/values.yaml"].content
+    assert "crds:\n  enabled: false\n" in values
+
+
+def test_coredns_step_takes_the_corefile_over_from_kubeadm(plan: Plan) -> None:
+    """kubeadm made the ConfigMap: kube6 takes its fields (--force-conflicts, also in the diff
+    that decides whether it is converged); other manifest steps never force (see above)."""
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["dns"] = {"nat64_prefix": "64:ff9b::/96", "dns64": "coredns"}
+    ctx = context(make_plan(spec.from_data(data)))
+    step_plan = leaf(network.STEP, "coredns").plan(ctx, ManifestFacts(frozenset()))  # type: ignore[attr-defined]
+    assert shown(step_plan)[-1] == (
+        f"{KUBECTL} apply --server-side --field-manager kube6 --force-conflicts "
+        "-f /etc/kube6/cluster/coredns/configmap.yaml"
     )
 
 

@@ -97,6 +97,11 @@ def render(plan: Plan) -> Iterator[Artifact]:
 def values(plan: Plan) -> dict[str, Any]:
     """The Envoy Gateway Helm values as plain data (kept minimal: the chart defaults fit)."""
     return {
+        # The chart's bundled CRDs are off: the Gateway API CRDs come from their own pinned
+        # release (the chart bundles an older, experimental-channel copy) and Envoy Gateway's
+        # own CRDs from its gateway-crds-helm chart, which `helm upgrade` keeps current (a
+        # chart's crds/ folder is only ever installed, never upgraded).
+        "crds": {"enabled": False},
         "config": {"envoyGateway": {"gateway": {"controllerName": CONTROLLER_NAME}}},
         # The chart writes this domain into the controller's service addresses.
         "kubernetesClusterDomain": plan.dns_domain,
@@ -109,7 +114,9 @@ def values_yaml(plan: Plan) -> str:
     notes = [
         "#",
         "# The IPv6 listeners and the way the gateway is exposed are set per GatewayClass in",
-        "# gateway.yaml (EnvoyProxy ipFamily: IPv6), not here.",
+        "# gateway.yaml (EnvoyProxy ipFamily: IPv6), not here. CRDs are installed apart:",
+        "# the Gateway API standard channel at kube6's pin, Envoy Gateway's own from the",
+        "# gateway-crds-helm chart (crds.envoyGateway.enabled=true).",
     ]
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump(values(plan))
 

@@ -1,5 +1,9 @@
 """add-ons: Gateway API CRDs, Envoy Gateway, cert-manager and its ClusterIssuers, Headlamp.
 
+CRDs have one source each: the Gateway API standard channel at kube6's pin, Envoy Gateway's own
+CRDs from its gateway-crds-helm chart (the gateway-helm chart's bundled copy is switched off in
+its values), cert-manager's from its chart (`crds.enabled=true`).
+
 Charts and the Gateway API bundle come from upstream at the versions pinned in kube6.versions;
 each Helm release is installed with `--wait`, so the step ends when its workloads are ready.
 Rendered manifests (gateway, issuers, the dashboard's least-privilege login) are applied after
@@ -74,9 +78,18 @@ def plan_bundle(ctx: HostContext, facts: BundleFacts) -> StepPlan:
     if facts.version == GATEWAY_API.version:
         return StepPlan.nothing(f"Gateway API CRDs {GATEWAY_API.version} are installed")
     return StepPlan.do(
+        # --force-conflicts: kube6 owns the Gateway API version, also when the CRDs came from
+        # elsewhere first (another installer, a chart that bundles them).
         run(
             *kubectl(
-                ctx, "apply", "--server-side", "--field-manager", "kube6", "-f", gateway_api_url()
+                ctx,
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager",
+                "kube6",
+                "-f",
+                gateway_api_url(),
             ),
             why=f"Gateway API {GATEWAY_API.version} (github.com: needs IPv6 or NAT64 to it)",
         ),
@@ -102,8 +115,20 @@ STEP: Step[object] = Step(
             needs_cluster=True,
         ),
         cluster.helm_step(
+            "envoy-gateway-crds",
+            "Envoy Gateway's own CRDs (the Gateway API ones come from gateway-api).",
+            cluster.Release(
+                "envoy-gateway-crds",
+                "oci://docker.io/envoyproxy/gateway-crds-helm",
+                ENVOY_GATEWAY.version,
+                "envoy-gateway-system",
+                sets=("crds.envoyGateway.enabled=true", "crds.gatewayAPI.enabled=false"),
+            ),
+            _envoy,
+        ),
+        cluster.helm_step(
             "envoy-gateway",
-            "Envoy Gateway, the Gateway API controller.",
+            "Envoy Gateway, the Gateway API controller (its chart's bundled CRDs off).",
             cluster.Release(
                 "envoy-gateway",
                 "oci://docker.io/envoyproxy/gateway-helm",

@@ -142,9 +142,23 @@ class ManifestFacts:
 
 
 def manifests_step(
-    name: str, help: str, select: Callable[[HostContext], list[Artifact]], applies: Applies = always
+    name: str,
+    help: str,
+    select: Callable[[HostContext], list[Artifact]],
+    applies: Applies = always,
+    *,
+    take_over: bool = False,
 ) -> Step[ManifestFacts]:
-    """A step that applies the selected rendered manifests (server-side, field manager kube6)."""
+    """A step that applies the selected rendered manifests (server-side, field manager kube6).
+
+    `take_over`: the objects exist already, made by another tool (kubeadm's CoreDNS ConfigMap),
+    and kube6 takes the fields it sets from it (`--force-conflicts`); without it such a
+    conflict fails the step, so that kube6 never silently overrides someone else's object.
+    """
+    apply: tuple[str, ...] = ("apply", "--server-side", "--field-manager", "kube6")
+    diff: tuple[str, ...] = ("diff", "--server-side", "--field-manager", "kube6")
+    if take_over:
+        apply, diff = (*apply, "--force-conflicts"), (*diff, "--force-conflicts")
 
     async def read(ctx: HostContext) -> ManifestFacts:
         current = set()
@@ -154,19 +168,8 @@ def manifests_step(
                 path = host_file(relative)
                 if await probe.read_text(ctx, path) != artifact.content:
                     continue
-                diff = await probe.exit_code(
-                    ctx,
-                    *kubectl(
-                        ctx,
-                        "diff",
-                        "--server-side",
-                        "--field-manager",
-                        "kube6",
-                        "-f",
-                        ctx.path(path),
-                    ),
-                )
-                if diff == 0:
+                differs = await probe.exit_code(ctx, *kubectl(ctx, *diff, "-f", ctx.path(path)))
+                if differs == 0:
                     current.add(relative)
         return ManifestFacts(frozenset(current))
 
@@ -188,17 +191,7 @@ def manifests_step(
             path = host_file(artifact.path.removeprefix("cluster/"))
             actions += [
                 PutFile(path, artifact.content, artifact.mode, why=artifact.description),
-                run(
-                    *kubectl(
-                        ctx,
-                        "apply",
-                        "--server-side",
-                        "--field-manager",
-                        "kube6",
-                        "-f",
-                        ctx.path(path),
-                    )
-                ),
+                run(*kubectl(ctx, *apply, "-f", ctx.path(path))),
             ]
         return StepPlan.do(*actions)
 

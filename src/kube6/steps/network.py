@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from kube6.spec import RoutingMode
+from kube6.modes import RoutingMode
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.control_plane import kubectl
@@ -217,6 +217,7 @@ STEP: Step[object] = Step(
             "CoreDNS with DNS64, when the resolvers lack it.",
             cluster.under("coredns"),
             _dns64,
+            take_over=True,  # kubeadm created the ConfigMap; kube6 replaces its Corefile
         ),
         Step(
             "ready",

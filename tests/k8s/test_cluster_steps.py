@@ -1,0 +1,468 @@
+"""The network and add-on steps of `kube6 up`, run against the real control plane of the tier.
+
+`ClusterStandIn` plays the first control-plane node of the built-in example: files go under a
+temporary root (RunOptions.root), whose etc/kubernetes/admin.conf is the control plane's admin
+kubeconfig, and `kubectl` and `/usr/local/bin/helm` are the tier's binaries (tests/k8s/build.sh).
+The steps run unchanged, read their facts for real (`helm version`, `helm status`,
+`kubectl get|diff|wait|rollout status`), and their commands reach the real API server with
+three substitutions, each stated where it is made:
+
+- every command that would change the cluster gets `--dry-run=server` (`kubectl apply`,
+  `helm upgrade --install`): the API server validates and admits it, and stores nothing;
+- a chart reference (repository URL, oci://) becomes build.sh's copy of the same chart at the
+  same version, and the Gateway API bundle URL build.sh's copy of the same release's standard
+  CRDs: this machine reaches no chart repository or GitHub;
+- `--wait` of a Helm release is kept, but there is nothing to wait for in a dry run;
+- the namespaces the real run would leave (a release's `--create-namespace`, a Namespace in a
+  manifest) are created for real before the command, since a dry run creates none and the
+  objects in them would be refused;
+- cert-manager's and Envoy Gateway's CRDs, installed by the tier (tests/k8s/upstream.py) so that
+  the issuers and the Gateway can be validated, carry the ownership marks their Helm releases
+  give them: Helm refuses to take over CRDs another tool created (in a fresh cluster the
+  releases create them themselves).
+
+The readiness step (every node Ready, CoreDNS available) runs for real: the plan's nodes are
+Node objects that kwok plays the kubelet of, and CoreDNS is what the real
+`kubeadm init phase addon coredns` creates (its pods pinned to a node: the tier has no scheduler).
+
+Calico v3.33.1 and Headlamp 0.43.0 cannot be obtained here (see tests/k8s/README.md): the steps
+that install them, and the policies that need Calico's Tier kind, are reported UNVERIFIED by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import ConfigMap, Node, Service
+
+from kube6 import spec
+from kube6.execute import LocalExecutor
+from kube6.execute.command import Command, Result, as_command
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+from kube6.steps.addons import gateway_api_url
+from kube6.steps.base import leaves
+from kube6.steps.cluster import HELM
+from kube6.steps.control_plane import ADMIN_CONF
+from kube6.steps.runner import Report
+from kube6.versions import CALICO, GATEWAY_API, HEADLAMP
+from tests.conftest import k8s_binary, unverified
+from tests.k8s.controlplane import ControlPlane, kwok
+from tests.k8s.upstream import Installed, Upstream
+
+pytestmark = pytest.mark.k8s
+
+KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+
+UNOBTAINABLE = {
+    "network/calico-crds": ("calico", f"Calico's CRD chart {CALICO.version}"),
+    "network/calico": ("calico", f"the tigera-operator chart {CALICO.version}"),
+    "network/policies": (
+        "calico",
+        f"Calico's Tier and GlobalNetworkPolicy CRDs {CALICO.version} (the v3.28.5 fallback "
+        "has no Tier kind)",
+    ),
+    "addons/dashboard": ("headlamp", f"the Headlamp chart {HEADLAMP.version}"),
+}
+"""Steps whose upstream artifact cannot be obtained on this machine."""
+
+NETWORK_AND_ADDONS = [
+    "network/helm",
+    "network/calico-bgp",
+    "network/coredns",
+    "network/ready",
+    "addons/gateway-api",
+    "addons/envoy-gateway-crds",
+    "addons/envoy-gateway",
+    "addons/gateway",
+    "addons/cert-manager",
+    "addons/issuers",
+    "addons/dashboard-login",
+]
+"""Every other network and add-on step (their order in `kube6 up`)."""
+
+
+class ClusterStandIn(LocalExecutor):
+    """This machine playing the first control-plane node, against the tier's control plane."""
+
+    def __init__(self, host: str, home: Path, upstream: Upstream, *, dry_run: bool = True) -> None:
+        super().__init__(host)
+        self.home, self.upstream, self.dry_run = home, upstream, dry_run
+        self.seen: list[tuple[str, ...]] = []
+
+    def _helm_env(self) -> tuple[str, ...]:
+        return (
+            "env",
+            f"HOME={self.home}",
+            f"HELM_CACHE_HOME={self.home / 'cache'}",
+            f"HELM_CONFIG_HOME={self.home / 'config'}",
+            f"HELM_DATA_HOME={self.home / 'data'}",
+        )
+
+    def _chart(self, reference: str, version: str) -> str:
+        """build.sh's copy of `reference` at `version` (the pinned one, or the test fails)."""
+        name = reference.rstrip("/").rsplit("/", 1)[-1]
+        found = self.upstream.find("chart", name)
+        assert found is not None, f"chart {name} {version} is not in the tier's cache"
+        directory, cached = found
+        assert cached.lstrip("v") == version.lstrip("v"), (
+            f"chart {name}: the cache has {cached}, the step wants {version}"
+        )
+        return str(directory)
+
+    def _rewrite(self, argv: tuple[str, ...]) -> tuple[str, ...]:
+        if argv[0] == "kubectl":
+            out = [str(k8s_binary("kubectl")), *argv[1:]]
+            if "apply" in argv and self.dry_run:
+                out.append("--dry-run=server")
+            if gateway_api_url() in out:
+                found = self.upstream.find("crd", "gateway-api")
+                assert found is not None, "the Gateway API CRDs are not in the tier's cache"
+                assert found[1] == GATEWAY_API.version, found
+                out[out.index(gateway_api_url())] = str(found[0])
+            return tuple(out)
+        if argv[0] == HELM:
+            out = [*self._helm_env(), str(k8s_binary("helm")), *argv[1:]]
+            if "upgrade" in argv:
+                position = out.index("upgrade") + 3  # upgrade --install RELEASE CHART
+                version = out[out.index("--version") + 1]
+                out[position] = self._chart(out[position], version)
+                if "--repo" in out:
+                    at = out.index("--repo")
+                    del out[at : at + 2]
+                out.append("--dry-run=server")
+            return tuple(out)
+        return argv
+
+    def _namespaces(self, argv: tuple[str, ...]) -> list[str]:
+        """The namespaces that `argv` would create if it were not a dry run."""
+        if argv[0] == HELM and "upgrade" in argv and "--create-namespace" in argv:
+            return [argv[argv.index("--namespace") + 1]]
+        if argv[0] == "kubectl" and "apply" in argv and Path(argv[-1]).is_file():
+            return [
+                doc["metadata"]["name"]
+                for doc in yaml.safe_load_all(Path(argv[-1]).read_text())
+                if doc and doc.get("kind") == "Namespace"
+            ]
+        return []
+
+    async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
+        command = as_command(cmd)
+        self.seen.append(command.argv)
+        for namespace in self._namespaces(command.argv):
+            kubeconfig = command.argv[command.argv.index("--kubeconfig") + 1]
+            subprocess.run(
+                [
+                    str(k8s_binary("kubectl")),
+                    "--kubeconfig",
+                    kubeconfig,
+                    "create",
+                    "namespace",
+                    namespace,
+                ],
+                capture_output=True,
+                timeout=60,
+                check=False,  # AlreadyExists is fine
+            )
+        rewritten = Command(
+            self._rewrite(command.argv),
+            secrets=command.secrets,
+            stdin=command.stdin,
+            timeout=command.timeout,
+        )
+        return await super().run(rewritten, check=check)
+
+
+def _kubectl(cp: ControlPlane, *args: str) -> str:
+    done = subprocess.run(
+        [str(k8s_binary("kubectl")), "--kubeconfig", str(cp.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def node_root(k8s_control_plane: ControlPlane, tmp_path: Path) -> Path:
+    """The stand-in node's file system: only the admin kubeconfig kubeadm init would leave."""
+    root = tmp_path / "root"
+    admin = root / ADMIN_CONF.lstrip("/")
+    admin.parent.mkdir(parents=True)
+    shutil.copyfile(k8s_control_plane.kubeconfig, admin)
+    admin.chmod(0o600)
+    return root
+
+
+@pytest.fixture
+def releases_own_their_crds(k8s_control_plane: ControlPlane, installed: Installed) -> None:
+    """The marks that the Helm releases installing them leave on cert-manager's and Envoy
+    Gateway's CRDs (release name, namespace)."""
+    names = _kubectl(k8s_control_plane, "get", "crd", "-o", "name").split()
+    for suffix, release, namespace in (
+        (".cert-manager.io", "cert-manager", "cert-manager"),
+        (".gateway.envoyproxy.io", "envoy-gateway-crds", "envoy-gateway-system"),
+    ):
+        owned = [n for n in names if n.endswith(suffix)]
+        assert owned, names
+        _kubectl(
+            k8s_control_plane, "label", "--overwrite", *owned, "app.kubernetes.io/managed-by=Helm"
+        )
+        _kubectl(
+            k8s_control_plane,
+            "annotate",
+            "--overwrite",
+            *owned,
+            f"meta.helm.sh/release-name={release}",
+            f"meta.helm.sh/release-namespace={namespace}",
+        )
+
+
+@pytest.fixture
+def planned_nodes(k8s_control_plane: ControlPlane) -> Iterator[list[str]]:
+    """The plan's nodes as Node objects for kwok, and kubeadm's CoreDNS; removed afterwards."""
+    cp = k8s_control_plane
+    client = cp.client()
+    names = [n.name for n in cp.plan.nodes]
+    first = cp.plan.first_control_plane.name
+    key, value = KWOK_ANNOTATION
+    try:
+        for name in names:
+            client.create(Node(metadata=ObjectMeta(name=name, annotations={key: value})))
+        subprocess.run(
+            [
+                str(k8s_binary("kubeadm")),
+                "init",
+                "phase",
+                "addon",
+                "coredns",
+                "--config",
+                str(cp.workdir / "kubeadm.yaml"),
+                "--kubeconfig",
+                str(cp.kubeconfig),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        # No scheduler in the tier: kwok runs pods that name their node.
+        _kubectl(
+            cp,
+            "-n",
+            "kube-system",
+            "patch",
+            "deployment",
+            "coredns",
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"template": {"spec": {"nodeName": first}}}}),
+        )
+        yield names
+    finally:
+        for kind, name in ((Deployment, "coredns"), (ConfigMap, "coredns"), (Service, "kube-dns")):
+            try:
+                client.delete(kind, name, namespace="kube-system")
+            except ApiError as exc:
+                if exc.status.code != 404:
+                    raise
+        for name in names:
+            try:
+                client.delete(Node, name)
+            except ApiError as exc:
+                if exc.status.code != 404:
+                    raise
+
+
+def _run(
+    plan: Plan, executor: ClusterStandIn, root: Path, only: list[str], *, verify: bool
+) -> Report:
+    node = plan.first_control_plane.name
+    contexts = make_contexts(plan, {node: executor}, RunOptions(root=str(root), verify=verify))
+    return asyncio.run(run_steps(UP_STEPS, contexts, only=only))
+
+
+def _failures(report: Report) -> str:
+    return "\n".join(
+        f"{r.step}: {r.status} {r.detail}"
+        for r in report.results
+        if r.status not in (Status.OK, Status.CHANGED)
+    )
+
+
+def test_every_network_and_addon_step_is_covered_here() -> None:
+    """A new network or add-on step must be added to one list or the other."""
+    names = [
+        leaf.name for leaf in leaves(UP_STEPS) if leaf.name.startswith(("network/", "addons/"))
+    ]
+    assert sorted(names) == sorted([*NETWORK_AND_ADDONS, *UNOBTAINABLE])
+
+
+@pytest.mark.usefixtures("releases_own_their_crds")
+def test_network_and_addon_steps_pass_a_server_side_dry_run(
+    k8s_control_plane: ControlPlane,
+    installed: Installed,
+    upstream: Upstream,
+    node_root: Path,
+    tmp_path: Path,
+) -> None:
+    """helm is found, each release and manifest is accepted by the API server with the rendered
+    values, and the CRD-backed objects validate against the pinned CRDs."""
+    plan = k8s_control_plane.plan
+    executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
+    steps = [s for s in NETWORK_AND_ADDONS if s != "network/ready"]
+    report = _run(plan, executor, node_root, steps, verify=False)
+    assert not _failures(report), _failures(report)
+    by_step = {r.step: r for r in report.results}
+    assert by_step["network/helm"].status is Status.OK, by_step["network/helm"].detail
+    ran = [" ".join(argv) for argv in executor.seen]
+    for release in ("envoy-gateway-crds", "envoy-gateway", "cert-manager"):
+        assert by_step[f"addons/{release}"].status is Status.CHANGED
+        assert any(f"upgrade --install {release}" in line for line in ran), ran
+    # The tier installed the pinned Gateway API CRDs: the step reads that and does nothing.
+    assert by_step["addons/gateway-api"].status is Status.OK, by_step["addons/gateway-api"]
+    for step in ("addons/gateway", "addons/issuers", "addons/dashboard-login"):
+        assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
+    # The rendered files the steps applied are on the stand-in node, as on a real one.
+    assert (node_root / "etc/kube6/cluster/gateway/values.yaml").is_file()
+    # Dry run: the API server stored none of it.
+    assert "kube6" not in _kubectl(k8s_control_plane, "get", "gatewayclass", "-o", "name")
+
+
+def test_the_gateway_api_step_applies_the_bundle_and_waits_for_it(
+    k8s_control_plane: ControlPlane, installed: Installed, upstream: Upstream, node_root: Path
+) -> None:
+    """From a cluster without the CRDs (`fresh` facts): apply the bundle, wait Established."""
+    plan = k8s_control_plane.plan
+    node = plan.first_control_plane.name
+    executor = ClusterStandIn(node, node_root.parent / "helm", upstream)
+    options = RunOptions(root=str(node_root), verify=False, fresh=True)
+    contexts = make_contexts(plan, {node: executor}, options)
+    report = asyncio.run(run_steps(UP_STEPS, contexts, only=["addons/gateway-api"]))
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    assert [argv[3:5] for argv in executor.seen] == [
+        ("apply", "--server-side"),
+        ("wait", "--for=condition=Established"),
+    ]
+
+
+def test_the_dry_run_catches_what_the_api_server_refuses(
+    k8s_control_plane: ControlPlane,
+    installed: Installed,
+    upstream: Upstream,
+    node_root: Path,
+    tmp_path: Path,
+) -> None:
+    """The same run fails, with the server's message, when a rendered manifest is invalid."""
+    plan = k8s_control_plane.plan
+    node = plan.first_control_plane.name
+    executor = ClusterStandIn(node, tmp_path / "helm", upstream)
+    contexts = make_contexts(plan, {node: executor}, RunOptions(root=str(node_root), verify=False))
+    files = dict(contexts[node].cluster_files)
+    (path,) = [
+        p for p in files if p.startswith("cert-manager/") and p != "cert-manager/values.yaml"
+    ]
+    broken = files[path].content.replace("acme:", "acmee:", 1)
+    assert broken != files[path].content
+    files[path] = replace(files[path], content=broken)
+    contexts[node] = replace(contexts[node], cluster_files=files)
+    report = asyncio.run(run_steps(UP_STEPS, contexts, only=["addons/issuers"]))
+    (result,) = report.results
+    assert result.status is Status.FAILED
+    assert "acmee" in result.detail, result.detail
+
+
+def test_the_ready_step_waits_for_the_nodes_and_coredns(
+    k8s_control_plane: ControlPlane,
+    planned_nodes: list[str],
+    upstream: Upstream,
+    node_root: Path,
+    tmp_path: Path,
+) -> None:
+    """Nodes not Ready yet: the step waits (real `kubectl wait`, `rollout status`) until kwok
+    makes them Ready and runs CoreDNS, then re-reads its facts and finds the cluster converged."""
+    cp = k8s_control_plane
+    executor = ClusterStandIn(cp.plan.first_control_plane.name, tmp_path / "helm", upstream)
+
+    async def scenario() -> Report:
+        node = cp.plan.first_control_plane.name
+        contexts = make_contexts(
+            cp.plan, {node: executor}, RunOptions(root=str(node_root), verify=True)
+        )
+        task = asyncio.create_task(run_steps(UP_STEPS, contexts, only=["network/ready"]))
+        deadline = time.monotonic() + 60
+        while not any("wait" in argv for argv in executor.seen):
+            assert time.monotonic() < deadline, f"the step never waited: {executor.seen}"
+            assert not task.done(), (await task).results
+            await asyncio.sleep(0.1)
+        key, value = KWOK_ANNOTATION
+        with kwok(cp, k8s_binary("kwok"), f"{key}={value}"):
+            try:
+                return await asyncio.wait_for(task, 120)
+            except TimeoutError:
+                pytest.fail(
+                    "the ready step still waits after 120 s:\n"
+                    + _kubectl(cp, "get", "nodes,pods,replicasets,deployments", "-A", "-o", "wide")
+                    + _kubectl(cp, "get", "events", "-A")
+                    + (cp.workdir / "kwok.log").read_text()[-3000:]
+                )
+
+    report = asyncio.run(scenario())
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    waited = [argv for argv in executor.seen if "wait" in argv or "rollout" in argv]
+    assert len(waited) == 2, waited
+
+
+def test_the_coredns_step_takes_over_kubeadms_corefile_once(
+    k8s_control_plane: ControlPlane, planned_nodes: list[str], upstream: Upstream, node_root: Path
+) -> None:
+    """With DNS64 in CoreDNS, the step replaces the Corefile of the ConfigMap that the real
+    `kubeadm init phase addon coredns` created (for real, no dry run: kubeadm's field manager
+    must not block it), and a second run finds it converged (`kubectl diff` says nothing)."""
+    cp = k8s_control_plane
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["dns"] = {"nat64_prefix": "64:ff9b::/96", "dns64": "coredns"}
+    plan = make_plan(spec.from_data(data))
+    assert plan.ok, plan.failures
+    executor = ClusterStandIn(
+        plan.first_control_plane.name, node_root.parent / "helm", upstream, dry_run=False
+    )
+    first = _run(plan, executor, node_root, ["network/coredns"], verify=True)
+    (result,) = first.results
+    assert result.status is Status.CHANGED, result.detail
+    corefile = _kubectl(
+        cp, "-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"
+    )
+    assert "dns64" in corefile, corefile
+    assert "64:ff9b::/96" in corefile, corefile
+    second = _run(plan, executor, node_root, ["network/coredns"], verify=True)
+    (again,) = second.results
+    assert again.status is Status.OK, again.detail
+
+
+@pytest.mark.parametrize("step", sorted(UNOBTAINABLE))
+def test_steps_of_unobtainable_upstream_artifacts(step: str, upstream: Upstream) -> None:
+    component, what = UNOBTAINABLE[step]
+    if upstream.unobtainable(component):
+        unverified(f"step {step}", f"{what}: " + upstream.missing(component))
+    pytest.fail(
+        f"{component} is obtainable now: run {step} here like the other steps "
+        "(move it to NETWORK_AND_ADDONS)"
+    )
