@@ -43,7 +43,9 @@ def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_p
         assert f"lab {lab_id}: node0001 2001:db8:1234:5678::1" in status
         assert re.search(rf"k6-{lab_id}-node0001: \d+ ndppd", status), status
         assert re.search(rf"k6-{lab_id}-nat64: .*tayga", status), status
-        assert run(["lab", "down", "nothex"]) == 1
+        assert run(["lab", "down", "nothex"]) == 2
+        assert "'nothex' is not a lab id" in capsys.readouterr().err
+        assert lab_id in lab_namespaces()  # a bad id removes nothing
     finally:
         assert run(["lab", "down", lab_id]) == 0
     assert f"removed lab(s): {lab_id}" in capsys.readouterr().out
@@ -55,6 +57,17 @@ def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_p
 def test_down_takes_an_id_or_all_not_both(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["lab", "down", "1a2b", "--all"]) == 2
     assert "give one lab id, or --all alone" in capsys.readouterr().err
+
+
+def test_down_with_a_bad_id_is_a_usage_error_even_without_root(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert run(["lab", "down", "nothex"]) == 2
+    err = capsys.readouterr().err
+    assert "'nothex' is not a lab id (4 hex digits)" in err
+    assert "kube6 lab status" in err
+    assert "needs root" not in err
 
 
 def _unused_id() -> str:

@@ -93,19 +93,25 @@ def down(
     namespaces, /tmp/kube6-lab-<id>), leftovers of interrupted runs included.
     """
     from kube6.lab import core
+    from kube6.lab.layout import LAB_ID
 
     if lab_id is not None and all_labs:
         raise UsageError(
             f"both a lab id ({lab_id}) and --all", fix="give one lab id, or --all alone"
         )
     if lab_id is None and not all_labs:
-        present = core.lab_ids()
-        listed = ", ".join(present) if present else "none"
-        example = present[0] if present else "1a2b"
+        listed, example = _labs_here()
         raise UsageError(
             f"`kube6 lab down` needs the id of the lab to remove; labs on this machine: {listed}",
             fix=f"give an id (`kube6 lab down {example}`), or `kube6 lab down --all` to remove "
             "every lab, including labs that running tests use",
+        )
+    # Checked before root: a mistyped id is a usage error whoever runs it.
+    if lab_id is not None and not LAB_ID.match(lab_id):
+        listed, example = _labs_here()
+        raise UsageError(
+            f"{lab_id!r} is not a lab id (4 hex digits); labs on this machine: {listed}",
+            fix=f"give an id that `kube6 lab status` lists (`kube6 lab down {example}`)",
         )
     core.require_root()
     if lab_id is None:
@@ -118,6 +124,14 @@ def down(
         stdout.print(f"removed lab(s): {lab_id}")
     else:
         stderr.print(f"no lab {lab_id} on this machine: nothing to remove")
+
+
+def _labs_here() -> tuple[str, str]:
+    """The lab ids on this machine for a message ("none"), and one for an example command."""
+    from kube6.lab import core
+
+    present = core.lab_ids()
+    return (", ".join(present) if present else "none"), (present[0] if present else "1a2b")
 
 
 @lab_app.command("status")
