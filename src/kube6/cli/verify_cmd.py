@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -23,19 +23,30 @@ if TYPE_CHECKING:
 
     from kube6.plan.model import Plan
     from kube6.verify.datapath import Targets
+    from kube6.verify.fetch import NodeKubeconfig
     from kube6.verify.outside import PeerCertificate
     from kube6.verify.probe_pod import ProbePods
     from kube6.verify.result import CheckResult
 
 # The verify modules load when `verify` runs: lightkube and httpx take about a second to import,
-# which no other command should pay. The four functions below are this module's own names so
-# that tests can stand in for the cluster and the network here.
+# which no other command should pay. The five functions below are this module's own names so
+# that tests can stand in for the cluster, the nodes and the network here.
 
 
 def client_for(path: Path) -> Client:
     from kube6.verify import fetch
 
     return fetch.client_for(path)
+
+
+def read_node_kubeconfig(ssh: str, node: str) -> str:
+    """kubeadm's admin.conf on `node`, through the executor that `kube6 up` uses for it."""
+    import asyncio
+
+    from kube6.execute import executor_for
+    from kube6.verify import fetch
+
+    return asyncio.run(fetch.read_admin_kubeconfig(executor_for(ssh, host=node), node))
 
 
 def resolve_aaaa(host: str) -> list[IPv6Address]:
@@ -62,8 +73,16 @@ def verify(
     kubeconfig: Path | None = typer.Option(
         None,
         "--kubeconfig",
-        help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, then ~/.kube/config.",
+        help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, ~/.kube/config, then "
+        "admin.conf of the first control-plane node over SSH (see --no-fetch).",
         show_default=False,
+    ),
+    fetch_: bool = typer.Option(
+        True,
+        "--fetch/--no-fetch",
+        help="With no kubeconfig on this machine, read /etc/kubernetes/admin.conf from the "
+        "first control-plane node over SSH (its ssh: in the spec) and keep it in a private "
+        "temporary file for this run only. --no-fetch: never copy the admin credentials here.",
     ),
     output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
     watch_: bool = typer.Option(
@@ -100,55 +119,117 @@ def verify(
     add-ons, and (from here) the gateway and the dashboard.
 
     Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
-    failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig.
+    failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig (or none
+    could be read from the first control-plane node).
     """
     import asyncio
 
     from kube6.execute import NetnsExecutor
     from kube6.verify.datapath import run_datapath
-    from kube6.verify.fetch import ClusterUnreachableError, find_kubeconfig
+    from kube6.verify.fetch import ClusterUnreachableError
     from kube6.verify.result import all_ok
     from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
 
     plan = load_plan(spec_path)
-    path = find_kubeconfig(kubeconfig)
-    client = client_for(path)
-    where = f"the API server of {path}"
-    io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
-    targets = _targets(probe_outside, ipv4_only_name)
     if probe_netns is not None and probe_image is not None:
         raise UsageError(
             "--probe-netns and --probe-image both say where the probes run",
             fix="give one of them: --probe-image in a cluster, --probe-netns in the lab",
         )
+    io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
+    targets = _targets(probe_outside, ipv4_only_name)
+    # The stack removes a kubeconfig fetched from a node when verify ends, however it ends.
+    with ExitStack() as stack:
+        path, fetched = _kubeconfig(plan, kubeconfig, fetch_, stack)
+        client = _client(path, fetched)
+        where = f"the API server of {fetched.origin if fetched else path}"
 
-    def one_round() -> list[CheckResult]:
-        results = verify_round(plan, client, where=where, outside=io)
-        if probe_netns is not None:
-            lab = replace(targets, node=plan.nodes[0].address, cluster_dns=False)
-            results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, lab))
-        elif probe_image is not None:
-            results += _probe_in_pods(plan, client, path, probe_image, targets)
-        return results
+        def one_round() -> list[CheckResult]:
+            results = verify_round(plan, client, where=where, outside=io)
+            if probe_netns is not None:
+                lab = replace(targets, node=plan.nodes[0].address, cluster_dns=False)
+                results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, lab))
+            elif probe_image is not None:
+                results += _probe_in_pods(plan, client, path, probe_image, targets)
+            return results
 
-    if watch_:
+        if watch_:
 
-        def progress(number: int, results: list[CheckResult]) -> None:
-            bad = failing(results)
-            if bad:
-                stderr.print(
-                    f"round {number}: {len(bad)} failing ({', '.join(r.name for r in bad)})"
-                )
+            def progress(number: int, results: list[CheckResult]) -> None:
+                bad = failing(results)
+                if bad:
+                    stderr.print(
+                        f"round {number}: {len(bad)} failing ({', '.join(r.name for r in bad)})"
+                    )
 
-        results = watch(one_round, timeout=timeout, interval=interval, on_round=progress)
-    else:
-        try:
-            results = one_round()
-        except ClusterUnreachableError as exc:
-            results = unreachable(exc)
+            results = watch(one_round, timeout=timeout, interval=interval, on_round=progress)
+        else:
+            try:
+                results = one_round()
+            except ClusterUnreachableError as exc:
+                results = unreachable(exc)
     _show(plan, results, output)
     if not all_ok(results):
         raise typer.Exit(int(ExitStatus.FAILED))
+
+
+def _kubeconfig(
+    plan: Plan, explicit: Path | None, fetch: bool, stack: ExitStack
+) -> tuple[Path, NodeKubeconfig | None]:
+    """A local kubeconfig, else admin.conf of the first control-plane node in a private file
+    that `stack` removes. Says on stderr which one it is."""
+    from kube6.verify.fetch import (
+        ADMIN_KUBECONFIG,
+        local_kubeconfig,
+        no_kubeconfig,
+        node_kubeconfig,
+        private_kubeconfig,
+    )
+
+    path = local_kubeconfig(explicit)
+    if path is not None:
+        stderr.print(f"kubeconfig: {path}", emoji=False)
+        return path, None
+    node = plan.first_control_plane
+    if not fetch:
+        raise no_kubeconfig(
+            f", and --no-fetch keeps verify from reading {ADMIN_KUBECONFIG} on {node.name}",
+            fix=f"pass --kubeconfig PATH, or leave out --no-fetch to read {ADMIN_KUBECONFIG} "
+            f"from {node.name} over SSH",
+        )
+    if node.ssh is None:
+        raise no_kubeconfig(
+            f"; {node.name}, the first control-plane node, has no ssh: target in the spec, so "
+            "it is this machine and there is nothing to fetch from",
+            fix=f"pass --kubeconfig PATH; on {node.name} run verify as root ({ADMIN_KUBECONFIG} "
+            f"is root-only); or give {node.name} an ssh: target to fetch it from here",
+        )
+    text = read_node_kubeconfig(node.ssh, node.name)
+    fetched = node_kubeconfig(
+        text,
+        endpoint=plan.control_plane_endpoint,
+        origin=f"{ADMIN_KUBECONFIG} on {node.name}",
+    )
+    path = stack.enter_context(private_kubeconfig(fetched))
+    note = f"kubeconfig: {fetched.origin} over SSH (server {fetched.server})"
+    if fetched.replaced is not None:
+        note += f"; its server {fetched.replaced} works only on the node itself"
+    # emoji=False: rich reads ":1234:" in an IPv6 address after "https:" as an emoji code.
+    stderr.print(note, emoji=False)
+    return path, fetched
+
+
+def _client(path: Path, fetched: NodeKubeconfig | None) -> Client:
+    try:
+        return client_for(path)
+    except UsageError as exc:
+        if fetched is None:
+            raise
+        # Name the node's file, not the temporary copy, and never show a credential.
+        raise UsageError(
+            fetched.mask(exc.message.replace(str(path), fetched.origin)),
+            fix=f"check {fetched.origin}, or pass --kubeconfig PATH with a working copy",
+        ) from None
 
 
 def _targets(outside: str, ipv4_only_name: str) -> Targets:
