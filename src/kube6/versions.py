@@ -71,7 +71,7 @@ HEADLAMP = Pin(
 )
 ETCD = Pin(
     "etcd",
-    "v3.6.16",
+    "v3.7.0",
     "go.etcd.io/etcd/server/v3 tags on the Go module proxy; used by the k8s test tier "
     "(kubeadm installs its own etcd image on hosts)",
 )

@@ -181,3 +181,15 @@ def test_debug_shows_traceback_only_on_request(capsys: pytest.CaptureFixture[str
     assert "Traceback" not in capsys.readouterr().err
     assert run(["--debug", "plan", "-f", "missing.yaml"]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_addresses_print_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    """rich would read ":1234:" in this URL as an emoji code (it printed 2001:db8🔢5678)."""
+    from kube6.cli.app import stderr, stdout
+
+    url = "https://[2001:db8:1234:5678::1]:6443"
+    stdout.print(f"server {url}")
+    stderr.print(f"server {url}")
+    out, err = capsys.readouterr()
+    assert url in out
+    assert url in err

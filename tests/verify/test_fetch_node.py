@@ -206,7 +206,8 @@ class Unreachable(RecordingExecutor):
     async def get(self, path: str) -> str | None:
         raise ConnectError(
             f"cannot connect to {SSH} over SSH: [Errno 111] Connect call failed",
-            fix=f"check that the host is up and that `ssh '{SSH}' true` works from here",
+            fix="check that the host is up and that `ssh root@2001:db8:1234:5678::1 true` works "
+            "from here",
         )
 
 
@@ -217,7 +218,7 @@ def test_unreachable_node_says_how_to_fix_it(
     assert run(["verify", "--no-outside"]) == 2
     err = capsys.readouterr().err
     assert f"cannot read {ADMIN} on node0001, the first control-plane node: cannot connect" in err
-    assert f"`ssh '{SSH}' true` works from here" in err
+    assert "`ssh root@2001:db8:1234:5678::1 true` works from here" in err
     assert "or pass --kubeconfig PATH" in err
 
 

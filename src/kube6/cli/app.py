@@ -36,8 +36,9 @@ app = typer.Typer(
 def _console(*, to_stderr: bool) -> Console:
     # Off a terminal rich assumes 80 columns and shortens IPv6 addresses with an ellipsis;
     # piped output must keep every address whole.
-    # markup off: user values such as root@[2001:db8::1] must print as they are.
-    console = Console(stderr=to_stderr, highlight=False, soft_wrap=True, markup=False)
+    # markup off: user values such as root@[2001:db8::1] must print as they are; emoji off:
+    # rich reads the ":1234:" of 2001:db8:1234:5678:: as an emoji code.
+    console = Console(stderr=to_stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
     if not console.is_terminal:
         console.width = 200
     return console

@@ -47,6 +47,12 @@ class SshTarget:
         port = f":{self.port}" if self.port is not None else ""
         return f"{user}{host}{port}"
 
+    def ssh_argv(self, *command: str) -> list[str]:
+        """The OpenSSH command line for this target (which takes no `host:port` form)."""
+        port = ["-p", str(self.port)] if self.port is not None else []
+        user = f"{self.user}@" if self.user else ""
+        return ["ssh", *port, f"{user}{self.host}", *command]
+
 
 def parse_target(text: str) -> SshTarget:
     """Parse `host`, `user@host`, `user@host:2222`, `user@[2001:db8::1]`, `[2001:db8::1]:2222`.
@@ -167,8 +173,8 @@ class SshExecutor(BaseExecutor):
             except (OSError, asyncssh.Error, TimeoutError) as exc:
                 raise ConnectError(
                     f"cannot connect to {self.target} over SSH: {exc}",
-                    fix="check that the host is up and that `ssh "
-                    f"{shlex.quote(str(self.target))} true` works from here",
+                    fix="check that the host is up and that "
+                    f"`{shlex.join(self.target.ssh_argv('true'))}` works from here",
                 ) from None
             return self._conn
 
