@@ -193,3 +193,15 @@ def test_addresses_print_whole(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert url in out
     assert url in err
+
+
+def test_lab_state_file_torn_down_meanwhile_reads_as_empty(tmp_path: Path) -> None:
+    """`lab status` races `lab down` of another process: a vanished or half-written state."""
+    from kube6.cli.lab_cmd import _state
+
+    assert _state(tmp_path / "gone.json") == {}
+    assert _state(write(tmp_path / "half.json", '{"nodes": {')) == {}
+    assert _state(write(tmp_path / "list.json", "[]")) == {}
+    assert _state(write(tmp_path / "ok.json", '{"nodes": {"a": "2001:db8::1"}}')) == {
+        "nodes": {"a": "2001:db8::1"}
+    }

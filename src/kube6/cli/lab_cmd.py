@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -155,8 +156,7 @@ def status() -> None:
                 f"`kube6 lab down {lab_id}` removes it)"
             )
             continue
-        state_file = core.workdir_of(lab_id) / "state.json"
-        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        state = _state(core.workdir_of(lab_id) / "state.json")
         nodes = ", ".join(f"{k} {v}" for k, v in state.get("nodes", {}).items())
         stdout.print(f"lab {lab_id}" + (f": {nodes}" if nodes else ""))
         for ns in sorted(namespaces):
@@ -173,3 +173,12 @@ def _processes(pids: list[int]) -> str:
         check=False,
     )
     return ", ".join(" ".join(line.split()) for line in result.stdout.splitlines())
+
+
+def _state(path: Path) -> dict[str, Any]:
+    """A lab's state file, or {} while it is being written or torn down by another process."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
