@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import yaml
 from lightkube import Client, KubeConfig
+from lightkube.core.exceptions import ApiError
 
 from kube6 import yamlio
 from kube6.plan.model import Plan
@@ -522,3 +523,12 @@ def listening(pids: Sequence[int]) -> list[tuple[int, str]]:
             if f"pid={pid}," in line:
                 found.append((pid, fields[3]))
     return found
+
+
+def delete_if_present(client: Client, kind: Any, name: str, namespace: str | None = None) -> None:
+    """Delete an object a test made; gone already is fine (cleanup after a failure)."""
+    try:
+        client.delete(kind, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise

@@ -42,7 +42,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Node, Service
@@ -60,7 +59,7 @@ from kube6.steps.control_plane import ADMIN_CONF
 from kube6.steps.runner import Report
 from kube6.versions import CALICO, GATEWAY_API, HEADLAMP
 from tests.conftest import k8s_binary, unverified
-from tests.k8s.controlplane import ControlPlane, kwok
+from tests.k8s.controlplane import ControlPlane, delete_if_present, kwok
 from tests.k8s.upstream import Installed, Upstream
 
 pytestmark = pytest.mark.k8s
@@ -276,17 +275,9 @@ def planned_nodes(k8s_control_plane: ControlPlane) -> Iterator[list[str]]:
         yield names
     finally:
         for kind, name in ((Deployment, "coredns"), (ConfigMap, "coredns"), (Service, "kube-dns")):
-            try:
-                client.delete(kind, name, namespace="kube-system")
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            delete_if_present(client, kind, name, "kube-system")
         for name in names:
-            try:
-                client.delete(Node, name)
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            delete_if_present(client, Node, name)
 
 
 def _run(

@@ -19,7 +19,7 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.conftest import k8s_binary
-from tests.k8s.controlplane import LOOPBACK, ControlPlane, kwok, listening
+from tests.k8s.controlplane import LOOPBACK, ControlPlane, delete_if_present, kwok, listening
 
 pytestmark = pytest.mark.k8s
 
@@ -143,11 +143,7 @@ def fake_nodes(k8s_control_plane: ControlPlane) -> Iterator[list[str]]:
         yield names
     finally:
         for name in names:
-            try:
-                client.delete(Node, name)
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            delete_if_present(client, Node, name)
 
 
 def _allocated(cp: ControlPlane, count: int) -> list[Node]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from kube6.plan.model import Plan
 from kube6.spec import from_data
 from kube6.verify import fetch
 from kube6.verify.fetch import ADMIN_KUBECONFIG, read_admin_kubeconfig
-from tests.verify.kubeconfigs import AdminConf, admin_conf
+from tests.verify.kubeconfigs import AdminConf, admin_conf, operator_without_kubeconfig
 
 pytestmark = pytest.mark.lab
 
@@ -75,17 +75,7 @@ def root(tmp_path: Path, conf: AdminConf) -> str:
 def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A laptop with kube6.yaml and no kubeconfig (this machine's /root/.kube and /etc are
     swapped for absent paths: the test runs as root on a machine that may have them)."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "kube6.yaml").write_text(yaml.safe_dump(SPEC))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    real = fetch.kubeconfig_candidates
-
-    def candidates(env: Mapping[str, str], home: Path) -> list[Path]:
-        absent = tmp_path / "no-etc-kubernetes-admin.conf"
-        return [absent if p == ADMIN_KUBECONFIG else p for p in real(env, home)]
-
-    monkeypatch.setattr(fetch, "kubeconfig_candidates", candidates)
+    operator_without_kubeconfig(monkeypatch, tmp_path, yaml.safe_dump(SPEC))
 
 
 def through(monkeypatch: pytest.MonkeyPatch, executor: Executor, root: str) -> list[str]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import datetime
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -101,3 +104,25 @@ def admin_conf(server: str, cluster: str = "kube001") -> AdminConf:
         ],
     }
     return AdminConf(yaml.safe_dump(document), _b64(key), _b64(cert), key)
+
+
+def operator_without_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, spec_text: str
+) -> None:
+    """Play a laptop with `spec_text` as kube6.yaml in `folder` and no kubeconfig anywhere: an
+    empty home, no $KUBECONFIG, and kubeadm's path (this machine's real /etc, which the tests
+    may see as root) swapped for an absent file."""
+    from kube6.verify import fetch
+
+    monkeypatch.chdir(folder)
+    (folder / "kube6.yaml").write_text(spec_text)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(folder / "home"))
+    real = fetch.kubeconfig_candidates
+    admin = fetch.ADMIN_KUBECONFIG
+
+    def candidates(env: Mapping[str, str], home: Path) -> list[Path]:
+        absent = folder / "no-etc-kubernetes-admin.conf"
+        return [absent if p == admin else p for p in real(env, home)]
+
+    monkeypatch.setattr(fetch, "kubeconfig_candidates", candidates)

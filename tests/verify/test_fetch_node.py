@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from kube6.verify.fetch import (
     read_admin_kubeconfig,
 )
 from tests.verify import fixtures as fx
-from tests.verify.kubeconfigs import AdminConf, admin_conf
+from tests.verify.kubeconfigs import AdminConf, admin_conf, operator_without_kubeconfig
 from tests.verify.test_fetch import KUBECONFIG, server
 
 ADMIN = str(ADMIN_KUBECONFIG)
@@ -62,17 +62,7 @@ def conf() -> AdminConf:
 def no_local_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """This machine is not a control-plane node and has no kubeconfig: an empty home, no
     $KUBECONFIG, and kubeadm's path (this machine's real /etc) swapped for an absent file."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "kube6.yaml").write_text(SPEC)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    real = fetch.kubeconfig_candidates
-
-    def candidates(env: Mapping[str, str], home: Path) -> list[Path]:
-        absent = tmp_path / "no-etc-kubernetes-admin.conf"
-        return [absent if p == ADMIN_KUBECONFIG else p for p in real(env, home)]
-
-    monkeypatch.setattr(fetch, "kubeconfig_candidates", candidates)
+    operator_without_kubeconfig(monkeypatch, tmp_path, SPEC)
 
 
 class Seen:
