@@ -1,5 +1,6 @@
-"""The spec's routing modes, in a module of their own: the CLI builds its `--routing` choices
-from them without importing the spec's pydantic models (that costs `kube6 --help` ~0.5 s)."""
+"""Small enums shared across kube6, in a module without dependencies: the CLI builds its
+`--routing` choices from RoutingMode without importing the spec's pydantic models (that costs
+`kube6 --help` ~0.5 s), and planner rules and host checks grade their results alike."""
 
 from __future__ import annotations
 
@@ -12,3 +13,11 @@ class RoutingMode(StrEnum):
     NDP_PROXY = "ndp-proxy"
     ROUTED = "routed"
     BGP = "bgp"
+
+
+class Grade(StrEnum):
+    """How a planner rule (plan.model.Level) or a host check (checks.model.Status) came out."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"

@@ -7,20 +7,16 @@ renderers, checks, steps and verify only read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Literal
 
-from kube6.modes import RoutingMode
+from kube6.modes import Grade, RoutingMode
 from kube6.spec import Role
 
 API_PORT = 6443
 
 
-class Level(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
+Level = Grade
 
 
 @dataclass(frozen=True)
