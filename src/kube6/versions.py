@@ -93,6 +93,14 @@ PAUSE = Pin(
     "(cmd/kubeadm/app/constants); `kubeadm config images list` agrees (k8s tier test)",
 )
 
+BUSYBOX = Pin(
+    "busybox",
+    "docker.io/library/busybox:1.37.0",
+    "the official image https://hub.docker.com/_/busybox (tag 1.37.0: BusyBox 1.37.0, "
+    "2024-09-27, built with upstream `make defconfig` by github.com/docker-library/busybox, "
+    "so nc has -z); docker.io is reachable over IPv6. The image of `kube6 verify`'s probe pods",
+)
+
 ALL: tuple[Pin, ...] = (
     KUBERNETES,
     CONTAINERD,
@@ -106,6 +114,7 @@ ALL: tuple[Pin, ...] = (
     KWOK,
     NDPPD,
     PAUSE,
+    BUSYBOX,
 )
 
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the network-namespace lab (tests/lab, kube6.lab) runs:
 # ndppd (NDP proxy), tayga (NAT64), unbound (DNS64 resolver and the lab's authoritative names),
-# openssh-server/-client (remote execution), sudo (non-root SSH users), and the tools the tests
-# drive.
+# openssh-server/-client (remote execution), sudo (non-root SSH users), busybox (its applets
+# stand in for the pinned busybox probe image of `kube6 verify`), and the tools the tests drive.
 # Idempotent: does nothing when every package is already installed. Needs root.
 set -euo pipefail
 
 packages=(
   ndppd tayga unbound openssh-server openssh-client iproute2 iputils-ping nftables
-  dnsutils netcat-openbsd procps sudo
+  dnsutils netcat-openbsd procps sudo busybox
 )
 
 if [[ $(id -u) -ne 0 ]]; then

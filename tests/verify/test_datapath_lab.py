@@ -1,14 +1,20 @@
-"""Data-path probes for real, in lab pod namespaces (no kubelet): with and without the NDP proxy."""
+"""Data-path probes for real, in lab pod namespaces (no kubelet): with and without the NDP proxy.
+
+Each probe runs twice: with this machine's tools (iputils ping, OpenBSD netcat, bind9's
+nslookup, iproute2: what netshoot has) and with busybox's applets (what the pinned probe image
+has), and both must read the lab alike.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from kube6.execute import NetnsExecutor
+from kube6.execute import Executor, NetnsExecutor, Result
 from kube6.lab import INTERNET_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER, Lab, lab_namespaces
 from kube6.plan.model import Plan
 from kube6.verify.datapath import Targets, run_datapath
@@ -41,7 +47,37 @@ def mesh_routes(lab: Lab) -> None:
         lab.run(lab.node_ns(here), ("ip", "-6", "route", "replace", str(block), "via", via))
 
 
-def probe(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
+class BusyboxApplets(NetnsExecutor):
+    """Runs each probe command as a busybox applet (`busybox ping ...`) in a lab namespace.
+
+    It stands in for the probe pods' image, docker.io/library/busybox:1.37.0, which is busybox
+    1.37.0 built with upstream `make defconfig`; the busybox here is Debian's 1.35 with Debian's
+    configuration. Same applets and flags, with one difference that shows: Debian builds nc
+    without nc-1.10 compatibility, so it refuses `-z` and the probe falls back to `-e true`
+    (the image's nc takes `-z`).
+    """
+
+    def __init__(self, namespace: str) -> None:
+        if shutil.which("busybox") is None:
+            pytest.fail("no busybox here: run tests/lab/install-packages.sh as root")
+        super().__init__(namespace)
+        self.argvs: list[tuple[str, ...]] = []
+
+    async def _exec(
+        self, argv: tuple[str, ...], stdin: str | None, timeout: float | None
+    ) -> Result:
+        self.argvs.append(argv)
+        return await super()._exec(("busybox", *argv), stdin, timeout)
+
+
+def host_tools(namespace: str) -> NetnsExecutor:
+    return NetnsExecutor(namespace)
+
+
+Tools = Callable[[str], Executor]
+
+
+def probe(lab: Lab, plan: Plan, tools: Tools = host_tools) -> dict[str, CheckResult]:
     first = lab.pods.get("pod-0-0") or lab.add_pod("node0001")
     other = lab.pods.get("pod-1-0") or lab.add_pod("node0002")
     mesh_routes(lab)
@@ -58,14 +94,24 @@ def probe(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
         cluster_dns=False,
         resolver=RESOLVER,
     )
-    results = asyncio.run(run_datapath(NetnsExecutor(first.namespace), planned, targets))
+    results = asyncio.run(run_datapath(tools(first.namespace), planned, targets))
     return {r.name: r for r in results}
 
 
+@pytest.mark.parametrize("tools", [host_tools, BusyboxApplets], ids=["host-tools", "busybox"])
 def test_probes_fail_clearly_without_the_ndp_proxy_and_pass_with_it(
-    lab: Lab, two_node_plan: Plan
+    lab: Lab, two_node_plan: Plan, tools: Tools
 ) -> None:
-    without = probe(lab, two_node_plan)
+    # The router still knows the pods from an earlier run with the proxy; without the proxy it
+    # must solicit them anew (and get no answer).
+    lab.run(lab.upstream, ("ip", "-6", "neigh", "flush", "all"))
+    made: list[Executor] = []
+
+    def recorded(namespace: str) -> Executor:
+        made.append(tools(namespace))
+        return made[-1]
+
+    without = probe(lab, two_node_plan, recorded)
     assert without["probe-address"].status is Status.OK
     assert without["pod-to-node"].status is Status.OK
     # Pods on different nodes reach each other through the nodes' routes...
@@ -77,11 +123,15 @@ def test_probes_fail_clearly_without_the_ndp_proxy_and_pass_with_it(
     assert outside.message == f"an outside address ({INTERNET_HOST}) does not answer ping"
     assert "NDP proxy" in outside.fix
     assert "100% packet loss" in ev(outside)[0]
+    nat64 = without["pod-to-ipv4-via-nat64"]
+    assert nat64.message == (
+        f"resolving {IPV4_ONLY_NAME} through {RESOLVER} failed: the resolver did not answer"
+    )
 
     for node in ("node0001", "node0002"):
         lab.start_ndppd(node)
     try:
-        with_proxy = probe(lab, two_node_plan)
+        with_proxy = probe(lab, two_node_plan, recorded)
     finally:
         for node in ("node0001", "node0002"):
             lab.stop_ndppd(node)
@@ -89,3 +139,8 @@ def test_probes_fail_clearly_without_the_ndp_proxy_and_pass_with_it(
         n: (r.message, r.evidence) for n, r in with_proxy.items()
     }
     assert [n for n, r in with_proxy.items() if is_skipped(r)] == ["dns-kubernetes"]
+    if tools is BusyboxApplets:
+        ran = {argv for ex in made if isinstance(ex, BusyboxApplets) for argv in ex.argvs}
+        assert {argv[0] for argv in ran} == {"ip", "nslookup", "ping", "nc"}
+        # Debian's nc refused -z; the connection was made (and passed) with -e true.
+        assert any(argv[0] == "nc" and argv[-2:] == ("-e", "true") for argv in ran), ran

@@ -121,7 +121,7 @@ def test_reads_admin_conf_from_the_first_control_plane_node(
 ) -> None:
     node = RecordingExecutor(host="node0001", files={ADMIN: conf.text})
     node_with(monkeypatch, seen, node)
-    assert run(["verify", "--no-outside"]) == 0
+    assert run(["verify", "--no-outside", "--no-probes"]) == 0
     out, err = capsys.readouterr()
     assert seen.reads == [(SSH, "node0001")]
     assert node.argvs == [("kube6-get", ADMIN)]
@@ -167,10 +167,10 @@ def test_an_explicit_or_local_kubeconfig_wins(
     monkeypatch.setattr("kube6.cli.verify_cmd.read_node_kubeconfig", must_not_read)
     local = tmp_path / "config"
     local.write_text(yaml.safe_dump(KUBECONFIG))
-    assert run(["verify", "--no-outside", "--kubeconfig", str(local)]) == 0
+    assert run(["verify", "--no-outside", "--no-probes", "--kubeconfig", str(local)]) == 0
     assert f"kubeconfig: {local}\n" in capsys.readouterr().err
     monkeypatch.setenv("KUBECONFIG", str(local))
-    assert run(["verify", "--no-outside"]) == 0
+    assert run(["verify", "--no-outside", "--no-probes"]) == 0
     assert f"kubeconfig: {local}\n" in capsys.readouterr().err
     assert seen.paths == [local, local]
     # An explicit path that cannot be read is an error, not a reason to fetch.
@@ -265,7 +265,7 @@ def test_a_loopback_server_becomes_the_planned_endpoint(
 ) -> None:
     loopback = admin_conf("https://[::1]:6443")
     node_with(monkeypatch, seen, RecordingExecutor(host="node0001", files={ADMIN: loopback.text}))
-    assert run(["verify", "--no-outside"]) == 0
+    assert run(["verify", "--no-outside", "--no-probes"]) == 0
     err = capsys.readouterr().err
     assert f"(server https://{ENDPOINT}); its server https://[::1]:6443 works only" in err
     assert seen.contents[0]["clusters"][0]["cluster"]["server"] == f"https://{ENDPOINT}"

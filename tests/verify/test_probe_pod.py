@@ -21,6 +21,7 @@ from kube6.verify.probe_pod import (
     probe_nodes,
     probe_pods,
 )
+from kube6.versions import BUSYBOX
 from tests.verify import fixtures as fx
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -45,7 +46,10 @@ class FakeApi:
         assert obj.metadata is not None
         assert obj.metadata.name
         assert obj.spec is not None
-        self.pods[obj.metadata.name] = {"node": obj.spec.nodeName}
+        self.pods[obj.metadata.name] = {
+            "node": obj.spec.nodeName,
+            "image": obj.spec.containers[0].image,
+        }
         self.polls[obj.metadata.name] = 0
 
     def get(self, kind: Any, name: str, namespace: str) -> Pod:
@@ -94,6 +98,13 @@ def test_pods_run_and_are_deleted(plan: Plan) -> None:
         assert targets.other_pod == IPv6Address("2001:db8:1234:5678:8:2:1:5")
         assert api.deleted == []
     assert api.deleted == names
+
+
+def test_the_pinned_busybox_is_the_default_image(plan: Plan) -> None:
+    api = FakeApi()
+    with probe_pods(as_client(api), plan, sleep=lambda s: None):
+        assert {p["image"] for p in api.pods.values()} == {BUSYBOX.version}
+    assert BUSYBOX.version == "docker.io/library/busybox:1.37.0"
 
 
 def test_failed_pod_is_reported_and_deleted(plan: Plan) -> None:

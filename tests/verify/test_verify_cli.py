@@ -80,7 +80,7 @@ def broken(plan: Plan) -> dict[str, list[fx.Raw] | None]:
 def test_healthy_cluster_exits_0(
     cluster: Cluster, kubeconfig: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside"]) == 0
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "--no-probes"]) == 0
     out, err = capsys.readouterr()
     for name in ("nodes-addresses", "services-ipv6", "calico-ippools", "gateway-ipv6"):
         assert name in out
@@ -91,7 +91,10 @@ def test_failure_exits_1_with_json(
     cluster: Cluster, kubeconfig: str, plan: Plan, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cluster.raw = broken(plan)
-    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "-o", "json"]) == 1
+    assert (
+        run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "--no-probes", "-o", "json"])
+        == 1
+    )
     out, err = capsys.readouterr()
     document = json.loads(out)
     assert document["ok"] is False
@@ -108,7 +111,8 @@ def test_watch_until_it_passes(
 ) -> None:
     cluster.raw = broken(plan)
     cluster.then = fx.healthy(plan)  # type: ignore[attr-defined]
-    argv = ["verify", "--kubeconfig", kubeconfig, "--no-outside", "--watch", "--interval", "0.1"]
+    argv = ["verify", "--kubeconfig", kubeconfig, "--no-outside", "--no-probes", "-w"]
+    argv += ["--interval", "0.1"]
     assert run(argv) == 0
     err = capsys.readouterr().err
     assert "round 1: 1 failing (services-ipv6)" in err
@@ -125,6 +129,7 @@ def test_watch_gives_up_after_the_timeout(
         "--kubeconfig",
         kubeconfig,
         "--no-outside",
+        "--no-probes",
         "-w",
         "--timeout",
         "0.3",
@@ -170,7 +175,7 @@ def test_outside_checks_use_the_gateway_address(
 
     monkeypatch.setattr("kube6.cli.verify_cmd.resolve_aaaa", lambda name: [gateway])
     monkeypatch.setattr("kube6.cli.verify_cmd.tls_certificate", connect)
-    assert run(["verify", "--kubeconfig", kubeconfig, "-o", "json"]) == 0
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-probes", "-o", "json"]) == 0
     names = [r["name"] for r in json.loads(capsys.readouterr().out)["results"]]
     assert names[-3:] == ["gateway-https", "dashboard-dns", "dashboard-certificate"]
     assert seen[0] == (gateway, 443, host)
@@ -216,3 +221,48 @@ def test_probe_netns_and_image_exclude_each_other(
     argv = ["verify", "--kubeconfig", kubeconfig, "--probe-image", "i", "--probe-netns", "n"]
     assert run(argv) == 2
     assert "give one of them" in capsys.readouterr().err
+
+
+def test_probes_run_by_default_in_pods_of_the_pinned_busybox(
+    cluster: Cluster,
+    kubeconfig: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    images: list[str] = []
+
+    @contextmanager
+    def pods(client: Any, plan: Plan, image: str) -> Iterator[None]:
+        images.append(image)
+        raise ProbePodError("stop here: the image is what this test is about", fix="f")
+        yield
+
+    monkeypatch.setattr("kube6.cli.verify_cmd.probe_pods", pods)
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "-o", "json"]) == 1
+    assert images == ["docker.io/library/busybox:1.37.0"]
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "--probe-image", "x"]) == 1
+    assert images[-1] == "x"
+    capsys.readouterr()
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "--no-probes"]) == 0
+    assert len(images) == 2
+
+
+def test_probe_pods_the_api_server_refuses_are_a_failed_check(
+    cluster: Cluster, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fake API server serves no pod creation: lightkube's error, read for real."""
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "-o", "json"]) == 1
+    results = json.loads(capsys.readouterr().out)["results"]
+    bad = [r for r in results if r["status"] == "fail"]
+    assert [r["name"] for r in bad] == ["probe-pods"]
+    assert bad[0]["message"].startswith("cannot create probe pod default/kube6-probe-")
+    assert "--no-probes" in bad[0]["fix"]
+
+
+@pytest.mark.parametrize("where", [["--probe-image", "i"], ["--probe-netns", "n"]])
+def test_no_probes_and_a_probe_place_exclude_each_other(
+    cluster: Cluster, kubeconfig: str, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["verify", "--kubeconfig", kubeconfig, "--no-probes", *where]) == 2
+    err = capsys.readouterr().err
+    assert f"--no-probes leaves the probes out, but {where[0]} says where to run them" in err

@@ -16,7 +16,7 @@ from rich.text import Text
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import ExitStatus, UsageError
-from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
+from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, DEFAULT_PROBE_IMAGE
 
 if TYPE_CHECKING:
     from lightkube import Client
@@ -95,16 +95,27 @@ def verify(
         "--outside/--no-outside",
         help="Also check from this machine: gateway HTTPS, dashboard AAAA and certificate.",
     ),
-    probe_netns: str | None = typer.Option(
-        None,
-        "--probe-netns",
-        help="Run the data-path probes inside this network namespace (a lab pod).",
+    probes: bool = typer.Option(
+        True,
+        "--probes/--no-probes",
+        help="Test the data path from inside the cluster: two short-lived pods on two nodes "
+        "(deleted afterwards) check that a pod gets an IPv6 address from a planned pool, "
+        "resolves kubernetes.default through the cluster DNS, pings its node, a pod on the "
+        "other node and --probe-outside, and reaches --ipv4-only-name through DNS64/NAT64 "
+        "(when the plan has NAT64). --no-probes: no pods are created.",
     ),
     probe_image: str | None = typer.Option(
         None,
         "--probe-image",
-        help="Run the data-path probes in two short-lived pods of this image (it needs ping, "
-        "dig, nc and ip, e.g. a netshoot image); they are deleted afterwards.",
+        help="Image of the probe pods; it needs ping, nc, nslookup and ip (busybox applets, "
+        "or iputils, netcat, bind9 and iproute2 as in netshoot).",
+        show_default=DEFAULT_PROBE_IMAGE,
+    ),
+    probe_netns: str | None = typer.Option(
+        None,
+        "--probe-netns",
+        help="Run the probes inside this network namespace of this machine instead of in pods "
+        "(a lab pod: no cluster DNS there).",
     ),
     probe_outside: str = typer.Option(
         str(DEFAULT_OUTSIDE), "--probe-outside", help="Outside IPv6 address the probes ping."
@@ -116,7 +127,7 @@ def verify(
     ),
 ) -> None:
     """Check a running cluster against the plan: nodes, addresses, Services, Calico, pods,
-    add-ons, and (from here) the gateway and the dashboard.
+    add-ons, the data path from two probe pods, and (from here) the gateway and the dashboard.
 
     Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
     failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig (or none
@@ -136,6 +147,12 @@ def verify(
             "--probe-netns and --probe-image both say where the probes run",
             fix="give one of them: --probe-image in a cluster, --probe-netns in the lab",
         )
+    if not probes and (probe_netns or probe_image):
+        given = "--probe-netns" if probe_netns else "--probe-image"
+        raise UsageError(
+            f"--no-probes leaves the probes out, but {given} says where to run them",
+            fix=f"drop --no-probes to run the probes, or drop {given}",
+        )
     io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
     targets = _targets(probe_outside, ipv4_only_name)
     # The stack removes a kubeconfig fetched from a node when verify ends, however it ends.
@@ -149,8 +166,9 @@ def verify(
             if probe_netns is not None:
                 lab = replace(targets, node=plan.nodes[0].address, cluster_dns=False)
                 results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, lab))
-            elif probe_image is not None:
-                results += _probe_in_pods(plan, client, path, probe_image, targets)
+            elif probes:
+                image = probe_image or DEFAULT_PROBE_IMAGE
+                results += _probe_in_pods(plan, client, path, image, targets)
             return results
 
         if watch_:

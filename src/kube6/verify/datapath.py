@@ -1,8 +1,11 @@
 """Data-path probes: commands run where a pod's network is, with a pure reading of their output.
 
-Each probe is an argv (`dig`, `ping`, `nc`, `ip`) and a function of its Result. Where they run
-is the executor's business: `kubectl exec` into a short-lived probe pod in a real cluster, or
-`ip netns exec` into a pod namespace in the lab, where no kubelet exists.
+Each probe is an argv (`ping`, `nc`, `nslookup`, `ip`) and a function of its Result. The
+commands and flags are those that busybox has as applets and that iputils ping, OpenBSD netcat,
+bind9's nslookup and iproute2 accept too, so the probes run in the pinned busybox image and in
+images with the full tools (netshoot). Where they run is the executor's business: `kubectl exec`
+into a short-lived probe pod in a real cluster, or `ip netns exec` into a pod namespace in the
+lab, where no kubelet exists.
 
     results = await run_datapath(executor, plan, Targets(node=..., other_pod=..., outside=...))
 """
@@ -10,8 +13,9 @@ is the executor's business: `kubectl exec` into a short-lived probe pod in a rea
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6.execute import Command, Executor, Result
@@ -30,6 +34,10 @@ class Probe:
     name: str
     command: Command
     interpret: Interpret
+    attempts: int = 1
+    """Runs of `command` until one succeeds; the last run is the one read when none does."""
+    fallback: Command | None = None
+    """Run instead when the tool refuses a flag of `command` (a smaller build of it)."""
 
 
 @dataclass(frozen=True)
@@ -56,17 +64,61 @@ def _first_line(text: str, contains: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if contains in line), None)
 
 
-def parse_dig_short(stdout: str) -> list[IPv6Address]:
-    """The AAAA answers in `dig +short` output (CNAME targets and comments are skipped)."""
-    found: list[IPv6Address] = []
-    for line in stdout.split():
-        try:
-            address = ipaddress.ip_address(line)
-        except ValueError:
+@dataclass(frozen=True)
+class Lookup:
+    """What an `nslookup` printed: its AAAA answers, or why there are none."""
+
+    answers: tuple[IPv6Address, ...] = ()
+    error: str | None = None
+    """"NXDOMAIN", "no answer", "timeout", or the resolver's own words; None with answers."""
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """The lines that say what went wrong, as printed."""
+
+
+_NXDOMAIN = re.compile(r"server can't find .*: (?P<code>[A-Z]+)\s*$")
+_UNREACHABLE = re.compile(r"timed out|no servers could be reached|connection refused", re.I)
+
+
+def parse_nslookup(text: str) -> Lookup:
+    """The AAAA answers in `nslookup -type=AAAA` output, from bind9's or busybox's nslookup.
+
+    Both print the server first (`Address: S#53` from bind9, `Address: [S]:53` from busybox),
+    then each answer as `Name:` followed by `Address:` lines; an answer through a CNAME adds a
+    `canonical name =` line. Only addresses after the first answer line count, so the server's
+    own address is never taken for an answer.
+    """
+    answers: list[IPv6Address] = []
+    in_answers = False
+    notes: list[str] = []
+    code: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Name:") or "canonical name =" in line:
+            in_answers = True
             continue
-        if isinstance(address, IPv6Address):
-            found.append(address)
-    return found
+        found = _NXDOMAIN.search(line)
+        if found:
+            code = found.group("code")
+            notes.append(line)
+        elif "Can't find" in line or _UNREACHABLE.search(line):
+            notes.append(line)
+        if not in_answers:
+            continue
+        words = line.replace("Address:", "Address: ").split()
+        if words[:1] == ["Address:"] or "AAAA address" in line:
+            try:
+                address = ipaddress.ip_address(words[-1])
+            except ValueError:
+                continue
+            if isinstance(address, IPv6Address):
+                answers.append(address)
+    if answers:
+        return Lookup(tuple(answers))
+    if code is not None:
+        return Lookup(error=code, notes=tuple(notes))
+    if any(_UNREACHABLE.search(n) for n in notes):
+        return Lookup(error="timeout", notes=tuple(notes))
+    return Lookup(error="no answer", notes=tuple(notes))
 
 
 def parse_global_addresses(stdout: str) -> list[ipaddress.IPv4Address | IPv6Address]:
@@ -91,26 +143,42 @@ def _output(result: Result) -> str:
 # ---- probe builders ------------------------------------------------------------------------
 
 
+PING_ATTEMPTS = 4
+PING_WAIT = 2
+"""Seconds each echo request waits for its reply (`-W`)."""
+
+
 def ping_probe(name: str, target: IPv6Address, what: str, fix: str) -> Probe:
-    """ICMPv6 echoes to `target`, one a second for up to 8 s; passes at the first reply.
+    """One ICMPv6 echo to `target`, up to PING_ATTEMPTS times; passes at the first reply.
 
     The first packets to a new pod are often lost while neighbour discovery (or the NDP proxy)
-    resolves its address, so one lost echo is not a failure.
+    resolves its address, so one lost echo is not a failure. The retries are the probe's own:
+    iputils ping keeps sending until `-c` replies or `-w` end, busybox ping stops after `-c`
+    requests, and `-c 1 -W 2` means the same to both.
     """
-    argv = ("ping", "-n", "-c", "1", "-w", "8", str(target))
+    argv = ("ping", "-n", "-c", "1", "-W", str(PING_WAIT), str(target))
 
     def interpret(result: Result) -> CheckResult:
         stats = _first_line(result.stdout, "packets transmitted") or _output(result)[-200:]
         if result.ok:
             return passed(name, f"{what} ({target}) answers ping", [stats])
-        return failed(name, f"{what} ({target}) does not answer ping", fix, [stats or "no output"])
+        tries = f"{PING_ATTEMPTS} echo requests, {PING_WAIT} s each"
+        return failed(
+            name, f"{what} ({target}) does not answer ping", fix, [stats or "no output", tries]
+        )
 
-    return Probe(name, Command(argv, timeout=20), interpret)
+    return Probe(name, Command(argv, timeout=PING_WAIT + 10), interpret, attempts=PING_ATTEMPTS)
 
 
 def tcp_probe(name: str, target: IPv6Address, port: int, what: str, fix: str) -> Probe:
-    """A TCP connection to `[target]:port` (nc -z)."""
+    """A TCP connection to `[target]:port`, closed at once.
+
+    `nc -z` (OpenBSD netcat, and busybox with its default nc-1.10 compatibility, as in the
+    official image). Busybox builds without it (Debian's) refuse `-z`; they connect with
+    `-e true` instead, which runs `true` on the connection as soon as it is open.
+    """
     argv = ("nc", "-z", "-n", "-w", "3", str(target), str(port))
+    small = ("nc", "-w", "3", str(target), str(port), "-e", "true")
 
     def interpret(result: Result) -> CheckResult:
         where = f"[{target}]:{port}"
@@ -120,7 +188,7 @@ def tcp_probe(name: str, target: IPv6Address, port: int, what: str, fix: str) ->
             name, f"{what}: no TCP connection to {where}", fix, [_output(result) or "no output"]
         )
 
-    return Probe(name, Command(argv, timeout=15), interpret)
+    return Probe(name, Command(argv, timeout=15), interpret, fallback=Command(small, timeout=15))
 
 
 def dns_probe(
@@ -133,19 +201,28 @@ def dns_probe(
     fix: str,
 ) -> Probe:
     """Resolve `fqdn` (AAAA); pass when `expect` is an answer, or an answer is inside `within`."""
-    at = (f"@{server}",) if server is not None else ()
-    argv = ("dig", "+short", "+time=2", "+tries=2", *at, fqdn, "AAAA")
+    # A final dot: the pod's search domains (ndots:5) would first try fqdn.<namespace>.svc...
+    absolute = fqdn if fqdn.endswith(".") else f"{fqdn}."
+    at = (str(server),) if server is not None else ()
+    argv = ("nslookup", "-type=AAAA", "-timeout=2", "-retry=2", absolute, *at)
     via = f" through {server}" if server is not None else ""
 
     def interpret(result: Result) -> CheckResult:
-        answers = parse_dig_short(result.stdout)
+        lookup = parse_nslookup(result.stdout + "\n" + result.stderr)
+        answers = list(lookup.answers)
         seen = [f"AAAA {fqdn}{via}: {', '.join(map(str, answers)) or 'no answer'}"]
-        if not result.ok:
-            return failed(
-                name, f"resolving {fqdn}{via} failed", fix, [_output(result) or "no output"]
-            )
-        if not answers:
+        if lookup.error == "NXDOMAIN":
+            return failed(name, f"{fqdn} does not exist (NXDOMAIN){via}", fix, list(lookup.notes))
+        if lookup.error == "no answer":
             return failed(name, f"{fqdn} has no AAAA answer{via}", fix, seen)
+        if lookup.error is not None:
+            problem = "the resolver did not answer" if lookup.error == "timeout" else lookup.error
+            return failed(
+                name,
+                f"resolving {fqdn}{via} failed: {problem}",
+                fix,
+                list(lookup.notes) or [_output(result) or "no output"],
+            )
         if expect is not None and expect not in answers:
             return failed(name, f"{fqdn} resolves to {answers[0]}, expected {expect}", fix, seen)
         if within is not None and not any(a in within for a in answers):
@@ -258,9 +335,28 @@ def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]
     return todo, skips
 
 
+_REFUSED_FLAG = re.compile(r"invalid option|unrecognized option|unknown option", re.I)
+
+
+def refuses_a_flag(result: Result) -> bool:
+    """Whether the tool stopped at its argv (GNU/busybox/musl getopt wording), not the network."""
+    return not result.ok and bool(_REFUSED_FLAG.search(result.stdout + result.stderr))
+
+
+async def _run(executor: Executor, probe: Probe) -> Result:
+    result = await executor.run(probe.command, check=False)
+    for _ in range(probe.attempts - 1):
+        if result.ok:
+            break
+        result = await executor.run(probe.command, check=False)
+    if probe.fallback is not None and refuses_a_flag(result):
+        result = await executor.run(probe.fallback, check=False)
+    return result
+
+
 async def run_probe(executor: Executor, probe: Probe) -> CheckResult:
-    """Run one probe through `executor` and read its result."""
-    return probe.interpret(await executor.run(probe.command, check=False))
+    """Run one probe through `executor` (with its retries and fallback) and read its result."""
+    return probe.interpret(await _run(executor, probe))
 
 
 async def _nat64(executor: Executor, plan: Plan, targets: Targets) -> CheckResult:
@@ -277,11 +373,11 @@ async def _nat64(executor: Executor, plan: Plan, targets: Targets) -> CheckResul
     lookup = dns_probe(
         name, targets.ipv4_only_name, server=targets.resolver, within=prefix, fix=fix
     )
-    result = await executor.run(lookup.command, check=False)
+    result = await _run(executor, lookup)
     found = lookup.interpret(result)
     if found.failed:
         return found
-    synthesized = next(a for a in parse_dig_short(result.stdout) if a in prefix)
+    synthesized = next(a for a in parse_nslookup(result.stdout).answers if a in prefix)
     connect = tcp_probe(
         name,
         synthesized,

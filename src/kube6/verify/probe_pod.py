@@ -2,7 +2,8 @@
 
 Two pods, pinned to two different nodes (one when the cluster has one), sleep while kube6 runs
 the probes of `kube6.verify.datapath` in the first through `kubectl exec`; the second is the
-"pod on another node" target. Both are deleted at the end, after errors and Ctrl-C too.
+"pod on another node" target. Both are deleted at the end, after errors and Ctrl-C too. The
+image is the pinned busybox (`kube6.versions.BUSYBOX`) unless the caller names another.
 
     with probe_pods(client, plan, image) as pods:
         results = asyncio.run(run_datapath(pods.executor(kubeconfig), plan, pods.targets()))
@@ -26,6 +27,7 @@ from kube6.errors import Kube6Error
 from kube6.execute import BaseExecutor, Command, Executor, LocalExecutor, Result
 from kube6.plan.model import Plan
 from kube6.verify.datapath import Targets
+from kube6.verify.defaults import DEFAULT_PROBE_IMAGE
 
 NAMESPACE = "default"
 LABEL = ("app.kubernetes.io/managed-by", "kube6-verify")
@@ -155,7 +157,7 @@ def _pod_state(client: Client, name: str) -> tuple[str, IPv6Address | None, str]
 def probe_pods(
     client: Client,
     plan: Plan,
-    image: str,
+    image: str = DEFAULT_PROBE_IMAGE,
     *,
     nodes: Sequence[str] | None = None,
     timeout: float = READY_TIMEOUT,
@@ -169,7 +171,16 @@ def probe_pods(
     created: list[str] = []
     try:
         for name, node in zip(names, chosen, strict=True):
-            client.create(_pod(probe_manifest(name, node, image)))
+            try:
+                client.create(_pod(probe_manifest(name, node, image)))
+            except ApiError as exc:
+                raise ProbePodError(
+                    f"cannot create probe pod {NAMESPACE}/{name} on {node}: "
+                    f"{exc.status.message or exc.status.reason}",
+                    fix=f"the kubeconfig's user must be allowed to create, exec into and "
+                    f"delete pods in {NAMESPACE!r}; or leave the in-cluster probes out with "
+                    "--no-probes",
+                ) from None
             created.append(name)
         running: list[tuple[str, str, IPv6Address]] = []
         deadline = clock() + timeout
