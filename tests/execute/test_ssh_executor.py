@@ -125,10 +125,17 @@ class _Server:
 
 
 Body = Callable[[_Server], Awaitable[None]]
+Process = Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]
 
 
-def with_server(tmp_path: Path, body: Body) -> None:
-    """Run `body` against a fresh server on ::1 (no pytest-asyncio: one event loop per test)."""
+def with_server(
+    tmp_path: Path, body: Body, *, process_factory: Process = _shell, trusted: bool = False
+) -> None:
+    """Run `body` against a fresh server on ::1 (no pytest-asyncio: one event loop per test).
+
+    `process_factory` plays the host's side of each command; `trusted`: its host key is in
+    known_hosts already (else known_hosts is empty, as on a first connection).
+    """
 
     async def go() -> None:
         server = _Server(tmp_path)
@@ -137,11 +144,14 @@ def with_server(tmp_path: Path, body: Body) -> None:
             0,
             server_host_keys=[server.host_key],
             authorized_client_keys=str(server.authorized),
-            process_factory=_shell,
+            process_factory=process_factory,
             encoding=None,
         )
         server.port = acceptor.sockets[0].getsockname()[1]
-        server.known_hosts.write_text("")
+        if trusted:
+            server.trust()
+        else:
+            server.known_hosts.write_text("")
         try:
             await body(server)
         finally:

@@ -30,7 +30,7 @@ from kube6.execute import (
 from kube6.execute import sudo as sudo_mod
 from kube6.plan import make_plan
 from kube6.spec import example
-from tests.execute.test_ssh_executor import _Server
+from tests.execute.test_ssh_executor import _Server, with_server
 
 T = TypeVar("T")
 OK = Result(0, "", "")
@@ -197,25 +197,10 @@ def _serve(tmp: Path, body: Callable[[_Server, list[str]], Coroutine[Any, Any, N
         process.stderr.write(b"sudo: a password is required\n")
         process.exit(1)
 
-    async def go() -> None:
-        server = _Server(tmp)
-        acceptor = await asyncssh.listen(
-            "::1",
-            0,
-            server_host_keys=[server.host_key],
-            authorized_client_keys=str(server.authorized),
-            process_factory=sudo_wants_a_password,
-            encoding=None,
-        )
-        server.port = acceptor.sockets[0].getsockname()[1]
-        server.trust()
-        try:
-            await body(server, lines)
-        finally:
-            acceptor.close()
-            await acceptor.wait_closed()
+    async def with_lines(server: _Server) -> None:
+        await body(server, lines)
 
-    asyncio.run(go())
+    with_server(tmp, with_lines, process_factory=sudo_wants_a_password, trusted=True)
 
 
 def test_ssh_sends_sudo_and_reports_the_refusal(tmp_path: Path) -> None:
