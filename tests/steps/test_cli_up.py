@@ -108,3 +108,16 @@ def test_script_says_how_to_get_run_time_values(
     assert "openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt" in first
     worker = (out / "w1.sh").read_text()
     assert worker.count("# fill in ${KUBE6_JOIN_TOKEN}, ${KUBE6_CA_CERT_HASH}") == 1
+
+
+def test_progress_prints_a_reason_with_brackets_as_it_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A no-op reason quoting "[/etc/...]" is text, not a rich closing tag (that crashed)."""
+    from kube6.cli.up_cmd import _progress
+    from kube6.steps import Status
+    from kube6.steps.runner import StepResult
+
+    _progress(StepResult("node0001", "host/sysctl", Status.OK, 0.1, "[/etc/sysctl.d] is current"))
+    _, err = capsys.readouterr()
+    assert "[/etc/sysctl.d] is current" in err

@@ -29,6 +29,8 @@ class UpOutput(StrEnum):
 
 
 def _progress(result: StepResult) -> None:
+    from rich.markup import escape
+
     from kube6.steps import Status
 
     style = {
@@ -42,7 +44,8 @@ def _progress(result: StepResult) -> None:
         f"{result.host:<16} {result.step:<28} [{style}]{result.status:<8}[/] {result.seconds:6.2f}s"
     )
     if result.status is Status.OK and result.detail:
-        line += f"  {result.detail}"
+        # The reason may quote paths and values: "[/etc/...]" would be a rich closing tag.
+        line += f"  {escape(result.detail)}"
     stderr.print(line, markup=True, highlight=False)
     if result.status in (Status.FAILED, Status.BLOCKED) and result.detail:
         stderr.print("    " + result.detail.replace("\n", "\n    "), markup=False, highlight=False)
