@@ -136,6 +136,8 @@ class ClusterStandIn(LocalExecutor):
         if argv[0] == HELM:
             out = [*self._helm_env(), str(k8s_binary("helm")), *argv[1:]]
             if "upgrade" in argv:
+                # For real, the release would wait for pods that no kubelet here runs.
+                assert self.dry_run, "helm upgrade --install runs only as a dry run here"
                 position = out.index("upgrade") + 3  # upgrade --install RELEASE CHART
                 version = out[out.index("--version") + 1]
                 out[position] = self._chart(out[position], version)
