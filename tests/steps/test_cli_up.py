@@ -121,3 +121,22 @@ def test_progress_prints_a_reason_with_brackets_as_it_is(
     _progress(StepResult("node0001", "host/sysctl", Status.OK, 0.1, "[/etc/sysctl.d] is current"))
     _, err = capsys.readouterr()
     assert "[/etc/sysctl.d] is current" in err
+
+
+def test_next_steps_after_a_successful_up() -> None:
+    from kube6 import spec
+    from kube6.cli.up_cmd import next_steps
+    from kube6.plan import make_plan
+
+    plan = make_plan(spec.example())
+    text = "\n".join(next_steps(plan))
+    assert "kube6 verify" in text
+    assert "kubectl get nodes # here:" in text  # the example's node has no ssh target
+    assert "https://kube001-dashboard.example.com/" in text
+    assert "create token kube6-dashboard-viewer --duration=1h" in text
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["nodes"][0]["ssh"] = "root@[2001:db8:1234:5678::1]"
+    data["addons"]["dashboard"] = {"enabled": False}
+    other = "\n".join(next_steps(make_plan(spec.from_data(data))))
+    assert "on node0001:" in other
+    assert "create token" not in other

@@ -110,6 +110,26 @@ def _summary(report: Report) -> None:
     stderr.print(f"{verdict} ({text})")
 
 
+def next_steps(plan: Plan) -> list[str]:
+    """What an operator does after a successful `kube6 up` (stderr; pure, for tests)."""
+    from kube6.render.dashboard import NAMESPACE, VIEWER
+
+    first = plan.first_control_plane
+    where = f"on {first.name}" if first.ssh else "here"
+    lines = [
+        "next:",
+        "  kube6 verify      # end-to-end: nodes, Services, pods, data path, gateway, certificates",
+        f"  kubectl get nodes # {where}: the admin kubeconfig is ~/.kube/config (mode 0600)",
+    ]
+    if plan.addons.dashboard:
+        url = f"https://{plan.addons.dashboard_host}/" if plan.addons.dashboard_host else ""
+        lines += [
+            f"  dashboard {url}".rstrip() + " — a read-only login token, valid 1 h:",
+            f"    kubectl -n {NAMESPACE} create token {VIEWER} --duration=1h",
+        ]
+    return lines
+
+
 def _run(
     steps: tuple[Step[Any], ...],
     *,
@@ -164,6 +184,8 @@ def _run(
     report = asyncio.run(go())
     _summary(report)
     _emit(report, output, script_dir, plan, "reset" if steps is RESET_STEPS else "up")
+    if report.ok and report.changed and steps is not RESET_STEPS and output is UpOutput.TABLE:
+        stderr.print("\n".join(next_steps(plan)))
     return int(ExitStatus.OK if report.ok else ExitStatus.FAILED)
 
 
