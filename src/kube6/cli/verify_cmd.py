@@ -206,7 +206,7 @@ def _kubeconfig(
 
     path = local_kubeconfig(explicit)
     if path is not None:
-        stderr.print(f"kubeconfig: {path}", emoji=False)
+        stderr.print(f"kubeconfig: {path}")
         return path, None
     node = plan.first_control_plane
     if not fetch:
@@ -232,8 +232,7 @@ def _kubeconfig(
     note = f"kubeconfig: {fetched.origin} over SSH (server {fetched.server})"
     if fetched.replaced is not None:
         note += f"; its server {fetched.replaced} works only on the node itself"
-    # emoji=False: rich reads ":1234:" in an IPv6 address after "https:" as an emoji code.
-    stderr.print(note, emoji=False)
+    stderr.print(note)
     return path, fetched
 
 

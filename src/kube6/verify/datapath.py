@@ -344,11 +344,10 @@ def refuses_a_flag(result: Result) -> bool:
 
 
 async def _run(executor: Executor, probe: Probe) -> Result:
-    result = await executor.run(probe.command, check=False)
-    for _ in range(probe.attempts - 1):
+    for _ in range(probe.attempts):
+        result = await executor.run(probe.command, check=False)
         if result.ok:
             break
-        result = await executor.run(probe.command, check=False)
     if probe.fallback is not None and refuses_a_flag(result):
         result = await executor.run(probe.fallback, check=False)
     return result
