@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from kube6.cli.app import app, stderr, stdout
-from kube6.cli.common import SpecOption, load_plan
+from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import UsageError
 
 lab_app = typer.Typer(
@@ -31,20 +31,56 @@ app.add_typer(lab_app, name="lab")
 @lab_app.command("up")
 def up(
     spec_path: Path | None = SpecOption,
-    pods: int = typer.Option(1, "--pods", min=0, max=50, help="Pods per node."),
-    ndppd: bool = typer.Option(True, "--ndppd/--no-ndppd", help="Start the NDP proxy."),
+    pods: int | None = typer.Option(
+        None, "--pods", min=0, max=50, help="Pods per node (default 1; none with --real-nodes)."
+    ),
+    ndppd: bool | None = typer.Option(
+        None, "--ndppd/--no-ndppd", help="Start the NDP proxy (default on; off with --real-nodes)."
+    ),
     nat64: bool = typer.Option(True, "--nat64/--no-nat64", help="Run tayga (NAT64)."),
     dns64: bool = typer.Option(True, "--dns64/--no-dns64", help="Resolver synthesizes AAAA."),
     ssh: bool = typer.Option(False, "--ssh", help="Run sshd on every node's address."),
+    real_nodes: bool = typer.Option(
+        False,
+        "--real-nodes",
+        help=(
+            "Make every node a real Debian 12 host: systemd booted by systemd-nspawn in the "
+            "node's namespace, with sshd and the lab's key for root, nothing of Kubernetes "
+            "(`kube6 up` installs it). Needs systemd-container (and mmdebstrap to build the "
+            "rootfs, once, into $KUBE6_E2E_CACHE/rootfs, default ~/.cache/kube6-e2e)."
+        ),
+    ),
+    rootfs: Path | None = typer.Option(
+        None,
+        "--rootfs",
+        envvar="KUBE6_LAB_ROOTFS",
+        help="Rootfs tarball for --real-nodes. Default: the cached build, made when missing.",
+    ),
 ) -> None:
     """Build a lab for the spec's nodes and leave it running (`kube6 lab down ID` removes it)."""
     # The lab (and the plan it needs) loads when a lab command runs, not for `kube6 --help`.
+    from kube6.lab import nodes
     from kube6.lab.core import Lab, require_root
     from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
 
+    if real_nodes and (pods or ndppd):
+        raise UsageError(
+            "--real-nodes with lab pods or the lab's NDP proxy: real nodes get their pods and "
+            "ndppd from `kube6 up`",
+            fix="drop --pods/--ndppd, or drop --real-nodes",
+        )
+    if rootfs is not None and not real_nodes:
+        raise UsageError(f"--rootfs {rootfs} without --real-nodes", fix="add --real-nodes")
+    pods = 0 if real_nodes else (1 if pods is None else pods)
+    ndppd = not real_nodes and ndppd is not False
     require_root()
     plan = load_plan(spec_path)
-    lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh)
+    if real_nodes and rootfs is None:
+        tarball = nodes.default_rootfs()
+        if not tarball.exists():
+            stderr.print(f"building the nodes' rootfs with mmdebstrap into {tarball} ...")
+        rootfs = nodes.build_rootfs(tarball)
+    lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh, real_nodes=real_nodes, rootfs=rootfs)
     lab.up()
     try:
         for node in plan.nodes:
@@ -59,7 +95,8 @@ def up(
     internet = lab.internet
     stdout.print(f"lab {lab.lab_id} is up (files in {lab.workdir})")
     for link in lab.layout.nodes:
-        stdout.print(f"  node {link.name}: {link.address} in namespace {link.namespace}")
+        kind = "real node" if link.name in lab.real else "node"
+        stdout.print(f"  {kind} {link.name}: {link.address} in namespace {link.namespace}")
     for p in lab.pods.values():
         stdout.print(f"  pod {p.name} on {p.node}: {p.address} in namespace {p.namespace}")
     stdout.print(f"  internet host {INTERNET_HOST} in {internet}; IPv4-only host {IPV4_HOST}")
@@ -70,10 +107,16 @@ def up(
     if first is not None:
         stdout.print(f"  ip netns exec {internet} ping -c 2 {first.address}")
     stdout.print(f"  ip netns exec {node_ns} dig AAAA {IPV4_ONLY_NAME}")
-    if ssh:
+    if ssh or real_nodes:
         stdout.print(
             f"  ip netns exec {internet} ssh -i {lab.ssh_key} -o UserKnownHostsFile="
             f"{lab.known_hosts} root@{lab.layout.nodes[0].address}"
+        )
+    if real_nodes:
+        where = f" --spec {spec_path}" if spec_path is not None else ""
+        stdout.print(
+            f"  ip netns exec {internet} env HOME={lab.operator_home} kube6 check{where}"
+            "   # the spec's nodes need ssh: root@[ADDRESS]"
         )
     stdout.print(f"  kube6 lab down {lab.lab_id}")
 
@@ -125,6 +168,37 @@ def down(
         stdout.print(f"removed lab(s): {lab_id}")
     else:
         stderr.print(f"no lab {lab_id} on this machine: nothing to remove")
+
+
+@lab_app.command("rootfs")
+def rootfs_cmd(
+    output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
+) -> None:
+    """Build the real nodes' Debian rootfs tarball unless it is cached, and say where it is.
+
+    mmdebstrap makes it from Debian's packages (systemd, openssh-server, apt, iproute2,
+    nftables, ...; nothing of Kubernetes) into $KUBE6_E2E_CACHE/rootfs (default
+    ~/.cache/kube6-e2e), named by its package list. `kube6 lab up --real-nodes` does this too.
+    """
+    from kube6.lab import nodes
+    from kube6.lab.core import require_root
+
+    require_root()
+    tarball = nodes.rootfs_tarball(nodes.cache_dir())
+    built = not tarball.exists()
+    nodes.build_rootfs(tarball)
+    info = {
+        "path": str(tarball),
+        "key": nodes.rootfs_key(),
+        "suite": nodes.SUITE,
+        "packages": list(nodes.PACKAGES),
+        "sources": list(nodes.SOURCES),
+        "built": built,
+    }
+    if output is Output.JSON:
+        stdout.print_json(json.dumps(info))
+    else:
+        stdout.print(f"{'built' if built else 'cached'}: {tarball}")
 
 
 def _labs_here() -> tuple[str, str]:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar, cast
 
 from kube6.errors import Kube6Error
 from kube6.execute import NetnsExecutor, SshExecutor
-from kube6.lab import configs
+from kube6.lab import configs, nodes
 from kube6.lab.layout import (
     AUTH_PORT,
     LAB_ID,
@@ -155,6 +155,12 @@ class Lab:
     `ssh_key`, host keys in `known_hosts`), `ndppd=True` starts the NDP proxy on every node at
     once, `records` adds names to the lab's DNS (name -> addresses). Daemons run in sessions of
     their own, so a lab built by `up()` without `down()` outlives the process (`kube6 lab up`).
+
+    `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
+    its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
+    (default: the cached one, `nodes.rootfs_tarball`); kube6 then reaches it over SSH like a
+    server, and `kube6 up` installs everything else. The lab runs no sshd or ndppd of its own
+    in such nodes.
     """
 
     plan: Plan
@@ -164,12 +170,17 @@ class Lab:
     ndppd: bool = False
     records: Mapping[str, Sequence[str]] = field(default_factory=dict)
     lab_id: str = ""
+    real_nodes: bool = False
+    rootfs: Path | None = None
     layout: Layout = field(init=False)
     workdir: Path = field(init=False)
     daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
     pods: dict[str, Pod] = field(init=False, default_factory=dict)
+    real: dict[str, nodes.RealNode] = field(init=False, default_factory=dict)
+    """The booted real nodes, by name."""
     _created: list[str] = field(init=False, default_factory=list)
     _chosen: bool = field(init=False, default=False)
+    _tree: Path = field(init=False, default=Path("/nonexistent"))
 
     def __post_init__(self) -> None:
         self._chosen = bool(self.lab_id)
@@ -214,13 +225,23 @@ class Lab:
     def known_hosts(self) -> Path:
         return self.workdir / "ssh" / "known_hosts"
 
-    def executor(self, node: str) -> NetnsExecutor:
-        """kube6's executor for `node`, running commands inside its namespace."""
+    def executor(self, node: str) -> NetnsExecutor | nodes.NodeExecutor:
+        """kube6's executor for `node`, running commands inside its namespace (inside the node
+        itself when it is a real one)."""
+        if node in self.real:
+            return nodes.NodeExecutor(self.real[node].leader, host=node)
         return NetnsExecutor(self.node_ns(node), host=node)
 
+    @property
+    def operator_home(self) -> Path:
+        """A HOME for an operator on the lab's internet: ~/.ssh holds the lab's key and the
+        nodes' host keys, so `kube6` and `ssh` run there reach the nodes as root."""
+        return self.workdir / "home"
+
     def ssh_executor(self, node: str) -> SshExecutor:
-        """kube6's SSH executor for `node` (needs `ssh=True`; use it from `in_namespace`)."""
-        if not self.ssh:
+        """kube6's SSH executor for `node` (needs `ssh=True` or real nodes; use it from
+        `in_namespace`)."""
+        if not (self.ssh or self.real_nodes):
             raise LabError("this lab runs no sshd", fix="build it with Lab(plan, ssh=True)")
         return SshExecutor(
             f"root@[{self.node(node).address}]",
@@ -249,6 +270,19 @@ class Lab:
         missing = missing_programs()
         if missing:
             raise LabError(f"the lab needs {', '.join(missing)}, not installed", fix=INSTALL_HINT)
+        if self.real_nodes:
+            missing = nodes.missing_programs()
+            if missing:
+                raise LabError(
+                    f"real nodes need {', '.join(missing)}, not installed", fix=nodes.NODES_HINT
+                )
+            if self.ndppd:
+                raise LabError(
+                    "real nodes run their own NDP proxy (`kube6 up` installs it)",
+                    fix="build the lab with ndppd=False (`kube6 lab up --real-nodes` does)",
+                )
+            # Before anything is built: a missing rootfs is a clear error, not a teardown.
+            self._tree = nodes.rootfs_tree(self.rootfs or nodes.default_rootfs())
         while True:
             try:
                 # The work directory is the lock on the id: mkdir is atomic.
@@ -293,7 +327,9 @@ class Lab:
             ),
             ready=lambda: self.listening(self.internet, LISTEN_PORTS[0]),
         )
-        if self.ssh:
+        if self.real_nodes:
+            self._start_real_nodes()
+        elif self.ssh:
             self._start_sshd()
         if self.ndppd:
             for node in self.layout.nodes:
@@ -301,6 +337,18 @@ class Lab:
 
     def down(self) -> None:
         """Stop every daemon, kill what is left in the namespaces, delete them. Idempotent."""
+        failed: nodes.NodeError | None = None
+        if self.real_nodes:
+            # First, and by SIGKILL to each node's PID 1: killing the namespaces' processes
+            # one by one would SIGTERM the nodes' systemd, which waits up to 90 s.
+            try:
+                nodes.teardown(self.lab_id, self.workdir)
+            except nodes.NodeError as exc:
+                failed = exc
+            for real in self.real.values():
+                with contextlib.suppress(subprocess.SubprocessError):
+                    real.process.wait(5)  # reap nspawn, our child
+            self.real.clear()
         for daemon in reversed(list(self.daemons.values())):
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 daemon.stop()
@@ -309,6 +357,10 @@ class Lab:
         teardown_namespaces([n for n in dict.fromkeys(names) if lab_id_of(n) == self.lab_id])
         self.pods.clear()
         self._created.clear()
+        if failed is not None:
+            # A node's root may still be mounted in the work directory: leave it for
+            # `kube6 lab down ID` rather than delete through a live node's files.
+            raise failed
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # ---- running things ----------------------------------------------------------------------
@@ -426,6 +478,28 @@ class Lab:
         for argv in tayga_commands(self.layout):
             self._run(argv)
         self.start("tayga", self.nat64_ns, ("tayga", "-d", "-c", str(conf)), ready=None)
+
+    def _start_real_nodes(self) -> None:
+        keys = self.workdir / "ssh"
+        keys.mkdir(mode=0o700)
+        _keygen(self.ssh_key)
+        authorized = self.ssh_key.with_suffix(".pub").read_text()
+        known: list[str] = []
+        for link in self.layout.nodes:
+            real = nodes.start(self.lab_id, self.workdir, link, self._tree, authorized)
+            self.real[link.name] = real  # from now on `down()` reaps its nspawn
+            nodes.ready(real)
+            self._save_state()
+            host_key = real.dirs.root / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
+            public = host_key.read_text().split()
+            known.append(f"{link.address} {public[0]} {public[1]}")
+            if not _wait(functools.partial(self.listening, link.namespace, 22), 30):
+                raise LabError(f"sshd of node {link.name} is not listening:\n{real.output()}")
+        self.known_hosts.write_text("\n".join(known) + "\n")
+        home = self.operator_home / ".ssh"
+        home.mkdir(parents=True, mode=0o700)
+        shutil.copy(self.ssh_key, home / "id_ed25519")
+        shutil.copy(self.known_hosts, home / "known_hosts")
 
     def _start_sshd(self) -> None:
         keys = self.workdir / "ssh"
@@ -601,8 +675,18 @@ class Lab:
             "pods": {p.name: str(p.address) for p in self.pods.values()},
             "nat64": self.nat64,
             "dns64": self.dns64,
+            "real_nodes": {name: real.leader for name, real in self.real.items()},
         }
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _wait(ready: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 CLONE_NEWNET = 0x40000000
@@ -765,8 +849,11 @@ def down(lab_id: str) -> bool:
         )
     namespaces = lab_namespaces(lab_id).get(lab_id, [])
     workdir = workdir_of(lab_id)
-    found = bool(namespaces) or workdir.exists()
-    teardown_namespaces(namespaces)
+    found = bool(namespaces) or workdir.exists() or bool(nodes.lab_cgroups(lab_id))
+    try:
+        nodes.teardown(lab_id, workdir)  # real nodes first: SIGKILL to their PID 1
+    finally:
+        teardown_namespaces(namespaces)
     shutil.rmtree(workdir, ignore_errors=True)
     return found
 

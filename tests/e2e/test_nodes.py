@@ -1,0 +1,248 @@
+"""Real lab nodes: a Debian host booted by systemd-nspawn in the lab node's namespace, reached
+over SSH like a server, that changes nothing of the machine and leaves nothing behind.
+
+    sudo bash tests/e2e/build-rootfs.sh        # once: the Debian rootfs (cached)
+    sudo uv run pytest tests/e2e/test_nodes.py
+
+Needs root and the rootfs; without them these tests FAIL (KUBE6_SKIP_LAB=1 skips them on
+purpose, as every lab test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kube6.lab import Lab, LabError, down, lab_namespaces, nodes
+from kube6.lab.core import in_namespace
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import from_data
+
+pytestmark = pytest.mark.lab
+
+ADDRESS = "2001:db8:1234:5678::1"
+ONE_NODE = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "nodes": [{"name": "node0001", "address": ADDRESS, "ssh": f"root@[{ADDRESS}]"}],
+}
+# Machine-wide entries that kubelet or systemd would set: a node must change none of them.
+MACHINE_SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "kernel/pid_max",
+    "fs/inotify/max_user_instances",
+)
+
+
+def machine_sysctls() -> dict[str, str]:
+    return {key: Path("/proc/sys", key).read_text().strip() for key in MACHINE_SYSCTLS}
+
+
+@pytest.fixture(scope="module")
+def rootfs(lab_env: None) -> Path:
+    """The cached rootfs tarball; the tests fail (never skip) without it."""
+    tarball = nodes.default_rootfs()
+    if not tarball.is_file():
+        pytest.fail(
+            f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh` "
+            "(mmdebstrap from deb.debian.org, ~2 min), or set KUBE6_LAB_ROOTFS"
+        )
+    if nodes.missing_programs():
+        pytest.fail(f"real nodes need {nodes.missing_programs()}: {nodes.NODES_HINT}")
+    return tarball
+
+
+@pytest.fixture(scope="module")
+def one_node() -> Plan:
+    return make_plan(from_data(ONE_NODE), source="one real node")
+
+
+@pytest.fixture(scope="module")
+def before() -> dict[str, str]:
+    return machine_sysctls()
+
+
+@pytest.fixture(scope="module")
+def real_lab(rootfs: Path, one_node: Plan, before: dict[str, str]) -> Iterator[Lab]:
+    started = time.monotonic()
+    with Lab(one_node, real_nodes=True, rootfs=rootfs) as lab:
+        print(f"\nreal node booted (lab up) in {time.monotonic() - started:.1f} s")
+        yield lab
+    assert lab.lab_id not in lab_namespaces()
+    assert machine_sysctls() == before
+
+
+def _ssh(lab: Lab, *argv: str) -> tuple[int | None, str]:
+    executor = lab.ssh_executor("node0001")
+
+    async def run() -> tuple[int | None, str]:
+        try:
+            result = await executor.run(argv, check=False)
+        finally:
+            await executor.close()
+        return result.exit_code, result.stdout + result.stderr
+
+    # The operator sits on the lab's internet, outside the node's /64.
+    return in_namespace(lab.internet, lambda: asyncio.run(run()))
+
+
+def test_the_node_boots_systemd(real_lab: Lab) -> None:
+    _code, state = _ssh(real_lab, "systemctl", "is-system-running", "--wait")
+    _, failed = _ssh(real_lab, "systemctl", "--failed", "--no-legend", "--plain")
+    # "degraded" is accepted only with its reason in the report: the failed units.
+    assert state.strip() in ("running", "degraded"), state
+    print(f"\nsystemctl is-system-running: {state.strip()}; failed units: {failed.strip() or '-'}")
+    assert state.strip() == "running" or failed.strip(), "degraded without a failed unit"
+    _, pid1 = _ssh(real_lab, "cat", "/proc/1/comm")
+    assert pid1.strip() == "systemd"
+
+
+def test_ssh_reaches_the_node_itself_with_its_planned_address(real_lab: Lab) -> None:
+    code, out = _ssh(real_lab, "hostname")
+    assert (code, out.strip()) == (0, "node0001")
+    _, addresses = _ssh(
+        real_lab, "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"
+    )
+    assert f"{ADDRESS}/64" in addresses
+    _, resolv = _ssh(real_lab, "cat", "/etc/resolv.conf")
+    assert "nameserver 2001:db8:ffff:64::53" in resolv
+    # The node's own files, not the machine's: nothing of Kubernetes, its own host key.
+    code, _ = _ssh(real_lab, "test", "-e", "/usr/bin/kubelet")
+    assert code == 1
+    _, key = _ssh(real_lab, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    assert key.split()[1] in real_lab.known_hosts.read_text()
+    assert key.split()[1] not in Path("/etc/ssh/ssh_host_ed25519_key.pub").read_text()
+
+
+def test_proc_sys_is_read_only_outside_net(real_lab: Lab, before: dict[str, str]) -> None:
+    for key in ("vm/overcommit_memory", "kernel/panic", "vm/swappiness", "kernel/pid_max"):
+        code, out = _ssh(real_lab, "sh", "-c", f"cat /proc/sys/{key} > /proc/sys/{key}")
+        assert code != 0, f"/proc/sys/{key} is writable in the node"
+        assert "Read-only file system" in out, out
+    # kubelet finds its values and has nothing to write; the machine keeps its own.
+    _, overcommit = _ssh(real_lab, "cat", "/proc/sys/vm/overcommit_memory")
+    assert overcommit.strip() == nodes.KUBELET_SYSCTLS["vm.overcommit_memory"]
+    # Per network namespace: the node's own to set.
+    code, out = _ssh(real_lab, "sysctl", "-w", "net.ipv6.conf.eth0.accept_ra=2")
+    assert code == 0, out
+    assert machine_sysctls() == before
+
+
+def test_cgroups_are_the_nodes_own_and_writable_inside_it(real_lab: Lab) -> None:
+    code, out = _ssh(
+        real_lab,
+        "sh",
+        "-c",
+        "mkdir /sys/fs/cgroup/memory/probe && rmdir /sys/fs/cgroup/memory/probe",
+    )
+    assert code == 0, out
+    cgroups = nodes.lab_cgroups(real_lab.lab_id)
+    assert cgroups
+    assert all(p.name == f"kube6-lab-{real_lab.lab_id}-node0001" for p in cgroups)
+    leader = real_lab.real["node0001"].leader
+    assert any(leader in nodes.cgroup_pids(p) for p in cgroups)
+
+
+def test_kube6_check_runs_over_ssh(real_lab: Lab, tmp_path: Path) -> None:
+    spec = tmp_path / "kube6.yaml"
+    spec.write_text(json.dumps(ONE_NODE))
+    kube6 = Path(sys.executable).with_name("kube6")
+    result = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            real_lab.internet,
+            "env",
+            f"HOME={real_lab.operator_home}",
+            str(kube6),
+            "check",
+            "--spec",
+            str(spec),
+            "--output",
+            "json",
+            "--no-connect",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    document = json.loads(result.stdout)
+    results = {r["name"]: r for r in document["results"]}
+    # Facts only the node has: the planned address on its uplink, the route to the provider's
+    # router, the lab's DNS64 resolver.
+    for name in ("node-address", "default-route", "dns64", "os-supported", "ports-free"):
+        assert results[name]["status"] == "ok", results[name]
+    assert ADDRESS in results["node-address"]["message"]
+
+
+def test_a_failure_halfway_through_boot_leaves_nothing(
+    rootfs: Path, one_node: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = Lab(one_node, real_nodes=True, rootfs=rootfs)
+
+    def stuck(node: nodes.RealNode, timeout: float) -> str:
+        assert node.alive()
+        assert nodes.lab_cgroups(lab.lab_id)
+        raise nodes.NodeError("the node did not boot (made up by the test)")
+
+    monkeypatch.setattr(nodes, "wait_booted", stuck)
+    with pytest.raises(nodes.NodeError, match="made up by the test"):
+        lab.up()
+    _assert_gone(lab)
+
+
+def test_down_by_id_removes_a_lab_left_running(
+    rootfs: Path, one_node: Plan, before: dict[str, str]
+) -> None:
+    lab = Lab(one_node, real_nodes=True, rootfs=rootfs).up()  # as `kube6 lab up` leaves it
+    try:
+        assert machine_sysctls() == before
+        started = time.monotonic()
+        assert down(lab.lab_id) is True
+        print(f"\nreal node teardown (lab down) in {time.monotonic() - started:.2f} s")
+        for real in lab.real.values():
+            real.process.wait(5)  # nspawn is our child: reap it
+        _assert_gone(lab)
+        assert machine_sysctls() == before
+    finally:
+        lab.down()
+
+
+def test_a_lab_without_the_rootfs_says_how_to_build_it(one_node: Plan, tmp_path: Path) -> None:
+    lab = Lab(one_node, real_nodes=True, rootfs=tmp_path / "missing.tar")
+    with pytest.raises(nodes.NodeError, match=r"build-rootfs\.sh"):
+        lab.up()
+    assert not lab.workdir.exists()
+
+
+def test_real_nodes_refuse_the_labs_own_ndp_proxy(rootfs: Path, one_node: Plan) -> None:
+    with pytest.raises(LabError, match="their own NDP proxy"):
+        Lab(one_node, real_nodes=True, rootfs=rootfs, ndppd=True).up()
+
+
+def _assert_gone(lab: Lab) -> None:
+    assert lab.lab_id not in lab_namespaces()
+    assert not nodes.lab_cgroups(lab.lab_id), "node cgroups left"
+    assert not nodes.lab_mounts(lab.workdir), "node mounts left"
+    assert not lab.workdir.exists()
+    nspawns = subprocess.run(
+        ["pgrep", "-f", f"--machine=k6-{lab.lab_id}-"], capture_output=True, check=False
+    )
+    assert nspawns.stdout == b"", "systemd-nspawn left running"
+    for real in lab.real.values():
+        assert not os.path.exists(f"/proc/{real.leader}")

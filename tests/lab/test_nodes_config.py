@@ -1,0 +1,160 @@
+"""Real lab nodes, the pure part: what is built and how nspawn is told to boot it (no root)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+
+import pytest
+
+from kube6.cli.app import run
+from kube6.lab import nodes
+from kube6.lab.layout import RESOLVER, NodeLink
+
+LINK = NodeLink(
+    name="node0001",
+    namespace="k6-1a2b-node0001",
+    address=IPv6Address("2001:db8:1234:5678::1"),
+    prefix=IPv6Network("2001:db8:1234:5678::/64"),
+    interface="eth0",
+    upstream_port="nd0",
+    bridge="lan0",
+    index=0,
+)
+
+# This machine's: cgroup v1 controllers, name=systemd v1 and an empty v2 ("hybrid"), the
+# launcher in a memory cgroup of the sandbox's own.
+PROC_CGROUP = """\
+9:name=systemd:/
+4:memory:/process_api/e0a5
+2:cpu,cpuacct:/
+0::/
+"""
+MOUNTS = """\
+tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0
+cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0
+cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0
+cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+/dev/vda / ext4 rw,relatime 0 0
+"""
+
+
+def test_the_rootfs_is_a_fresh_server_without_kubernetes() -> None:
+    for needed in ("systemd", "systemd-sysv", "openssh-server", "iproute2", "nftables", "sudo"):
+        assert needed in nodes.PACKAGES
+    kubernetes = ("kube", "containerd", "runc", "cri-", "crictl", "ndppd", "calico", "helm")
+    assert not [p for p in nodes.PACKAGES if p.startswith(kubernetes)]
+
+
+def test_the_rootfs_is_named_by_what_goes_into_it() -> None:
+    key = nodes.rootfs_key()
+    assert len(key) == 12
+    assert key == nodes.rootfs_key()
+    assert nodes.rootfs_key(packages=(*nodes.PACKAGES, "vim")) != key
+    assert nodes.rootfs_key(packages=tuple(reversed(nodes.PACKAGES))) == key
+    assert nodes.rootfs_tarball(Path("/c")) == Path(f"/c/rootfs/debian-12-{key}.tar")
+
+
+def test_the_cache_and_the_rootfs_come_from_the_environment() -> None:
+    assert nodes.cache_dir({"KUBE6_E2E_CACHE": "/x"}) == Path("/x")
+    assert nodes.cache_dir({}) == Path.home() / ".cache" / "kube6-e2e"
+    assert nodes.default_rootfs({"KUBE6_E2E_CACHE": "/x"}) == nodes.rootfs_tarball(Path("/x"))
+    assert nodes.default_rootfs({"KUBE6_LAB_ROOTFS": "/mine.tar"}) == Path("/mine.tar")
+
+
+def test_mmdebstrap_builds_minbase_plus_the_packages_as_a_tarball() -> None:
+    argv = nodes.mmdebstrap_argv(Path("/out.tar"))
+    assert argv[:2] == ("mmdebstrap", "--variant=minbase")
+    assert argv[2] == "--include=" + ",".join(sorted(nodes.PACKAGES))
+    assert argv[4:6] == ("bookworm", "/out.tar")
+    assert "deb http://deb.debian.org/debian-security bookworm-security main" in argv
+
+
+def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> None:
+    dirs = nodes.node_dirs(Path("/tmp/kube6-lab-1a2b"), "node0001")
+    argv = nodes.nspawn_argv(dirs, LINK)
+    assert argv[0] == "systemd-nspawn"
+    assert "--boot" in argv
+    assert "--network-namespace-path=/run/netns/k6-1a2b-node0001" in argv
+    assert "--hostname=node0001" in argv
+    assert f"--directory={dirs.root}" in argv
+    assert "--bind=/tmp/kube6-lab-1a2b/nodes/node0001/containerd:/var/lib/containerd" in argv
+    # The value files, first into the node, then from there over the machine-wide entries.
+    assert f"--bind-ro={dirs.sysctl}:/var/lib/kube6-lab/sysctl" in argv
+    for key in ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops"):
+        target = "/proc/sys/" + key.replace(".", "/")
+        assert f"--bind-ro=/var/lib/kube6-lab/sysctl/{key}:{target}" in argv
+    assert "--bind-ro=/dev/kmsg" in argv
+    assert "--bind-ro=/lib/modules" not in argv
+    assert "--bind-ro=/lib/modules" in nodes.nspawn_argv(dirs, LINK, modules=True)
+    # Nothing writable under /proc or /sys comes from a bind, and only /proc/sys/net is
+    # writable by nspawn's own choice.
+    assert not [a for a in argv if a.startswith("--bind=") and ":/proc" in a]
+    assert not [a for a in argv if a.startswith("--bind=") and ":/sys" in a]
+    assert nodes.NSPAWN_ENV == {
+        "SYSTEMD_SECCOMP": "0",
+        "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network",
+    }
+    assert nodes.KUBELET_SYSCTLS["vm.overcommit_memory"] == "1"
+    assert nodes.KUBELET_SYSCTLS["kernel.panic"] == "10"
+
+
+def test_each_node_has_its_own_writable_layer_in_the_labs_folder() -> None:
+    dirs = nodes.node_dirs(Path("/w"), "node0001")
+    assert nodes.overlay_argv(Path("/cache/tree"), dirs) == (
+        "mount",
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        "lowerdir=/cache/tree,upperdir=/w/nodes/node0001/upper,workdir=/w/nodes/node0001/work",
+        "/w/nodes/node0001/root",
+    )
+
+
+def test_the_node_is_configured_as_a_provider_configures_a_new_server() -> None:
+    files = nodes.node_files(LINK, "ssh-ed25519 AAAA lab\n", "0" * 32)
+    assert files["etc/hostname"] == "node0001\n"
+    assert f"nameserver {RESOLVER}\n" in files["etc/resolv.conf"]
+    assert "2001:db8:1234:5678::1\tnode0001" in files["etc/hosts"]
+    assert files["root/.ssh/authorized_keys"] == "ssh-ed25519 AAAA lab\n"
+    assert files["etc/machine-id"] == "0" * 32 + "\n"
+
+
+def test_node_cgroups_sit_under_the_launchers_in_every_hierarchy() -> None:
+    found = nodes.cgroup_hierarchies(PROC_CGROUP, MOUNTS)
+    by_names = {h.names: h for h in found}
+    assert set(by_names) == {"name=systemd", "memory", "cpu,cpuacct", ""}
+    name = nodes.cgroup_name("1a2b", "node0001")
+    assert by_names["memory"].node_cgroup(name) == Path(
+        "/sys/fs/cgroup/memory/process_api/e0a5/kube6-lab-1a2b-node0001"
+    )
+    assert by_names[""].node_cgroup(name) == Path("/sys/fs/cgroup/unified/kube6-lab-1a2b-node0001")
+    # Only the v1 controllers are remounted writable inside the node (nspawn mounts them
+    # read-only); name=systemd and v2 it already gives the node writable.
+    assert nodes.remount_targets(found) == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct"]
+    assert nodes.remount_argv(42, "/sys/fs/cgroup/memory") == (
+        "nsenter",
+        "--target=42",
+        "--mount",
+        "mount",
+        "-o",
+        "remount,bind,rw,nosuid,nodev,noexec",
+        "/sys/fs/cgroup/memory",
+    )
+
+
+def test_real_nodes_take_no_lab_pods_or_ndppd(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lab", "up", "--real-nodes", "--pods", "2"]) == 2
+    assert "real nodes get their pods and ndppd from `kube6 up`" in capsys.readouterr().err
+    assert run(["lab", "up", "--real-nodes", "--ndppd"]) == 2
+    assert run(["lab", "up", "--rootfs", "/x.tar"]) == 2
+    assert "add --real-nodes" in capsys.readouterr().err
+
+
+def test_lab_up_help_documents_real_nodes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lab", "up", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--real-nodes" in out
+    assert "KUBE6_LAB_ROOTFS" in out
