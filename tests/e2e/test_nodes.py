@@ -141,6 +141,27 @@ def test_proc_sys_is_read_only_outside_net(real_lab: Lab, before: dict[str, str]
     assert machine_sysctls() == before
 
 
+CAP_NET_ADMIN, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYSLOG = 12, 16, 17, 25, 34
+
+
+def test_root_in_the_node_has_a_servers_powers_but_none_over_the_machine(real_lab: Lab) -> None:
+    _, status = _ssh(real_lab, "grep", "CapBnd", "/proc/self/status")
+    bounding = int(status.split()[1], 16)
+    for cap in (CAP_NET_ADMIN, CAP_SYSLOG):
+        assert bounding & (1 << cap), f"capability {cap} missing"
+    for cap in (CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME):
+        assert not bounding & (1 << cap), f"capability {cap} would act on the machine"
+    # Routes, links and nftables of its own namespace (ndppd, Calico, kube-proxy need them).
+    script = "ip link add k6a type veth peer name k6b && ip link del k6a && nft list ruleset"
+    code, out = _ssh(real_lab, "sh", "-c", script)
+    assert code == 0, out
+    # kubelet's OOM watcher opens /dev/kmsg (the machine restricts it to CAP_SYSLOG).
+    code, out = _ssh(real_lab, "sh", "-c", "exec 3</dev/kmsg")
+    assert code == 0, out
+    code, out = _ssh(real_lab, "date", "-s", "@0")
+    assert code != 0, "the node set the machine's clock"
+
+
 def test_cgroups_are_the_nodes_own_and_writable_inside_it(real_lab: Lab) -> None:
     code, out = _ssh(
         real_lab,

@@ -86,6 +86,7 @@ def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> N
         target = "/proc/sys/" + key.replace(".", "/")
         assert f"--bind-ro=/var/lib/kube6-lab/sysctl/{key}:{target}" in argv
     assert "--bind-ro=/dev/kmsg" in argv
+    assert "--capability=CAP_NET_ADMIN,CAP_SYSLOG,CAP_IPC_LOCK" in argv
     assert "--bind-ro=/lib/modules" not in argv
     assert "--bind-ro=/lib/modules" in nodes.nspawn_argv(dirs, LINK, modules=True)
     # Nothing writable under /proc or /sys comes from a bind, and only /proc/sys/net is

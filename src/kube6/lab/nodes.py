@@ -25,7 +25,9 @@ What a node gets, and why:
 - SYSTEMD_SECCOMP=0: nspawn's seccomp filter makes the node's systemd fail with "unable to join
   session keyring" in this kind of sandbox;
 - /dev/kmsg read-only (kubelet's OOM watcher reads it), /lib/modules read-only when the machine
-  has it (nodes share the machine's kernel).
+  has it (nodes share the machine's kernel);
+- CAP_NET_ADMIN, CAP_SYSLOG and CAP_IPC_LOCK besides nspawn's default capabilities (see
+  CAPABILITIES).
 
 Teardown is SIGKILL to the node's PID 1: the kernel then kills every process of the node's PID
 namespace at once (SIGTERM would make systemd wait up to 90 s for pods that ignore it). Then
@@ -183,6 +185,13 @@ entered the node's root, so the files are first bound here, then from here over 
 CGROUP_PREFIX = "kube6-lab-"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
+CAPABILITIES = ("CAP_NET_ADMIN", "CAP_SYSLOG", "CAP_IPC_LOCK")
+"""Added to nspawn's default set, which a server's root has and a node needs: NET_ADMIN for
+routes, nftables, ndppd and Calico in the node's own namespace (nspawn grants it only with a
+network namespace of its own making); SYSLOG to open /dev/kmsg (kubelet's OOM watcher; the
+machine has kernel.dmesg_restrict=1); IPC_LOCK for programs that lock memory (etcd, some
+pods). Machine-wide ones stay out: SYS_MODULE, SYS_TIME, SYS_RAWIO, SYS_RESOURCE."""
+
 NSPAWN_ENV = {
     "SYSTEMD_SECCOMP": "0",
     # Only /proc/sys/net writable in the node: it is per network namespace.
@@ -253,6 +262,7 @@ def nspawn_argv(
         "--register=no",
         "--keep-unit",
         f"--network-namespace-path=/run/netns/{link.namespace}",
+        f"--capability={','.join(CAPABILITIES)}",
         *binds,
         # The node keeps the files the lab wrote (resolv.conf to the lab's resolver).
         "--resolv-conf=off",
