@@ -211,6 +211,43 @@ def test_kube6_check_runs_over_ssh(real_lab: Lab, tmp_path: Path) -> None:
     assert ADDRESS in results["node-address"]["message"]
 
 
+TWO_NODES = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "nodes": [
+        {"name": "node0001", "address": ADDRESS},
+        {"name": "node0002", "address": "2001:db8:1234:5678::2", "roles": ["worker"]},
+    ],
+}
+
+
+def test_two_nodes_boot_together_on_one_provider_link(rootfs: Path) -> None:
+    plan = make_plan(from_data(TWO_NODES), source="two real nodes")
+    started = time.monotonic()
+    with Lab(plan, real_nodes=True, rootfs=rootfs) as lab:
+        print(f"\ntwo real nodes booted (lab up) in {time.monotonic() - started:.1f} s")
+        second = lab.ssh_executor("node0002")
+
+        async def probe() -> list[str]:
+            try:
+                argvs = (
+                    ("hostname",),
+                    ("ping", "-6", "-c", "1", "-W", "3", ADDRESS),
+                    ("sysctl", "-n", "net.ipv6.conf.all.forwarding"),
+                )
+                return [(await second.run(argv)).stdout.strip() for argv in argvs]
+            finally:
+                await second.close()
+
+        hostname, ping, forwarding = in_namespace(lab.internet, lambda: asyncio.run(probe()))
+        assert hostname == "node0002"
+        assert "1 received" in ping
+        # A fresh server's value: turning forwarding on is `kube6 up`'s job.
+        assert forwarding == "0"
+        started = time.monotonic()
+    print(f"two real nodes torn down in {time.monotonic() - started:.2f} s")
+    _assert_gone(lab)
+
+
 def test_a_failure_halfway_through_boot_leaves_nothing(
     rootfs: Path, one_node: Plan, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,9 @@ import pytest
 
 from kube6.cli.app import run
 from kube6.lab import nodes
-from kube6.lab.layout import RESOLVER, NodeLink
+from kube6.lab.layout import RESOLVER, NodeLink, layout, setup_commands
+from kube6.plan import make_plan
+from kube6.spec import from_data
 
 LINK = NodeLink(
     name="node0001",
@@ -21,6 +23,14 @@ LINK = NodeLink(
     bridge="lan0",
     index=0,
 )
+
+TWO = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "nodes": [
+        {"name": "node0001", "address": "2001:db8:1234:5678::1"},
+        {"name": "node0002", "address": "2001:db8:1234:5678::2", "roles": ["worker"]},
+    ],
+}
 
 # This machine's: cgroup v1 controllers, name=systemd v1 and an empty v2 ("hybrid"), the
 # launcher in a memory cgroup of the sandbox's own.
@@ -159,3 +169,23 @@ def test_lab_up_help_documents_real_nodes(capsys: pytest.CaptureFixture[str]) ->
     out = " ".join(capsys.readouterr().out.split())
     assert "--real-nodes" in out
     assert "KUBE6_LAB_ROOTFS" in out
+
+
+def test_real_nodes_start_with_a_fresh_servers_forwarding_and_accept_ra() -> None:
+    plan = make_plan(from_data(TWO), source="two nodes")
+    lay = layout(plan, "1a2b")
+
+    def node_sysctls(real_nodes: bool) -> list[str]:
+        return [
+            " ".join(argv)
+            for argv in setup_commands(lay, real_nodes=real_nodes)
+            if "sysctl" in argv and argv[3].endswith(("node0001", "node0002"))
+        ]
+
+    assert any("forwarding=1" in c for c in node_sysctls(False))
+    assert any("accept_ra=2" in c for c in node_sysctls(False))
+    # `kube6 up` must set them on a real node, as on a server.
+    assert not any("forwarding" in c or "accept_ra" in c for c in node_sysctls(True))
+    # The provider's side is the same either way.
+    upstream = [c for c in setup_commands(lay, real_nodes=True) if "k6-1a2b-upstream" in c]
+    assert upstream == [c for c in setup_commands(lay) if "k6-1a2b-upstream" in c]

@@ -305,7 +305,7 @@ class Lab:
         return self
 
     def _build(self) -> None:
-        for argv in setup_commands(self.layout):
+        for argv in setup_commands(self.layout, real_nodes=self.real_nodes):
             if argv[:3] == ("ip", "netns", "add"):
                 self._created.append(argv[3])
             self._run(argv)
@@ -485,9 +485,11 @@ class Lab:
         _keygen(self.ssh_key)
         authorized = self.ssh_key.with_suffix(".pub").read_text()
         known: list[str] = []
-        for link in self.layout.nodes:
+        for link in self.layout.nodes:  # all boot at once
             real = nodes.start(self.lab_id, self.workdir, link, self._tree, authorized)
             self.real[link.name] = real  # from now on `down()` reaps its nspawn
+        for link in self.layout.nodes:
+            real = self.real[link.name]
             nodes.ready(real)
             self._save_state()
             host_key = real.dirs.root / "etc" / "ssh" / "ssh_host_ed25519_key.pub"

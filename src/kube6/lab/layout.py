@@ -212,11 +212,12 @@ def _ip(namespace: str, *args: str) -> Argv:
     return ("ip", "-n", namespace, *args)
 
 
-def setup_commands(lay: Layout) -> list[Argv]:
+def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
     """Every command that builds the lab, in order (namespaces, links, addresses, routes).
 
     Daemons are not here: the Lab starts and stops them itself (tayga's tunnel comes with
-    `tayga_commands`, after `tayga --mktun` created it).
+    `tayga_commands`, after `tayga --mktun` created it). With `real_nodes` the nodes keep a
+    fresh server's forwarding and accept_ra: setting them is `kube6 up`'s job there.
     """
     cmds: list[Argv] = [("ip", "netns", "add", ns) for ns in lay.namespaces]
     for ns in lay.namespaces:
@@ -283,8 +284,9 @@ def setup_commands(lay: Layout) -> list[Argv]:
         ]
     for node in lay.nodes:
         ns = node.namespace
+        if not real_nodes:
+            cmds.append(_sysctl(ns, *routers))
         cmds += [
-            _sysctl(ns, *routers),
             _ip(
                 ns,
                 "link",
@@ -299,8 +301,11 @@ def setup_commands(lay: Layout) -> list[Argv]:
                 up,
             ),
             _ip(up, "link", "set", node.upstream_port, "master", node.bridge, "up"),
+        ]
+        if not real_nodes:
             # kube6's sysctl file: keep RA-learned routes while forwarding.
-            _sysctl(ns, f"net.ipv6.conf.{node.interface}.accept_ra=2"),
+            cmds.append(_sysctl(ns, f"net.ipv6.conf.{node.interface}.accept_ra=2"))
+        cmds += [
             _ip(
                 ns,
                 "addr",
