@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from kube6.cli.app import run
 from kube6.lab import Lab, LabError, down, lab_namespaces, nodes
 from kube6.lab.core import in_namespace
 from kube6.plan import make_plan
@@ -209,6 +211,36 @@ def test_kube6_check_runs_over_ssh(real_lab: Lab, tmp_path: Path) -> None:
     for name in ("node-address", "default-route", "dns64", "os-supported", "ports-free"):
         assert results[name]["status"] == "ok", results[name]
     assert ADDRESS in results["node-address"]["message"]
+
+
+def test_the_labs_own_executor_runs_inside_the_node(real_lab: Lab) -> None:
+    executor = real_lab.executor("node0001")
+    result = asyncio.run(executor.run(("cat", "/etc/hostname")))
+    assert result.stdout.strip() == "node0001"
+    assert Path("/etc/hostname").read_text().strip() != "node0001"
+
+
+def test_lab_up_real_nodes_status_and_down_as_a_user_runs_them(
+    rootfs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "kube6.yaml"
+    spec.write_text(json.dumps(ONE_NODE))
+    assert run(["lab", "up", "--spec", str(spec), "--real-nodes", "--rootfs", str(rootfs)]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"lab ([0-9a-f]{4}) is up", out)
+    assert match, out
+    lab_id = match.group(1)
+    try:
+        assert f"real node node0001: {ADDRESS}" in out
+        assert f"env HOME=/tmp/kube6-lab-{lab_id}/home kube6 check --spec {spec}" in out
+        assert run(["lab", "status"]) == 0
+        status = capsys.readouterr().out
+        assert re.search(rf"k6-{lab_id}-node0001: .*systemd.*sshd", status), status
+    finally:
+        assert run(["lab", "down", lab_id]) == 0
+    assert f"removed lab(s): {lab_id}" in capsys.readouterr().out
+    assert not nodes.lab_cgroups(lab_id)
+    assert lab_id not in lab_namespaces()
 
 
 TWO_NODES = {
