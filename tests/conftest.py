@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-OPT_OUT = {"lab": "KUBE6_SKIP_LAB", "k8s": "KUBE6_SKIP_K8S"}
+OPT_OUT = {"lab": "KUBE6_SKIP_LAB", "k8s": "KUBE6_SKIP_K8S", "e2e": "KUBE6_SKIP_E2E"}
 
 
 def k8s_cache() -> Path:
