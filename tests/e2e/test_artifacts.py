@@ -562,3 +562,39 @@ def test_gateway_api_bundle_is_the_pinned_standard_channel(cache: Path) -> None:
         annotations = crd["metadata"]["annotations"]
         assert annotations[addons.BUNDLE_ANNOTATION] == GATEWAY_API.version
         assert annotations["gateway.networking.k8s.io/channel"] == "standard"
+
+
+# ---------------------------------------------------------------------------------------------
+# The packages on the nodes' own system
+
+
+def test_packages_install_on_the_nodes_rootfs(cache: Path, tmp_path: Path) -> None:
+    """`dpkg -i` into the real nodes' Debian rootfs (tests/e2e/build-rootfs.sh): the dependencies
+    outside these repositories are there, the maintainer scripts run and enable the services,
+    and the programs run on the node's libraries (runc with its libseccomp)."""
+    from kube6.lab import nodes
+
+    tarball = nodes.default_rootfs()
+    if not tarball.exists():
+        pytest.fail(f"{tarball} is missing: run `sudo bash tests/e2e/build-rootfs.sh`")
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    run("tar", "--numeric-owner", "-xf", tarball, "-C", root)
+    names = ("kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni", "containerd.io")
+    run("dpkg", f"--root={root}", "--install", *(deb_path(cache, n) for n in names))
+    for name in names:
+        status = run("dpkg", f"--root={root}", "--status", name)
+        assert "Status: install ok installed" in status, status
+    for unit in ("kubelet.service", "containerd.service"):
+        enabled = run("systemctl", f"--root={root}", "is-enabled", unit)
+        assert enabled.strip() == "enabled", unit
+    assert "libseccomp: 2." in run("chroot", root, "/usr/bin/runc", "--version")
+    assert f" v{CONTAINERD.version} " in run("chroot", root, "/usr/bin/containerd", "--version")
+    assert (
+        run("chroot", root, "/usr/bin/kubelet", "--version").strip()
+        == f"Kubernetes {KUBERNETES.version}"
+    )
+    # kubeadm's drop-in sits beside the unit systemd loads for kubelet.
+    wants = root / "etc/systemd/system/multi-user.target.wants/kubelet.service"
+    loaded = root / os.readlink(wants).lstrip("/")
+    assert (loaded.parent / "kubelet.service.d" / "10-kubeadm.conf").is_file(), loaded

@@ -159,16 +159,22 @@ def build_deb(deb: Deb, out_dir: Path) -> Path:
 
 
 def systemd_scripts(unit: str, *, start: bool) -> dict[str, str]:
-    """Maintainer scripts that enable (and start) a unit when systemd runs, as debhelper's do."""
+    """Maintainer scripts that enable (and start) a unit, as debhelper's do for the real packages:
+    enabled also where systemd is not running (an image build, a chroot), started only where it
+    runs."""
     now = f"    systemctl restart {unit} >/dev/null 2>&1 || true\n" if start else ""
     return {
         "postinst": (
             "#!/bin/sh\nset -e\n"
-            "# Enable the service at boot and start it now, the Debian convention that the real\n"
-            "# package follows; skipped where systemd is not running (a chroot, an image build).\n"
+            'if [ "$1" = "configure" ]; then\n'
+            "    if command -v deb-systemd-helper >/dev/null 2>&1; then\n"
+            f"        deb-systemd-helper enable {unit} >/dev/null 2>&1 || true\n"
+            "    elif command -v systemctl >/dev/null 2>&1; then\n"
+            f"        systemctl enable {unit} >/dev/null 2>&1 || true\n"
+            "    fi\n"
+            "fi\n"
             'if [ "$1" = "configure" ] && [ -d /run/systemd/system ]; then\n'
             "    systemctl daemon-reload >/dev/null 2>&1 || true\n"
-            f"    systemctl enable {unit} >/dev/null 2>&1 || true\n"
             f"{now}"
             "fi\nexit 0\n"
         ),
@@ -180,8 +186,12 @@ def systemd_scripts(unit: str, *, start: bool) -> dict[str, str]:
         ),
         "postrm": (
             "#!/bin/sh\nset -e\n"
-            'if [ "$1" = "purge" ] && [ -x /usr/bin/systemctl ]; then\n'
-            f"    systemctl disable {unit} >/dev/null 2>&1 || true\n"
+            'if [ "$1" = "purge" ]; then\n'
+            "    if command -v deb-systemd-helper >/dev/null 2>&1; then\n"
+            f"        deb-systemd-helper purge {unit} >/dev/null 2>&1 || true\n"
+            "    elif command -v systemctl >/dev/null 2>&1; then\n"
+            f"        systemctl disable {unit} >/dev/null 2>&1 || true\n"
+            "    fi\n"
             "fi\n"
             "if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || true; fi\n"
             "exit 0\n"
