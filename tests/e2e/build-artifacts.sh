@@ -256,6 +256,11 @@ debian_deb() { # PACKAGE: print the path of its .deb, downloading it once
   fi
   echo "$f"
 }
+debian_versions() { # PACKAGE...: "name=version, ..." of the downloaded .debs
+  local pkg out=()
+  for pkg in "$@"; do out+=("$(dpkg-deb -f "$(debian_deb "$pkg")" Version)"); out[-1]="$pkg=${out[-1]}"; done
+  local IFS=,; echo "${out[*]}" | sed 's/,/, /g'
+}
 debian_origin() { # PACKAGE...: JSON origin naming each Debian package and version
   local pkg out=()
   for pkg in "$@"; do
@@ -425,6 +430,29 @@ unpack_debs() { # DIR PACKAGE...: unpack Debian packages into DIR (once)
   touch "$dir.tmp/.ok"; rm -rf "$dir"; mv "$dir.tmp" "$dir"
 }
 
+# The probe image's busybox: Debian's busybox-static of the release that carries the BusyBox
+# version of kube6's pin (docker.io/library/busybox:1.37.0 -> trixie's 1:1.37.0-*), downloaded
+# with a private apt configuration (this machine's own sources stay untouched).
+BUSYBOX_SUITE=trixie
+busybox_deb() {
+  local dir="$BUILT/debian-$BUSYBOX_SUITE" f opts
+  f=$(compgen -G "$dir/busybox-static_*.deb" | head -1 || true)
+  if [[ -z "$f" ]]; then
+    mkdir -p "$dir"/apt/{lists/partial,cache/archives/partial,parts,prefs}
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $BUSYBOX_SUITE main" >"$dir/apt/sources.list"
+    : >"$dir/apt/status"
+    opts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o "Dir::Etc::SourceParts=$dir/apt/parts"
+          -o "Dir::Etc::PreferencesParts=$dir/apt/prefs" -o "Dir::State::Lists=$dir/apt/lists"
+          -o "Dir::State::status=$dir/apt/status" -o "Dir::Cache=$dir/apt/cache"
+          -o APT::Sandbox::User=root -o Debug::NoLocking=1)
+    apt-get "${opts[@]}" -qq update >&2 || die "apt-get update of Debian $BUSYBOX_SUITE failed"
+    (cd "$dir" && apt-get "${opts[@]}" -qq download busybox-static >&2) || die "apt-get download busybox-static ($BUSYBOX_SUITE) failed"
+    rm -rf "$dir/apt"
+    f=$(compgen -G "$dir/busybox-static_*.deb" | head -1)
+  fi
+  echo "$f"
+}
+
 NFT_PACKAGES=(nftables libnftables1 libnftnl11 libmnl0 libjansson4 libxtables12 libgmp10 libedit2 libbsd0 libmd0 libtinfo6 libc6)
 
 build_images() {
@@ -432,8 +460,17 @@ build_images() {
   need_k8s_tier "kube-apiserver-$K8S_V" "kube-controller-manager-$K8S_V" "etcd-$ETCD_VERSION"
   step "pause $PAUSE_TAG (gcc -static)" build_pause
   unpack_debs "$BUILT/nft-root" "${NFT_PACKAGES[@]}"
-  unpack_debs "$BUILT/busybox-root" busybox-static
-  bb="$BUILT/busybox-root/bin/busybox"
+  local bb_deb bb_version want=${BUSYBOX_VERSION##*:}
+  bb_deb=$(busybox_deb)
+  if [[ "$(cat "$BUILT/busybox-root/.ok" 2>/dev/null)" != "$(basename "$bb_deb")" ]]; then
+    rm -rf "$BUILT/busybox-root.tmp"; mkdir -p "$BUILT/busybox-root.tmp"
+    dpkg-deb -x "$bb_deb" "$BUILT/busybox-root.tmp"
+    basename "$bb_deb" >"$BUILT/busybox-root.tmp/.ok"; rm -rf "$BUILT/busybox-root"; mv "$BUILT/busybox-root.tmp" "$BUILT/busybox-root"
+  fi
+  bb=$(compgen -G "$BUILT/busybox-root/usr/bin/busybox" || compgen -G "$BUILT/busybox-root/bin/busybox")
+  bb_version=$("$bb" 2>&1 | sed -n '1s/^BusyBox v\([^ ]*\) .*/\1/p')
+  [[ "$bb_version" == "$want" ]] \
+    || die "Debian $BUSYBOX_SUITE's busybox-static is BusyBox $bb_version, but kube6 pins $BUSYBOX_VERSION: choose the Debian release that has $want (BUSYBOX_SUITE)"
   applets=$("$bb" --list | paste -sd' ')
   k8s_o="k8s.io/kubernetes@$K8S_V"
   spec=$(python3 - "$@" <<EOF
@@ -468,11 +505,11 @@ print(json.dumps({
     "kube-apiserver": "$k8s_o cmd/kube-apiserver (tests/k8s/build.sh) + /go-runner (k8s.io/component-base/logs/kube-log-runner@$K8S_STAGING_V)",
     "kube-controller-manager": "$k8s_o cmd/kube-controller-manager (tests/k8s/build.sh) + /go-runner",
     "kube-scheduler": "$k8s_o cmd/kube-scheduler + /go-runner",
-    "kube-proxy": "$k8s_o cmd/kube-proxy + /go-runner + nft from Debian ($(debian_origin nftables libnftables1 | tr '"' "'"))",
+    "kube-proxy": "$k8s_o cmd/kube-proxy + /go-runner + /usr/sbin/nft and its libraries from Debian $(. /etc/os-release && echo "$VERSION_CODENAME") ($(debian_versions "${NFT_PACKAGES[@]}"))",
     "etcd": "go.etcd.io/etcd/server/v3@$ETCD_VERSION (tests/k8s/build.sh)",
     "coredns": "github.com/coredns/coredns@$COREDNS_TAG (the version kubeadm $K8S_V deploys), setcap cap_net_bind_service+ep, user 65532",
     "pause": "gcc -static of $k8s_o build/pause/linux/pause.c, user 65535",
-    "busybox": "Debian's busybox-static ($(debian_origin busybox-static | tr '"' "'")), /bin applet links, tagged as kube6.versions.BUSYBOX",
+    "busybox": "Debian $BUSYBOX_SUITE's $(dpkg-deb -f "$bb_deb" Package Version | paste -sd' ' | sed 's/^Package: //; s/ Version: /=/') (BusyBox $bb_version, static), /bin/busybox + a /bin link per applet",
   },
 }))
 EOF

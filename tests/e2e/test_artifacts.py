@@ -514,6 +514,10 @@ def test_busybox_probe_image_has_the_probe_commands(
     for applet in ("sh", "sleep", "ping", "nc", "nslookup", "ip"):
         assert os.readlink(root / "bin" / applet) == "busybox", applet
     assert run("chroot", root, "/bin/sh", "-c", "echo ok; sleep 0").strip() == "ok"
+    # The BusyBox of the pinned tag (Debian's busybox-static of the release that has it).
+    assert f"BusyBox v{Reference.parse(BUSYBOX.version).tag} " in run(
+        "chroot", root, "/bin/busybox"
+    )
 
 
 def test_charts_push_to_the_registry_and_read_back(
