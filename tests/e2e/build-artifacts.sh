@@ -401,12 +401,78 @@ print(json.dumps([
 ]))' "$K8S_REPO" "$K8S_REPO_URL" "$DOCKER_REPO" "$DOCKER_REPO_URL" "${DOCKER_CODENAMES[*]}" "$DEB_K8S_V" "$CRI_TOOLS_VERSION" "$CNI_VERSION" "$CONTAINERD_VERSION")"
 }
 
+
+# A partial mirror of Debian's archive for what kube6 up installs from the distribution (ndppd,
+# routing/install) on the lab's nodes: their own sources lines (kube6.lab.nodes.SOURCES), with
+# Debian's signed InRelease and index files unchanged, so a node keeps its stock sources and
+# keyring and only the host changes. Refreshed when an InRelease is within 2 days of its
+# Valid-Until (bookworm-security's is a week), or when the sources or packages change.
+build_debian_mirror() {
+  local sources packages status="" stamp key tmp="$CACHE/apt/.tmp.debian" rootfs d result
+  sources=$(cd "$REPO_ROOT" && python3 -c 'import json,sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(json.dumps(list(nodes.SOURCES)))')
+  packages=$(cd "$REPO_ROOT" && python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.steps import routing; print(routing.SERVICE)')
+  rootfs=$(cd "$REPO_ROOT" && KUBE6_E2E_CACHE="$CACHE" python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(nodes.default_rootfs())')
+  if [[ -f "$rootfs" ]]; then
+    # Only what the nodes' rootfs lacks is mirrored (apt resolves against its dpkg status).
+    status="$WORK/rootfs-status"
+    tar -xOf "$rootfs" ./var/lib/dpkg/status >"$status" || die "no ./var/lib/dpkg/status in $rootfs"
+  fi
+  key=$({ echo "$sources $packages"; [[ -n "$status" ]] && sha256sum <"$status"; } | sha256sum | cut -d' ' -f1)
+  stamp="$CACHE/apt/.debian-mirror.json"
+  if [[ -f "$stamp" ]] && python3 - "$stamp" "$key" <<'EOF'
+import json, sys
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+data = json.load(open(sys.argv[1]))
+soon = datetime.now(UTC) + timedelta(days=2)
+fresh = all(s["valid_until"] is None or parsedate_to_datetime(s["valid_until"]) > soon
+            for s in data["result"]["suites"].values())
+sys.exit(0 if data["key"] == sys.argv[2] and fresh else 1)
+EOF
+  then
+    log "Debian mirror is current ($(python3 -c 'import json,sys; print(", ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp"))"
+  else
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    result=$(python3 "$HELPERS" debian-mirror "$tmp" "$sources" "$packages" "$status") \
+      || die "the Debian mirror could not be made (Debian's archive through apt)"
+    for d in "$tmp"/*/; do
+      d=$(basename "$d"); rm -rf "$CACHE/apt/$d"; mv "$tmp/$d" "$CACHE/apt/$d"
+    done
+    rm -rf "$tmp"
+    python3 -c 'import json,sys; json.dump({"key": sys.argv[1], "rootfs": sys.argv[2], "result": json.loads(sys.argv[3])}, open(sys.argv[4], "w"), indent=2)' \
+      "$key" "${status:+$rootfs}" "$result" "$stamp"
+    log "Debian mirror: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["packages"])' "$stamp")"
+  fi
+  python3 - "$stamp" "$sources" >"$WORK/debian-index.json" <<'EOF'
+import json, re, sys
+data = json.load(open(sys.argv[1]))["result"]
+repos = {}
+for line in json.loads(sys.argv[2]):
+    _deb, url, suite, *components = line.split()
+    repo = repos.setdefault(url, {"url": url, "path": re.sub(r"^[a-z]+://", "", url).replace("/", "-"),
+        "layout": "dists", "suites": [], "components": components, "key": "Debian's own (debian-archive-keyring): the nodes keep their stock keyring",
+        "packages": {}, "origin": "Debian's archive, unchanged (InRelease and indexes byte for byte, pool files of the listed packages only)"})
+    repo["suites"].append(suite)
+for name, url in data["packages"].items():
+    for repo in repos.values():
+        if url.startswith(repo["url"] + "/"):
+            pkg, version = name.split("_")[:2]
+            repo["packages"][pkg] = version
+print(json.dumps(list(repos.values())))
+EOF
+  python3 "$HELPERS" index apt "$CACHE" "$(python3 -c 'import json,sys; old=[e for e in json.load(open(sys.argv[1])) if e.get("builder") == "build-artifacts.sh" and "debian.org" not in e["url"]]; print(json.dumps(old + json.load(open(sys.argv[2]))))' "$CACHE/apt/index.json" "$WORK/debian-index.json")"
+  entry apt-repo deb.debian.org-debian "$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp")" \
+    apt/deb.debian.org-debian "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"debian_archive": d["result"]["suites"], "packages": d["result"]["packages"]}))' "$stamp")" \
+    "partial mirror of deb.debian.org (and deb.debian.org/debian-security): Debian-signed, for kube6's routing/install (ndppd)"
+}
+
 build_apt() {
   step "lab apt key" lab_key
   step ".deb packages" build_debs
   step "apt repository $K8S_REPO" build_k8s_repo
   step "apt repository $DOCKER_REPO" build_docker_repo
   step "apt entries" apt_entries
+  step "Debian mirror (ndppd)" build_debian_mirror
 }
 
 # ---------------------------------------------------------------------------------------------

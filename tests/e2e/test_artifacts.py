@@ -285,8 +285,10 @@ class Apt:
 
     def __init__(self, root: Path, lines: list[str], installed: dict[str, str]) -> None:
         self.root = root
-        for d in ("lists/partial", "cache/archives/partial", "parts", "prefs"):
+        for d in ("lists/partial", "cache/archives/partial", "parts", "prefs", "conf.d"):
             (root / d).mkdir(parents=True, exist_ok=True)
+        # apt's defaults, as on a node: none of this machine's apt.conf.d (e.g. DEP-11 targets).
+        (root / "apt.conf").write_text(f'Dir::Etc::Parts "{root / "conf.d"}";\n')
         (root / "sources.list").write_text("\n".join(lines) + "\n")
         (root / "status").write_text(
             "".join(
@@ -313,7 +315,7 @@ class Apt:
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, "LC_ALL": "C", "APT_CONFIG": str(self.root / "apt.conf")},
         )
 
 
@@ -405,6 +407,67 @@ def test_repository_layouts_match_upstream(cache: Path) -> None:
     assert "Components: stable" in release
     packages_ = (docker / "dists/bookworm/stable/binary-amd64/Packages").read_text()
     assert "Filename: dists/bookworm/pool/stable/amd64/containerd.io_" in packages_
+
+
+@pytest.fixture(scope="module")
+def http_server(cache: Path) -> Iterator[str]:
+    """The cache's apt/ over HTTP on ::1, as the lab's internet serves it; yields the base URL."""
+    import functools
+    import socket
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(cache / "apt"))
+    server = Server(("::1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://[::1]:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_debian_mirror_serves_ndppd_to_the_nodes_stock_sources(
+    cache: Path, http_server: str, tmp_path: Path
+) -> None:
+    """The nodes' own sources lines, host replaced, Debian's own keyring: apt updates cleanly
+    (Debian's signatures, by-hash) and installs kube6's routing package on the rootfs."""
+    from kube6.lab import nodes
+    from kube6.steps import routing
+
+    mirrors = {e["url"]: e for e in artifacts.read_index(cache, "apt") if "debian.org" in e["url"]}
+    lines = []
+    for line in nodes.SOURCES:
+        url = line.split()[1]
+        assert url in mirrors, f"no mirror of {url} in apt/index.json"
+        lines.append(line.replace(url, f"{http_server}/{mirrors[url]['path']}"))
+    status = tmp_path / "rootfs-status"
+    rootfs = nodes.default_rootfs()
+    if not rootfs.exists():
+        pytest.fail(f"{rootfs} is missing: run `sudo bash tests/e2e/build-rootfs.sh`")
+    status.write_bytes(
+        subprocess.run(
+            ["tar", "-xOf", str(rootfs), "./var/lib/dpkg/status"], capture_output=True, check=True
+        ).stdout
+    )
+    apt = Apt(tmp_path / "apt", lines, {})
+    apt.options.append(f"-o=Dir::State::status={status}")
+    update = apt("apt-get", "update")
+    assert update.returncode == 0, update.stderr
+    assert not re.search(r"^(W|E):", update.stderr, re.MULTILINE), update.stderr
+    sim = apt("apt-get", "install", "--simulate", routing.SERVICE)
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    assert re.findall(r"^Inst (\S+)", sim.stdout, re.MULTILINE) == [routing.SERVICE], sim.stdout
+    download = apt("apt-get", "download", routing.SERVICE)
+    assert download.returncode == 0, download.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,8 +648,10 @@ def test_packages_install_on_the_nodes_rootfs(cache: Path, tmp_path: Path) -> No
     root.mkdir()
     run("tar", "--numeric-owner", "-xf", tarball, "-C", root)
     names = ("kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni", "containerd.io")
-    run("dpkg", f"--root={root}", "--install", *(deb_path(cache, n) for n in names))
-    for name in names:
+    ndppd = sorted((cache / "apt" / "deb.debian.org-debian" / "pool").rglob("ndppd_*.deb"))
+    assert len(ndppd) == 1, ndppd
+    run("dpkg", f"--root={root}", "--install", *(deb_path(cache, n) for n in names), ndppd[0])
+    for name in (*names, "ndppd"):
         status = run("dpkg", f"--root={root}", "--status", name)
         assert "Status: install ok installed" in status, status
     for unit in ("kubelet.service", "containerd.service"):

@@ -7,6 +7,8 @@ Subcommands:
   image SPEC_JSON                  build one OCI image archive (see build_image)
   images SPEC_JSON                 build the images of kubeadm and kube6 (see image_specs)
   index KIND CACHE ITEMS_JSON      merge this script's entries into CACHE/KIND/index.json
+  debian-mirror OUT SOURCES PKGS STATUS
+                                   a partial mirror of Debian's archive (see build_debian_mirror)
   manifest CACHE ENTRIES_JSONL [full|partial]
                                    merge this script's entries into CACHE/manifest.json
 
@@ -794,6 +796,178 @@ def cmd_manifest(cache: str, entries_jsonl: str, full: str = "full") -> None:
         _write_json(path, {**data, "artifacts": artifacts})
 
 
+# ---------------------------------------------------------------------------------------------
+# A partial mirror of Debian's own archive: the suites a node's sources name, with Debian's
+# signed InRelease and the index files apt fetches, byte for byte, plus the pool files of the
+# packages kube6 installs from Debian (ndppd) and what they need beyond the node's rootfs. A node
+# keeps its stock sources and keyring; only the host name changes. All downloads go through apt
+# (`apt-helper download-file`, `apt-get --print-uris`) and are checked against the hashes of
+# the InRelease, which is checked against Debian's keyring.
+
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+INDEX_FILES = ("binary-amd64/Packages", "i18n/Translation-en")
+COMPRESSIONS = (".xz", ".bz2", ".gz")
+
+
+def parse_sources(lines: list[str]) -> list[tuple[str, str, list[str]]]:
+    """`deb URL SUITE COMPONENT...` lines -> (url, suite, components)."""
+    found = []
+    for line in lines:
+        parts = line.split()
+        if not parts or parts[0] != "deb" or parts[1].startswith("["):
+            raise SystemExit(
+                f"unsupported sources line {line!r} (want: deb URL SUITE COMPONENT...)"
+            )
+        found.append((parts[1].rstrip("/"), parts[2], parts[3:]))
+    return found
+
+
+def mirror_dir_name(url: str) -> str:
+    """http://deb.debian.org/debian-security -> deb.debian.org-debian-security"""
+    return re.sub(r"^[a-z]+://", "", url).rstrip("/").replace("/", "-")
+
+
+def release_hashes(text: str) -> dict[str, tuple[str, int]]:
+    """The SHA256 section of a Release/InRelease: path -> (hash, size)."""
+    hashes: dict[str, tuple[str, int]] = {}
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("SHA256:"):
+            inside = True
+        elif inside and line.startswith(" "):
+            digest, size, path = line.split()
+            hashes[path] = (digest, int(size))
+        elif inside:
+            inside = False
+    return hashes
+
+
+def apt_download(url: str, dest: Path, digest: str | None = None) -> None:
+    """apt's own downloader; DIGEST (`SHA256:hex`, or a bare SHA-256) is checked by apt."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "/usr/lib/apt/apt-helper",
+        "-o=APT::Sandbox::User=root",
+        "download-file",
+        url,
+        str(dest),
+    ]
+    if digest:
+        argv.append(digest if ":" in digest else f"SHA256:{digest}")
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        os.link(src, dst)
+
+
+def build_debian_mirror(
+    out: Path, sources: list[str], packages: list[str], status: Path | None, work: Path
+) -> dict[str, Any]:
+    """Write the mirror trees under OUT/<host-path>/; return what was mirrored."""
+    mirrored: dict[str, Any] = {"suites": {}, "packages": {}}
+    for url, suite, components in parse_sources(sources):
+        base = out / mirror_dir_name(url)
+        dists = base / "dists" / suite
+        apt_download(f"{url}/dists/{suite}/InRelease", dists / "InRelease")
+        subprocess.run(
+            ["gpgv", "--keyring", DEBIAN_KEYRING, str(dists / "InRelease")],
+            check=True,
+            capture_output=True,
+        )
+        text = (dists / "InRelease").read_text(encoding="utf-8")
+        hashes = release_hashes(text)
+        for component in components:
+            for index in INDEX_FILES:
+                path = next(
+                    (
+                        f"{component}/{index}{c}"
+                        for c in COMPRESSIONS
+                        if f"{component}/{index}{c}" in hashes
+                    ),
+                    None,
+                )
+                if path is None:
+                    raise SystemExit(f"{url} {suite}: InRelease lists no {component}/{index}.*")
+                digest, _size = hashes[path]
+                apt_download(f"{url}/dists/{suite}/{path}", dists / path, digest)
+                # Acquire-By-Hash: apt asks for the file by its hash.
+                _link(dists / path, dists / Path(path).parent / "by-hash" / "SHA256" / digest)
+        valid = re.search(r"^Valid-Until: (.+)$", text, re.MULTILINE)
+        mirrored["suites"][f"{url} {suite}"] = {
+            "date": re.search(r"^Date: (.+)$", text, re.MULTILINE).group(1),  # type: ignore[union-attr]
+            "valid_until": valid.group(1) if valid else None,
+        }
+    # Which pool files: apt itself resolves the packages against the mirror just written
+    # (file: URIs, Debian's keyring) and a system holding the node's rootfs.
+    lists = work / "lists"
+    for d in (lists / "partial", work / "cache/archives/partial", work / "parts", work / "prefs"):
+        d.mkdir(parents=True, exist_ok=True)
+    local = [
+        f"deb [signed-by={DEBIAN_KEYRING}] file:{out / mirror_dir_name(u)} {suite} {' '.join(c)}"
+        for u, suite, c in parse_sources(sources)
+    ]
+    (work / "sources.list").write_text("\n".join(local) + "\n")
+    empty = work / "status"
+    empty.write_text("")
+    # apt's defaults, as on a node: none of this machine's apt.conf.d (e.g. appstream's DEP-11).
+    (work / "conf.d").mkdir()
+    (work / "apt.conf").write_text(f'Dir::Etc::Parts "{work / "conf.d"}";\n')
+    options = [
+        f"-o=Dir::Etc::SourceList={work / 'sources.list'}",
+        f"-o=Dir::Etc::SourceParts={work / 'parts'}",
+        f"-o=Dir::Etc::PreferencesParts={work / 'prefs'}",
+        f"-o=Dir::State::Lists={lists}",
+        f"-o=Dir::State::status={status or empty}",
+        f"-o=Dir::Cache={work / 'cache'}",
+        "-o=APT::Sandbox::User=root",
+        "-o=Debug::NoLocking=1",
+    ]
+    env = {**os.environ, "LC_ALL": "C", "APT_CONFIG": str(work / "apt.conf")}
+    update = subprocess.run(
+        ["apt-get", *options, "update"], capture_output=True, text=True, check=False, env=env
+    )
+    if update.returncode != 0 or re.search(r"^(W|E):", update.stderr, re.MULTILINE):
+        raise SystemExit(f"apt cannot read the Debian mirror just written:\n{update.stderr}")
+    uris = subprocess.run(
+        ["apt-get", *options, "install", "--print-uris", "-qq", *packages],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    for line in uris.splitlines():
+        match = re.match(r"'file:(/\S+)' (\S+) (\d+) (\S+:[0-9a-f]+)", line)
+        if not match:
+            continue
+        local_path = Path(match.group(1))
+        repo = local_path.relative_to(out).parts[0]
+        url = next(u for u, _s, _c in parse_sources(sources) if mirror_dir_name(u) == repo)
+        rel = local_path.relative_to(out / repo)
+        apt_download(f"{url}/{rel}", local_path, match.group(4))
+        mirrored["packages"][match.group(2)] = f"{url}/{rel}"
+    missing = [p for p in packages if not any(f.startswith(f"{p}_") for f in mirrored["packages"])]
+    if missing:
+        raise SystemExit(f"apt resolved no package file for {missing}: {uris}")
+    return mirrored
+
+
+def cmd_debian_mirror(out: str, sources_json: str, packages: str, status: str) -> None:
+    """OUT SOURCES_JSON (the nodes' sources lines) PACKAGES (comma list) STATUS (a dpkg status
+    file of the nodes' rootfs, or '' for an empty system)."""
+    with tempfile.TemporaryDirectory(prefix="kube6-debian-mirror-") as work:
+        result = build_debian_mirror(
+            Path(out),
+            json.loads(sources_json),
+            packages.split(","),
+            Path(status) if status else None,
+            Path(work),
+        )
+    print(json.dumps(result, sort_keys=True))
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "pins": cmd_pins,
     "k8s-dependency": cmd_k8s_dependency,
@@ -802,6 +976,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "images": cmd_images,
     "index": cmd_index,
     "manifest": cmd_manifest,
+    "debian-mirror": cmd_debian_mirror,
 }
 
 
