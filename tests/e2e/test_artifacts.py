@@ -309,9 +309,12 @@ class Apt:
             "-o=Debug::NoLocking=1",
         ]
 
-    def __call__(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, tool: str, *args: str, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [tool, *self.options, *args],
+            cwd=cwd or self.root,
             capture_output=True,
             text=True,
             check=False,
@@ -466,8 +469,9 @@ def test_debian_mirror_serves_ndppd_to_the_nodes_stock_sources(
     sim = apt("apt-get", "install", "--simulate", routing.SERVICE)
     assert sim.returncode == 0, sim.stdout + sim.stderr
     assert re.findall(r"^Inst (\S+)", sim.stdout, re.MULTILINE) == [routing.SERVICE], sim.stdout
-    download = apt("apt-get", "download", routing.SERVICE)
+    download = apt("apt-get", "download", routing.SERVICE, cwd=tmp_path)
     assert download.returncode == 0, download.stderr
+    assert len(list(tmp_path.glob(f"{routing.SERVICE}_*.deb"))) == 1
 
 
 # ---------------------------------------------------------------------------------------------
