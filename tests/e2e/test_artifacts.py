@@ -102,6 +102,13 @@ def test_manifest_names_every_artifact_with_its_origin_and_checksum(cache: Path)
             assert e["sha256"] == digest, f"{path} changed since the manifest was written"
 
 
+def test_manifest_says_what_could_not_be_built_and_why(cache: Path) -> None:
+    data = json.loads((cache / "manifest.json").read_text())
+    gaps = mine(data["unavailable"])
+    assert {"tried", "why"} <= set(gaps[0]), gaps
+    assert any("cert-manager" in g["name"] for g in gaps)
+
+
 def test_images_are_exactly_what_kubeadm_and_kube6_pull(cache: Path) -> None:
     refs = {e["ref"] for e in artifacts.read_index(cache, "images")}
     wanted = {*kubeadm_images(cache), PAUSE.version, BUSYBOX.version}

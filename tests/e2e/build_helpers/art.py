@@ -780,6 +780,26 @@ def cmd_index(kind: str, cache: str, items_json: str) -> None:
         _write_json(path, merge(existing, json.loads(items_json), key))
 
 
+UNAVAILABLE = [
+    {
+        "name": "cert-manager images (controller, webhook, cainjector, acmesolver, startupapicheck)",
+        "version": "v1.21.2",
+        "tried": "github.com/cert-manager/cert-manager/cmd/{controller,webhook,cainjector,"
+        "acmesolver,startupapicheck}@v1.21.2 on the Go module proxy",
+        "why": "404 Not Found: the commands are nested modules the proxy does not serve, and the "
+        "root module's zip leaves them out; kube6's cert-manager add-on cannot run in the lab",
+    },
+    {
+        "name": "docker.io/envoyproxy/envoy (the Envoy proxy the gateway add-on runs)",
+        "version": "the one Envoy Gateway v1.9.1 names",
+        "tried": "nothing: C++ built with Bazel, not a Go module",
+        "why": "cannot be built on this machine; kube6's gateway add-on cannot serve traffic in the "
+        "lab, so Envoy Gateway's own controller image is not built either",
+    },
+]
+"""What kube6 up can install that this script cannot build, listed in manifest.json."""
+
+
 def cmd_manifest(cache: str, entries_jsonl: str, full: str = "full") -> None:
     root = Path(cache)
     mine = [json.loads(line) for line in Path(entries_jsonl).read_text().splitlines() if line]
@@ -793,7 +813,8 @@ def cmd_manifest(cache: str, entries_jsonl: str, full: str = "full") -> None:
     with locked(root):
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         artifacts = merge(data.get("artifacts", []), mine, "path", full=full == "full")
-        _write_json(path, {**data, "artifacts": artifacts})
+        unavailable = merge(data.get("unavailable", []), UNAVAILABLE, "name")
+        _write_json(path, {**data, "artifacts": artifacts, "unavailable": unavailable})
 
 
 # ---------------------------------------------------------------------------------------------
