@@ -329,39 +329,55 @@ class Apt:
         )
 
 
-def file_line(line: str, upstream: str, local: Path, keyring: str, key: Path) -> str:
-    """kube6's own sources line with the upstream URL and keyring replaced by local ones."""
-    assert upstream in line, line
-    assert keyring in line, line
-    return line.replace(upstream, f"file:{local}/").replace(keyring, str(key))
+def mirrored(cache: Path, base: str, line: str, keyring: str, key: Path) -> str:
+    """kube6's own sources line with the upstream URL replaced by its mirror under BASE (per
+    apt/index.json) and kube6's keyring path by KEY."""
+    for repo in artifacts.read_index(cache, "apt"):
+        if repo["url"] in line:
+            mirror = f"{base}/{repo['path']}" + ("/" if repo["url"].endswith("/") else "")
+            assert keyring in line, line
+            return line.replace(repo["url"], mirror).replace(keyring, str(key))
+    raise AssertionError(f"apt/index.json has no mirror for {line!r}")
 
 
-def kube6_lines(cache: Path, key: Path, codename: str) -> list[str]:
+def kube6_lines(cache: Path, base: str, key: Path, codename: str) -> list[str]:
     k8s_line = f"deb [signed-by={packages.KEYRING}] {packages.repo_url(KUBERNETES_MINOR)} /"
     return [
-        file_line(
-            k8s_line,
-            packages.repo_url(KUBERNETES_MINOR),
-            cache / "apt" / K8S_REPO,
-            packages.KEYRING,
-            key,
-        ),
-        file_line(
-            runtime.docker_line(DEBIAN[codename]),
-            "https://download.docker.com/linux/debian",
-            cache / "apt" / DOCKER_REPO,
-            runtime.KEYRING,
-            key,
-        ).replace(f"{DOCKER_REPO}/ ", f"{DOCKER_REPO} "),
+        mirrored(cache, base, k8s_line, packages.KEYRING, key),
+        mirrored(cache, base, runtime.docker_line(DEBIAN[codename]), runtime.KEYRING, key),
     ]
+
+
+def fetch_keys(cache: Path, base: str, into: Path) -> list[Path]:
+    """The keys where kube6 fetches them (`${url}Release.key`, `.../linux/debian/gpg`), from
+    the mirror: what a node trusts is what the lab serves there."""
+    import urllib.request
+
+    urls = [
+        f"{packages.repo_url(KUBERNETES_MINOR)}Release.key",
+        "https://download.docker.com/linux/debian/gpg",
+    ]
+    keys = []
+    for i, url in enumerate(urls):
+        repo = next(r for r in artifacts.read_index(cache, "apt") if url.startswith(r["url"]))
+        local = url.replace(
+            repo["url"], f"{base}/{repo['path']}" + ("/" if repo["url"].endswith("/") else "")
+        )
+        with urllib.request.urlopen(local, timeout=10) as answer:  # the lab's own HTTP server
+            keys.append(into / f"key{i}.asc")
+            keys[-1].write_bytes(answer.read())
+    return keys
 
 
 @pytest.mark.parametrize("codename", ["bookworm", "trixie"])
 def test_apt_reads_the_repositories_with_the_lab_key(
-    cache: Path, tmp_path: Path, codename: str
+    cache: Path, http_server: str, tmp_path: Path, codename: str
 ) -> None:
-    key = artifacts.require(cache / "keys" / "lab-apt.asc")
-    apt = Apt(tmp_path, kube6_lines(cache, key, codename), ROOTFS_PACKAGES)
+    """Over HTTP, with the keys fetched where kube6 fetches them, through kube6's own lines."""
+    k8s_key, docker_key = fetch_keys(cache, http_server, tmp_path)
+    lab_key = artifacts.require(cache / "keys" / "lab-apt.asc").read_bytes()
+    assert k8s_key.read_bytes() == docker_key.read_bytes() == lab_key
+    apt = Apt(tmp_path, kube6_lines(cache, http_server, k8s_key, codename), ROOTFS_PACKAGES)
     update = apt("apt-get", "update")
     assert update.returncode == 0, update.stderr
     assert not re.search(r"^(W|E):", update.stderr, re.MULTILINE), update.stderr
@@ -387,17 +403,19 @@ def test_apt_reads_the_repositories_with_the_lab_key(
         runtime.PACKAGE: f"{CONTAINERD.version}-1",
     }, sim.stdout
     # On an empty system only those rootfs packages are missing: nothing else is needed.
-    bare = Apt(tmp_path / "bare", kube6_lines(cache, key, codename), {})
+    bare = Apt(tmp_path / "bare", kube6_lines(cache, http_server, k8s_key, codename), {})
     assert bare("apt-get", "update").returncode == 0
     unmet = bare("apt-get", "install", "--simulate", *wanted)
     assert unmet.returncode != 0
     assert set(re.findall(r"Depends: (\S+)", unmet.stdout)) <= set(ROOTFS_PACKAGES), unmet.stdout
 
 
-def test_apt_refuses_the_repositories_without_the_lab_key(cache: Path, tmp_path: Path) -> None:
+def test_apt_refuses_the_repositories_without_the_lab_key(
+    cache: Path, http_server: str, tmp_path: Path
+) -> None:
     other = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
     assert other.exists()
-    apt = Apt(tmp_path, kube6_lines(cache, other, "bookworm"), ROOTFS_PACKAGES)
+    apt = Apt(tmp_path, kube6_lines(cache, http_server, other, "bookworm"), ROOTFS_PACKAGES)
     update = apt("apt-get", "update")
     assert "NO_PUBKEY" in update.stderr or "not signed" in update.stderr, update.stderr
     assert K8S not in apt("apt-cache", "policy", "kubelet").stdout
