@@ -696,3 +696,92 @@ def test_packages_install_on_the_nodes_rootfs(cache: Path, tmp_path: Path) -> No
     wants = root / "etc/systemd/system/multi-user.target.wants/kubelet.service"
     loaded = root / os.readlink(wants).lstrip("/")
     assert (loaded.parent / "kubelet.service.d" / "10-kubeadm.conf").is_file(), loaded
+
+
+# ---------------------------------------------------------------------------------------------
+# The images under the packaged runc
+
+
+def runc_run(
+    runc: str,
+    root: Path,
+    args: list[str],
+    *,
+    user: int = 0,
+    detach: bool = False,
+    seccomp: dict[str, Any] | None = None,
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    bundle = root.parent
+    config = bundle / "config.json"
+    config.unlink(missing_ok=True)
+    run(runc, "spec", "--bundle", bundle)
+    spec = json.loads(config.read_text())
+    spec["root"] = {"path": str(root), "readonly": False}
+    spec["process"].update(terminal=False, args=args, user={"uid": user, "gid": user})
+    if seccomp:
+        spec["linux"]["seccomp"] = seccomp
+    config.write_text(json.dumps(spec))
+    name = f"kube6-e2e-{os.getpid()}-{root.name}"
+    argv = [str(runc), "--root", str(bundle / "state"), "run", "--bundle", str(bundle)]
+    try:
+        if detach:
+            # A detached container keeps the stdio it was given: give it none, or run() waits.
+            with (bundle / "detached.log").open("w") as log:
+                code = subprocess.run(
+                    [*argv, "--detach", name],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    check=False,
+                    timeout=60,
+                ).returncode
+            text = (bundle / "detached.log").read_text()
+            return name, subprocess.CompletedProcess(argv, code, "", text)
+        done = subprocess.run(
+            [*argv, name], capture_output=True, text=True, check=False, timeout=60
+        )
+    except BaseException:
+        # Never leave the container (its processes, its cgroups) behind.
+        subprocess.run(
+            [runc, "--root", str(bundle / "state"), "delete", "-f", name],
+            check=False,
+            capture_output=True,
+        )
+        raise
+    return name, done
+
+
+def test_images_run_under_the_packaged_runc_with_seccomp(
+    cache: Path, registry: str, unpacked: Path, tmp_path: Path
+) -> None:
+    """containerd.io's runc runs the probe image (a seccomp profile applied: runc's libseccomp
+    works) and the pause image as its user, detached, until killed."""
+    runc = str(unpacked / "usr" / "bin" / "runc")
+    deny_mkdir = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    busybox = export(cache, registry, BUSYBOX.version, tmp_path / "bb" / "root")
+    name, done = runc_run(
+        runc, busybox, ["/bin/sh", "-c", "echo hello; mkdir /tmp/x"], seccomp=deny_mkdir
+    )
+    try:
+        assert done.stdout == "hello\n", done
+        assert "Operation not permitted" in done.stderr, done
+        assert done.returncode != 0
+    finally:
+        subprocess.run(
+            [runc, "--root", str(busybox.parent / "state"), "delete", "-f", name], check=False
+        )
+    pause = export(cache, registry, PAUSE.version, tmp_path / "pause" / "root")
+    entrypoint = config_of(cache, registry, PAUSE.version)["config"]["Entrypoint"]
+    name, done = runc_run(runc, pause, entrypoint, user=65535, detach=True)
+    where = [runc, "--root", str(pause.parent / "state")]
+    try:
+        assert done.returncode == 0, done
+        status = json.loads(run(*where, "state", name))
+        assert status["status"] == "running", status
+        run(*where, "kill", name, "KILL")
+    finally:
+        subprocess.run([*where, "delete", "-f", name], check=False, capture_output=True)
