@@ -86,6 +86,10 @@ class Reference:
         """The repository path in a lab registry (see `Layout`)."""
         return self.repository if layout == "same-path" else f"{self.registry}/{self.repository}"
 
+    def at(self, registry: str, layout: Layout = "same-path") -> str:
+        """This reference in the lab registry REGISTRY: `REGISTRY/path:tag`."""
+        return f"{registry}/{self.path(layout)}:{self.tag}"
+
 
 def crane(cache: Path) -> Path:
     return require(cache / "bin" / "crane")
@@ -143,7 +147,7 @@ def load_images(
     for image in read_index(cache, "images"):
         if refs is not None and image["ref"] not in refs:
             continue
-        target = f"{registry}/{Reference.parse(image['ref']).path(layout)}"
+        target = Reference.parse(image["ref"]).at(registry, layout)
         tarball = require(cache / "images" / image["file"])
         with tempfile.TemporaryDirectory(prefix="kube6-image-") as tmp:
             with tarfile.open(tarball) as archive:

@@ -517,7 +517,7 @@ def crane(cache: Path, *args: str) -> str:
 
 def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
-    image = f"{registry}/{Reference.parse(ref).path()}"
+    image = Reference.parse(ref).at(registry)
     proc = subprocess.Popen(
         [str(artifacts.crane(cache)), "export", "--insecure", image, "-"], stdout=subprocess.PIPE
     )
@@ -529,7 +529,7 @@ def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
 
 
 def config_of(cache: Path, registry: str, ref: str) -> dict[str, Any]:
-    image = f"{registry}/{Reference.parse(ref).path()}"
+    image = Reference.parse(ref).at(registry)
     manifest = json.loads(crane(cache, "manifest", "--insecure", image))
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     entry = next(e for e in artifacts.read_index(cache, "images") if e["ref"] == ref)
@@ -785,3 +785,92 @@ def test_images_run_under_the_packaged_runc_with_seccomp(
         run(*where, "kill", name, "KILL")
     finally:
         subprocess.run([*where, "delete", "-f", name], check=False, capture_output=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# containerd pulls through a registry mirror
+
+
+@pytest.fixture
+def containerd(unpacked: Path, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """containerd.io's containerd with its root, state and socket in TMP_PATH (CRI off: only
+    its content store and snapshotter are used); yields (ctr, socket). Killed at the end."""
+    sock = tmp_path / "containerd.sock"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "version = 3\n"
+        f'root = "{tmp_path / "root"}"\n'
+        f'state = "{tmp_path / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime",'
+        ' "io.containerd.cri.v1.images"]\n'
+        f'[grpc]\n  address = "{sock}"\n'
+        f'[ttrpc]\n  address = "{sock}.ttrpc"\n'
+    )
+    ctr = unpacked / "usr" / "bin" / "ctr"
+    with (tmp_path / "containerd.log").open("w") as log:
+        proc = subprocess.Popen(
+            [unpacked / "usr" / "bin" / "containerd", "--config", config],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(100):
+            if (
+                subprocess.run(
+                    [ctr, "--address", sock, "version"], capture_output=True, check=False
+                ).returncode
+                == 0
+            ):
+                break
+            assert proc.poll() is None, (tmp_path / "containerd.log").read_text()
+            import time
+
+            time.sleep(0.1)
+        yield ctr, sock
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_containerd_pulls_kube6s_refs_through_a_hosts_toml_mirror(
+    cache: Path, registry: str, containerd: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The unchanged upstream references resolve through a `hosts.toml` mirror of each upstream
+    registry to the lab registry (what kube6's `mirrors` renders for containerd), and arrive
+    with the digests of the archives."""
+    ctr, sock = containerd
+    hosts = tmp_path / "certs.d"
+    for upstream in ("registry.k8s.io", "docker.io"):
+        (hosts / upstream).mkdir(parents=True)
+        (hosts / upstream / "hosts.toml").write_text(
+            f'server = "https://{upstream}"\n\n'
+            f'[host."http://{registry}"]\n  capabilities = ["pull", "resolve"]\n'
+        )
+    digests = {e["ref"]: e["digest"] for e in artifacts.read_index(cache, "images")}
+    for ref in (PAUSE.version, BUSYBOX.version, f"registry.k8s.io/kube-proxy:{KUBERNETES.version}"):
+        pull = subprocess.run(
+            [
+                ctr,
+                "--address",
+                sock,
+                "images",
+                "pull",
+                # The client-side pull (the transfer service unpacks only to its configured
+                # snapshotters); the resolver and hosts.toml handling are the same.
+                "--local",
+                "--hosts-dir",
+                hosts,
+                "--snapshotter",
+                "native",
+                ref,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert pull.returncode == 0, pull.stderr
+    listing = run(ctr, "--address", sock, "images", "ls")
+    for ref in (PAUSE.version, BUSYBOX.version):
+        line = next((x for x in listing.splitlines() if x.startswith(f"{ref} ")), "")
+        assert digests[ref] in line, listing

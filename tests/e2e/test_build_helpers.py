@@ -51,6 +51,7 @@ def test_reference_parse(ref: str, registry: str, repository: str, tag: str) -> 
     assert (parsed.registry, parsed.repository, parsed.tag) == (registry, repository, tag)
     assert parsed.path("same-path") == repository
     assert parsed.path("host-prefix") == f"{registry}/{repository}"
+    assert parsed.at("[::1]:5000") == f"[::1]:5000/{repository}:{tag}"
 
 
 def test_reference_without_tag_is_refused() -> None:
