@@ -847,7 +847,9 @@ def test_containerd_pulls_kube6s_refs_through_a_hosts_toml_mirror(
             f'[host."http://{registry}"]\n  capabilities = ["pull", "resolve"]\n'
         )
     digests = {e["ref"]: e["digest"] for e in artifacts.read_index(cache, "images")}
-    for ref in (PAUSE.version, BUSYBOX.version, f"registry.k8s.io/kube-proxy:{KUBERNETES.version}"):
+    coredns = next(r for r in kubeadm_images(cache) if "/coredns/coredns:" in r)
+    kube_proxy = f"registry.k8s.io/kube-proxy:{KUBERNETES.version}"
+    for ref in (PAUSE.version, BUSYBOX.version, kube_proxy, coredns):
         pull = subprocess.run(
             [
                 ctr,
@@ -871,6 +873,12 @@ def test_containerd_pulls_kube6s_refs_through_a_hosts_toml_mirror(
         )
         assert pull.returncode == 0, pull.stderr
     listing = run(ctr, "--address", sock, "images", "ls")
-    for ref in (PAUSE.version, BUSYBOX.version):
+    for ref in (PAUSE.version, BUSYBOX.version, coredns):
         line = next((x for x in listing.splitlines() if x.startswith(f"{ref} ")), "")
         assert digests[ref] in line, listing
+    # Unpacked by containerd, /coredns keeps its file capability (non-root CoreDNS binds :53).
+    snapshots = tmp_path / "root" / "io.containerd.snapshotter.v1.native" / "snapshots"
+    found = list(snapshots.glob("*/coredns"))
+    assert len(found) == 1, found
+    cap = os.getxattr(found[0], "security.capability")
+    assert int.from_bytes(cap[4:8], "little") == 1 << 10
