@@ -23,7 +23,6 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 HELPERS="$SCRIPT_DIR/build_helpers/calico.py"
-ART_HELPERS="$SCRIPT_DIR/build_helpers/art.py"
 CACHE=${KUBE6_E2E_CACHE:-$HOME/.cache/kube6-e2e}
 K8S_CACHE=${KUBE6_K8S_CACHE:-$HOME/.cache/kube6-k8s}
 UPSTREAM=${KUBE6_UPSTREAM:-$REPO_ROOT/../shared/upstream}
@@ -457,7 +456,7 @@ step "tigera-operator $OPERATOR_TAG" build_operator
 step "images" build_images
 step "charts" build_charts
 binary_entries
-step "manifest" python3 "$HELPERS" manifest "$CACHE" "$ENTRIES" full
+step "manifest" python3 "$HELPERS" manifest "$CACHE" "$ENTRIES"
 
 log "built (in $CACHE):"
 python3 - "$CACHE/images/index.json" >&2 <<'EOF'

@@ -226,6 +226,10 @@ def test_manifest_records_origins(cache: Path) -> None:
         assert ("image", ref) in by_name, ref
     for e in entries:
         assert (cache / e["path"]).exists(), e
+    data = json.loads((cache / "manifest.json").read_text())
+    unavailable = " ".join(e["name"] for e in mine(data["unavailable"]))
+    assert "quay.io/calico/whisker" in unavailable
+    assert "confd's BIRD templates" in unavailable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +271,7 @@ def registry(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
-    image = f"{registry}/{Reference.parse(ref).path()}"
+    image = Reference.parse(ref).at(registry)
     proc = subprocess.Popen(
         [str(artifacts.crane(cache)), "export", "--insecure", image, "-"], stdout=subprocess.PIPE
     )
@@ -279,7 +283,7 @@ def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
 
 
 def config_of(cache: Path, registry: str, ref: str) -> dict[str, Any]:
-    image = f"{registry}/{Reference.parse(ref).path()}"
+    image = Reference.parse(ref).at(registry)
     entry = next(e for e in artifacts.read_index(cache, "images") if e["ref"] == ref)
     digest = run(artifacts.crane(cache), "digest", "--insecure", image).strip()
     assert digest == entry["digest"]

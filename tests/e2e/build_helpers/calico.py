@@ -361,20 +361,96 @@ def cmd_images(spec_json: str) -> None:
     print(json.dumps(done))
 
 
+# ---------------------------------------------------------------------------------------------
+# Shared index files and the manifest, merged under build-artifacts.sh's lock (art.locked): this
+# script's entries replace its own earlier ones, every other builder's stay as they are.
+
+
+def merge(existing: list[dict[str, Any]], mine: list[dict[str, Any]], key: str) -> list[Any]:
+    names = {m[key] for m in mine}
+    kept = [e for e in existing if e.get(key) not in names and e.get("builder") != BUILDER]
+    return sorted([*kept, *[{**m, "builder": BUILDER} for m in mine]], key=lambda e: str(e[key]))
+
+
+def cmd_index(kind: str, cache: str, items_json: str) -> None:
+    """KIND: images | charts | files; ITEMS_JSON: this script's entries (key: ref or url)."""
+    root = Path(cache)
+    key = "url" if kind in ("files", "apt") else "ref"
+    path = root / kind / "index.json"
+    with art.locked(root):
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        art._write_json(path, merge(existing, json.loads(items_json), key))
+
+
+UNAVAILABLE = [
+    {
+        "name": "quay.io/calico/whisker (Whisker's web UI: nginx and a web app)",
+        "version": "v3.33.1",
+        "tried": "nothing: not a Go program (npm build of whisker/ and an nginx image)",
+        "why": "not built; the operator deploys it only with the chart's `whisker.enabled: true` "
+        "(the default): kube6 should render `whisker: {enabled: false}` (tests/e2e/README.md)",
+    },
+    {
+        "name": "confd's BIRD templates in quay.io/calico/node",
+        "version": "release-v3.33 6609dea5",
+        "tried": "../shared/upstream/src/calico-release-v3.33/confd/etc/calico/confd/{conf.d,"
+        "templates}: text files naming symlink targets under node/filesystem/etc/calico/confd, "
+        "which the snapshot lacks; the only other copy here (a 2025-08-13 calico module in the Go "
+        "module cache) is for an older confd (its compiled test outputs differ)",
+        "why": "confd renders no bird.cfg/bird6.cfg, so BIRD does not run in calico-node: no BGP "
+        "mesh between nodes and no upstream peering until the snapshot includes them",
+    },
+    {
+        "name": "tigera-operator's embedded Istio (1.29.2) and Envoy Gateway (gateway-helm v1.8.3) "
+        "charts",
+        "version": "operator release-v1.44",
+        "tried": "Istio: not on the Go module proxy (no semver tags); gateway-helm: downloaded by "
+        "upstream's Makefile from oci://docker.io",
+        "why": "replaced by placeholder files: the operator's Istio and GatewayAPI resources fail "
+        "to load their chart (kube6 creates neither)",
+    },
+    {
+        "name": "flannel CNI plugin in quay.io/calico/third-party-cni-plugins; "
+        "csi-node-driver-registrar in quay.io/calico/calico",
+        "version": "v3.33.1",
+        "tried": "github.com/flannel-io/cni-plugin@v1.2.0 on the Go module proxy (403); "
+        "the registrar: not attempted (CSI is off in the chart's defaults)",
+        "why": "flannel is unused with Calico CNI; CSI runs only with kubeletVolumePluginPath set",
+    },
+]
+"""What the operator can deploy for kube6 that this script does not build, in manifest.json."""
+
+
+def cmd_manifest(cache: str, entries_jsonl: str) -> None:
+    root = Path(cache)
+    mine = [json.loads(line) for line in Path(entries_jsonl).read_text().splitlines() if line]
+    for m in mine:
+        path = root / m["path"]
+        if path.is_file():
+            m["sha256"] = art.sha256_file(path)
+        elif not path.exists():
+            raise SystemExit(f"manifest entry {m['name']}: {path} does not exist")
+    path = root / "manifest.json"
+    with art.locked(root):
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        artifacts = merge(data.get("artifacts", []), mine, "path")
+        unavailable = merge(data.get("unavailable", []), UNAVAILABLE, "name")
+        art._write_json(path, {**data, "artifacts": artifacts, "unavailable": unavailable})
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "pins": cmd_pins,
     "versions-yml": cmd_versions_yml,
     "images": cmd_images,
-    "index": art.cmd_index,
-    "manifest": art.cmd_manifest,
+    "index": cmd_index,
+    "manifest": cmd_manifest,
 }
 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[1] not in COMMANDS:
         raise SystemExit(__doc__)
-    # art's index and manifest merges keep other builders' entries and replace their own
-    # builder's, and its images name their builder: in this process, that is this script.
+    # art's images name their builder (history, index entry): in this process, this script.
     art.BUILDER = BUILDER
     COMMANDS[argv[1]](*argv[2:])
 
