@@ -251,7 +251,7 @@ debian_deb() { # PACKAGE: print the path of its .deb, downloading it once
   f=$(compgen -G "$DEBIAN_DIR/${pkg}_*.deb" | head -1 || true)
   if [[ -z "$f" ]]; then
     mkdir -p "$DEBIAN_DIR"
-    (cd "$DEBIAN_DIR" && apt-get download "$pkg" >&2) || die "apt-get download $pkg failed (run apt-get update?)"
+    (cd "$DEBIAN_DIR" && apt-get -o APT::Sandbox::User=root download "$pkg" >&2) || die "apt-get download $pkg failed (run apt-get update?)"
     f=$(compgen -G "$DEBIAN_DIR/${pkg}_*.deb" | head -1)
   fi
   echo "$f"
@@ -417,7 +417,7 @@ build_debian_mirror() {
     status="$WORK/rootfs-status"
     tar -xOf "$rootfs" ./var/lib/dpkg/status >"$status" || die "no ./var/lib/dpkg/status in $rootfs"
   fi
-  key=$({ echo "$sources $packages"; [[ -n "$status" ]] && sha256sum <"$status"; } | sha256sum | cut -d' ' -f1)
+  key=$({ echo "$sources $packages"; if [[ -n "$status" ]]; then sha256sum <"$status"; fi; } | sha256sum | cut -d' ' -f1)
   stamp="$CACHE/apt/.debian-mirror.json"
   if [[ -f "$stamp" ]] && python3 - "$stamp" "$key" <<'EOF'
 import json, sys
