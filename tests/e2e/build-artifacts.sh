@@ -32,6 +32,9 @@ TIMINGS=()
 
 log() { printf '[%s %s] %s\n' "$ME" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$ME" "$*" >&2; exit 1; }
+# Never end silently: name the command and line that failed.
+set -E
+trap 'printf "[%s] ERROR: line %s: %s failed\n" "$ME" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 step() {
   local name=$1 t0
