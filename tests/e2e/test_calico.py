@@ -441,3 +441,28 @@ def test_node_image_has_confds_bird_templates(node_root: Path) -> None:
     names = sorted(p.name for p in conf_d.iterdir())
     assert {"bird.toml", "bird6.toml"} <= set(names), names
     assert (node_root / "etc/calico/confd/templates/bird6.cfg.template").is_file()
+
+
+def test_node_image_start_chain_reaches_the_datastore(node_root: Path) -> None:
+    """The image's own start path runs: start_runit (sh) -> rc.local -> `calico component node
+    startup`, which reports the pinned version and stops at the missing API server (no cluster
+    here), and start_runit then says so and exits non-zero."""
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "SVDIR": "/etc/service/enabled",
+        "DATASTORE_TYPE": "kubernetes",
+        "NODENAME": "one",
+    }
+    done = subprocess.run(
+        ["chroot", str(node_root), "start_runit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    assert f"Starting node one with version {CALICO.version}" in out, out
+    assert "Error accessing the Calico datastore" in out, out
+    assert "Calico node failed to start" in out, out
