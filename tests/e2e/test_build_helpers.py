@@ -159,3 +159,29 @@ def test_build_image_writes_an_oci_layout_with_docker_manifest(tmp_path: Path) -
     assert members["bin/sh"].linkname == "busybox"
     assert members["bin"].isdir()
     assert members["tmp"].mode == 0o1777
+
+
+def test_debian_mirror_pure_parts() -> None:
+    sources = [
+        "deb http://deb.debian.org/debian bookworm main",
+        "deb http://deb.debian.org/debian-security/ bookworm-security main contrib",
+    ]
+    assert art.parse_sources(sources) == [
+        ("http://deb.debian.org/debian", "bookworm", ["main"]),
+        ("http://deb.debian.org/debian-security", "bookworm-security", ["main", "contrib"]),
+    ]
+    assert (
+        art.mirror_dir_name("http://deb.debian.org/debian-security")
+        == "deb.debian.org-debian-security"
+    )
+    with pytest.raises(SystemExit, match="unsupported"):
+        art.parse_sources(["deb [arch=amd64] http://x/debian bookworm main"])
+    release = (
+        "Suite: oldstable\nMD5Sum:\n 0123 10 main/binary-amd64/Packages\nSHA256:\n"
+        " aa11 10 main/binary-amd64/Packages\n bb22 5 main/binary-amd64/Packages.xz\n"
+        "Acquire-By-Hash: yes\n"
+    )
+    assert art.release_hashes(release) == {
+        "main/binary-amd64/Packages": ("aa11", 10),
+        "main/binary-amd64/Packages.xz": ("bb22", 5),
+    }
