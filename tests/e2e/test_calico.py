@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -234,6 +235,52 @@ def test_manifest_records_origins(cache: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Programs and images.
+
+
+UPSTREAM = Path(
+    os.environ.get("KUBE6_UPSTREAM", Path(__file__).resolve().parents[2] / "../shared/upstream")
+)
+OPERATOR_RENDER = UPSTREAM / "src/operator-release-v1.44/pkg/render"
+CALICO_COMPONENTS = (
+    "node.go",
+    "typha.go",
+    "kubecontrollers/kube-controllers.go",
+    "apiserver.go",
+    "goldmane/component.go",
+    "whisker/component.go",
+    "webhooks/render.go",
+    "csi.go",
+)
+"""The operator's render files of the Calico (not Enterprise) components it can deploy for kube6."""
+
+
+def operator_commands() -> set[str]:
+    """Every `calico ...` subcommand those files run (Command, probes, lifecycle hooks): the
+    words after components.CalicoBinaryPath up to the first flag."""
+    found = set()
+    for name in CALICO_COMPONENTS:
+        text = artifacts.require(OPERATOR_RENDER / name).read_text()
+        for m in re.finditer(r'CalicoBinaryPath,((?:\s*"[^"]*",?)+)', text):
+            words = []
+            for arg in re.findall(r'"([^"]*)"', m.group(1)):
+                if arg.startswith("-") or "%" in arg:
+                    break
+                words.append(arg)
+            found.add(" ".join(words))
+    return found
+
+
+def test_calico_binary_has_every_command_the_operator_runs(cache: Path) -> None:
+    commands = operator_commands()
+    assert {"component node health", "component typha", "component cni install"} <= commands
+    binary = built(cache, "calico")
+    for command in sorted(commands):
+        out = run(binary, *command.split(), "--help")
+        if command == "component apiserver":  # the API server's own CLI, not cobra's
+            assert "run a calico api server" in out, out
+            continue
+        usage = out.split("Usage:", 1)[1].split()
+        assert usage[: 1 + len(command.split())] == ["calico", *command.split()], (command, out)
 
 
 def test_calico_binary_reports_the_pin_and_the_snapshot(cache: Path) -> None:
