@@ -29,7 +29,7 @@ from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
 ADDRESS = "2001:db8:1234:5678::1"
 ONE_NODE = {
