@@ -513,3 +513,27 @@ def test_node_image_start_chain_reaches_the_datastore(node_root: Path) -> None:
     assert f"Starting node one with version {CALICO.version}" in out, out
     assert "Error accessing the Calico datastore" in out, out
     assert "Calico node failed to start" in out, out
+
+
+def test_node_image_network_tools_work_in_a_network_namespace(node_root: Path) -> None:
+    """nft (the nftables dataplane's backend, via knftables), both ip6tables backends and ip run
+    against the kernel, in a network namespace of this test's own (`unshare --net`)."""
+    rules = node_root / "tmp" / "rules.nft"
+    rules.write_text(
+        "table ip6 calico-test {\n"
+        "  set pods { type ipv6_addr; flags interval; elements = { 2001:db8:1::/64 } }\n"
+        "  chain filter-FORWARD {\n"
+        "    type filter hook forward priority 0; policy accept;\n"
+        "    ip6 saddr @pods counter accept\n"
+        "  }\n"
+        "}\n"
+    )
+    script = (
+        "nft -f /tmp/rules.nft && nft list table ip6 calico-test && "
+        "ip6tables-nft -w -L FORWARD -n && ip6tables-legacy-save && "
+        "ip -6 addr add 2001:db8::1/64 dev lo && ip link set lo up && ip -6 route show table local"
+    )
+    out = run("unshare", "--net", "chroot", node_root, "/bin/sh", "-c", script)
+    assert "ip6 saddr @pods counter" in out, out
+    assert "2001:db8:1::/64" in out, out
+    assert "local 2001:db8::1 dev lo" in out, out
