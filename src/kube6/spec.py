@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -30,7 +32,7 @@ from pydantic import (
 from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import RoutingMode
-from kube6.versions import KUBERNETES_MINOR
+from kube6.versions import KUBERNETES_MINOR, SUPPORTED_MINORS
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_NAME = re.compile(
@@ -45,10 +47,25 @@ SSH_TARGET = re.compile(
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 
+# Strict: `ssh_port: true` must not become port 1, nor "22" or 22.0 pass as 22. A YAML boolean,
+# float or quoted number where a number is expected is a mistake to report, never to coerce.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]  # no bytes (`!!binary`) taken as text
+SHOWN = 60  # characters of a bad value quoted back; a 1 MB name is not echoed whole
+
+
+def shorten(value: object) -> str:
+    """repr(value), cut to SHOWN characters with the length said."""
+    text = repr(value)
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[: SHOWN - 10]}...{text[-6:]} ({len(text)} characters)"
+
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {value!r}")
+        raise ValueError(f"{what} must be text, got {shorten(value)}")
     return value
 
 
@@ -98,7 +115,7 @@ def _pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
     def check(value: object) -> str:
         text = _text(value, what)
         if not regex.match(text):
-            raise ValueError(f"{text!r} is not {what} (for example {example!r})")
+            raise ValueError(f"{shorten(text)} is not {what} (for example {example!r})")
         return text
 
     return check
@@ -152,16 +169,31 @@ class _Strict(BaseModel):
 class Cluster(_Strict):
     name: DnsLabel = "kube001"
     """Cluster name: a DNS-1123 label, used in kubeconfig contexts and file headers."""
-    kubernetes: str = Field(default=KUBERNETES_MINOR, pattern=r"^1\.[0-9]{1,3}$")
-    """Kubernetes minor version ("1.37"); the patch release is resolved at install time."""
-    dns_domain: str = Field(default="cluster.local", pattern=DOMAIN.pattern, max_length=253)
+    kubernetes: Str = Field(
+        default=KUBERNETES_MINOR,
+        json_schema_extra={"enum": list(SUPPORTED_MINORS), "examples": [KUBERNETES_MINOR]},
+    )
+    """Kubernetes minor version, quoted ("1.37"): one of the minors kube6 supports; kube6 installs
+    its pinned patch release of that minor."""
+    dns_domain: Str = Field(default="cluster.local", pattern=DOMAIN.pattern, max_length=253)
     """Cluster DNS domain (kubeadm networking.dnsDomain)."""
-    control_plane_endpoint: str | None = Field(
+    control_plane_endpoint: Str | None = Field(
         default=None, pattern=r"^([a-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])(:[0-9]{1,5})?$"
     )
     """API endpoint that nodes and users reach: a DNS name or `[address]`, optional `:port`.
     Default: the first control-plane node, `[address]:6443`. Use a DNS name for several
     control-plane nodes."""
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _kubernetes(cls, value: str) -> str:
+        if value not in SUPPORTED_MINORS:
+            raise ValueError(
+                f"Kubernetes {shorten(value)} is not a minor kube6 supports; write one of "
+                f"{', '.join(repr(m) for m in SUPPORTED_MINORS)} (quoted, e.g. "
+                f'kubernetes: "{KUBERNETES_MINOR}")'
+            )
+        return value
 
 
 class Node(_Strict):
@@ -172,12 +204,12 @@ class Node(_Strict):
     API advertise address, etcd peer address."""
     roles: tuple[Role, ...] = (Role.CONTROL_PLANE, Role.WORKER)
     """control-plane, worker, or both (the default: a single node runs workloads too)."""
-    ssh: str | None = None
+    ssh: Str | None = None
     """How kube6 reaches the node: `user@host`, `user@[2001:db8::1]:22`. Omit to run locally."""
     prefix: Prefix | None = None
     """The node's own on-link prefix when it sits on another provider link than `prefix`;
     the node then gets its own pod pool inside it."""
-    interface: str | None = Field(default=None, pattern=INTERFACE_NAME.pattern)
+    interface: Str | None = Field(default=None, pattern=INTERFACE_NAME.pattern)
     """Uplink interface (`ip -6 route show default`); `init` detects it. Default `eth0`."""
 
     @field_validator("roles")
@@ -222,11 +254,11 @@ ROUTER_ID = re.compile(r"^(hash|([0-9]{1,3}\.){3}[0-9]{1,3})$")
 class Bgp(_Strict):
     peer: Address
     """The provider's (or your) router to peer with over IPv6."""
-    peer_as: int = Field(ge=1, le=4294967295)
+    peer_as: Int = Field(ge=1, le=4294967295)
     """The router's AS number."""
-    as_number: int = Field(default=64512, ge=1, le=4294967295)
+    as_number: Int = Field(default=64512, ge=1, le=4294967295)
     """The cluster's AS number (Calico BGPConfiguration asNumber)."""
-    router_id: str = "hash"
+    router_id: Str = "hash"
     """BGP router ID: `hash` (Calico derives a unique ID per node, needed without IPv4) or a
     dotted-quad 32-bit identifier that is not 0.0.0.0."""
 
@@ -255,17 +287,17 @@ class Network(_Strict):
     """Pod range (kubeadm podSubnet and the Calico pool). Default: `P:8:2::/104` in a /64."""
     services: Prefix | None = None
     """Service range (kubeadm serviceSubnet, /108 or longer). Default: `P:8:3::/112`."""
-    node_mask: int | None = Field(default=None, ge=64, le=128)
+    node_mask: Int | None = Field(default=None, ge=64, le=128)
     """Per-node pod CIDR length (controller-manager node-cidr-mask-size-ipv6)."""
-    block_size: int | None = Field(default=None, ge=0, le=128)
+    block_size: Int | None = Field(default=None, ge=0, le=128)
     """Calico IPv6 block size (116-128)."""
     dns: Address | None = None
     """Cluster DNS address; default and usual: the 10th address of the service range."""
-    max_pods: int | None = Field(default=None, ge=1, le=65536)
+    max_pods: Int | None = Field(default=None, ge=1, le=65536)
     """kubelet maxPods. Default: 110, or fewer when blocks are small."""
-    nat_outgoing: bool | None = None
+    nat_outgoing: Bool | None = None
     """Masquerade pod traffic leaving the cluster. Default: off for global pods, on for ULA."""
-    mtu: int | None = Field(default=None, ge=1280, le=65535)
+    mtu: Int | None = Field(default=None, ge=1280, le=65535)
     """Pod interface MTU; default: Calico detects it (no encapsulation, so the uplink's)."""
 
 
@@ -287,16 +319,16 @@ class Dns(_Strict):
 
 
 class Gateway(_Strict):
-    enabled: bool = True
+    enabled: Bool = True
     """Install Gateway API CRDs and a gateway controller with IPv6 listeners."""
     controller: Literal["envoy-gateway"] = "envoy-gateway"
     """The controller (Envoy Gateway: its chart and images are reachable over IPv6)."""
 
 
 class CertManager(_Strict):
-    enabled: bool = True
+    enabled: Bool = True
     """Install cert-manager and Let's Encrypt ClusterIssuers."""
-    email: str | None = None
+    email: Str | None = None
     """ACME account e-mail (optional; Let's Encrypt no longer sends expiry mail)."""
     issuer: Literal["staging", "production"] = "staging"
     """Which Let's Encrypt issuer the gateway uses; start with staging, switch when it works."""
@@ -310,11 +342,11 @@ class CertManager(_Strict):
 
 
 class Dashboard(_Strict):
-    enabled: bool = True
+    enabled: Bool = True
     """Install Headlamp, the Kubernetes SIG UI dashboard."""
     host: DnsName | None = None
     """Public host name of the dashboard behind the gateway (needs an AAAA record)."""
-    admin: bool = False
+    admin: Bool = False
     """Give the dashboard login cluster-admin instead of read-only. Not recommended."""
 
 
@@ -325,11 +357,11 @@ class Addons(_Strict):
 
 
 class Firewall(_Strict):
-    enabled: bool = True
+    enabled: Bool = True
     """Install kube6's host firewall (an nftables table of its own)."""
     api_sources: tuple[SourcePrefix, ...] = (IPv6Network("::/0"),)
     """Prefixes allowed to reach the API server (6443). Default: everywhere (plan warns)."""
-    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_port: Int = Field(default=22, ge=1, le=65535)
     """SSH port that stays open."""
     ssh_sources: tuple[SourcePrefix, ...] = (IPv6Network("::/0"),)
     """Prefixes allowed to reach SSH."""
@@ -386,17 +418,41 @@ def example() -> ClusterSpec:
 
 
 def load(path: Path) -> ClusterSpec:
-    """Read and validate kube6.yaml; every problem is reported, each with its path."""
+    """Read and validate kube6.yaml (`-` is standard input); every problem is reported."""
+    source = "standard input" if str(path) == "-" else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if str(path) == "-":
+            raw = read_bounded(sys.stdin.buffer, source)
+        else:
+            with path.open("rb") as stream:
+                raw = read_bounded(stream, source)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError([f"{path} does not exist; run `kube6 init` to write one"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([f"cannot read {path}: {exc}"], source=str(path)) from None
-    return parse_text(text, source=str(path))
+    except IsADirectoryError:
+        raise SpecError([f"{path} is a directory; give the kube6.yaml file in it"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"], source=source
+        ) from None
+    except OSError as exc:
+        raise SpecError([f"cannot read {path}: {exc.strerror or exc}"], source=source) from None
+    return parse_text(text, source=source)
 
 
 MAX_SPEC_BYTES = 1 << 20
+
+
+def read_bounded(stream: BinaryIO, source: str, limit: int = MAX_SPEC_BYTES) -> bytes:
+    """At most `limit` bytes, or SpecError: the read itself is bounded, because the size of a
+    device or pipe (`-f /dev/zero`, `-f -`) is 0 until it is read."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise SpecError(
+            [f"the input is larger than {limit} bytes (1 MiB); a kube6.yaml is far smaller"],
+            source=source,
+        )
+    return data
 
 
 def parse_text(text: str, *, source: str = "kube6.yaml") -> ClusterSpec:
@@ -448,9 +504,59 @@ def _problems(exc: ValidationError) -> list[str]:
         elif error["type"] == "missing":
             message = "is required"
         elif error["type"] == "model_type" or error["type"] == "model_attributes_type":
-            message = f"must be a mapping of keys, got {error.get('input')!r}"[:200]
+            message = f"must be a mapping of keys (key: value), got {shorten(error.get('input'))}"
+        else:
+            message = _plain(error) or message
         problems.append(f"{path}: {message}" if path else message)
     return problems
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, float):
+        return f"the decimal number {value!r}"
+    if isinstance(value, str):
+        return f"the text {shorten(value)} (quoted)"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return shorten(value)
+
+
+def _plain(error: Any) -> str | None:
+    """The validator's wording ("Input should be a valid integer") in the user's terms: what is
+    expected, an example, and what was given (shortened)."""
+    kind = error["type"]
+    given = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number without quotes (e.g. 22), got {_kind(given)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (unquoted), got {_kind(given)}"
+    if kind in ("string_type", "string_sub_type"):
+        return f"must be text (quote it), got {_kind(given)}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, e.g. [a, b] or one '- item' per line, got {_kind(given)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        low = ctx.get("ge", ctx.get("gt"))
+        high = ctx.get("le", ctx.get("lt"))
+        if low is not None:
+            return f"must be at least {low}, got {shorten(given)}"
+        return f"must be at most {high}, got {shorten(given)}"
+    if kind == "string_pattern_mismatch":
+        return f"{shorten(given)} does not have the expected form (see `kube6 schema`)"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters: {shorten(given)}"
+    if kind == "too_short":
+        return "must not be empty; give at least one item"
+    if kind in ("enum", "literal_error"):
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+        return f"must be one of {expected}; got {shorten(given)}"
+    if kind == "dict_type":
+        return f"must be a mapping of keys (key: value), got {_kind(given)}"
+    return None
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -21,6 +21,12 @@ class Pin:
 KUBERNETES_MINOR = "1.37"
 """The Kubernetes minor that kube6 targets by default; the patch is resolved at install time."""
 
+KUBERNETES_PATCHES = {"1.37": "v1.37.2", "1.36": "v1.36.4"}
+"""The minors kube6 supports, each with the patch release it installs: kubeadm config
+`v1beta4` (read since 1.31; v1beta3 removed in 1.37) and containerd 2.x (required from 1.36).
+1.36.4: https://kubernetes.io/releases/1.36/ (2026-08-11). 1.35 and older are not offered."""
+SUPPORTED_MINORS = tuple(KUBERNETES_PATCHES)
+
 KUBERNETES = Pin(
     "kubernetes",
     "v1.37.2",

@@ -64,7 +64,7 @@ SPEC_REFUSALS = [
     (
         "bad role",
         node_with(roles=["master"]),
-        "nodes[0].roles[0]: Input should be 'control-plane' or 'worker'",
+        "nodes[0].roles[0]: must be one of 'control-plane', 'worker'; got 'master'",
     ),
     ("no roles", node_with(roles=[]), "a node needs at least one role"),
     ("bgp without peer", spec_with(routing="bgp"), "routing: bgp needs a bgp section"),

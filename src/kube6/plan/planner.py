@@ -41,7 +41,7 @@ from kube6.plan.model import (
     RuleResult,
 )
 from kube6.spec import ClusterSpec
-from kube6.versions import KUBERNETES
+from kube6.versions import KUBERNETES_PATCHES
 
 DEFAULT_BLOCK = 120
 MIN_BLOCK = 116
@@ -753,12 +753,10 @@ def addons_need_solver(spec: ClusterSpec) -> bool:
 
 
 def _kubernetes_version(minor: str, choices: list[Choice]) -> str:
-    pinned_minor = ".".join(KUBERNETES.version.lstrip("v").split(".")[:2])
-    if minor == pinned_minor:
-        version = KUBERNETES.version
-        reason = "the pinned patch of this minor (kube6.versions)"
-    else:
-        version = f"v{minor}.0"
-        reason = f"kube6 pins {pinned_minor}; for {minor} the .0 release is written"
-    choices.append(Choice("kubernetes_version", version, "derived", reason))
+    # The spec admits only supported minors, each with its pinned patch: a `.0` is never
+    # invented (a .0 may lack fixes the pinned patch carries, and may not read our configs).
+    version = KUBERNETES_PATCHES[minor]
+    choices.append(
+        Choice("kubernetes_version", version, "derived", "the pinned patch of this minor")
+    )
     return version
