@@ -40,6 +40,75 @@ def test_init_runs_once(plan: Plan) -> None:
     )
 
 
+def test_init_of_a_multi_node_plan_makes_its_token_and_key_on_the_host(ha_plan: Plan) -> None:
+    """Issue 14: init.yaml went to kubeadm with `${KUBE6_JOIN_TOKEN}` unfilled."""
+    ctx = context(ha_plan, "cp1")
+    step_plan = control_plane.plan_init(ctx, InitFacts(False))
+    assert shown(step_plan) == [
+        "kubeadm token generate",
+        "kubeadm certs certificate-key",
+        f"write {INIT_PATH} (mode 0600, {len(ctx.files[INIT_PATH].content)} bytes)",
+        f"kubeadm init --config {INIT_PATH} --skip-token-print --upload-certs",
+        f"write {INIT_PATH} (mode 0600, {len(ctx.files[INIT_PATH].content)} bytes)",
+    ]
+    token, key, filled, _init, restore = step_plan.actions
+    assert isinstance(token, Exec)
+    assert isinstance(key, Exec)
+    assert (token.capture, key.capture) == (JOIN_TOKEN, CERTIFICATE_KEY)
+    assert token.secret_output
+    assert key.secret_output
+    assert isinstance(filled, PutFile)
+    assert filled.filled
+    assert isinstance(restore, PutFile)
+    assert not restore.filled
+    assert JOIN_TOKEN in restore.content
+    # secrets travel through stdout, never through argv
+    assert all(
+        "${" not in " ".join(a.command.argv) for a in step_plan.actions if isinstance(a, Exec)
+    )
+
+
+def test_init_step_writes_init_yaml_filled(ha_plan: Plan) -> None:
+    from kube6.steps import UP_STEPS, RunOptions, make_contexts, run_steps
+
+    token, key = "abcdef.0123456789abcdef", "c" * 64
+    ex = RecordingExecutor(host="cp1", default=None)
+    ex.reply(("test", "-e", "/etc/kubernetes/admin.conf"), exit_code=1)
+    ex.reply(("kubeadm", "token", "generate"), stdout=token + "\n")
+    ex.reply(("kubeadm", "certs", "certificate-key"), stdout=key + "\n")
+    ex.reply(("mkdir", "-p", "/etc/kubernetes/kubeadm"))
+    ex.reply(("kubeadm", "init", "--config", INIT_PATH, "--skip-token-print", "--upload-certs"))
+    seen: list[str] = []
+    put = ex.put
+
+    async def record(path: str, content: str, mode: int = 0o644) -> None:
+        seen.append(content)
+        await put(path, content, mode)
+
+    ex.put = record  # type: ignore[method-assign]
+    contexts = make_contexts(ha_plan, {"cp1": ex}, RunOptions(verify=False))
+    report = arun(run_steps(UP_STEPS, contexts, only=["control-plane/init"]))
+    assert report.ok, report.results
+    assert f"token: {token}" in seen[0]
+    assert f"certificateKey: {key}" in seen[0]
+    assert "${KUBE6_" not in seen[0]
+    assert ex.files[INIT_PATH] == (ctx_content := seen[1], 0o600)
+    assert JOIN_TOKEN in ctx_content
+
+
+def test_init_refuses_a_token_kubeadm_did_not_print(ha_plan: Plan) -> None:
+    from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+
+    ex = RecordingExecutor(host="cp1")
+    ex.reply(("test", "-e", "/etc/kubernetes/admin.conf"), exit_code=1)
+    ex.reply(("kubeadm", "token", "generate"), stdout="\n")
+    contexts = make_contexts(ha_plan, {"cp1": ex}, RunOptions(verify=False))
+    (result,) = arun(run_steps(UP_STEPS, contexts, only=["control-plane/init"])).results
+    assert result.status is Status.FAILED
+    assert "did not print a bootstrap token" in result.detail
+    assert not any(c.argv[:2] == ("kubeadm", "init") for c in ex.commands)
+
+
 def test_kubeconfig_for_the_invoking_user(plan: Plan) -> None:
     ctx = context(plan)
     facts = KubeconfigFacts(Account("/home/ops", "1000", "1000"), "a" * 64, None)

@@ -36,9 +36,11 @@ class NodeStandIn(LocalExecutor):
     async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
         command = as_command(cmd)
         argv = command.argv
-        if argv[0] == "kubeadm":
+        if argv[0] == "kubeadm" and argv[1] in ("init", "join"):
             extra = ("--rootfs", str(self.root), "--dry-run", "--ignore-preflight-errors=all")
             command = Command((str(self.kubeadm), *argv[1:], *extra), secrets=command.secrets)
+        elif argv[0] == "kubeadm":
+            command = Command((str(self.kubeadm), *argv[1:]), secrets=command.secrets)
         elif argv[0] in ("mkdir", "test"):
             command = Command((*argv[:-1], f"{self.root}{argv[-1]}"))
         return await super().run(command, check=check)
@@ -61,6 +63,37 @@ def test_init_step_runs_kubeadm_init_dry_run(plan: Plan, tmp_path: Path) -> None
     assert (tmp_path / "etc/kubernetes/kubeadm/init.yaml").exists()
     # --dry-run wrote its manifests to a temporary folder inside the root, nothing in place.
     assert not (tmp_path / "etc/kubernetes/admin.conf").exists()
+    assert list((tmp_path / "etc/kubernetes/tmp").glob("kubeadm-init-dryrun*/kube-apiserver.yaml"))
+
+
+def test_init_step_of_a_multi_node_plan_passes_the_real_kubeadm(
+    ha_plan: Plan, tmp_path: Path
+) -> None:
+    """Issue 14: on several nodes init.yaml reached kubeadm with `${KUBE6_JOIN_TOKEN}` and
+    `${KUBE6_CERTIFICATE_KEY}` unfilled, and kubeadm refused it. The step runs unchanged here:
+    the real `kubeadm token generate` and `kubeadm certs certificate-key` make the values and
+    the real `kubeadm init --upload-certs --dry-run` reads the file the step wrote."""
+    kubeadm = k8s_binary("kubeadm")
+    ex = NodeStandIn("cp1", tmp_path, kubeadm)
+    written: list[str] = []
+    original = ex.put
+
+    async def keep(path: str, content: str, mode: int = 0o644) -> None:
+        written.append(content)
+        await original(path, content, mode)
+
+    ex.put = keep  # type: ignore[method-assign]
+    contexts = make_contexts(ha_plan, {"cp1": ex}, RunOptions(verify=False))
+    report = asyncio.run(run_steps(UP_STEPS, contexts, only=["control-plane/init"]))
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    filled, left = written
+    assert "${KUBE6_" not in filled
+    token = contexts["cp1"].state.values[JOIN_TOKEN]
+    assert f"token: {token}" in filled
+    assert token not in left
+    assert JOIN_TOKEN in left
+    assert oct((tmp_path / "etc/kubernetes/kubeadm/init.yaml").stat().st_mode & 0o777) == "0o600"
     assert list((tmp_path / "etc/kubernetes/tmp").glob("kubeadm-init-dryrun*/kube-apiserver.yaml"))
 
 

@@ -25,6 +25,8 @@ from .conftest import arun
 
 FAKE_TOKEN = "kube6x.secretsecret0042"
 FAKE_KEY = "f" * 60 + "0042"
+INIT_TOKEN = "kube6i.initsecretin0042"
+INIT_KEY = "e" * 60 + "0042"
 TOKEN_SHAPE = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
 
 
@@ -83,6 +85,10 @@ def test_dry_run_of_a_multi_node_plan_prints_placeholders(ha_plan: Plan) -> None
     cp2 = host_script(report, "cp2")
     assert f"certificateKey: {CERTIFICATE_KEY}" in cp2
     first = host_script(report, "cp1")
+    # init.yaml's token and key are made on the host first, and the script says to fill them.
+    assert 'KUBE6_JOIN_TOKEN="$(kubeadm token generate)"' in first
+    assert 'KUBE6_CERTIFICATE_KEY="$(kubeadm certs certificate-key)"' in first
+    assert f"# fill in {JOIN_TOKEN}, {CERTIFICATE_KEY}" in first
     assert 'KUBE6_JOIN_TOKEN="$(kubeadm token create --ttl 30m' in first
 
 
@@ -95,6 +101,17 @@ def test_real_run_keeps_token_and_key_out_of_every_output(ha_plan: Plan) -> None
         ex.reply(("test", "-e", "/etc/kubernetes/admin.conf"), exit_code=1)
         exs[node.name] = ex
     exs["cp1"].files["/etc/kubernetes/pki/ca.crt"] = (pem, 0o644)
+    exs["cp1"].reply(("kubeadm", "token", "generate"), stdout=INIT_TOKEN + "\n")
+    exs["cp1"].reply(("kubeadm", "certs", "certificate-key"), stdout=INIT_KEY + "\n")
+    init_writes: list[tuple[str, int]] = []
+    put = exs["cp1"].put
+
+    async def record(path: str, content: str, mode: int = 0o644) -> None:
+        if path == "/etc/kubernetes/kubeadm/init.yaml":
+            init_writes.append((content, mode))
+        await put(path, content, mode)
+
+    exs["cp1"].put = record  # type: ignore[method-assign]
     exs["cp1"].reply(
         ("kubeadm", "token", "create", "--ttl", "30m", "--description", "kube6 up"),
         stdout=FAKE_TOKEN + "\n",
@@ -119,6 +136,19 @@ def test_real_run_keeps_token_and_key_out_of_every_output(ha_plan: Plan) -> None
         )
     )
     statuses = {(r.host, r.step): r.status for r in report.results}
+    assert statuses[("cp1", "control-plane/init")] is Status.CHANGED, lines
+    # The init file kubeadm read had the generated token and key (issue 14: it had the markers),
+    # 0600; the file left on disk has the markers again.
+    (filled, mode), (left, _) = init_writes
+    assert f"token: {INIT_TOKEN}" in filled
+    assert f"certificateKey: {INIT_KEY}" in filled
+    assert "${KUBE6_" not in filled
+    assert mode == 0o600
+    assert JOIN_TOKEN in left
+    assert INIT_TOKEN not in left
+    assert INIT_KEY not in left
+    init = next(c.argv for c in exs["cp1"].commands if c.argv[:2] == ("kubeadm", "init"))
+    assert "--upload-certs" in init
     assert statuses[("cp1", "join/credentials")] is Status.CHANGED, lines
     assert statuses[("cp1", "join/credentials")] is Status.CHANGED
     assert statuses[("cp2", "join/control-plane")] is Status.CHANGED
@@ -144,6 +174,8 @@ def test_real_run_keeps_token_and_key_out_of_every_output(ha_plan: Plan) -> None
     for text in outputs:
         assert FAKE_TOKEN not in text, text[:2000]
         assert FAKE_KEY not in text, text[:2000]
+        assert INIT_TOKEN not in text, text[:2000]
+        assert INIT_KEY not in text, text[:2000]
     failure = next(r for r in report.results if r.status is Status.FAILED)
     assert "exit code: 1" in failure.detail
     assert "***" in failure.detail

@@ -62,7 +62,8 @@ class PutFile:
     why: str = ""
     secrets: tuple[str, ...] = field(default=(), repr=False)
     filled: bool = False
-    """Its ${KUBE6_...} placeholders are replaced by run-time values before it is written."""
+    """Its ${KUBE6_...} placeholders are replaced by run-time values before it is written
+    (by the step's plan when they are known then, else by the runner as it writes the file)."""
 
     @property
     def display(self) -> str:
@@ -193,7 +194,8 @@ class HostContext:
             return marker
         raise Kube6Error(
             f"{marker} is not known: the step that sets it did not run in this `kube6 up`",
-            fix="run without --skip/--only for join/credentials, which creates it",
+            fix="run without --skip/--only for the step that creates it (control-plane/init "
+            "or join/credentials)",
         )
 
 

@@ -3,15 +3,24 @@
 kubeadm init runs only when /etc/kubernetes/admin.conf is absent: a second `up` never
 re-initialises a cluster. kubeadm prints a join command with a bootstrap token, so its output is
 never shown (`--skip-token-print`, and the runner hides the output of secret commands).
+
+On a multi-node plan init.yaml carries a bootstrap token and (several control planes) a
+certificate key. The step makes them on the host with kubeadm itself (`kubeadm token
+generate`, `kubeadm certs certificate-key`: printed to a pipe, never on a command line), the
+runner fills them into the file as it writes it (mode 0600), and once init is done the
+placeholder version takes the file's place again, so no secret stays on disk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.execute.command import Command
+from kube6.render.base import CERTIFICATE_KEY, JOIN_TOKEN, SECRET_MODE
 from kube6.render.kubeadm import INIT_PATH
 from kube6.steps import probe
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets, run
+from kube6.steps.join import parse_certificate_key, parse_token
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
@@ -47,13 +56,55 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
             f"no {INIT_PATH} was rendered for {ctx.node.name}, the first control-plane node",
             fix="this is a kube6 bug: `kube6 render` should write it; please report it",
         )
+    secrets: list[Exec] = []
+    if JOIN_TOKEN in artifact.content:
+        secrets.append(
+            Exec(
+                Command(("kubeadm", "token", "generate")),
+                why="the bootstrap token that init creates and the other nodes join with",
+                capture=JOIN_TOKEN,
+                parse=parse_token,
+                secret_output=True,
+            )
+        )
+    if CERTIFICATE_KEY in artifact.content:
+        secrets.append(
+            Exec(
+                Command(("kubeadm", "certs", "certificate-key")),
+                why="the key that encrypts the control-plane certificates for the other masters",
+                capture=CERTIFICATE_KEY,
+                parse=parse_certificate_key,
+                secret_output=True,
+            )
+        )
+    init = ["kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print"]
+    if CERTIFICATE_KEY in artifact.content:
+        # Without --upload-certs kubeadm ignores certificateKey and uploads nothing.
+        init.append("--upload-certs")
+    if not secrets:
+        return StepPlan.do(
+            PutFile(INIT_PATH, artifact.content, artifact.mode, why="the cluster's configuration"),
+            Exec(
+                Command(tuple(init)),
+                why="create the cluster (control plane, etcd, certificates)",
+                secret_output=True,
+            ),
+        )
     return StepPlan.do(
-        PutFile(INIT_PATH, artifact.content, artifact.mode, why="the cluster's configuration"),
+        *secrets,
+        PutFile(
+            INIT_PATH,
+            artifact.content,
+            SECRET_MODE,
+            why="the cluster's configuration, token and certificate key filled in",
+            filled=True,
+        ),
         Exec(
-            run("kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print").command,
+            Command(tuple(init)),
             why="create the cluster (control plane, etcd, certificates)",
             secret_output=True,
         ),
+        PutFile(INIT_PATH, artifact.content, SECRET_MODE, why="no token or key left on disk"),
     )
 
 

@@ -51,7 +51,7 @@ def parse_token(output: str) -> str:
     token = output.strip().splitlines()[-1].strip() if output.strip() else ""
     if not re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
         raise Kube6Error(
-            "kubeadm token create did not print a bootstrap token",
+            "kubeadm did not print a bootstrap token (`kubeadm token create` or `generate`)",
             fix="run `kubeadm token list` on the first control-plane node to see what is wrong",
         )
     return token

@@ -18,6 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from kube6.errors import CommandError, Kube6Error, UsageError
+from kube6.render.base import PLACEHOLDERS
+from kube6.render.kubeadm import fill_placeholders
 from kube6.steps.base import (
     Exec,
     HostContext,
@@ -250,9 +252,15 @@ async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
     state = ctx.state
     if isinstance(action, PutFile):
         path = ctx.path(action.path)
+        content = action.content
+        if action.filled:
+            # Values captured earlier in this same step (init's token) exist only now.
+            markers = [m for m in PLACEHOLDERS if m in content]
+            if markers:
+                content = fill_placeholders(content, {m: ctx.value(m) for m in markers})
         # mkdir -p leaves existing folders' modes alone (install -d would reset them).
         await ctx.executor.run(("mkdir", "-p", path.rsplit("/", 1)[0] or "/"))
-        await ctx.executor.put(path, action.content, action.mode)
+        await ctx.executor.put(path, content, action.mode)
         return
     try:
         done = await ctx.executor.run(action.command)
