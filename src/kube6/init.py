@@ -26,7 +26,7 @@ from typing import Any
 from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import RoutingMode
-from kube6.spec import DNS1123_LABEL, parse_text
+from kube6.spec import DNS1123_LABEL, default_roles, parse_text
 from kube6.versions import KUBERNETES_MINOR
 
 
@@ -37,6 +37,8 @@ class NodeAnswer:
     roles: tuple[str, ...] = ("control-plane", "worker")
     ssh: str | None = None
     interface: str | None = None
+    roles_given: bool = False
+    """roles= was on the command line (an update then writes them; else the file's stay)."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,25 @@ def parse_node_flag(text: str, *, first: bool) -> NodeAnswer:
         address = net.parse_address(match.group("address"))
     except ValueError as exc:
         raise SpecError([f"--node {text!r}: {exc}"], source="command line") from None
-    roles: tuple[str, ...] = ("control-plane", "worker") if first else ("worker",)
+    # The rule of the spec for a node without roles (spec.default_roles): the first node is
+    # control-plane + worker, every other node a worker.
+    roles: tuple[str, ...] = default_roles(0 if first else 1)
     ssh = interface = None
+    roles_given = False
     for item in filter(None, match.group("rest").split(",")):
         key, _, value = item.partition("=")
         if key == "roles":
             roles = tuple(value.split("+"))
+            roles_given = True
+            bad = [r for r in roles if r not in ("control-plane", "worker")]
+            if bad or not roles:
+                raise SpecError(
+                    [
+                        f"--node {text!r}: roles={value!r}: write control-plane, worker or "
+                        "control-plane+worker"
+                    ],
+                    source="command line",
+                )
         elif key == "ssh":
             ssh = value
         elif key == "if":
@@ -94,7 +109,7 @@ def parse_node_flag(text: str, *, first: bool) -> NodeAnswer:
                 [f"--node {text!r}: unknown option {key!r}; use roles=, ssh= or if="],
                 source="command line",
             )
-    return NodeAnswer(name, address, roles, ssh, interface)
+    return NodeAnswer(name, address, roles, ssh, interface, roles_given)
 
 
 def propose_routing(prefix: IPv6Network, on_link: bool | None) -> RoutingMode:
@@ -182,7 +197,10 @@ def update_text(old: str, answers: InitAnswers) -> str:
     doc: Any = yaml.load(old)
     if not isinstance(doc, CommentedMap):
         raise SpecError(["the existing file is not a mapping; move it away and run init again"])
+    if answers.cluster:
+        doc.setdefault("cluster", CommentedMap())["name"] = answers.cluster
     if answers.prefix is not None:
+        _refuse_stranded_nodes(doc, answers)
         doc["prefix"] = str(answers.prefix)
     if answers.routing is not None:
         doc["routing"] = str(answers.routing)
@@ -203,14 +221,51 @@ def update_text(old: str, answers: InitAnswers) -> str:
                 entry["interface"] = node.interface
             if node.ssh:
                 entry["ssh"] = node.ssh
+            if node.roles_given:
+                roles = CommentedSeq(node.roles)
+                roles.fa.set_flow_style()
+                entry["roles"] = roles
     if answers.nat64_prefix is not None:
         dns = doc.setdefault("dns", CommentedMap())
         dns["nat64_prefix"] = str(answers.nat64_prefix)
+    if answers.email is not None or answers.dashboard_host is not None:
+        addons = doc.setdefault("addons", CommentedMap())
+        if answers.email is not None:
+            addons.setdefault("cert_manager", CommentedMap())["email"] = answers.email
+        if answers.dashboard_host is not None:
+            addons.setdefault("dashboard", CommentedMap())["host"] = answers.dashboard_host
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
     text = buffer.getvalue()
     parse_text(text, source="the updated file")
     return text
+
+
+def _refuse_stranded_nodes(doc: Any, answers: InitAnswers) -> None:
+    """A new prefix with nodes left on addresses outside it would be a spec that does not plan:
+    refuse, naming the nodes to give with --node."""
+    assert answers.prefix is not None
+    given = {n.name for n in answers.nodes}
+    stranded = []
+    for entry in doc.get("nodes") or []:
+        if not hasattr(entry, "get") or entry.get("name") in given:
+            continue
+        try:
+            address = net.parse_address(str(entry.get("address")))
+        except ValueError:
+            continue
+        if address not in answers.prefix and entry.get("prefix") is None:
+            stranded.append(f"{entry.get('name')} ({address})")
+    if stranded:
+        raise SpecError(
+            [
+                f"--prefix {answers.prefix}: node(s) {', '.join(stranded)} keep addresses "
+                "outside the new prefix; give each its new address with --node "
+                f"NAME=ADDRESS (e.g. --node {stranded[0].split(' ')[0]}="
+                f"{answers.prefix.network_address + 1})"
+            ],
+            source="command line",
+        )
 
 
 def merge(detected: InitAnswers, flags: InitAnswers) -> InitAnswers:

@@ -203,7 +203,9 @@ class Node(_Strict):
     """The node's stable global IPv6 address (not a temporary/privacy address): kubelet node-ip,
     API advertise address, etcd peer address."""
     roles: tuple[Role, ...] = (Role.CONTROL_PLANE, Role.WORKER)
-    """control-plane, worker, or both (the default: a single node runs workloads too)."""
+    """control-plane, worker, or both. Left out: the first node in `nodes` is control-plane
+    and worker (a single node runs workloads too), every other node is a worker; `init`
+    writes the same."""
     ssh: Str | None = None
     """How kube6 reaches the node: `user@host`, `user@[2001:db8::1]:22`. Omit to run locally."""
     prefix: Prefix | None = None
@@ -246,6 +248,12 @@ class Node(_Strict):
     @property
     def is_worker(self) -> bool:
         return Role.WORKER in self.roles
+
+
+def default_roles(index: int) -> tuple[str, ...]:
+    """The roles of the node at `index` of `nodes` when it gives none: the first node is
+    control-plane + worker, every other node a worker (spec and `init` share this rule)."""
+    return ("control-plane", "worker") if index == 0 else ("worker",)
 
 
 ROUTER_ID = re.compile(r"^(hash|([0-9]{1,3}\.){3}[0-9]{1,3})$")
@@ -384,6 +392,21 @@ class ClusterSpec(_Strict):
     dns: Dns = Dns()
     addons: Addons = Addons()
     firewall: Firewall = Firewall()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_roles(cls, data: Any) -> Any:
+        # One rule for a node without roles, shared with `init` (default_roles): two such
+        # nodes must not become two control planes (an even etcd quorum).
+        if not isinstance(data, Mapping) or not isinstance(data.get("nodes"), list | tuple):
+            return data
+        nodes = [
+            {**node, "roles": list(default_roles(index))}
+            if isinstance(node, Mapping) and "roles" not in node
+            else node
+            for index, node in enumerate(data["nodes"])
+        ]
+        return {**data, "nodes": nodes}
 
     @model_validator(mode="after")
     def _bgp_section(self) -> ClusterSpec:

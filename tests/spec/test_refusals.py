@@ -241,7 +241,10 @@ def test_rule_failures_carry_numbers_and_a_fix(
 
 
 def test_even_control_planes_warn() -> None:
-    nodes = [{"name": f"cp{i}", "address": f"2001:db8:1234:5678::{i + 1}"} for i in range(2)]
+    nodes = [
+        {"name": f"cp{i}", "address": f"2001:db8:1234:5678::{i + 1}", "roles": ["control-plane"]}
+        for i in range(2)
+    ]
     plan = make_plan(spec_module.from_data(spec_with(nodes=nodes)))
     [quorum] = [r for r in plan.rules if r.name == "etcd-quorum"]
     assert quorum.level == "warn"

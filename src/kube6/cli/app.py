@@ -23,13 +23,14 @@ app = typer.Typer(
     help=(
         "From IPv6-only servers to a secure IPv6 single-stack Kubernetes cluster.\n\n"
         "Typical journey: `kube6 init` writes kube6.yaml; `kube6 plan` explains every address; "
-        "`kube6 render --out DIR` writes every file for review; `kube6 check` reads each host; "
+        "`kube6 render -o DIR` writes every file for review; `kube6 check` reads each host; "
         "`kube6 up` converges the cluster; `kube6 verify` proves it works."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

@@ -15,7 +15,7 @@ from kube6.modes import RoutingMode
 
 @app.command()
 def init(
-    out: Path = typer.Option(Path("kube6.yaml"), "--out", "-o", help="File to write."),
+    out: Path = typer.Option(Path("kube6.yaml"), "--output", "-o", "--out", help="File to write."),
     force: bool = typer.Option(
         False, "--force", help="Update an existing file (its comments and order are kept)."
     ),
@@ -73,18 +73,28 @@ def init(
         answers = init_core.merge(detect_local(), flags)
         for note in answers.notes:
             stderr.print(f"detected: {note}")
-    if not answers.cluster:
-        answers = init_core.replace(answers, cluster="kube001")
+    from kube6.cli.outputs import check_file, write_file
+
+    check_file(out, "--output")
     if out.exists():
         if not force:
             raise UsageError(
                 f"{out} exists; kube6 init does not overwrite it",
-                fix=f"pass --force to update {out} in place (comments are kept), or --out OTHER",
+                fix=f"pass --force to update {out} in place (comments are kept), or -o OTHER",
             )
-        text = init_core.update_text(out.read_text(encoding="utf-8"), answers)
-        out.write_text(text, encoding="utf-8")
+        # Only what the command line says changes the cluster name (a detected host name
+        # must not rename an existing cluster).
+        answers = init_core.replace(answers, cluster=flags.cluster)
+        from kube6.spec import read_bounded
+
+        with out.open("rb") as stream:
+            old = read_bounded(stream, str(out)).decode("utf-8", errors="replace")
+        text = init_core.update_text(old, answers)
+        write_file(out, text, "--output")
         stderr.print(f"updated {out} (comments kept); next: kube6 plan -f {out}")
         return
+    if not answers.cluster:
+        answers = init_core.replace(answers, cluster="kube001")
     text = init_core.render_text(answers)
-    out.write_text(text, encoding="utf-8")
+    write_file(out, text, "--output")
     stderr.print(f"wrote {out}; next: kube6 plan -f {out}")

@@ -144,7 +144,9 @@ def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
 
 @app.command()
 def schema(
-    out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+    out: Path | None = typer.Option(
+        None, "--output", "-o", "--out", help="Write to this file instead of stdout."
+    ),
 ) -> None:
     """Print the JSON Schema of kube6.yaml (for editor completion and validation)."""
     from kube6 import spec as spec_module
@@ -153,5 +155,7 @@ def schema(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        from kube6.cli.outputs import write_file
+
+        write_file(out, text, "--output")
         stderr.print(f"wrote {out}")

@@ -17,7 +17,11 @@ MANIFEST = ".kube6-rendered"
 @app.command()
 def render(
     out: Path = typer.Option(
-        Path("rendered"), "--out", "-o", help="Folder to write into (created if missing)."
+        Path("rendered"),
+        "--output",
+        "-o",
+        "--out",
+        help="Folder to write into (created if missing).",
     ),
     spec_path: Path | None = SpecOption,
     include_secrets: bool = typer.Option(
@@ -37,16 +41,18 @@ def render(
     /etc/containerd/config.toml on node0001). The same spec always gives byte-identical files.
     """
     # Imported here, as in every command: `kube6 --help` loads no command's machinery.
+    from kube6.cli.outputs import check_folder
     from kube6.render import render_all
     from kube6.render.writer import write_artifacts
 
     plan = load_plan(spec_path)
     artifacts = render_all(plan)
+    check_folder(out, "--output")
     manifest = out / MANIFEST
     if out.exists() and any(out.iterdir()) and not manifest.exists() and not force:
         raise UsageError(
             f"{out} is not empty and was not written by `kube6 render`",
-            fix=f"choose another --out folder, or pass --force to write into {out} anyway",
+            fix=f"choose another --output folder, or pass --force to write into {out} anyway",
         )
     previous = set(manifest.read_text().split()) if manifest.exists() else set()
     result = write_artifacts(artifacts, out, include_secrets=include_secrets)

@@ -88,12 +88,15 @@ def _emit(
             for h in report.hosts()
         }
         if script_dir is not None:
-            script_dir.mkdir(parents=True, exist_ok=True)
+            from kube6.cli.outputs import check_file, check_folder, write_file
+
+            check_folder(script_dir, "--script-dir")
+            paths = {host: script_dir / f"{host}.sh" for host in scripts}
+            for path in paths.values():
+                check_file(path, "--script-dir")
             for host, text in scripts.items():
-                path = script_dir / f"{host}.sh"
-                path.write_text(text, encoding="utf-8")
-                path.chmod(0o755)
-                stdout.print(str(path))
+                write_file(paths[host], text, "--script-dir", mode=0o755)
+                stdout.print(str(paths[host]))
         else:
             for text in scripts.values():
                 stdout.out(text, highlight=False)
@@ -164,6 +167,10 @@ def _run(
         fresh = True
     if output is UpOutput.SH and not dry_run:
         raise UsageError("--output sh prints a dry run", fix="add --dry-run")
+    if script_dir is not None:
+        from kube6.cli.outputs import check_folder
+
+        check_folder(script_dir, "--script-dir")  # before any host is read
     names = _nodes(plan, nodes)
     options = RunOptions(dry_run=dry_run, fresh=fresh, ignore=frozenset(ignore))
     executors = {} if fresh else _executors(plan, names)
