@@ -221,6 +221,24 @@ def test_modules_recorded_builtin_kernel() -> None:
     assert "overlay" in modules
 
 
+def test_modules_recorded_lab_node_without_sys_module() -> None:
+    # A systemd-nspawn node on the same kernel: no /proc/modules, no /sys/module, no
+    # /lib/modules; only the kernel's configuration and /proc/filesystems say what is built in.
+    modules = parse_modules(data("modules-lab-node.txt"))
+    assert {"overlay", "nf_tables"} <= modules
+
+
+def test_modules_config_and_filesystems() -> None:
+    text = (
+        "== proc\n== sys\n== builtin\n== config\nCONFIG_NF_TABLES=y\nCONFIG_NF_TABLES_INET=y\n"
+        "CONFIG_OVERLAY_FS=m\n== fs\nnodev\tsysfs\n\text4\nnodev\toverlay\n"
+    )
+    # =m is a loadable module (it counts once loaded, from /proc/modules); unknown symbols are
+    # ignored; every filesystem the kernel knows is its module.
+    assert parse_modules(text) == {"nf_tables", "sysfs", "ext4", "overlay"}
+    assert "overlay" not in parse_modules("== config\nCONFIG_OVERLAY_FS=m\n")
+
+
 def test_modules_sections() -> None:
     text = (
         "== proc\nnf_tables 348160 0 - Live 0x0\nbr-netfilter 32768 0 - Live 0x0\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kube6.execute import RecordingExecutor
 from kube6.plan.model import Plan
 from kube6.steps import Exec, PutFile, StepPlan, host
@@ -97,14 +99,30 @@ def test_modules(plan: Plan) -> None:
 
 def test_modules_read_counts_builtin_ones(plan: Plan) -> None:
     ex = RecordingExecutor(host="node0001")
-    ex.reply(("uname", "-r"), stdout="6.8.0-1\n")
-    ex.files["/lib/modules/6.8.0-1/modules.builtin"] = (
-        "kernel/net/netfilter/nf_tables.ko\n",
-        0o644,
+    ex.reply(
+        host.MODULES_PROBE,
+        stdout="== proc\n== sys\n== builtin\nkernel/net/netfilter/nf_tables.ko\n== config\n== fs\n",
     )
-    ex.reply(("test", "-d", "/sys/module/overlay"), exit_code=1)
     facts = arun(host.read_modules(context(plan, executor=ex)))
     assert facts.loaded == frozenset({"nf_tables"})
+
+
+def test_modules_built_in_on_a_kernel_without_loadable_modules_need_no_modprobe(
+    plan: Plan,
+) -> None:
+    # Recorded in a lab node (systemd-nspawn) on a kernel built without module support: no
+    # /proc/modules, /sys/module or /lib/modules, so `modprobe overlay` fails there ("Module
+    # overlay not found"); /proc/config.gz and /proc/filesystems show both built in.
+    recorded = (Path(__file__).parents[1] / "facts" / "data" / "modules-lab-node.txt").read_text()
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(host.MODULES_PROBE, stdout=recorded)
+    ctx = context(plan, executor=ex)
+    facts = arun(host.read_modules(ctx))
+    assert facts.loaded == frozenset({"overlay", "nf_tables"})
+    rendered = ctx.files[host.MODULES_PATH].content
+    assert shown(host.plan_modules(ctx, facts)) == [
+        f"write /etc/modules-load.d/kube6.conf (mode 0644, {len(rendered)} bytes)"
+    ]
 
 
 FSTAB = "UUID=1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n# /old none swap sw 0 0\n"

@@ -69,9 +69,12 @@ def parse_uname(text: str) -> Uname:
 
 
 def parse_modules(text: str) -> frozenset[str]:
-    """Loaded or built-in modules, from the sections that MODULES_PROBE prints.
+    """Loaded or built-in modules, from the sections that MODULES_SCRIPT prints.
 
     Names are normalised with `_` (the kernel treats `-` and `_` alike in module names).
+    Built-in code shows in `/sys/module` only when it has parameters, and a container hides
+    `/sys/module` and `/lib/modules`: the kernel's build configuration (`CONFIG_...=y`, for the
+    modules in KCONFIG_MODULES) and `/proc/filesystems` (a filesystem is its module) count too.
     """
     names: set[str] = set()
     section = ""
@@ -88,6 +91,13 @@ def parse_modules(text: str) -> frozenset[str]:
             name = line
         elif section == "builtin":
             name = line.rsplit("/", 1)[-1].removesuffix(".ko")
+        elif section == "config":
+            symbol, _, value = line.removeprefix("CONFIG_").partition("=")
+            if value != "y" or symbol not in KCONFIG_MODULES:
+                continue
+            name = KCONFIG_MODULES[symbol]
+        elif section == "fs":
+            name = line.split()[-1]
         else:
             raise fact_error("the module list", text, "a line comes before any section marker")
         names.add(name.replace("-", "_"))
@@ -96,12 +106,25 @@ def parse_modules(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+KCONFIG_MODULES = {
+    "OVERLAY_FS": "overlay",
+    "NF_TABLES": "nf_tables",
+    "BRIDGE_NETFILTER": "br_netfilter",
+}
+"""Kernel configuration symbols of the modules kube6 wants, when built in (`=y`)."""
+
 # /proc/modules lists loadable modules only; /sys/module and modules.builtin add the built-in
-# ones (a kernel without module support has no /proc/modules at all).
+# ones (a kernel without module support has no /proc/modules at all). In a container (e.g.
+# systemd-nspawn) /sys/module and /lib/modules are absent; the kernel's configuration
+# (/proc/config.gz, or Debian's and Ubuntu's /boot/config-RELEASE) and /proc/filesystems still
+# say what is built in.
 MODULES_SCRIPT = (
     "echo '== proc'; cat /proc/modules 2>/dev/null; "
     "echo '== sys'; ls -1 /sys/module 2>/dev/null; "
-    "echo '== builtin'; cat \"/lib/modules/$(uname -r)/modules.builtin\" 2>/dev/null; true"
+    "echo '== builtin'; cat \"/lib/modules/$(uname -r)/modules.builtin\" 2>/dev/null; "
+    "echo '== config'; { zcat /proc/config.gz 2>/dev/null || "
+    "cat \"/boot/config-$(uname -r)\" 2>/dev/null; } | grep '^CONFIG_.*=y$'; "
+    "echo '== fs'; cat /proc/filesystems 2>/dev/null; true"
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.facts.system import MODULES_SCRIPT, parse_modules
 from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, run
 
@@ -150,16 +151,6 @@ def parse_modules_conf(text: str) -> list[str]:
     ]
 
 
-def parse_builtin(text: str | None) -> set[str]:
-    """Module names from `/lib/modules/<release>/modules.builtin` (`kernel/.../name.ko`)."""
-    names: set[str] = set()
-    for line in (text or "").splitlines():
-        base = line.strip().rsplit("/", 1)[-1]
-        if base.endswith(".ko"):
-            names.add(base[:-3].replace("-", "_"))
-    return names
-
-
 @dataclass(frozen=True)
 class ModulesFacts:
     file: str | None
@@ -167,19 +158,15 @@ class ModulesFacts:
     """Of the modules wanted, those loaded or built into the kernel."""
 
 
+MODULES_PROBE = ("sh", "-c", MODULES_SCRIPT)
+
+
 async def read_modules(ctx: HostContext) -> ModulesFacts:
     wanted = parse_modules_conf(_rendered(ctx, MODULES_PATH) or "")
-    release = (await probe.stdout(ctx, "uname", "-r") or "").strip()
-    builtin = parse_builtin(
-        await ctx.executor.get(f"/lib/modules/{release}/modules.builtin") if release else None
-    )
-    loaded = set()
-    for name in wanted:
-        if (
-            name.replace("-", "_") in builtin
-            or await probe.exit_code(ctx, "test", "-d", f"/sys/module/{name}") == 0
-        ):
-            loaded.add(name)
+    # kube6 check's probe: loaded, or built in by any sign (a kernel without loadable modules
+    # has no modprobe to run, and a container hides /sys/module and /lib/modules).
+    present = parse_modules(await probe.stdout(ctx, *MODULES_PROBE) or "== none\n")
+    loaded = {name for name in wanted if name.replace("-", "_") in present}
     return ModulesFacts(await probe.read_text(ctx, MODULES_PATH), frozenset(loaded))
 
 
