@@ -170,14 +170,14 @@ def test_ca_cert_hash_is_the_spki_sha256() -> None:
 
 
 def test_parsers_of_kubeadm_output() -> None:
-    assert join.parse_token("abcdef.0123456789abcdef\n") == "abcdef.0123456789abcdef"
+    assert control_plane.parse_token("abcdef.0123456789abcdef\n") == "abcdef.0123456789abcdef"
     with pytest.raises(Kube6Error):
-        join.parse_token("error: cluster unreachable")
+        control_plane.parse_token("error: cluster unreachable")
     key = "0123456789abcdef" * 4
     text = f"[upload-certs] Storing the certificates in Secret\n[upload-certs] Using certificate key:\n{key}\n"
-    assert join.parse_certificate_key(text) == key
+    assert control_plane.parse_certificate_key(text) == key
     with pytest.raises(Kube6Error):
-        join.parse_certificate_key("nothing")
+        control_plane.parse_certificate_key("nothing")
 
 
 def test_credentials(ha_plan: Plan) -> None:

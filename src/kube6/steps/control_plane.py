@@ -13,17 +13,40 @@ placeholder version takes the file's place again, so no secret stays on disk.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from kube6.errors import Kube6Error
 from kube6.execute.command import Command
 from kube6.render.base import CERTIFICATE_KEY, JOIN_TOKEN, SECRET_MODE
 from kube6.render.kubeadm import INIT_PATH
 from kube6.steps import probe
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets, run
-from kube6.steps.join import parse_certificate_key, parse_token
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+_HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def parse_certificate_key(output: str) -> str:
+    """The key from `kubeadm init phase upload-certs --upload-certs` (its last 64-hex word)."""
+    found = _HEX64.findall(output)
+    if not found:
+        raise Kube6Error(
+            "kubeadm init phase upload-certs printed no certificate key",
+            fix="run it by hand on the first control-plane node and check its output",
+        )
+    return str(found[-1])
+
+
+def parse_token(output: str) -> str:
+    token = output.strip().splitlines()[-1].strip() if output.strip() else ""
+    if not re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
+        raise Kube6Error(
+            "kubeadm did not print a bootstrap token (`kubeadm token create` or `generate`)",
+            fix="run `kubeadm token list` on the first control-plane node to see what is wrong",
+        )
+    return token
 
 
 def kubectl(ctx: HostContext, *args: str) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""join: a fresh token and the CA hash from the first control plane; the other nodes join.
+"""join: a fresh token and the CA hash from the first control plane; the other nodes join;
+the kubelets' serving certificates are approved (`kube6.steps.serving`).
 
 Extra control-plane nodes join one at a time (each adds an etcd member) with a certificate key
 from `kubeadm init phase upload-certs`; workers join in parallel. The filled join
@@ -10,20 +11,18 @@ log: they are run-time secrets, masked in every output.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
-from kube6.errors import Kube6Error
 from kube6.execute.command import Command
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
 from kube6.render.kubeadm import JOIN_PATH, fill_placeholders
-from kube6.steps import probe
+from kube6.steps import probe, serving
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets
+from kube6.steps.control_plane import parse_certificate_key, parse_token
 
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 CA_CERT = "/etc/kubernetes/pki/ca.crt"
 JOIN_TTL = "30m"
-_HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 def ca_cert_hash(pem: str) -> str:
@@ -34,27 +33,6 @@ def ca_cert_hash(pem: str) -> str:
     cert = x509.load_pem_x509_certificate(pem.encode())
     spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(spki).hexdigest()
-
-
-def parse_certificate_key(output: str) -> str:
-    """The key from `kubeadm init phase upload-certs --upload-certs` (its last 64-hex word)."""
-    found = _HEX64.findall(output)
-    if not found:
-        raise Kube6Error(
-            "kubeadm init phase upload-certs printed no certificate key",
-            fix="run it by hand on the first control-plane node and check its output",
-        )
-    return str(found[-1])
-
-
-def parse_token(output: str) -> str:
-    token = output.strip().splitlines()[-1].strip() if output.strip() else ""
-    if not re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
-        raise Kube6Error(
-            "kubeadm did not print a bootstrap token (`kubeadm token create` or `generate`)",
-            fix="run `kubeadm token list` on the first control-plane node to see what is wrong",
-        )
-    return token
 
 
 @dataclass(frozen=True)
@@ -204,6 +182,16 @@ STEP: Step[object] = Step(
             read_join,
             fresh_join,
             targets=Targets.WORKERS_ONLY,
+            needs_cluster=True,
+        ),
+        Step(
+            "serving-certs",
+            "The kubelets' serving certificate requests approved when they name only the "
+            "node's planned name and address (kubectl logs/exec need them).",
+            serving.plan_serving,
+            serving.read_serving,
+            serving.fresh_serving,
+            targets=Targets.FIRST_CONTROL_PLANE,
             needs_cluster=True,
         ),
     ),
