@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -537,3 +538,162 @@ def test_node_image_network_tools_work_in_a_network_namespace(node_root: Path) -
     assert "ip6 saddr @pods counter" in out, out
     assert "2001:db8:1::/64" in out, out
     assert "local 2001:db8::1 dev lo" in out, out
+
+
+# ---------------------------------------------------------------------------------------------
+# The built operator, run against a control plane (the k8s tier's, on ::1) with kube6's values.
+
+RECOMMENDED = {
+    "whisker": {"enabled": False},
+    "goldmane": {"enabled": False},
+    "installation": {"flexVolumePath": "None", "cni": {"installMode": "CalicoOnly"}},
+}
+"""What tests/e2e/README.md proposes kube6 render on top of its values (not rendered today)."""
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def deployed_images(cache: Path, tmp_path: Path, values: dict[str, Any]) -> dict[str, set[str]]:
+    """Install the packaged charts' objects as `kube6 up` would (CRD chart, then the operator
+    chart's custom resources with VALUES), run the built operator against the control plane,
+    and return {workload: images} once calico-node and kube-controllers exist."""
+    from tests.conftest import k8s_binary
+    from tests.k8s.controlplane import Binaries, control_plane
+
+    plan = make_plan(spec.parse_text(SPEC, source="kube6.yaml"), source="kube6.yaml")
+    # kubeadm's API server allows privileged containers (calico-node is one); the tier's
+    # control plane leaves the flag at its default, so the test adds it.
+    wrapper = tmp_path / "kube-apiserver"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {k8s_binary("kube-apiserver")} --allow-privileged=true "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    binaries = Binaries(
+        kubeadm=k8s_binary("kubeadm"),
+        etcd=k8s_binary("etcd"),
+        apiserver=wrapper,
+        controller_manager=k8s_binary("kube-controller-manager"),
+    )
+    operator = built(cache, "tigera-operator")
+    with control_plane(plan, tmp_path / "cp", binaries) as cp:
+        env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "HOME": str(tmp_path)}
+        kubectl = k8s_binary("kubectl")
+
+        def apply(name: str, docs: list[Any], *flags: str) -> None:
+            path = tmp_path / name
+            path.write_text(yaml.safe_dump_all(docs))
+            run(kubectl, "apply", *flags, "-f", path, env=env)
+
+        def template(chart: str, values_file: Path | None = None) -> list[Any]:
+            args = ["-f", str(values_file)] if values_file else []
+            out = stdout_env(env, helm(), "template", "x", cache / "charts" / chart, *args)
+            return [d for d in yaml.safe_load_all(out) if d]
+
+        apply(
+            "nodes.yaml",
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {
+                        "name": n.name,
+                        "labels": {"kubernetes.io/os": "linux", "kubernetes.io/hostname": n.name},
+                    },
+                }
+                for n in plan.nodes
+            ],
+        )
+        apply(
+            "crds.yaml", template(f"crd.projectcalico.org.v1-{CALICO.version}.tgz"), "--server-side"
+        )
+        values_file = tmp_path / "values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        chart = template(f"tigera-operator-{CALICO.version}.tgz", values_file)
+        run(kubectl, "create", "namespace", "tigera-operator", env=env)
+        op_env = {**env, "OPERATOR_NAMESPACE": "tigera-operator"}
+        run(operator, "-bootstrap-crds", "-enable-leader-election=false", env=op_env)
+        with (tmp_path / "operator.log").open("w") as log:
+            proc = subprocess.Popen(
+                [str(operator), "-manage-crds=true", "-enable-leader-election=false"],
+                env=op_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                kinds = ("Installation", "APIServer", "Goldmane", "Whisker")
+                apply("crs.yaml", [d for d in chart if d["kind"] in kinds])
+                found: dict[str, set[str]] = {}
+                deadline = time.monotonic() + 180
+                while time.monotonic() < deadline:
+                    time.sleep(5)
+                    found = workloads(env, kubectl)
+                    if {"calico-node", "calico-kube-controllers"} <= set(found):
+                        time.sleep(10)  # the other controllers' workloads, if any, by now
+                        return workloads(env, kubectl)
+            finally:
+                proc.kill()
+                proc.wait()
+    log_tail = (tmp_path / "operator.log").read_text()[-3000:]
+    pytest.fail(
+        f"the operator created no calico-node/kube-controllers in 180 s: {found}\n{log_tail}"
+    )
+
+
+def workloads(env: dict[str, str], kubectl: Path) -> dict[str, set[str]]:
+    """{name: images of its containers and init containers} of calico-system's workloads."""
+    out = stdout_env(
+        env, kubectl, "get", "daemonsets,deployments", "-n", "calico-system", "-o", "json"
+    )
+    found = {}
+    for item in json.loads(out)["items"]:
+        pod = item["spec"]["template"]["spec"]
+        containers = [*pod["containers"], *pod.get("initContainers", [])]
+        found[item["metadata"]["name"]] = {c["image"] for c in containers}
+    return found
+
+
+def stdout_env(env: dict[str, str], *argv: str | Path) -> str:
+    done = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, check=False, env=env
+    )
+    assert done.returncode == 0, f"{argv} failed ({done.returncode}): {done.stderr}"
+    return done.stdout
+
+
+def kube6_values() -> dict[str, Any]:
+    plan = make_plan(spec.parse_text(SPEC, source="kube6.yaml"), source="kube6.yaml")
+    values: dict[str, Any] = yaml.safe_load(calico.values_yaml(plan))
+    return values
+
+
+def test_operator_deploys_for_kube6s_values(cache: Path, tmp_path: Path) -> None:
+    """kube6's values as rendered today: every image the operator puts in calico-system is
+    built, but Whisker's UI (the chart enables Whisker; see the README's recommendation)."""
+    images = deployed_images(cache, tmp_path, kube6_values())
+    assert images["calico-node"] == BUILT, images
+    assert set().union(*images.values()) == BUILT | {f"quay.io/calico/whisker:{CALICO.version}"}
+    assert {
+        "calico-typha",
+        "calico-kube-controllers",
+        "calico-apiserver",
+        "goldmane",
+        "whisker",
+    } <= set(images), images
+
+
+def test_operator_deploys_only_built_images_with_the_recommended_values(
+    cache: Path, tmp_path: Path
+) -> None:
+    images = deployed_images(cache, tmp_path, _deep_merge(kube6_values(), RECOMMENDED))
+    assert "whisker" not in images, images
+    assert "goldmane" not in images, images
+    assert images["calico-node"] == {NODE, COMBINED}, images  # no cni-plugins init container
+    assert set().union(*images.values()) <= BUILT
