@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from kube6.cli.app import run as cli
+from kube6.plan.model import Plan
+from kube6.steps.base import Exec
 
-from .conftest import HA_SPEC
+from .conftest import HA_SPEC, context
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def test_two_nodes_without_ssh_cannot_both_be_this_machine(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (here / "kube6.yaml").write_text(HA_SPEC)
-    assert cli(["up", "--dry-run", "--only", "host"]) == 2
+    assert cli(["up", "--dry-run", "-o", "json", "--only", "host"]) == 2
     assert "have no ssh target" in capsys.readouterr().err
 
 
@@ -107,7 +109,8 @@ def test_script_says_how_to_get_run_time_values(
     )
     assert "openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt" in first
     worker = (out / "w1.sh").read_text()
-    assert worker.count("# fill in ${KUBE6_JOIN_TOKEN}, ${KUBE6_CA_CERT_HASH}") == 1
+    for name in ("KUBE6_JOIN_TOKEN", "KUBE6_CA_CERT_HASH"):  # set from cp1's output first
+        assert worker.count(f': "${{{name}:?set {name} to the value') == 1
 
 
 def test_progress_prints_a_reason_with_brackets_as_it_is(
@@ -140,3 +143,18 @@ def test_next_steps_after_a_successful_up() -> None:
     other = "\n".join(next_steps(make_plan(spec.from_data(data))))
     assert "on node0001:" in other
     assert "create token" not in other
+
+
+def test_dry_run_on_a_host_without_a_cluster_plans_verify(plan: Plan) -> None:
+    """Issue 15, defect 5: `up --dry-run` on a fresh host refused at verify (no admin.conf)."""
+    from kube6.steps.verify import STEP, VerifyFacts
+
+    assert STEP.plan is not None
+    facts = VerifyFacts(None, "error: stat /etc/kubernetes/admin.conf: no such file or directory")
+    dry = STEP.plan(context(plan, dry_run=True), facts)
+    assert dry.refuse is None
+    assert any("/readyz" in a.display for a in dry.actions if isinstance(a, Exec))
+    fresh = STEP.plan(context(plan, dry_run=True, fresh=True), STEP.fresh(context(plan)))  # type: ignore[misc]
+    assert fresh.actions
+    # A real run still refuses when the API server is not there.
+    assert STEP.plan(context(plan), facts).refuse

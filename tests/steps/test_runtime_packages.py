@@ -112,13 +112,14 @@ def test_service_probe_reads_systemd(plan: Plan) -> None:
 def test_kubernetes_repository_names_the_minor(plan: Plan) -> None:
     ctx = context(plan)
     step_plan = packages.plan_repository(ctx, RepoFacts(False, None, False))
-    assert shown(step_plan)[:3] == [
+    assert shown(step_plan)[:4] == [
+        "env DEBIAN_FRONTEND=noninteractive apt-get update",
         "env DEBIAN_FRONTEND=noninteractive apt-get install -y ca-certificates curl",
         "install -d -m 0755 /etc/apt/keyrings",
         "curl -fsSL --retry 3 -o /etc/apt/keyrings/kubernetes-apt-keyring.asc "
         "https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key",
     ]
-    put = step_plan.actions[3]
+    put = step_plan.actions[4]
     assert put.content.endswith(  # type: ignore[union-attr]
         "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /\n"
     )

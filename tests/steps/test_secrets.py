@@ -88,7 +88,8 @@ def test_dry_run_of_a_multi_node_plan_prints_placeholders(ha_plan: Plan) -> None
     # init.yaml's token and key are made on the host first, and the script says to fill them.
     assert 'KUBE6_JOIN_TOKEN="$(kubeadm token generate)"' in first
     assert 'KUBE6_CERTIFICATE_KEY="$(kubeadm certs certificate-key)"' in first
-    assert f"# fill in {JOIN_TOKEN}, {CERTIFICATE_KEY}" in first
+    for marker in (JOIN_TOKEN, CERTIFICATE_KEY):  # filled in after the file is written
+        assert f'sed -i "s|\\{marker}|{marker}|g" /etc/kubernetes/kubeadm/init.yaml' in first
     assert 'KUBE6_JOIN_TOKEN="$(kubeadm token create --ttl 30m' in first
 
 

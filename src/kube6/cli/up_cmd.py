@@ -79,12 +79,21 @@ def _emit(
     report: Report, output: UpOutput, script_dir: Path | None, plan: Plan, command: str
 ) -> None:
     if output is UpOutput.JSON:
-        stdout.print_json(json.dumps(report.to_json()))
+        from kube6.results import SCHEMA_VERSION
+
+        document = {"schema_version": SCHEMA_VERSION, "kind": command, **report.to_json()}
+        stdout.print_json(json.dumps(document))
     elif output is UpOutput.SH:
         from kube6.steps import host_script
 
         scripts = {
-            h: host_script(report, h, title=f"cluster {plan.cluster_name}", command=command)
+            h: host_script(
+                report,
+                h,
+                title=f"cluster {plan.cluster_name}",
+                command=command,
+                interface=plan.node(h).interface,
+            )
             for h in report.hosts()
         }
         if script_dir is not None:
@@ -172,6 +181,14 @@ def _run(
 
         check_folder(script_dir, "--script-dir")  # before any host is read
     names = _nodes(plan, nodes)
+    if output is UpOutput.SH and script_dir is None and len(names) > 1:
+        # One script on stdout is piped to `sh` on one host: several hosts' commands must
+        # never arrive there together.
+        raise UsageError(
+            f"--output sh prints one host's script on stdout; this plan has {len(names)} "
+            f"nodes ({', '.join(names)})",
+            fix="add --script-dir DIR for one file per node, or --node NAME for one of them",
+        )
     options = RunOptions(dry_run=dry_run, fresh=fresh, ignore=frozenset(ignore))
     executors = {} if fresh else _executors(plan, names)
     if fresh:

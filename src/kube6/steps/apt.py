@@ -54,9 +54,11 @@ def plan_repo(
     actions: list[Action] = []
     if not facts.keyring:
         if not facts.curl:
-            actions.append(
-                apt_get("install", "-y", "ca-certificates", "curl", why="to fetch the key")
-            )
+            actions += [
+                # A fresh host's package lists may be empty or stale: install needs them.
+                apt_get("update", why="the package lists, before the first install"),
+                apt_get("install", "-y", "ca-certificates", "curl", why="to fetch the key"),
+            ]
         actions += [
             run("install", "-d", "-m", "0755", ctx.path(KEYRINGS)),
             run(

@@ -98,6 +98,9 @@ class StepPlan:
     """Run-time values known when planning (e.g. the CA hash read from the CA certificate)."""
     notes: tuple[str, ...] = ()
     """Said to a reader of the dry-run script (how to do by hand what kube6 computes)."""
+    script: tuple[str, ...] = ()
+    """Shell lines for the dry-run script only: how to compute by hand a value that kube6
+    computes itself (`KUBE6_CA_CERT_HASH="$(openssl ...)"`); never run by kube6."""
 
     def __post_init__(self) -> None:
         chosen = [bool(self.actions), self.noop is not None, self.refuse is not None]
@@ -114,9 +117,13 @@ class StepPlan:
 
     @classmethod
     def do(
-        cls, *actions: Action, values: Mapping[str, str] | None = None, notes: tuple[str, ...] = ()
+        cls,
+        *actions: Action,
+        values: Mapping[str, str] | None = None,
+        notes: tuple[str, ...] = (),
+        script: tuple[str, ...] = (),
     ) -> StepPlan:
-        return cls(actions=tuple(actions), values=dict(values or {}), notes=notes)
+        return cls(actions=tuple(actions), values=dict(values or {}), notes=notes, script=script)
 
     @classmethod
     def stop(cls, message: str, fix: str = "") -> StepPlan:

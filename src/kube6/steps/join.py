@@ -94,12 +94,12 @@ def plan_credentials(ctx: HostContext, facts: CredentialFacts) -> StepPlan:
             )
         )
     ca_hash = ca_cert_hash(facts.ca_pem) if facts.ca_pem else CA_CERT_HASH
-    note = (
-        f"{CA_CERT_HASH[2:-1]}: kube6 computes it from {CA_CERT}; by hand: "
-        f"openssl x509 -pubkey -noout -in {CA_CERT} | openssl pkey -pubin -outform der "
-        "| sha256sum | cut -d' ' -f1"
+    note = f"{CA_CERT_HASH[2:-1]}: kube6 computes it from {CA_CERT}; by hand:"
+    by_hand = (
+        f'{CA_CERT_HASH[2:-1]}="$(openssl x509 -pubkey -noout -in {CA_CERT} '
+        "| openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)\"",
     )
-    return StepPlan.do(*actions, values={CA_CERT_HASH: ca_hash}, notes=(note,))
+    return StepPlan.do(*actions, values={CA_CERT_HASH: ca_hash}, notes=(note,), script=by_hand)
 
 
 @dataclass(frozen=True)

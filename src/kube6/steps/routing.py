@@ -65,8 +65,9 @@ async def read_config(ctx: HostContext) -> ConfigFacts:
 
 
 def fresh_config(ctx: HostContext) -> ConfigFacts:
-    # Debian's package starts ndppd on install (with its example config).
-    return ConfigFacts(None, probe.ServiceFacts(True, True))
+    # Not assumed running: Debian's package starts ndppd with its example configuration,
+    # which may fail; the service step enables and starts it with the rendered one.
+    return ConfigFacts(None, probe.ServiceFacts(False, False))
 
 
 def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
@@ -103,7 +104,7 @@ async def read_service(ctx: HostContext) -> probe.ServiceFacts:
 
 
 def fresh_service(ctx: HostContext) -> probe.ServiceFacts:
-    return probe.ServiceFacts(True, True)
+    return probe.ServiceFacts(False, False)  # `systemctl enable --now ndppd` is planned
 
 
 def plan_service(ctx: HostContext, facts: probe.ServiceFacts) -> StepPlan:

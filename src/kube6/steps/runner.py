@@ -53,6 +53,8 @@ class StepResult:
     """The no-op reason, the failure (masked), or why the step was blocked."""
     actions: tuple[Exec | PutFile, ...] = ()
     notes: tuple[str, ...] = ()
+    script: tuple[str, ...] = ()
+    """StepPlan.script: by-hand lines for the dry-run script."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -219,7 +221,7 @@ async def run_leaf(leaf: Leaf, ctx: HostContext) -> StepResult:
                 if isinstance(action, Exec) and action.capture:
                     state.values.setdefault(action.capture, action.capture)
             planned = result(Status.PLANNED, "", step_plan.actions)
-            return replace(planned, notes=step_plan.notes)
+            return replace(planned, notes=step_plan.notes, script=step_plan.script)
         for action in step_plan.actions:
             await _apply(action, ctx)
         if leaf.step.verify and ctx.options.verify:

@@ -23,24 +23,26 @@ def _heredoc(action: PutFile) -> list[str]:
     tag = "KUBE6_EOF"
     while tag in content:
         tag += "_"
-    # Placeholders expand when the operator has set them, if nothing else in the file would.
-    expand = any(p in content for p in PLACEHOLDERS) and not any(
-        c in content.replace("${KUBE6_", "") for c in "$`\\"
-    )
-    opener = tag if expand else f"'{tag}'"
+    # Always a quoted here-document: file headers hold backticks and `$`, which an unquoted
+    # one would run. Run-time values are then put in with sed, so `set -u` stops the script
+    # when one is not set (instead of writing an empty token).
     folder = action.path.rsplit("/", 1)[0] or "/"
-    markers = [p for p in PLACEHOLDERS if p in content]
-    fill = []
-    if markers and action.filled and not expand:
-        named = ", ".join(markers)
-        fill = [f"# fill in {named} (values from the first control-plane node)"]
+    markers = [p for p in PLACEHOLDERS if p in content] if action.filled else []
+    path = shlex.quote(action.path)
+    fill = [
+        f'sed -i "s|\\{marker}|{marker}|g" {path}'
+        for marker in markers  # the values are [a-z0-9.:] (tokens, hex): safe in sed
+    ]
+    # A file for no other eyes (a token) exists with its mode before anything is in it.
+    private = [f"install -m {action.mode:04o} /dev/null {path}"] if not action.mode & 0o077 else []
     return [
-        *fill,
         f"mkdir -p {shlex.quote(folder)}",
-        f"cat > {shlex.quote(action.path)} <<{opener}",
+        *private,
+        f"cat > {path} <<'{tag}'",
         content.rstrip("\n"),
         tag,
-        f"chmod {action.mode:04o} {shlex.quote(action.path)}",
+        *fill,
+        f"chmod {action.mode:04o} {path}",
     ]
 
 
@@ -61,6 +63,7 @@ def _section(result: StepResult) -> list[str]:
         detail = result.detail.replace("\n", "\n# ")
         return [*lines, f"# {result.status}: {detail}", ""]
     lines += [f"# {note}" for note in result.notes]
+    lines += list(result.script)
     for action in result.actions:
         if action.why:
             lines.append(f"# {action.why}")
@@ -68,16 +71,74 @@ def _section(result: StepResult) -> list[str]:
     return [*lines, ""]
 
 
-def host_script(report: Report, host: str, *, title: str = "", command: str = "up") -> str:
-    """The shell script of one host's steps in `report` (ideally a dry run)."""
+ASSUMPTIONS = (
+    "Debian 12/13 or Ubuntu 22.04/24.04",
+    "amd64 or arm64",
+    "no swap",
+)
+
+
+def _guards(interface: str | None) -> list[str]:
+    """Checks of what the script assumes; each stops it with the reason."""
+    lines = [
+        ". /etc/os-release",
+        'case "$ID $VERSION_ID" in',
+        '  "debian 12"|"debian 13"|"ubuntu 22.04"|"ubuntu 24.04") ;;',
+        '  *) echo "kube6: $ID $VERSION_ID is not a supported release" >&2; exit 1 ;;',
+        "esac",
+        'case "$(dpkg --print-architecture)" in',
+        "  amd64|arm64) ;;",
+        '  *) echo "kube6: $(dpkg --print-architecture) is not supported" >&2; exit 1 ;;',
+        "esac",
+        'if [ -n "$(swapon --noheadings --show 2>/dev/null)" ]; then',
+        '  echo "kube6: swap is on; run swapoff -a and remove it from /etc/fstab" >&2; exit 1',
+        "fi",
+    ]
+    if interface:
+        lines += [
+            f'if ! ip -6 route show default | grep -q " dev {interface} "; then',
+            f'  echo "kube6: the default route is not on {interface}; set interface: in '
+            'kube6.yaml" >&2; exit 1',
+            "fi",
+        ]
+    return lines
+
+
+def host_script(
+    report: Report,
+    host: str,
+    *,
+    title: str = "",
+    command: str = "up",
+    interface: str | None = None,
+) -> str:
+    """The shell script of one host's steps in `report` (ideally a dry run): correct when run
+    as written on that host, and stopping early when a value or an assumption is missing."""
+    body = [line for result in report.for_host(host) for line in _section(result)]
+    text = "\n".join(body)
+    assigned = [p for p in PLACEHOLDERS if f"{p[2:-1]}=" in text]
+    needed = [p for p in PLACEHOLDERS if p in text and p not in assigned]
+    assumes = [*ASSUMPTIONS, f"uplink interface {interface}" if interface else ""]
     head = [
         "#!/bin/sh",
         f"# kube6 {command} for {host}{(': ' + title) if title else ''}.",
         f"# Written by `kube6 {command} --dry-run --output sh`: the commands kube6 runs, in order.",
-        "# Values known only at run time are ${KUBE6_...} placeholders, set by the commands",
-        "# that produce them (on the first control-plane node); copy them to the other nodes.",
+        f"# Run it as root on {host} only. It assumes: {', '.join(a for a in assumes if a)};",
+        "# the checks below stop it when one does not hold.",
         "set -eu",
-        "",
+        *_guards(interface),
     ]
-    body = [line for result in report.for_host(host) for line in _section(result)]
-    return "\n".join(head + body).rstrip("\n") + "\n"
+    if needed:
+        head.append("# values from the first control-plane node's script (it prints them):")
+        head += [
+            f': "${{{p[2:-1]}:?set {p[2:-1]} to the value the first control-plane node printed}}"'
+            for p in needed
+        ]
+    tail = []
+    if assigned:
+        names = " ".join(f"{p[2:-1]}=${p[2:-1]}" for p in assigned)
+        tail = [
+            "# for the other nodes' scripts (keep it private: the token joins a node):",
+            f'echo "export {names}"',
+        ]
+    return "\n".join([*head, "", *body, *tail]).rstrip("\n") + "\n"

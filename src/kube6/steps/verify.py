@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kube6.steps import probe
-from kube6.steps.base import HostContext, Step, StepPlan, Targets
+from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.control_plane import kubectl
 
 if TYPE_CHECKING:
@@ -87,9 +87,7 @@ async def read_verify(ctx: HostContext) -> VerifyFacts:
 
 
 def fresh_verify(ctx: HostContext) -> VerifyFacts:
-    from kube6.verify.objects import ClusterObjects
-
-    return VerifyFacts(ClusterObjects())
+    return VerifyFacts(None, "a host kube6 never touched has no cluster yet")
 
 
 def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
@@ -97,6 +95,17 @@ def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
     from kube6.verify.objects import check_objects
     from kube6.verify.result import Status
 
+    if facts.objects is None and ctx.dry_run:
+        # A dry run on a host with no cluster yet (or --fresh): the cluster that the steps
+        # before this one would create is what verify reads; planned, not refused.
+        return StepPlan.do(
+            run(
+                *kubectl(ctx, "get", "--raw", "/readyz"),
+                why="after the steps above: the API server answers, then kube6 checks nodes, "
+                "Services, pods, pools, issuers and gateways against the plan",
+            ),
+            notes=("`kube6 verify` from your workstation adds the data path and the outside view",),
+        )
     if ctx.options.fresh:
         return StepPlan.nothing("not run: --fresh does not contact the hosts (run `kube6 verify`)")
     if facts.objects is None:
