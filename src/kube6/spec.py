@@ -207,7 +207,8 @@ class Node(_Strict):
     and worker (a single node runs workloads too), every other node is a worker; `init`
     writes the same."""
     ssh: Str | None = None
-    """How kube6 reaches the node: `user@host`, `user@[2001:db8::1]:22`. Omit to run locally."""
+    """How kube6 reaches the node: `user@host`, `user@2001:db8::1`, `user@[2001:db8::1]:22`.
+    Omit to run locally."""
     prefix: Prefix | None = None
     """The node's own on-link prefix when it sits on another provider link than `prefix`;
     the node then gets its own pod pool inside it."""
@@ -228,6 +229,14 @@ class Node(_Strict):
     def _ssh(cls, target: str | None) -> str | None:
         if target is None:
             return None
+        user, at, rest = target.rpartition("@")
+        if not rest.startswith("[") and rest.count(":") > 1:
+            # root@2001:db8::10, as ssh takes it: the whole part after @ is the address (a
+            # port then needs the brackets).
+            net.parse_address(rest)
+            if at and not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", user):
+                raise ValueError(f"{shorten(user)} in {shorten(target)} is not a user name")
+            return target
         match = SSH_TARGET.match(target)
         if not match:
             raise ValueError(
@@ -509,13 +518,19 @@ def from_data(data: Mapping[str, Any], *, source: str = "kube6.yaml") -> Cluster
         raise SpecError(["the document is nested too deeply"], source=source) from None
 
 
+MAX_PROBLEMS = 50  # a file of 100,000 wrong keys gets a readable answer, quickly
+
+
 def _problems(exc: ValidationError) -> list[str]:
-    problems = []
+    problems: list[str] = []
     errors = exc.errors(include_url=False)
     item_errors = {
         e["loc"][:1] for e in errors if len(e["loc"]) > 2 and isinstance(e["loc"][1], int)
     }
     for error in errors:
+        if len(problems) == MAX_PROBLEMS:
+            problems.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
+            break
         if error["type"] == "too_short" and error["loc"][:1] in item_errors:
             continue  # the items themselves are reported; "too short" would only confuse
         loc = error["loc"]

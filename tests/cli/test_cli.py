@@ -45,7 +45,9 @@ def test_plan_uses_the_builtin_example_and_says_so(capsys: pytest.CaptureFixture
     assert document["nodes"][0]["name"] == "node0001"
     assert document["nodes"][0]["address"] == "2001:db8:1234:5678::1"
     assert document["nodes"][0]["roles"] == ["control-plane", "worker"]
-    assert all({"name", "ok", "detail"} <= set(rule) for rule in document["rules"])
+    shape = {"name", "status", "message", "fix", "evidence", "node"}
+    assert all(set(rule) == shape for rule in document["rules"])
+    assert document["schema_version"] == 1
 
 
 def test_plan_table_shows_ranges(capsys: pytest.CaptureFixture[str]) -> None:

@@ -234,7 +234,7 @@ def test_rule_failures_carry_numbers_and_a_fix(
     plan = make_plan(spec_module.from_data(data))
     matching = [r for r in plan.rules if r.name == rule]
     assert matching, f"rule {rule} not checked"
-    assert any(message in r.detail for r in matching), [r.detail for r in matching]
+    assert any(message in r.message for r in matching), [r.message for r in matching]
     if "fits" not in message:
         assert not plan.ok
         assert any(r.fix for r in matching if not r.ok)
@@ -247,8 +247,8 @@ def test_even_control_planes_warn() -> None:
     ]
     plan = make_plan(spec_module.from_data(spec_with(nodes=nodes)))
     [quorum] = [r for r in plan.rules if r.name == "etcd-quorum"]
-    assert quorum.level == "warn"
-    assert "even etcd member count" in quorum.detail
+    assert quorum.grade == "warn"
+    assert "even etcd member count" in quorum.message
     assert plan.ok
 
 
@@ -263,8 +263,8 @@ def test_unique_local_pods_warn_about_nat66() -> None:
     )
     assert plan.nat_outgoing is True
     [nat] = [r for r in plan.rules if r.name == "nat-outgoing"]
-    assert nat.level == "warn"
-    assert "NAT66" in nat.detail
+    assert nat.grade == "warn"
+    assert "NAT66" in nat.message
 
 
 def test_well_known_nat64_prefix_is_accepted() -> None:

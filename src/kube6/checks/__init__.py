@@ -78,7 +78,7 @@ def run_checks(
 
 def _ignore(result: CheckResult, ignored: frozenset[str]) -> CheckResult:
     if result.status is Status.FAIL and result.name in ignored:
-        return replace(result, status=Status.WARN, message=f"{result.message} [--ignore]")
+        return replace(result, grade=Status.WARN, message=f"{result.message} [--ignore]")
     return result
 
 

@@ -7,6 +7,7 @@ exit code, and shows a traceback only with --debug.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -90,6 +91,29 @@ def _load_commands() -> None:
         importlib.import_module(name)
 
 
+def wants_json(argv: Sequence[str]) -> bool:
+    """`-o json`, `--output json`, `--output=json` or `-ojson` on the command line."""
+    args = list(argv)
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return any(
+        (a in ("-o", "--output") and b == "json") or a in ("--output=json", "-ojson")
+        for a, b in pairs
+    )
+
+
+def error_document(argv: Sequence[str], exc: Kube6Error) -> dict[str, object]:
+    from kube6.results import SCHEMA_VERSION
+
+    command = next((a for a in argv if not a.startswith("-")), "")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": command,
+        "ok": False,
+        "error": {"message": exc.message, "fix": exc.fix, "exit_status": int(exc.exit_status)},
+        "results": [],
+    }
+
+
 def run(argv: Sequence[str]) -> int:
     """Run the CLI in-process and return the exit code (tests call this directly)."""
     _load_commands()
@@ -100,6 +124,10 @@ def run(argv: Sequence[str]) -> int:
         if _state["debug"]:
             traceback.print_exc()
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        if wants_json(argv):
+            # A script that asked for JSON gets a document, also when the command could not
+            # start (bad spec, no kubeconfig): the error is in it, as on stderr.
+            stdout.print_json(json.dumps(error_document(argv, exc)))
         return int(exc.exit_status)
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -46,7 +46,7 @@ def check(
     """
     import asyncio
 
-    from kube6.checks import Status, failed
+    from kube6.checks import Status
     from kube6.checks.runner import check_hosts
     from kube6.execute import LocalExecutor, SshExecutor
 
@@ -68,8 +68,9 @@ def check(
             executors[name] = LocalExecutor(name)
     results = asyncio.run(check_hosts(plan, executors, ignore, connect=connect))
     if output is Output.JSON:
-        document = {"ok": not failed(results), "results": [r.to_dict() for r in results]}
-        stdout.print_json(json.dumps(document))
+        from kube6.results import document
+
+        stdout.print_json(json.dumps(document("check", results)))
     else:
         _print(results)
     bad = [r for r in results if r.failed]

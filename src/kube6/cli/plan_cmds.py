@@ -38,7 +38,15 @@ def plan(
     except PlanError as exc:
         failures = [f for f in exc.failures if isinstance(f, RuleResult)]
         if output is Output.JSON:
-            stdout.print_json(json.dumps({"ok": False, "rules": [_rule_json(f) for f in failures]}))
+            from kube6.results import SCHEMA_VERSION
+
+            document = {
+                "schema_version": SCHEMA_VERSION,
+                "kind": "plan",
+                "ok": False,
+                "rules": [f.to_json() for f in failures],
+            }
+            stdout.print_json(json.dumps(document))
         else:
             _print_rules(failures)
         stderr.print(f"[bold red]no plan:[/] {len(failures)} rule(s) cannot be met", markup=True)
@@ -54,16 +62,6 @@ def plan(
             markup=True,
         )
         raise typer.Exit(int(ExitStatus.FAILED))
-
-
-def _rule_json(rule: RuleResult) -> dict[str, object]:
-    return {
-        "name": rule.name,
-        "ok": rule.ok,
-        "level": str(rule.level),
-        "detail": rule.detail,
-        "fix": rule.fix,
-    }
 
 
 def _print_plan(result: Plan) -> None:
@@ -135,9 +133,9 @@ def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
     for rule in rules:
         table.add_row(
             rule.name,
-            Text(str(rule.level), style=level_style[rule.level]),
-            rule.detail,
-            rule.fix if rule.level is not Level.OK else "",
+            Text(str(rule.grade), style=level_style[rule.grade]),
+            rule.message,
+            rule.fix if rule.grade is not Level.OK else "",
         )
     stdout.print(table)
 

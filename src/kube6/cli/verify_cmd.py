@@ -280,17 +280,14 @@ def _probe_in_pods(
 
 
 def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
-    from kube6.verify.result import Status, all_ok, evidence_lines, is_skipped
+    from kube6.verify.result import Status, evidence_lines, is_skipped
     from kube6.verify.run import failing
 
     style = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     if output is Output.JSON:
-        document = {
-            "ok": all_ok(results),
-            "plan": plan.digest,
-            "results": [r.to_dict() | {"skipped": is_skipped(r)} for r in results],
-        }
-        stdout.print_json(json.dumps(document))
+        from kube6.results import document
+
+        stdout.print_json(json.dumps(document("verify", results, plan=plan.digest)))
     else:
         table = Table(title=f"kube6 verify: {plan.cluster_name}", title_justify="left")
         for column in ("check", "status", "result", "fix"):

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from kube6.plan.model import Plan
-
-SCHEMA_VERSION = 1
+from kube6.results import SCHEMA_VERSION
 
 
 def as_document(plan: Plan) -> dict[str, Any]:
     """A plain-data view of the plan; keys are stable across releases (schema_version)."""
     return {
         "schema_version": SCHEMA_VERSION,
+        "kind": "plan",
         "cluster": plan.cluster_name,
         "source": plan.source,
         "digest": plan.digest,
@@ -80,15 +80,6 @@ def as_document(plan: Plan) -> dict[str, Any]:
             {"name": c.name, "value": c.value, "source": c.source, "reason": c.reason}
             for c in plan.choices
         ],
-        "rules": [
-            {
-                "name": r.name,
-                "ok": r.ok,
-                "level": str(r.level),
-                "detail": r.detail,
-                "fix": r.fix,
-            }
-            for r in plan.rules
-        ],
+        "rules": [r.to_json() for r in plan.rules],
         "ok": plan.ok,
     }

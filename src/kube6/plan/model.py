@@ -11,6 +11,7 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Literal
 
 from kube6.modes import Grade, RoutingMode
+from kube6.results import Finding
 from kube6.spec import Role
 
 API_PORT = 6443
@@ -19,22 +20,8 @@ API_PORT = 6443
 Level = Grade
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    """One planner rule, checked: a stable name, the outcome, the numbers, and a fix."""
-
-    name: str
-    level: Level
-    detail: str
-    fix: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.level is not Level.FAIL
-
-    def __str__(self) -> str:
-        text = f"[{self.name}] {self.detail}"
-        return f"{text} Fix: {self.fix}" if self.fix and self.level is not Level.OK else text
+RuleResult = Finding
+"""A planner rule, checked: a stable name, the grade, the numbers (message), and a fix."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +185,7 @@ class Plan:
 
     @property
     def warnings(self) -> tuple[RuleResult, ...]:
-        return tuple(rule for rule in self.rules if rule.level is Level.WARN)
+        return tuple(rule for rule in self.rules if rule.grade is Level.WARN)
 
     @property
     def control_plane_nodes(self) -> tuple[PlannedNode, ...]:
