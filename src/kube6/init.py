@@ -55,6 +55,8 @@ class InitAnswers:
     dashboard_host: str | None = None
     notes: tuple[str, ...] = field(default=())
     """How each detected value was found (written as comments at the top)."""
+    warnings: tuple[str, ...] = field(default=())
+    """What detection found wrong (said on stderr and written as comments)."""
 
 
 NODE_FLAG = re.compile(r"^(?P<name>[^=,]+)=(?P<address>[^,]+)(?P<rest>(,[a-z]+=[^,]+)*)$")
@@ -136,6 +138,8 @@ def render_text(answers: InitAnswers) -> str:
     w("# address it derives from this file; `kube6 schema` prints every field.\n")
     for note in answers.notes:
         w(f"# detected: {note}\n")
+    for warning in answers.warnings:
+        w(f"# WARNING: {warning}\n")
     w("\ncluster:\n")
     w(f"  name: {answers.cluster or 'kube001'}          # a DNS-1123 label\n")
     w(f'  kubernetes: "{KUBERNETES_MINOR}"       # minor; the patch is resolved at install\n')
@@ -150,7 +154,12 @@ def render_text(answers: InitAnswers) -> str:
     w("\nnodes:\n")
     for node in answers.nodes:
         w(f"  - name: {node.name}\n")
-        w(f"    address: {node.address}      # stable global address (not temporary)\n")
+        kind = (
+            "unique-local (ULA): reachable only inside your network"
+            if node.address in IPv6Network("fc00::/7")
+            else "stable global address (not temporary)"
+        )
+        w(f"    address: {node.address}      # {kind}\n")
         w(f"    roles: [{', '.join(node.roles)}]\n")
         if node.interface:
             w(f"    interface: {node.interface}          # uplink (default route)\n")
@@ -281,4 +290,5 @@ def merge(detected: InitAnswers, flags: InitAnswers) -> InitAnswers:
         email=flags.email or detected.email,
         dashboard_host=flags.dashboard_host or detected.dashboard_host,
         notes=detected.notes if not (flags.prefix and flags.nodes) else (),
+        warnings=detected.warnings if not flags.resolvers else (),
     )

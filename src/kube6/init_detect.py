@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from ipaddress import IPv6Address, IPv6Network
 
@@ -42,7 +41,8 @@ def answers_from_facts(facts: HostFacts) -> InitAnswers:
             ],
             source="host detection",
         )
-    chosen = sorted(candidates, key=lambda a: (a.dynamic, int(a.address)))[0]
+    # A global address wins over a unique-local one (fc00::/7 is not reachable from outside).
+    chosen = sorted(candidates, key=lambda a: (_ula(a.address), a.dynamic, int(a.address)))[0]
     on_link = [
         r.dst
         for r in facts.routes or ()
@@ -53,13 +53,25 @@ def answers_from_facts(facts: HostFacts) -> InitAnswers:
     else:
         prefix = IPv6Network((int(chosen.address), chosen.prefixlen), strict=False)
     name = _node_name(facts.uname.hostname if facts.uname else "")
-    resolvers = tuple(_ipv6_resolvers(facts))
+    ipv6_resolvers, ipv4_resolvers = _resolvers(facts)
+    resolvers = tuple(ipv6_resolvers)
+    warnings = []
+    if ipv4_resolvers and not resolvers:
+        warnings.append(
+            f"this host resolves names through IPv4 only ({', '.join(ipv4_resolvers)}): "
+            "CoreDNS would forward there, and IPv6-only pods cannot reach it. Set "
+            "dns.resolvers in kube6.yaml to IPv6 resolvers (your provider's, or a DNS64 "
+            "service when you need IPv4-only names), e.g. resolvers: [2001:db8::53]"
+        )
     nat64 = facts.nat64.prefix if facts.nat64 else None
+    scope = (
+        "unique-local (ULA): not reachable from the internet" if _ula(chosen.address) else "global"
+    )
     notes = [
         f"uplink {uplink.dev} (default route via {uplink.gateway or 'on-link'}, "
         f"proto {uplink.proto})",
         f"address {chosen.address}/{chosen.prefixlen} "
-        f"({'SLAAC, stable' if chosen.dynamic else 'static'})",
+        f"({'SLAAC, stable' if chosen.dynamic else 'static'}, {scope})",
         f"prefix {prefix} ({'on-link: ndp-proxy' if on_link else 'not on-link: routed'})",
     ]
     if nat64:
@@ -72,7 +84,15 @@ def answers_from_facts(facts: HostFacts) -> InitAnswers:
         resolvers=resolvers,
         nat64_prefix=nat64,
         notes=tuple(notes),
+        warnings=tuple(warnings),
     )
+
+
+ULA = IPv6Network("fc00::/7")
+
+
+def _ula(address: IPv6Address) -> bool:
+    return address in ULA
 
 
 def _usable(address: Address) -> bool:
@@ -90,19 +110,11 @@ def _node_name(hostname: str) -> str:
     return label.strip("-") or "node0001"
 
 
-def _ipv6_resolvers(facts: HostFacts) -> list[IPv6Address]:
+def _resolvers(facts: HostFacts) -> tuple[list[IPv6Address], list[str]]:
     conf = (
         facts.resolved_conf if facts.resolv_conf and facts.resolv_conf.stub else facts.resolv_conf
     )
-    found: list[IPv6Address] = []
-    for text in conf.nameservers if conf else ():
-        try:
-            address = ipaddress.ip_address(text.split("%", 1)[0])
-        except ValueError:
-            continue
-        if isinstance(address, IPv6Address) and net.describe_kind(address) is None:
-            found.append(address)
-    return found
+    return conf.addresses() if conf else ([], [])
 
 
 def detect_local() -> InitAnswers:

@@ -25,6 +25,7 @@ from kube6.facts import (
     Swap,
     discover_nat64,
 )
+from kube6.facts.dns import ResolvConf
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import example, from_data
@@ -76,6 +77,7 @@ def healthy(**changes: Any) -> HostFacts:
         listeners=(Listener("::", 22), Listener("127.0.0.53", 53)),
         packages={"iproute2": "6.1.0-3"},
         services={},
+        resolv_conf=ResolvConf(("2001:db8::53",)),
         nat64=discover_nat64(Lookup("ipv4only.arpa", ipv6=(IPv6Address("64:ff9b::c000:aa"),))),
         lookups=(
             Lookup("v6.example", ipv6=(IPv6Address("2001:db8:ffff::10"),), connect=True),

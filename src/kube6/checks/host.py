@@ -6,6 +6,7 @@ A fact that could not be read gives a warning that says why, never a crash.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -410,6 +411,41 @@ def check_prefix(ctx: Context) -> list[CheckResult]:
 # --- DNS64 and the artifact hosts -----------------------------------------------------------
 
 
+def check_resolvers(ctx: Context) -> list[CheckResult]:
+    """CoreDNS forwards to dns.resolvers, or else to the node's resolv.conf servers: IPv6-only
+    pods reach only IPv6 ones (an IPv4 resolver would leave every outside name unresolved)."""
+    name, plan, facts = "resolvers-ipv6", ctx.plan, ctx.facts
+    if plan.dns_settings.resolvers:
+        listed = ", ".join(map(str, plan.dns_settings.resolvers))
+        return [ok(name, f"CoreDNS forwards to dns.resolvers of kube6.yaml: {listed}", listed)]
+    if facts.resolv_conf is None:
+        return [unknown(name, facts, "resolv_conf")]
+    conf = facts.resolv_conf
+    if conf.stub and facts.resolved_conf is not None:
+        conf = facts.resolved_conf
+    ipv6, ipv4 = conf.addresses()
+    seen = ", ".join(conf.nameservers) or "(none)"
+    if ipv6:
+        listed = ", ".join(map(str, ipv6))
+        return [ok(name, f"the host's resolvers include IPv6 ones: {listed}", seen)]
+    fix = (
+        "set dns.resolvers in kube6.yaml to IPv6 resolvers (your provider's, or a DNS64 "
+        "service when pods need IPv4-only names), e.g. dns: {resolvers: [2001:db8::53]}; or "
+        "give the host an IPv6 nameserver"
+    )
+    if ipv4:
+        return [
+            fail(
+                name,
+                f"the host resolves through IPv4 only ({', '.join(ipv4)}) and kube6.yaml sets no "
+                "dns.resolvers: CoreDNS would forward there, which IPv6-only pods cannot reach",
+                fix,
+                seen,
+            )
+        ]
+    return [fail(name, "the host has no nameserver that pods could use", fix, seen)]
+
+
 def check_dns64(ctx: Context) -> list[CheckResult]:
     name, plan, facts = "dns64", ctx.plan, ctx.facts
     planned = plan.dns_settings
@@ -552,7 +588,21 @@ def check_packages(ctx: Context) -> list[CheckResult]:
     if not installed:
         return [ok(name, "kubeadm, kubelet and kubectl are not installed yet")]
     evidence = ", ".join(f"{p} {v}" for p, v in installed.items())
-    other = {p: v for p, v in installed.items() if not v.startswith(f"{plan.kubernetes_minor}.")}
+    foreign = {p: v for p, v in installed.items() if _kubernetes_minor(v) is None}
+    if foreign:
+        # e.g. Google Cloud SDK's kubectl, 1:528.0.0-0: not a Kubernetes release to upgrade.
+        listed = ", ".join(f"{p} {v}" for p, v in foreign.items())
+        return [
+            warn(
+                name,
+                f"{listed}: not a Kubernetes release version (another vendor's package); "
+                "kube6 installs kubeadm, kubelet and kubectl from pkgs.k8s.io",
+                f"remove it first (apt-get remove {' '.join(foreign)}) so that apt installs "
+                "the Kubernetes packages",
+                evidence,
+            )
+        ]
+    other = {p: v for p, v in installed.items() if _kubernetes_minor(v) != plan.kubernetes_minor}
     if other:
         return [
             warn(
@@ -567,6 +617,16 @@ def check_packages(ctx: Context) -> list[CheckResult]:
     return [ok(name, f"installed at the planned minor: {evidence}", evidence)]
 
 
+KUBERNETES_DEB = re.compile(r"^(?P<minor>1\.[0-9]{1,3})\.[0-9]{1,3}-[0-9A-Za-z.+~]+$")
+"""pkgs.k8s.io's Debian versions: 1.37.2-1.1 (no epoch)."""
+
+
+def _kubernetes_minor(version: str) -> str | None:
+    """ "1.37" of "1.37.2-1.1"; None for another scheme (an epoch, a vendor's numbering)."""
+    match = KUBERNETES_DEB.match(version)
+    return match.group("minor") if match else None
+
+
 CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("os-supported", check_os, "a Debian or Ubuntu release that kube6 is tested on"),
     ("uplink-interface", check_uplink, "the plan's uplink interface exists and is up"),
@@ -578,6 +638,7 @@ CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("cgroup-v2", check_cgroup, "the unified cgroup hierarchy"),
     ("ports-free", check_ports, "the control-plane and kubelet ports are free"),
     ("prefix-on-link", check_prefix, "the prefix is on-link (ndp-proxy) or routed"),
+    ("resolvers-ipv6", check_resolvers, "CoreDNS has IPv6 resolvers to forward to"),
     ("dns64", check_dns64, "DNS64 in the host's resolvers, and its prefix"),
     ("conflicting-services", check_services, "no other host firewall fighting kube6's"),
     (

@@ -73,6 +73,8 @@ def init(
         answers = init_core.merge(detect_local(), flags)
         for note in answers.notes:
             stderr.print(f"detected: {note}")
+        for warning in answers.warnings:
+            stderr.print(f"warning: {warning}")
     from kube6.cli.outputs import check_file, write_file
 
     check_file(out, "--output")

@@ -22,6 +22,25 @@ class ResolvConf:
     search: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
 
+    def addresses(self) -> tuple[list[IPv6Address], list[str]]:
+        """(IPv6 resolvers that pods can reach, the IPv4 ones as written). Zone indexes are
+        dropped; loopback, link-local and other special addresses are left out of both."""
+        from kube6 import net
+
+        ipv6: list[IPv6Address] = []
+        ipv4: list[str] = []
+        for text in self.nameservers:
+            try:
+                address = ipaddress.ip_address(text.split("%", 1)[0])
+            except ValueError:
+                continue
+            if isinstance(address, IPv6Address):
+                if net.describe_kind(address) is None:
+                    ipv6.append(address)
+            elif not (address.is_loopback or address.is_link_local):
+                ipv4.append(text)
+        return ipv6, ipv4
+
     @property
     def stub(self) -> bool:
         """Only systemd-resolved's local stub: the real servers are in its own file."""
