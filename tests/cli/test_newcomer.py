@@ -176,3 +176,62 @@ def test_dash_h_is_help_and_dash_o_is_output(capsys: pytest.CaptureFixture[str])
 
     walk(get_command(app), [])
     assert seen >= 7  # plan, check, verify, up, reset, render, schema, init, lab status
+
+
+def test_up_takes_identity_and_known_hosts_as_check_does(tmp_path: Path) -> None:
+    from kube6.cli.up_cmd import SshOptions, _executors
+    from kube6.execute import SshExecutor
+    from kube6.plan import make_plan
+
+    plan = make_plan(
+        spec_module.from_data(
+            {
+                "prefix": "2001:db8::/64",
+                "nodes": [{"name": "a", "address": "2001:db8::10", "ssh": "root@2001:db8::10"}],
+            }
+        )
+    )
+    key, known = tmp_path / "id_ed25519", tmp_path / "known_hosts"
+    [executor] = _executors(plan, ["a"], SshOptions(known, key)).values()
+    assert isinstance(executor, SshExecutor)
+    options = executor.connect_options()
+    assert options["client_keys"] == [str(key)]
+    assert options["known_hosts"] == str(known)
+    assert executor.target.host == "2001:db8::10"
+    for command in ("up", "reset", "check"):
+        assert run([command, "--identity", str(key), "--known-hosts", str(known), "-h"]) == 0
+
+
+def test_tables_wrap_at_80_columns_and_never_cut_addresses_or_rule_names(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kube6.plan import make_plan
+
+    text = (
+        "prefix: 2001:db8:1234:5678::/64\nnodes:\n"
+        "  - {name: control-plane-0001, address: '2001:db8:1234:5678:ffff:ffff:ffff:fff1'}\n"
+        "  - {name: worker-node-0002, address: '2001:db8:1234:5678:ffff:ffff:ffff:fff2'}\n"
+    )
+    (tmp_path / "kube6.yaml").write_text(text)
+    program = "import sys; from kube6.cli import run; sys.exit(run(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", program, "plan", "-f", str(tmp_path / "kube6.yaml")],
+        env={**os.environ, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in done.stdout
+    plan = make_plan(spec_module.load(tmp_path / "kube6.yaml"))
+    for node in plan.nodes:
+        assert node.name in done.stdout
+        assert str(node.address) in done.stdout
+    for rule in plan.rules:
+        assert rule.name in done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -41,8 +42,8 @@ def _console(*, to_stderr: bool) -> Console:
     # markup off: user values such as root@[2001:db8::1] must print as they are; emoji off:
     # rich reads the ":1234:" of 2001:db8:1234:5678:: as an emoji code.
     console = Console(stderr=to_stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
-    if not console.is_terminal:
-        console.width = 200
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = 200  # COLUMNS, when set, is honoured (rich reads it)
     return console
 
 

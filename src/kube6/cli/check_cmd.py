@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kube6.cli.app import app, stderr, stdout
-from kube6.cli.common import Output, SpecOption, load_plan
+from kube6.cli.common import IdentityOption, KnownHostsOption, Output, SpecOption, load_plan
+from kube6.cli.tables import show
 from kube6.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
@@ -33,9 +34,8 @@ def check(
     local: bool = typer.Option(
         False, "--local", help="Run on this machine even for nodes that have an ssh target."
     ),
-    known_hosts: Path | None = typer.Option(
-        None, "--known-hosts", help="SSH known_hosts file. Default: ~/.ssh/known_hosts."
-    ),
+    known_hosts: Path | None = KnownHostsOption,
+    identity: Path | None = IdentityOption,
     connect: bool = typer.Option(
         True, "--connect/--no-connect", help="Try a TCP connection to each download host."
     ),
@@ -63,7 +63,10 @@ def check(
     for name in chosen:
         target = plan.node(name).ssh
         if target and not local:
-            executors[name] = SshExecutor(target, host=name, known_hosts=known_hosts)
+            keys = (str(identity),) if identity is not None else None
+            executors[name] = SshExecutor(
+                target, host=name, known_hosts=known_hosts, client_keys=keys
+            )
         else:
             executors[name] = LocalExecutor(name)
     results = asyncio.run(check_hosts(plan, executors, ignore, connect=connect))
@@ -88,7 +91,7 @@ def _print(results: list[CheckResult]) -> None:
     style = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     table = Table(title="kube6 check", title_justify="left", show_lines=True)
     for column in ("node", "check", "status", "message", "fix"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column in ("node", "check", "status"), overflow="fold")
     for result in results:
         table.add_row(
             result.node,
@@ -97,4 +100,4 @@ def _print(results: list[CheckResult]) -> None:
             result.message,
             result.fix,
         )
-    stdout.print(table)
+    show(stdout, table)

@@ -27,6 +27,17 @@ SpecOption = typer.Option(
 )
 
 
+KnownHostsOption = typer.Option(
+    None, "--known-hosts", help="SSH known_hosts file. Default: ~/.ssh/known_hosts."
+)
+IdentityOption = typer.Option(
+    None,
+    "--identity",
+    "-i",
+    help="SSH private key file to log in with (as ssh -i). Default: the agent and ~/.ssh keys.",
+)
+
+
 class Output(StrEnum):
     TABLE = "table"
     JSON = "json"

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_spec
+from kube6.cli.tables import show
 from kube6.errors import ExitStatus, PlanError
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ def _print_plan(result: Plan) -> None:
     summary = Table(
         title=f"kube6 plan for {result.cluster_name} ({result.source})", title_justify="left"
     )
-    summary.add_column("range")
-    summary.add_column("value")
-    summary.add_column("size / capacity")
+    summary.add_column("range", overflow="fold")
+    summary.add_column("value", no_wrap=True)  # an address or prefix is never cut
+    summary.add_column("size / capacity", overflow="fold")
     summary.add_row("prefix", str(result.prefix), f"routing: {result.routing}")
     for pool in result.pools:
         who = "all nodes" if pool.nodes is None else ", ".join(pool.nodes)
@@ -95,11 +96,12 @@ def _print_plan(result: Plan) -> None:
     summary.add_row("  kubernetes API service", str(result.api), "address 1")
     summary.add_row("  cluster DNS", str(result.dns), "")
     summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
-    stdout.print(summary)
+    show(stdout, summary)
 
     nodes = Table(title="nodes", title_justify="left")
     for column in ("name", "address", "roles", "link prefix", "pool", "NDP proxy"):
-        nodes.add_column(column)
+        whole = column in ("name", "address", "link prefix")
+        nodes.add_column(column, no_wrap=whole, overflow="fold")
     shown = result.nodes if len(result.nodes) <= 50 else result.nodes[:50]
     for node in shown:
         nodes.add_row(
@@ -112,14 +114,14 @@ def _print_plan(result: Plan) -> None:
         )
     if len(result.nodes) > 50:
         nodes.add_row(f"... {len(result.nodes) - 50} more", "", "", "", "", "")
-    stdout.print(nodes)
+    show(stdout, nodes)
 
     choices = Table(title="choices", title_justify="left")
     for column in ("value", "chosen", "from", "why"):
-        choices.add_column(column)
+        choices.add_column(column, no_wrap=column in ("value", "chosen"), overflow="fold")
     for choice in result.choices:
         choices.add_row(choice.name, choice.value, choice.source, choice.reason)
-    stdout.print(choices)
+    show(stdout, choices)
     _print_rules(result.rules)
 
 
@@ -129,7 +131,8 @@ def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
     level_style = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "bold red"}
     table = Table(title="rules", title_justify="left")
     for column in ("rule", "status", "detail", "fix"):
-        table.add_column(column)
+        # The rule name is what --ignore takes: whole, never cut; the prose wraps.
+        table.add_column(column, no_wrap=column in ("rule", "status"), overflow="fold")
     for rule in rules:
         table.add_row(
             rule.name,
@@ -137,7 +140,7 @@ def _print_rules(rules: tuple[RuleResult, ...] | list[RuleResult]) -> None:
             rule.message,
             rule.fix if rule.grade is not Level.OK else "",
         )
-    stdout.print(table)
+    show(stdout, table)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kube6.cli.app import app, stderr, stdout
-from kube6.cli.common import SpecOption, load_spec
+from kube6.cli.common import IdentityOption, KnownHostsOption, SpecOption, load_spec
 from kube6.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
@@ -62,7 +63,15 @@ def _nodes(plan: Plan, names: list[str]) -> list[str]:
     return names or known
 
 
-def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
+@dataclass(frozen=True)
+class SshOptions:
+    """--known-hosts and --identity, as `kube6 check` takes them."""
+
+    known_hosts: Path | None = None
+    identity: Path | None = None
+
+
+def _executors(plan: Plan, names: list[str], ssh: SshOptions) -> dict[str, Executor]:
     from kube6.execute import executor_for
 
     local = [n for n in names if not plan.node(n).ssh]
@@ -72,7 +81,11 @@ def _executors(plan: Plan, names: list[str]) -> dict[str, Executor]:
             fix="give every node but (at most) this one an `ssh:` target in kube6.yaml, "
             "or run with --node for the one node that is this machine",
         )
-    return {n: executor_for(plan.node(n).ssh, host=n) for n in names}
+    known = str(ssh.known_hosts) if ssh.known_hosts is not None else None
+    key = str(ssh.identity) if ssh.identity is not None else None
+    return {
+        n: executor_for(plan.node(n).ssh, host=n, known_hosts=known, identity=key) for n in names
+    }
 
 
 def _emit(
@@ -154,6 +167,7 @@ def _run(
     nodes: list[str],
     output: UpOutput | None,
     script_dir: Path | None,
+    ssh: SshOptions,
 ) -> int:
     import asyncio
 
@@ -190,7 +204,7 @@ def _run(
             fix="add --script-dir DIR for one file per node, or --node NAME for one of them",
         )
     options = RunOptions(dry_run=dry_run, fresh=fresh, ignore=frozenset(ignore))
-    executors = {} if fresh else _executors(plan, names)
+    executors = {} if fresh else _executors(plan, names, ssh)
     if fresh:
         # Never contacted: a RecordingExecutor that fails on use proves it.
         from kube6.execute import RecordingExecutor
@@ -250,6 +264,8 @@ def up(
     node: list[str] = NODE,
     output: UpOutput | None = OUTPUT,
     script_dir: Path | None = SCRIPT_DIR,
+    known_hosts: Path | None = KnownHostsOption,
+    identity: Path | None = IdentityOption,
     list_steps: bool = typer.Option(False, "--list-steps", help="List the step names and exit."),
 ) -> int:
     """Converge every host into the planned cluster, step by step, idempotently.
@@ -275,6 +291,7 @@ def up(
         nodes=node,
         output=output,
         script_dir=script_dir,
+        ssh=SshOptions(known_hosts, identity),
     )
 
 
@@ -288,6 +305,8 @@ def reset(
     node: list[str] = NODE,
     output: UpOutput | None = OUTPUT,
     script_dir: Path | None = SCRIPT_DIR,
+    known_hosts: Path | None = KnownHostsOption,
+    identity: Path | None = IdentityOption,
     yes: bool = typer.Option(False, "--yes", help="Really reset (destroys the cluster)."),
 ) -> int:
     """Undo what `kube6 up` did on the hosts, in reverse order (kubeadm reset, kube6's files,
@@ -311,6 +330,7 @@ def reset(
         nodes=node,
         output=output,
         script_dir=script_dir,
+        ssh=SshOptions(known_hosts, identity),
     )
 
 

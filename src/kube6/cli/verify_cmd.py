@@ -15,6 +15,7 @@ from rich.text import Text
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
+from kube6.cli.tables import show
 from kube6.errors import ExitStatus, UsageError
 from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, DEFAULT_PROBE_IMAGE
 
@@ -291,7 +292,7 @@ def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
     else:
         table = Table(title=f"kube6 verify: {plan.cluster_name}", title_justify="left")
         for column in ("check", "status", "result", "fix"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("check", "status"), overflow="fold")
         for r in results:
             detail = r.message
             if r.status in (Status.FAIL, Status.WARN):
@@ -307,7 +308,7 @@ def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:
                 detail,
                 r.fix if r.status in (Status.FAIL, Status.WARN) else "",
             )
-        stdout.print(table)
+        show(stdout, table)
     bad = failing(results)
     if bad:
         stderr.print(

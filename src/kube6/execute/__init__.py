@@ -43,9 +43,16 @@ __all__ = [
 ]
 
 
-def executor_for(ssh: str | None, *, host: str, known_hosts: str | None = None) -> Executor:
+def executor_for(
+    ssh: str | None,
+    *,
+    host: str,
+    known_hosts: str | None = None,
+    identity: str | None = None,
+) -> Executor:
     """SSH when a node has an `ssh` target (through sudo unless the user is root), this machine
-    otherwise (named after the node)."""
+    otherwise (named after the node). `identity`: the private key file to log in with."""
     if ssh:
-        return SshExecutor(ssh, host=host, known_hosts=known_hosts)
+        keys = (identity,) if identity is not None else None
+        return SshExecutor(ssh, host=host, known_hosts=known_hosts, client_keys=keys)
     return LocalExecutor(host)
