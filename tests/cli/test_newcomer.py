@@ -219,8 +219,9 @@ def test_tables_wrap_at_80_columns_and_never_cut_addresses_or_rule_names(
     (tmp_path / "kube6.yaml").write_text(text)
     program = "import sys; from kube6.cli import run; sys.exit(run(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-c", program, "plan", "-f", str(tmp_path / "kube6.yaml")],
+        [sys.executable, "-c", program, "plan", "-f", "kube6.yaml"],
         env={**os.environ, "COLUMNS": "80"},
+        cwd=tmp_path,  # a short source name in the title: a long path is one word, kept whole
         capture_output=True,
         text=True,
         check=False,
