@@ -190,6 +190,32 @@ def render_text(answers: InitAnswers) -> str:
         w("  dashboard: {enabled: true}   # add host: NAME to publish it through the gateway\n")
     w("\nfirewall:\n")
     w("  api_sources: ['::/0']        # narrow to the prefixes you administer from\n")
+    w("\n# Mirrors of what kube6 installs (same images, packages, charts, files), for sites\n")
+    w("# that cannot reach the upstream sources (no NAT64 for ghcr.io/github.com, air-gapped,\n")
+    w("# Docker Hub's pull limits). `kube6 check` tests that the nodes reach each one.\n")
+    w("# mirrors:\n")
+    w("#   registries:                # containerd certs.d/<registry>/hosts.toml\n")
+    w("#     - registry: ghcr.io\n")
+    w('#       endpoints: [{url: "https://registry.example.com"}]   # ca: PEM if private\n')
+    w("#       fallback: true         # false: never ask the upstream registry\n")
+    w("#   apt:                       # in place of pkgs.k8s.io / download.docker.com\n")
+    w(
+        '#     kubernetes: {url: "https://apt.example.com/k8s/", key_url: "https://apt.example.com/k8s/Release.key"}\n'
+    )
+    w("#   charts:                    # upstream repository or oci:// prefix -> mirror\n")
+    w(
+        '#     - {upstream: "https://kubernetes-sigs.github.io/headlamp/", mirror: "oci://registry.example.com/charts"}\n'
+    )
+    w("#   downloads:                 # URL prefix -> mirror prefix (helm, Gateway API bundle)\n")
+    w(
+        '#     - {upstream: "https://github.com/", mirror: "https://files.example.com/github.com/"}\n'
+    )
+    w("#   acme:                      # ACME directories in place of Let's Encrypt\n")
+    w('#     staging: {url: "https://acme.example.com/dir"}   # ca: PEM of its TLS CA\n')
+    w("\n# Unusual hosts (containers such as LXC or systemd-nspawn, old kernels); all off.\n")
+    w("# host:\n")
+    w("#   cgroup_v1: false               # kubelet failCgroupV1: false on cgroup v1 hosts\n")
+    w("#   restrict_oom_score_adj: false  # containerd, when it lacks CAP_SYS_RESOURCE\n")
     text = out.getvalue()
     parse_text(text, source="the file init would write")
     return text

@@ -384,6 +384,202 @@ class Firewall(_Strict):
     """Prefixes allowed to reach SSH."""
 
 
+_URL_CHAR = r"""[^\s"'`$\\]"""
+"""No space, quote, backquote, dollar or backslash: URLs end up in files and argv."""
+URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?"
+    rf"(/{_URL_CHAR}*)?$"
+)
+REGISTRY_HOST = re.compile(
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(:[0-9]{1,5})?$"
+)
+CHART_SOURCE = rf"^(https?|oci)://{_URL_CHAR}+$"
+PEM_CERTIFICATE = re.compile(
+    r"^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$"
+)
+PGP_KEY = re.compile(
+    r"^-----BEGIN PGP PUBLIC KEY BLOCK-----\n[A-Za-z0-9+/=:\n .()-]+"
+    r"-----END PGP PUBLIC KEY BLOCK-----\n?$"
+)
+
+
+def _url(value: object) -> str:
+    text = _text(value, "a URL")
+    match = URL.match(text)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not an http(s) URL without spaces or quotes "
+            "(for example 'http://[2001:db8:ffff::10]:8080/apt/kubernetes/')"
+        )
+    if match.group("host").startswith("["):
+        net.parse_address(match.group("host")[1:-1])
+    return text
+
+
+def _pem(value: object) -> str:
+    text = _text(value, "PEM certificates").strip() + "\n"
+    if not PEM_CERTIFICATE.match(text):
+        raise ValueError(
+            "is not PEM text: paste one or more '-----BEGIN CERTIFICATE-----' blocks "
+            "(for example with `ca: |` and the file's lines indented below it)"
+        )
+    return text
+
+
+def _pgp(value: object) -> str:
+    text = _text(value, "an ASCII-armoured key").strip() + "\n"
+    if not PGP_KEY.match(text):
+        raise ValueError(
+            "is not an ASCII-armoured OpenPGP public key: paste the '-----BEGIN PGP PUBLIC KEY "
+            "BLOCK-----' text (`gpg --armor --export KEYID`)"
+        )
+    return text
+
+
+Url = Annotated[
+    str,
+    BeforeValidator(_url),
+    WithJsonSchema({"type": "string", "examples": ["http://[2001:db8:ffff::10]:5000"]}),
+]
+CaBundle = Annotated[
+    str,
+    BeforeValidator(_pem),
+    WithJsonSchema({"type": "string", "description": "PEM certificates (one or more)"}),
+]
+PgpKey = Annotated[
+    str,
+    BeforeValidator(_pgp),
+    WithJsonSchema({"type": "string", "description": "ASCII-armoured OpenPGP public key"}),
+]
+RegistryHost = Annotated[
+    str,
+    BeforeValidator(_pattern(REGISTRY_HOST, "a registry host name", "registry.k8s.io")),
+    WithJsonSchema({"type": "string", "pattern": REGISTRY_HOST.pattern}),
+]
+
+
+class RegistryEndpoint(_Strict):
+    url: Url
+    """The mirror, `http(s)://host[:port]`; it serves the registry API (`/v2/...`) with the
+    same repository names as the upstream registry (a pull-through cache or a copy)."""
+    ca: CaBundle | None = None
+    """PEM CA certificate(s) that signed an https mirror's certificate (private CA)."""
+    override_path: Bool = False
+    """The URL's path replaces `/v2` (containerd's override_path, e.g. Harbor proxy projects)."""
+
+
+class RegistryMirror(_Strict):
+    registry: RegistryHost
+    """The upstream registry whose images are pulled through the mirrors: `registry.k8s.io`,
+    `docker.io`, `quay.io`, `ghcr.io`... Image references stay the upstream ones."""
+    endpoints: tuple[RegistryEndpoint, ...] = Field(min_length=1)
+    """Mirrors tried in order (containerd hosts.toml)."""
+    fallback: Bool = True
+    """Fall back to the upstream registry when no mirror answers; false for air-gapped sites."""
+
+
+class AptMirror(_Strict):
+    url: Url
+    """The repository in place of the upstream one, with the same layout (for Kubernetes the
+    flat `.../core:/stable:/v1.37/deb/` one; for Docker `.../linux/debian` with dists/)."""
+    key_url: Url | None = None
+    """Where its signing key is fetched (ASCII-armoured). Give this or `key`."""
+    key: PgpKey | None = None
+    """The signing key itself, ASCII-armoured (`gpg --armor --export`); nothing is fetched."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AptMirror:
+        if (self.key_url is None) == (self.key is None):
+            raise ValueError("give the repository's signing key as key_url or as key (one)")
+        return self
+
+
+class AptMirrors(_Strict):
+    kubernetes: AptMirror | None = None
+    """In place of pkgs.k8s.io (kubeadm, kubelet, kubectl, cri-tools, kubernetes-cni)."""
+    docker: AptMirror | None = None
+    """In place of download.docker.com (containerd.io)."""
+
+
+class ChartMirror(_Strict):
+    upstream: Str = Field(min_length=1, max_length=512, pattern=CHART_SOURCE)
+    """A chart repository URL (`https://docs.tigera.io/calico/charts`) or an OCI chart
+    reference prefix (`oci://quay.io/jetstack/charts`), as kube6 uses it."""
+    mirror: Str = Field(min_length=1, max_length=512, pattern=CHART_SOURCE)
+    """What to use instead: another repository URL or an OCI prefix
+    (`oci://[2001:db8:ffff::10]:5000/charts`); charts keep their names and versions."""
+    ca: CaBundle | None = None
+    """PEM CA of an https mirror with a private CA (helm --ca-file)."""
+    plain_http: Bool = False
+    """The OCI mirror speaks plain HTTP (helm --plain-http)."""
+
+
+class DownloadMirror(_Strict):
+    upstream: Url
+    """A URL prefix of a download kube6 makes (`https://get.helm.sh/`,
+    `https://github.com/kubernetes-sigs/gateway-api/releases/download/`)."""
+    mirror: Url
+    """The prefix that replaces it; the rest of the URL (file names, versions) stays."""
+
+
+class AcmeDirectory(_Strict):
+    url: Url
+    """The ACME directory URL (RFC 8555), e.g. a private CA's or a test server's."""
+    ca: CaBundle | None = None
+    """PEM CA that signed the ACME server's own TLS certificate (cert-manager caBundle)."""
+
+
+class AcmeDirectories(_Strict):
+    staging: AcmeDirectory | None = None
+    """In place of Let's Encrypt staging (issuer letsencrypt-staging)."""
+    production: AcmeDirectory | None = None
+    """In place of Let's Encrypt production (issuer letsencrypt-production)."""
+
+
+class Mirrors(_Strict):
+    """Where kube6 gets what it installs when the upstream sources are not reachable (ghcr.io
+    and github.com have no IPv6 address; Docker Hub limits pulls per /64; air-gapped sites).
+    kube6 installs the same packages, images, charts and files as from the real sources."""
+
+    registries: tuple[RegistryMirror, ...] = ()
+    """Container registry mirrors, per upstream registry (containerd hosts.toml)."""
+    apt: AptMirrors = AptMirrors()
+    """apt repositories in place of pkgs.k8s.io and download.docker.com."""
+    charts: tuple[ChartMirror, ...] = ()
+    """Helm chart sources: upstream repository or OCI prefix -> mirror."""
+    downloads: tuple[DownloadMirror, ...] = ()
+    """Binary downloads: upstream URL prefix -> mirror prefix (helm, Gateway API bundle)."""
+    acme: AcmeDirectories = AcmeDirectories()
+    """ACME directories for cert-manager's ClusterIssuers in place of Let's Encrypt."""
+
+    @field_validator("registries")
+    @classmethod
+    def _one_entry_per_registry(
+        cls, mirrors: tuple[RegistryMirror, ...]
+    ) -> tuple[RegistryMirror, ...]:
+        names = [m.registry for m in mirrors]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"registry {', '.join(twice)} is listed twice; list its endpoints once"
+            )
+        return mirrors
+
+
+class Host(_Strict):
+    """Settings for hosts that differ from a plain server: containers (LXC, systemd-nspawn,
+    some VPS types) and older distributions. All off by default."""
+
+    cgroup_v1: Bool = False
+    """Let kubelet run on a cgroup v1 host (KubeletConfiguration failCgroupV1: false). cgroup v1
+    is deprecated in Kubernetes and unsupported from 1.35 on by default; use only where the
+    host cannot boot with cgroup v2 (old kernels, container hosts with a v1 hierarchy)."""
+    restrict_oom_score_adj: Bool = False
+    """containerd clamps pods' oom_score_adj to its own (restrict_oom_score_adj = true), for
+    hosts where the runtime lacks CAP_SYS_RESOURCE (unprivileged containers): without it pod
+    sandboxes fail to start with an oom_score_adj permission error."""
+
+
 class ClusterSpec(_Strict):
     """kube6.yaml: the whole desired cluster."""
 
@@ -401,6 +597,10 @@ class ClusterSpec(_Strict):
     dns: Dns = Dns()
     addons: Addons = Addons()
     firewall: Firewall = Firewall()
+    mirrors: Mirrors = Mirrors()
+    """Mirrors of the artifact sources (registries, apt, charts, downloads, ACME)."""
+    host: Host = Host()
+    """Settings for unusual hosts (containers, cgroup v1); all off by default."""
 
     @model_validator(mode="before")
     @classmethod

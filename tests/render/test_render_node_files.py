@@ -42,7 +42,11 @@ def test_pause_image_is_a_pinned_tag() -> None:
 
 def test_every_node_gets_containerd_config(scenario_plan: Plan) -> None:
     paths = [a.path for a in containerd.render(scenario_plan)]
-    assert paths == [f"nodes/{n.name}/etc/containerd/config.toml" for n in scenario_plan.nodes]
+    configs = [p for p in paths if p.endswith("/config.toml")]
+    assert configs == [f"nodes/{n.name}/etc/containerd/config.toml" for n in scenario_plan.nodes]
+    # the only other files are the registry mirrors' (certs.d), one set per node
+    mirrors = len(containerd.list_registry_files(scenario_plan))
+    assert len(paths) == len(configs) * (1 + mirrors)
 
 
 @pytest.mark.parametrize("bad", ['a"b', "a\\b", "caf\u00e9", "a\nb"])

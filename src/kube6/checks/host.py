@@ -307,12 +307,24 @@ def check_cgroup(ctx: Context) -> list[CheckResult]:
         return [unknown(name, facts, "cgroup")]
     if facts.cgroup == 2:
         return [ok(name, "cgroup v2 (unified hierarchy)", "/sys/fs/cgroup is cgroup2fs")]
+    if ctx.plan.host.cgroup_v1:
+        return [
+            warn(
+                name,
+                "cgroup v1 or hybrid, allowed by host.cgroup_v1 in kube6.yaml (kubelet runs with "
+                "failCgroupV1: false); cgroup v1 is deprecated and gets no new Kubernetes features",
+                "boot with systemd.unified_cgroup_hierarchy=1 when the host allows it, then drop "
+                "host.cgroup_v1",
+                "/sys/fs/cgroup is not cgroup2fs",
+            )
+        ]
     return [
         fail(
             name,
             "cgroup v1 or hybrid: kubelet 1.35 and later refuse to start on cgroup v1",
             "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (or use "
-            "Ubuntu 22.04+/Debian 11+, where v2 is the default), then reboot",
+            "Ubuntu 22.04+/Debian 11+, where v2 is the default), then reboot; a host that cannot "
+            "(a container host with a v1 hierarchy) sets host.cgroup_v1: true in kube6.yaml",
             "/sys/fs/cgroup is not cgroup2fs",
         )
     ]
@@ -520,21 +532,39 @@ def judge_lookup(lookup: Lookup | None, prefixes: tuple[IPv6Network, ...]) -> tu
 
 
 def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
+    """Every artifact source: reachable natively (IPv6), through NAT64, through a mirror
+    (kube6.yaml `mirrors`), or not at all."""
     name, facts = "artifact-hosts-reachable", ctx.facts
     prefixes = _nat64_prefixes(ctx)
     verdicts = {
         host.name: judge_lookup(facts.lookup(host.name), prefixes) for host in ctx.artifact_hosts
     }
-    evidence = "; ".join(f"{h}: {v} {d}" for h, (v, d) in verdicts.items())
+
+    def shown(host: ArtifactHost) -> str:
+        verdict, detail = verdicts[host.name]
+        port = f" port {host.port}" if host.port != 443 else ""
+        via = f" (mirror of {', '.join(host.mirror_for)})" if host.mirror_for else ""
+        return f"{host.name}{port}{via}: {verdict} {detail}"
+
+    evidence = "; ".join(shown(h) for h in ctx.artifact_hosts)
     bad = [h for h in ctx.artifact_hosts if verdicts[h.name][0] == "unreachable"]
-    via = [h for h, (v, _) in verdicts.items() if v == "nat64"]
+    via = [h.name for h in ctx.artifact_hosts if verdicts[h.name][0] == "nat64"]
+    mirrored = [h for h in ctx.artifact_hosts if h.mirror_for]
     nat64_note = f"; through NAT64: {', '.join(via)}" if via else ""
+    mirror_note = (
+        "; through mirrors: " + ", ".join(f"{'/'.join(h.mirror_for)} -> {h.name}" for h in mirrored)
+        if mirrored
+        else ""
+    )
     if not bad:
-        direct = len(verdicts) - len(via)
+        direct = len([h for h in ctx.artifact_hosts if not h.mirror_for]) - len(
+            [h for h in ctx.artifact_hosts if not h.mirror_for and h.name in via]
+        )
         return [
             ok(
                 name,
-                f"all {len(verdicts)} artifact hosts are reachable: {direct} over IPv6{nat64_note}",
+                f"all {len(verdicts)} artifact hosts are reachable: {direct} over IPv6"
+                f"{nat64_note}{mirror_note}",
                 evidence,
             )
         ]
@@ -543,12 +573,21 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
         groups.setdefault(verdicts[host.name][1], []).append(host.name)
     lines = "; ".join(f"{', '.join(hosts)}: {detail}" for detail, hosts in groups.items())
     reasons = "; ".join(f"{h.name}: {h.reason}" for h in bad)
+    bad_mirrors = [h.name for h in bad if h.mirror_for]
+    fix = NAT64_FIX
+    if bad_mirrors:
+        fix = (
+            f"the mirror(s) {', '.join(bad_mirrors)} from kube6.yaml `mirrors` must answer "
+            "from the nodes; for the other hosts: " + NAT64_FIX
+        )
+    else:
+        fix = NAT64_FIX + " Or serve them from a mirror (kube6.yaml `mirrors`)."
     return [
         fail(
             name,
-            f"{len(bad)} of {len(verdicts)} download hosts cannot be reached over IPv6 or "
-            f"NAT64 — {lines}{nat64_note}",
-            NAT64_FIX,
+            f"{len(bad)} of {len(verdicts)} download hosts cannot be reached over IPv6, "
+            f"NAT64 or a mirror — {lines}{nat64_note}{mirror_note}",
+            fix,
             f"needed for: {reasons}. Seen: {evidence}",
         )
     ]

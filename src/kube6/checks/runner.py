@@ -28,10 +28,13 @@ async def check_hosts(
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
     wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
     lookups = [h.name for h in wanted]
+    ports = {h.name: h.port for h in wanted}
     node_of = {id(executor): node for node, executor in executors.items()}
 
     async def one(executor: Executor) -> HostFacts:
-        return await gather(executor, node_of[id(executor)], lookups=lookups, connect=connect)
+        return await gather(
+            executor, node_of[id(executor)], lookups=lookups, connect=connect, ports=ports
+        )
 
     try:
         outcomes = await run_on_hosts(list(executors.values()), one, limit=limit)

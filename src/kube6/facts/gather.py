@@ -100,12 +100,14 @@ async def gather(
     lookups: Sequence[str] = (),
     connect: bool = True,
     connect_port: int = CONNECT_PORT,
+    ports: Mapping[str, int] | None = None,
 ) -> HostFacts:
     """Read every fact of one host through `executor` (probes run concurrently).
 
     `lookups` are names to resolve on the host (the artifact hosts of the plan, see
     kube6.checks.artifacts.artifact_hosts); with `connect`, the first IPv6 answer of each is
-    tried with a TCP connection to `connect_port`. Connection failures (ConnectError) propagate:
+    tried with a TCP connection to `connect_port` (or the name's port in `ports`: a mirror may
+    serve on another port). Connection failures (ConnectError) propagate:
     a host that cannot be reached has no facts.
     """
     gate = asyncio.Semaphore(PROBE_CONCURRENCY)
@@ -137,7 +139,7 @@ async def gather(
         # ipv4only.arpa names no server: its addresses are only there to be synthesized.
         if connect and found.ipv6 and name != dns.IPV4ONLY_ARPA:
             async with gate:
-                found = await _connect(executor, found, connect_port)
+                found = await _connect(executor, found, (ports or {}).get(name, connect_port))
         return found
 
     probes = (

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from kube6.modes import Grade, RoutingMode
 from kube6.results import Finding
-from kube6.spec import Role
+from kube6.spec import Host, Mirrors, Role
 
 API_PORT = 6443
 
@@ -173,6 +173,10 @@ class Plan:
     digest: str
     """Short hash of the spec the plan came from; every rendered file names it."""
     source: str = "kube6.yaml"
+    mirrors: Mirrors = field(default_factory=Mirrors)
+    """Where artifacts come from when not from their upstream sources (spec `mirrors`)."""
+    host: Host = field(default_factory=Host)
+    """Settings for unusual hosts (spec `host`): cgroup v1, restricted oom_score_adj."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from ipaddress import IPv6Address, IPv6Network
 
-from kube6 import net
+from kube6 import mirrors, net
 from kube6.errors import PlanError
 from kube6.modes import RoutingMode
 from kube6.plan.model import (
@@ -78,7 +78,13 @@ class _Rules:
 
 
 def spec_digest(spec: ClusterSpec) -> str:
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = spec.model_dump(mode="json")
+    # Sections added later leave the digest of a spec that does not use them unchanged, so
+    # rendered files (and their headers) do not change on an upgrade that changes nothing.
+    for section in ("mirrors", "host"):
+        if getattr(spec, section) == type(getattr(spec, section))():
+            data.pop(section)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -312,7 +318,12 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
             ),
         )
     )
-    if dns64 == "off" and spec.addons.dashboard.enabled:
+    github = "https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+    ipv4_only_mirrored = (
+        any(m.registry == "ghcr.io" for m in spec.mirrors.registries)
+        and mirrors.download_url(spec.mirrors, github) != github
+    )
+    if dns64 == "off" and spec.addons.dashboard.enabled and not ipv4_only_mirrored:
         rules.warn(
             "ipv4-only-sources",
             "no NAT64: the dashboard image (ghcr.io) and GitHub downloads have no IPv6 address",
@@ -328,6 +339,37 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
             "a distinct ID per node, and the operator sets CALICO_ROUTER_ID=hash itself when a "
             "node has no IPv4 address",
             "remove bgp.router_id (the default, hash, is right for IPv6-only nodes)",
+        )
+    if spec.host.cgroup_v1:
+        rules.warn(
+            "host-cgroup-v1",
+            "host.cgroup_v1: kubelet is told to run on cgroup v1 hosts (failCgroupV1: false); "
+            "cgroup v1 is deprecated in Kubernetes and gets no new features",
+            "boot the hosts with cgroup v2 (systemd.unified_cgroup_hierarchy=1) where they "
+            "allow it, then remove host.cgroup_v1",
+        )
+    if spec.host.restrict_oom_score_adj:
+        rules.ok(
+            "host-oom-score-adj",
+            "host.restrict_oom_score_adj: containerd keeps pods' oom_score_adj at or above its "
+            "own (restrict_oom_score_adj = true), for runtimes without CAP_SYS_RESOURCE",
+        )
+    if spec.mirrors != type(spec.mirrors)():
+        used = [
+            what
+            for what, on in (
+                ("registries", spec.mirrors.registries),
+                ("apt", spec.mirrors.apt != type(spec.mirrors.apt)()),
+                ("charts", spec.mirrors.charts),
+                ("downloads", spec.mirrors.downloads),
+                ("acme", spec.mirrors.acme != type(spec.mirrors.acme)()),
+            )
+            if on
+        ]
+        rules.ok(
+            "mirrors",
+            f"artifacts through mirrors ({', '.join(used)}): the same images, packages, charts "
+            "and files as from the upstream sources; `kube6 check` tests that nodes reach them",
         )
     if addons_need_solver(spec):
         rules.warn(
@@ -391,6 +433,8 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
         choices=tuple(choices),
         digest=spec_digest(spec),
         source=source,
+        mirrors=spec.mirrors,
+        host=spec.host,
     )
 
 

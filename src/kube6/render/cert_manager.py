@@ -9,10 +9,11 @@ the Gateway names the one that kube6.yaml chose (render/gateway.py).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from kube6 import yamlio
+from kube6 import mirrors, yamlio
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
 from kube6.render.gateway import GATEWAY_NAME, GATEWAY_NAMESPACE, HTTP_LISTENER, issuer_name
@@ -74,7 +75,11 @@ def values_yaml(plan: Plan) -> str:
 def cluster_issuer(plan: Plan, which: Literal["staging", "production"]) -> dict[str, Any]:
     """One ACME ClusterIssuer answering HTTP-01 challenges through the kube6 Gateway."""
     name = f"letsencrypt-{which}"
-    acme: dict[str, Any] = {"server": ACME_SERVERS[which]}
+    directory = mirrors.acme_directory(plan.mirrors, which)
+    acme: dict[str, Any] = {"server": directory.url if directory else ACME_SERVERS[which]}
+    if directory is not None and directory.ca is not None:
+        # The ACME server's own TLS certificate is from a private CA (kube6.yaml mirrors.acme).
+        acme["caBundle"] = base64.b64encode(directory.ca.encode()).decode()
     if plan.addons.acme_email is not None:
         acme["email"] = plan.addons.acme_email
     acme["privateKeySecretRef"] = {"name": f"{name}-account-key"}
@@ -108,6 +113,15 @@ def issuers(plan: Plan) -> list[dict[str, Any]]:
     return [cluster_issuer(plan, "staging"), cluster_issuer(plan, "production")]
 
 
+def _directory_notes(plan: Plan) -> list[str]:
+    notes = []
+    for which in ("staging", "production"):
+        directory = mirrors.acme_directory(plan.mirrors, which)
+        if directory is not None:
+            notes.append(f"# letsencrypt-{which} uses {directory.url} (kube6.yaml mirrors.acme).")
+    return notes
+
+
 def issuers_yaml(plan: Plan) -> str:
     """The ClusterIssuers manifest, applied once cert-manager's CRDs exist."""
     what = "Let's Encrypt ClusterIssuers answering HTTP-01 through the kube6 Gateway."
@@ -116,6 +130,7 @@ def issuers_yaml(plan: Plan) -> str:
         f"# In use: {issuer_name(plan)} (kube6.yaml addons.cert_manager.issuer). Start with",
         "# staging, whose certificates browsers do not trust but whose rate limits are generous;",
         "# switch to production once a staging certificate has been issued.",
+        *_directory_notes(plan),
         "# Let's Encrypt validates over IPv6 when the name has an AAAA record: port 80 of the",
         "# gateway addresses must be reachable from the internet",
         f"# (Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME}, listener {HTTP_LISTENER}).",

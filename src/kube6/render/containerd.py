@@ -6,12 +6,14 @@ strings go through `_toml_string`, and a test parses the result with `tomllib`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 
 from kube6 import versions
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, header, node_path
+from kube6.spec import RegistryMirror
 
 CONFIG_PATH = "/etc/containerd/config.toml"
 PAUSE_IMAGE = versions.PAUSE.version
@@ -32,12 +34,72 @@ def render(plan: Plan) -> Iterator[Artifact]:
     Example: `nodes/node0001/etc/containerd/config.toml` for the built-in example.
     """
     content = config_toml(plan)
+    registry_files = list(registry_configs(plan))
     for node in plan.nodes:
         yield Artifact(
             path=node_path(node, CONFIG_PATH),
             content=content,
             description="containerd 2.x configuration (version 3, systemd cgroups)",
         )
+        for host_path, text, description in registry_files:
+            yield Artifact(path=node_path(node, host_path), content=text, description=description)
+
+
+def list_registry_files(plan: Plan) -> list[str]:
+    """The host paths of the registry mirror files of `plan` (the same on every node)."""
+    return [path for path, _, _ in registry_configs(plan)]
+
+
+def registry_dir(registry: str) -> str:
+    return f"{REGISTRY_CONFIG_PATH}/{registry}"
+
+
+def _upstream_server(registry: str) -> str:
+    # containerd's own default for Docker Hub (remotes/docker/config): docker.io is not a host.
+    return "https://registry-1.docker.io" if registry == "docker.io" else f"https://{registry}"
+
+
+def _ca_path(registry: str, pem: str) -> str:
+    return f"{registry_dir(registry)}/{hashlib.sha256(pem.encode()).hexdigest()[:16]}.crt"
+
+
+def registry_configs(plan: Plan) -> Iterator[tuple[str, str, str]]:
+    """(host path, text, description) of each mirrored registry's hosts.toml and CA files."""
+    for mirror in plan.mirrors.registries:
+        for endpoint in mirror.endpoints:
+            if endpoint.ca is not None:
+                yield (
+                    _ca_path(mirror.registry, endpoint.ca),
+                    endpoint.ca,
+                    f"CA of the {mirror.registry} mirror {endpoint.url}",
+                )
+        yield (
+            f"{registry_dir(mirror.registry)}/hosts.toml",
+            header(plan, f"containerd registry hosts of {mirror.registry} (mirrors).")
+            + hosts_toml(mirror),
+            f"containerd hosts.toml: {mirror.registry} pulled through its mirrors",
+        )
+
+
+def hosts_toml(mirror: RegistryMirror) -> str:
+    """containerd's hosts.toml for one upstream registry (docs/hosts.md of containerd 2.x).
+
+    Mirrors are tried in order for pulls; with `fallback` the upstream registry comes last
+    (containerd's default server), without it the first mirror takes the server's place too,
+    so nothing is ever asked of the upstream registry.
+    """
+    first = mirror.endpoints[0]
+    server = _upstream_server(mirror.registry) if mirror.fallback else first.url
+    lines = [f"server = {_toml_string(server)}", ""]
+    for endpoint in mirror.endpoints:
+        lines.append(f"[host.{_toml_string(endpoint.url)}]")
+        lines.append('  capabilities = ["pull", "resolve"]')
+        if endpoint.ca is not None:
+            lines.append(f"  ca = {_toml_string(_ca_path(mirror.registry, endpoint.ca))}")
+        if endpoint.override_path:
+            lines.append("  override_path = true")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def config_toml(plan: Plan) -> str:
@@ -59,6 +121,7 @@ def config_toml(plan: Plan) -> str:
         f"[{_IMAGES}.registry]",
         f"  config_path = {_toml_string(REGISTRY_CONFIG_PATH)}",
         "",
+        *(_restrict_oom(plan)),
         f"[{_RUNTIME}.containerd.runtimes.runc]",
         f"  runtime_type = {_toml_string('io.containerd.runc.v2')}",
         "",
@@ -67,6 +130,18 @@ def config_toml(plan: Plan) -> str:
         "  SystemdCgroup = true",
     ]
     return header(plan, what) + "\n".join(lines) + "\n"
+
+
+def _restrict_oom(plan: Plan) -> list[str]:
+    if not plan.host.restrict_oom_score_adj:
+        return []
+    return [
+        # kube6.yaml host.restrict_oom_score_adj: the runtime lacks CAP_SYS_RESOURCE (e.g. an
+        # unprivileged container host), so pods get an oom_score_adj no lower than containerd's.
+        f"[{_RUNTIME}]",
+        "  restrict_oom_score_adj = true",
+        "",
+    ]
 
 
 def _toml_string(value: str) -> str:

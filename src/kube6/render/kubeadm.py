@@ -208,16 +208,22 @@ def _cluster_configuration(plan: Plan) -> dict[str, Any]:
 
 
 def _kubelet_configuration(plan: Plan) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "apiVersion": KUBELET_API,
         "kind": "KubeletConfiguration",
         "cgroupDriver": "systemd",
         "clusterDNS": [str(plan.dns)],
         "clusterDomain": plan.dns_domain,
         "maxPods": plan.max_pods,
+        # The kubelets' serving certificates come from the cluster CA; join/serving-certs
+        # approves each node's own request (kube6.steps.serving).
         "serverTLSBootstrap": True,
         "failSwapOn": True,
     }
+    if plan.host.cgroup_v1:
+        # kube6.yaml host.cgroup_v1: kubelet refuses cgroup v1 hosts unless told otherwise.
+        config["failCgroupV1"] = False
+    return config
 
 
 def _kube_proxy(plan: Plan) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6 import mirrors
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.control_plane import kubectl
@@ -89,7 +90,7 @@ def plan_bundle(ctx: HostContext, facts: BundleFacts) -> StepPlan:
                 "--field-manager",
                 "kube6",
                 "-f",
-                gateway_api_url(),
+                mirrors.download_url(ctx.plan.mirrors, gateway_api_url()),
             ),
             why=f"Gateway API {GATEWAY_API.version} (github.com: needs IPv6 or NAT64 to it)",
         ),

@@ -24,11 +24,15 @@ class RepoFacts:
     keyring: bool
     sources: str | None
     curl: bool
+    keyring_text: str | None = None
+    """The keyring's text (compared when the key is given inline, by `mirrors.apt`)."""
 
 
 async def read_repo(ctx: HostContext, keyring: str, sources: str) -> RepoFacts:
+    text = await probe.read_text(ctx, keyring)
     return RepoFacts(
-        keyring=await probe.exists(ctx, keyring),
+        keyring=text is not None,
+        keyring_text=text,
         sources=await probe.read_text(ctx, sources),
         curl=await probe.exit_code(ctx, "test", "-x", "/usr/bin/curl") == 0,
     )
@@ -46,13 +50,22 @@ def plan_repo(
     keyring: str,
     sources: str,
     line: str,
+    key: str | None = None,
 ) -> StepPlan:
-    """Key in /etc/apt/keyrings, the sources list, `apt-get update` when either changed."""
+    """Key in /etc/apt/keyrings, the sources list, `apt-get update` when either changed.
+
+    `key` is the key itself (a mirror's, given inline in kube6.yaml): written, never fetched."""
     content = f"# Written by kube6 up: {what}.\n{line}\n"
-    if facts.keyring and facts.sources == content:
+    key_ok = facts.keyring_text == key if key is not None else facts.keyring
+    if key_ok and facts.sources == content:
         return StepPlan.nothing(f"{what}: {sources} and its key are in place")
     actions: list[Action] = []
-    if not facts.keyring:
+    if key is not None and not key_ok:
+        actions += [
+            run("install", "-d", "-m", "0755", ctx.path(KEYRINGS)),
+            PutFile(keyring, key, 0o644, why=f"the signing key of {what} (from kube6.yaml)"),
+        ]
+    elif not facts.keyring:
         if not facts.curl:
             actions += [
                 # A fresh host's package lists may be empty or stale: install needs them.

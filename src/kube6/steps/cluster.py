@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kube6 import mirrors
 from kube6.render.base import Artifact
 from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, Targets, run
@@ -108,9 +109,15 @@ def helm_step(
         if facts.status == "deployed" and same_version and same_values:
             return StepPlan.nothing(f"Helm release {release.name} {release.version} is deployed")
         actions: list[Action] = []
-        args = ["upgrade", "--install", release.name, release.chart]
-        if release.repo:
-            args += ["--repo", release.repo]
+        source = mirrors.chart_source(ctx.plan.mirrors, release.chart, release.repo)
+        args = ["upgrade", "--install", release.name, source.chart]
+        if source.repo:
+            args += ["--repo", source.repo]
+        if source.ca is not None:
+            path = mirrors.ca_file(source.ca)
+            actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
+            args += ["--ca-file", ctx.path(path)]
+        args += source.flags
         args += [
             "--version",
             release.version,

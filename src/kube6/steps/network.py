@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from kube6 import mirrors
 from kube6.modes import RoutingMode
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
@@ -42,7 +43,7 @@ def plan_helm(ctx: HostContext, facts: HelmFacts) -> StepPlan:
     if facts.version == HELM.version:
         return StepPlan.nothing(f"helm {HELM.version} is installed")
     tarball = helm_tarball(facts.arch)
-    url = f"https://get.helm.sh/{tarball}"
+    url = mirrors.download_url(ctx.plan.mirrors, f"https://get.helm.sh/{tarball}")
     folder = ctx.path(HELM_DIR)
     return StepPlan.do(
         run("install", "-d", "-m", "0755", folder),

@@ -7,6 +7,7 @@ changes). The packages are installed at the plan's patch (`1.37.2-*`) and held.
 
 from __future__ import annotations
 
+from kube6 import mirrors
 from kube6.steps import apt
 from kube6.steps.base import HostContext, Step, StepPlan
 
@@ -28,16 +29,24 @@ def fresh_repository(ctx: HostContext) -> apt.RepoFacts:
 
 
 def plan_repository(ctx: HostContext, facts: apt.RepoFacts) -> StepPlan:
-    """Key and sources list of `pkgs.k8s.io/core:/stable:/v<minor>/deb/`."""
+    """Key and sources list of `pkgs.k8s.io/core:/stable:/v<minor>/deb/` (or its mirror)."""
     url = repo_url(ctx.plan.kubernetes_minor)
+    key_url, key = f"{url}Release.key", None
+    what = f"the Kubernetes {ctx.plan.kubernetes_minor} apt repository"
+    mirror = mirrors.apt_repository(ctx.plan.mirrors, "kubernetes")
+    if mirror is not None:
+        url = mirror.url if mirror.url.endswith("/") else f"{mirror.url}/"
+        key_url, key = mirror.key_url or "", mirror.key
+        what += f" (mirror {url})"
     return apt.plan_repo(
         ctx,
         facts,
-        what=f"the Kubernetes {ctx.plan.kubernetes_minor} apt repository",
-        key_url=f"{url}Release.key",
+        what=what,
+        key_url=key_url,
         keyring=KEYRING,
         sources=SOURCES,
         line=f"deb [signed-by={KEYRING}] {url} /",
+        key=key,
     )
 
 

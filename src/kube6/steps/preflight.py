@@ -21,10 +21,13 @@ class PreflightFacts:
 
 
 async def read_preflight(ctx: HostContext) -> PreflightFacts:
-    lookups = [host.name for host in artifact_hosts(ctx.plan)]
+    hosts = artifact_hosts(ctx.plan)
+    lookups = [host.name for host in hosts]
     facts: HostFacts | BaseException
     try:
-        facts = await gather(ctx.executor, ctx.node.name, lookups=lookups)
+        facts = await gather(
+            ctx.executor, ctx.node.name, lookups=lookups, ports={h.name: h.port for h in hosts}
+        )
     except Exception as exc:  # unreachable host: the checks report it as host-reachable
         facts = exc
     results = run_checks(ctx.plan, {ctx.node.name: facts}, ctx.options.ignore)

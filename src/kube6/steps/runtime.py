@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kube6 import yamlio
+from kube6 import mirrors, yamlio
 from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
+from kube6.render.containerd import REGISTRY_CONFIG_PATH
 from kube6.steps import apt, probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
 from kube6.versions import CONTAINERD
@@ -28,9 +29,13 @@ ASSUMED_OS = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
 """What a `--fresh` dry run assumes (the hosts are not contacted)."""
 
 
-def docker_line(os_release: OsRelease) -> str:
-    distro, codename = os_release.id, os_release.codename
-    return f"deb [signed-by={KEYRING}] https://download.docker.com/linux/{distro} {codename} stable"
+def docker_url(os_release: OsRelease) -> str:
+    return f"https://download.docker.com/linux/{os_release.id}"
+
+
+def docker_line(os_release: OsRelease, url: str | None = None) -> str:
+    base = (url or docker_url(os_release)).rstrip("/")
+    return f"deb [signed-by={KEYRING}] {base} {os_release.codename} stable"
 
 
 @dataclass(frozen=True)
@@ -63,14 +68,21 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
             fix="use Debian 12/13 or Ubuntu 22.04/24.04, or install containerd 2.x yourself and "
             "skip this step with --skip runtime/repository --skip runtime/install",
         )
+    what = "Docker's apt repository (containerd.io)"
+    key_url, key, url = f"{docker_url(found)}/gpg", None, None
+    mirror = mirrors.apt_repository(ctx.plan.mirrors, "docker")
+    if mirror is not None:
+        key_url, key, url = mirror.key_url or "", mirror.key, mirror.url
+        what += f" (mirror {mirror.url})"
     return apt.plan_repo(
         ctx,
         facts.repo,
-        what="Docker's apt repository (containerd.io)",
-        key_url=f"https://download.docker.com/linux/{found.id}/gpg",
+        what=what,
+        key_url=key_url,
         keyring=KEYRING,
         sources=SOURCES,
-        line=docker_line(found),
+        line=docker_line(found, url),
+        key=key,
     )
 
 
@@ -93,30 +105,55 @@ def plan_install(ctx: HostContext, facts: apt.PackageFacts) -> StepPlan:
 class ConfigFacts:
     file: str | None
     service: probe.ServiceFacts
+    registries: tuple[tuple[str, str | None], ...] = ()
+    """(path, text on the host) of each rendered registry file (hosts.toml, mirror CAs)."""
+
+
+def _registry_files(ctx: HostContext) -> list[str]:
+    return sorted(p for p in ctx.files if p.startswith(f"{REGISTRY_CONFIG_PATH}/"))
 
 
 async def read_config(ctx: HostContext) -> ConfigFacts:
+    registries = tuple([(p, await probe.read_text(ctx, p)) for p in _registry_files(ctx)])
     return ConfigFacts(
-        await probe.read_text(ctx, CONFIG_PATH), await probe.read_service(ctx, "containerd")
+        await probe.read_text(ctx, CONFIG_PATH),
+        await probe.read_service(ctx, "containerd"),
+        registries,
     )
 
 
 def fresh_config(ctx: HostContext) -> ConfigFacts:
-    return ConfigFacts(None, probe.ServiceFacts(True, True))
+    return ConfigFacts(
+        None, probe.ServiceFacts(True, True), tuple((p, None) for p in _registry_files(ctx))
+    )
 
 
 def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
-    """The rendered config.toml (version 3, systemd cgroups); a running containerd restarts."""
+    """The rendered config.toml (version 3, systemd cgroups) and registry mirrors (certs.d);
+    a running containerd restarts for a new config.toml (it reads certs.d at every pull)."""
     artifact = ctx.files.get(CONFIG_PATH)
     if artifact is None:
         return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
-    if facts.file == artifact.content:
+    on_host = dict(facts.registries)
+    actions: list[Action] = []
+    for path in _registry_files(ctx):
+        wanted = ctx.files[path]
+        if on_host.get(path) != wanted.content:
+            actions.append(PutFile(path, wanted.content, wanted.mode, why=wanted.description))
+    if facts.file != artifact.content:
+        actions.append(
+            PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="containerd 2.x config")
+        )
+        if facts.service.active:
+            actions += probe.restart(ctx, "containerd", facts.service)
+    if not actions:
+        mirrored = len([p for p in on_host if p.endswith("/hosts.toml")])
+        if mirrored:
+            return StepPlan.nothing(
+                f"{CONFIG_PATH} and {mirrored} registry mirror(s) in {REGISTRY_CONFIG_PATH} "
+                "are the rendered ones"
+            )
         return StepPlan.nothing(f"{CONFIG_PATH} is the rendered one")
-    actions: list[Action] = [
-        PutFile(CONFIG_PATH, artifact.content, artifact.mode, why="containerd 2.x config")
-    ]
-    if facts.service.active:
-        actions += probe.restart(ctx, "containerd", facts.service)
     return StepPlan.do(*actions)
 
 

@@ -1,0 +1,82 @@
+"""The `mirrors` section applied: which URL, chart source or ACME directory kube6 uses.
+
+Pure functions of the spec's `Mirrors`; the steps, renderers and checks call them so that every
+artifact is fetched through its mirror exactly as it would be from the real source (the same
+image references, package names, chart names and versions, file names).
+
+    download_url(mirrors, "https://get.helm.sh/helm-v4.1.0-linux-amd64.tar.gz")
+    -> "http://[2001:db8:ffff::10]:8080/files/get.helm.sh/helm-v4.1.0-linux-amd64.tar.gz"
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from kube6.spec import AcmeDirectory, AptMirror, ChartMirror, Mirrors
+
+MIRROR_CA_DIR = "/etc/kube6/mirrors"
+"""Where `up` puts the CA bundles of chart mirrors for helm --ca-file."""
+
+
+def download_url(mirrors: Mirrors, url: str) -> str:
+    """`url` with the longest matching `downloads` upstream prefix replaced by its mirror."""
+    matches = [m for m in mirrors.downloads if url.startswith(m.upstream)]
+    if not matches:
+        return url
+    best = max(matches, key=lambda m: len(m.upstream))
+    return best.mirror + url.removeprefix(best.upstream)
+
+
+def apt_repository(mirrors: Mirrors, which: Literal["kubernetes", "docker"]) -> AptMirror | None:
+    return mirrors.apt.kubernetes if which == "kubernetes" else mirrors.apt.docker
+
+
+def acme_directory(
+    mirrors: Mirrors, which: Literal["staging", "production"]
+) -> AcmeDirectory | None:
+    return mirrors.acme.staging if which == "staging" else mirrors.acme.production
+
+
+def ca_file(pem: str) -> str:
+    """The host path where `up` puts a mirror's CA bundle (named by its content)."""
+    return f"{MIRROR_CA_DIR}/{hashlib.sha256(pem.encode()).hexdigest()[:16]}.crt"
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """How helm gets a chart: `helm upgrade --install NAME <chart> [--repo <repo>] <flags>`."""
+
+    chart: str
+    repo: str | None = None
+    flags: tuple[str, ...] = ()
+    """`--plain-http` for an OCI mirror without TLS."""
+    ca: str | None = None
+    """PEM of the mirror's CA: `up` puts it at `ca_file(ca)` and passes `--ca-file`."""
+    mirror: ChartMirror | None = None
+
+
+def _join(prefix: str, rest: str) -> str:
+    return prefix.rstrip("/") + "/" + rest.lstrip("/")
+
+
+def chart_source(mirrors: Mirrors, chart: str, repo: str | None) -> ChartSource:
+    """The chart reference kube6 uses (`chart` in repository `repo`, or an `oci://` `chart`)
+    as it is fetched through the matching `charts` mirror, if any."""
+    upstream_full = _join(repo, chart) if repo else chart
+    name = chart.rstrip("/").rsplit("/", 1)[-1]
+    for mirror in mirrors.charts:
+        source = mirror.upstream.rstrip("/")
+        if repo is not None and repo.rstrip("/") == source:
+            rest = name
+        elif upstream_full.startswith(source + "/"):
+            rest = upstream_full.removeprefix(source + "/")
+        else:
+            continue
+        flags = ("--plain-http",) if mirror.plain_http else ()
+        if mirror.mirror.startswith("oci://"):
+            return ChartSource(_join(mirror.mirror, rest), None, flags, mirror.ca, mirror)
+        # A classic repository serves charts by name from its index.yaml.
+        return ChartSource(name, mirror.mirror, flags, mirror.ca, mirror)
+    return ChartSource(chart, repo)
