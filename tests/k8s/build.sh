@@ -2,8 +2,10 @@
 # Build (or reuse) the upstream programs and fetch the upstream CRDs/charts of the k8s test tier.
 #
 # Everything comes from published Go modules through the Go module proxy; nothing else is
-# downloaded. Versions are read from src/kube6/versions.py. Results go to a cache outside the
-# repository (default ~/.cache/kube6-k8s, override with KUBE6_K8S_CACHE):
+# downloaded. What the proxy cannot serve at its pin (Calico 3.33's charts, the Headlamp chart) is
+# copied from the read-only upstream snapshot ../shared/upstream (see its README: provenance),
+# never into the repository. Versions are read from src/kube6/versions.py. Results go to a
+# cache outside the repository (default ~/.cache/kube6-k8s, override with KUBE6_K8S_CACHE):
 #
 #   $CACHE/bin/<name>-<version>            binaries (kubeadm, kube-apiserver, kube-controller-manager,
 #                                          kubectl, etcd, helm, kwok)
@@ -15,7 +17,7 @@
 # A second run with a warm cache only verifies what exists. See tests/k8s/README.md.
 #
 # Environment: KUBE6_K8S_CACHE (cache dir), GO (go binary), GOPROXY/GOMODCACHE/GOCACHE (as usual),
-# KUBE6_K8S_NO_CALICO_FALLBACK=1 (skip the unpinned Calico fallback, see README).
+# KUBE6_SHARED_UPSTREAM (the upstream snapshot, default ../shared/upstream beside the checkout).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,11 +68,10 @@ ETCD_MAJOR=${ETCD_VERSION#v}; ETCD_MAJOR=${ETCD_MAJOR%%.*}
 ETCD_MODULE="go.etcd.io/etcd/server/v${ETCD_MAJOR}"
 
 # Calico v3.x tags are not valid Go module versions for github.com/projectcalico/calico (its
-# go.mod has no /v3 suffix), so the proxy serves only pseudo-versions; this one is the only
-# version the proxy has (it is `@latest`): a release-v3.28 commit whose charts say v3.28.5.
-# It is NOT the pin; it is fetched as a clearly labelled fallback. See README.md.
-CALICO_FALLBACK_VERSION="v1.11.0-cni-plugin.0.20250813170300-a0db560f0520"
-CALICO_FALLBACK_LABEL="v3.28.5-a0db560f0520"
+# go.mod has no /v3 suffix) and the proxy answers 403 for Headlamp: both come from the upstream
+# snapshot beside the checkout, whose README records where each folder came from.
+SHARED_UPSTREAM=${KUBE6_SHARED_UPSTREAM:-$REPO_ROOT/../shared/upstream}
+if [[ -d "$SHARED_UPSTREAM" ]]; then SHARED_UPSTREAM=$(cd "$SHARED_UPSTREAM" && pwd); fi
 
 mkdir -p "$CACHE"/{bin,current,crds,charts}
 CACHE=$(cd "$CACHE" && pwd)
@@ -122,8 +123,12 @@ mod_dir() {
   printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
 
-entry() { # kind name version path origin_module origin_version origin_path [note]
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:-}" >>"$ENTRIES"
+# entry kind name version path origin_module origin_version origin_path [note [commit date copied_from]]
+#   (the last three for files copied from the upstream snapshot: origin_module is then the
+#   repository and origin_version the branch or tag)
+entry() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
+    "${8:-}" "${9:-}" "${10:-}" "${11:-}" >>"$ENTRIES"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -313,9 +318,42 @@ fixup_charts_gateway_crds_helm() {
   python3 "$HELPERS" set-chart-version "$1" "$ENVOY_GATEWAY_VERSION" "$ENVOY_GATEWAY_VERSION"
 }
 
-fixup_charts_tigera_operator() {
-  # Fallback only (see CALICO_FALLBACK_*): Chart.yaml says `version: v0.0`.
-  python3 "$HELPERS" set-chart-version "$1" "v3.28.5" "v3.28.5"
+fixup_charts_headlamp() {
+  # Chart.yaml at the v0.43.0 tag still says 0.42.0 (upstream bumps the chart after tagging);
+  # appVersion is the image tag the chart deploys, so it is set to the pin, as the published
+  # 0.43.0 chart has it.
+  python3 "$HELPERS" set-chart-version "$1" "$HEADLAMP_VERSION" "$HEADLAMP_VERSION"
+}
+
+# shared_entry KIND NAME LABEL REL FOLDER SUBDIR NOTE
+#   record $CACHE/REL, taken from $SHARED_UPSTREAM/FOLDER/SUBDIR, with its origin (repository,
+#   ref, commit, date) as the snapshot's README states it for that folder.
+shared_entry() {
+  local kind=$1 name=$2 label=$3 rel=$4 folder=$5 sub=$6 note=$7 origin repo ref commit date
+  origin=$(python3 "$HELPERS" shared-origin "$SHARED_UPSTREAM/README.md" "$folder/$sub") \
+    || die "$SHARED_UPSTREAM/README.md does not say where $folder/$sub comes from"
+  IFS=$'\t' read -r repo ref commit date <<<"$origin"
+  entry "$kind" "$name" "$label" "$rel" "$repo" "$ref" "$sub" "$note" "$commit" "$date" \
+    "$SHARED_UPSTREAM/$folder/$sub"
+}
+
+# fetch_shared KIND NAME LABEL FOLDER SUBDIR NOTE
+#   copy $SHARED_UPSTREAM/FOLDER/SUBDIR to $CACHE/KIND/NAME-LABEL (unless there) and record it.
+fetch_shared() {
+  local kind=$1 name=$2 label=$3 folder=$4 sub=$5 note=$6
+  local rel="$kind/$name-$label" dst="$CACHE/$kind/$name-$label" src="$SHARED_UPSTREAM/$folder/$sub"
+  local tmp fix
+  [[ -d "$src" ]] || die "$src is missing from the upstream snapshot"
+  shared_entry "${kind%s}" "$name" "$label" "$rel" "$folder" "$sub" "$note"
+  [[ -d "$dst" ]] && return 0
+  tmp="$CACHE/$kind/.tmp.$name.$$"
+  rm -rf "$tmp"
+  cp -r "$src" "$tmp"
+  chmod -R u+w "$tmp"            # the snapshot is read-only
+  fix="fixup_${kind}_${name//[-.]/_}"
+  if declare -F "$fix" >/dev/null; then "$fix" "$tmp"; fi
+  mv "$tmp" "$dst"
+  log "copied $dst from $src"
 }
 
 fetch_crds_and_charts() {
@@ -339,20 +377,30 @@ fetch_crds_and_charts() {
   fetch_tree charts gateway-crds-helm "$ENVOY_GATEWAY_VERSION" github.com/envoyproxy/gateway \
     "$ENVOY_GATEWAY_VERSION" charts/gateway-crds-helm "" "Chart.yaml version/appVersion set"
 
-  entry unavailable calico "$CALICO_VERSION" "" \
-    "github.com/projectcalico/calico@$CALICO_VERSION, @master, @release-v3.33, @<commit>; github.com/projectcalico/api; github.com/tigera/operator; github.com/tigera/api" "" "" \
-    "v3.x tags are not valid versions of module github.com/projectcalico/calico (go.mod without /v3) and the proxy answers 403 for every other query except @latest = $CALICO_FALLBACK_VERSION (a release-v3.28 commit, charts say v3.28.5); projectcalico/api and tigera/operator are 403"
-  entry unavailable headlamp "$HEADLAMP_VERSION" "" \
-    "github.com/kubernetes-sigs/headlamp, github.com/kubernetes-sigs/headlamp/backend, github.com/headlamp-k8s/headlamp" "" "" \
-    "403 from the proxy for all of them; the chart is only published at https://kubernetes-sigs.github.io/headlamp/ (not reachable)"
-
-  if [[ "${KUBE6_K8S_NO_CALICO_FALLBACK:-}" != 1 ]]; then
-    local n="NOT the pin $CALICO_VERSION: github.com/projectcalico/calico@$CALICO_FALLBACK_VERSION (release-v3.28 branch, 2025-08-13) is the only Calico version on the proxy"
-    fetch_tree crds calico "$CALICO_FALLBACK_LABEL" github.com/projectcalico/calico \
-      "$CALICO_FALLBACK_VERSION" manifests 'operator-crds.yaml' "$n; operator.tigera.io + crd.projectcalico.org CRDs"
-    fetch_tree charts tigera-operator "$CALICO_FALLBACK_LABEL" github.com/projectcalico/calico \
-      "$CALICO_FALLBACK_VERSION" charts/tigera-operator "" \
-      "$n; pre-v3.32 layout (the chart still carries its CRDs); Chart.yaml version set to v3.28.5"
+  # Calico and Headlamp: not on the Go proxy (403, or no valid module version); from the snapshot.
+  if [[ -f "$SHARED_UPSTREAM/README.md" ]]; then
+    local c="calico-release-v3.33" label="release-v3.33"
+    local n="NOT the tag $CALICO_VERSION: branch release-v3.33 of 2026-08-21, before v3.33.0 (same minor); Chart.yaml says v0.0 (upstream sets the version when it packages)"
+    fetch_shared charts crd.projectcalico.org.v1 "$label" "$c" charts/crd.projectcalico.org.v1 \
+      "$n; the CRD chart kube6 installs (crd.projectcalico.org + operator.tigera.io)"
+    fetch_shared charts projectcalico.org.v3 "$label" "$c" charts/projectcalico.org.v3 \
+      "$n; projectcalico.org/v3 as CRDs (the schemas the Calico API server serves)"
+    fetch_shared charts tigera-operator "$label" "$c" charts/tigera-operator "$n"
+    shared_entry crd calico "$label" "charts/crd.projectcalico.org.v1-$label/templates" "$c" \
+      charts/crd.projectcalico.org.v1/templates \
+      "$n; the CRD files of the crd.projectcalico.org.v1 chart above (no templating in them)"
+    shared_entry crd calico-v3 "$label" "charts/projectcalico.org.v3-$label/templates/calico" "$c" \
+      charts/projectcalico.org.v3/templates/calico \
+      "$n; the projectcalico.org/v3 CRDs of the projectcalico.org.v3 chart above"
+    fetch_shared charts headlamp "$HEADLAMP_VERSION" headlamp-0.43.0 charts/headlamp \
+      "tag v0.43.0; Chart.yaml version/appVersion set to $HEADLAMP_VERSION (the tag's Chart.yaml says 0.42.0)"
+  else
+    entry unavailable calico "$CALICO_VERSION" "" \
+      "github.com/projectcalico/calico@$CALICO_VERSION, @master, @release-v3.33, @<commit>; github.com/projectcalico/api; github.com/tigera/operator; $SHARED_UPSTREAM" "" "" \
+      "v3.x tags are not valid versions of module github.com/projectcalico/calico (go.mod without /v3), the proxy answers 403 for the other queries, and the upstream snapshot $SHARED_UPSTREAM is missing"
+    entry unavailable headlamp "$HEADLAMP_VERSION" "" \
+      "github.com/kubernetes-sigs/headlamp, github.com/kubernetes-sigs/headlamp/backend, github.com/headlamp-k8s/headlamp; $SHARED_UPSTREAM" "" "" \
+      "403 from the proxy for all of them, and the upstream snapshot $SHARED_UPSTREAM is missing"
   fi
 }
 
@@ -393,8 +441,6 @@ log "timings:"
 for t in "${TIMINGS[@]}"; do printf '  %s\n' "$t" >&2; done
 printf '  %-34s %5ss\n' "total" "$(($(date +%s) - T_START))" >&2
 log "done: binaries in $CACHE/current, manifest $CACHE/manifest.json"
-if [[ "${KUBE6_K8S_NO_CALICO_FALLBACK:-}" != 1 ]]; then
-  log "WARNING: Calico $CALICO_VERSION and Headlamp $HEADLAMP_VERSION are not obtainable from the Go proxy (see manifest 'unavailable'); Calico files in the cache are an unpinned v3.28.5 fallback"
-else
-  log "WARNING: Calico $CALICO_VERSION and Headlamp $HEADLAMP_VERSION are not obtainable from the Go proxy (see manifest 'unavailable')"
+if [[ ! -f "$SHARED_UPSTREAM/README.md" ]]; then
+  log "WARNING: Calico $CALICO_VERSION and Headlamp $HEADLAMP_VERSION are not obtainable (not on the Go proxy, no $SHARED_UPSTREAM); see manifest 'unavailable'"
 fi

@@ -7,6 +7,8 @@ Subcommands:
   set-chart-version CHART VER APPVER   set `version:` and `appVersion:` in CHART/Chart.yaml
   subst TEMPLATE OUT KEY=VALUE...      replace ${KEY} in TEMPLATE, write OUT; fail if a ${...} is left
   manifest CACHE ENTRIES_TSV OUT       write the manifest JSON from the tab-separated entries
+  shared-origin README PATH            print repository, ref, commit and date (tab-separated) of
+                                       PATH in the upstream snapshot, from its README's table
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ def cmd_manifest(cache: str, entries_tsv: str, out: str) -> None:
         "origin_version",
         "origin_path",
         "note",
+        "origin_commit",
+        "origin_date",
+        "copied_from",
     ]
     artifacts, unavailable = [], []
     with open(entries_tsv, encoding="utf-8") as f:
@@ -127,16 +132,27 @@ def cmd_manifest(cache: str, entries_tsv: str, out: str) -> None:
                     }
                 )
                 continue
+            origin: dict[str, str] = {
+                "module": row["origin_module"],
+                "version": row["origin_version"],
+                "path_in_module": row["origin_path"],
+            }
+            if row.get("copied_from"):
+                # Not a Go module: a folder of the upstream snapshot (../shared/upstream).
+                origin = {
+                    "repository": row["origin_module"],
+                    "ref": row["origin_version"],
+                    "commit": row["origin_commit"],
+                    "date": row["origin_date"],
+                    "path_in_repository": row["origin_path"],
+                    "copied_from": row["copied_from"],
+                }
             entry = {
                 "kind": row["kind"],
                 "name": row["name"],
                 "version": row["version"],
                 "path": row["path"],
-                "origin": {
-                    "module": row["origin_module"],
-                    "version": row["origin_version"],
-                    "path_in_module": row["origin_path"],
-                },
+                "origin": origin,
             }
             if row.get("note"):
                 entry["note"] = row["note"]
@@ -164,6 +180,41 @@ def cmd_manifest(cache: str, entries_tsv: str, out: str) -> None:
     os.replace(tmp, out)
 
 
+def cmd_shared_origin(readme: str, path: str) -> None:
+    """The README's table row whose folder holds `path`: | `folder` | what | source | ref | commit | date |.
+
+    `source` is `github.com/OWNER/REPO ...` or `same repo ...`/`same` (the row above's); `ref`
+    is `branch X` or `tag X` (or `same`).
+    """
+    rows: list[tuple[str, str, str, str, str]] = []
+    last = ("", "", "", "")
+    with open(readme, encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) != 6 or not cells[0].startswith("`"):
+                continue
+            folder = cells[0].strip("`")
+            repo = re.search(r"github\.com/[\w.-]+/[\w.-]+", cells[2])
+            ref = re.search(r"(?:branch|tag) `([^`]+)`", cells[3])
+            commit = re.search(r"\b[0-9a-f]{40}\b", cells[4])
+            date = re.search(r"\d{4}-\d{2}-\d{2}", cells[5])
+            current = (
+                repo.group(0) if repo else last[0],
+                ref.group(1) if ref else last[1],
+                commit.group(0) if commit else last[2],
+                date.group(0) if date else last[3],
+            )
+            if not all(current):
+                sys.exit(f"{readme}: cannot read the origin of {folder!r} from: {line.strip()}")
+            last = current
+            rows.append((folder.rstrip("/"), *current))
+    for folder, *origin in sorted(rows, key=lambda r: -len(r[0])):
+        if path == folder or path.startswith(folder + "/"):
+            print("\t".join(origin))
+            return
+    sys.exit(f"{readme}: no row for {path}")
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit(__doc__)
@@ -174,6 +225,7 @@ def main(argv: list[str]) -> None:
         "set-chart-version": cmd_set_chart_version,
         "subst": cmd_subst,
         "manifest": cmd_manifest,
+        "shared-origin": cmd_shared_origin,
     }
     commands[cmd](*args)
 
