@@ -102,7 +102,7 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH}
     docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
     assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer"]
-    assert {d["apiVersion"] for d in docs} == {"crd.projectcalico.org/v1"}
+    assert {d["apiVersion"] for d in docs} == {"projectcalico.org/v3"}
     configuration, peer = docs
     assert configuration["metadata"]["name"] == "default"
     assert configuration["spec"]["asNumber"] == 64600

@@ -254,3 +254,18 @@ def test_preflight_stops_on_a_failed_check(plan: Plan) -> None:
     assert passed.noop == "2 checks passed (warnings: swap)"
     fresh = context(plan, fresh=True)
     assert preflight.plan_preflight(fresh, preflight.PreflightFacts(())).noop is not None
+
+
+def test_calico_resources_wait_for_the_calico_api(plan: Plan) -> None:
+    """projectcalico.org/v3 is served by the Calico API server (pods): the policies are applied
+    only once its APIService is Available."""
+    ctx = context(plan)
+    step = leaf(network.STEP, "policies")
+    policies = ctx.cluster_files["policies/default.yaml"]
+    assert shown(step.plan(ctx, ManifestFacts(frozenset()))) == [  # type: ignore[attr-defined]
+        f"{KUBECTL} wait --for=condition=Available apiservice/v3.projectcalico.org --timeout=10m",
+        f"write /etc/kube6/cluster/policies/default.yaml (mode 0644, {len(policies.content)} bytes)",
+        f"{KUBECTL} apply --server-side --field-manager kube6 -f /etc/kube6/cluster/policies/default.yaml",
+    ]
+    current = ManifestFacts(frozenset({"policies/default.yaml"}))
+    assert step.plan(ctx, current).noop == "1 manifest file(s) applied and unchanged"  # type: ignore[attr-defined]

@@ -7,12 +7,8 @@ block size, no encapsulation, no IPv4 at all, the node address taken from the ku
 
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
-API version of the Calico resources: `crd.projectcalico.org/v1`, the group of the CRDs that
-the CRD chart installs. `projectcalico.org/v3` is served only by the Calico API server, an
-aggregated API server that runs as pods, so manifests in v3 cannot be applied (or dry-run) until
-Calico is up. The v1 CRDs apply with `kubectl apply --server-side` as soon as the CRD chart is
-in, and Calico reads them directly; the fields of these kinds are the same in both groups, and
-every field that the API server would default is written out here.
+API version of the Calico resources: `projectcalico.org/v3`, Calico's public API; see
+render/policies.py for why, and CALICO_API_SERVICE for when it can be written.
 """
 
 from __future__ import annotations
@@ -29,8 +25,14 @@ from kube6.render.kubeadm import KUBE_PROXY_MODE
 VALUES_PATH = cluster_path("calico/values.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")
 
-CALICO_API = "crd.projectcalico.org/v1"
-"""API version of every Calico resource kube6 renders (see the module docstring)."""
+CALICO_API = "projectcalico.org/v3"
+"""API version of every Calico resource kube6 renders (see render/policies.py for why)."""
+
+CALICO_API_SERVICE = "v3.projectcalico.org"
+"""The APIService of CALICO_API. With the crd.projectcalico.org.v1 CRD chart it is the Calico
+API server (pods the operator starts: apiServer is on in the chart's values), so kube6 applies
+its Calico resources once this is Available; with Calico's projectcalico.org/v3 CRDs (after a
+datastore migration) the Kubernetes API server registers the same name for them."""
 
 
 def render(plan: Plan) -> Iterator[Artifact]:
@@ -166,6 +168,6 @@ def bgp_yaml(plan: Plan) -> str:
         f"# Cluster AS {plan.bgp.as_number} peers with {plan.bgp.peer} (AS {plan.bgp.peer_as})",
         f"# and advertises the pod blocks and the service range {plan.services}.",
         *router_id,
-        f"# apiVersion {CALICO_API}: the CRD group, applicable before the Calico API server runs.",
+        f"# apiVersion {CALICO_API}: Calico's public API (served by the Calico API server).",
     ]
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(bgp_resources(plan))

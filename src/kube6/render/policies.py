@@ -1,7 +1,25 @@
 """Default network policies: pods are not reachable from outside the cluster, except the gateway.
 
-`cluster/policies/default.yaml` holds a Calico Tier `kube6` and GlobalNetworkPolicies in it
-(`crd.projectcalico.org/v1`, the CRD group: see render/calico.py for why).
+`cluster/policies/default.yaml` holds a Calico Tier `kube6` and GlobalNetworkPolicies in it.
+
+API group: `projectcalico.org/v3`, for every Calico resource kube6 writes (these, and the BGP
+resources of render/calico.py), never `crd.projectcalico.org/v1`. Read from Calico 3.33's own
+files (release-v3.33, tigera-operator release-v1.44):
+- `crd.projectcalico.org/v1` is Calico's storage, not its API: libcalico-go keeps a v3 object's
+  metadata in a `projectcalico.org/metadata` annotation of the v1 object and converts UIDs and
+  owner references on every read (libcalico-go/lib/backend/k8s/resources/resources.go). An
+  object written there directly skips the Calico API server's defaulting and validation and
+  the `projectcalico.org/tier` label that tier RBAC relies on.
+- Users and calicoctl read `projectcalico.org/v3` in every mode: through the Calico API server
+  when the datastore is the v1 CRDs (what the operator chart's documented install gives, and
+  the chart turns `apiServer` on by default), or as native CRDs.
+- Upgrades: 3.33 moves clusters from v1 storage to native v3 CRDs (kube-controllers'
+  DatastoreMigration: the APIService `v3.projectcalico.org` is cut over, then the v1 CRDs are
+  deleted), and the operator picks v3 CRDs by itself on a new cluster that has none
+  (operator pkg/apis/version.go). Manifests in v3 keep applying before and after; v1 ones stop.
+kube6 still installs the `crd.projectcalico.org.v1` CRD chart (the chart README's install path;
+native v3 CRDs are the newer, opt-in one), so its Calico objects go through the Calico API
+server: the steps wait for the `v3.projectcalico.org` APIService before applying them.
 
 Design. Calico evaluates tiers in order; inside a tier, the first rule that matches decides
 (Allow, Deny, or Pass = go on to the next tier). A tier that selects a pod but has no matching
@@ -33,7 +51,7 @@ from typing import Any
 from kube6 import yamlio
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
-from kube6.render.calico import CALICO_API
+from kube6.render.calico import CALICO_API, CALICO_API_SERVICE
 from kube6.render.gateway import (
     CONTROLLER_NAMESPACE,
     GATEWAY_NAME,
@@ -59,7 +77,7 @@ EXAMPLE_OPEN_PORT = """\
 # app=shop in namespace web): Pass that traffic in the kube6 tier before kube6.external-ingress
 # (lower order), so the default tier and your NetworkPolicies decide as usual:
 #
-#   apiVersion: crd.projectcalico.org/v1
+#   apiVersion: projectcalico.org/v3
 #   kind: GlobalNetworkPolicy
 #   metadata:
 #     name: kube6.open-web-shop          # "<tier>." + a name of your own
@@ -188,7 +206,9 @@ def policies_yaml(plan: Plan) -> str:
     notes += [
         f"#   {EXTERNAL_POLICY}: any other ingress from outside the cluster's ranges is denied;",
         "#   traffic from pods, services and nodes passes on to the default tier unchanged.",
-        "# Egress is not touched. Apply after the Calico CRDs: kubectl apply --server-side -f",
+        "# Egress is not touched. Apply once the Calico API server is up",
+        f"# (kubectl wait --for=condition=Available apiservice/{CALICO_API_SERVICE}):",
+        "# kubectl apply --server-side -f",
         "#",
         EXAMPLE_OPEN_PORT.rstrip("\n"),
     ]

@@ -155,12 +155,15 @@ def manifests_step(
     applies: Applies = always,
     *,
     take_over: bool = False,
+    api_service: str | None = None,
 ) -> Step[ManifestFacts]:
     """A step that applies the selected rendered manifests (server-side, field manager kube6).
 
     `take_over`: the objects exist already, made by another tool (kubeadm's CoreDNS ConfigMap),
     and kube6 takes the fields it sets from it (`--force-conflicts`); without it such a
     conflict fails the step, so that kube6 never silently overrides someone else's object.
+    `api_service`: the APIService (`v3.projectcalico.org`) that serves these objects; the step
+    waits until it is Available before applying (an aggregated API server runs as pods).
     """
     apply: tuple[str, ...] = ("apply", "--server-side", "--field-manager", "kube6")
     diff: tuple[str, ...] = ("diff", "--server-side", "--field-manager", "kube6")
@@ -194,6 +197,20 @@ def manifests_step(
         if not todo:
             return StepPlan.nothing(f"{len(chosen)} manifest file(s) applied and unchanged")
         actions: list[Action] = []
+        if api_service:
+            actions.append(
+                run(
+                    *kubectl(
+                        ctx,
+                        "wait",
+                        "--for=condition=Available",
+                        f"apiservice/{api_service}",
+                        f"--timeout={WAIT}",
+                    ),
+                    why=f"the API that serves these objects ({api_service}) is up",
+                    timeout=700,
+                )
+            )
         for artifact in todo:
             path = host_file(artifact.path.removeprefix("cluster/"))
             actions += [

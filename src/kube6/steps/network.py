@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from kube6 import mirrors
 from kube6.modes import RoutingMode
+from kube6.render.calico import CALICO_API_SERVICE
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.control_plane import kubectl
@@ -211,7 +212,11 @@ STEP: Step[object] = Step(
             ),
         ),
         cluster.manifests_step(
-            "calico-bgp", "Calico BGP peering resources (bgp mode).", cluster.under("calico"), _bgp
+            "calico-bgp",
+            "Calico BGP peering resources (bgp mode).",
+            cluster.under("calico"),
+            _bgp,
+            api_service=CALICO_API_SERVICE,
         ),
         cluster.manifests_step(
             "coredns",
@@ -233,6 +238,7 @@ STEP: Step[object] = Step(
             "policies",
             "kube6's default network policies (pods closed to the outside but the gateway).",
             cluster.under("policies"),
+            api_service=CALICO_API_SERVICE,
         ),
     ),
 )
