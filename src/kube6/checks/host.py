@@ -557,14 +557,14 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
         else ""
     )
     if not bad:
-        direct = len([h for h in ctx.artifact_hosts if not h.mirror_for]) - len(
-            [h for h in ctx.artifact_hosts if not h.mirror_for and h.name in via]
-        )
+        upstream = [h for h in ctx.artifact_hosts if not h.mirror_for]
+        direct = len([h for h in upstream if h.name not in via])
+        parts = [f"{direct} over IPv6"] if direct or not mirrored else []
+        summary = ", ".join(parts) + nat64_note + mirror_note
         return [
             ok(
                 name,
-                f"all {len(verdicts)} artifact hosts are reachable: {direct} over IPv6"
-                f"{nat64_note}{mirror_note}",
+                f"all {len(verdicts)} artifact hosts are reachable: {summary.removeprefix('; ')}",
                 evidence,
             )
         ]
