@@ -763,6 +763,17 @@ def _kind(value: object) -> str:
     return shorten(value)
 
 
+PATTERN_EXAMPLES = {
+    "dns_domain": "a DNS domain (e.g. cluster.local)",
+    "control_plane_endpoint": "a DNS name or [address], optional :port "
+    "(e.g. api.example.com:6443 or [2001:db8::1]:6443)",
+    "interface": "an interface name (e.g. eth0, enp1s0)",
+    "upstream": "a chart repository URL or OCI prefix (e.g. oci://quay.io/jetstack/charts)",
+    "mirror": "a chart repository URL or OCI prefix (e.g. oci://[2001:db8::10]:5000/charts)",
+}
+"""What a field written with a `pattern` expects, said with an example instead of the regex."""
+
+
 def _plain(error: Any) -> str | None:
     """The validator's wording ("Input should be a valid integer") in the user's terms: what is
     expected, an example, and what was given (shortened)."""
@@ -784,6 +795,9 @@ def _plain(error: Any) -> str | None:
             return f"must be at least {low}, got {shorten(given)}"
         return f"must be at most {high}, got {shorten(given)}"
     if kind == "string_pattern_mismatch":
+        example = PATTERN_EXAMPLES.get(str(error["loc"][-1]))
+        if example:
+            return f"{shorten(given)} is not {example}"
         return f"{shorten(given)} does not have the expected form (see `kube6 schema`)"
     if kind == "string_too_long":
         return f"is longer than {ctx.get('max_length')} characters: {shorten(given)}"

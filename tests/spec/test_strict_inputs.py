@@ -176,3 +176,26 @@ def test_spec_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "prefix: 2001:db8::/64\nnodes: [{name: a, address: '2001:db8::1'}]\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
     assert spec_module.load(Path("-")).nodes[0].name == "a"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"cluster": {"dns_domain": "-x"}}, "cluster.dns_domain: '-x' is not a DNS domain (e.g."),
+        (
+            {"cluster": {"control_plane_endpoint": "api example"}},
+            "'api example' is not a DNS name or [address], optional :port (e.g.",
+        ),
+        (
+            {"nodes": [{"name": "a", "address": "2001:db8:1234:5678::1", "interface": "e th0"}]},
+            "nodes[0].interface: 'e th0' is not an interface name (e.g. eth0",
+        ),
+    ],
+)
+def test_pattern_fields_say_what_is_expected_with_an_example(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        spec_module.from_data({**BASE, **changes})
+    assert message in str(info.value)
+    assert "String should match pattern" not in str(info.value)
