@@ -158,3 +158,25 @@ def test_dry_run_on_a_host_without_a_cluster_plans_verify(plan: Plan) -> None:
     assert fresh.actions
     # A real run still refuses when the API server is not there.
     assert STEP.plan(context(plan), facts).refuse
+
+
+def test_verify_read_on_a_host_without_a_cluster_then_planned(plan: Plan) -> None:
+    """The facts a fresh host gives (kubectl cannot read admin.conf), read and planned."""
+    import asyncio
+
+    from kube6.execute import RecordingExecutor
+    from kube6.steps.verify import STEP, read_verify
+
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(
+        ("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "--raw", "/readyz"),
+        exit_code=1,
+        stderr="error: stat /etc/kubernetes/admin.conf: no such file or directory",
+    )
+    ctx = context(plan, executor=ex, dry_run=True)
+    assert STEP.plan is not None
+    facts = asyncio.run(read_verify(ctx))
+    assert facts.objects is None
+    planned = STEP.plan(ctx, facts)
+    assert planned.refuse is None
+    assert planned.actions
