@@ -207,7 +207,9 @@ def node_root(k8s_control_plane: ControlPlane, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def releases_own_their_crds(k8s_control_plane: ControlPlane, installed: Installed) -> None:
+def releases_own_their_crds(
+    k8s_control_plane: ControlPlane, installed: Installed, upstream: Upstream
+) -> None:
     """The marks that the Helm releases installing them leave on cert-manager's and Envoy
     Gateway's CRDs (release name, namespace)."""
     names = _kubectl(k8s_control_plane, "get", "crd", "-o", "name").split()
@@ -220,6 +222,8 @@ def releases_own_their_crds(k8s_control_plane: ControlPlane, installed: Installe
         ("clusternetworkpolicies.policy.networking.k8s.io", "calico-crds", "tigera-operator"),
     ):
         owned = [n for n in names if n.endswith(suffix)]
+        if release == "calico-crds" and upstream.unobtainable("calico"):
+            continue  # reported UNVERIFIED by the tests that need them
         assert owned, names
         _kubectl(
             k8s_control_plane, "label", "--overwrite", *owned, "app.kubernetes.io/managed-by=Helm"
@@ -476,6 +480,8 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
 ) -> None:
     """routing: bgp: the BGPConfiguration and BGPPeer of a bgp plan are accepted (dry run) once
     the projectcalico.org/v3 API is available; the step waits for that API first."""
+    if upstream.unobtainable("calico"):
+        unverified("step network/calico-bgp", upstream.missing("calico"))
     data = spec.example().model_dump(mode="json", exclude_none=True)
     data["routing"] = "bgp"
     data["bgp"] = {"peer": "2001:db8:1234:5678::fffe", "peer_as": 65001}

@@ -89,9 +89,13 @@ PINS = {
     "headlamp": versions.HEADLAMP.version,
 }
 
-CALICO_CRD_GROUPS = ("crd.projectcalico.org", "operator.tigera.io", "policy.networking.k8s.io")
-"""API groups of the CRDs in Calico's crd.projectcalico.org.v1 chart (what `network/calico-crds`
-installs)."""
+SAME_SOURCE = {
+    "calico-v3": "calico",
+    "crd.projectcalico.org.v1": "calico",
+    "projectcalico.org.v3": "calico",
+    "tigera-operator": "calico",
+}
+"""Components that come with another one (build.sh records only that one as unavailable)."""
 
 
 # ---- what build.sh obtained ------------------------------------------------------------------
@@ -141,10 +145,12 @@ class Upstream:
 
     def unobtainable(self, name: str) -> bool:
         """build.sh recorded that the pinned version cannot be obtained here (with a reason)."""
+        name = SAME_SOURCE.get(name, name)
         return any(u["name"] == name for u in self.manifest.get("unavailable", []))
 
     def missing(self, name: str) -> str:
-        why = [u for u in self.manifest.get("unavailable", []) if u["name"] == name]
+        source = SAME_SOURCE.get(name, name)
+        why = [u for u in self.manifest.get("unavailable", []) if u["name"] == source]
         reason = f": {why[0]['reason']}" if why else ""
         return (
             f"{name} {PINS.get(name, '')} is not in {self.cache} (tests/k8s/build.sh could not "
