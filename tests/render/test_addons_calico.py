@@ -37,11 +37,23 @@ def _values(plan: Plan) -> dict[str, Any]:
     return data
 
 
+def test_values_keep_components_kube6_does_not_use_off(plan_of: PlanOf) -> None:
+    values = _values(plan_of(spec.EXAMPLE_YAML))
+    assert values["goldmane"] == {"enabled": False}
+    assert values["whisker"] == {"enabled": False}
+
+
 def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML)
     installation = _values(plan)["installation"]
     network = installation["calicoNetwork"]
-    assert installation["cni"] == {"type": "Calico", "ipam": {"type": "Calico"}}
+    # Only Calico's own CNI binaries: the standard plugins come with kubernetes-cni.
+    assert installation["cni"] == {
+        "type": "Calico",
+        "ipam": {"type": "Calico"},
+        "installMode": "CalicoOnly",
+    }
+    assert installation["flexVolumePath"] == "None"
     assert network["bgp"] == "Enabled"
     assert network["nodeAddressAutodetectionV6"] == {"kubernetes": "NodeInternalIP"}
     # No IPv4 autodetection: the operator then sets IP=none and CALICO_ROUTER_ID=hash.

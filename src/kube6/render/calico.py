@@ -72,9 +72,23 @@ def installation(plan: Plan) -> dict[str, Any]:
     if plan.mtu is not None:
         network["mtu"] = plan.mtu
     return {
-        "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
+        # CalicoOnly: the kubernetes-cni package that kube6 installs already puts the standard
+        # plugins (host-local, loopback, portmap, tuning) in /opt/cni/bin, so the operator's
+        # third-party-cni-plugins init container would only overwrite them with its own copies.
+        "cni": {"type": "Calico", "ipam": {"type": "Calico"}, "installMode": "CalicoOnly"},
         "calicoNetwork": network,
+        # The FlexVolume driver only serves Calico's application-layer policy (Dikastes), which
+        # kube6 does not use; `None` keeps the pod2daemon init container and a host-writable
+        # kubelet plugin folder off every node.
+        "flexVolumePath": "None",
     }
+
+
+OBSERVABILITY_OFF: dict[str, Any] = {"goldmane": {"enabled": False}, "whisker": {"enabled": False}}
+"""Chart values that keep Goldmane (flow aggregation) and Whisker (its web UI) off: two more
+Deployments and images on a cluster that asked for neither, and a UI showing every flow that
+kube6 would otherwise have to put behind a login and a policy. kube6 owns this release's values:
+a later `kube6 up` turns them off again if they were switched on by hand."""
 
 
 def _pool(pool: Pool) -> dict[str, Any]:
@@ -106,7 +120,7 @@ def values_yaml(plan: Plan) -> str:
         )
         notes.append(f"# pool {pool.name}: {pool.cidr}, /{pool.block_size} blocks, {nodes};")
         notes.append(f"#   {nat}.")
-    body = yamlio.dump({"installation": installation(plan)})
+    body = yamlio.dump({"installation": installation(plan), **OBSERVABILITY_OFF})
     return header(plan, what) + "\n".join(notes) + "\n" + body
 
 
