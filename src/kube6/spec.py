@@ -499,6 +499,11 @@ class AptMirrors(_Strict):
     """In place of pkgs.k8s.io (kubeadm, kubelet, kubectl, cri-tools, kubernetes-cni)."""
     docker: AptMirror | None = None
     """In place of download.docker.com (containerd.io)."""
+    distribution: Url | None = None
+    """A mirror of the host distribution's own archive (of `http://deb.debian.org/debian` on
+    Debian, `http://archive.ubuntu.com/ubuntu` on Ubuntu), same layout and signatures: kube6
+    installs the distribution's ndppd from it (ndp-proxy mode) with a sources list of its own.
+    The host's distribution keyring verifies it; for hosts whose own sources are unreachable."""
 
 
 class ChartMirror(_Strict):

@@ -250,6 +250,17 @@ def test_cgroup_v1_fails() -> None:
     assert "systemd.unified_cgroup_hierarchy=1" in result.fix
 
 
+def test_ports_held_by_this_nodes_own_cluster_pass() -> None:
+    # A second `kube6 up` (or one resuming after a failure) meets its own cluster's listeners.
+    own = {"kubeadm": "1.37.2-1.1", "kubelet": "1.37.2-1.1", "kubectl": "1.37.2-1.1"}
+    taken = healthy(listeners=(Listener("*", 6443),), packages=own)
+    result = one("ports-free", taken)
+    assert result.status is Status.OK
+    assert "this node's Kubernetes" in result.message
+    older = healthy(listeners=(Listener("*", 6443),), packages={**own, "kubelet": "1.36.4-1.1"})
+    assert one("ports-free", older).status is Status.FAIL
+
+
 def test_ports_on_control_plane_and_worker() -> None:
     taken = healthy(listeners=(Listener("*", 6443), Listener("::1", 2379)))
     result = one("ports-free", taken)

@@ -28,6 +28,7 @@ from kube6.facts import (
     parse_uname,
 )
 from kube6.facts.dns import lookup_probe
+from kube6.steps.probe import parse_dpkg
 
 DATA = Path(__file__).parent / "data"
 
@@ -305,6 +306,17 @@ def test_packages() -> None:
     assert mixed == {"containerd": "1.7.24~ds1-6+b1", "libc6": "2.36-9+deb12u10"}  # rc left out
     with pytest.raises(FactError, match="cannot read"):
         parse_packages("ii containerd 1.7\n")
+
+
+def test_held_packages_are_installed() -> None:
+    # `apt-mark hold` (kube6 holds what it installs) turns `ii` into `hi`. Read as absent, every
+    # second `kube6 up` found containerd.io missing (runtime/install never converged) and the
+    # ports check called the node's own cluster a stranger's. Recorded on a lab node.
+    held = "hi \tkubelet\t1.37.2-1.1\nii \tcurl\t7.88.1-10+deb12u14\nrc \tndppd\t0.2.5-6\n"
+    assert parse_packages(held) == {"kubelet": "1.37.2-1.1", "curl": "7.88.1-10+deb12u14"}
+    assert parse_dpkg("hi  2.4.2-1\n") == "2.4.2-1"
+    assert parse_dpkg("rc  2.4.2-1\n") is None
+    assert parse_dpkg("un  \n") is None
 
 
 def test_services() -> None:

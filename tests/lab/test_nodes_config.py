@@ -96,6 +96,7 @@ def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> N
         target = "/proc/sys/" + key.replace(".", "/")
         assert f"--bind-ro=/var/lib/kube6-lab/sysctl/{key}:{target}" in argv
     assert "--bind-ro=/dev/kmsg" in argv
+    assert "--tmpfs=/sys/fs/bpf" in argv  # calico-node's hostPath, the node's own
     assert "--capability=CAP_NET_ADMIN,CAP_SYSLOG,CAP_IPC_LOCK" in argv
     assert "--bind-ro=/lib/modules" not in argv
     assert "--bind-ro=/lib/modules" in nodes.nspawn_argv(dirs, LINK, modules=True)

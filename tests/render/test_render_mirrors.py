@@ -17,7 +17,7 @@ from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.render import containerd, render_all
 from kube6.render.cert_manager import ACME_SERVERS, issuers
-from kube6.render.kubeadm import init_documents
+from kube6.render.kubeadm import init_documents, join_document
 
 
 def _spec(**changes: Any) -> Plan:
@@ -101,9 +101,19 @@ def test_without_mirrors_or_host_settings_nothing_changes() -> None:
 
 
 def test_host_cgroup_v1_reaches_the_kubelet_configuration() -> None:
-    kubelet = init_documents(_spec(host={"cgroup_v1": True}))[2]
+    plan = _spec(host={"cgroup_v1": True})
+    init, _cluster, kubelet, _proxy = init_documents(plan)
     assert kubelet["kind"] == "KubeletConfiguration"
     assert kubelet["failCgroupV1"] is False
+    # Found on the lab's real nodes: kubeadm init stops at its SystemVerification preflight
+    # ("cgroups v1 support is deprecated ... You must also explicitly skip this validation")
+    # even with failCgroupV1: false, and kubeadm join the same.
+    assert init["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]
+    for node in plan.nodes:
+        join = join_document(plan, node)
+        assert join["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]
+    plain = _spec()
+    assert "ignorePreflightErrors" not in init_documents(plain)[0]["nodeRegistration"]
 
 
 def test_acme_directories_replace_lets_encrypt_with_their_ca(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from kube6 import spec
 from kube6.execute import RecordingExecutor
@@ -61,39 +62,49 @@ def test_calico_release(plan: Plan) -> None:
     assert len(step.plan(ctx, failed).actions) == 2  # type: ignore[attr-defined]
 
 
+DATA = Path(__file__).parent / "data"
+
+
 def test_helm_status_parser() -> None:
-    text = json.dumps(
-        {"info": {"status": "deployed"}, "chart": {"metadata": {"version": "v1.21.2"}}}
-    )
-    assert cluster.parse_helm_status(text) == ("deployed", "v1.21.2")
+    # Recorded from helm v4.3.1 on a lab node (the tigera-operator release of the e2e journey).
+    metadata = (DATA / "helm-get-metadata.json").read_text()
+    assert cluster.parse_helm_status(metadata) == ("deployed", "v3.33.1")
+    # helm 4's `status -o json` has no chart: reading it left every release unconverged.
+    status = (DATA / "helm-v4-status.json").read_text()
+    assert "chart" not in json.loads(status)
     assert cluster.parse_helm_status(None) == (None, None)
     assert cluster.parse_helm_status("Error: release: not found") == (None, None)
+    assert cluster.parse_helm_status("[]") == (None, None)
 
 
 def test_release_read(plan: Plan) -> None:
     ex = RecordingExecutor(host="node0001")
-    status = json.dumps(
-        {"info": {"status": "deployed"}, "chart": {"metadata": {"version": "v3.33.1"}}}
-    )
+    metadata = json.dumps({"name": "calico", "status": "deployed", "version": "v3.33.1"})
     ex.reply(
         (
             "/usr/local/bin/helm",
             "--kubeconfig",
             "/etc/kubernetes/admin.conf",
-            "status",
-            "calico-crds",
+            "get",
+            "metadata",
+            "calico",
             "-n",
             "tigera-operator",
             "-o",
             "json",
         ),
-        stdout=status,
+        stdout=metadata,
+    )
+    ex.files["/etc/kube6/cluster/calico/values.yaml"] = (
+        context(plan).cluster_files["calico/values.yaml"].content,
+        0o644,
     )
     ctx = context(plan, executor=ex)
-    step = leaf(network.STEP, "calico-crds")
+    step = leaf(network.STEP, "calico")
     facts = arun(step.read(ctx))  # type: ignore[attr-defined]
-    assert facts == ReleaseFacts("deployed", "v3.33.1", None)
-    assert step.plan(ctx, facts).noop == "Helm release calico-crds v3.33.1 is deployed"  # type: ignore[attr-defined]
+    assert facts.status == "deployed"
+    assert facts.chart_version == "v3.33.1"
+    assert step.plan(ctx, facts).noop == "Helm release calico v3.33.1 is deployed"  # type: ignore[attr-defined]
 
 
 def test_manifests_step(plan: Plan) -> None:
@@ -269,3 +280,41 @@ def test_calico_resources_wait_for_the_calico_api(plan: Plan) -> None:
     ]
     current = ManifestFacts(frozenset({"policies/default.yaml"}))
     assert step.plan(ctx, current).noop == "1 manifest file(s) applied and unchanged"  # type: ignore[attr-defined]
+
+
+def test_calico_crds_are_applied_server_side_not_as_a_release(plan: Plan) -> None:
+    # Found on the lab's real nodes: as a Helm release the chart failed with `Secret
+    # "sh.helm.release.v1.calico-crds.v1" is invalid: data: Too long` (1 MiB cap).
+    ctx = context(plan)
+    step = leaf(network.STEP, "calico-crds")
+    folder = f"{cluster.CLUSTER_DIR}/charts/calico-crds-v3.33.1"
+    assert [a.display for a in step.plan(ctx, cluster.ChartCrdsFacts(False)).actions] == [  # type: ignore[attr-defined]
+        f"rm -rf {folder}",
+        "/usr/local/bin/helm --kubeconfig /etc/kubernetes/admin.conf template calico-crds "
+        "crd.projectcalico.org.v1 --repo https://docs.tigera.io/calico/charts --version v3.33.1 "
+        f"--namespace tigera-operator --output-dir {folder}",
+        "kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --field-manager "
+        f"kube6 --force-conflicts -R -f {folder}",
+    ]
+    assert step.plan(ctx, cluster.ChartCrdsFacts(True)).noop == (  # type: ignore[attr-defined]
+        "crd.projectcalico.org.v1 v3.33.1 is applied, unchanged"
+    )
+    ex = RecordingExecutor(host="node0001")
+    ex.reply(("test", "-e", folder), exit_code=0)
+    ex.reply(
+        (
+            "kubectl",
+            "--kubeconfig",
+            "/etc/kubernetes/admin.conf",
+            "diff",
+            "--server-side",
+            "--field-manager",
+            "kube6",
+            "--force-conflicts",
+            "-R",
+            "-f",
+            folder,
+        ),
+        exit_code=1,
+    )
+    assert arun(step.read(context(plan, executor=ex))) == cluster.ChartCrdsFacts(False)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kube6.execute import RecordingExecutor
+from kube6.facts.system import OsRelease
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import load, parse_text
@@ -27,18 +28,21 @@ def bgp_plan() -> Plan:
     return make_plan(load(GOLDEN / "own-prefixes-bgp" / "kube6.yaml"), source="test")
 
 
+BOOKWORM = OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm")
+
+
 def shown(step_plan: StepPlan) -> list[str]:
     return [a.display for a in step_plan.actions]
 
 
 def test_ndppd_install_config_service(plan: Plan) -> None:
     ctx = context(plan)
-    assert shown(routing.plan_install(ctx, PackageFacts({"ndppd": None}, frozenset()))) == [
+    fresh = routing.InstallFacts(PackageFacts({"ndppd": None}, frozenset()), BOOKWORM, None)
+    assert shown(routing.plan_install(ctx, fresh)) == [
         "env DEBIAN_FRONTEND=noninteractive apt-get install -y ndppd"
     ]
-    assert routing.plan_install(ctx, PackageFacts({"ndppd": "0.2.5-6"}, frozenset())).noop == (
-        "ndppd 0.2.5-6 is installed"
-    )
+    done = routing.InstallFacts(PackageFacts({"ndppd": "0.2.5-6"}, frozenset()), BOOKWORM, None)
+    assert routing.plan_install(ctx, done).noop == "ndppd 0.2.5-6 is installed"
     rendered = ctx.files[routing.CONFIG_PATH].content
     dropin = ctx.files[routing.DROPIN_PATH].content
     assert "Restart=on-failure" in dropin
@@ -138,3 +142,25 @@ def test_firewall_boot_unit(plan: Plan) -> None:
     assert firewall.plan_boot(lab, firewall.BootFacts(None, False)).noop == (
         "no init system here: nothing loads the table at boot"
     )
+
+
+def test_ndppd_from_a_mirror_of_the_distribution_archive() -> None:
+    # A lab node (like an air-gapped server) reaches no Debian archive of its own: apt-get
+    # install ndppd found no package. mirrors.apt.distribution gives it one.
+    spec = parse_text(
+        "prefix: 2001:db8:1234:5678::/64\n"
+        "nodes: [{name: node0001, address: '2001:db8:1234:5678::1'}]\n"
+        "mirrors: {apt: {distribution: 'http://[2001:db8:ffff::10]:8080/apt/debian'}}\n"
+    )
+    ctx = context(make_plan(spec, source="test"))
+    fresh = routing.InstallFacts(PackageFacts({"ndppd": None}, frozenset()), BOOKWORM, None)
+    step = routing.plan_install(ctx, fresh)
+    sources = step.actions[0].content  # type: ignore[union-attr]
+    assert shown(step) == [
+        f"write {routing.MIRROR_SOURCES} (mode 0644, {len(sources)} bytes)",
+        "env DEBIAN_FRONTEND=noninteractive apt-get update",
+        "env DEBIAN_FRONTEND=noninteractive apt-get install -y ndppd",
+    ]
+    assert sources.splitlines()[1] == "deb http://[2001:db8:ffff::10]:8080/apt/debian bookworm main"
+    placed = routing.InstallFacts(PackageFacts({"ndppd": None}, frozenset()), BOOKWORM, sources)
+    assert shown(routing.plan_install(ctx, placed))[0].endswith("apt-get update")

@@ -346,6 +346,17 @@ def check_ports(ctx: Context) -> list[CheckResult]:
     ports = ", ".join(str(p) for p in sorted(wanted))
     if not taken:
         return [ok(name, f"ports {ports} are free")]
+    if _cluster_installed(ctx):
+        # kubeadm, kubelet and kubectl at the plan's minor: the listeners are this node's own
+        # cluster (a second `kube6 up`, or one resuming after a failure), not a stranger's.
+        return [
+            ok(
+                name,
+                f"ports {ports}: in use by this node's Kubernetes at the plan's minor "
+                "(`kube6 up` continues it)",
+                "; ".join(taken),
+            )
+        ]
     first = next(p for p in sorted(wanted) if any(x.port == p for x in facts.listeners))
     return [
         fail(
@@ -355,6 +366,13 @@ def check_ports(ctx: Context) -> list[CheckResult]:
             f"needed: {ports}",
         )
     ]
+
+
+def _cluster_installed(ctx: Context) -> bool:
+    packages = ctx.facts.packages or {}
+    return all(
+        (packages.get(p) or "").startswith(f"{ctx.plan.kubernetes_minor}.") for p in KUBE_PACKAGES
+    )
 
 
 def _covers(route_dst: IPv6Network | None, prefix: IPv6Network) -> bool:

@@ -165,7 +165,10 @@ PACKAGES_FORMAT = "${db:Status-Abbrev}\\t${Package}\\t${Version}\\n"
 
 
 def parse_packages(text: str) -> Mapping[str, str]:
-    """`dpkg-query -W -f PACKAGES_FORMAT`: installed packages (status `ii`) -> version."""
+    """`dpkg-query -W -f PACKAGES_FORMAT`: installed packages -> version.
+
+    Installed is the second letter of the status abbreviation: `ii`, and `hi` for a package on
+    hold (`apt-mark hold`, as kube6 leaves kubelet, kubeadm, kubectl and containerd.io)."""
     packages: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -174,7 +177,7 @@ def parse_packages(text: str) -> Mapping[str, str]:
         if len(parts) != 3:
             raise fact_error("the package list", text, f"cannot read the line {line!r}")
         status, name, version = parts
-        if status.strip() == "ii":
+        if status.strip()[1:2] == "i":
             packages[name.split(":")[0]] = version
     return packages
 

@@ -25,7 +25,8 @@ What a node gets, and why:
 - SYSTEMD_SECCOMP=0: nspawn's seccomp filter makes the node's systemd fail with "unable to join
   session keyring" in this kind of sandbox;
 - /dev/kmsg read-only (kubelet's OOM watcher reads it), /lib/modules read-only when the machine
-  has it (nodes share the machine's kernel);
+  has it (nodes share the machine's kernel); an empty /sys/fs/bpf of its own (calico-node's
+  hostPath);
 - CAP_NET_ADMIN, CAP_SYSLOG and CAP_IPC_LOCK besides nspawn's default capabilities (see
   CAPABILITIES).
 
@@ -248,6 +249,10 @@ def nspawn_argv(
         f"--bind-ro={dirs.sysctl}:{SYSCTL_DIR}",
         *(f"--bind-ro={SYSCTL_DIR}/{key}:/proc/sys/{key.replace('.', '/')}" for key in sysctls),
         "--bind-ro=/dev/kmsg",
+        # calico-node mounts /sys/fs/bpf as a hostPath of type Directory (for its BPF
+        # programs and, with the nftables dataplane, its init container's bpffs mount); nspawn's
+        # /sys has no such folder. An empty one of the node's own, never the machine's.
+        "--tmpfs=/sys/fs/bpf",
     ]
     if modules:
         binds.append("--bind-ro=/lib/modules")

@@ -88,7 +88,7 @@ def init_documents(plan: Plan) -> list[dict[str, Any]]:
         # `kubeadm init --upload-certs` encrypts the control-plane certificates with this key.
         init["certificateKey"] = CERTIFICATE_KEY
     init["localAPIEndpoint"] = _api_endpoint(node)
-    init["nodeRegistration"] = _node_registration(node)
+    init["nodeRegistration"] = _node_registration(plan, node)
     return [init, _cluster_configuration(plan), _kubelet_configuration(plan), _kube_proxy(plan)]
 
 
@@ -104,7 +104,7 @@ def join_document(plan: Plan, node: PlannedNode) -> dict[str, Any]:
                 "caCertHashes": [f"sha256:{CA_CERT_HASH}"],
             }
         },
-        "nodeRegistration": _node_registration(node),
+        "nodeRegistration": _node_registration(plan, node),
     }
     if node.is_control_plane:
         join["controlPlane"] = {
@@ -161,7 +161,7 @@ def _api_endpoint(node: PlannedNode) -> dict[str, Any]:
     return {"advertiseAddress": str(node.address), "bindPort": API_PORT}
 
 
-def _node_registration(node: PlannedNode) -> dict[str, Any]:
+def _node_registration(plan: Plan, node: PlannedNode) -> dict[str, Any]:
     kubelet_args = [{"name": "node-ip", "value": str(node.address)}]
     if node.labels:
         labels = ",".join(f"{key}={value}" for key, value in node.labels)
@@ -171,12 +171,17 @@ def _node_registration(node: PlannedNode) -> dict[str, Any]:
     taints: list[dict[str, str]] = []
     if not node.is_worker:
         taints.append({"key": CONTROL_PLANE_TAINT, "effect": "NoSchedule"})
-    return {
+    registration: dict[str, Any] = {
         "name": node.name,
         "criSocket": CRI_SOCKET,
         "taints": taints,
         "kubeletExtraArgs": kubelet_args,
     }
+    if plan.host.cgroup_v1:
+        # kubeadm's SystemVerification refuses cgroup v1 even with the kubelet's failCgroupV1:
+        # false ("You must also explicitly skip this validation"), in init and in join.
+        registration["ignorePreflightErrors"] = ["SystemVerification"]
+    return registration
 
 
 def _cluster_configuration(plan: Plan) -> dict[str, Any]:

@@ -60,16 +60,22 @@ class ReleaseFacts:
 
 
 def parse_helm_status(text: str | None) -> tuple[str | None, str | None]:
-    """(status, chart version) from `helm status NAME -o json`, or (None, None)."""
+    """(status, chart version) from `helm get metadata NAME -o json`, or (None, None).
+
+    Not `helm status -o json`: helm 4 leaves the chart out of it."""
     if not text:
         return None, None
     try:
         data = json.loads(text)
     except ValueError:
         return None, None
-    status = (data.get("info") or {}).get("status")
-    version = ((data.get("chart") or {}).get("metadata") or {}).get("version")
-    return status, version
+    if not isinstance(data, dict):
+        return None, None
+    status, version = data.get("status"), data.get("version")
+    return (
+        status if isinstance(status, str) else None,
+        version if isinstance(version, str) else None,
+    )
 
 
 def _values(ctx: HostContext, release: Release) -> Artifact | None:
@@ -85,7 +91,8 @@ def helm_step(
         if applies(ctx):
             return ReleaseFacts(None, None, None)
         text = await probe.stdout(
-            ctx, *helm(ctx, "status", release.name, "-n", release.namespace, "-o", "json")
+            ctx,
+            *helm(ctx, "get", "metadata", release.name, "-n", release.namespace, "-o", "json"),
         )
         status, version = parse_helm_status(text)
         values = _values(ctx, release)
@@ -135,6 +142,67 @@ def helm_step(
         actions.append(
             run(*helm(ctx, *args), why=f"{release.chart} {release.version}, ready", timeout=900)
         )
+        return StepPlan.do(*actions)
+
+    return Step(
+        name, help, plan, read, fresh, targets=Targets.FIRST_CONTROL_PLANE, needs_cluster=True
+    )
+
+
+@dataclass(frozen=True)
+class ChartCrdsFacts:
+    current: bool
+    """The chart's templates at this version are on the host and applied unchanged."""
+
+
+def chart_crds_step(
+    name: str, help: str, release: Release, applies: Applies = always
+) -> Step[ChartCrdsFacts]:
+    """A step that applies a CRD-only chart's templates server-side, not as a Helm release.
+
+    Helm keeps each release in one Secret, and Kubernetes caps a Secret at 1 MiB: a chart of
+    large CRDs (Calico's crd.projectcalico.org.v1 holds the 1.5 MB Installation CRD) fails with
+    `Secret "sh.helm.release.v1..." is invalid: data: Too long`. Its templates are rendered with
+    `helm template` into a folder of their own and applied with server-side apply (client-side
+    apply fails too: its last-applied annotation is capped at 256 KiB). `--force-conflicts`
+    takes the fields over from an earlier Helm release of the same chart.
+    """
+    folder = host_file(f"charts/{release.name}-{release.version}")
+    apply = ("--server-side", "--field-manager", "kube6", "--force-conflicts", "-R", "-f")
+
+    async def read(ctx: HostContext) -> ChartCrdsFacts:
+        if applies(ctx) or not await probe.exists(ctx, folder):
+            return ChartCrdsFacts(False)
+        differs = await probe.exit_code(ctx, *kubectl(ctx, "diff", *apply, ctx.path(folder)))
+        return ChartCrdsFacts(differs == 0)
+
+    def fresh(ctx: HostContext) -> ChartCrdsFacts:
+        return ChartCrdsFacts(False)
+
+    def plan(ctx: HostContext, facts: ChartCrdsFacts) -> StepPlan:
+        reason = applies(ctx)
+        if reason:
+            return StepPlan.nothing(reason)
+        if facts.current:
+            return StepPlan.nothing(f"{release.chart} {release.version} is applied, unchanged")
+        actions: list[Action] = [run("rm", "-rf", ctx.path(folder))]
+        source = mirrors.chart_source(ctx.plan.mirrors, release.chart, release.repo)
+        args = ["template", release.name, source.chart]
+        if source.repo:
+            args += ["--repo", source.repo]
+        if source.ca is not None:
+            path = mirrors.ca_file(source.ca)
+            actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
+            args += ["--ca-file", ctx.path(path)]
+        args += [*source.flags, "--version", release.version, "--namespace", release.namespace]
+        actions += [
+            run(*helm(ctx, *args, "--output-dir", ctx.path(folder)), why="the CRDs, as files"),
+            run(
+                *kubectl(ctx, "apply", *apply, ctx.path(folder)),
+                why=f"{release.chart} {release.version}",
+                timeout=300,
+            ),
+        ]
         return StepPlan.do(*actions)
 
     return Step(

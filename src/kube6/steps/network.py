@@ -188,9 +188,10 @@ STEP: Step[object] = Step(
             targets=Targets.FIRST_CONTROL_PLANE,
             needs_cluster=True,
         ),
-        cluster.helm_step(
+        cluster.chart_crds_step(
             "calico-crds",
-            "Calico's CRD chart (the operator chart has none since v3.32).",
+            "Calico's CRD chart (the operator chart has none since v3.32), applied server-side: "
+            "too large for a Helm release.",
             cluster.Release(
                 "calico-crds",
                 "crd.projectcalico.org.v1",

@@ -40,13 +40,15 @@ def sha256(text: str) -> str:
 def parse_dpkg(text: str | None) -> str | None:
     """The installed version from `dpkg-query -W -f '${db:Status-Abbrev} ${Version}\\n' PKG`.
 
-    `ii  1.37.2-1.1` is installed; `rc ` (removed, config left) or no output is not.
+    The abbreviation is desired action, package status, error flag: `ii  1.37.2-1.1` is
+    installed, and so is `hi  1.37.2-1.1` (installed and held: what `apt-mark hold` leaves);
+    `rc ` (removed, config left), `un ` or no output is not.
     """
     if not text:
         return None
     line = text.strip().splitlines()[0] if text.strip() else ""
     status, _, version = line.partition(" ")
-    return version.strip() or None if status.startswith("ii") else None
+    return version.strip() or None if status[1:2] == "i" else None
 
 
 async def package_version(ctx: HostContext, package: str) -> str | None:

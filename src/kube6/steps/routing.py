@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.errors import FactError
+from kube6.facts.system import OsRelease, parse_os_release
 from kube6.modes import RoutingMode
 from kube6.steps import apt, probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
@@ -27,24 +29,67 @@ def not_needed(ctx: HostContext) -> str | None:
     return None
 
 
-async def read_install(ctx: HostContext) -> apt.PackageFacts:
+DISTRIBUTION_SECTIONS = {"debian": "main", "ubuntu": "universe"}
+"""Where each distribution keeps ndppd in its archive."""
+MIRROR_SOURCES = "/etc/apt/sources.list.d/kube6-distribution-mirror.list"
+
+
+@dataclass(frozen=True)
+class InstallFacts:
+    packages: apt.PackageFacts
+    os_release: OsRelease | None
+    mirror_sources: str | None
+    """The sources list of the distribution archive's mirror on the host, if any."""
+
+
+async def read_install(ctx: HostContext) -> InstallFacts:
     if not_needed(ctx):
-        return apt.PackageFacts({}, frozenset())
-    return await apt.read_packages(ctx, (SERVICE,))
+        return InstallFacts(apt.PackageFacts({}, frozenset()), None, None)
+    text = await ctx.executor.get("/etc/os-release")
+    try:
+        os_release = parse_os_release(text) if text is not None else None
+    except FactError:
+        os_release = None
+    return InstallFacts(
+        await apt.read_packages(ctx, (SERVICE,)),
+        os_release,
+        await probe.read_text(ctx, MIRROR_SOURCES),
+    )
 
 
-def fresh_install(ctx: HostContext) -> apt.PackageFacts:
-    return apt.PackageFacts({SERVICE: None}, frozenset())
+def fresh_install(ctx: HostContext) -> InstallFacts:
+    return InstallFacts(apt.PackageFacts({SERVICE: None}, frozenset()), None, None)
 
 
-def plan_install(ctx: HostContext, facts: apt.PackageFacts) -> StepPlan:
-    """`apt-get install ndppd` (the distribution's 0.2.5; nothing newer is released)."""
+def mirror_sources(ctx: HostContext, os_release: OsRelease | None) -> str | None:
+    """The sources list of the distribution archive's mirror (mirrors.apt.distribution)."""
+    mirror = ctx.plan.mirrors.apt.distribution
+    if mirror is None or os_release is None or not os_release.codename:
+        return None
+    section = DISTRIBUTION_SECTIONS.get(os_release.id, "main")
+    return (
+        "# Written by kube6 up: the distribution's archive through its mirror "
+        "(kube6.yaml mirrors.apt.distribution), for ndppd.\n"
+        f"deb {mirror} {os_release.codename} {section}\n"
+    )
+
+
+def plan_install(ctx: HostContext, facts: InstallFacts) -> StepPlan:
+    """`apt-get install ndppd` (the distribution's 0.2.5; nothing newer is released), from the
+    distribution archive's mirror when kube6.yaml names one."""
     reason = not_needed(ctx)
     if reason:
         return StepPlan.nothing(reason)
-    if facts.versions.get(SERVICE):
-        return StepPlan.nothing(f"ndppd {facts.versions[SERVICE]} is installed")
-    return StepPlan.do(apt.apt_get("install", "-y", SERVICE, why="the NDP proxy"))
+    if facts.packages.versions.get(SERVICE):
+        return StepPlan.nothing(f"ndppd {facts.packages.versions[SERVICE]} is installed")
+    actions: list[Action] = []
+    sources = mirror_sources(ctx, facts.os_release)
+    if sources is not None:
+        if facts.mirror_sources != sources:
+            actions.append(PutFile(MIRROR_SOURCES, sources, 0o644, why="the archive's mirror"))
+        actions.append(apt.apt_get("update", why="read the mirror"))
+    actions.append(apt.apt_get("install", "-y", SERVICE, why="the NDP proxy"))
+    return StepPlan.do(*actions)
 
 
 @dataclass(frozen=True)
