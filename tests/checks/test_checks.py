@@ -25,7 +25,11 @@ from kube6.facts import (
     Swap,
     discover_nat64,
 )
+from kube6.facts import dns as facts_dns
+from kube6.facts import network as facts_network
+from kube6.facts import system as facts_system
 from kube6.facts.dns import ResolvConf
+from kube6.facts.probe import Probe
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import example, from_data
@@ -113,6 +117,25 @@ def test_unknown_facts_warn_with_the_reason() -> None:
     # Nothing can pass on facts that are all unknown; what fails says why.
     assert {r.status for r in found.values()} <= {Status.WARN, Status.FAIL}
     assert found["artifact-hosts-reachable"].status is Status.FAIL
+
+
+def test_every_unknown_fact_is_reported_with_its_reason() -> None:
+    """Checks look a fact's reason up by the probe's own name (a 'resolv_conf' for the probe
+    'resolv.conf' once hid a probe that failed over SSH behind '(not gathered)')."""
+    names = {
+        value.name
+        for module in (facts_dns, facts_network, facts_system)
+        for value in vars(module).values()
+        if isinstance(value, Probe)
+    }
+    facts = HostFacts(
+        host="n",
+        node="node0001",
+        unknown={name: f"probe {name} failed" for name in names | {"lookup ipv4only.arpa"}},
+    )
+    unread = [r for r in results(facts).values() if "could not be read" in r.message]
+    assert unread
+    assert [r.message for r in unread if "not gathered" in r.message] == []
 
 
 # --- os, uplink, node address ---------------------------------------------------------------

@@ -49,7 +49,7 @@ kube-controllers, apiserver, goldmane, whisker-backend, csi: the combined calico
 
 NOT_BUILT = {
     # Whisker's UI image (nginx + a web app): deployed when whisker is enabled (the chart's
-    # default); kube6 should turn it off (tests/e2e/README.md).
+    # default); kube6 turns it off (render/calico.py).
     f"quay.io/calico/whisker:{CALICO.version}",
     # Windows, Envoy Gateway and Istio images: never deployed for kube6's Installation.
     f"quay.io/calico/cni-windows:{CALICO.version}",
@@ -543,23 +543,6 @@ def test_node_image_network_tools_work_in_a_network_namespace(node_root: Path) -
 # ---------------------------------------------------------------------------------------------
 # The built operator, run against a control plane (the k8s tier's, on ::1) with kube6's values.
 
-RECOMMENDED = {
-    "whisker": {"enabled": False},
-    "goldmane": {"enabled": False},
-    "installation": {"flexVolumePath": "None", "cni": {"installMode": "CalicoOnly"}},
-}
-"""What tests/e2e/README.md proposes kube6 render on top of its values (not rendered today)."""
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
 
 def deployed_images(cache: Path, tmp_path: Path, values: dict[str, Any]) -> dict[str, set[str]]:
     """Install the packaged charts' objects as `kube6 up` would (CRD chart, then the operator
@@ -674,26 +657,12 @@ def kube6_values() -> dict[str, Any]:
     return values
 
 
-def test_operator_deploys_for_kube6s_values(cache: Path, tmp_path: Path) -> None:
-    """kube6's values as rendered today: every image the operator puts in calico-system is
-    built, but Whisker's UI (the chart enables Whisker; see the README's recommendation)."""
+def test_operator_deploys_only_built_images_for_kube6s_values(cache: Path, tmp_path: Path) -> None:
+    """kube6's values as rendered (Whisker and Goldmane off, flexVolumePath None, cni
+    installMode CalicoOnly): the operator puts only built images in calico-system."""
     images = deployed_images(cache, tmp_path, kube6_values())
-    assert images["calico-node"] == BUILT, images
-    assert set().union(*images.values()) == BUILT | {f"quay.io/calico/whisker:{CALICO.version}"}
-    assert {
-        "calico-typha",
-        "calico-kube-controllers",
-        "calico-apiserver",
-        "goldmane",
-        "whisker",
-    } <= set(images), images
-
-
-def test_operator_deploys_only_built_images_with_the_recommended_values(
-    cache: Path, tmp_path: Path
-) -> None:
-    images = deployed_images(cache, tmp_path, _deep_merge(kube6_values(), RECOMMENDED))
     assert "whisker" not in images, images
     assert "goldmane" not in images, images
     assert images["calico-node"] == {NODE, COMBINED}, images  # no cni-plugins init container
+    assert {"calico-typha", "calico-kube-controllers", "calico-apiserver"} <= set(images), images
     assert set().union(*images.values()) <= BUILT

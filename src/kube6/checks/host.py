@@ -14,7 +14,7 @@ from ipaddress import IPv6Address, IPv6Network
 
 from kube6.checks.artifacts import ArtifactHost
 from kube6.checks.model import CheckResult, fail, ok, warn
-from kube6.facts import HostFacts, Lookup
+from kube6.facts import HostFacts, Lookup, dns
 from kube6.modes import RoutingMode
 from kube6.plan.model import Plan, PlannedNode
 from kube6.render.host import MODULES
@@ -449,7 +449,7 @@ def check_resolvers(ctx: Context) -> list[CheckResult]:
         listed = ", ".join(map(str, plan.dns_settings.resolvers))
         return [ok(name, f"CoreDNS forwards to dns.resolvers of kube6.yaml: {listed}", listed)]
     if facts.resolv_conf is None:
-        return [unknown(name, facts, "resolv_conf")]
+        return [unknown(name, facts, dns.RESOLV_CONF.name)]
     conf = facts.resolv_conf
     if conf.stub and facts.resolved_conf is not None:
         conf = facts.resolved_conf
