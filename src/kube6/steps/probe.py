@@ -138,7 +138,13 @@ def stop(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
     if ctx.options.services is Services.SYSTEMD:
         if not (facts.enabled or facts.active):
             return []
-        return [run("systemctl", "disable", "--now", name, why=f"stop {name}, now and at boot")]
+        # Two commands, not `disable --now`: for a unit generated from a SysV init script
+        # (Debian's ndppd) systemctl hands `disable` to systemd-sysv-install and the `--now`
+        # stop never happens (seen on a lab node: ndppd kept running after kube6 reset).
+        return [
+            run("systemctl", "stop", name, why=f"stop {name} now"),
+            run("systemctl", "disable", name, why=f"keep {name} from starting at boot"),
+        ]
     if not facts.pid:
         return []
     _, pidfile = _direct(ctx, name)

@@ -1,0 +1,523 @@
+"""The journey: `kube6 up` builds a real IPv6-only cluster on real nodes, as an operator runs it.
+
+A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12) in
+`ndp-proxy` mode on the lab's /64; the lab's internet host serves the e2e cache (tests/e2e/
+world.py) and kube6.yaml's `mirrors` point there, as on an air-gapped site. From the internet
+host, with the lab's SSH key, the CLI runs `kube6 check` -> `kube6 up` (no step skipped) ->
+`kube6 verify`; then the test checks the cluster itself, independently of kube6's verify, runs
+a second `up` (which must change nothing) and `kube6 reset` (each node back to its starting
+facts, packages aside: reset keeps them).
+
+    sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
+        && bash tests/e2e/build-calico.sh          # the cache (warm: ~30 s)
+    sudo uv run pytest tests/e2e/test_journey.py  # ~4–5.5 min warm on this shared 2-core machine
+
+The tests run in file order on one lab (module fixtures); each later one needs the earlier.
+What the cache cannot hold is reported UNVERIFIED, never passed: BIRD's configuration
+templates are missing from the Calico snapshot (manifest.json `unavailable`), so calico-node
+never turns ready (its readiness asks BIRD).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network, ip_address
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kube6.lab import Lab, nodes
+from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import from_data
+from tests.conftest import unverified
+
+from .artifacts import cache_root
+from .world import World, serve
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+
+CP, WORKER = "cp1", "worker1"
+CP_ADDRESS, WORKER_ADDRESS = "2001:db8:1234:5678::11", "2001:db8:1234:5678::12"
+SPEC: dict[str, Any] = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "routing": "ndp-proxy",
+    "nodes": [
+        {
+            "name": CP,
+            "address": CP_ADDRESS,
+            "roles": ["control-plane"],
+            "ssh": f"root@[{CP_ADDRESS}]",
+        },
+        {
+            "name": WORKER,
+            "address": WORKER_ADDRESS,
+            "roles": ["worker"],
+            "ssh": f"root@[{WORKER_ADDRESS}]",
+        },
+    ],
+    "dns": {"nat64_prefix": str(NAT64_PREFIX)},
+    # gateway, cert-manager and dashboard are issue 16 (Envoy and cert-manager's images cannot
+    # be built here: manifest.json `unavailable`).
+    "addons": {
+        "gateway": {"enabled": False},
+        "cert_manager": {"enabled": False},
+        "dashboard": {"enabled": False},
+    },
+    # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
+    "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+}
+BUSYBOX = "docker.io/library/busybox:1.37.0"
+KUBECONFIG = "/etc/kubernetes/admin.conf"
+BIRD_GAP = "confd's BIRD templates"
+
+
+@dataclass
+class Journey:
+    lab: Lab
+    world: World
+    plan: Plan
+    spec: Path
+    before: dict[str, dict[str, str]]
+    """Each node's facts before kube6 touched it (see `node_facts`)."""
+    state: dict[str, Any]
+
+
+def bird_unavailable() -> str | None:
+    """Why BIRD cannot run in the lab's calico-node, from the cache's manifest, or None."""
+    for entry in manifest_unavailable():
+        if BIRD_GAP in entry.get("name", ""):
+            return f"{entry['name']}: {entry['why']}"
+    return None
+
+
+def unready_pods(journey: Journey) -> list[str]:
+    """namespace/name of every pod (not finished) with a container that is not ready."""
+    found = json.loads(kubectl(journey, "get", "pods", "-A", "-o", "json"))
+    unready = []
+    for pod in found["items"]:
+        if pod["status"].get("phase") in ("Succeeded", "Failed"):
+            continue
+        statuses = pod["status"].get("containerStatuses") or []
+        if not statuses or not all(c.get("ready") for c in statuses):
+            unready.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+    return unready
+
+
+def only_bird_missing(journey: Journey) -> str | None:
+    """The UNVERIFIED reason when the only pods not ready are calico-node's, their probes say
+    BIRD is not ready, and the cache says BIRD cannot run (no configuration templates); else
+    None. Other pods get up to 90 s to settle (they may still be starting)."""
+    reason = bird_unavailable()
+    if reason is None:
+        return None
+    deadline = time.monotonic() + 90
+    while True:
+        unready = unready_pods(journey)
+        calico = all(p.startswith("calico-system/calico-node-") for p in unready)
+        if (unready and calico) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    journey.state["unready"] = unready
+    events = kubectl(
+        journey,
+        "get",
+        "events",
+        "-n",
+        "calico-system",
+        "--field-selector",
+        "reason=Unhealthy",
+        "-o",
+        "jsonpath={.items[*].message}",
+    )
+    journey.state["unhealthy"] = events[-2000:]
+    if unready and calico and "BIRD is not ready" in events:
+        return f"{', '.join(unready)} not ready (BIRD is not ready): {reason}"
+    return None
+
+
+def manifest_unavailable() -> list[dict[str, Any]]:
+    data = json.loads((cache_root() / "manifest.json").read_text(encoding="utf-8"))
+    unavailable: list[dict[str, Any]] = data.get("unavailable", [])
+    return unavailable
+
+
+def ssh(
+    journey: Journey, node: str, *argv: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """argv on `node` over SSH from the lab's internet, as the operator would."""
+    lab = journey.lab
+    return subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.internet,
+            "ssh",
+            "-i",
+            str(lab.ssh_key),
+            "-o",
+            f"UserKnownHostsFile={lab.known_hosts}",
+            "-o",
+            "BatchMode=yes",
+            f"root@{journey.plan.node(node).address}",
+            # ssh hands the remote shell one string: quote each word, as kube6's executor does.
+            shlex.join(argv),
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def kubectl(journey: Journey, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+    done = ssh(
+        journey, CP, "kubectl", "--kubeconfig", KUBECONFIG, *args, stdin=stdin, timeout=timeout
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr.strip()}"
+    return done.stdout
+
+
+def kube6(journey: Journey, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+    """The CLI as the operator runs it on the lab's internet host, with the lab's SSH key."""
+    program = Path(sys.executable).with_name("kube6")
+    return subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            journey.lab.internet,
+            "env",
+            f"HOME={journey.lab.operator_home}",
+            str(program),
+            *args,
+            "--spec",
+            str(journey.spec),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+NODE_FACTS = {
+    "sysctls": "sysctl -n net.ipv6.conf.all.forwarding net.ipv6.conf.default.forwarding "
+    "net.ipv6.conf.eth0.accept_ra",
+    "addresses": "ip -6 -o addr show scope global | awk '{print $2, $4}' | sort",
+    "routes": "ip -6 route show | sort",
+    "kube6-nft": "nft list tables | grep -E 'kube6|kube-proxy|calico' || true",
+    "services": "systemctl is-active kubelet ndppd kube6-firewall 2>/dev/null; true",
+    "kube6-files": "ls /etc/kube6/cluster /etc/kubernetes/kubeadm /etc/ndppd.conf "
+    "/etc/sysctl.d/90-kube6.conf 2>/dev/null; true",
+    "listeners": "ss -Hltn | awk '{print $4}' | grep -E ':(2379|2380|6443|10250|10257|10259)$' "
+    "| sort -u; true",
+}
+"""What `kube6 reset` promises to restore (its help: kubeadm reset, kube6's files, the NDP
+proxy, the firewall table, the sysctls it changed; packages stay installed)."""
+LEFT_BY_DESIGN = {
+    "all-nft": "nft list tables",
+    "containerd": "systemctl is-active containerd; true",
+    "folders": "ls -d /etc/kubernetes/* /var/lib/kubelet /var/lib/etcd /etc/cni/net.d 2>/dev/null; true",
+}
+"""Shown, not compared: containerd stays (a package), kubeadm reset leaves empty folders, and
+kubelet's and Calico's iptables-nft tables (ip/ip6 filter, nat, mangle) stay."""
+
+
+def node_facts(journey: Journey, node: str, facts: dict[str, str] = NODE_FACTS) -> dict[str, str]:
+    return {name: ssh(journey, node, "sh", "-c", script).stdout for name, script in facts.items()}
+
+
+@pytest.fixture(scope="module")
+def journey(lab_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
+    tarball = nodes.default_rootfs()
+    if not tarball.is_file():
+        pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
+    plan = make_plan(from_data(SPEC), source="journey")
+    started = time.monotonic()
+    lab = Lab(plan, real_nodes=True, rootfs=tarball)
+    lab.up()
+    try:
+        world = serve(lab, cache_root())
+        spec = tmp_path_factory.mktemp("journey") / "kube6.yaml"
+        spec.write_text(yaml.safe_dump({**SPEC, "mirrors": world.mirrors()}, sort_keys=False))
+        partial = Journey(lab, world, plan, spec, {}, {})
+        partial.before = {n.name: node_facts(partial, n.name) for n in plan.nodes}
+        print(f"\nlab {lab.lab_id} with the world served in {time.monotonic() - started:.1f} s")
+        yield partial
+    finally:
+        if os.environ.get("KUBE6_JOURNEY_KEEP"):
+            # For a look at the cluster afterwards; `kube6 lab down ID` removes it.
+            print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
+        else:
+            lab.down()
+
+
+def _step_results(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for rows in report["hosts"].values() for r in rows]
+
+
+def test_check_passes(journey: Journey) -> None:
+    done = kube6(journey, "check", "-o", "json", timeout=300)
+    document = json.loads(done.stdout)
+    failed = [r for r in document["results"] if r["status"] == "fail"]
+    assert not failed, failed
+    assert done.returncode == 0, done.stderr
+    names = {(r["node"], r["name"]): r for r in document["results"]}
+    # The mirror, not the upstream hosts, is what the nodes must reach (air-gapped).
+    assert "2001:db8:ffff::10" in names[(CP, "artifact-hosts-reachable")]["message"] + names[
+        (CP, "artifact-hosts-reachable")
+    ].get("evidence", "")
+
+
+def test_up_builds_the_cluster(journey: Journey) -> None:
+    started = time.monotonic()
+    done = kube6(journey, "up", "-o", "json")
+    journey.state["up_seconds"] = time.monotonic() - started
+    print(f"\nkube6 up: {journey.state['up_seconds']:.0f} s")
+    report = json.loads(done.stdout)
+    results = _step_results(report)
+    journey.state["up"] = report
+    assert not [r for r in results if r["status"] == "skipped"], "a step was skipped"
+    broken = [r for r in results if r["status"] not in ("ok", "changed")]
+    if broken and all(
+        r["step"] == "verify" and "system-pods" in r.get("detail", "") for r in broken
+    ):
+        reason = only_bird_missing(journey)
+        if reason:
+            # Everything up to the verify step converged; only calico-node's readiness (BIRD)
+            # is missing. The independent checks below still run on this cluster.
+            journey.state["bird"] = reason
+            unverified("kube6 up's verify step (calico-node ready)", reason)
+    assert not broken, json.dumps(broken, indent=1) + f"\nunready: {journey.state.get('unready')}"
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_verify_passes(journey: Journey) -> None:
+    done = kube6(
+        journey,
+        "verify",
+        "-o",
+        "json",
+        "--probe-outside",
+        str(INTERNET_HOST),
+        "--ipv4-only-name",
+        IPV4_ONLY_NAME.rstrip("."),
+        timeout=600,
+    )
+    document = json.loads(done.stdout)
+    failed = [r for r in document["results"] if r["status"] == "fail"]
+    journey.state["verify"] = document
+    print(
+        "\n"
+        + "\n".join(f"{r['name']}: {r['status']} {r['message'][:100]}" for r in document["results"])
+    )
+    if [r["name"] for r in failed] == ["system-pods"]:
+        reason = only_bird_missing(journey)
+        if reason:
+            unverified("kube6 verify system-pods (calico-node ready)", reason)
+    assert not failed, f"{failed}\nunready: {journey.state.get('unready')}"
+    assert done.returncode == 0
+
+
+def test_nodes_ready_with_planned_addresses(journey: Journey) -> None:
+    found = json.loads(kubectl(journey, "get", "nodes", "-o", "json"))
+    addresses = {}
+    for item in found["items"]:
+        ready = {c["type"]: c["status"] for c in item["status"]["conditions"]}["Ready"]
+        assert ready == "True", item["metadata"]["name"]
+        internal = [a["address"] for a in item["status"]["addresses"] if a["type"] == "InternalIP"]
+        addresses[item["metadata"]["name"]] = internal
+    assert addresses == {CP: [CP_ADDRESS], WORKER: [WORKER_ADDRESS]}
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: default, labels: {{app: journey}}}}
+spec:
+  nodeName: {node}
+  tolerations: [{{operator: Exists}}]
+  containers:
+  - name: main
+    image: {image}
+    command: [sh, -c, "echo journey-{name}; httpd -f -p 8080 -h /etc & sleep 3600"]
+---
+"""
+SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: journey, namespace: default}
+spec:
+  selector: {app: journey}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+@pytest.fixture(scope="module")
+def pods(journey: Journey) -> dict[str, IPv6Address]:
+    """Two busybox pods, one per node, and a Service in front of them."""
+    manifest = (
+        POD.format(name="p-cp", node=CP, image=BUSYBOX)
+        + POD.format(name="p-worker", node=WORKER, image=BUSYBOX)
+        + SERVICE
+    )
+    kubectl(journey, "apply", "-f", "-", stdin=manifest)
+    kubectl(
+        journey,
+        "wait",
+        "--for=condition=Ready",
+        "pod/p-cp",
+        "pod/p-worker",
+        "--timeout=180s",
+        timeout=240,
+    )
+    found = json.loads(kubectl(journey, "get", "pods", "-l", "app=journey", "-o", "json"))
+    return {p["metadata"]["name"]: IPv6Address(p["status"]["podIP"]) for p in found["items"]}
+
+
+def in_pod(journey: Journey, pod: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return ssh(journey, CP, "kubectl", "--kubeconfig", KUBECONFIG, "exec", pod, "--", *argv)
+
+
+def test_pods_get_addresses_from_the_planned_pool(
+    journey: Journey, pods: dict[str, IPv6Address]
+) -> None:
+    pools = [p.cidr for p in journey.plan.pools]
+    for name, address in pods.items():
+        assert any(address in pool for pool in pools), (name, address, pools)
+    blocks = json.loads(
+        kubectl(journey, "get", "blockaffinities.crd.projectcalico.org", "-o", "json")
+    )
+    cidrs = [IPv6Network(b["spec"]["cidr"]) for b in blocks["items"]]
+    assert cidrs
+    assert all(c.prefixlen == journey.plan.block_size for c in cidrs), cidrs
+    assert all(any(address in c for c in cidrs) for address in pods.values())
+
+
+def test_pod_to_pod_across_nodes(journey: Journey, pods: dict[str, IPv6Address]) -> None:
+    done = in_pod(journey, "p-cp", "ping", "-c", "3", "-W", "2", str(pods["p-worker"]))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = in_pod(
+        journey,
+        "p-worker",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "-T",
+        "5",
+        f"http://[{pods['p-cp']}]:8080/hostname",
+    )
+    assert done.returncode == 0, done
+    assert done.stdout.strip() == "p-cp", done
+
+
+def test_pod_to_service_and_cluster_dns(journey: Journey, pods: dict[str, IPv6Address]) -> None:
+    service = kubectl(
+        journey, "get", "service", "journey", "-o", "jsonpath={.spec.clusterIP}"
+    ).strip()
+    assert ip_address(service) in journey.plan.services
+    name = "journey.default.svc.cluster.local"
+    done = in_pod(journey, "p-cp", "nslookup", name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert service in done.stdout, done.stdout
+    seen = set()
+    for _ in range(8):
+        got = in_pod(journey, "p-cp", "wget", "-q", "-O", "-", "-T", "5", f"http://{name}/hostname")
+        assert got.returncode == 0, got.stderr
+        seen.add(got.stdout.strip())
+    assert seen, seen
+    assert seen <= {"p-cp", "p-worker"}, seen
+
+
+def test_the_internet_reaches_a_pods_global_address_and_back(
+    journey: Journey, pods: dict[str, IPv6Address]
+) -> None:
+    # Through the lab's upstream router and the node's ndppd: the pod's address is on-link.
+    for address in pods.values():
+        assert journey.lab.ping(journey.lab.internet, address, wait=2, deadline=10), address
+    done = in_pod(journey, "p-worker", "ping", "-c", "3", "-W", "2", str(INTERNET_HOST))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_pod_reaches_the_ipv4_only_host_by_name_through_dns64_nat64(
+    journey: Journey, pods: dict[str, IPv6Address]
+) -> None:
+    done = in_pod(journey, "p-cp", "nslookup", "-type=AAAA", IPV4_ONLY_NAME.rstrip("."))
+    assert done.returncode == 0, done.stdout + done.stderr
+    synthesized = [
+        a for a in done.stdout.split() if a.startswith(str(NAT64_PREFIX.network_address)[:-1])
+    ]
+    assert synthesized, done.stdout
+    assert IPv6Address(synthesized[-1]) in NAT64_PREFIX
+    # The IPv4-only host's listener (port 80 of the lab) answers through tayga.
+    # Debian's busybox has no `nc -z`: connect, run `true`, close (as kube6's probes do).
+    got = in_pod(journey, "p-cp", "nc", "-w", "5", IPV4_ONLY_NAME.rstrip("."), "80", "-e", "true")
+    assert got.returncode == 0, got.stdout + got.stderr + f" ({IPV4_HOST})"
+
+
+def test_kubectl_logs_and_exec_work(journey: Journey, pods: dict[str, IPv6Address]) -> None:
+    # Both go through the kubelets' serving certificates (serverTLSBootstrap, approved by
+    # join/serving-certs); the worker's is the one a stale CSR would break.
+    assert kubectl(journey, "logs", "p-worker").startswith("journey-p-worker")
+    done = in_pod(journey, "p-worker", "hostname")
+    assert done.returncode == 0, done
+    assert done.stdout.strip() == "p-worker", done
+
+
+def test_a_second_up_changes_nothing(journey: Journey, pods: dict[str, IPv6Address]) -> None:
+    done = kube6(journey, "up", "-o", "json")
+    report = json.loads(done.stdout)
+    changed = [(r["host"], r["step"]) for r in _step_results(report) if r["status"] == "changed"]
+    failed = [r for r in _step_results(report) if r["status"] not in ("ok", "changed")]
+    if journey.state.get("bird") and only_bird_missing(journey):
+        failed = [
+            r
+            for r in failed
+            if not (r["step"] == "verify" and "system-pods" in r.get("detail", ""))
+        ]
+    assert not failed, json.dumps(failed, indent=1)
+    if changed == [(CP, "network/calico-crds")]:
+        # Not counted as a pass. Seen in every run here: `kubectl diff --server-side` finds
+        # Calico's CRDs changed after the operator ran (descriptions, validation rules), so
+        # they are applied again. Suspected: the tigera-operator built from the release-v1.44
+        # snapshot writes its own embedded CRDs, which differ from the release-v3.33 chart's;
+        # not yet confirmed. Any other change fails.
+        pytest.xfail("second up re-applies network/calico-crds (CRDs changed after apply)")
+    assert changed == [], changed
+
+
+def test_reset_returns_each_node_to_its_starting_facts(journey: Journey) -> None:
+    done = kube6(journey, "reset", "--yes", "-o", "json", timeout=900)
+    bad = [r for r in _step_results(json.loads(done.stdout)) if r["status"] == "failed"]
+    assert done.returncode == 0, json.dumps(bad, indent=1) + done.stderr[-2000:]
+    calico_leftovers = []
+    for node in journey.plan.nodes:
+        after = node_facts(journey, node.name)
+        left = node_facts(journey, node.name, LEFT_BY_DESIGN)
+        print(f"\n{node.name} after reset, not compared: {json.dumps(left, indent=1)}")
+        before = journey.before[node.name]
+        differing = {k for k in after if after[k] != before[k]}
+        extra = set(after["routes"].splitlines()) - set(before["routes"].splitlines())
+        if differing == {"routes"} and all(" dev cali" in line for line in extra):
+            calico_leftovers += [f"{node.name}: {line}" for line in sorted(extra)]
+            continue
+        assert after == before, node.name
+    if calico_leftovers:
+        # Not counted as a pass: a known reset defect found here. Pods' Calico interfaces
+        # (cali*) and their routes stay on the host after kubeadm reset (no CNI DEL ran for
+        # them); everything else reset promises is back.
+        pytest.xfail(
+            "reset leaves pods' Calico interfaces and routes: " + "; ".join(calico_leftovers)
+        )

@@ -1,0 +1,135 @@
+"""The world in a box for the journey: the lab's internet host serves the e2e cache.
+
+On the lab's internet host (`k6-ID-internet`, 2001:db8:ffff::10), outside the cluster's /64 and
+reached by the nodes through the lab's upstream router as any server on the internet would be:
+
+- a static HTTP server (Python's, threaded) for the cache's `apt/`, `files/`, `charts/` and
+  `keys/` on port 8080 (the lab's own listener holds 80 and 443);
+- one `crane registry serve` per upstream registry (registry.k8s.io, quay.io, docker.io) with
+  every image of `images/index.json` pushed under its unchanged path, which is what a containerd
+  `hosts.toml` mirror of that registry asks for (`same-path` layout).
+
+The daemons are the lab's (`Lab.start`): `Lab.down()` and `kube6 lab down ID` stop them. The
+registries keep their blobs in `$KUBE6_E2E_CACHE/journey-registry/<registry>` so that a warm
+start only pushes manifests (crane keeps those in memory).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kube6.lab import Lab
+from kube6.lab.core import in_namespace
+from kube6.lab.layout import INTERNET_HOST
+
+from .artifacts import Reference, crane, load_images, read_index, require
+
+HTTP_PORT = 8080
+REGISTRY_PORTS = {"registry.k8s.io": 5000, "quay.io": 5001, "docker.io": 5002}
+"""One lab registry per upstream registry that kube6's images come from."""
+
+
+@dataclass(frozen=True)
+class World:
+    """What the internet host serves, as URLs the nodes use."""
+
+    cache: Path
+    http: str
+    """Base URL of the static server (the cache's root), ending in `/`."""
+    registries: dict[str, str] = field(default_factory=dict)
+    """Upstream registry -> the lab registry's `host:port`."""
+    images: tuple[str, ...] = ()
+    """Every pushed reference, as kube6 names it upstream."""
+
+    def url(self, path: str) -> str:
+        """The URL of `path` under the cache's root (e.g. `apt/pkgs.k8s.io-core-stable-v1.37/`)."""
+        return self.http + path.lstrip("/")
+
+    def apt(self, upstream: str) -> str:
+        """The mirror URL of the apt repository at `upstream` (apt/index.json)."""
+        for repo in read_index(self.cache, "apt"):
+            if repo["url"].rstrip("/") == upstream.rstrip("/"):
+                return self.url(f"apt/{repo['path']}/")
+        raise KeyError(f"no apt repository for {upstream} in {self.cache}/apt/index.json")
+
+    def mirrors(self) -> dict[str, Any]:
+        """kube6.yaml's `mirrors` section pointing at this world, exactly as a user of an
+        air-gapped site would write it (no fallback to the upstream registries)."""
+        key = self.url("keys/lab-apt.asc")
+        return {
+            "registries": [
+                {
+                    "registry": upstream,
+                    "endpoints": [{"url": f"http://{address}"}],
+                    "fallback": False,
+                }
+                for upstream, address in self.registries.items()
+            ],
+            "apt": {
+                "kubernetes": {"url": self.apt(KUBERNETES_APT), "key_url": key},
+                "docker": {"url": self.apt(DOCKER_APT).rstrip("/"), "key_url": key},
+                "distribution": self.apt(DEBIAN_APT).rstrip("/"),
+            },
+            "charts": [{"upstream": CALICO_CHARTS, "mirror": self.url(CALICO_CHARTS_PATH)}],
+            "downloads": [
+                {"upstream": "https://get.helm.sh/", "mirror": self.url("files/get.helm.sh/")}
+            ],
+        }
+
+
+KUBERNETES_APT = "https://pkgs.k8s.io/core:/stable:/v1.37/deb/"
+DOCKER_APT = "https://download.docker.com/linux/debian"
+DEBIAN_APT = "http://deb.debian.org/debian"
+CALICO_CHARTS = "https://docs.tigera.io/calico/charts"
+CALICO_CHARTS_PATH = "files/docs.tigera.io/calico/charts"
+
+
+def serve(lab: Lab, cache: Path) -> World:
+    """Start the HTTP server and the registries in `lab`'s internet host; push the images."""
+    host = str(INTERNET_HOST)
+    for folder in ("apt", "files", "charts", "keys", "images"):
+        require(cache / folder)
+    lab.start(
+        "cache-http",
+        lab.internet,
+        (
+            sys.executable,
+            "-m",
+            "http.server",
+            "--bind",
+            host,
+            "--directory",
+            str(cache),
+            str(HTTP_PORT),
+        ),
+        ready=lambda: lab.listening(lab.internet, HTTP_PORT),
+    )
+    by_registry: dict[str, list[str]] = {}
+    for image in read_index(cache, "images"):
+        by_registry.setdefault(Reference.parse(image["ref"]).registry, []).append(image["ref"])
+    unknown = set(by_registry) - set(REGISTRY_PORTS)
+    if unknown:
+        raise RuntimeError(f"images from registries the world does not serve: {sorted(unknown)}")
+    registries: dict[str, str] = {}
+    pushed: list[str] = []
+    for upstream, port in REGISTRY_PORTS.items():
+        disk = cache / "journey-registry" / upstream
+        disk.mkdir(parents=True, exist_ok=True)
+        address = f"[{host}]:{port}"
+        lab.start(
+            f"registry-{upstream}",
+            lab.internet,
+            (str(crane(cache)), "registry", "serve", "--address", address, "--disk", str(disk)),
+            ready=partial(lab.listening, lab.internet, port),
+        )
+        registries[upstream] = address
+        refs = by_registry.get(upstream, [])
+        if refs:
+            # crane pushes from the internet host itself (its address is only routed in the lab).
+            in_namespace(lab.internet, partial(load_images, cache, address, refs=refs))
+            pushed += refs
+    return World(cache, f"http://[{host}]:{HTTP_PORT}/", registries, tuple(pushed))
