@@ -82,6 +82,21 @@ def _values(ctx: HostContext, release: Release) -> Artifact | None:
     return ctx.cluster_files.get(release.values) if release.values else None
 
 
+def _chart_source_args(ctx: HostContext, release: Release) -> tuple[list[Action], list[str]]:
+    """Where helm takes `release`'s chart from (upstream or its mirror): the chart argument
+    with its --repo/--ca-file/flags, and the action that writes the mirror's CA when it has one."""
+    source = mirrors.chart_source(ctx.plan.mirrors, release.chart, release.repo)
+    actions: list[Action] = []
+    args = [source.chart]
+    if source.repo:
+        args += ["--repo", source.repo]
+    if source.ca is not None:
+        path = mirrors.ca_file(source.ca)
+        actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
+        args += ["--ca-file", ctx.path(path)]
+    return actions, [*args, *source.flags]
+
+
 def helm_step(
     name: str, help: str, release: Release, applies: Applies = always
 ) -> Step[ReleaseFacts]:
@@ -116,15 +131,9 @@ def helm_step(
         if facts.status == "deployed" and same_version and same_values:
             return StepPlan.nothing(f"Helm release {release.name} {release.version} is deployed")
         actions: list[Action] = []
-        source = mirrors.chart_source(ctx.plan.mirrors, release.chart, release.repo)
-        args = ["upgrade", "--install", release.name, source.chart]
-        if source.repo:
-            args += ["--repo", source.repo]
-        if source.ca is not None:
-            path = mirrors.ca_file(source.ca)
-            actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
-            args += ["--ca-file", ctx.path(path)]
-        args += source.flags
+        ca_actions, chart_args = _chart_source_args(ctx, release)
+        actions += ca_actions
+        args = ["upgrade", "--install", release.name, *chart_args]
         args += [
             "--version",
             release.version,
@@ -186,15 +195,10 @@ def chart_crds_step(
         if facts.current:
             return StepPlan.nothing(f"{release.chart} {release.version} is applied, unchanged")
         actions: list[Action] = [run("rm", "-rf", ctx.path(folder))]
-        source = mirrors.chart_source(ctx.plan.mirrors, release.chart, release.repo)
-        args = ["template", release.name, source.chart]
-        if source.repo:
-            args += ["--repo", source.repo]
-        if source.ca is not None:
-            path = mirrors.ca_file(source.ca)
-            actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
-            args += ["--ca-file", ctx.path(path)]
-        args += [*source.flags, "--version", release.version, "--namespace", release.namespace]
+        ca_actions, chart_args = _chart_source_args(ctx, release)
+        actions += ca_actions
+        args = ["template", release.name, *chart_args]
+        args += ["--version", release.version, "--namespace", release.namespace]
         actions += [
             run(*helm(ctx, *args, "--output-dir", ctx.path(folder)), why="the CRDs, as files"),
             run(
