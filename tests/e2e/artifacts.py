@@ -95,6 +95,21 @@ def crane(cache: Path) -> Path:
     return require(cache / "bin" / "crane")
 
 
+def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
+    """Unpack image `ref`, as served by `registry`, into the folder `into` (crane export)."""
+    into.mkdir(parents=True, exist_ok=True)
+    image = Reference.parse(ref).at(registry)
+    proc = subprocess.Popen(
+        [str(crane(cache)), "export", "--insecure", image, "-"], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        tar.extractall(into, filter="fully_trusted")
+    if proc.wait() != 0:
+        raise RuntimeError(f"crane export {image} failed ({proc.returncode})")
+    return into
+
+
 @contextmanager
 def serve_registry(cache: Path, address: str, disk: Path) -> Iterator[str]:
     """Run `crane registry serve --address ADDRESS --disk DISK`; yield its `host:port`.

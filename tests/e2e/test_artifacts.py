@@ -36,7 +36,7 @@ from kube6.versions import (
     PAUSE,
 )
 from tests.e2e import artifacts
-from tests.e2e.artifacts import MissingArtifactsError, Reference
+from tests.e2e.artifacts import MissingArtifactsError, Reference, export
 
 pytestmark = pytest.mark.e2e
 
@@ -513,19 +513,6 @@ def registry(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def crane(cache: Path, *args: str) -> str:
     return run(artifacts.crane(cache), *args)
-
-
-def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    image = Reference.parse(ref).at(registry)
-    proc = subprocess.Popen(
-        [str(artifacts.crane(cache)), "export", "--insecure", image, "-"], stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        tar.extractall(into, filter="fully_trusted")
-    assert proc.wait() == 0
-    return into
 
 
 def config_of(cache: Path, registry: str, ref: str) -> dict[str, Any]:

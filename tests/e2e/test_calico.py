@@ -15,7 +15,6 @@ import json
 import os
 import re
 import subprocess
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from kube6.plan import make_plan
 from kube6.render import calico
 from kube6.versions import CALICO
 from tests.e2e import artifacts
-from tests.e2e.artifacts import MissingArtifactsError, Reference
+from tests.e2e.artifacts import MissingArtifactsError, Reference, export
 
 pytestmark = pytest.mark.e2e
 
@@ -315,19 +314,6 @@ def registry(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with artifacts.serve_registry(cache, "[::1]:0", disk) as address:
         artifacts.load_images(cache, address, refs=refs)
         yield address
-
-
-def export(cache: Path, registry: str, ref: str, into: Path) -> Path:
-    into.mkdir(parents=True, exist_ok=True)
-    image = Reference.parse(ref).at(registry)
-    proc = subprocess.Popen(
-        [str(artifacts.crane(cache)), "export", "--insecure", image, "-"], stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        tar.extractall(into, filter="fully_trusted")
-    assert proc.wait() == 0
-    return into
 
 
 def config_of(cache: Path, registry: str, ref: str) -> dict[str, Any]:
