@@ -15,9 +15,9 @@ from ipaddress import IPv6Address, IPv6Network
 from kube6.checks.artifacts import ArtifactHost
 from kube6.checks.model import CheckResult, fail, ok, warn
 from kube6.facts import HostFacts, Lookup, dns
-from kube6.modes import RoutingMode
 from kube6.plan.model import Plan, PlannedNode
 from kube6.render.host import MODULES
+from kube6.routing import strategy
 
 SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}
 CONTROL_PLANE_PORTS = {
@@ -390,52 +390,7 @@ def check_prefix(ctx: Context) -> list[CheckResult]:
         if on_link
         else "no on-link route covers " + str(prefix)
     )
-    if plan.routing is RoutingMode.BGP:
-        return [ok(name, f"routing is bgp: {prefix} is announced by Calico", evidence)]
-    if on_link and plan.routing is RoutingMode.NDP_PROXY:
-        devs = {r.dev for r in on_link}
-        if node.interface not in devs:
-            return [
-                fail(
-                    name,
-                    f"{prefix} is on-link on {', '.join(sorted(devs))}, not on the uplink "
-                    f"{node.interface}: the NDP proxy would answer on the wrong link",
-                    f"set nodes[{node.name}].interface: {sorted(devs)[0]} in kube6.yaml",
-                    evidence,
-                )
-            ]
-        return [
-            ok(
-                name,
-                f"{prefix} is on-link on {node.interface}: routing ndp-proxy is right (the "
-                "provider's router asks for each address, so the node must answer for pods)",
-                evidence,
-            )
-        ]
-    if on_link:  # routed
-        return [
-            warn(
-                name,
-                f"{prefix} is on-link on {on_link[0].dev}, but routing is routed: the provider "
-                "treats the prefix as a link and will not send pod or service traffic to this "
-                "node unless something answers neighbour solicitations",
-                "set routing: ndp-proxy in kube6.yaml, unless your provider routes the prefix "
-                "to this host (then the on-link route is only local configuration)",
-                evidence,
-            )
-        ]
-    if plan.routing is RoutingMode.NDP_PROXY:
-        return [
-            warn(
-                name,
-                f"{prefix} is not on-link here: if the provider routes it to this host, "
-                "routing: routed is simpler and needs no NDP proxy",
-                "set routing: routed in kube6.yaml if the prefix is routed to this host; keep "
-                f"ndp-proxy if {prefix} is really on the link of {node.interface}",
-                evidence,
-            )
-        ]
-    return [ok(name, f"{prefix} is not on-link: consistent with routing: routed", evidence)]
+    return strategy(plan.routing).judge_prefix(name, node, prefix, on_link, evidence)
 
 
 # --- DNS64 and the artifact hosts -----------------------------------------------------------

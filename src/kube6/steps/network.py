@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 
 from kube6 import mirrors
-from kube6.modes import RoutingMode
 from kube6.render.calico import CALICO_API_SERVICE
+from kube6.routing import strategy
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.control_plane import kubectl
@@ -90,9 +90,9 @@ def plan_helm(ctx: HostContext, facts: HelmFacts) -> StepPlan:
 
 
 def _bgp(ctx: HostContext) -> str | None:
-    return (
-        None if ctx.plan.routing is RoutingMode.BGP else f"routing is {ctx.plan.routing}, not bgp"
-    )
+    if strategy(ctx.plan.routing).bgp_peering:
+        return None
+    return f"routing is {ctx.plan.routing}, not bgp"
 
 
 def _dns64(ctx: HostContext) -> str | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
-from kube6.modes import RoutingMode
+from kube6.routing import strategy
 from kube6.steps import apt, probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 
@@ -20,10 +20,9 @@ SERVICE = "ndppd"
 
 
 def not_needed(ctx: HostContext) -> str | None:
-    if ctx.plan.routing is RoutingMode.BGP:
-        return "routing is bgp: Calico peers with the router, nothing runs on the host for it"
-    if ctx.plan.routing is RoutingMode.ROUTED:
-        return "routing is routed: the provider routes the prefix to the hosts, nothing to proxy"
+    idle = strategy(ctx.plan.routing).host_idle
+    if idle:
+        return idle
     if not ctx.node.ndp_rules:
         return f"{ctx.node.name} answers no neighbour solicitations in this plan"
     return None

@@ -1,0 +1,48 @@
+"""What a routing mode decides, as one interface that every consumer reads.
+
+A routing mode says how the pod and service ranges reach the nodes from outside the cluster
+(README, "Routing"). Each mode is one `RoutingStrategy` in `kube6.routing.strategies`; steps,
+checks, renderers and verify ask the strategy (or plan-derived facts such as a node's NDP rules
+and `plan.bgp`), never compare the raw `RoutingMode`, so a new mode is one more strategy.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from ipaddress import IPv6Network
+
+from kube6.facts.network import Route
+from kube6.modes import RoutingMode
+from kube6.plan.model import Plan, PlannedNode
+from kube6.results import Finding
+
+
+class RoutingStrategy(ABC):
+    """One routing mode: what runs where, what `check` expects of the link, how to debug it."""
+
+    mode: RoutingMode
+    ndp_proxy: bool = False
+    """The nodes answer neighbour solicitations for pods and services (ndppd runs on them)."""
+    bgp_peering: bool = False
+    """Calico's BGP speaker peers with an upstream router (BGP resources, TCP 179 open)."""
+
+    @property
+    @abstractmethod
+    def host_idle(self) -> str | None:
+        """Why nothing runs on the host for routing, or None when the NDP proxy runs there."""
+
+    @abstractmethod
+    def judge_prefix(
+        self,
+        name: str,
+        node: PlannedNode,
+        prefix: IPv6Network,
+        on_link: Sequence[Route],
+        evidence: str,
+    ) -> list[Finding]:
+        """`check`'s verdict on the node's link prefix, given the on-link routes covering it."""
+
+    @abstractmethod
+    def outside_fix(self, plan: Plan) -> str:
+        """What to look at when pods are not reachable from outside the cluster."""

@@ -1,0 +1,141 @@
+"""The routing modes, one strategy each, in one table keyed by the mode (`STRATEGIES`).
+
+- `ndp-proxy`: the provider treats the prefix as on-link and asks for each address by
+  neighbour solicitation; ndppd on the nodes answers for pods and services.
+- `routed`: the provider routes the prefix to the hosts; nothing runs on them for it.
+- `bgp`: Calico's BGP speaker announces the pod blocks and services to an upstream router.
+
+A new mode is a value of `kube6.modes.RoutingMode` and one strategy here; tests hold the table
+to the enum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv6Network
+
+from kube6.facts.network import Route
+from kube6.modes import RoutingMode
+from kube6.plan.model import Plan, PlannedNode
+from kube6.results import Finding, fail, ok, warn
+from kube6.routing.base import RoutingStrategy
+
+
+class NdpProxy(RoutingStrategy):
+    mode = RoutingMode.NDP_PROXY
+    ndp_proxy = True
+
+    @property
+    def host_idle(self) -> str | None:
+        return None
+
+    def judge_prefix(
+        self,
+        name: str,
+        node: PlannedNode,
+        prefix: IPv6Network,
+        on_link: Sequence[Route],
+        evidence: str,
+    ) -> list[Finding]:
+        if not on_link:
+            return [
+                warn(
+                    name,
+                    f"{prefix} is not on-link here: if the provider routes it to this host, "
+                    "routing: routed is simpler and needs no NDP proxy",
+                    "set routing: routed in kube6.yaml if the prefix is routed to this host; "
+                    f"keep ndp-proxy if {prefix} is really on the link of {node.interface}",
+                    evidence,
+                )
+            ]
+        devs = {r.dev for r in on_link}
+        if node.interface not in devs:
+            return [
+                fail(
+                    name,
+                    f"{prefix} is on-link on {', '.join(sorted(devs))}, not on the uplink "
+                    f"{node.interface}: the NDP proxy would answer on the wrong link",
+                    f"set nodes[{node.name}].interface: {sorted(devs)[0]} in kube6.yaml",
+                    evidence,
+                )
+            ]
+        return [
+            ok(
+                name,
+                f"{prefix} is on-link on {node.interface}: routing ndp-proxy is right (the "
+                "provider's router asks for each address, so the node must answer for pods)",
+                evidence,
+            )
+        ]
+
+    def outside_fix(self, plan: Plan) -> str:
+        return (
+            "the provider's router finds pod addresses by neighbour solicitation: the NDP proxy "
+            "on the pod's node must answer (`systemctl status ndppd`, its rules in "
+            "/etc/ndppd.conf), and the node must forward (net.ipv6.conf.all.forwarding=1)"
+        )
+
+
+class Routed(RoutingStrategy):
+    mode = RoutingMode.ROUTED
+
+    @property
+    def host_idle(self) -> str | None:
+        return "routing is routed: the provider routes the prefix to the hosts, nothing to proxy"
+
+    def judge_prefix(
+        self,
+        name: str,
+        node: PlannedNode,
+        prefix: IPv6Network,
+        on_link: Sequence[Route],
+        evidence: str,
+    ) -> list[Finding]:
+        if on_link:
+            return [
+                warn(
+                    name,
+                    f"{prefix} is on-link on {on_link[0].dev}, but routing is routed: the "
+                    "provider treats the prefix as a link and will not send pod or service "
+                    "traffic to this node unless something answers neighbour solicitations",
+                    "set routing: ndp-proxy in kube6.yaml, unless your provider routes the "
+                    "prefix to this host (then the on-link route is only local configuration)",
+                    evidence,
+                )
+            ]
+        return [ok(name, f"{prefix} is not on-link: consistent with routing: routed", evidence)]
+
+    def outside_fix(self, plan: Plan) -> str:
+        return (
+            f"the provider must route {plan.pods} to the nodes; the node must forward "
+            "(net.ipv6.conf.all.forwarding=1)"
+        )
+
+
+class Bgp(RoutingStrategy):
+    mode = RoutingMode.BGP
+    bgp_peering = True
+
+    @property
+    def host_idle(self) -> str | None:
+        return "routing is bgp: Calico peers with the router, nothing runs on the host for it"
+
+    def judge_prefix(
+        self,
+        name: str,
+        node: PlannedNode,
+        prefix: IPv6Network,
+        on_link: Sequence[Route],
+        evidence: str,
+    ) -> list[Finding]:
+        return [ok(name, f"routing is bgp: {prefix} is announced by Calico", evidence)]
+
+    def outside_fix(self, plan: Plan) -> str:
+        return (
+            "the upstream router must learn the pod blocks over BGP: `calicoctl node status` on "
+            "the node shows the session, and TCP 179 must be open to the peer"
+        )
+
+
+STRATEGIES: dict[RoutingMode, RoutingStrategy] = {s.mode: s for s in (NdpProxy(), Routed(), Bgp())}
+"""Every routing mode's strategy (tests/plan/test_routing_strategies.py: one per mode)."""

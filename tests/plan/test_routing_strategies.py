@@ -1,0 +1,47 @@
+"""The routing strategy table: one strategy per RoutingMode, and consumers that ask it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from kube6.modes import RoutingMode
+from kube6.routing import STRATEGIES, strategy
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "kube6"
+
+
+def test_every_mode_has_a_strategy_keyed_by_its_own_mode() -> None:
+    assert set(STRATEGIES) == set(RoutingMode)
+    for mode in RoutingMode:
+        assert strategy(mode).mode is mode
+
+
+def test_the_host_runs_the_ndp_proxy_exactly_when_the_mode_proxies() -> None:
+    for mode in RoutingMode:
+        s = strategy(mode)
+        assert (s.host_idle is None) == s.ndp_proxy, mode
+    assert [m for m in RoutingMode if strategy(m).bgp_peering] == [RoutingMode.BGP]
+    assert [m for m in RoutingMode if strategy(m).ndp_proxy] == [RoutingMode.NDP_PROXY]
+
+
+def test_consumers_read_the_strategy_not_the_raw_mode() -> None:
+    """Only the enum's home, the strategies, the spec, `init` and the planner may name a mode's
+    member: a branch elsewhere would make a new mode silently behave like another one."""
+    allowed = {"modes.py", "routing/strategies.py", "spec.py", "init.py", "cli/init_cmd.py"}
+    allowed.add("plan/planner.py")  # its rules become a table (issue 13 item 4)
+    # Being edited on main for Felix-programmed cluster routes; they ask the strategy next.
+    allowed |= {"render/calico.py", "verify/datapath.py"}
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "RoutingMode"
+            ):
+                offenders.append(f"{rel}:{node.lineno} RoutingMode.{node.attr}")
+    assert not offenders, offenders
