@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
-from typing import Any, Literal
+from typing import Literal
 
 from kube6.modes import Grade, RoutingMode
 from kube6.results import Finding
@@ -177,7 +177,6 @@ class Plan:
     """Where artifacts come from when not from their upstream sources (spec `mirrors`)."""
     host: Host = field(default_factory=Host)
     """Settings for unusual hosts (spec `host`): cgroup v1, restricted oom_score_adj."""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def ok(self) -> bool:
