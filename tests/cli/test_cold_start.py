@@ -26,7 +26,14 @@ with open(sys.argv[1], "w") as out:
 # Third-party packages that only `verify`, `check` over SSH and the lab need.
 NETWORK_CLIENTS = ("lightkube", "httpx", "httpcore", "h2", "asyncssh", "dns", "cryptography")
 # kube6's own machinery that reading a plan does not need.
-MACHINERY = ("kube6.verify.fetch", "kube6.steps", "kube6.checks", "kube6.render", "kube6.lab")
+MACHINERY = (
+    "kube6.verify.fetch",
+    "kube6.verify.kubeconfig",
+    "kube6.steps",
+    "kube6.checks",
+    "kube6.render",
+    "kube6.lab",
+)
 
 
 def imported(tmp_path: Path, *argv: str) -> set[str]:

@@ -28,8 +28,8 @@ from kube6.lab.core import in_namespace
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
-from kube6.verify import fetch
-from kube6.verify.fetch import ADMIN_KUBECONFIG, read_admin_kubeconfig
+from kube6.verify import kubeconfig
+from kube6.verify.kubeconfig import ADMIN_KUBECONFIG, read_admin_kubeconfig
 from tests.verify.kubeconfigs import AdminConf, admin_conf, operator_without_kubeconfig
 
 pytestmark = pytest.mark.lab
@@ -108,7 +108,7 @@ def test_verify_fetches_then_cannot_reach_the_api_server(
 ) -> None:
     asked = through(monkeypatch, ssh_lab.ssh_executor(NODE), root)
     copies: list[tuple[Path, int]] = []
-    real_client_for = fetch.client_for
+    real_client_for = kubeconfig.client_for
 
     def client_for(path: Path, **kw: Any) -> Any:
         copies.append((path, stat.S_IMODE(path.stat().st_mode)))

@@ -112,17 +112,17 @@ def operator_without_kubeconfig(
     """Play a laptop with `spec_text` as kube6.yaml in `folder` and no kubeconfig anywhere: an
     empty home, no $KUBECONFIG, and kubeadm's path (this machine's real /etc, which the tests
     may see as root) swapped for an absent file."""
-    from kube6.verify import fetch
+    from kube6.verify import kubeconfig
 
     monkeypatch.chdir(folder)
     (folder / "kube6.yaml").write_text(spec_text)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("HOME", str(folder / "home"))
-    real = fetch.kubeconfig_candidates
-    admin = fetch.ADMIN_KUBECONFIG
+    real = kubeconfig.kubeconfig_candidates
+    admin = kubeconfig.ADMIN_KUBECONFIG
 
     def candidates(env: Mapping[str, str], home: Path) -> list[Path]:
         absent = folder / "no-etc-kubernetes-admin.conf"
         return [absent if p == admin else p for p in real(env, home)]
 
-    monkeypatch.setattr(fetch, "kubeconfig_candidates", candidates)
+    monkeypatch.setattr(kubeconfig, "kubeconfig_candidates", candidates)

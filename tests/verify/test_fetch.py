@@ -14,14 +14,8 @@ from kube6 import spec as spec_module
 from kube6.errors import UsageError
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify.fetch import (
-    ADMIN_KUBECONFIG,
-    ClusterUnreachableError,
-    client_for,
-    fetch_objects,
-    find_kubeconfig,
-    verify_objects,
-)
+from kube6.verify.fetch import ClusterUnreachableError, fetch_objects, verify_objects
+from kube6.verify.kubeconfig import ADMIN_KUBECONFIG, client_for, find_kubeconfig
 from kube6.verify.result import Status
 from tests.verify import fixtures as fx
 

@@ -26,8 +26,8 @@ from kube6.execute import ConnectError, Executor, LocalExecutor, RecordingExecut
 from kube6.execute.base import BaseExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify import fetch
-from kube6.verify.fetch import (
+from kube6.verify import kubeconfig
+from kube6.verify.kubeconfig import (
     ADMIN_KUBECONFIG,
     KubeconfigFetchError,
     is_loopback_server,
@@ -91,7 +91,7 @@ def seen(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> Seen:
         state.modes.append(stat.S_IMODE(path.stat().st_mode))
         state.folder_modes.append(stat.S_IMODE(path.parent.stat().st_mode))
         state.contents.append(yaml.safe_load(path.read_text()))
-        return fetch.client_for(path, transport=httpx.MockTransport(handle))
+        return kubeconfig.client_for(path, transport=httpx.MockTransport(handle))
 
     monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
     return state
@@ -147,7 +147,7 @@ def test_json_output_names_no_secret_and_the_copy_goes_on_failure(
 
     def client_for(path: Path, **_: Any) -> Any:
         seen.paths.append(path)
-        return fetch.client_for(path, transport=httpx.MockTransport(refuse))
+        return kubeconfig.client_for(path, transport=httpx.MockTransport(refuse))
 
     monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
     node_with(monkeypatch, seen, RecordingExecutor(host="node0001", files={ADMIN: conf.text}))

@@ -16,7 +16,7 @@ from kube6 import spec as spec_module
 from kube6.cli import run
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify import fetch
+from kube6.verify import kubeconfig as kubeconfigs
 from kube6.verify.outside import PeerCertificate
 from kube6.verify.probe_pod import ProbePodError
 from tests.verify import fixtures as fx
@@ -65,7 +65,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> Cluster:
         return state.handle(request)
 
     def client_for(path: Path, **_: Any) -> Any:
-        return fetch.client_for(path, transport=httpx.MockTransport(handle))
+        return kubeconfigs.client_for(path, transport=httpx.MockTransport(handle))
 
     monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
     return state
@@ -148,7 +148,7 @@ def test_unreachable_api_server_is_a_failed_check(
 
     monkeypatch.setattr(
         "kube6.cli.verify_cmd.client_for",
-        lambda path: fetch.client_for(path, transport=httpx.MockTransport(refuse)),
+        lambda path: kubeconfigs.client_for(path, transport=httpx.MockTransport(refuse)),
     )
     assert run(["verify", "--kubeconfig", kubeconfig, "-o", "json"]) == 1
     result = json.loads(capsys.readouterr().out)["results"][0]

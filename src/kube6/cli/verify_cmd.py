@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from kube6.plan.model import Plan
     from kube6.verify.datapath import Targets
-    from kube6.verify.fetch import NodeKubeconfig
+    from kube6.verify.kubeconfig import NodeKubeconfig
     from kube6.verify.outside import PeerCertificate
     from kube6.verify.probe_pod import ProbePods
     from kube6.verify.result import CheckResult
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
 
 def client_for(path: Path) -> Client:
-    from kube6.verify import fetch
+    from kube6.verify import kubeconfig
 
-    return fetch.client_for(path)
+    return kubeconfig.client_for(path)
 
 
 def read_node_kubeconfig(ssh: str, node: str) -> str:
@@ -45,9 +45,9 @@ def read_node_kubeconfig(ssh: str, node: str) -> str:
     import asyncio
 
     from kube6.execute import executor_for
-    from kube6.verify import fetch
+    from kube6.verify import kubeconfig
 
-    return asyncio.run(fetch.read_admin_kubeconfig(executor_for(ssh, host=node), node))
+    return asyncio.run(kubeconfig.read_admin_kubeconfig(executor_for(ssh, host=node), node))
 
 
 def resolve_aaaa(host: str) -> list[IPv6Address]:
@@ -197,7 +197,7 @@ def _kubeconfig(
 ) -> tuple[Path, NodeKubeconfig | None]:
     """A local kubeconfig, else admin.conf of the first control-plane node in a private file
     that `stack` removes. Says on stderr which one it is."""
-    from kube6.verify.fetch import (
+    from kube6.verify.kubeconfig import (
         ADMIN_KUBECONFIG,
         local_kubeconfig,
         no_kubeconfig,

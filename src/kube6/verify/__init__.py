@@ -1,7 +1,8 @@
 """`kube6 verify`: acceptance of a running cluster against its Plan.
 
-Pure checks over fetched objects (`objects`), a thin lightkube fetch layer (`fetch`), data-path
-probes run through an executor (`datapath`), and checks from outside the cluster (`outside`).
+Pure checks over fetched objects (`objects`), a thin lightkube fetch layer (`fetch`), getting a
+kubeconfig (`kubeconfig`), data-path probes run through an executor (`datapath`), and checks
+from outside the cluster (`outside`).
 """
 
 from __future__ import annotations
