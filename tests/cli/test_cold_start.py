@@ -29,6 +29,9 @@ NETWORK_CLIENTS = ("lightkube", "httpx", "httpcore", "h2", "asyncssh", "dns", "c
 MACHINERY = (
     "kube6.verify.fetch",
     "kube6.verify.kubeconfig",
+    "kube6.usecases.check",
+    "kube6.usecases.up",
+    "kube6.usecases.verify",
     "kube6.steps",
     "kube6.checks",
     "kube6.render",

@@ -179,9 +179,9 @@ def test_dash_h_is_help_and_dash_o_is_output(capsys: pytest.CaptureFixture[str])
 
 
 def test_up_takes_identity_and_known_hosts_as_check_does(tmp_path: Path) -> None:
-    from kube6.cli.up_cmd import SshOptions, _executors
     from kube6.execute import SshExecutor
     from kube6.plan import make_plan
+    from kube6.usecases.nodes import SshOptions, executors_for
 
     plan = make_plan(
         spec_module.from_data(
@@ -192,7 +192,7 @@ def test_up_takes_identity_and_known_hosts_as_check_does(tmp_path: Path) -> None
         )
     )
     key, known = tmp_path / "id_ed25519", tmp_path / "known_hosts"
-    [executor] = _executors(plan, ["a"], SshOptions(known, key)).values()
+    [executor] = executors_for(plan, ["a"], SshOptions(known, key)).values()
     assert isinstance(executor, SshExecutor)
     options = executor.connect_options()
     assert options["client_keys"] == [str(key)]

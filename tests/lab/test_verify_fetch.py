@@ -31,6 +31,7 @@ from kube6.spec import from_data
 from kube6.verify import kubeconfig
 from kube6.verify.kubeconfig import ADMIN_KUBECONFIG, read_admin_kubeconfig
 from tests.verify.kubeconfigs import AdminConf, admin_conf, operator_without_kubeconfig
+from tests.verify.worlds import use_world
 
 pytestmark = pytest.mark.lab
 
@@ -86,7 +87,7 @@ def through(monkeypatch: pytest.MonkeyPatch, executor: Executor, root: str) -> l
         asked.append(ssh)
         return asyncio.run(read_admin_kubeconfig(executor, node, root=root))
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.read_node_kubeconfig", read)
+    use_world(monkeypatch, read_node_kubeconfig=read)
     return asked
 
 
@@ -114,7 +115,7 @@ def test_verify_fetches_then_cannot_reach_the_api_server(
         copies.append((path, stat.S_IMODE(path.stat().st_mode)))
         return real_client_for(path, **kw)  # the real client, to the real (absent) API server
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
+    use_world(monkeypatch, client_for=client_for)
     code = in_namespace(ssh_lab.internet, lambda: run(["verify", "--no-outside", "-o", "json"]))
     out, err = capsys.readouterr()
     assert code == 1, err

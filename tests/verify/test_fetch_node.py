@@ -38,6 +38,7 @@ from kube6.verify.kubeconfig import (
 from tests.verify import fixtures as fx
 from tests.verify.kubeconfigs import AdminConf, admin_conf, operator_without_kubeconfig
 from tests.verify.test_fetch import KUBECONFIG, server
+from tests.verify.worlds import use_world
 
 ADMIN = str(ADMIN_KUBECONFIG)
 SSH = "root@[2001:db8:1234:5678::1]"
@@ -93,7 +94,7 @@ def seen(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> Seen:
         state.contents.append(yaml.safe_load(path.read_text()))
         return kubeconfig.client_for(path, transport=httpx.MockTransport(handle))
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
+    use_world(monkeypatch, client_for=client_for)
     return state
 
 
@@ -106,7 +107,7 @@ def node_with(
         seen.reads.append((ssh, node))
         return asyncio.run(read_admin_kubeconfig(executor, node))
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.read_node_kubeconfig", read)
+    use_world(monkeypatch, read_node_kubeconfig=read)
     return read
 
 
@@ -149,7 +150,7 @@ def test_json_output_names_no_secret_and_the_copy_goes_on_failure(
         seen.paths.append(path)
         return kubeconfig.client_for(path, transport=httpx.MockTransport(refuse))
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
+    use_world(monkeypatch, client_for=client_for)
     node_with(monkeypatch, seen, RecordingExecutor(host="node0001", files={ADMIN: conf.text}))
     assert run(["--debug", "verify", "--no-outside", "-o", "json"]) == 1
     out, err = capsys.readouterr()
@@ -164,7 +165,7 @@ def test_an_explicit_or_local_kubeconfig_wins(
     def must_not_read(ssh: str, node: str) -> str:
         raise AssertionError("verify read the node's admin.conf although a kubeconfig was here")
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.read_node_kubeconfig", must_not_read)
+    use_world(monkeypatch, read_node_kubeconfig=must_not_read)
     local = tmp_path / "config"
     local.write_text(yaml.safe_dump(KUBECONFIG))
     assert run(["verify", "--no-outside", "--no-probes", "--kubeconfig", str(local)]) == 0

@@ -21,6 +21,7 @@ from kube6.verify.outside import PeerCertificate
 from kube6.verify.probe_pod import ProbePodError
 from tests.verify import fixtures as fx
 from tests.verify.test_fetch import KUBECONFIG, server
+from tests.verify.worlds import use_world
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch, plan: Plan) -> Cluster:
     def client_for(path: Path, **_: Any) -> Any:
         return kubeconfigs.client_for(path, transport=httpx.MockTransport(handle))
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.client_for", client_for)
+    use_world(monkeypatch, client_for=client_for)
     return state
 
 
@@ -146,9 +147,9 @@ def test_unreachable_api_server_is_a_failed_check(
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    monkeypatch.setattr(
-        "kube6.cli.verify_cmd.client_for",
-        lambda path: kubeconfigs.client_for(path, transport=httpx.MockTransport(refuse)),
+    use_world(
+        monkeypatch,
+        client_for=lambda path: kubeconfigs.client_for(path, transport=httpx.MockTransport(refuse)),
     )
     assert run(["verify", "--kubeconfig", kubeconfig, "-o", "json"]) == 1
     result = json.loads(capsys.readouterr().out)["results"][0]
@@ -173,8 +174,8 @@ def test_outside_checks_use_the_gateway_address(
             "CN=x", "(STAGING) Let's Encrypt", "O=(STAGING) Let's Encrypt", (str(host),)
         )
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.resolve_aaaa", lambda name: [gateway])
-    monkeypatch.setattr("kube6.cli.verify_cmd.tls_certificate", connect)
+    use_world(monkeypatch, resolve_aaaa=lambda name: [gateway])
+    use_world(monkeypatch, tls_certificate=connect)
     assert run(["verify", "--kubeconfig", kubeconfig, "--no-probes", "-o", "json"]) == 0
     names = [r["name"] for r in json.loads(capsys.readouterr().out)["results"]]
     assert names[-3:] == ["gateway-https", "dashboard-dns", "dashboard-certificate"]
@@ -199,7 +200,7 @@ def test_probe_pods_that_do_not_start_are_a_failed_check(
         raise ProbePodError("probe pod default/kube6-probe-x-0 on node0001 is Pending", fix="f")
         yield
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.probe_pods", no_pods)
+    use_world(monkeypatch, probe_pods=no_pods)
     argv = [
         "verify",
         "--kubeconfig",
@@ -237,7 +238,7 @@ def test_probes_run_by_default_in_pods_of_the_pinned_busybox(
         raise ProbePodError("stop here: the image is what this test is about", fix="f")
         yield
 
-    monkeypatch.setattr("kube6.cli.verify_cmd.probe_pods", pods)
+    use_world(monkeypatch, probe_pods=pods)
     assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "-o", "json"]) == 1
     assert images == ["docker.io/library/busybox:1.37.0"]
     assert run(["verify", "--kubeconfig", kubeconfig, "--no-outside", "--probe-image", "x"]) == 1

@@ -13,12 +13,11 @@ from rich.text import Text
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import IdentityOption, KnownHostsOption, Output, SpecOption, load_plan
 from kube6.cli.tables import show
-from kube6.errors import ExitStatus, UsageError
+from kube6.errors import ExitStatus
 
 if TYPE_CHECKING:
     # The checks load when `check` runs: other commands and --help do not pay for them.
     from kube6.checks.model import CheckResult
-    from kube6.execute import Executor
 
 
 @app.command()
@@ -44,32 +43,20 @@ def check(
 
     Read-only. Every check runs on every node; then the exit status is 1 if any failed.
     """
-    import asyncio
-
     from kube6.checks import Status
-    from kube6.checks.runner import check_hosts
-    from kube6.execute import LocalExecutor, SshExecutor
+    from kube6.usecases.check import CheckRequest
+    from kube6.usecases.check import check as check_nodes
+    from kube6.usecases.nodes import SshOptions
 
     plan = load_plan(spec_path)
-    known = [n.name for n in plan.nodes]
-    unknown = [n for n in node if n not in known]
-    if unknown:
-        raise UsageError(
-            f"no node named {', '.join(repr(n) for n in unknown)} in the plan",
-            fix="use one of: " + ", ".join(known),
-        )
-    chosen = [n for n in known if not node or n in node]
-    executors: dict[str, Executor] = {}
-    for name in chosen:
-        target = plan.node(name).ssh
-        if target and not local:
-            keys = (str(identity),) if identity is not None else None
-            executors[name] = SshExecutor(
-                target, host=name, known_hosts=known_hosts, client_keys=keys
-            )
-        else:
-            executors[name] = LocalExecutor(name)
-    results = asyncio.run(check_hosts(plan, executors, ignore, connect=connect))
+    request = CheckRequest(
+        nodes=node,
+        ignore=ignore,
+        local=local,
+        ssh=SshOptions(known_hosts, identity),
+        connect=connect,
+    )
+    results = check_nodes(plan, request)
     if output is Output.JSON:
         from kube6.results import document
 

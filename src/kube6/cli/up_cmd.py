@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,10 +12,10 @@ import typer
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import IdentityOption, KnownHostsOption, SpecOption, load_spec
 from kube6.errors import ExitStatus, UsageError
+from kube6.usecases.nodes import SshOptions
 
 if TYPE_CHECKING:
     # The steps (and through them the renderers and checks) load when `up` or `reset` runs.
-    from kube6.execute.base import Executor
     from kube6.plan.model import Plan
     from kube6.steps import Report, Step, StepResult
 
@@ -50,42 +49,6 @@ def _progress(result: StepResult) -> None:
     stderr.print(line, markup=True, highlight=False)
     if result.status in (Status.FAILED, Status.BLOCKED) and result.detail:
         stderr.print("    " + result.detail.replace("\n", "\n    "), markup=False, highlight=False)
-
-
-def _nodes(plan: Plan, names: list[str]) -> list[str]:
-    known = [n.name for n in plan.nodes]
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise UsageError(
-            f"no node named {', '.join(repr(b) for b in bad)} in the plan",
-            fix="use one of: " + ", ".join(known),
-        )
-    return names or known
-
-
-@dataclass(frozen=True)
-class SshOptions:
-    """--known-hosts and --identity, as `kube6 check` takes them."""
-
-    known_hosts: Path | None = None
-    identity: Path | None = None
-
-
-def _executors(plan: Plan, names: list[str], ssh: SshOptions) -> dict[str, Executor]:
-    from kube6.execute import executor_for
-
-    local = [n for n in names if not plan.node(n).ssh]
-    if len(local) > 1:
-        raise UsageError(
-            f"nodes {', '.join(local)} have no ssh target, so each would be this machine",
-            fix="give every node but (at most) this one an `ssh:` target in kube6.yaml, "
-            "or run with --node for the one node that is this machine",
-        )
-    known = str(ssh.known_hosts) if ssh.known_hosts is not None else None
-    key = str(ssh.identity) if ssh.identity is not None else None
-    return {
-        n: executor_for(plan.node(n).ssh, host=n, known_hosts=known, identity=key) for n in names
-    }
 
 
 def _emit(
@@ -169,11 +132,11 @@ def _run(
     script_dir: Path | None,
     ssh: SshOptions,
 ) -> int:
-    import asyncio
-
     from kube6.checks import validate_ignore
     from kube6.plan import make_plan
-    from kube6.steps import RESET_STEPS, RunOptions, make_contexts, run_steps, select
+    from kube6.steps import RESET_STEPS, select
+    from kube6.usecases import up as usecase
+    from kube6.usecases.nodes import select_nodes
 
     if output is None:
         output = UpOutput.SH if dry_run else UpOutput.TABLE
@@ -194,7 +157,7 @@ def _run(
         from kube6.cli.outputs import check_folder
 
         check_folder(script_dir, "--script-dir")  # before any host is read
-    names = _nodes(plan, nodes)
+    names = select_nodes(plan, nodes)
     if output is UpOutput.SH and script_dir is None and len(names) > 1:
         # One script on stdout is piped to `sh` on one host: several hosts' commands must
         # never arrive there together.
@@ -203,23 +166,17 @@ def _run(
             f"nodes ({', '.join(names)})",
             fix="add --script-dir DIR for one file per node, or --node NAME for one of them",
         )
-    options = RunOptions(dry_run=dry_run, fresh=fresh, ignore=frozenset(ignore))
-    executors = {} if fresh else _executors(plan, names, ssh)
-    if fresh:
-        # Never contacted: a RecordingExecutor that fails on use proves it.
-        from kube6.execute import RecordingExecutor
-
-        executors = {n: RecordingExecutor(host=n) for n in names}
-    contexts = make_contexts(plan, executors, options)
-
-    async def go() -> Report:
-        try:
-            return await run_steps(steps, contexts, only=only, skip=skip, on_result=_progress)
-        finally:
-            for executor in executors.values():
-                await executor.close()
-
-    report = asyncio.run(go())
+    request = usecase.UpRequest(
+        steps=steps,
+        nodes=names,
+        dry_run=dry_run,
+        fresh=fresh,
+        only=only,
+        skip=skip,
+        ignore=ignore,
+        ssh=ssh,
+    )
+    report = usecase.up(plan, request, on_result=_progress)
     _summary(report)
     _emit(report, output, script_dir, plan, "reset" if steps is RESET_STEPS else "up")
     if report.ok and report.changed and steps is not RESET_STEPS and output is UpOutput.TABLE:

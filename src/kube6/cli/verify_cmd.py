@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, ExitStack
-from dataclasses import replace
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,52 +18,8 @@ from kube6.errors import ExitStatus, UsageError
 from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE, DEFAULT_PROBE_IMAGE
 
 if TYPE_CHECKING:
-    from lightkube import Client
-
     from kube6.plan.model import Plan
-    from kube6.verify.datapath import Targets
-    from kube6.verify.kubeconfig import NodeKubeconfig
-    from kube6.verify.outside import PeerCertificate
-    from kube6.verify.probe_pod import ProbePods
     from kube6.verify.result import CheckResult
-
-# The verify modules load when `verify` runs: lightkube and httpx take about a second to import,
-# which no other command should pay. The five functions below are this module's own names so
-# that tests can stand in for the cluster, the nodes and the network here.
-
-
-def client_for(path: Path) -> Client:
-    from kube6.verify import kubeconfig
-
-    return kubeconfig.client_for(path)
-
-
-def read_node_kubeconfig(ssh: str, node: str) -> str:
-    """kubeadm's admin.conf on `node`, through the executor that `kube6 up` uses for it."""
-    import asyncio
-
-    from kube6.execute import executor_for
-    from kube6.verify import kubeconfig
-
-    return asyncio.run(kubeconfig.read_admin_kubeconfig(executor_for(ssh, host=node), node))
-
-
-def resolve_aaaa(host: str) -> list[IPv6Address]:
-    from kube6.verify import outside
-
-    return outside.resolve_aaaa(host)
-
-
-def tls_certificate(address: IPv6Address, port: int, server_name: str | None) -> PeerCertificate:
-    from kube6.verify import outside
-
-    return outside.tls_certificate(address, port, server_name)
-
-
-def probe_pods(client: Client, plan: Plan, image: str) -> AbstractContextManager[ProbePods]:
-    from kube6.verify import probe_pod
-
-    return probe_pod.probe_pods(client, plan, image)
 
 
 @app.command()
@@ -134,13 +88,7 @@ def verify(
     failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig (or none
     could be read from the first control-plane node).
     """
-    import asyncio
-
-    from kube6.execute import NetnsExecutor
-    from kube6.verify.datapath import run_datapath
-    from kube6.verify.fetch import ClusterUnreachableError
-    from kube6.verify.result import all_ok
-    from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
+    from kube6.usecases import verify as usecase
 
     plan = load_plan(spec_path)
     if probe_netns is not None and probe_image is not None:
@@ -154,130 +102,33 @@ def verify(
             f"--no-probes leaves the probes out, but {given} says where to run them",
             fix=f"drop --no-probes to run the probes, or drop {given}",
         )
-    io = OutsideIO(resolve_aaaa, tls_certificate) if outside else None
-    targets = _targets(probe_outside, ipv4_only_name)
-    # The stack removes a kubeconfig fetched from a node when verify ends, however it ends.
-    with ExitStack() as stack:
-        path, fetched = _kubeconfig(plan, kubeconfig, fetch_, stack)
-        client = _client(path, fetched)
-        where = f"the API server of {fetched.origin if fetched else path}"
-
-        def one_round() -> list[CheckResult]:
-            results = verify_round(plan, client, where=where, outside=io)
-            if probe_netns is not None:
-                lab = replace(targets, node=plan.nodes[0].address, cluster_dns=False)
-                results += asyncio.run(run_datapath(NetnsExecutor(probe_netns), plan, lab))
-            elif probes:
-                image = probe_image or DEFAULT_PROBE_IMAGE
-                results += _probe_in_pods(plan, client, path, image, targets)
-            return results
-
-        if watch_:
-
-            def progress(number: int, results: list[CheckResult]) -> None:
-                bad = failing(results)
-                if bad:
-                    stderr.print(
-                        f"round {number}: {len(bad)} failing ({', '.join(r.name for r in bad)})"
-                    )
-
-            results = watch(one_round, timeout=timeout, interval=interval, on_round=progress)
-        else:
-            try:
-                results = one_round()
-            except ClusterUnreachableError as exc:
-                results = unreachable(exc)
+    request = usecase.VerifyRequest(
+        kubeconfig=kubeconfig,
+        fetch=fetch_,
+        watch=watch_,
+        timeout=timeout,
+        interval=interval,
+        outside=outside,
+        probes=probes,
+        probe_image=probe_image,
+        probe_netns=probe_netns,
+        probe_outside=_outside_address(probe_outside),
+        ipv4_only_name=ipv4_only_name,
+    )
+    results = usecase.verify(plan, request, world=usecase.real_world(), say=stderr.print)
     _show(plan, results, output)
-    if not all_ok(results):
+    if any(r.failed for r in results):
         raise typer.Exit(int(ExitStatus.FAILED))
 
 
-def _kubeconfig(
-    plan: Plan, explicit: Path | None, fetch: bool, stack: ExitStack
-) -> tuple[Path, NodeKubeconfig | None]:
-    """A local kubeconfig, else admin.conf of the first control-plane node in a private file
-    that `stack` removes. Says on stderr which one it is."""
-    from kube6.verify.kubeconfig import (
-        ADMIN_KUBECONFIG,
-        local_kubeconfig,
-        no_kubeconfig,
-        node_kubeconfig,
-        private_kubeconfig,
-    )
-
-    path = local_kubeconfig(explicit)
-    if path is not None:
-        stderr.print(f"kubeconfig: {path}")
-        return path, None
-    node = plan.first_control_plane
-    if not fetch:
-        raise no_kubeconfig(
-            f", and --no-fetch keeps verify from reading {ADMIN_KUBECONFIG} on {node.name}",
-            fix=f"pass --kubeconfig PATH, or leave out --no-fetch to read {ADMIN_KUBECONFIG} "
-            f"from {node.name} over SSH",
-        )
-    if node.ssh is None:
-        raise no_kubeconfig(
-            f"; {node.name}, the first control-plane node, has no ssh: target in the spec, so "
-            "it is this machine and there is nothing to fetch from",
-            fix=f"pass --kubeconfig PATH; on {node.name} run verify as root ({ADMIN_KUBECONFIG} "
-            f"is root-only); or give {node.name} an ssh: target to fetch it from here",
-        )
-    text = read_node_kubeconfig(node.ssh, node.name)
-    fetched = node_kubeconfig(
-        text,
-        endpoint=plan.control_plane_endpoint,
-        origin=f"{ADMIN_KUBECONFIG} on {node.name}",
-    )
-    path = stack.enter_context(private_kubeconfig(fetched))
-    note = f"kubeconfig: {fetched.origin} over SSH (server {fetched.server})"
-    if fetched.replaced is not None:
-        note += f"; its server {fetched.replaced} works only on the node itself"
-    stderr.print(note)
-    return path, fetched
-
-
-def _client(path: Path, fetched: NodeKubeconfig | None) -> Client:
+def _outside_address(outside: str) -> IPv6Address:
     try:
-        return client_for(path)
-    except UsageError as exc:
-        if fetched is None:
-            raise
-        # Name the node's file, not the temporary copy, and never show a credential.
-        raise UsageError(
-            fetched.mask(exc.message.replace(str(path), fetched.origin)),
-            fix=f"check {fetched.origin}, or pass --kubeconfig PATH with a working copy",
-        ) from None
-
-
-def _targets(outside: str, ipv4_only_name: str) -> Targets:
-    from kube6.verify.datapath import Targets
-
-    try:
-        outside_address = IPv6Address(outside)
+        return IPv6Address(outside)
     except ValueError:
         raise UsageError(
             f"--probe-outside {outside!r} is not an IPv6 address",
             fix="give an outside address that answers ping, e.g. 2001:4860:4860::8888",
         ) from None
-    return Targets(outside=outside_address, ipv4_only_name=ipv4_only_name)
-
-
-def _probe_in_pods(
-    plan: Plan, client: Client, kubeconfig: Path, image: str, base: Targets
-) -> list[CheckResult]:
-    import asyncio
-
-    from kube6.verify.datapath import run_datapath
-    from kube6.verify.probe_pod import ProbePodError
-    from kube6.verify.result import failed
-
-    try:
-        with probe_pods(client, plan, image) as pods:
-            executor = pods.executor(kubeconfig)
-            return asyncio.run(run_datapath(executor, plan, pods.targets(base)))
-    except ProbePodError as exc:
-        return [failed("probe-pods", exc.message, exc.fix)]
 
 
 def _show(plan: Plan, results: list[CheckResult], output: Output) -> None:

@@ -1,0 +1,41 @@
+"""`kube6 check`: read every chosen node (read-only) and judge it against the plan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kube6.usecases.nodes import SshOptions, executors_for, select_nodes
+
+if TYPE_CHECKING:
+    from kube6.checks.model import CheckResult
+    from kube6.execute.base import Executor
+    from kube6.plan.model import Plan
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    nodes: Sequence[str] = ()
+    """Check only these nodes; every node when empty."""
+    ignore: Sequence[str] = ()
+    """Checks whose failure becomes a warning."""
+    local: bool = False
+    """Run on this machine even for nodes that have an ssh target."""
+    ssh: SshOptions = field(default_factory=SshOptions)
+    connect: bool = True
+    """Try a TCP connection to each download host."""
+
+
+def check(
+    plan: Plan, request: CheckRequest, *, executors: Mapping[str, Executor] | None = None
+) -> list[CheckResult]:
+    """Every check on every chosen node, failed or not (the caller decides what a failure
+    means). `executors` (node name -> executor) stand in for the chosen nodes' own."""
+    from kube6.checks.runner import check_hosts
+
+    names = select_nodes(plan, request.nodes)
+    if executors is None:
+        executors = executors_for(plan, names, request.ssh, local=request.local)
+    return asyncio.run(check_hosts(plan, executors, request.ignore, connect=request.connect))
