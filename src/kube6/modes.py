@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class RoutingMode(StrEnum):
-    """How the pod and service ranges reach the nodes (DESIGN.md, "Routing")."""
+    """How the pod and service ranges reach the nodes (README.md, "Routing modes")."""
 
     NDP_PROXY = "ndp-proxy"
     ROUTED = "routed"

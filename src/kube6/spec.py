@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     BaseModel,
@@ -162,6 +162,21 @@ class Role(StrEnum):
     WORKER = "worker"
 
 
+class HasRoles:
+    """`is_control_plane` and `is_worker` of a node in the spec and of a planned node."""
+
+    if TYPE_CHECKING:
+        roles: tuple[Role, ...]
+
+    @property
+    def is_control_plane(self) -> bool:
+        return Role.CONTROL_PLANE in self.roles
+
+    @property
+    def is_worker(self) -> bool:
+        return Role.WORKER in self.roles
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
@@ -196,7 +211,7 @@ class Cluster(_Strict):
         return value
 
 
-class Node(_Strict):
+class Node(_Strict, HasRoles):
     name: DnsLabel
     """Node name (DNS-1123 label); the same name is used by kubeadm, kubelet, etcd and Calico."""
     address: Address
@@ -249,14 +264,6 @@ class Node(_Strict):
         if port is not None and not 1 <= int(port) <= 65535:
             raise ValueError(f"SSH port {port} in {target!r} is outside 1-65535")
         return target
-
-    @property
-    def is_control_plane(self) -> bool:
-        return Role.CONTROL_PLANE in self.roles
-
-    @property
-    def is_worker(self) -> bool:
-        return Role.WORKER in self.roles
 
 
 def default_roles(index: int) -> tuple[str, ...]:
@@ -650,7 +657,7 @@ addons:
 
 
 def example() -> ClusterSpec:
-    """The built-in example of DESIGN.md (prefix 2001:db8:1234:5678::/64, node0001 at ::1)."""
+    """The built-in example (EXAMPLE_YAML: prefix 2001:db8:1234:5678::/64, node0001 at ::1)."""
     return parse_text(EXAMPLE_YAML, source="built-in example")
 
 

@@ -28,7 +28,7 @@ from kube6.facts import (
     parse_uname,
 )
 from kube6.facts.dns import lookup_probe
-from kube6.steps.probe import parse_dpkg
+from kube6.facts.system import parse_dpkg
 
 DATA = Path(__file__).parent / "data"
 

@@ -161,12 +161,6 @@ def test_unbound_configs(tmp_path: Path) -> None:
         configs.unbound_authoritative({'bad"name': ("192.0.2.1",)}, workdir=tmp_path)
 
 
-def test_ndppd_fallback_config() -> None:
-    text = configs.ndppd("eth0", [("2001:db8::/104", "auto"), ("2001:db8:1::/112", "static")])
-    assert text.startswith("proxy eth0 {")
-    assert "rule 2001:db8::/104 {\n        auto\n    }" in text
-
-
 def test_mesh_routes_send_a_nodes_block_via_its_address(two_node_plan: Plan) -> None:
     lay = layout(two_node_plan, "1a2b")
     (route,) = mesh_commands(lay, "node0002")

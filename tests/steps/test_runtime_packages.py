@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kube6.execute import RecordingExecutor
-from kube6.facts.system import OsRelease
+from kube6.facts.system import DPKG_FORMAT, OsRelease
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, packages, probe, runtime
 from kube6.steps.apt import PackageFacts, RepoFacts
@@ -13,7 +13,7 @@ from .conftest import arun, context
 
 NOBLE = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
 BOOKWORM = OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm")
-DPKG = ("dpkg-query", "-W", "-f", probe.DPKG_FORMAT)
+DPKG = ("dpkg-query", "-W", "-f", DPKG_FORMAT)
 
 
 def shown(step_plan: StepPlan) -> list[str]:

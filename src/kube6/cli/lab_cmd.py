@@ -88,7 +88,8 @@ def up(
                 lab.add_pod(node.name)
         if ndppd:
             for node in plan.nodes:
-                lab.start_ndppd(node.name)
+                if node.ndp_rules:
+                    lab.start_ndppd(node.name)
     except BaseException:
         lab.down()
         raise

@@ -162,13 +162,31 @@ def parse_cgroup(text: str) -> int:
 
 
 PACKAGES_FORMAT = "${db:Status-Abbrev}\\t${Package}\\t${Version}\\n"
+DPKG_FORMAT = "${db:Status-Abbrev} ${Version}\\n"
+"""One package's status and version (`dpkg-query -W -f DPKG_FORMAT PKG`), for the steps."""
+
+
+def installed(status: str) -> bool:
+    """Whether a dpkg status abbreviation (desired action, package status, error flag) says
+    installed: its second letter is `i` (`ii`, and `hi` for a package held by `apt-mark hold`,
+    as kube6 leaves kubelet, kubeadm, kubectl and containerd.io); `rc` (removed, its
+    configuration left) and `un` are not."""
+    return status.strip()[1:2] == "i"
+
+
+def parse_dpkg(text: str | None) -> str | None:
+    """The installed version from `dpkg-query -W -f DPKG_FORMAT PKG` (`ii  1.37.2-1.1`), or
+    None when it is not installed or there is no output."""
+    if not text or not text.strip():
+        return None
+    status, _, version = text.strip().splitlines()[0].partition(" ")
+    return version.strip() or None if installed(status) else None
 
 
 def parse_packages(text: str) -> Mapping[str, str]:
     """`dpkg-query -W -f PACKAGES_FORMAT`: installed packages -> version.
 
-    Installed is the second letter of the status abbreviation: `ii`, and `hi` for a package on
-    hold (`apt-mark hold`, as kube6 leaves kubelet, kubeadm, kubectl and containerd.io)."""
+    Installed as `installed` says (`ii`, or `hi` for a held package)."""
     packages: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -177,7 +195,7 @@ def parse_packages(text: str) -> Mapping[str, str]:
         if len(parts) != 3:
             raise fact_error("the package list", text, f"cannot read the line {line!r}")
         status, name, version = parts
-        if status.strip()[1:2] == "i":
+        if installed(status):
             packages[name.split(":")[0]] = version
     return packages
 

@@ -167,12 +167,3 @@ def sshd(*, address: IPv6Address, host_key: Path, authorized_keys: Path, pidfile
         )
         + "\n"
     )
-
-
-def ndppd(interface: str, rules: Sequence[tuple[str, str]]) -> str:
-    """An ndppd.conf with one proxy block (the lab's fallback when no renderer is given)."""
-    lines = [f"proxy {interface} {{"]
-    for cidr, method in rules:
-        lines += [f"    rule {cidr} {{", f"        {method}", "    }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"

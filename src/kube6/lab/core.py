@@ -54,6 +54,7 @@ from kube6.lab.layout import (
     tayga_commands,
 )
 from kube6.plan.model import Plan
+from kube6.render.ndppd import render as render_ndppd
 
 log = logging.getLogger("kube6.lab")
 
@@ -332,8 +333,10 @@ class Lab:
         elif self.ssh:
             self._start_sshd()
         if self.ndppd:
-            for node in self.layout.nodes:
-                self.start_ndppd(node.name)
+            # Only where the plan has an NDP proxy (routing ndp-proxy): what `kube6 up` runs.
+            for planned in self.plan.nodes:
+                if planned.ndp_rules:
+                    self.start_ndppd(planned.name)
 
     def down(self) -> None:
         """Stop every daemon, kill what is left in the namespaces, delete them. Idempotent."""
@@ -536,13 +539,11 @@ class Lab:
         self.known_hosts.write_text("\n".join(known) + "\n")
 
     def ndppd_config(self, node: str) -> str:
-        """The NDP proxy config for `node`: what `kube6 render` writes, or the lab's own."""
-        rendered = _rendered_ndppd(self.plan, node)
-        if rendered is not None:
-            return rendered
-        planned = self.plan.node(node)
-        rules = [(str(rule.cidr), rule.method) for rule in planned.ndp_rules]
-        return configs.ndppd(planned.interface, rules)
+        """The NDP proxy config for `node`: what `kube6 render` writes."""
+        for artifact in render_ndppd(self.plan):
+            if artifact.path.startswith(f"nodes/{node}/") and artifact.path.endswith("ndppd.conf"):
+                return str(artifact.content)
+        raise ValueError(f"the plan gives {node} no NDP proxy (routing is {self.plan.routing})")
 
     def start_ndppd(self, node: str, config: str | None = None) -> Daemon:
         """Run ndppd on `node` with `config` (default: `ndppd_config(node)`)."""
@@ -756,18 +757,6 @@ def _keygen(path: Path) -> None:
         check=True,
         capture_output=True,
     )
-
-
-def _rendered_ndppd(plan: Plan, node: str) -> str | None:
-    """ndppd.conf for `node` from kube6's renderer, or None while there is no renderer."""
-    try:
-        from kube6.render import ndppd as renderer  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    for artifact in renderer.render(plan):
-        if artifact.path.startswith(f"nodes/{node}/") and artifact.path.endswith("ndppd.conf"):
-            return str(artifact.content)
-    return None
 
 
 def _free_lab_id() -> str:

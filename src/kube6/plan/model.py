@@ -12,7 +12,7 @@ from typing import Literal
 
 from kube6.modes import Grade, RoutingMode
 from kube6.results import Finding
-from kube6.spec import Host, Mirrors, Role
+from kube6.spec import HasRoles, Host, Mirrors, Role
 
 API_PORT = 6443
 
@@ -71,7 +71,7 @@ class NdpRule:
 
 
 @dataclass(frozen=True)
-class PlannedNode:
+class PlannedNode(HasRoles):
     name: str
     address: IPv6Address
     roles: tuple[Role, ...]
@@ -86,14 +86,6 @@ class PlannedNode:
     """What the NDP proxy on this node answers for (empty unless routing is ndp-proxy)."""
     labels: tuple[tuple[str, str], ...] = ()
     """Node labels that kubelet registers (key, value)."""
-
-    @property
-    def is_control_plane(self) -> bool:
-        return Role.CONTROL_PLANE in self.roles
-
-    @property
-    def is_worker(self) -> bool:
-        return Role.WORKER in self.roles
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-from kube6.modes import RoutingMode
 from kube6.plan.layout import Layout, make_layout
 from kube6.plan.model import (
     POOL_LABEL,
@@ -24,6 +23,7 @@ from kube6.plan.model import (
     PlannedNode,
 )
 from kube6.plan.rules import RULES, judge, refuse_unplannable
+from kube6.routing import strategy
 from kube6.spec import ClusterSpec
 from kube6.versions import KUBERNETES_PATCHES
 
@@ -105,7 +105,7 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
 
 def _bgp(layout: Layout) -> BgpPlan | None:
     bgp = layout.spec.bgp
-    if layout.spec.routing is not RoutingMode.BGP or bgp is None:
+    if not strategy(layout.spec.routing).bgp_peering or bgp is None:
         return None
     return BgpPlan(
         peer=bgp.peer,
@@ -123,7 +123,7 @@ def _plan_nodes(layout: Layout) -> tuple[PlannedNode, ...]:
     for node in spec.nodes:
         pool = pools[layout.prefixes.index(link_of[node.name])]
         ndp: list[NdpRule] = []
-        if spec.routing is RoutingMode.NDP_PROXY:
+        if strategy(spec.routing).ndp_proxy:
             ndp.append(NdpRule(pool.cidr, "auto", "pods that this node routes"))
             if node.name == layout.services_node.name:
                 ndp.append(

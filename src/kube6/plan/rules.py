@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from kube6 import net
 from kube6.errors import PlanError
-from kube6.modes import Grade, RoutingMode
+from kube6.modes import Grade
 from kube6.plan.layout import (
     DNS_INDEX,
     MAX_NODE_MASK_DIFF,
@@ -26,6 +26,7 @@ from kube6.plan.layout import (
     Layout,
 )
 from kube6.results import Finding
+from kube6.routing import strategy
 from kube6.spec import ClusterSpec
 
 MIN_POD_ADDRESSES = 16
@@ -160,7 +161,7 @@ def node_address_outside_ranges(layout: Layout) -> list[Finding]:
 
 
 def node_address_in_prefix(layout: Layout) -> list[Finding]:
-    if layout.spec.routing is not RoutingMode.NDP_PROXY:
+    if not strategy(layout.spec.routing).ndp_proxy:
         return []
     off_link = [
         f"{n.name} ({n.address}) is not in its link prefix {layout.link_of[n.name]}"
@@ -177,7 +178,7 @@ def node_address_in_prefix(layout: Layout) -> list[Finding]:
 
 
 def ranges_inside_prefix(layout: Layout) -> list[Finding]:
-    if layout.spec.routing is not RoutingMode.NDP_PROXY:
+    if not strategy(layout.spec.routing).ndp_proxy:
         return []
     outside = [
         f"pool {p.name} {p.cidr} is outside its link prefix"
@@ -389,7 +390,7 @@ def ipv4_only_sources(layout: Layout) -> list[Finding]:
 
 def bgp_router_id(layout: Layout) -> list[Finding]:
     bgp = layout.spec.bgp
-    if layout.spec.routing is not RoutingMode.BGP or bgp is None:
+    if not strategy(layout.spec.routing).bgp_peering or bgp is None:
         return []
     return check(
         bgp.router_id == "hash",

@@ -30,7 +30,9 @@ def write_artifacts(
 ) -> WriteResult:
     """Write each artifact to `out_dir/<artifact.path>` with its mode.
 
-    Secret artifacts (mode 0600) are left out unless `include_secrets`; the result lists them.
+    Secret artifacts (`Artifact.secret`: the content itself is a secret; a 0600 file that will
+    only hold one once `up` fills it is not) are left out unless `include_secrets`; the result
+    lists them.
     Each file is created with its final mode (never briefly wider) and moved into place, so a
     reader never sees half a file. A path that would resolve outside `out_dir` (through `..` or
     a symbolic link inside it) is refused with a WriteError.

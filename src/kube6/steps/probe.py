@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from kube6.facts.system import DPKG_FORMAT, parse_dpkg
 from kube6.steps.base import Exec, HostContext, Services, run
-
-DPKG_FORMAT = "${db:Status-Abbrev} ${Version}\\n"
 
 
 async def read_text(ctx: HostContext, host_path: str) -> str | None:
@@ -35,20 +34,6 @@ async def exists(ctx: HostContext, host_path: str) -> bool:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def parse_dpkg(text: str | None) -> str | None:
-    """The installed version from `dpkg-query -W -f '${db:Status-Abbrev} ${Version}\\n' PKG`.
-
-    The abbreviation is desired action, package status, error flag: `ii  1.37.2-1.1` is
-    installed, and so is `hi  1.37.2-1.1` (installed and held: what `apt-mark hold` leaves);
-    `rc ` (removed, config left), `un ` or no output is not.
-    """
-    if not text:
-        return None
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    status, _, version = line.partition(" ")
-    return version.strip() or None if status[1:2] == "i" else None
 
 
 async def package_version(ctx: HostContext, package: str) -> str | None:
