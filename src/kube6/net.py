@@ -13,21 +13,19 @@ def describe_kind(address: ipaddress.IPv4Address | IPv6Address) -> str | None:
     """Why an address cannot be a cluster address, or None when it can be (GUA or ULA)."""
     if isinstance(address, ipaddress.IPv4Address):
         return "an IPv4 address"
-    if address.scope_id:
-        return "a scoped (zone) address"
-    if address.ipv4_mapped is not None:
-        return "an IPv4-mapped address"
-    if address.is_unspecified:
-        return "the unspecified address"
-    if address.is_loopback:
-        return "the loopback address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_multicast:
-        return "a multicast address"
-    if address not in GUA and address not in ULA:
-        return "not a global (2000::/3) or unique-local (fc00::/7) address"
-    return None
+    kinds = (
+        (bool(address.scope_id), "a scoped (zone) address"),
+        (address.ipv4_mapped is not None, "an IPv4-mapped address"),
+        (address.is_unspecified, "the unspecified address"),
+        (address.is_loopback, "the loopback address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_multicast, "a multicast address"),
+        (
+            address not in GUA and address not in ULA,
+            "not a global (2000::/3) or unique-local (fc00::/7) address",
+        ),
+    )
+    return next((why for matches, why in kinds if matches), None)
 
 
 def parse_address(text: str) -> IPv6Address:

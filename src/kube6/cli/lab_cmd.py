@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import UsageError
+
+if TYPE_CHECKING:
+    from kube6.lab.core import Lab
+    from kube6.plan.model import Plan
 
 lab_app = typer.Typer(
     help=(
@@ -61,7 +65,6 @@ def up(
     # The lab (and the plan it needs) loads when a lab command runs, not for `kube6 --help`.
     from kube6.lab import nodes
     from kube6.lab.core import Lab, require_root
-    from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
 
     if real_nodes and (pods or ndppd):
         raise UsageError(
@@ -83,16 +86,28 @@ def up(
     lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh, real_nodes=real_nodes, rootfs=rootfs)
     lab.up()
     try:
-        for node in plan.nodes:
-            for _ in range(pods):
-                lab.add_pod(node.name)
-        if ndppd:
-            for node in plan.nodes:
-                if node.ndp_rules:
-                    lab.start_ndppd(node.name)
+        _populate(lab, plan, pods, ndppd=ndppd)
     except BaseException:
         lab.down()
         raise
+    _show_lab(lab, spec_path, ssh=ssh or real_nodes, real_nodes=real_nodes)
+
+
+def _populate(lab: Lab, plan: Plan, pods: int, *, ndppd: bool) -> None:
+    """`pods` pods on every node, and the NDP proxy where the plan has one."""
+    for node in plan.nodes:
+        for _ in range(pods):
+            lab.add_pod(node.name)
+    if ndppd:
+        for node in plan.nodes:
+            if node.ndp_rules:
+                lab.start_ndppd(node.name)
+
+
+def _show_lab(lab: Lab, spec_path: Path | None, *, ssh: bool, real_nodes: bool) -> None:
+    """What is in the lab, and commands to try."""
+    from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
+
     internet = lab.internet
     stdout.print(f"lab {lab.lab_id} is up (files in {lab.workdir})")
     for link in lab.layout.nodes:
@@ -108,7 +123,7 @@ def up(
     if first is not None:
         stdout.print(f"  ip netns exec {internet} ping -c 2 {first.address}")
     stdout.print(f"  ip netns exec {node_ns} dig AAAA {IPV4_ONLY_NAME}")
-    if ssh or real_nodes:
+    if ssh:
         stdout.print(
             f"  ip netns exec {internet} ssh -i {lab.ssh_key} -o UserKnownHostsFile="
             f"{lab.known_hosts} root@{lab.layout.nodes[0].address}"

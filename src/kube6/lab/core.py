@@ -10,6 +10,10 @@ Every command is an argv confined to the lab's own namespaces (`layout.confined`
 touches the machine's interfaces, routes or sysctls. Teardown kills the lab's daemons, every
 process left in its namespaces, deletes the namespaces, their /etc/netns files and the work
 directory, even after a failure halfway through `up`.
+
+Longer than 400 lines: the Lab is one object whose daemons (router, resolver, NAT64, sshd,
+ndppd, real nodes) share one lifetime and one teardown; the pure parts are in layout.py,
+configs.py and nodes.py already.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ the Lab refuses to run anything that fails it.
 Only documentation prefixes are used: the plan's own (the user's spec is expected to use
 2001:db8::/32 in a lab), 2001:db8:ffff::/48 for the world outside the node's link, 2001:db8:64::/96
 for NAT64, 192.0.2.0/24 for tayga's pool and 198.51.100.0/24 for the IPv4-only host.
+
+Longer than 400 lines: the layout and the commands that build it are one pure unit, kept
+together so that `confined()` judges every command the Lab runs.
 """
 
 from __future__ import annotations

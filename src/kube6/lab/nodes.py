@@ -11,6 +11,9 @@ it over SSH exactly as it reaches a server: root, with the lab's key.
 The top of this module is pure (package list, cache paths, the argv of mmdebstrap, mount and
 systemd-nspawn, the files written into a node); `boot()` and `teardown()` run them.
 
+Longer than 400 lines: building, booting and tearing down a node share their paths and argv
+lists, and each step says why it is there (the list below).
+
 What a node gets, and why:
 - its own writable copy: an overlay whose lower layer is the cached rootfs (shared, read-only)
   and whose upper layer is in the lab's work directory;

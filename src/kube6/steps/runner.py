@@ -234,9 +234,7 @@ async def run_leaf(leaf: Leaf, ctx: HostContext) -> StepResult:
                     step_plan.actions,
                 )
         return result(Status.CHANGED, "", step_plan.actions)
-    except CommandError as exc:
-        return result(Status.FAILED, str(exc))
-    except Kube6Error as exc:
+    except Kube6Error as exc:  # a CommandError too: its message has the command and output
         return result(Status.FAILED, str(exc))
     except Exception as exc:  # a host's failure is a result, never a crash of the whole run
         return result(Status.FAILED, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,87 @@
+"""Guard rails of the floor plan: the layers kube6 imports along, and files that stay short.
+
+Layers, lowest first (a unit is a top-level package or module of src/kube6). A unit imports
+only units of lower layers at run time; units of one layer are siblings and never import each
+other (`checks` reads facts and the plan, not what `render` writes; `steps` runs the checks
+and installs rendered files, but does not reach into `verify`). Complexity and function size
+are ruff's (C901, PLR0911, PLR0912, PLR0915 in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from tests.guard.imports import SRC, edges, units
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "modes", "net", "versions"),  # no kube6 imports at all
+    ("yamlio", "results", "execute"),  # YAML, the result type, the executors (the thin shell)
+    ("spec", "trace"),  # kube6.yaml; `kube6 trace` (an executor and nothing of the cluster)
+    ("mirrors", "init", "facts"),  # artifact sources, writing kube6.yaml, reading hosts
+    ("routing", "init_detect"),  # what each routing mode decides; init's host detection
+    ("plan",),  # spec -> Plan (pure), judged by its rules
+    ("render", "checks", "verify"),  # the plan's readers: files, host checks, cluster checks
+    ("steps",),  # converge a host: installs rendered files, runs the preflight checks
+    ("lab", "usecases"),  # the test lab; check/up/verify as functions
+    ("cli",),  # parse, call a use case, print
+)
+
+# Sideways imports on main when these rails went up, each to go with issue 13 item 1 (the
+# components own their constants, checks and steps). No new one may join them.
+KNOWN_SIDEWAYS = {
+    ("checks/host.py", "render"): "the kernel modules render/host.py loads (MODULES)",
+    ("verify/objects.py", "render"): "add-on namespaces and names from the renderers",
+    ("steps/verify.py", "verify"): "the `verify` step runs verify's object checks",
+}
+
+MAX_LINES = 400
+LONG_REASON = "Longer than 400 lines:"
+# Files that other work is taking apart (issue 13 items 1 and 2: components/, routing/).
+BEING_SPLIT = {"checks/host.py", "verify/objects.py", "verify/datapath.py"}
+
+
+def layer_of() -> dict[str, int]:
+    return {unit: number for number, layer in enumerate(LAYERS) for unit in layer}
+
+
+def test_every_unit_has_one_layer() -> None:
+    placed = [unit for layer in LAYERS for unit in layer]
+    assert len(placed) == len(set(placed)), "a unit is in two layers"
+    missing = sorted(units() - set(placed))
+    assert not missing, f"place {missing} in LAYERS (tests/guard/test_guard_rails.py)"
+
+
+def test_imports_go_down_the_layers() -> None:
+    layers = layer_of()
+    offenders = [
+        f"{e.where}: {e.source} (layer {layers[e.source]}) imports {e.target} "
+        f"(layer {layers[e.target]})"
+        for e in edges()
+        if e.source in layers
+        and e.target in layers
+        and layers[e.target] >= layers[e.source]
+        and (e.where.split(":")[0], e.target) not in KNOWN_SIDEWAYS
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_rails_see_imports_inside_functions_and_skip_type_checking_ones() -> None:
+    found = {(e.source, e.target, e.where.split(":")[0]) for e in edges()}
+    # cli/verify_cmd.py imports the use case inside the command (to load it lazily) ...
+    assert ("cli", "usecases", "cli/verify_cmd.py") in found
+    # ... and routing/ names the plan's types only for the type checker.
+    assert not any(s == "routing" and t == "plan" for s, t, _ in found)
+
+
+def test_long_files_say_why_at_the_top() -> None:
+    unexplained = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        text = path.read_text()
+        if text.count("\n") <= MAX_LINES or rel in BEING_SPLIT:
+            continue
+        if LONG_REASON not in (ast.get_docstring(ast.parse(text)) or ""):
+            unexplained.append(f"{rel} ({text.count(chr(10))} lines)")
+    assert not unexplained, (
+        f"split these, or say why in the module docstring ({LONG_REASON!r} ...): {unexplained}"
+    )
