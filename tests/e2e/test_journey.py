@@ -13,9 +13,9 @@ facts, packages aside: reset keeps them).
     sudo uv run pytest tests/e2e/test_journey.py  # ~4–5.5 min warm on this shared 2-core machine
 
 The tests run in file order on one lab (module fixtures); each later one needs the earlier.
-What the cache cannot hold is reported UNVERIFIED, never passed: BIRD's configuration
-templates are missing from the Calico snapshot (manifest.json `unavailable`), so calico-node
-never turns ready (its readiness asks BIRD).
+Calico runs without BIRD in ndp-proxy mode (Felix programs the routes to the other nodes'
+blocks), so the cache's one Calico gap that matters for `bgp` routing (confd's BIRD templates,
+manifest.json `unavailable`) does not touch this journey.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from kube6.lab import Lab, nodes
 from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
+from kube6.render.policies import EXAMPLE_OPEN_PORT
 from kube6.spec import from_data
-from tests.conftest import unverified
 
 from .artifacts import cache_root
 from .world import World, serve
@@ -79,7 +79,6 @@ SPEC: dict[str, Any] = {
 }
 BUSYBOX = "docker.io/library/busybox:1.37.0"
 KUBECONFIG = "/etc/kubernetes/admin.conf"
-BIRD_GAP = "confd's BIRD templates"
 
 
 @dataclass
@@ -93,14 +92,6 @@ class Journey:
     state: dict[str, Any]
 
 
-def bird_unavailable() -> str | None:
-    """Why BIRD cannot run in the lab's calico-node, from the cache's manifest, or None."""
-    for entry in manifest_unavailable():
-        if BIRD_GAP in entry.get("name", ""):
-            return f"{entry['name']}: {entry['why']}"
-    return None
-
-
 def unready_pods(journey: Journey) -> list[str]:
     """namespace/name of every pod (not finished) with a container that is not ready."""
     found = json.loads(kubectl(journey, "get", "pods", "-A", "-o", "json"))
@@ -112,44 +103,6 @@ def unready_pods(journey: Journey) -> list[str]:
         if not statuses or not all(c.get("ready") for c in statuses):
             unready.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
     return unready
-
-
-def only_bird_missing(journey: Journey) -> str | None:
-    """The UNVERIFIED reason when the only pods not ready are calico-node's, their probes say
-    BIRD is not ready, and the cache says BIRD cannot run (no configuration templates); else
-    None. Other pods get up to 90 s to settle (they may still be starting)."""
-    reason = bird_unavailable()
-    if reason is None:
-        return None
-    deadline = time.monotonic() + 90
-    while True:
-        unready = unready_pods(journey)
-        calico = all(p.startswith("calico-system/calico-node-") for p in unready)
-        if (unready and calico) or time.monotonic() > deadline:
-            break
-        time.sleep(5)
-    journey.state["unready"] = unready
-    events = kubectl(
-        journey,
-        "get",
-        "events",
-        "-n",
-        "calico-system",
-        "--field-selector",
-        "reason=Unhealthy",
-        "-o",
-        "jsonpath={.items[*].message}",
-    )
-    journey.state["unhealthy"] = events[-2000:]
-    if unready and calico and "BIRD is not ready" in events:
-        return f"{', '.join(unready)} not ready (BIRD is not ready): {reason}"
-    return None
-
-
-def manifest_unavailable() -> list[dict[str, Any]]:
-    data = json.loads((cache_root() / "manifest.json").read_text(encoding="utf-8"))
-    unavailable: list[dict[str, Any]] = data.get("unavailable", [])
-    return unavailable
 
 
 def ssh(
@@ -292,16 +245,7 @@ def test_up_builds_the_cluster(journey: Journey) -> None:
     journey.state["up"] = report
     assert not [r for r in results if r["status"] == "skipped"], "a step was skipped"
     broken = [r for r in results if r["status"] not in ("ok", "changed")]
-    if broken and all(
-        r["step"] == "verify" and "system-pods" in r.get("detail", "") for r in broken
-    ):
-        reason = only_bird_missing(journey)
-        if reason:
-            # Everything up to the verify step converged; only calico-node's readiness (BIRD)
-            # is missing. The independent checks below still run on this cluster.
-            journey.state["bird"] = reason
-            unverified("kube6 up's verify step (calico-node ready)", reason)
-    assert not broken, json.dumps(broken, indent=1) + f"\nunready: {journey.state.get('unready')}"
+    assert not broken, json.dumps(broken, indent=1) + f"\nunready: {unready_pods(journey)}"
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -324,11 +268,7 @@ def test_verify_passes(journey: Journey) -> None:
         "\n"
         + "\n".join(f"{r['name']}: {r['status']} {r['message'][:100]}" for r in document["results"])
     )
-    if [r["name"] for r in failed] == ["system-pods"]:
-        reason = only_bird_missing(journey)
-        if reason:
-            unverified("kube6 verify system-pods (calico-node ready)", reason)
-    assert not failed, f"{failed}\nunready: {journey.state.get('unready')}"
+    assert not failed, f"{failed}\nunready: {unready_pods(journey)}"
     assert done.returncode == 0
 
 
@@ -441,14 +381,47 @@ def test_pod_to_service_and_cluster_dns(journey: Journey, pods: dict[str, IPv6Ad
     assert seen <= {"p-cp", "p-worker"}, seen
 
 
-def test_the_internet_reaches_a_pods_global_address_and_back(
+def open_port_policy(port: int) -> str:
+    """The README's way to open a pod port to the internet (render/policies.py
+    EXAMPLE_OPEN_PORT, taken from the rendered file's comment as a user would), for the journey's
+    pods and `port`."""
+    lines = [
+        line.removeprefix("#   ").split("  #")[0]
+        for line in EXAMPLE_OPEN_PORT.splitlines()
+        if line.startswith("#   ")
+    ]
+    policy = yaml.safe_load("\n".join(lines))
+    assert policy["kind"] == "GlobalNetworkPolicy", policy
+    policy["metadata"]["name"] = "kube6.open-journey"
+    policy["spec"]["selector"] = 'app == "journey" && projectcalico.org/namespace == "default"'
+    policy["spec"]["ingress"][0]["destination"]["ports"] = [port]
+    return yaml.safe_dump(policy)
+
+
+def test_pods_are_closed_to_the_internet_until_a_port_is_opened(
     journey: Journey, pods: dict[str, IPv6Address]
 ) -> None:
-    # Through the lab's upstream router and the node's ndppd: the pod's address is on-link.
+    """kube6's default policies, enforced by the real Calico: from the internet host a pod's
+    port is closed while the nodes' SSH and the API server answer; the documented open-port
+    policy opens that port on the pods' global addresses (upstream router -> node's ndppd ->
+    the pod); pods reach the internet all along."""
+    lab = journey.lab
     for address in pods.values():
-        assert journey.lab.ping(journey.lab.internet, address, wait=2, deadline=10), address
+        assert not lab.connect(lab.internet, address, 8080, wait=3), f"{address}:8080 is open"
+    for node in (CP_ADDRESS, WORKER_ADDRESS):
+        assert lab.connect(lab.internet, IPv6Address(node), 22), f"SSH on {node}"
+    assert lab.connect(lab.internet, IPv6Address(CP_ADDRESS), 6443), "the API server"
     done = in_pod(journey, "p-worker", "ping", "-c", "3", "-W", "2", str(INTERNET_HOST))
     assert done.returncode == 0, done.stdout + done.stderr
+
+    kubectl(journey, "apply", "-f", "-", stdin=open_port_policy(8080))
+    for address in pods.values():
+        deadline = time.monotonic() + 30
+        while not lab.connect(lab.internet, address, 8080, wait=3):
+            assert time.monotonic() < deadline, f"{address}:8080 still closed after the policy"
+            time.sleep(1)
+    # Only the opened port: the pods' other traffic from outside stays closed.
+    assert not any(lab.ping(lab.internet, a, wait=2, deadline=3) for a in pods.values())
 
 
 def test_a_pod_reaches_the_ipv4_only_host_by_name_through_dns64_nat64(
@@ -481,20 +454,7 @@ def test_a_second_up_changes_nothing(journey: Journey, pods: dict[str, IPv6Addre
     report = json.loads(done.stdout)
     changed = [(r["host"], r["step"]) for r in _step_results(report) if r["status"] == "changed"]
     failed = [r for r in _step_results(report) if r["status"] not in ("ok", "changed")]
-    if journey.state.get("bird") and only_bird_missing(journey):
-        failed = [
-            r
-            for r in failed
-            if not (r["step"] == "verify" and "system-pods" in r.get("detail", ""))
-        ]
     assert not failed, json.dumps(failed, indent=1)
-    if changed == [(CP, "network/calico-crds")]:
-        # Not counted as a pass. Seen in every run here: `kubectl diff --server-side` finds
-        # Calico's CRDs changed after the operator ran (descriptions, validation rules), so
-        # they are applied again. Suspected: the tigera-operator built from the release-v1.44
-        # snapshot writes its own embedded CRDs, which differ from the release-v3.33 chart's;
-        # not yet confirmed. Any other change fails.
-        pytest.xfail("second up re-applies network/calico-crds (CRDs changed after apply)")
     assert changed == [], changed
 
 
@@ -502,22 +462,10 @@ def test_reset_returns_each_node_to_its_starting_facts(journey: Journey) -> None
     done = kube6(journey, "reset", "--yes", "-o", "json", timeout=900)
     bad = [r for r in _step_results(json.loads(done.stdout)) if r["status"] == "failed"]
     assert done.returncode == 0, json.dumps(bad, indent=1) + done.stderr[-2000:]
-    calico_leftovers = []
     for node in journey.plan.nodes:
         after = node_facts(journey, node.name)
         left = node_facts(journey, node.name, LEFT_BY_DESIGN)
         print(f"\n{node.name} after reset, not compared: {json.dumps(left, indent=1)}")
-        before = journey.before[node.name]
-        differing = {k for k in after if after[k] != before[k]}
-        extra = set(after["routes"].splitlines()) - set(before["routes"].splitlines())
-        if differing == {"routes"} and all(" dev cali" in line for line in extra):
-            calico_leftovers += [f"{node.name}: {line}" for line in sorted(extra)]
-            continue
-        assert after == before, node.name
-    if calico_leftovers:
-        # Not counted as a pass: a known reset defect found here. Pods' Calico interfaces
-        # (cali*) and their routes stay on the host after kubeadm reset (no CNI DEL ran for
-        # them); everything else reset promises is back.
-        pytest.xfail(
-            "reset leaves pods' Calico interfaces and routes: " + "; ".join(calico_leftovers)
-        )
+        # Pods' interfaces, Felix's routes and sandbox namespaces are gone too (reset's
+        # pod-network step): the routes and links compared here would show them.
+        assert after == journey.before[node.name], node.name

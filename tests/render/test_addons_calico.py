@@ -54,7 +54,9 @@ def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> No
         "installMode": "CalicoOnly",
     }
     assert installation["flexVolumePath"] == "None"
-    assert network["bgp"] == "Enabled"
+    # ndp-proxy: no BGP daemon at all; Felix programs the routes to other nodes' blocks.
+    assert network["bgp"] == "Disabled"
+    assert network["clusterRoutingMode"] == "Felix"
     assert network["nodeAddressAutodetectionV6"] == {"kubernetes": "NodeInternalIP"}
     # No IPv4 autodetection: the operator then sets IP=none and CALICO_ROUTER_ID=hash.
     assert "nodeAddressAutodetectionV4" not in network
@@ -112,6 +114,9 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     plan = plan_of(BGP_SPEC)
     files = _files(plan)
     assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH}
+    network = _values(plan)["installation"]["calicoNetwork"]
+    # BIRD peers with the router; the cluster routes stay Felix's, as in every mode.
+    assert (network["bgp"], network["clusterRoutingMode"]) == ("Enabled", "Felix")
     docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
     assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer"]
     assert {d["apiVersion"] for d in docs} == {"projectcalico.org/v3"}

@@ -143,6 +143,9 @@ def test_workers_and_control_plane_differ(golden_plan: GoldenPlan) -> None:
     assert "gateway" in worker
     # Pods keep reaching the API server even though api_sources is narrowed.
     assert "tcp dport 6443 ip6 saddr @pods accept" in _rules(control)
+    # No BGP daemon outside routing: bgp, so no BGP port either.
+    assert not _accepts(control, "179")
+    assert not _accepts(worker, "179")
 
 
 def test_bgp_peer_ssh_port_and_merged_sources(plan_of: PlanOf) -> None:
@@ -151,6 +154,7 @@ def test_bgp_peer_ssh_port_and_merged_sources(plan_of: PlanOf) -> None:
         'tcp dport 179 ip6 saddr 2001:db8:1234:5678::fffe accept comment "BGP upstream"'
         in _rules(text)
     )
+    assert 'tcp dport 179 ip6 saddr @nodes accept comment "BGP mesh"' in _rules(text)
     assert _accepts(text, "2222")
     assert not _accepts(text, "22")
     # 2001:db8:ff10::/48 lies inside 2001:db8:ff00::/40: an nft interval set refuses overlaps.

@@ -75,7 +75,10 @@ def test_progress_and_json(here: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_reset_dry_run_script(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["reset", "--dry-run", "--output", "sh"]) == 0
     out = capsys.readouterr().out
-    order = [out.index(f"# --- {s}") for s in ("cluster", "firewall", "routing", "runtime", "host")]
+    order = [
+        out.index(f"# --- {s}")
+        for s in ("cluster", "pod-network", "firewall", "routing", "runtime", "host")
+    ]
     assert order == sorted(order)
     assert "kubeadm reset -f" in out
     assert "nft delete table ip6 kube6" in out

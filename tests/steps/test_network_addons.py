@@ -150,6 +150,37 @@ def test_steps_that_do_not_apply_say_why(plan: Plan) -> None:
     )
 
 
+def test_calico_ready_waits_for_the_operators_statuses(plan: Plan) -> None:
+    ctx = context(plan)
+    assert shown(network.plan_calico_ready(ctx, frozenset({"calico", "ippools"}))) == [
+        f"{KUBECTL} wait --for=create --for=condition=Available tigerastatus/calico "
+        "tigerastatus/apiserver --timeout=10m"
+    ]
+    assert network.plan_calico_ready(ctx, frozenset({"calico", "apiserver"})).noop == (
+        "the operator reports calico, apiserver Available"
+    )
+    statuses = {
+        "items": [
+            {
+                "metadata": {"name": "calico"},
+                "status": {"conditions": [{"type": "Available", "status": "True"}]},
+            },
+            {
+                "metadata": {"name": "apiserver"},
+                "status": {
+                    "conditions": [
+                        {"type": "Available", "status": "False"},
+                        {"type": "Progressing", "status": "True"},
+                    ]
+                },
+            },
+            {"metadata": {"name": "tiers"}},
+        ]
+    }
+    assert network.parse_available(json.dumps(statuses)) == frozenset({"calico"})
+    assert network.parse_available("not json") == frozenset()
+
+
 def test_nodes_ready_and_coredns(plan: Plan) -> None:
     ctx = context(plan)
     assert shown(network.plan_ready(ctx, network.ReadyFacts(frozenset(), 0))) == [

@@ -14,7 +14,50 @@ def shown(step_plan: StepPlan) -> list[str]:
 
 
 def test_order_is_the_reverse_of_up() -> None:
-    assert [s.name for s in RESET_STEPS] == ["cluster", "firewall", "routing", "runtime", "host"]
+    assert [s.name for s in RESET_STEPS] == [
+        "cluster",
+        "pod-network",
+        "firewall",
+        "routing",
+        "runtime",
+        "host",
+    ]
+
+
+def test_pod_network_leftovers(plan: Plan) -> None:
+    """`ip -o link show` and `ip netns list` as a node shows them after `kubeadm reset`."""
+    links = (
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT\\ ...\n"
+        "2: host0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\\ ...\n"
+        "7: cali4c1d4f7a2b9@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\\ ...\n"
+        "8: calico-custom: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN\\ ...\n"
+    )
+    namespaces = (
+        "cni-0f5b1a52-6c37-8f54-3d5e-0b1d2c3e4f5a (id: 1)\n"
+        "cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab (id: 0)\n"
+        "blue\n"
+    )
+    facts = reset.PodNetworkFacts(reset.pod_links(links), reset.pod_namespaces(namespaces))
+    assert facts.links == ("cali4c1d4f7a2b9",), "only Calico's own pod interface names"
+    assert facts.namespaces == (
+        "cni-0f5b1a52-6c37-8f54-3d5e-0b1d2c3e4f5a",
+        "cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab",
+    ), "only containerd's pod namespaces"
+    assert shown(reset.plan_pod_network(context(plan), facts)) == [
+        "ip link delete cali4c1d4f7a2b9",
+        "ip netns delete cni-0f5b1a52-6c37-8f54-3d5e-0b1d2c3e4f5a",
+        "ip netns delete cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab",
+    ]
+    assert reset.plan_pod_network(context(plan), reset.PodNetworkFacts((), ())).noop
+    routes = reset.felix_routes(
+        "blackhole 2001:db8:1234:5678:8:2:2e:d200/120 dev lo metric 1024 pref medium\n"
+        "2001:db8:1234:5678:8:2:6a:a600/120 via 2001:db8:1234:5678::12 dev eth0 metric 1024 "
+        "onlink pref medium\n"
+    )
+    assert shown(reset.plan_pod_network(context(plan), reset.PodNetworkFacts((), (), routes))) == [
+        "ip -6 route delete blackhole 2001:db8:1234:5678:8:2:2e:d200/120 proto 80",
+        "ip -6 route delete 2001:db8:1234:5678:8:2:6a:a600/120 proto 80",
+    ]
 
 
 def test_cluster(plan: Plan) -> None:

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
-from kube6.modes import RoutingMode
 from kube6.plan.model import Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
 from kube6.render.kubeadm import KUBE_PROXY_MODE
+from kube6.routing import strategy
 
 VALUES_PATH = cluster_path("calico/values.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")
@@ -46,7 +46,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
         content=values_yaml(plan),
         description="tigera-operator Helm values (Installation: IPv6 pools, no encapsulation)",
     )
-    if plan.routing is RoutingMode.BGP and plan.bgp is not None:
+    if plan.bgp is not None:
         yield Artifact(
             path=BGP_PATH,
             content=bgp_yaml(plan),
@@ -57,9 +57,12 @@ def render(plan: Plan) -> Iterator[Artifact]:
 def installation(plan: Plan) -> dict[str, Any]:
     """The operator Installation spec (the `installation:` Helm value) as plain data."""
     network: dict[str, Any] = {
-        # Pods are routed without encapsulation, so every node learns the other nodes' blocks
-        # through Calico's BGP mesh, whatever the routing mode towards the provider.
-        "bgp": "Enabled",
+        # BIRD runs only where a router peers with the cluster (routing: bgp). The routes to
+        # the other nodes' blocks (pods are routed without encapsulation) are Felix's in every
+        # mode (Calico 3.33's clusterRoutingMode), so ndp-proxy and routed clusters run no BGP
+        # daemon and open no BGP port between nodes, and a bgp cluster has one route owner.
+        "bgp": "Enabled" if strategy(plan.routing).bgp_peering else "Disabled",
+        "clusterRoutingMode": "Felix",
         # Calico's nftables dataplane requires kube-proxy in nftables mode, and then the two
         # share one netfilter backend; follow whatever mode render/kubeadm.py gives kube-proxy.
         "linuxDataplane": "Nftables" if KUBE_PROXY_MODE == "nftables" else "Iptables",

@@ -238,15 +238,18 @@ def ruleset(
     kubelet = _port(KUBELET_PORT)
     bgp = _port(BGP_PORT)
     rules += [
-        "\t\t# Between nodes: kubelet (API server, metrics), Calico's BGP mesh and Typha.",
+        "\t\t# Between nodes: kubelet (API server, metrics) and Typha.",
         f'\t\ttcp dport {kubelet} ip6 saddr @nodes accept comment "kubelet"',
         f"\t\ttcp dport {kubelet} ip6 saddr @pods accept",
-        f'\t\ttcp dport {bgp} ip6 saddr @nodes accept comment "BGP mesh"',
         f'\t\ttcp dport {_port(TYPHA_PORT)} ip6 saddr @nodes accept comment "calico-typha"',
     ]
     if fw.bgp_peer is not None:
+        # Only bgp routing runs BIRD (render/calico.py): its node mesh and the upstream peer.
         peer = _address(fw.bgp_peer)
-        rules.append(f'\t\ttcp dport {bgp} ip6 saddr {peer} accept comment "BGP upstream"')
+        rules += [
+            f'\t\ttcp dport {bgp} ip6 saddr @nodes accept comment "BGP mesh"',
+            f'\t\ttcp dport {bgp} ip6 saddr {peer} accept comment "BGP upstream"',
+        ]
     if fw.gateway_ports and node.is_worker:
         ports = ", ".join(_port(p) for p in fw.gateway_ports)
         rules += [

@@ -11,11 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from ipaddress import IPv6Network
+from typing import TYPE_CHECKING
 
 from kube6.facts.network import Route
 from kube6.modes import RoutingMode
-from kube6.plan.model import Plan, PlannedNode
 from kube6.results import Finding
+
+if TYPE_CHECKING:  # plan/rules.py asks the strategies: no import cycle at run time
+    from kube6.plan.model import Plan, PlannedNode
 
 
 class RoutingStrategy(ABC):

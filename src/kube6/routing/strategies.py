@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv6Network
+from typing import TYPE_CHECKING
 
 from kube6.facts.network import Route
 from kube6.modes import RoutingMode
-from kube6.plan.model import Plan, PlannedNode
 from kube6.results import Finding, fail, ok, warn
 from kube6.routing.base import RoutingStrategy
+
+if TYPE_CHECKING:  # plan/rules.py asks the strategies: no import cycle at run time
+    from kube6.plan.model import Plan, PlannedNode
 
 
 class NdpProxy(RoutingStrategy):

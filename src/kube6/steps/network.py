@@ -175,6 +175,63 @@ def plan_ready(ctx: HostContext, facts: ReadyFacts) -> StepPlan:
     )
 
 
+CALICO_STATUSES = ("calico", "apiserver")
+"""The operator's TigeraStatus objects for what kube6 installs: Calico itself (calico-node,
+typha, kube-controllers) and the Calico API server (projectcalico.org/v3)."""
+
+
+def parse_available(text: str | None) -> frozenset[str]:
+    """Names of the TigeraStatus objects that are Available, from `kubectl get -o json`."""
+    if not text:
+        return frozenset()
+    try:
+        items = json.loads(text).get("items", [])
+    except ValueError:
+        return frozenset()
+    return frozenset(
+        item["metadata"]["name"]
+        for item in items
+        if any(
+            c.get("type") == "Available" and c.get("status") == "True"
+            for c in (item.get("status") or {}).get("conditions") or []
+        )
+    )
+
+
+async def read_calico_ready(ctx: HostContext) -> frozenset[str]:
+    return parse_available(
+        await probe.stdout(ctx, *kubectl(ctx, "get", "tigerastatus", "-o", "json"))
+    )
+
+
+def fresh_calico_ready(ctx: HostContext) -> frozenset[str]:
+    return frozenset()
+
+
+def plan_calico_ready(ctx: HostContext, available: frozenset[str]) -> StepPlan:
+    """Wait until the operator reports Calico and its API server Available.
+
+    Nodes turn Ready as soon as calico-node has written the CNI configuration, a minute or more
+    before felix, typha and kube-controllers pass their readiness checks; without this wait the
+    verify step that follows would judge a cluster that is still starting."""
+    if set(CALICO_STATUSES) <= available:
+        return StepPlan.nothing("the operator reports " + ", ".join(CALICO_STATUSES) + " Available")
+    return StepPlan.do(
+        run(
+            *kubectl(
+                ctx,
+                "wait",
+                "--for=create",
+                "--for=condition=Available",
+                *(f"tigerastatus/{name}" for name in CALICO_STATUSES),
+                f"--timeout={cluster.WAIT}",
+            ),
+            why="calico-node, typha, kube-controllers and the Calico API server ready",
+            timeout=700,
+        )
+    )
+
+
 STEP: Step[object] = Step(
     "network",
     "helm; Calico (CRDs, tigera-operator with the rendered values); nodes Ready, CoreDNS up.",
@@ -232,6 +289,15 @@ STEP: Step[object] = Step(
             plan_ready,
             read_ready,
             fresh_ready,
+            targets=Targets.FIRST_CONTROL_PLANE,
+            needs_cluster=True,
+        ),
+        Step(
+            "calico-ready",
+            "Calico and its API server Available (the operator's TigeraStatus).",
+            plan_calico_ready,
+            read_calico_ready,
+            fresh_calico_ready,
             targets=Targets.FIRST_CONTROL_PLANE,
             needs_cluster=True,
         ),

@@ -319,9 +319,9 @@ def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]
                 "pod-to-pod",
                 targets.other_pod,
                 "a pod on another node",
-                "each node must have a route to the other node's block (Calico BGP mesh, TCP "
-                "179 between nodes): `ip -6 route | grep bird` on both nodes; network policies "
-                "must allow it",
+                "each node must have a route to the other node's block, which Felix programs "
+                "(`ip -6 route` on both nodes shows the block via the other node's address; "
+                "calico-node must be ready there); network policies must allow it",
             )
         )
     else:

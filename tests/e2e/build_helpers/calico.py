@@ -132,6 +132,7 @@ def tree(src: Path, dst: str, mode_dirs: int = 0o755) -> list[Entry]:
 
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SKIP_CTLB_CLEANUP = "FELIX_DebugSkipCTLBCleanup=true"
 PASSWD = art.PASSWD + "calico:x:10001:10001:calico:/nonexistent:/sbin/nologin\n"
 GROUP = art.GROUP + "calico:x:10001:\n"
 
@@ -283,8 +284,16 @@ def image_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "name": "node",
             "entries": node_entries,
-            # node/Dockerfile: ENV SVDIR, CMD ["start_runit"] (found through PATH).
-            "config": {"Cmd": ["start_runit"], "Env": [PATH_ENV, "SVDIR=/etc/service/enabled"]},
+            # node/Dockerfile: ENV SVDIR, CMD ["start_runit"] (found through PATH). Stand-in:
+            # this calico binary has no libbpf (UNAVAILABLE below), and felix with the nftables
+            # dataplane still removes eBPF connect-time load balancers at start, through libbpf
+            # (felix/bpf/nat/connecttime.go): the stub panics. Felix's own switch for skipping
+            # that cleanup is set in the image, never by kube6; the cleanup has nothing to
+            # remove on a node that never ran the eBPF dataplane.
+            "config": {
+                "Cmd": ["start_runit"],
+                "Env": [PATH_ENV, "SVDIR=/etc/service/enabled", SKIP_CTLB_CLEANUP],
+            },
         },
         {
             "name": "calico",
@@ -383,6 +392,16 @@ def cmd_index(kind: str, cache: str, items_json: str) -> None:
 
 
 UNAVAILABLE = [
+    {
+        "name": "libbpf and felix's eBPF programs in quay.io/calico/{node,calico} (cgo build)",
+        "version": "libbpf v1.6.2 (metadata.mk LIBBPF_VERSION)",
+        "tried": "Debian bookworm's libbpf-dev is 1.1.2; upstream clones libbpf v1.6.2 from "
+        "github.com (unreachable, not in ../shared/upstream) and compiles felix/bpf-gpl with clang",
+        "why": "cmd/calico is built with CGO_ENABLED=0 (libbpf stub): no eBPF dataplane, and the "
+        "node image sets FELIX_DebugSkipCTLBCleanup=true so that felix skips the start-up "
+        "removal of eBPF connect-time load balancers, which calls libbpf (the stub panics). "
+        "Unblocked by github.com/libbpf/libbpf v1.6.2 in ../shared/upstream",
+    },
     {
         "name": "quay.io/calico/whisker (Whisker's web UI: nginx and a web app)",
         "version": "v3.33.1",
