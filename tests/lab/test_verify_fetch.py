@@ -2,8 +2,8 @@
 
 The operator's machine is the lab's internet namespace; node0001 runs a real sshd. Namespaces
 share this machine's file system, so the node's /etc/kubernetes/admin.conf lives under a
-per-node root folder (as RunOptions.root does for `up`): the test's stand-in for
-`read_node_kubeconfig` passes that root and the lab's SSH key, and is otherwise the real path
+per-node root folder, where the lab's RootedExecutor places every path: the test's stand-in for
+`read_node_kubeconfig` reads through it with the lab's SSH key, and is otherwise the real path
 (SshExecutor, read_admin_kubeconfig). No API server runs in the lab, so verify must end with
 the clear "cannot reach the API server" failure, not a pass.
 """
@@ -25,6 +25,7 @@ from kube6.execute import SshExecutor
 from kube6.execute.base import Executor
 from kube6.lab import Lab
 from kube6.lab.core import in_namespace
+from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -69,7 +70,7 @@ def root(tmp_path: Path, conf: AdminConf) -> str:
     path.parent.mkdir(parents=True)
     path.write_text(conf.text)
     path.chmod(0o600)
-    return f"{tmp_path / 'nodes'}/{{node}}"
+    return str(tmp_path / "nodes" / NODE)
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def through(monkeypatch: pytest.MonkeyPatch, executor: Executor, root: str) -> l
 
     def read(ssh: str, node: str) -> str:
         asked.append(ssh)
-        return asyncio.run(read_admin_kubeconfig(executor, node, root=root))
+        return asyncio.run(read_admin_kubeconfig(RootedExecutor(executor, root), node))
 
     use_world(monkeypatch, read_node_kubeconfig=read)
     return asked
@@ -94,7 +95,8 @@ def through(monkeypatch: pytest.MonkeyPatch, executor: Executor, root: str) -> l
 def test_reads_admin_conf_over_ssh(ssh_lab: Lab, root: str, conf: AdminConf) -> None:
     executor = ssh_lab.ssh_executor(NODE)
     text = in_namespace(
-        ssh_lab.internet, lambda: asyncio.run(read_admin_kubeconfig(executor, NODE, root=root))
+        ssh_lab.internet,
+        lambda: asyncio.run(read_admin_kubeconfig(RootedExecutor(executor, root), NODE)),
     )
     assert text == conf.text
 
@@ -158,7 +160,7 @@ def test_unreachable_node_is_a_clear_error(
     code = in_namespace(ssh_lab.internet, lambda: run(["verify", "--no-outside"]))
     out, err = capsys.readouterr()
     assert code == 2, err
-    assert f"cannot read {root.replace('{node}', NODE)}{ADMIN_KUBECONFIG} on {NODE}" in err
+    assert f"cannot read {ADMIN_KUBECONFIG} on {NODE}" in err
     assert "cannot connect to" in err
     assert "or pass --kubeconfig PATH" in err
     for secret in conf.secrets:

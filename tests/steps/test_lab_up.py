@@ -3,8 +3,9 @@
 What runs for real: host/sysctl, routing (config + ndppd), firewall/rules, on node0001 through
 NetnsExecutor and on node0002 over SSH (asyncssh from the lab's internet namespace to sshd in
 the node). What stands in for a real host: namespaces share this machine's file system, so
-every file kube6 writes goes under a per-node root folder (RunOptions.root), and there is no
-systemd, so ndppd runs as a daemon with a pid file (Services.DIRECT). Kernel-global steps
+every file kube6 writes goes under a per-node root folder (the lab's RootedExecutor places
+it there), and there is no systemd, so ndppd runs as a daemon with a pid file
+(Services.DIRECT). Kernel-global steps
 (host/modules, host/swap) and package steps (apt, systemd) are not run here: their unit tests
 in this folder are the truth for them.
 """
@@ -24,6 +25,7 @@ from kube6.execute.base import Executor
 from kube6.facts import gather
 from kube6.lab import Lab, lab_namespaces, missing_programs
 from kube6.lab.core import in_namespace
+from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -82,8 +84,8 @@ def run(lab: Lab, plan: Plan, steps: Any, root: Path, **kw: Any) -> Report:
     """One run of `steps` on both nodes, from the lab's internet namespace (for SSH)."""
 
     async def go() -> Report:
-        exs = executors(lab)
-        options = RunOptions(root=f"{root}/{{node}}", services=Services.DIRECT, **kw)
+        exs = {name: RootedExecutor(ex, root / name) for name, ex in executors(lab).items()}
+        options = RunOptions(services=Services.DIRECT, **kw)
         try:
             return await run_steps(steps, make_contexts(plan, exs, options), only=kw_only(steps))
         finally:

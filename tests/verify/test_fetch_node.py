@@ -24,6 +24,7 @@ from kube6.cli import run
 from kube6.errors import CommandError
 from kube6.execute import ConnectError, Executor, LocalExecutor, RecordingExecutor, Result
 from kube6.execute.base import BaseExecutor
+from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.verify import kubeconfig
@@ -234,11 +235,12 @@ def test_reads_through_a_real_executor_under_a_root(tmp_path: Path, conf: AdminC
     target = root / "node0001" / ADMIN.lstrip("/")
     target.parent.mkdir(parents=True)
     target.write_text(conf.text)
-    local = LocalExecutor("node0001")
-    text = asyncio.run(read_admin_kubeconfig(local, "node0001", root=f"{root}/{{node}}"))
+    node1 = RootedExecutor(LocalExecutor("node0001"), root / "node0001")
+    text = asyncio.run(read_admin_kubeconfig(node1, "node0001"))
     assert text == conf.text
+    node2 = RootedExecutor(LocalExecutor("node0002"), root / "node0002")
     with pytest.raises(KubeconfigFetchError, match="does not exist on node0002"):
-        asyncio.run(read_admin_kubeconfig(local, "node0002", root=f"{root}/{{node}}"))
+        asyncio.run(read_admin_kubeconfig(node2, "node0002"))
 
 
 def test_no_fetch_and_no_ssh_target_say_what_to_do(

@@ -145,8 +145,9 @@ class RunOptions:
     """Do not contact the hosts: assume every step starts from a host kube6 never touched."""
     root: str = ""
     """Prefix of every file path kube6 writes or reads for its configuration; `{node}` in it is
-    the node's name (the lab gives each namespace node its own folder, since namespaces share
-    this machine's file system)."""
+    the node's name. Going away: the lab places a namespace node's files in its own folder
+    through its executor (kube6.lab.rooted.RootedExecutor), as the lab tier does already; the
+    k8s tier's tests, the steps' unit tests and steps/serving.py still set or read this."""
     services: Services = Services.SYSTEMD
     ignore: frozenset[str] = frozenset()
     """Names of preflight checks whose failure does not stop the host."""

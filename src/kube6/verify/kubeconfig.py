@@ -108,14 +108,13 @@ class KubeconfigFetchError(UsageError):
 _SECRET_FIELDS = ("client-key-data", "client-certificate-data", "token", "password")
 
 
-async def read_admin_kubeconfig(executor: Executor, node: str, *, root: str = "") -> str:
+async def read_admin_kubeconfig(executor: Executor, node: str) -> str:
     """The text of kubeadm's admin.conf on `node`, read through its executor (closed after).
 
-    `root` prefixes the path as RunOptions.root does (`{node}` is the node's name): the lab keeps
-    each namespace node's files in a folder of its own. Raises KubeconfigFetchError with a fix
-    when the node cannot be reached or the file is not there; never with the file's content.
+    Raises KubeconfigFetchError with a fix when the node cannot be reached or the file is not
+    there; never with the file's content.
     """
-    path = root.replace("{node}", node) + str(ADMIN_KUBECONFIG)
+    path = str(ADMIN_KUBECONFIG)
     instead = "or pass --kubeconfig PATH with a copy of that file"
     try:
         text = await executor.get(path)

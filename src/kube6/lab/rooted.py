@@ -1,0 +1,56 @@
+"""The lab's executor for namespace nodes: every file path under the node's own folder.
+
+Namespace nodes share this machine's file system, so each keeps the files kube6 writes and
+reads (its /etc, /run, /var/lib, ...) in a folder of its own:
+
+    executor = RootedExecutor(lab.executor("node0001"), tmp / "node0001")
+    await executor.get("/etc/kubernetes/admin.conf")    # reads tmp/node0001/etc/kubernetes/...
+
+`get`, `put` and every absolute path among a command's arguments (not the program itself) move
+under the root; the kernel's views (/proc, /sys, /dev) stay where they are, since those are
+the namespace's own. This is the lab's business: the product reads and writes host paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from kube6.execute.base import Executor
+from kube6.execute.command import Command, Result, as_command
+
+KERNEL = ("/proc/", "/sys/", "/dev/")
+
+
+class RootedExecutor:
+    """`inner` with host paths placed under `root`."""
+
+    def __init__(self, inner: Executor, root: str | Path) -> None:
+        self.inner = inner
+        self.root = str(root).rstrip("/")
+        self.host = inner.host
+
+    def path(self, host_path: str) -> str:
+        """Where `host_path` is for this node: under the root unless it is the kernel's."""
+        if not host_path.startswith("/") or host_path.startswith(KERNEL):
+            return host_path
+        return self.root + host_path
+
+    async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
+        command = as_command(cmd)
+        program, *args = command.argv
+        rooted = replace(command, argv=(program, *(self.path(a) for a in args)))
+        return await self.inner.run(rooted, check=check)
+
+    async def put(self, path: str, content: str, mode: int = 0o644) -> None:
+        await self.inner.put(self.path(path), content, mode)
+
+    async def get(self, path: str) -> str | None:
+        return await self.inner.get(self.path(path))
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"RootedExecutor({self.inner!r}, {self.root!r})"
