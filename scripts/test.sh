@@ -51,11 +51,12 @@ if [[ -z "${KUBE6_SKIP_E2E:-}" ]]; then
         echo "       set KUBE6_SKIP_E2E=1 as well to skip it on purpose" >&2
         exit 2
     fi
-    step "e2e tier: real nodes' rootfs, packages, images and Calico built into ~/.cache/kube6-e2e"
+    step "e2e tier: real nodes' rootfs, packages, images, Calico and add-ons built into ~/.cache/kube6-e2e"
     bash tests/e2e/install-build-deps.sh
     bash tests/e2e/build-rootfs.sh
     bash tests/e2e/build-artifacts.sh
     bash tests/e2e/build-calico.sh
+    bash tests/e2e/build-addons.sh pebble cert-manager
 else
     echo "WARNING: KUBE6_SKIP_E2E=1: the e2e tier's artifacts are NOT built" >&2
 fi

@@ -185,3 +185,25 @@ def test_debian_mirror_pure_parts() -> None:
         "main/binary-amd64/Packages": ("aa11", 10),
         "main/binary-amd64/Packages.xz": ("bb22", 5),
     }
+
+
+def test_drop_lego_providers_removes_imports_and_cases() -> None:
+    from tests.e2e.build_helpers import addons
+
+    text = (
+        "import (\n"
+        '\t"github.com/go-acme/lego/v5/providers/dns/edgedns"\n'
+        '\t"github.com/go-acme/lego/v5/providers/dns/exec"\n'
+        ")\n"
+        "\tswitch name {\n"
+        '\tcase "edgedns", "fastdns":\n'
+        "\t\treturn edgedns.NewDNSProvider()\n"
+        '\tcase "exec":\n'
+        "\t\treturn exec.NewDNSProvider()\n"
+    )
+    out = addons.drop_lego_providers(text, ["edgedns"])
+    assert "edgedns" not in out
+    assert "exec.NewDNSProvider()" in out
+    assert '"github.com/go-acme/lego/v5/providers/dns/exec"' in out
+    with pytest.raises(SystemExit, match="ucloud"):
+        addons.drop_lego_providers(text, ["ucloud"])

@@ -1,0 +1,214 @@
+"""The add-ons' artifacts (tests/e2e/build-addons.sh) work for real (issue 16 groundwork).
+
+- Pebble, as the lab's internet host will run it: two instances ("staging", "production") on
+  loopback, each serving an ACME directory over HTTPS with a lab TLS key pair, and each with
+  its own issuing root (Pebble makes one at every start);
+- the Traefik and Headlamp images load into a lab registry under the references kube6's charts
+  pull, come back out, and their programs run: Traefik routes an HTTP request by host name to a
+  backend on loopback, Headlamp's backend serves the built frontend and its API;
+- what cannot be built (cert-manager's images) is named in manifest.json with the reason.
+
+A missing cache FAILS these tests (it never skips them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kube6.versions import CERT_MANAGER, HEADLAMP
+from tests.e2e import artifacts
+from tests.e2e.artifacts import MissingArtifactsError
+
+pytestmark = pytest.mark.e2e
+
+BUILDER = "build-addons.sh"
+UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream"
+HEADLAMP_REF = f"ghcr.io/headlamp-k8s/headlamp:v{HEADLAMP.version}"
+
+
+@pytest.fixture(scope="module")
+def cache() -> Path:
+    root = artifacts.cache_root()
+    try:
+        artifacts.require(root / "manifest.json")
+        artifacts.require(root / "images" / "index.json")
+        artifacts.require(root / "bin" / "pebble")
+    except MissingArtifactsError as e:
+        pytest.fail(f"{e} (add-ons: `bash tests/e2e/build-addons.sh`)")
+    return root
+
+
+def mine(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e.get("builder") == BUILDER]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run(*argv: str | Path, **kw: Any) -> str:
+    done = subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False, **kw)
+    assert done.returncode == 0, f"{argv} failed ({done.returncode}): {done.stderr or done.stdout}"
+    return str(done.stdout) + str(done.stderr)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, **kw: Any) -> None:
+    """Until URL answers at all (any HTTP status), or fail with the program's log."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited ({proc.returncode}): {log.read_text()}"
+        try:
+            urllib.request.urlopen(url, timeout=2, **kw).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within 30 s: {log.read_text()}")
+
+
+class Program:
+    """A program we started; SIGKILL and wait on every exit path."""
+
+    def __init__(self, argv: list[str | Path], log: Path, **kw: Any) -> None:
+        self.log = log
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT, **kw
+            )
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest and index
+
+
+def test_manifest_names_the_addon_artifacts_and_what_cannot_be_built(cache: Path) -> None:
+    data = json.loads((cache / "manifest.json").read_text())
+    entries = mine(data["artifacts"])
+    names = {e["name"] for e in entries}
+    assert "pebble" in names, names
+    for e in entries:
+        assert e["origin"], e
+        assert (cache / e["path"]).exists(), e
+    gaps = mine(data["unavailable"])
+    cert_manager = [g for g in gaps if g["name"].startswith("cert-manager")]
+    assert len(cert_manager) == 1, gaps
+    assert cert_manager[0]["version"] == CERT_MANAGER.version
+    assert "404" in cert_manager[0]["tried"]
+    assert "tag" in cert_manager[0]["why"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pebble: "staging" and "production" over HTTPS, different roots
+
+
+def lab_tls(tmp: Path) -> tuple[Path, Path, Path]:
+    """A lab CA and a server key pair for [::1] and localhost (the internet host would get its
+    own address and names): what a user of a private ACME server gives cert-manager as the
+    directory's CA. Returns (ca, cert, key)."""
+    ca, ca_key, key, csr, cert = (
+        tmp / n for n in ("ca.pem", "ca.key", "srv.key", "srv.csr", "srv.pem")
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1",
+        "-subj", "/CN=kube6 e2e lab ACME TLS CA", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = tmp / "ext.cnf"
+    ext.write_text("subjectAltName=IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "1", "-extfile", ext)  # fmt: skip
+    return ca, cert, key
+
+
+@pytest.fixture
+def pebbles(cache: Path, tmp_path: Path) -> Iterator[dict[str, tuple[str, str, ssl.SSLContext]]]:
+    """Two Pebbles on [::1]; yields {name: (directory URL, management URL, TLS context)}."""
+    ca, cert, key = lab_tls(tmp_path)
+    context = ssl.create_default_context(cafile=str(ca))
+    env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+    started: list[Program] = []
+    found: dict[str, tuple[str, str, ssl.SSLContext]] = {}
+    try:
+        for name in ("staging", "production"):
+            port, mgmt = free_port(), free_port()
+            config = tmp_path / f"pebble-{name}.json"
+            config.write_text(
+                json.dumps(
+                    {
+                        "pebble": {
+                            "listenAddress": f"[::1]:{port}",
+                            "managementListenAddress": f"[::1]:{mgmt}",
+                            "certificate": str(cert),
+                            "privateKey": str(key),
+                            "httpPort": 80,
+                            "tlsPort": 443,
+                            "ocspResponderURL": "",
+                            "externalAccountBindingRequired": False,
+                        }
+                    }
+                )
+            )
+            prog = Program(
+                [cache / "bin" / "pebble", "-config", config, "-dnsserver", "[::1]:53"],
+                tmp_path / f"pebble-{name}.log",
+                env=env,
+            )
+            started.append(prog)
+            directory = f"https://[::1]:{port}/dir"
+            wait_http(directory, prog.proc, prog.log, context=context)
+            found[name] = (directory, f"https://[::1]:{mgmt}", context)
+        yield found
+    finally:
+        for prog in started:
+            prog.__exit__()
+
+
+def test_pebble_version_is_the_built_tag(cache: Path) -> None:
+    entry = next(e for e in mine(artifacts.read_manifest(cache)) if e["name"] == "pebble")
+    assert (
+        run(cache / "bin" / "pebble", "-version").strip() == f"Pebble version: {entry['version']}"
+    )
+
+
+def test_two_pebbles_serve_acme_directories_over_https_with_different_roots(
+    pebbles: dict[str, tuple[str, str, ssl.SSLContext]],
+) -> None:
+    roots = {}
+    for name, (directory, management, context) in pebbles.items():
+        with urllib.request.urlopen(directory, context=context, timeout=10) as r:
+            d = json.load(r)
+        assert {"newNonce", "newAccount", "newOrder", "revokeCert", "keyChange"} <= set(d), d
+        assert all(d[k].startswith(directory.rsplit("/", 1)[0]) for k in ("newNonce", "newOrder"))
+        head = urllib.request.Request(d["newNonce"], method="HEAD")
+        with urllib.request.urlopen(head, context=context, timeout=10) as r:
+            assert r.headers["Replay-Nonce"], dict(r.headers)
+        with urllib.request.urlopen(f"{management}/roots/0", context=context, timeout=10) as r:
+            roots[name] = r.read().decode()
+        assert roots[name].startswith("-----BEGIN CERTIFICATE-----"), roots[name]
+    assert roots["staging"] != roots["production"]
+    # Without the lab CA, the directory is refused: cert-manager needs it (the issuer's caBundle).
+    directory = pebbles["staging"][0]
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(directory, context=ssl.create_default_context(), timeout=10)
