@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from kube6 import spec as spec_module
+from kube6.components.registry import render_all
 from kube6.plan import make_plan
-from kube6.render import render_all
 
 SIZES = (50, 500, 5000)
 LIMIT = 120.0

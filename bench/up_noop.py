@@ -16,18 +16,11 @@ import statistics
 import tempfile
 import time
 
+from kube6.components.registry import RESET_STEPS, UP_STEPS, make_contexts
 from kube6.lab import Lab
 from kube6.plan import make_plan
 from kube6.spec import example
-from kube6.steps import (
-    RESET_STEPS,
-    UP_STEPS,
-    Report,
-    RunOptions,
-    Services,
-    make_contexts,
-    run_steps,
-)
+from kube6.steps import Report, RunOptions, Services, run_steps
 
 ONLY = ("host/sysctl", "routing", "firewall")
 

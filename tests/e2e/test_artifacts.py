@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from kube6.components import gateway
+from kube6.components.registry import ADDONS_STEP
 from kube6.facts.system import OsRelease
-from kube6.steps import addons, network, packages, runtime
+from kube6.steps import network, packages, runtime
 from kube6.versions import (
     BUSYBOX,
     CERT_MANAGER,
@@ -133,7 +135,7 @@ def test_charts_and_files_are_what_kube6_fetches(cache: Path) -> None:
     for url in (
         f"https://get.helm.sh/{tarball}",
         f"https://get.helm.sh/{tarball}.sha256sum",
-        addons.gateway_api_url(),
+        gateway.gateway_api_url(),
     ):
         assert url in files, f"kube6 downloads {url}; files/index.json lacks it"
         assert (cache / "files" / files[url]["path"]).is_file()
@@ -143,7 +145,7 @@ def _helm_releases() -> list[Any]:
     from kube6.steps import cluster
 
     found = []
-    for step in (*addons.STEP.children, *network.STEP.children):
+    for step in (*ADDONS_STEP.children, *network.STEP.children):
         plan = step.plan
         closure = getattr(plan, "__closure__", None) or ()
         found += [c.cell_contents for c in closure if isinstance(c.cell_contents, cluster.Release)]
@@ -636,14 +638,14 @@ def test_helm_tarball_passes_kube6s_checksum_step_and_runs(cache: Path, tmp_path
 
 def test_gateway_api_bundle_is_the_pinned_standard_channel(cache: Path) -> None:
     entry = next(
-        e for e in artifacts.read_index(cache, "files") if e["url"] == addons.gateway_api_url()
+        e for e in artifacts.read_index(cache, "files") if e["url"] == gateway.gateway_api_url()
     )
     docs = [d for d in yaml.safe_load_all((cache / "files" / entry["path"]).read_text()) if d]
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    assert addons.GATEWAY_CRD in {c["metadata"]["name"] for c in crds}
+    assert gateway.GATEWAY_CRD in {c["metadata"]["name"] for c in crds}
     for crd in crds:
         annotations = crd["metadata"]["annotations"]
-        assert annotations[addons.BUNDLE_ANNOTATION] == GATEWAY_API.version
+        assert annotations[gateway.BUNDLE_ANNOTATION] == GATEWAY_API.version
         assert annotations["gateway.networking.k8s.io/channel"] == "standard"
 
 

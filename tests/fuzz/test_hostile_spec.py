@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kube6 import spec as spec_module
+from kube6.components.registry import render_all
 from kube6.errors import Kube6Error, SpecError
 from kube6.plan import make_plan
-from kube6.render import render_all
 
 TIME_BOUND = 5.0  # seconds per input
 STATS = {"cases": 0, "crashes": 0}

@@ -47,12 +47,13 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Node, Service
 
 from kube6 import spec
+from kube6.components.gateway import gateway_api_url
+from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
-from kube6.steps.addons import gateway_api_url
+from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.base import leaves
 from kube6.steps.cluster import HELM
 from kube6.steps.control_plane import ADMIN_CONF

@@ -30,8 +30,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from kube6 import spec, versions
+from kube6.components.registry import render_all
 from kube6.plan import make_plan
-from kube6.render import render_all
 from kube6.render.base import Artifact
 from kube6.render.calico import installation as calico_installation
 from kube6.render.policies import policies as kube6_policies

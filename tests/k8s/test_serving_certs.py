@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
-from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.control_plane import ADMIN_CONF
 from kube6.steps.serving import KUBELET_CONF, SIGNER
 from tests.conftest import k8s_binary

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from kube6 import spec
+from kube6.components.registry import render_all
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render import render_all
 from kube6.render.base import Artifact
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

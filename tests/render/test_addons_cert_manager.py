@@ -8,8 +8,10 @@ from typing import Any
 import yaml
 
 from kube6 import spec
+from kube6.components.cert_manager import render as cert_manager
+from kube6.components.gateway import render as gateway
+from kube6.components.registry import RENDERERS
 from kube6.plan.model import Plan
-from kube6.render import cert_manager, gateway
 
 PlanOf = Callable[[str], Plan]
 
@@ -52,7 +54,7 @@ def test_both_issuers_with_their_acme_servers(plan_of: PlanOf) -> None:
 
 def test_solver_points_at_the_gateways_http_listener(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML)
-    manifest = {a.path: a.content for a in gateway.render(plan)}[gateway.MANIFEST_PATH]
+    manifest = {a.path: a.content for a in RENDERERS["gateway"](plan)}[gateway.MANIFEST_PATH]
     gw = next(d for d in yaml.safe_load_all(manifest) if d["kind"] == "Gateway")
     ports = {item["name"]: item["port"] for item in gw["spec"]["listeners"]}
     for issuer in _issuers(plan).values():

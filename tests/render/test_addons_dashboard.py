@@ -8,8 +8,10 @@ from typing import Any
 import yaml
 
 from kube6 import spec
+from kube6.components.dashboard import render as dashboard
+from kube6.components.gateway import render as gateway
+from kube6.components.registry import RENDERERS
 from kube6.plan.model import Plan
-from kube6.render import dashboard, gateway
 
 PlanOf = Callable[[str], Plan]
 
@@ -89,7 +91,7 @@ def test_route_reaches_the_headlamp_service_through_the_dashboard_listener(
     [backend] = https["spec"]["rules"][0]["backendRefs"]
     assert backend == {"name": values["fullnameOverride"], "port": values["service"]["port"]}
     assert https["metadata"]["namespace"] == dashboard.NAMESPACE
-    manifest = {a.path: a.content for a in gateway.render(plan)}[gateway.MANIFEST_PATH]
+    manifest = {a.path: a.content for a in RENDERERS["gateway"](plan)}[gateway.MANIFEST_PATH]
     gw = next(d for d in yaml.safe_load_all(manifest) if d["kind"] == "Gateway")
     listeners = {item["name"]: item for item in gw["spec"]["listeners"]}
     [parent] = https["spec"]["parentRefs"]

@@ -9,14 +9,16 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.dashboard import render as dashboard
+from kube6.components.gateway import render as gateway
+from kube6.components.registry import RENDERERS
 from kube6.plan.model import Plan
-from kube6.render import gateway
 
 PlanOf = Callable[[str], Plan]
 
 
 def _docs(plan: Plan) -> dict[str, dict[str, Any]]:
-    files = {a.path: a.content for a in gateway.render(plan)}
+    files = {a.path: a.content for a in RENDERERS["gateway"](plan)}
     return {d["kind"]: d for d in yaml.safe_load_all(files[gateway.MANIFEST_PATH])}
 
 
@@ -54,15 +56,13 @@ def test_example_listeners(plan_of: PlanOf) -> None:
     assert (http["protocol"], http["port"]) == ("HTTP", 80)
     # ACME HTTP-01 routes live in other namespaces than the Gateway.
     assert http["allowedRoutes"] == {"namespaces": {"from": "All"}}
-    https = listeners[gateway.DASHBOARD_LISTENER]
+    https = listeners[dashboard.LISTENER]
     assert (https["protocol"], https["port"]) == ("HTTPS", 443)
     assert https["hostname"] == plan.addons.dashboard_host == "kube001-dashboard.example.com"
     assert https["tls"]["mode"] == "Terminate"
-    assert https["tls"]["certificateRefs"] == [
-        {"kind": "Secret", "name": gateway.DASHBOARD_TLS_SECRET}
-    ]
+    assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": dashboard.TLS_SECRET}]
     selector = https["allowedRoutes"]["namespaces"]["selector"]["matchLabels"]
-    assert selector == {"kubernetes.io/metadata.name": gateway.DASHBOARD_NAMESPACE}
+    assert selector == {"kubernetes.io/metadata.name": dashboard.NAMESPACE}
     annotations = _docs(plan)["Gateway"]["metadata"]["annotations"]
     assert annotations == {"cert-manager.io/cluster-issuer": "letsencrypt-staging"}
 
@@ -84,7 +84,7 @@ def test_values_follow_the_cluster_domain(plan_of: PlanOf) -> None:
         "  name: kube001\n", "  name: kube001\n  dns_domain: k6.test\n"
     )
     plan = plan_of(text)
-    files = {a.path: a.content for a in gateway.render(plan)}
+    files = {a.path: a.content for a in RENDERERS["gateway"](plan)}
     values = yaml.safe_load(files[gateway.VALUES_PATH])
     assert values["kubernetesClusterDomain"] == "k6.test"
     assert (
@@ -97,7 +97,7 @@ def test_gateway_off_renders_nothing(plan_of: PlanOf) -> None:
     plan = plan_of(
         spec.EXAMPLE_YAML.replace("gateway: {enabled: true}", "gateway: {enabled: false}")
     )
-    assert list(gateway.render(plan)) == []
+    assert list(RENDERERS["gateway"](plan)) == []
 
 
 def test_without_cert_manager_no_issuer_annotation(plan_of: PlanOf) -> None:
@@ -107,7 +107,7 @@ def test_without_cert_manager_no_issuer_annotation(plan_of: PlanOf) -> None:
     )
     plan = plan_of(text)
     assert "annotations" not in _docs(plan)["Gateway"]["metadata"]
-    content = {a.path: a.content for a in gateway.render(plan)}[gateway.MANIFEST_PATH]
+    content = {a.path: a.content for a in RENDERERS["gateway"](plan)}[gateway.MANIFEST_PATH]
     assert "put a TLS certificate" in content
 
 

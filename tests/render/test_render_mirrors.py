@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.cert_manager.render import ACME_SERVERS, issuers
+from kube6.components.registry import render_all
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render import containerd, render_all
-from kube6.render.cert_manager import ACME_SERVERS, issuers
+from kube6.render import containerd
 from kube6.render.kubeadm import init_documents, join_document
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from kube6.components.registry import RENDERERS, render_all
 from kube6.errors import PlanError
 from kube6.plan.model import Level, Plan, RuleResult
-from kube6.render import RENDERERS, render_all
 from kube6.render.base import Artifact
 
 NODE_RENDERERS = {"kubeadm", "containerd", "host", "ndppd"}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from kube6.components.registry import render_all
 from kube6.plan.model import Plan
-from kube6.render import render_all
 from kube6.render.base import PUBLIC_MODE, SECRET_MODE, Artifact
 from kube6.render.writer import WriteError, write_artifacts
 

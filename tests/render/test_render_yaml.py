@@ -16,8 +16,8 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
+from kube6.components.registry import render_all
 from kube6.plan.model import Plan
-from kube6.render import render_all
 from kube6.render.base import Artifact
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -120,7 +120,7 @@ import hashlib, json, sys
 from pathlib import Path
 from kube6 import spec
 from kube6.plan import make_plan
-from kube6.render import render_all
+from kube6.components.registry import render_all
 out = {}
 for folder in sorted(Path(sys.argv[1]).iterdir()):
     if (folder / "kube6.yaml").is_file():

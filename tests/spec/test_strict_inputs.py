@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from kube6 import spec as spec_module
+from kube6.components.registry import render_all
 from kube6.errors import SpecError
 from kube6.plan import make_plan
-from kube6.render import render_all
 from kube6.versions import KUBERNETES_PATCHES, SUPPORTED_MINORS
 
 BASE: dict[str, Any] = {

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from kube6.components.registry import make_contexts
 from kube6.execute import RecordingExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import example, parse_text
-from kube6.steps import HostContext, RunOptions, make_contexts
+from kube6.steps import HostContext, RunOptions
 
 T = TypeVar("T")
 

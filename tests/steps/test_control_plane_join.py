@@ -69,7 +69,8 @@ def test_init_of_a_multi_node_plan_makes_its_token_and_key_on_the_host(ha_plan: 
 
 
 def test_init_step_writes_init_yaml_filled(ha_plan: Plan) -> None:
-    from kube6.steps import UP_STEPS, RunOptions, make_contexts, run_steps
+    from kube6.components.registry import UP_STEPS, make_contexts
+    from kube6.steps import RunOptions, run_steps
 
     token, key = "abcdef.0123456789abcdef", "c" * 64
     ex = RecordingExecutor(host="cp1", default=None)
@@ -97,7 +98,8 @@ def test_init_step_writes_init_yaml_filled(ha_plan: Plan) -> None:
 
 
 def test_init_refuses_a_token_kubeadm_did_not_print(ha_plan: Plan) -> None:
-    from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+    from kube6.components.registry import UP_STEPS, make_contexts
+    from kube6.steps import RunOptions, Status, run_steps
 
     ex = RecordingExecutor(host="cp1")
     ex.reply(("test", "-e", "/etc/kubernetes/admin.conf"), exit_code=1)
@@ -228,7 +230,8 @@ def test_join_without_credentials_says_which_step_is_missing(ha_plan: Plan) -> N
 
 
 def test_credentials_read_asks_every_other_node(ha_plan: Plan) -> None:
-    from kube6.steps import RunOptions, make_contexts
+    from kube6.components.registry import make_contexts
+    from kube6.steps import RunOptions
 
     exs = {n.name: RecordingExecutor(host=n.name) for n in ha_plan.nodes}
     for name, ex in exs.items():

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
 from kube6.plan.model import Plan
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
-from kube6.steps import UP_STEPS, RunOptions, Status, make_contexts, run_steps
+from kube6.steps import RunOptions, Status, run_steps
 from tests.conftest import k8s_binary
 
 pytestmark = pytest.mark.k8s

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from kube6.components.registry import RESET_STEPS, UP_STEPS, make_contexts
 from kube6.execute.base import Executor
 from kube6.facts import gather
 from kube6.lab import Lab, lab_namespaces, missing_programs
@@ -29,16 +30,7 @@ from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
-from kube6.steps import (
-    RESET_STEPS,
-    UP_STEPS,
-    Report,
-    RunOptions,
-    Services,
-    Status,
-    make_contexts,
-    run_steps,
-)
+from kube6.steps import Report, RunOptions, Services, Status, run_steps
 
 pytestmark = pytest.mark.lab
 

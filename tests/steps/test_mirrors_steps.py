@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from kube6 import spec
+from kube6.components import gateway
+from kube6.components.registry import ADDONS_STEP
 from kube6.facts.system import OsRelease
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.render.containerd import REGISTRY_CONFIG_PATH
-from kube6.steps import StepPlan, addons, network, packages, probe, runtime
+from kube6.steps import StepPlan, network, packages, probe, runtime
 from kube6.steps.apt import RepoFacts
 from kube6.steps.base import Exec, PutFile
 from kube6.steps.cluster import HELM, ReleaseFacts
@@ -94,8 +96,8 @@ def test_helm_tarball_and_checksum_from_the_download_mirror() -> None:
 
 
 def test_gateway_api_bundle_from_the_download_mirror() -> None:
-    step = leaf(addons.STEP, "gateway-api")
-    step_plan = step.plan(context(lab(), "cp1"), addons.BundleFacts(None))  # type: ignore[attr-defined]
+    step = leaf(ADDONS_STEP, "gateway-api")
+    step_plan = step.plan(context(lab(), "cp1"), gateway.BundleFacts(None))  # type: ignore[attr-defined]
     assert argv(step_plan)[0][-1] == (
         "http://[2001:db8:ffff::10]:8080/files/github.com/kubernetes-sigs/gateway-api/"
         f"releases/download/{GATEWAY_API.version}/standard-install.yaml"
@@ -118,12 +120,12 @@ def test_charts_from_the_oci_mirror_keep_their_names_and_versions() -> None:
         "v3.33.1",
     )
     assert "--repo" not in command
-    cm = leaf(addons.STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    cm = leaf(ADDONS_STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert argv(cm)[-1][6:8] == (
         "oci://[2001:db8:ffff::10]:5000/charts/cert-manager",
         "--plain-http",
     )
-    headlamp = leaf(addons.STEP, "dashboard").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    headlamp = leaf(ADDONS_STEP, "dashboard").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert argv(headlamp)[-1][6:8] == (
         "oci://[2001:db8:ffff::10]:5000/charts/headlamp",
         "--plain-http",
@@ -137,7 +139,7 @@ def test_a_chart_mirror_with_a_private_ca_gets_its_ca_file() -> None:
         {"upstream": "oci://quay.io/jetstack/charts", "mirror": "https://charts.example/", "ca": ca}
     ]
     ctx = context(make_plan(spec.from_data(data)), "cp1")
-    cm = leaf(addons.STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    cm = leaf(ADDONS_STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     put = cm.actions[0]
     assert isinstance(put, PutFile)
     assert put.path.startswith("/etc/kube6/mirrors/")

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 from kube6 import spec
+from kube6.components import gateway
+from kube6.components.registry import ADDONS_STEP
 from kube6.execute import RecordingExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.steps import StepPlan, addons, cluster, network, verify
+from kube6.steps import StepPlan, cluster, network, verify
 from kube6.steps.cluster import ManifestFacts, ReleaseFacts
 
 from .conftest import arun, context
@@ -109,7 +111,7 @@ def test_release_read(plan: Plan) -> None:
 
 def test_manifests_step(plan: Plan) -> None:
     ctx = context(plan)
-    step = leaf(addons.STEP, "issuers")
+    step = leaf(ADDONS_STEP, "issuers")
     issuers = ctx.cluster_files["cert-manager/issuers.yaml"]
     assert shown(step.plan(ctx, ManifestFacts(frozenset()))) == [  # type: ignore[attr-defined]
         f"write /etc/kube6/cluster/cert-manager/issuers.yaml (mode 0644, {len(issuers.content)} bytes)",
@@ -134,7 +136,7 @@ def test_manifests_read_uses_server_side_diff(plan: Plan) -> None:
         "/etc/kube6/cluster/cert-manager/issuers.yaml",
     )
     ex.reply(diff, exit_code=1, stdout="-  email: old@example.com")
-    step = leaf(addons.STEP, "issuers")
+    step = leaf(ADDONS_STEP, "issuers")
     assert arun(step.read(ctx)) == ManifestFacts(frozenset())  # type: ignore[attr-defined]
     ex.reply(diff, exit_code=0)
     assert arun(step.read(ctx)) == ManifestFacts(frozenset({"cert-manager/issuers.yaml"}))  # type: ignore[attr-defined]
@@ -207,19 +209,19 @@ def test_nodes_ready_and_coredns(plan: Plan) -> None:
 
 def test_gateway_api_bundle(plan: Plan) -> None:
     ctx = context(plan)
-    assert shown(addons.plan_bundle(ctx, addons.BundleFacts(None)))[0] == (
+    assert shown(gateway.plan_bundle(ctx, gateway.BundleFacts(None)))[0] == (
         f"{KUBECTL} apply --server-side --force-conflicts --field-manager kube6 -f "
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml"
     )
     assert (
-        addons.plan_bundle(ctx, addons.BundleFacts("v1.6.3")).noop
+        gateway.plan_bundle(ctx, gateway.BundleFacts("v1.6.3")).noop
         == "Gateway API CRDs v1.6.3 are installed"
     )
 
 
 def test_cert_manager_release_pins_and_enables_crds(plan: Plan) -> None:
     ctx = context(plan)
-    step_plan = leaf(addons.STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    step_plan = leaf(ADDONS_STEP, "cert-manager").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert shown(step_plan)[-1] == (
         f"{HELM} upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager "
         "--version v1.21.2 --namespace cert-manager --create-namespace "
@@ -231,14 +233,14 @@ def test_envoy_gateway_crds_have_one_source_each(plan: Plan) -> None:
     """Envoy Gateway's own CRDs from gateway-crds-helm (Gateway API ones off: they come from
     the gateway-api step), and the controller chart with its bundled CRDs switched off."""
     ctx = context(plan)
-    crds = leaf(addons.STEP, "envoy-gateway-crds").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    crds = leaf(ADDONS_STEP, "envoy-gateway-crds").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert shown(crds) == [
         f"{HELM} upgrade --install envoy-gateway-crds oci://docker.io/envoyproxy/gateway-crds-helm "
         "--version v1.9.1 --namespace envoy-gateway-system --create-namespace "
         "--set crds.envoyGateway.enabled=true --set crds.gatewayAPI.enabled=false "
         "--wait --timeout 10m"
     ]
-    names = [c.name for c in addons.STEP.children]
+    names = [c.name for c in ADDONS_STEP.children]
     assert (
         names.index("gateway-api")
         < names.index("envoy-gateway-crds")

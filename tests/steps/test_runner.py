@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from kube6.components.registry import make_contexts
 from kube6.errors import UsageError
 from kube6.execute import RecordingExecutor
 from kube6.execute.command import Result
@@ -17,7 +18,6 @@ from kube6.steps import (
     Step,
     StepPlan,
     Targets,
-    make_contexts,
     run_steps,
     select,
 )

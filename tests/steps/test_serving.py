@@ -191,7 +191,8 @@ def test_read_finds_joined_nodes_without_a_certificate(ha_plan: Plan) -> None:
         ("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "csr", "-o", "json"),
         stdout=listing(csr_item("csr-w1", "w1", ips=["2001:db8:1234:5678::21"])),
     )
-    from kube6.steps import RunOptions, make_contexts
+    from kube6.components.registry import make_contexts
+    from kube6.steps import RunOptions
 
     ctx = make_contexts(ha_plan, {"cp1": cp1, "w1": w1, "w2": w2}, RunOptions())["cp1"]
     facts = arun(serving.read_serving(ctx))

@@ -13,8 +13,8 @@ from typing import Any
 from lightkube.resources.core_v1 import Node, Pod, Service
 
 from kube6 import net
+from kube6.components.cert_manager.render import ACME_SERVERS
 from kube6.plan.model import Plan
-from kube6.render.cert_manager import ACME_SERVERS
 from kube6.verify.objects import ClusterObjects
 from kube6.verify.result import CheckResult, evidence_lines
 

@@ -42,7 +42,7 @@ def render(
     """
     # Imported here, as in every command: `kube6 --help` loads no command's machinery.
     from kube6.cli.outputs import check_folder
-    from kube6.render import render_all
+    from kube6.components.registry import render_all
     from kube6.render.writer import write_artifacts
 
     plan = load_plan(spec_path)

@@ -100,7 +100,7 @@ def _summary(report: Report) -> None:
 
 def next_steps(plan: Plan) -> list[str]:
     """What an operator does after a successful `kube6 up` (stderr; pure, for tests)."""
-    from kube6.render.dashboard import NAMESPACE, VIEWER
+    from kube6.components.dashboard.render import NAMESPACE, VIEWER
 
     first = plan.first_control_plane
     where = f"on {first.name}" if first.ssh else "here"
@@ -133,8 +133,9 @@ def _run(
     ssh: SshOptions,
 ) -> int:
     from kube6.checks import validate_ignore
+    from kube6.components.registry import RESET_STEPS
     from kube6.plan import make_plan
-    from kube6.steps import RESET_STEPS, select
+    from kube6.steps import select
     from kube6.usecases import up as usecase
     from kube6.usecases.nodes import select_nodes
 
@@ -232,7 +233,7 @@ def up(
     only what is missing, so a second `up` changes nothing and a failed one resumes. Progress
     goes to stderr; `--output json` prints a summary and `--output sh` the commands as a script.
     """
-    from kube6.steps import UP_STEPS
+    from kube6.components.registry import UP_STEPS
 
     if list_steps:
         _list(UP_STEPS)
@@ -274,7 +275,7 @@ def reset(
             "kube6 reset destroys the cluster on the selected nodes",
             fix="look first with --dry-run, then pass --yes",
         )
-    from kube6.steps import RESET_STEPS
+    from kube6.components.registry import RESET_STEPS
 
     return _run(
         RESET_STEPS,

@@ -3,8 +3,10 @@
     contexts = make_contexts(plan, {"node0001": executor}, RunOptions(dry_run=True))
     report = await run_steps(UP_STEPS, contexts, skip=("addons",))
 
-`UP_STEPS` is `kube6 up`, `RESET_STEPS` is `kube6 reset`; `host_script` turns a dry run into
-the shell script an operator could follow by hand.
+This package is the steps' toolkit (Step, the runner, helm and manifest steps, probes);
+`UP_STEPS`, `RESET_STEPS` and `make_contexts` are assembled from the components in
+`kube6.components.registry`. `host_script` turns a dry run into the shell script an operator
+could follow by hand.
 """
 
 from kube6.steps.base import (
@@ -21,14 +23,10 @@ from kube6.steps.base import (
     leaves,
     mask_tokens,
 )
-from kube6.steps.pipeline import UP_STEPS, make_contexts
-from kube6.steps.reset import RESET_STEPS
 from kube6.steps.runner import Report, Status, StepResult, run_steps, select
 from kube6.steps.script import host_script
 
 __all__ = [
-    "RESET_STEPS",
-    "UP_STEPS",
     "Exec",
     "HostContext",
     "PutFile",
@@ -44,7 +42,6 @@ __all__ = [
     "all_names",
     "host_script",
     "leaves",
-    "make_contexts",
     "mask_tokens",
     "run_steps",
     "select",

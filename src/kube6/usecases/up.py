@@ -43,7 +43,8 @@ def up(
     `executors` (node name -> executor) stand in for the nodes' own; with `fresh` each node
     gets a RecordingExecutor that fails on use, which proves the hosts were never contacted.
     """
-    from kube6.steps import RunOptions, make_contexts, run_steps
+    from kube6.components.registry import make_contexts
+    from kube6.steps import RunOptions, run_steps
 
     names = list(request.nodes)
     if executors is None:

@@ -15,8 +15,6 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from kube6.plan.model import POOL_LABEL, Plan, Pool
-from kube6.render.cert_manager import ACME_SERVERS
-from kube6.render.gateway import CONTROLLER_NAMESPACE as GATEWAY_CONTROLLER_NAMESPACE
 from kube6.verify.result import CheckResult, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
@@ -26,8 +24,8 @@ if TYPE_CHECKING:
 Obj = Mapping[str, Any]
 
 SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator")
-"""Namespaces whose pods must all be Running for the cluster to work."""
-CERT_MANAGER_NAMESPACE = "cert-manager"
+"""Namespaces whose pods must all be Running for the cluster to work (the add-ons' components
+add theirs)."""
 
 
 CALICO_DEFAULT_IPV6_BLOCK = 122
@@ -48,7 +46,12 @@ class ClusterObjects:
 
 
 def check_objects(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
-    """Every object check, in a fixed order (nodes, addresses, services, Calico, add-ons)."""
+    """Every object check, in a fixed order (nodes, addresses, services, Calico, add-ons).
+
+    The add-ons' checks and namespaces come from their components (kube6.components); they
+    import this module's readers, hence the import here rather than at the top."""
+    from kube6.components import registry
+
     return [
         *check_nodes(plan, objects.nodes),
         check_node_pod_cidrs(plan, objects.nodes),
@@ -56,16 +59,15 @@ def check_objects(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
         check_ip_pools(plan, objects.ip_pools),
         check_calico_blocks(plan, objects.block_affinities),
         check_pod_addresses(plan, objects.pods),
-        check_system_pods(plan, objects.pods),
-        check_cluster_issuers(plan, objects.cluster_issuers),
-        check_gateways(plan, objects.gateways),
+        check_system_pods(plan, objects.pods, registry.namespaces(plan)),
+        *registry.object_checks(plan, objects),
     ]
 
 
 # ---- small readers -------------------------------------------------------------------------
 
 
-def _address(text: object) -> IPv4Address | IPv6Address | None:
+def address_of(text: object) -> IPv4Address | IPv6Address | None:
     if not isinstance(text, str):
         return None
     try:
@@ -83,7 +85,7 @@ def _network(text: object) -> ipaddress.IPv4Network | IPv6Network | None:
         return None
 
 
-def _dig(obj: Obj | None, *keys: str) -> Any:
+def dig(obj: Obj | None, *keys: str) -> Any:
     """obj[k1][k2]... or None when any level is missing."""
     value: Any = obj
     for key in keys:
@@ -93,21 +95,21 @@ def _dig(obj: Obj | None, *keys: str) -> Any:
     return value
 
 
-def _name(obj: Obj) -> str:
+def obj_name(obj: Obj) -> str:
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace")
     name = meta.get("name", "?")
     return f"{namespace}/{name}" if namespace else str(name)
 
 
-def _condition(obj: Obj, kind: str) -> Obj | None:
-    for cond in _dig(obj, "status", "conditions") or []:
+def condition(obj: Obj, kind: str) -> Obj | None:
+    for cond in dig(obj, "status", "conditions") or []:
         if isinstance(cond, Mapping) and cond.get("type") == kind:
             return cond
     return None
 
 
-def _describe_condition(cond: Obj | None, kind: str) -> str:
+def describe_condition(cond: Obj | None, kind: str) -> str:
     if cond is None:
         return f"{kind} condition missing"
     text = f"{kind}={cond.get('status')}"
@@ -130,7 +132,7 @@ def _join_fixes(fixes: Iterable[str]) -> str:
     return "; also: ".join(dict.fromkeys(f for f in fixes if f))
 
 
-def _not_installed(name: str, what: str, crd: str, fix: str) -> CheckResult:
+def not_installed(name: str, what: str, crd: str, fix: str) -> CheckResult:
     return failed(
         name,
         f"{what} is not installed: the API server does not serve {crd}",
@@ -215,9 +217,11 @@ def _node_addresses(plan: Plan, nodes: Sequence[Node]) -> CheckResult:
             [(a.type, a.address) for a in (node.status.addresses or [])] if node.status else []
         )
         ipv4 = [
-            f"{kind} {text}" for kind, text in addresses if isinstance(_address(text), IPv4Address)
+            f"{kind} {text}"
+            for kind, text in addresses
+            if isinstance(address_of(text), IPv4Address)
         ]
-        internal = [_address(text) for kind, text in addresses if kind == "InternalIP"]
+        internal = [address_of(text) for kind, text in addresses if kind == "InternalIP"]
         want = planned.get(name)
         if ipv4:
             bad.append(f"{name}: IPv4 address(es) {', '.join(ipv4)}")
@@ -373,14 +377,14 @@ def _services_ipv6(plan: Plan, services: Sequence[Service]) -> CheckResult:
             fixes.append(
                 "set spec.ipFamilyPolicy: SingleStack (or leave it out: the default is SingleStack)"
             )
-        outside = [ip for ip in ips if not _inside(_address(ip), plan.services)]
+        outside = [ip for ip in ips if not _inside(address_of(ip), plan.services)]
         if outside:
             problems.append(f"clusterIPs {', '.join(outside)} outside {plan.services}")
             fixes.append(
                 f"the API server's --service-cluster-ip-range must be {plan.services}; "
                 "re-create Services that got an address outside it"
             )
-        external = [ip for ip in _external_ips(svc) if isinstance(_address(ip), IPv4Address)]
+        external = [ip for ip in _external_ips(svc) if isinstance(address_of(ip), IPv4Address)]
         if external:
             problems.append(f"external address(es) {', '.join(external)} are IPv4")
             fixes.append(
@@ -411,7 +415,7 @@ def _service_on(
         meta = svc.metadata
         if meta and meta.namespace == namespace and meta.name == svc_name:
             ips = _cluster_ips(svc)
-            if [_address(ip) for ip in ips] == [want]:
+            if [address_of(ip) for ip in ips] == [want]:
                 return passed(name, f"{namespace}/{svc_name} is on {want}", [f"clusterIPs {ips}"])
             return failed(
                 name,
@@ -439,7 +443,7 @@ def check_ip_pools(plan: Plan, pools: Sequence[Obj] | None) -> CheckResult:
     """`calico-ippools`: exactly the planned pools: IPv6, block size, no encapsulation, NAT."""
     name = "calico-ippools"
     if pools is None:
-        return _not_installed(name, "Calico", "ippools.crd.projectcalico.org", _CALICO_FIX)
+        return not_installed(name, "Calico", "ippools.crd.projectcalico.org", _CALICO_FIX)
     planned = {p.cidr: p for p in plan.pools}
     bad: list[str] = []
     fixes: list[str] = []
@@ -447,7 +451,7 @@ def check_ip_pools(plan: Plan, pools: Sequence[Obj] | None) -> CheckResult:
     seen: list[str] = []
     for obj in pools:
         spec = obj.get("spec") or {}
-        label = _name(obj)
+        label = obj_name(obj)
         net = _network(spec.get("cidr"))
         if not isinstance(net, IPv6Network):
             bad.append(f"{label}: cidr {spec.get('cidr')} is not IPv6")
@@ -522,7 +526,7 @@ def check_calico_blocks(plan: Plan, affinities: Sequence[Obj] | None) -> CheckRe
     node that the pool serves."""
     name = "calico-blocks"
     if affinities is None:
-        return _not_installed(name, "Calico", "blockaffinities.crd.projectcalico.org", _CALICO_FIX)
+        return not_installed(name, "Calico", "blockaffinities.crd.projectcalico.org", _CALICO_FIX)
     bad: list[str] = []
     for obj in affinities:
         spec = obj.get("spec") or {}
@@ -587,7 +591,7 @@ def check_pod_addresses(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
         host_network = bool(pod.spec and pod.spec.hostNetwork)
         node = pod.spec.nodeName if pod.spec else None
         for text in ips:
-            addr = _address(text)
+            addr = address_of(text)
             if not isinstance(addr, IPv6Address):
                 bad.append(f"{_pod_name(pod)}: {text} is not IPv6")
                 fixes.append(
@@ -632,16 +636,12 @@ def check_pod_addresses(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
     )
 
 
-def check_system_pods(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
-    """`system-pods`: every pod in kube-system, calico-system, tigera-operator (and the
-    cert-manager and gateway controller namespaces when planned) is Running with its containers
-    ready, or has completed."""
+def check_system_pods(plan: Plan, pods: Sequence[Pod], add_ons: Sequence[str] = ()) -> CheckResult:
+    """`system-pods`: every pod in kube-system, calico-system, tigera-operator (and `add_ons`,
+    the namespaces of the planned add-ons' controllers) is Running with its containers ready,
+    or has completed."""
     name = "system-pods"
-    namespaces = list(SYSTEM_NAMESPACES)
-    if plan.addons.cert_manager:
-        namespaces.append(CERT_MANAGER_NAMESPACE)
-    if plan.addons.gateway:
-        namespaces.append(GATEWAY_CONTROLLER_NAMESPACE)
+    namespaces = [*SYSTEM_NAMESPACES, *add_ons]
     bad: list[str] = []
     count = 0
     for pod in pods:
@@ -680,124 +680,3 @@ def check_system_pods(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
             bad,
         )
     return passed(name, f"all {count} system pod(s) are running")
-
-
-# ---- add-ons -------------------------------------------------------------------------------
-
-
-def check_cluster_issuers(plan: Plan, issuers: Sequence[Obj] | None) -> CheckResult:
-    """`cert-manager-issuers`: a Ready ClusterIssuer for the planned Let's Encrypt server."""
-    name = "cert-manager-issuers"
-    if not plan.addons.cert_manager:
-        return skipped(name, "cert-manager is not in the plan")
-    if issuers is None:
-        return _not_installed(
-            name,
-            "cert-manager",
-            "clusterissuers.cert-manager.io",
-            "install cert-manager with `kube6 up` (Helm chart with crds.enabled=true)",
-        )
-    server = ACME_SERVERS[plan.addons.issuer]
-    lines: list[str] = []
-    not_ready: list[str] = []
-    matching = 0
-    for obj in issuers:
-        acme = _dig(obj, "spec", "acme", "server")
-        cond = _condition(obj, "Ready")
-        lines.append(f"{_name(obj)}: {acme or 'not ACME'}, {_describe_condition(cond, 'Ready')}")
-        if acme == server:
-            matching += 1
-        if cond is None or cond.get("status") != "True":
-            not_ready.append(lines[-1])
-    if matching == 0:
-        return failed(
-            name,
-            f"no ClusterIssuer uses the planned Let's Encrypt {plan.addons.issuer} server",
-            f"apply the rendered ClusterIssuers (ACME server {server}) with `kube6 up`",
-            lines or ["no ClusterIssuers"],
-        )
-    if not_ready:
-        return failed(
-            name,
-            f"{len(not_ready)} ClusterIssuer(s) are not Ready",
-            "`kubectl describe clusterissuer NAME`: ACME registration needs "
-            "acme-v02.api.letsencrypt.org reachable from the cert-manager pod (it has AAAA "
-            "records) and a valid e-mail address in kube6.yaml",
-            not_ready,
-        )
-    return passed(
-        name, f"the ClusterIssuer(s) for Let's Encrypt {plan.addons.issuer} are Ready", lines
-    )
-
-
-def gateway_addresses(gateways: Sequence[Obj] | None) -> list[IPv6Address]:
-    """The IPv6 addresses in the Gateways' status (what the from-outside checks connect to)."""
-    found: list[IPv6Address] = []
-    for obj in gateways or []:
-        for entry in _dig(obj, "status", "addresses") or []:
-            addr = _address(entry.get("value") if isinstance(entry, Mapping) else None)
-            if isinstance(addr, IPv6Address) and addr not in found:
-                found.append(addr)
-    return found
-
-
-def check_gateways(plan: Plan, gateways: Sequence[Obj] | None) -> CheckResult:
-    """`gateway-ipv6`: every Gateway programmed, on IPv6 addresses only, its listeners too."""
-    name = "gateway-ipv6"
-    if not plan.addons.gateway:
-        return skipped(name, "the gateway is not in the plan")
-    if gateways is None:
-        return _not_installed(
-            name,
-            "Gateway API",
-            "gateways.gateway.networking.k8s.io",
-            "install the Gateway API CRDs and the gateway controller with `kube6 up`",
-        )
-    if not gateways:
-        return failed(
-            name,
-            "there is no Gateway",
-            "apply the rendered Gateway with `kube6 up`",
-        )
-    bad: list[str] = []
-    seen: list[str] = []
-    for obj in gateways:
-        label = _name(obj)
-        asked = [
-            a.get("value") for a in (_dig(obj, "spec", "addresses") or []) if isinstance(a, Mapping)
-        ]
-        got = [
-            a.get("value")
-            for a in (_dig(obj, "status", "addresses") or [])
-            if isinstance(a, Mapping)
-        ]
-        problems = [
-            f"address {value} is not IPv6"
-            for value in [*asked, *got]
-            if isinstance(_address(value), IPv4Address)
-        ]
-        if not got:
-            problems.append("no address in status")
-        cond = _condition(obj, "Programmed")
-        if cond is None or cond.get("status") != "True":
-            problems.append(_describe_condition(cond, "Programmed"))
-        for listener in _dig(obj, "status", "listeners") or []:
-            lcond = _condition({"status": listener}, "Programmed")
-            if lcond is not None and lcond.get("status") != "True":
-                problems.append(
-                    f"listener {listener.get('name')}: {_describe_condition(lcond, 'Programmed')}"
-                )
-        if problems:
-            bad.append(f"{label}: {'; '.join(problems)}")
-        else:
-            seen.append(f"{label}: {', '.join(str(v) for v in got)}")
-    if bad:
-        return failed(
-            name,
-            f"{len(bad)} Gateway(s) are not serving on IPv6",
-            "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
-            "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
-            "`kubectl describe gateway NAME` and the Service of the gateway",
-            bad,
-        )
-    return passed(name, f"all {len(gateways)} Gateway(s) are programmed on IPv6", seen)

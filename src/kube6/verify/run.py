@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from lightkube import Client
 
+from kube6.components.gateway import served_addresses
 from kube6.plan.model import Plan
 from kube6.verify.fetch import ClusterUnreachableError, fetch_objects
-from kube6.verify.objects import check_objects, gateway_addresses
+from kube6.verify.objects import check_objects
 from kube6.verify.outside import Connect, Resolve, check_outside
 from kube6.verify.result import CheckResult, all_ok, failed
 
@@ -39,7 +40,7 @@ def verify_round(
     if outside is not None:
         results += check_outside(
             plan,
-            gateway_addresses(objects.gateways),
+            served_addresses(objects.gateways),
             resolve=outside.resolve,
             connect=outside.connect,
         )

@@ -16,26 +16,36 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
-from kube6.plan.model import Plan
-from kube6.render.base import Artifact, cluster_path, header
-from kube6.render.gateway import (
-    DASHBOARD_LISTENER,
-    DASHBOARD_NAMESPACE,
+from kube6.components.gateway.render import (
     GATEWAY_NAME,
     GATEWAY_NAMESPACE,
     HTTP_LISTENER,
+    HttpsListener,
 )
+from kube6.plan.model import Plan
+from kube6.render.base import Artifact, cluster_path, header
 
 VALUES_PATH = cluster_path("dashboard/values.yaml")
 RBAC_PATH = cluster_path("dashboard/rbac.yaml")
 ROUTE_PATH = cluster_path("dashboard/route.yaml")
 
-NAMESPACE = DASHBOARD_NAMESPACE
+NAMESPACE = "headlamp"
+"""Where Headlamp runs; the Gateway's HTTPS listener for its host admits routes from here only."""
+LISTENER = "dashboard"
+TLS_SECRET = "kube6-dashboard-tls"  # noqa: S105 - a Secret's name, not a secret
 SERVICE_NAME = "headlamp"
 """The chart's Service (fullnameOverride pins it whatever the release is called)."""
 SERVICE_PORT = 80
 VIEWER = "kube6-dashboard-viewer"
 ADMIN = "kube6-dashboard-admin"
+
+
+def https_listeners(plan: Plan) -> list[HttpsListener]:
+    """The Gateway's HTTPS listener for the dashboard host, when the dashboard has one."""
+    host = plan.addons.dashboard_host
+    if not plan.addons.dashboard or host is None:
+        return []
+    return [HttpsListener(LISTENER, host, TLS_SECRET, NAMESPACE)]
 
 
 def render(plan: Plan) -> Iterator[Artifact]:
@@ -166,7 +176,7 @@ def routes(plan: Plan) -> list[dict[str, Any]]:
         "kind": "HTTPRoute",
         "metadata": {"name": "headlamp", "namespace": NAMESPACE},
         "spec": {
-            "parentRefs": [parent(DASHBOARD_LISTENER)],
+            "parentRefs": [parent(LISTENER)],
             "hostnames": [host],
             "rules": [{"backendRefs": [{"name": SERVICE_NAME, "port": SERVICE_PORT}]}],
         },

@@ -4,7 +4,7 @@
 oci://quay.io/jetstack/charts/cert-manager -n cert-manager --create-namespace` (install the
 Gateway API CRDs first: cert-manager only watches Gateways if the CRDs exist when it starts).
 `cluster/cert-manager/issuers.yaml` holds `letsencrypt-staging` and `letsencrypt-production`;
-the Gateway names the one that kube6.yaml chose (render/gateway.py).
+the Gateway names the one that kube6.yaml chose (kube6.components.gateway.render).
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from kube6 import mirrors, yamlio
+from kube6.components.gateway.render import (
+    GATEWAY_NAME,
+    GATEWAY_NAMESPACE,
+    HTTP_LISTENER,
+    issuer_name,
+)
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
-from kube6.render.gateway import GATEWAY_NAME, GATEWAY_NAMESPACE, HTTP_LISTENER, issuer_name
 
 VALUES_PATH = cluster_path("cert-manager/values.yaml")
 ISSUERS_PATH = cluster_path("cert-manager/issuers.yaml")

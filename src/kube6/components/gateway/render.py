@@ -19,13 +19,14 @@ on the host network, no privileged port is bound, and no extra daemon answers ND
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv6Address
 from typing import Any
 
 from kube6 import yamlio
 from kube6.plan.model import Plan
-from kube6.render.base import Artifact, cluster_path, header
+from kube6.render.base import Artifact, Renderer, cluster_path, header
 
 VALUES_PATH = cluster_path("gateway/values.yaml")
 MANIFEST_PATH = cluster_path("gateway/gateway.yaml")
@@ -38,10 +39,6 @@ GATEWAY_NAME = "kube6"
 GATEWAY_NAMESPACE = "kube6-gateway"
 ENVOY_PROXY_NAME = "kube6-ipv6"
 HTTP_LISTENER = "http"
-DASHBOARD_LISTENER = "dashboard"
-DASHBOARD_NAMESPACE = "headlamp"
-"""Where Headlamp runs (render/dashboard.py); its HTTPS listener admits routes from there only."""
-DASHBOARD_TLS_SECRET = "kube6-dashboard-tls"  # noqa: S105 - a Secret's name, not a secret
 HTTP_PORT = 80
 HTTPS_PORT = 443
 
@@ -69,12 +66,33 @@ def gateway_addresses(plan: Plan) -> list[IPv6Address]:
     return [node.address for node in plan.workers]
 
 
-def dashboard_listener(plan: Plan) -> bool:
-    """Whether the Gateway gets an HTTPS listener for the dashboard host."""
-    return plan.addons.dashboard and plan.addons.dashboard_host is not None
+@dataclass(frozen=True)
+class HttpsListener:
+    """An HTTPS listener that another component asks of the kube6 Gateway for its host name
+    (the dashboard's): TLS terminated with the certificate in `tls_secret` (in the Gateway's
+    namespace), and only routes from `namespace` may attach."""
+
+    name: str
+    hostname: str
+    tls_secret: str
+    namespace: str
 
 
-def render(plan: Plan) -> Iterator[Artifact]:
+Listeners = Callable[[Plan], Sequence[HttpsListener]]
+"""The HTTPS listeners that the other components ask of the Gateway in a plan."""
+
+
+def renderer(listeners: Listeners) -> Renderer:
+    """The gateway renderer, with the HTTPS listeners that other components contribute
+    (`kube6.components.registry` passes them)."""
+
+    def render_gateway(plan: Plan) -> Iterator[Artifact]:
+        return render(plan, listeners(plan))
+
+    return render_gateway
+
+
+def render(plan: Plan, https: Sequence[HttpsListener] = ()) -> Iterator[Artifact]:
     """Envoy Gateway values and the Gateway manifest, when the gateway add-on is on.
 
     Example: `cluster/gateway/values.yaml` and `cluster/gateway/gateway.yaml` for the built-in
@@ -89,7 +107,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
     )
     yield Artifact(
         path=MANIFEST_PATH,
-        content=manifest_yaml(plan),
+        content=manifest_yaml(plan, https),
         description=f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} with IPv6 listeners",
     )
 
@@ -164,8 +182,8 @@ def gateway_class() -> dict[str, Any]:
     }
 
 
-def gateway(plan: Plan) -> dict[str, Any]:
-    """The Gateway `kube6`: HTTP on 80 for every namespace, HTTPS for the dashboard host."""
+def gateway(plan: Plan, https: Sequence[HttpsListener] = ()) -> dict[str, Any]:
+    """The Gateway `kube6`: HTTP on 80 for every namespace, HTTPS for each of `https`."""
     listeners: list[dict[str, Any]] = [
         {
             "name": HTTP_LISTENER,
@@ -176,23 +194,23 @@ def gateway(plan: Plan) -> dict[str, Any]:
             "allowedRoutes": {"namespaces": {"from": "All"}},
         }
     ]
-    if dashboard_listener(plan):
+    for listener in https:
         listeners.append(
             {
-                "name": DASHBOARD_LISTENER,
+                "name": listener.name,
                 "protocol": "HTTPS",
                 "port": HTTPS_PORT,
-                "hostname": plan.addons.dashboard_host,
+                "hostname": listener.hostname,
                 "tls": {
                     "mode": "Terminate",
-                    "certificateRefs": [{"kind": "Secret", "name": DASHBOARD_TLS_SECRET}],
+                    "certificateRefs": [{"kind": "Secret", "name": listener.tls_secret}],
                 },
-                # Only the dashboard's namespace may serve this host name.
+                # Only the asking component's namespace may serve this host name.
                 "allowedRoutes": {
                     "namespaces": {
                         "from": "Selector",
                         "selector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": DASHBOARD_NAMESPACE}
+                            "matchLabels": {"kubernetes.io/metadata.name": listener.namespace}
                         },
                     }
                 },
@@ -218,17 +236,17 @@ def gateway(plan: Plan) -> dict[str, Any]:
     }
 
 
-def manifest(plan: Plan) -> list[dict[str, Any]]:
+def manifest(plan: Plan, https: Sequence[HttpsListener] = ()) -> list[dict[str, Any]]:
     """Namespace, EnvoyProxy, GatewayClass and Gateway, in the order they must be applied."""
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": GATEWAY_NAMESPACE},
     }
-    return [namespace, envoy_proxy(), gateway_class(), gateway(plan)]
+    return [namespace, envoy_proxy(), gateway_class(), gateway(plan, https)]
 
 
-def manifest_yaml(plan: Plan) -> str:
+def manifest_yaml(plan: Plan, https: Sequence[HttpsListener] = ()) -> str:
     """The gateway manifest: `kubectl apply --server-side -f gateway.yaml` after the chart."""
     what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
     workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
@@ -240,15 +258,15 @@ def manifest_yaml(plan: Plan) -> str:
         "# (externalTrafficPolicy Local keeps client addresses). Publish AAAA records for the",
         "# host names that point at one or more of these addresses.",
     ]
-    if dashboard_listener(plan):
+    for listener in https:
         if plan.addons.cert_manager:
             notes += [
-                f"# {plan.addons.dashboard_host}: certificate from {issuer_name(plan)}",
-                f"# (cert-manager), in the Secret {GATEWAY_NAMESPACE}/{DASHBOARD_TLS_SECRET}.",
+                f"# {listener.hostname}: certificate from {issuer_name(plan)}",
+                f"# (cert-manager), in the Secret {GATEWAY_NAMESPACE}/{listener.tls_secret}.",
             ]
         else:
             notes += [
-                f"# {plan.addons.dashboard_host}: cert-manager is off; put a TLS certificate",
-                f"# in the Secret {GATEWAY_NAMESPACE}/{DASHBOARD_TLS_SECRET} yourself.",
+                f"# {listener.hostname}: cert-manager is off; put a TLS certificate",
+                f"# in the Secret {GATEWAY_NAMESPACE}/{listener.tls_secret} yourself.",
             ]
-    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(manifest(plan))
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(manifest(plan, https))

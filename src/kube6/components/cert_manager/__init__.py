@@ -1,0 +1,152 @@
+"""The cert-manager component: cert-manager with Gateway API support, the Let's Encrypt issuers.
+
+Renderers in `render` (values, ClusterIssuers); here its `up` steps (the chart with its CRDs,
+`crds.enabled=true`, then the rendered issuers), the hosts they come from (with the ACME
+directories of a mirrored Let's Encrypt), and verify's `cert-manager-issuers` check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kube6 import mirrors
+from kube6.components.base import ArtifactHost, Component, Use, host_port
+from kube6.components.cert_manager import render
+from kube6.plan.model import Plan
+from kube6.steps import cluster
+from kube6.steps.base import HostContext, Step
+from kube6.verify.objects import (
+    ClusterObjects,
+    condition,
+    describe_condition,
+    dig,
+    not_installed,
+    obj_name,
+)
+from kube6.verify.result import CheckResult, failed, passed, skipped
+from kube6.versions import CERT_MANAGER
+
+NAMESPACE = "cert-manager"
+CHART = "oci://quay.io/jetstack/charts/cert-manager"
+
+
+def applies(ctx: HostContext) -> str | None:
+    if ctx.plan.addons.cert_manager:
+        return None
+    return "cert-manager is off in the plan (addons.cert_manager)"
+
+
+UP: tuple[Step[Any], ...] = (
+    cluster.helm_step(
+        "cert-manager",
+        "cert-manager with its CRDs and Gateway API support.",
+        cluster.Release(
+            "cert-manager",
+            CHART,
+            CERT_MANAGER.version,
+            NAMESPACE,
+            values="cert-manager/values.yaml",
+            sets=("crds.enabled=true",),
+        ),
+        applies,
+    ),
+    cluster.manifests_step(
+        "issuers",
+        "The Let's Encrypt ClusterIssuers.",
+        cluster.under("cert-manager", "cert_manager"),
+        applies,
+    ),
+)
+
+
+def hosts(plan: Plan) -> list[ArtifactHost]:
+    if not plan.addons.cert_manager:
+        return []
+    return [ArtifactHost("quay.io", f"cert-manager {CERT_MANAGER.version} chart and images")]
+
+
+def uses(plan: Plan) -> list[tuple[str, Use]]:
+    return [("quay.io", ("chart", CHART))] if plan.addons.cert_manager else []
+
+
+def acme_mirrors(plan: Plan) -> list[ArtifactHost]:
+    """The mirrored ACME directories that the issuers use instead of Let's Encrypt."""
+    if not plan.addons.cert_manager:
+        return []
+    found = []
+    for which in ("staging", "production"):
+        directory = mirrors.acme_directory(plan.mirrors, which)
+        if directory is not None:
+            name, port = host_port(directory.url)
+            found.append(
+                ArtifactHost(
+                    name,
+                    f"ACME {which} directory (cert-manager)",
+                    port,
+                    mirror_for=(f"letsencrypt {which}",),
+                )
+            )
+    return found
+
+
+def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
+    """`cert-manager-issuers`: a Ready ClusterIssuer for the planned Let's Encrypt server."""
+    name = "cert-manager-issuers"
+    issuers = objects.cluster_issuers
+    if not plan.addons.cert_manager:
+        return skipped(name, "cert-manager is not in the plan")
+    if issuers is None:
+        return not_installed(
+            name,
+            "cert-manager",
+            "clusterissuers.cert-manager.io",
+            "install cert-manager with `kube6 up` (Helm chart with crds.enabled=true)",
+        )
+    server = render.ACME_SERVERS[plan.addons.issuer]
+    lines: list[str] = []
+    not_ready: list[str] = []
+    matching = 0
+    for obj in issuers:
+        acme = dig(obj, "spec", "acme", "server")
+        cond = condition(obj, "Ready")
+        lines.append(f"{obj_name(obj)}: {acme or 'not ACME'}, {describe_condition(cond, 'Ready')}")
+        if acme == server:
+            matching += 1
+        if cond is None or cond.get("status") != "True":
+            not_ready.append(lines[-1])
+    if matching == 0:
+        return failed(
+            name,
+            f"no ClusterIssuer uses the planned Let's Encrypt {plan.addons.issuer} server",
+            f"apply the rendered ClusterIssuers (ACME server {server}) with `kube6 up`",
+            lines or ["no ClusterIssuers"],
+        )
+    if not_ready:
+        return failed(
+            name,
+            f"{len(not_ready)} ClusterIssuer(s) are not Ready",
+            "`kubectl describe clusterissuer NAME`: ACME registration needs "
+            "acme-v02.api.letsencrypt.org reachable from the cert-manager pod (it has AAAA "
+            "records) and a valid e-mail address in kube6.yaml",
+            not_ready,
+        )
+    return passed(
+        name, f"the ClusterIssuer(s) for Let's Encrypt {plan.addons.issuer} are Ready", lines
+    )
+
+
+def namespaces(plan: Plan) -> Sequence[str]:
+    return (NAMESPACE,) if plan.addons.cert_manager else ()
+
+
+COMPONENT = Component(
+    "cert-manager",
+    renderers={"cert_manager": render.render},
+    up=UP,
+    hosts=hosts,
+    uses=uses,
+    mirror_hosts=acme_mirrors,
+    object_checks=(check_cluster_issuers,),
+    namespaces=namespaces,
+)

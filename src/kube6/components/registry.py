@@ -1,0 +1,177 @@
+"""The registry: every component in `up` order, and what kube6 assembles from them.
+
+- `RENDERERS` and `render_all` (`kube6 render`; `up` installs exactly these files),
+- `UP_STEPS` (`kube6 up`) and `RESET_STEPS` (`kube6 reset`), and `make_contexts` for a run,
+- `upstream_hosts`, `mirror_hosts` and `uses` for the artifact hosts of `kube6 check`
+  (kube6.checks.artifacts applies the mirrors),
+- `object_checks` and `namespaces` for `kube6 verify` (kube6.verify.objects).
+
+A new component is a module under kube6.components and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kube6.components import cert_manager, dashboard, gateway
+from kube6.components.base import ArtifactHost, Component, Use
+from kube6.errors import PlanError
+from kube6.execute.base import Executor
+from kube6.plan.model import Plan
+from kube6.render import (
+    calico,
+    check_path,
+    containerd,
+    coredns,
+    firewall,
+    host,
+    kubeadm,
+    ndppd,
+    policies,
+)
+from kube6.render.base import Artifact, Renderer
+from kube6.steps import control_plane, join, network, packages, preflight, routing, runtime
+from kube6.steps import firewall as firewall_steps
+from kube6.steps import host as host_steps
+from kube6.steps import reset as reset_steps
+from kube6.steps import verify as verify_steps
+from kube6.steps.base import HostContext, RunOptions, RunState, Step
+from kube6.verify.objects import ClusterObjects
+from kube6.verify.result import CheckResult
+
+ADD_ONS: tuple[Component, ...] = (
+    gateway.component(dashboard.render.https_listeners),
+    cert_manager.COMPONENT,
+    dashboard.COMPONENT,
+)
+"""The cluster add-ons, in the order `up` installs them (the `addons` step)."""
+
+NODE: tuple[Component, ...] = (
+    Component("kubeadm", renderers={"kubeadm": kubeadm.render}),
+    Component("containerd", renderers={"containerd": containerd.render}),
+    Component("host", renderers={"host": host.render}),
+    Component("ndppd", renderers={"ndppd": ndppd.render}),
+    Component("calico", renderers={"calico": calico.render, "policies": policies.render}),
+    Component("coredns", renderers={"coredns": coredns.render}),
+    Component("firewall", renderers={"firewall": firewall.render}),
+)
+
+COMPONENTS: tuple[Component, ...] = (*NODE, *ADD_ONS)
+
+RENDERERS: dict[str, Renderer] = {
+    name: renderer for c in COMPONENTS for name, renderer in c.renderers.items()
+}
+"""Stable renderer name -> renderer, for every component."""
+
+ADDONS_STEP: Step[object] = Step(
+    "addons",
+    "Gateway API CRDs, Envoy Gateway, cert-manager and ClusterIssuers, Headlamp; each ready.",
+    children=tuple(step for c in ADD_ONS for step in c.up),
+)
+
+UP_STEPS: tuple[Step[Any], ...] = (
+    preflight.STEP,
+    host_steps.STEP,
+    runtime.STEP,
+    packages.STEP,
+    routing.STEP,
+    firewall_steps.STEP,
+    control_plane.STEP,
+    join.STEP,
+    network.STEP,
+    ADDONS_STEP,
+    verify_steps.STEP,
+)
+"""Every step of `kube6 up`, in the order they run (kubeadm-style phases, nestable)."""
+
+
+RESET_STEPS: tuple[Step[Any], ...] = reset_steps.RESET_STEPS
+"""Every step of `kube6 reset`, in the order they run (`up`'s in reverse)."""
+
+
+def render_all(plan: Plan, renderers: Mapping[str, Renderer] | None = None) -> list[Artifact]:
+    """Run every renderer on `plan` and return all artifacts sorted by path.
+
+    Refuses a plan whose rules fail (a PlanError naming them), since its files would not work,
+    and refuses two artifacts with the same path or a path that is not a plain relative path
+    under `cluster/` or `nodes/` (a ValueError naming the renderers involved).
+
+    Example: `[a.path for a in render_all(make_plan(example()))][0]` is
+    `"cluster/..."` or `"nodes/node0001/..."`, whichever sorts first.
+    """
+    if not plan.ok:
+        raise PlanError(list(plan.failures))
+    chosen = RENDERERS if renderers is None else renderers
+    owner: dict[str, str] = {}
+    artifacts: list[Artifact] = []
+    for name, renderer in chosen.items():
+        for artifact in renderer(plan):
+            check_path(artifact.path, name)
+            if artifact.path in owner:
+                raise ValueError(
+                    f"renderers {owner[artifact.path]!r} and {name!r} both write "
+                    f"{artifact.path!r}; each file must have exactly one renderer"
+                )
+            owner[artifact.path] = name
+            artifacts.append(artifact)
+    return sorted(artifacts, key=lambda a: a.path)
+
+
+def make_contexts(
+    plan: Plan,
+    executors: Mapping[str, Executor],
+    options: RunOptions,
+    artifacts: list[Artifact] | None = None,
+) -> dict[str, HostContext]:
+    """One HostContext per node in `executors` (node name -> executor), sharing one RunState.
+
+    `artifacts` defaults to `render_all(plan)`: the files `up` installs are exactly the ones
+    `kube6 render` writes.
+    """
+    unknown = sorted(set(executors) - {n.name for n in plan.nodes})
+    if unknown:
+        raise ValueError(f"no node(s) named {', '.join(unknown)} in the plan")
+    files = render_all(plan) if artifacts is None else artifacts
+    state = RunState(options, executors=dict(executors))
+    cluster_files = {
+        a.path.removeprefix("cluster/"): a for a in files if a.path.startswith("cluster/")
+    }
+    contexts = {}
+    for node in plan.nodes:
+        if node.name not in executors:
+            continue
+        prefix = f"nodes/{node.name}"
+        node_files = {
+            a.path.removeprefix(prefix): a for a in files if a.path.startswith(f"{prefix}/")
+        }
+        contexts[node.name] = HostContext(
+            plan, node, executors[node.name], node_files, cluster_files, state
+        )
+    return contexts
+
+
+def upstream_hosts(plan: Plan) -> list[ArtifactHost]:
+    """Every component's upstream artifact hosts in this plan, in component order."""
+    return [h for c in COMPONENTS for h in c.hosts(plan)]
+
+
+def mirror_hosts(plan: Plan) -> list[ArtifactHost]:
+    """The hosts that the spec's mirrors put in place of a service (after the upstream ones)."""
+    return [h for c in COMPONENTS for h in c.mirror_hosts(plan)]
+
+
+def uses(plan: Plan, host: str) -> list[Use]:
+    """How the components use `host` (for mirrors: a host is mirrored when every use is)."""
+    return [use for c in COMPONENTS for name, use in c.uses(plan) if name == host]
+
+
+def object_checks(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
+    """The components' `kube6 verify` object checks, ordered by check name."""
+    results = [check(plan, objects) for c in COMPONENTS for check in c.object_checks]
+    return sorted(results, key=lambda r: r.name)
+
+
+def namespaces(plan: Plan) -> list[str]:
+    """The namespaces of the planned components whose pods must all be Running."""
+    return [ns for c in COMPONENTS for ns in c.namespaces(plan)]
