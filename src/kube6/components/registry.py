@@ -34,9 +34,9 @@ from kube6.render.base import Artifact, Renderer
 from kube6.steps import control_plane, join, network, packages, preflight, routing, runtime
 from kube6.steps import firewall as firewall_steps
 from kube6.steps import host as host_steps
-from kube6.steps import reset as reset_steps
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
+from kube6.steps.reset import RESET_STEPS
 from kube6.verify.objects import ClusterObjects
 from kube6.verify.result import CheckResult
 
@@ -84,10 +84,6 @@ UP_STEPS: tuple[Step[Any], ...] = (
     verify_steps.STEP,
 )
 """Every step of `kube6 up`, in the order they run (kubeadm-style phases, nestable)."""
-
-
-RESET_STEPS: tuple[Step[Any], ...] = reset_steps.RESET_STEPS
-"""Every step of `kube6 reset`, in the order they run (`up`'s in reverse)."""
 
 
 def render_all(plan: Plan, renderers: Mapping[str, Renderer] | None = None) -> list[Artifact]:
@@ -175,3 +171,14 @@ def object_checks(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
 def namespaces(plan: Plan) -> list[str]:
     """The namespaces of the planned components whose pods must all be Running."""
     return [ns for c in COMPONENTS for ns in c.namespaces(plan)]
+
+
+__all__ = [
+    "ADDONS_STEP",
+    "COMPONENTS",
+    "RENDERERS",
+    "RESET_STEPS",
+    "UP_STEPS",
+    "make_contexts",
+    "render_all",
+]
