@@ -23,9 +23,11 @@ import pytest
 import yaml
 
 from kube6.components import gateway
+from kube6.components import kubernetes as packages
+from kube6.components.containerd import steps as runtime
 from kube6.components.registry import ADDONS_STEP
 from kube6.facts.system import OsRelease
-from kube6.steps import network, packages, runtime
+from kube6.steps import network
 from kube6.versions import (
     BUSYBOX,
     CERT_MANAGER,
@@ -470,8 +472,8 @@ def test_debian_mirror_serves_ndppd_to_the_nodes_stock_sources(
 ) -> None:
     """The nodes' own sources lines, host replaced, Debian's own keyring: apt updates cleanly
     (Debian's signatures, by-hash) and installs kube6's routing package on the rootfs."""
+    from kube6.components.ndppd import steps as routing
     from kube6.lab import nodes
-    from kube6.steps import routing
 
     mirrors = {e["url"]: e for e in artifacts.read_index(cache, "apt") if "debian.org" in e["url"]}
     lines = []

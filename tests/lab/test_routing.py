@@ -8,9 +8,9 @@ from ipaddress import IPv6Address
 import pytest
 
 from kube6 import net
+from kube6.components.ndppd import render as ndppd_renderer
 from kube6.lab import Lab
 from kube6.plan.model import Plan
-from kube6.render import ndppd as ndppd_renderer
 
 pytestmark = pytest.mark.lab
 
@@ -23,7 +23,7 @@ def test_ndppd_runs_the_rendered_config(fresh_lab: Lab, plan: Plan) -> None:
     rendered = [
         a.content for a in ndppd_renderer.render(plan) if a.path.startswith("nodes/node0001/")
     ]
-    assert rendered, "kube6.render.ndppd rendered nothing for node0001"
+    assert rendered, "kube6.components.ndppd.render rendered nothing for node0001"
     assert fresh_lab.ndppd_config("node0001") == rendered[0]
     daemon = fresh_lab.start_ndppd("node0001")
     assert daemon.alive(), daemon.output()

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from kube6.components.containerd import render as containerd
+from kube6.components.host import render as host
+from kube6.components.ndppd import render as ndppd
 from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
-from kube6.render import containerd, host, ndppd
 from kube6.render.base import Artifact
 
 # ---- containerd --------------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kube6.components.host import steps as host
+from kube6.components.host.steps import ModulesFacts, SwapFacts, SysctlFacts
 from kube6.execute import RecordingExecutor
 from kube6.plan.model import Plan
-from kube6.steps import Exec, PutFile, StepPlan, host
-from kube6.steps.host import ModulesFacts, SwapFacts, SysctlFacts
+from kube6.steps import Exec, PutFile, StepPlan
 
 from .conftest import arun, context
 

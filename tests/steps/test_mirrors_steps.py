@@ -6,12 +6,14 @@ from pathlib import Path
 
 from kube6 import spec
 from kube6.components import gateway
+from kube6.components import kubernetes as packages
+from kube6.components.containerd import steps as runtime
+from kube6.components.containerd.render import REGISTRY_CONFIG_PATH
 from kube6.components.registry import ADDONS_STEP
 from kube6.facts.system import OsRelease
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render.containerd import REGISTRY_CONFIG_PATH
-from kube6.steps import StepPlan, network, packages, probe, runtime
+from kube6.steps import StepPlan, network, probe
 from kube6.steps.apt import RepoFacts
 from kube6.steps.base import Exec, PutFile
 from kube6.steps.cluster import HELM, ReleaseFacts

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kube6.components.host import steps as host
+from kube6.components.registry import RESET_STEPS
 from kube6.plan.model import Plan
-from kube6.steps import RESET_STEPS, StepPlan, host, probe, reset
+from kube6.steps import StepPlan, probe, reset
 from kube6.steps.base import Services
 
 from .conftest import context

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from kube6.components import kubernetes as packages
+from kube6.components.containerd import steps as runtime
 from kube6.execute import RecordingExecutor
 from kube6.facts.system import DPKG_FORMAT, OsRelease
 from kube6.plan.model import Plan
-from kube6.steps import StepPlan, packages, probe, runtime
+from kube6.steps import StepPlan, probe
 from kube6.steps.apt import PackageFacts, RepoFacts
 from kube6.steps.base import Services
 

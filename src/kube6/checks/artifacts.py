@@ -16,7 +16,6 @@ from __future__ import annotations
 from kube6 import mirrors
 from kube6.components.base import ArtifactHost, Use, host_port
 from kube6.plan.model import Plan
-from kube6.versions import CALICO, HELM
 
 __all__ = ["ArtifactHost", "artifact_hosts", "names"]
 
@@ -30,8 +29,6 @@ _REGISTRY_HOSTS: dict[str, str] = {
     "ghcr.io": "ghcr.io",
     "pkg-containers.githubusercontent.com": "ghcr.io",
 }
-CALICO_CHARTS = "https://docs.tigera.io/calico/charts"
-HELM_DOWNLOADS = "https://get.helm.sh/"
 
 
 def _uses(plan: Plan, host: str) -> list[Use]:
@@ -40,14 +37,6 @@ def _uses(plan: Plan, host: str) -> list[Use]:
     uses: list[Use] = []
     if host in _REGISTRY_HOSTS:
         uses.append(("registry", _REGISTRY_HOSTS[host]))
-    if host in ("pkgs.k8s.io", "prod-cdn.packages.k8s.io"):
-        uses.append(("apt", "kubernetes"))
-    if host == "download.docker.com":
-        uses.append(("apt", "docker"))
-    if host == "get.helm.sh":
-        uses.append(("download", HELM_DOWNLOADS))
-    if host == "docs.tigera.io":
-        uses.append(("chart", CALICO_CHARTS))
     return uses + registry.uses(plan, host)
 
 
@@ -79,24 +68,7 @@ def artifact_hosts(plan: Plan) -> tuple[ArtifactHost, ...]:
     # The components import the checks' toolkit (ArtifactHost): the registry is loaded here.
     from kube6.components import registry
 
-    minor = plan.kubernetes_minor
-    hosts = [
-        ArtifactHost("pkgs.k8s.io", f"apt repository of kubelet/kubeadm/kubectl v{minor}"),
-        ArtifactHost("prod-cdn.packages.k8s.io", "where pkgs.k8s.io redirects package downloads"),
-        ArtifactHost("download.docker.com", "apt repository of containerd.io (containerd 2.x)"),
-        ArtifactHost(
-            "registry.k8s.io",
-            f"control-plane, CoreDNS and pause images of Kubernetes {plan.kubernetes_version}",
-        ),
-        ArtifactHost("get.helm.sh", f"the helm {HELM.version} binary"),
-        ArtifactHost("docs.tigera.io", f"Calico {CALICO.version} Helm charts (repository)"),
-        ArtifactHost("quay.io", "the tigera-operator image and Calico images"),
-        ArtifactHost("docker.io", "Calico component images (docker.io/calico)"),
-        ArtifactHost("registry-1.docker.io", "Docker Hub's registry API"),
-        ArtifactHost("auth.docker.io", "Docker Hub's pull tokens"),
-        ArtifactHost("production.cloudflare.docker.com", "Docker Hub's image layers"),
-    ]
-    hosts += registry.upstream_hosts(plan)
+    hosts = registry.upstream_hosts(plan)
     hosts += registry.mirror_hosts(plan)
     hosts = _apply_mirrors(plan, hosts)
     merged: dict[str, ArtifactHost] = {}

@@ -14,9 +14,9 @@ from ipaddress import IPv6Address, IPv6Network
 
 from kube6.checks.artifacts import ArtifactHost
 from kube6.checks.model import CheckResult, fail, ok, warn
+from kube6.components.host.render import MODULES
 from kube6.facts import HostFacts, Lookup, dns
 from kube6.plan.model import Plan, PlannedNode
-from kube6.render.host import MODULES
 from kube6.routing import strategy
 
 SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}

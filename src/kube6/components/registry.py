@@ -14,26 +14,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kube6.components import cert_manager, dashboard, gateway
+from kube6.components import (
+    calico,
+    cert_manager,
+    containerd,
+    dashboard,
+    gateway,
+    helm,
+    host,
+    kubeadm,
+    kubernetes,
+    ndppd,
+)
 from kube6.components.base import ArtifactHost, Component, Use
 from kube6.errors import PlanError
 from kube6.execute.base import Executor
 from kube6.plan.model import Plan
-from kube6.render import (
-    calico,
-    check_path,
-    containerd,
-    coredns,
-    firewall,
-    host,
-    kubeadm,
-    ndppd,
-    policies,
-)
+from kube6.render import check_path, coredns, firewall
 from kube6.render.base import Artifact, Renderer
-from kube6.steps import control_plane, join, network, packages, preflight, routing, runtime
 from kube6.steps import firewall as firewall_steps
-from kube6.steps import host as host_steps
+from kube6.steps import network, preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
 from kube6.steps.reset import RESET_STEPS
@@ -47,17 +47,23 @@ ADD_ONS: tuple[Component, ...] = (
 )
 """The cluster add-ons, in the order `up` installs them (the `addons` step)."""
 
-NODE: tuple[Component, ...] = (
-    Component("kubeadm", renderers={"kubeadm": kubeadm.render}),
-    Component("containerd", renderers={"containerd": containerd.render}),
-    Component("host", renderers={"host": host.render}),
-    Component("ndppd", renderers={"ndppd": ndppd.render}),
-    Component("calico", renderers={"calico": calico.render, "policies": policies.render}),
-    Component("coredns", renderers={"coredns": coredns.render}),
-    Component("firewall", renderers={"firewall": firewall.render}),
-)
+COREDNS = Component("coredns", renderers={"coredns": coredns.render})
+FIREWALL = Component("firewall", renderers={"firewall": firewall.render}, up=(firewall_steps.STEP,))
 
-COMPONENTS: tuple[Component, ...] = (*NODE, *ADD_ONS)
+COMPONENTS: tuple[Component, ...] = (
+    kubernetes.COMPONENT,
+    containerd.COMPONENT,
+    kubeadm.COMPONENT,
+    helm.COMPONENT,
+    calico.COMPONENT,
+    *ADD_ONS,
+    host.COMPONENT,
+    ndppd.COMPONENT,
+    COREDNS,
+    FIREWALL,
+)
+"""Every component, in the order `kube6 check` lists the hosts they come from; `UP_STEPS` says
+the order `up` runs them in."""
 
 RENDERERS: dict[str, Renderer] = {
     name: renderer for c in COMPONENTS for name, renderer in c.renderers.items()
@@ -72,13 +78,12 @@ ADDONS_STEP: Step[object] = Step(
 
 UP_STEPS: tuple[Step[Any], ...] = (
     preflight.STEP,
-    host_steps.STEP,
-    runtime.STEP,
-    packages.STEP,
-    routing.STEP,
-    firewall_steps.STEP,
-    control_plane.STEP,
-    join.STEP,
+    *host.COMPONENT.up,
+    *containerd.COMPONENT.up,
+    *kubernetes.COMPONENT.up,
+    *ndppd.COMPONENT.up,
+    *FIREWALL.up,
+    *kubeadm.COMPONENT.up,
     network.STEP,
     ADDONS_STEP,
     verify_steps.STEP,

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from kube6.components.ndppd.render import render as render_ndppd
 from kube6.errors import Kube6Error
 from kube6.execute import NetnsExecutor, SshExecutor
 from kube6.lab import configs, nodes
@@ -58,7 +59,6 @@ from kube6.lab.layout import (
     tayga_commands,
 )
 from kube6.plan.model import Plan
-from kube6.render.ndppd import render as render_ndppd
 
 log = logging.getLogger("kube6.lab")
 

@@ -50,6 +50,20 @@ def node_path(node: PlannedNode, host_path: str) -> str:
     return f"nodes/{node.name}{host_path}"
 
 
+@dataclass(frozen=True)
+class NodeFile:
+    """A file that a component renders for a node and its `up` step installs at `path` on the
+    host: the one declaration that the renderer (`at`) and the step (`steps.files.rendered`)
+    share, so the two cannot name different files."""
+
+    path: str
+    """Where the file goes on the host (`/etc/ndppd.conf`)."""
+
+    def at(self, node: PlannedNode) -> str:
+        """Its render-folder path for `node` (`nodes/node0001/etc/ndppd.conf`)."""
+        return node_path(node, self.path)
+
+
 def cluster_path(relative: str) -> str:
     return f"cluster/{relative}"
 

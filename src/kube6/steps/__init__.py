@@ -23,12 +23,10 @@ from kube6.steps.base import (
     leaves,
     mask_tokens,
 )
-from kube6.steps.reset import RESET_STEPS
 from kube6.steps.runner import Report, Status, StepResult, run_steps, select
 from kube6.steps.script import host_script
 
 __all__ = [
-    "RESET_STEPS",
     "Exec",
     "HostContext",
     "PutFile",

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kube6.plan.model import Plan, PlannedNode
-from kube6.render.base import Artifact, header, node_path
+from kube6.render.base import Artifact, NodeFile, header
 
-CONFIG_PATH = "/etc/ndppd.conf"
-DROPIN_PATH = "/etc/systemd/system/ndppd.service.d/kube6.conf"
+CONFIG = NodeFile("/etc/ndppd.conf")
+DROPIN = NodeFile("/etc/systemd/system/ndppd.service.d/kube6.conf")
+"""Restarts ndppd when it dies (`service_dropin`)."""
+CONFIG_PATH, DROPIN_PATH = CONFIG.path, DROPIN.path
 TIMEOUT_MS = 500
 """How long ndppd waits for the pod's own advertisement (`auto` rules); the ndppd default."""
 TTL_MS = 1000
@@ -33,12 +35,12 @@ def render(plan: Plan) -> Iterator[Artifact]:
     for node in plan.nodes:
         if node.ndp_rules:
             yield Artifact(
-                path=node_path(node, CONFIG_PATH),
+                path=CONFIG.at(node),
                 content=ndppd_conf(plan, node),
                 description=f"NDP proxy on {node.interface} of {node.name}",
             )
             yield Artifact(
-                path=node_path(node, DROPIN_PATH),
+                path=DROPIN.at(node),
                 content=service_dropin(plan),
                 description="restart ndppd when it dies",
             )

@@ -1,4 +1,5 @@
-"""packages: the pkgs.k8s.io repository of the planned minor; kubelet, kubeadm, kubectl held.
+"""The Kubernetes packages component (`up` step `packages`): the pkgs.k8s.io repository of
+the planned minor; kubelet, kubeadm, kubectl held.
 
 pkgs.k8s.io has one repository per minor version, so the sources line names the minor and an
 upgrade to the next minor is a change of this file (which `kube6 up` makes when the plan's minor
@@ -8,6 +9,8 @@ changes). The packages are installed at the plan's patch (`1.37.2-*`) and held.
 from __future__ import annotations
 
 from kube6 import mirrors
+from kube6.components.base import ArtifactHost, Component, Use
+from kube6.plan.model import Plan
 from kube6.steps import apt
 from kube6.steps.base import HostContext, Step, StepPlan
 
@@ -89,3 +92,18 @@ STEP: Step[object] = Step(
         ),
     ),
 )
+
+
+def hosts(plan: Plan) -> list[ArtifactHost]:
+    minor = plan.kubernetes_minor
+    return [
+        ArtifactHost("pkgs.k8s.io", f"apt repository of kubelet/kubeadm/kubectl v{minor}"),
+        ArtifactHost("prod-cdn.packages.k8s.io", "where pkgs.k8s.io redirects package downloads"),
+    ]
+
+
+def uses(plan: Plan) -> list[tuple[str, Use]]:
+    return [(host, ("apt", "kubernetes")) for host in ("pkgs.k8s.io", "prod-cdn.packages.k8s.io")]
+
+
+COMPONENT = Component("kubernetes", up=(STEP,), hosts=hosts, uses=uses)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.components.ndppd.render import CONFIG, DROPIN
 from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
 from kube6.routing import strategy
-from kube6.steps import apt, probe
+from kube6.steps import apt, files, probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 
-CONFIG_PATH = "/etc/ndppd.conf"
-DROPIN_PATH = "/etc/systemd/system/ndppd.service.d/kube6.conf"
+CONFIG_PATH, DROPIN_PATH = CONFIG.path, DROPIN.path
 SERVICE = "ndppd"
 
 
@@ -119,12 +119,14 @@ def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
     reason = not_needed(ctx)
     if reason:
         return StepPlan.nothing(reason)
-    artifact = ctx.files.get(CONFIG_PATH)
+    artifact = files.rendered(ctx, CONFIG)
     if artifact is None:
-        return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
+        return files.missing(ctx, CONFIG)
     actions: list[Action] = []
-    dropin = ctx.files.get(DROPIN_PATH)
+    dropin = files.rendered(ctx, DROPIN)
     systemd = ctx.options.services is Services.SYSTEMD
+    if systemd and dropin is None:
+        return files.missing(ctx, DROPIN)
     if systemd and dropin is not None and facts.dropin != dropin.content:
         actions += [
             PutFile(DROPIN_PATH, dropin.content, dropin.mode, why="restart ndppd if it dies"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kube6.plan.model import Plan, PlannedNode
-from kube6.render.base import Artifact, header, node_path
+from kube6.render.base import Artifact, NodeFile, header
 
-SYSCTL_PATH = "/etc/sysctl.d/90-kube6.conf"
-MODULES_PATH = "/etc/modules-load.d/kube6.conf"
+SYSCTL = NodeFile("/etc/sysctl.d/90-kube6.conf")
+MODULES_LOAD = NodeFile("/etc/modules-load.d/kube6.conf")
 
 MODULES: tuple[tuple[str, str], ...] = (
     ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
@@ -27,12 +27,12 @@ def render(plan: Plan) -> Iterator[Artifact]:
     modules = modules_conf(plan)
     for node in plan.nodes:
         yield Artifact(
-            path=node_path(node, SYSCTL_PATH),
+            path=SYSCTL.at(node),
             content=sysctl_conf(plan, node),
             description=f"IPv6 forwarding and router advertisements on {node.interface}",
         )
         yield Artifact(
-            path=node_path(node, MODULES_PATH),
+            path=MODULES_LOAD.at(node),
             content=modules,
             description="kernel modules loaded at boot",
         )

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 from kube6 import versions
 from kube6.plan.model import Plan
-from kube6.render.base import Artifact, header, node_path
+from kube6.render.base import Artifact, NodeFile, header, node_path
 from kube6.spec import RegistryMirror
 
-CONFIG_PATH = "/etc/containerd/config.toml"
+CONFIG = NodeFile("/etc/containerd/config.toml")
+CONFIG_PATH = CONFIG.path
 PAUSE_IMAGE = versions.PAUSE.version
 """The sandbox image that kubeadm v1.37.2 pulls (`PauseVersion` in
 cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes v1.37.2; `kubeadm config images
@@ -37,7 +38,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
     registry_files = list(registry_configs(plan))
     for node in plan.nodes:
         yield Artifact(
-            path=node_path(node, CONFIG_PATH),
+            path=CONFIG.at(node),
             content=content,
             description="containerd 2.x configuration (version 3, systemd cgroups)",
         )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.components.host.render import MODULES_LOAD, SYSCTL
 from kube6.facts.system import MODULES_SCRIPT, parse_modules
-from kube6.steps import probe
+from kube6.render.base import NodeFile
+from kube6.steps import files, probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, run
 
-SYSCTL_PATH = "/etc/sysctl.d/90-kube6.conf"
-MODULES_PATH = "/etc/modules-load.d/kube6.conf"
+SYSCTL_PATH = SYSCTL.path
+MODULES_PATH = MODULES_LOAD.path
 SNAPSHOT_PATH = "/var/lib/kube6/sysctl-before.conf"
 """The values of every setting kube6 changed, as they were before; `kube6 reset` restores them."""
 FSTAB = "/etc/fstab"
@@ -83,13 +85,13 @@ class SysctlFacts:
     snapshot: str | None
 
 
-def _rendered(ctx: HostContext, path: str) -> str | None:
-    artifact = ctx.files.get(path)
+def _rendered(ctx: HostContext, file: NodeFile) -> str | None:
+    artifact = files.rendered(ctx, file)
     return artifact.content if artifact is not None else None
 
 
 async def read_sysctl(ctx: HostContext) -> SysctlFacts:
-    wanted = parse_sysctl_conf(_rendered(ctx, SYSCTL_PATH) or "")
+    wanted = parse_sysctl_conf(_rendered(ctx, SYSCTL) or "")
     live = await probe.stdout(ctx, "sysctl", "-e", *wanted) if wanted else ""
     routes = await probe.stdout(
         ctx, "ip", "-6", "route", "show", "default", "dev", ctx.node.interface
@@ -113,9 +115,9 @@ def plan_sysctl(ctx: HostContext, facts: SysctlFacts) -> StepPlan:
     Example: a fresh host gets `sysctl -w net.ipv6.conf.eth0.accept_ra=2`, the file, and
     `sysctl -p /etc/sysctl.d/90-kube6.conf`; a converged one "... settings are live".
     """
-    rendered = _rendered(ctx, SYSCTL_PATH)
+    rendered = _rendered(ctx, SYSCTL)
     if rendered is None:
-        return StepPlan.nothing(f"no {SYSCTL_PATH} was rendered for {ctx.node.name}")
+        return files.missing(ctx, SYSCTL)
     wanted = parse_sysctl_conf(rendered)
     changing = {k: v for k, v in wanted.items() if facts.live.get(k) != v}
     if not changing and facts.file == rendered:
@@ -162,7 +164,7 @@ MODULES_PROBE = ("sh", "-c", MODULES_SCRIPT)
 
 
 async def read_modules(ctx: HostContext) -> ModulesFacts:
-    wanted = parse_modules_conf(_rendered(ctx, MODULES_PATH) or "")
+    wanted = parse_modules_conf(_rendered(ctx, MODULES_LOAD) or "")
     # kube6 check's probe: loaded, or built in by any sign (a kernel without loadable modules
     # has no modprobe to run, and a container hides /sys/module and /lib/modules).
     present = parse_modules(await probe.stdout(ctx, *MODULES_PROBE) or "== none\n")
@@ -176,9 +178,9 @@ def fresh_modules(ctx: HostContext) -> ModulesFacts:
 
 def plan_modules(ctx: HostContext, facts: ModulesFacts) -> StepPlan:
     """Put the modules-load.d file and `modprobe` every listed module not loaded yet."""
-    rendered = _rendered(ctx, MODULES_PATH)
+    rendered = _rendered(ctx, MODULES_LOAD)
     if rendered is None:
-        return StepPlan.nothing(f"no {MODULES_PATH} was rendered for {ctx.node.name}")
+        return files.missing(ctx, MODULES_LOAD)
     wanted = parse_modules_conf(rendered)
     missing = [m for m in wanted if m not in facts.loaded]
     if not missing and facts.file == rendered:

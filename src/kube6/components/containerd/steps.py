@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kube6 import mirrors, yamlio
+from kube6.components.containerd.render import CONFIG, REGISTRY_CONFIG_PATH
 from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
-from kube6.render.containerd import REGISTRY_CONFIG_PATH
-from kube6.steps import apt, probe
+from kube6.steps import apt, files, probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan
 from kube6.versions import CONTAINERD
 
-CONFIG_PATH = "/etc/containerd/config.toml"
+CONFIG_PATH = CONFIG.path
 CRICTL_PATH = "/etc/crictl.yaml"
 SOCKET = "unix:///run/containerd/containerd.sock"
 KEYRING = f"{apt.KEYRINGS}/docker.asc"
@@ -131,9 +131,9 @@ def fresh_config(ctx: HostContext) -> ConfigFacts:
 def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
     """The rendered config.toml (version 3, systemd cgroups) and registry mirrors (certs.d);
     a running containerd restarts for a new config.toml (it reads certs.d at every pull)."""
-    artifact = ctx.files.get(CONFIG_PATH)
+    artifact = files.rendered(ctx, CONFIG)
     if artifact is None:
-        return StepPlan.nothing(f"no {CONFIG_PATH} was rendered for {ctx.node.name}")
+        return files.missing(ctx, CONFIG)
     on_host = dict(facts.registries)
     actions: list[Action] = []
     for path in _registry_files(ctx):

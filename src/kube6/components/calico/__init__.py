@@ -1,0 +1,35 @@
+"""The Calico component: tigera-operator and its Installation (IPv6 pools, no encapsulation),
+the BGP resources of `bgp` routing, kube6's default network policies, and the images and
+charts they come from."""
+
+from __future__ import annotations
+
+from kube6.components.base import ArtifactHost, Component, Use
+from kube6.plan.model import Plan
+from kube6.render import calico, policies
+from kube6.versions import CALICO
+
+CHARTS = "https://docs.tigera.io/calico/charts"
+
+
+def hosts(plan: Plan) -> list[ArtifactHost]:
+    return [
+        ArtifactHost("docs.tigera.io", f"Calico {CALICO.version} Helm charts (repository)"),
+        ArtifactHost("quay.io", "the tigera-operator image and Calico images"),
+        ArtifactHost("docker.io", "Calico component images (docker.io/calico)"),
+        ArtifactHost("registry-1.docker.io", "Docker Hub's registry API"),
+        ArtifactHost("auth.docker.io", "Docker Hub's pull tokens"),
+        ArtifactHost("production.cloudflare.docker.com", "Docker Hub's image layers"),
+    ]
+
+
+def uses(plan: Plan) -> list[tuple[str, Use]]:
+    return [("docs.tigera.io", ("chart", CHARTS))]
+
+
+COMPONENT = Component(
+    "calico",
+    renderers={"calico": calico.render, "policies": policies.render},
+    hosts=hosts,
+    uses=uses,
+)

@@ -1,0 +1,25 @@
+"""The containerd component: containerd.io from Docker's apt repository, its configuration
+(and registry mirrors), crictl's. Renderers in `render`, `up` steps in `steps`."""
+
+from __future__ import annotations
+
+from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.containerd import render, steps
+from kube6.plan.model import Plan
+
+
+def hosts(plan: Plan) -> list[ArtifactHost]:
+    return [ArtifactHost("download.docker.com", "apt repository of containerd.io (containerd 2.x)")]
+
+
+def uses(plan: Plan) -> list[tuple[str, Use]]:
+    return [("download.docker.com", ("apt", "docker"))]
+
+
+COMPONENT = Component(
+    "containerd",
+    renderers={"containerd": render.render},
+    up=(steps.STEP,),
+    hosts=hosts,
+    uses=uses,
+)

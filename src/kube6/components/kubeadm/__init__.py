@@ -1,0 +1,26 @@
+"""The kubeadm component: the kubeadm configurations, the first control plane's init, the
+other nodes' join (and kubelet serving certificates), and the images kubeadm pulls."""
+
+from __future__ import annotations
+
+from kube6.components.base import ArtifactHost, Component
+from kube6.plan.model import Plan
+from kube6.render import kubeadm as render
+from kube6.steps import control_plane, join
+
+
+def hosts(plan: Plan) -> list[ArtifactHost]:
+    return [
+        ArtifactHost(
+            "registry.k8s.io",
+            f"control-plane, CoreDNS and pause images of Kubernetes {plan.kubernetes_version}",
+        )
+    ]
+
+
+COMPONENT = Component(
+    "kubeadm",
+    renderers={"kubeadm": render.render},
+    up=(control_plane.STEP, join.STEP),
+    hosts=hosts,
+)
