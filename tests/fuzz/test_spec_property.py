@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 
 from kube6 import spec as spec_module
 from kube6.cli import run
+from kube6.components.kubeadm import render as kubeadm_render
 from kube6.components.registry import render_all
 from kube6.errors import PlanError, SpecError
 from kube6.plan import make_plan
-from kube6.render import kubeadm as kubeadm_render
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
 from tests.conftest import k8s_binary
 

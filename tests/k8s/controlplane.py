@@ -33,8 +33,8 @@ from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 
 from kube6 import yamlio
+from kube6.components.kubeadm import render as kubeadm_render
 from kube6.plan.model import Plan
-from kube6.render import kubeadm as kubeadm_render
 
 LOOPBACK = "::1"
 START_TIMEOUT = 90.0

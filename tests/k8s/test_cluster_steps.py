@@ -56,7 +56,7 @@ from kube6.plan.model import Plan
 from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.base import leaves
 from kube6.steps.cluster import HELM
-from kube6.steps.control_plane import ADMIN_CONF
+from kube6.steps.kubectl import ADMIN_CONF
 from kube6.steps.runner import Report
 from kube6.versions import GATEWAY_API
 from tests.conftest import judged_against, k8s_binary, unverified

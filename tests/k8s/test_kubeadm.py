@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kube6 import spec
+from kube6.components.kubeadm import render as kubeadm
 from kube6.components.registry import render_all
 from kube6.errors import PlanError
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render import kubeadm
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
 from tests.conftest import k8s_binary
 from tests.plan.test_properties import network_overrides

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from kube6.components.kubeadm.serving import KUBELET_CONF, SIGNER
 from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
 from kube6.steps import RunOptions, Status, run_steps
-from kube6.steps.control_plane import ADMIN_CONF
-from kube6.steps.serving import KUBELET_CONF, SIGNER
+from kube6.steps.kubectl import ADMIN_CONF
 from tests.conftest import k8s_binary
 from tests.k8s.controlplane import ControlPlane
 from tests.steps.test_serving import csr_pem

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from kube6.components.kubeadm import render as kubeadm
+from kube6.components.kubeadm.render import PlaceholderError, fill_placeholders
 from kube6.plan.model import Plan
-from kube6.render import kubeadm
 from kube6.render.base import (
     CA_CERT_HASH,
     CERTIFICATE_KEY,
@@ -20,7 +21,6 @@ from kube6.render.base import (
     SECRET_MODE,
     Artifact,
 )
-from kube6.render.kubeadm import PlaceholderError, fill_placeholders
 
 TOKEN = "abcdef.0123456789abcdef"
 HASH = "0" * 63 + "f"

@@ -15,10 +15,10 @@ import yaml
 from kube6 import spec
 from kube6.components.cert_manager.render import ACME_SERVERS, issuers
 from kube6.components.containerd import render as containerd
+from kube6.components.kubeadm.render import init_documents, join_document
 from kube6.components.registry import render_all
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render.kubeadm import init_documents, join_document
 
 
 def _spec(**changes: Any) -> Plan:

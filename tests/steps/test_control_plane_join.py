@@ -7,14 +7,15 @@ import subprocess
 
 import pytest
 
+from kube6.components.kubeadm import control_plane, join
+from kube6.components.kubeadm.control_plane import Account, InitFacts, KubeconfigFacts, TaintFacts
+from kube6.components.kubeadm.render import INIT_PATH
 from kube6.errors import Kube6Error
 from kube6.execute import RecordingExecutor
 from kube6.plan.model import Plan
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
-from kube6.render.kubeadm import INIT_PATH
-from kube6.steps import StepPlan, control_plane, join
+from kube6.steps import StepPlan
 from kube6.steps.base import Exec, PutFile
-from kube6.steps.control_plane import Account, InitFacts, KubeconfigFacts, TaintFacts
 
 from .conftest import arun, context
 from .test_secrets import ca_pem

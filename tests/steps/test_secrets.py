@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kube6.cli.app import run as cli
+from kube6.components.kubeadm.join import ca_cert_hash
 from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import RecordingExecutor
 from kube6.execute.command import Result
 from kube6.plan.model import Plan
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
 from kube6.steps import RunOptions, Status, host_script, run_steps
-from kube6.steps.join import ca_cert_hash
 
 from .conftest import arun
 

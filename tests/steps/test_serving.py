@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from kube6.components.kubeadm import serving
+from kube6.components.kubeadm.serving import ServingFacts, judge, parse_requests, plan_serving
 from kube6.execute import RecordingExecutor
 from kube6.plan.model import Plan
-from kube6.steps import serving
-from kube6.steps.serving import ServingFacts, judge, parse_requests, plan_serving
 
 from .conftest import arun, context
 

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from kube6.plan.model import Plan
 from kube6.render.base import Renderer
-from kube6.steps.base import Step
 
 if TYPE_CHECKING:
     from kube6.results import Finding
+    from kube6.steps.base import Step
     from kube6.verify.objects import ClusterObjects
 
 Use = tuple[str, str]

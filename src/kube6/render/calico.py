@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.kubeadm.render import KUBE_PROXY_MODE
 from kube6.plan.model import Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
-from kube6.render.kubeadm import KUBE_PROXY_MODE
 from kube6.routing import strategy
 
 VALUES_PATH = cluster_path("calico/values.yaml")

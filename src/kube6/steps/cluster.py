@@ -16,7 +16,7 @@ from kube6 import mirrors
 from kube6.render.base import Artifact
 from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, Targets, run
-from kube6.steps.control_plane import ADMIN_CONF, kubectl
+from kube6.steps.kubectl import ADMIN_CONF, kubectl
 
 CLUSTER_DIR = "/etc/kube6/cluster"
 HELM = "/usr/local/bin/helm"

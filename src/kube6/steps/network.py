@@ -12,7 +12,7 @@ from kube6.render.calico import CALICO_API_SERVICE
 from kube6.routing import strategy
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
-from kube6.steps.control_plane import kubectl
+from kube6.steps.kubectl import kubectl
 from kube6.versions import CALICO, HELM
 
 CALICO_REPO = "https://docs.tigera.io/calico/charts"

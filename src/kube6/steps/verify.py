@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
-from kube6.steps.control_plane import kubectl
+from kube6.steps.kubectl import kubectl
 
 if TYPE_CHECKING:
     # kube6.verify.fetch brings lightkube and httpx (~1 s): loaded when this step reads a

@@ -24,7 +24,7 @@ from kube6.components.gateway import render
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
-from kube6.steps.control_plane import kubectl
+from kube6.steps.kubectl import kubectl
 from kube6.verify.objects import (
     ClusterObjects,
     Obj,

@@ -4,9 +4,8 @@ other nodes' join (and kubelet serving certificates), and the images kubeadm pul
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component
+from kube6.components.kubeadm import control_plane, join, render
 from kube6.plan.model import Plan
-from kube6.render import kubeadm as render
-from kube6.steps import control_plane, join
 
 
 def hosts(plan: Plan) -> list[ArtifactHost]:

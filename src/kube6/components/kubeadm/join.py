@@ -1,5 +1,5 @@
 """join: a fresh token and the CA hash from the first control plane; the other nodes join;
-the kubelets' serving certificates are approved (`kube6.steps.serving`).
+the kubelets' serving certificates are approved (`kube6.components.kubeadm.serving`).
 
 Extra control-plane nodes join one at a time (each adds an etcd member) with a certificate key
 from `kubeadm init phase upload-certs`; workers join in parallel. The filled join
@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from kube6.components.kubeadm import serving
+from kube6.components.kubeadm.control_plane import parse_certificate_key, parse_token
+from kube6.components.kubeadm.render import JOIN, JOIN_PATH, fill_placeholders
 from kube6.execute.command import Command
 from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
-from kube6.render.kubeadm import JOIN_PATH, fill_placeholders
-from kube6.steps import probe, serving
+from kube6.steps import files, probe
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets
-from kube6.steps.control_plane import parse_certificate_key, parse_token
 
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 CA_CERT = "/etc/kubernetes/pki/ca.crt"
@@ -120,7 +121,7 @@ def plan_join(ctx: HostContext, facts: JoinFacts) -> StepPlan:
     the placeholder version back so no token stays on disk."""
     if facts.joined:
         return StepPlan.nothing(f"{ctx.node.name} has joined ({KUBELET_CONF} exists)")
-    artifact = ctx.files.get(JOIN_PATH)
+    artifact = files.rendered(ctx, JOIN)
     if artifact is None:
         return StepPlan.stop(
             f"no {JOIN_PATH} was rendered for {ctx.node.name}",

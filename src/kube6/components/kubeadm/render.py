@@ -23,8 +23,8 @@ from kube6.render.base import (
     PUBLIC_MODE,
     SECRET_MODE,
     Artifact,
+    NodeFile,
     header,
-    node_path,
 )
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
@@ -32,8 +32,9 @@ KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
-INIT_PATH = "/etc/kubernetes/kubeadm/init.yaml"
-JOIN_PATH = "/etc/kubernetes/kubeadm/join.yaml"
+INIT = NodeFile("/etc/kubernetes/kubeadm/init.yaml")
+JOIN = NodeFile("/etc/kubernetes/kubeadm/join.yaml")
+INIT_PATH, JOIN_PATH = INIT.path, JOIN.path
 ETCD_DATA_DIR = "/var/lib/etcd"
 KUBE_PROXY_MODE = "nftables"
 """GA since Kubernetes 1.33; iptables is still the default, ipvs is deprecated since 1.35."""
@@ -137,7 +138,7 @@ def _init_artifact(plan: Plan, node: PlannedNode) -> Artifact:
     # With a bootstrap token inside, the filled file is a secret.
     secret = any(marker in content for marker in PLACEHOLDERS)
     return Artifact(
-        path=node_path(node, INIT_PATH),
+        path=INIT.at(node),
         content=content,
         mode=SECRET_MODE if secret else PUBLIC_MODE,
         description=what,
@@ -148,9 +149,7 @@ def _join_artifact(plan: Plan, node: PlannedNode) -> Artifact:
     role = "control-plane node" if node.is_control_plane else "worker"
     what = f"kubeadm join configuration of {role} {node.name} (kubeadm join --config {JOIN_PATH})."
     content = header(plan, what) + _notes(_JOIN_NOTES) + yamlio.dump(join_document(plan, node))
-    return Artifact(
-        path=node_path(node, JOIN_PATH), content=content, mode=SECRET_MODE, description=what
-    )
+    return Artifact(path=JOIN.at(node), content=content, mode=SECRET_MODE, description=what)
 
 
 def _notes(lines: tuple[str, ...]) -> str:
@@ -221,7 +220,7 @@ def _kubelet_configuration(plan: Plan) -> dict[str, Any]:
         "clusterDomain": plan.dns_domain,
         "maxPods": plan.max_pods,
         # The kubelets' serving certificates come from the cluster CA; join/serving-certs
-        # approves each node's own request (kube6.steps.serving).
+        # approves each node's own request (kube6.components.kubeadm.serving).
         "serverTLSBootstrap": True,
         "failSwapOn": True,
     }

@@ -33,7 +33,7 @@ from typing import Any
 
 from kube6.plan.model import Plan
 from kube6.steps.base import HostContext, StepPlan, run
-from kube6.steps.control_plane import kubectl
+from kube6.steps.kubectl import kubectl
 
 SIGNER = "kubernetes.io/kubelet-serving"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"

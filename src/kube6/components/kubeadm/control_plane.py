@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kube6.components.kubeadm.render import INIT, INIT_PATH
 from kube6.errors import Kube6Error
 from kube6.execute.command import Command
 from kube6.render.base import CERTIFICATE_KEY, JOIN_TOKEN, SECRET_MODE
-from kube6.render.kubeadm import INIT_PATH
-from kube6.steps import probe
+from kube6.steps import files, probe
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets, run
+from kube6.steps.kubectl import ADMIN_CONF, kubectl
 
-ADMIN_CONF = "/etc/kubernetes/admin.conf"
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 _HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -49,11 +49,6 @@ def parse_token(output: str) -> str:
     return token
 
 
-def kubectl(ctx: HostContext, *args: str) -> tuple[str, ...]:
-    """kubectl on this host with the cluster admin's kubeconfig."""
-    return ("kubectl", "--kubeconfig", ctx.path(ADMIN_CONF), *args)
-
-
 @dataclass(frozen=True)
 class InitFacts:
     initialised: bool
@@ -73,7 +68,7 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
         return StepPlan.nothing(
             f"{ADMIN_CONF} exists: the cluster is initialised (kubeadm init never runs twice)"
         )
-    artifact = ctx.files.get(INIT_PATH)
+    artifact = files.rendered(ctx, INIT)
     if artifact is None:
         return StepPlan.stop(
             f"no {INIT_PATH} was rendered for {ctx.node.name}, the first control-plane node",
