@@ -12,35 +12,46 @@ from kube6.cli.app import app, stderr
 from kube6.errors import SpecError, UsageError
 from kube6.modes import RoutingMode
 
+OUT_OPTION = typer.Option(Path("kube6.yaml"), "--output", "-o", "--out", help="File to write.")
+FORCE_OPTION = typer.Option(
+    False, "--force", help="Update an existing file (its comments and order are kept)."
+)
+NAME_OPTION = typer.Option("", "--name", help="Cluster name (default kube001).")
+PREFIX_OPTION = typer.Option(
+    "", "--prefix", help="The provider's prefix, e.g. 2001:db8:1234:5678::/64."
+)
+NODE_OPTION = typer.Option(
+    [],
+    "--node",
+    help="NAME=ADDRESS[,roles=control-plane+worker][,ssh=root@[ADDR]][,if=eth0]; repeat "
+    "for each node. The first node defaults to control-plane+worker, the others to worker.",
+)
+ROUTING_OPTION = typer.Option(
+    None, "--routing", help="ndp-proxy, routed or bgp (default: proposed from the host)."
+)
+NAT64_PREFIX_OPTION = typer.Option("", "--nat64-prefix", help="NAT64 prefix, e.g. 64:ff9b::/96.")
+EMAIL_OPTION = typer.Option("", "--email", help="ACME (Let's Encrypt) account e-mail.")
+DASHBOARD_HOST_OPTION = typer.Option("", "--dashboard-host", help="Public dashboard name.")
+DETECT_OPTION = typer.Option(
+    True,
+    "--detect/--no-detect",
+    help="Read hostname, uplink, stable address, on-link prefix, resolvers and the DNS64 "
+    "prefix from this host (Linux). Flags win over what is detected.",
+)
+
 
 @app.command()
 def init(
-    out: Path = typer.Option(Path("kube6.yaml"), "--output", "-o", "--out", help="File to write."),
-    force: bool = typer.Option(
-        False, "--force", help="Update an existing file (its comments and order are kept)."
-    ),
-    name: str = typer.Option("", "--name", help="Cluster name (default kube001)."),
-    prefix: str = typer.Option(
-        "", "--prefix", help="The provider's prefix, e.g. 2001:db8:1234:5678::/64."
-    ),
-    node: list[str] = typer.Option(
-        [],
-        "--node",
-        help="NAME=ADDRESS[,roles=control-plane+worker][,ssh=root@[ADDR]][,if=eth0]; repeat "
-        "for each node. The first node defaults to control-plane+worker, the others to worker.",
-    ),
-    routing: RoutingMode | None = typer.Option(
-        None, "--routing", help="ndp-proxy, routed or bgp (default: proposed from the host)."
-    ),
-    nat64_prefix: str = typer.Option("", "--nat64-prefix", help="NAT64 prefix, e.g. 64:ff9b::/96."),
-    email: str = typer.Option("", "--email", help="ACME (Let's Encrypt) account e-mail."),
-    dashboard_host: str = typer.Option("", "--dashboard-host", help="Public dashboard name."),
-    detect: bool = typer.Option(
-        True,
-        "--detect/--no-detect",
-        help="Read hostname, uplink, stable address, on-link prefix, resolvers and the DNS64 "
-        "prefix from this host (Linux). Flags win over what is detected.",
-    ),
+    out: Path = OUT_OPTION,
+    force: bool = FORCE_OPTION,
+    name: str = NAME_OPTION,
+    prefix: str = PREFIX_OPTION,
+    node: list[str] = NODE_OPTION,
+    routing: RoutingMode | None = ROUTING_OPTION,
+    nat64_prefix: str = NAT64_PREFIX_OPTION,
+    email: str = EMAIL_OPTION,
+    dashboard_host: str = DASHBOARD_HOST_OPTION,
+    detect: bool = DETECT_OPTION,
 ) -> None:
     """Write a commented kube6.yaml.
 

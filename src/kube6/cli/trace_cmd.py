@@ -16,6 +16,7 @@ from kube6.errors import CommandError, Kube6Error, UsageError
 
 if TYPE_CHECKING:
     from kube6.execute import Executor
+    from kube6.plan.model import Plan, PlannedNode
     from kube6.trace import TraceReport
 
 NOT_FOUND = 127
@@ -34,20 +35,28 @@ class Protocol(StrEnum):
     UDP = "udp"
 
 
+NODE_OPTION = typer.Argument(..., help="The node to trace on (a name from kube6.yaml).")
+ADDRESS_OPTION = typer.Option(
+    None, "--address", "-a", help="Trace traffic to and from this IPv6 address."
+)
+PORT_OPTION = typer.Option(
+    None, "--port", "-p", min=1, max=65535, help="Trace this port (both directions)."
+)
+PROTOCOL_OPTION = typer.Option(Protocol.TCP, "--protocol", help="tcp or udp, with --port.")
+DURATION_OPTION = typer.Option(30.0, "--duration", "-d", min=0.5, help="Seconds to trace.")
+NETNS_OPTION = typer.Option(
+    None, "--netns", help="Run inside this network namespace of this machine (the lab)."
+)
+
+
 @app.command()
 def trace(
-    node: str = typer.Argument(..., help="The node to trace on (a name from kube6.yaml)."),
-    address: str | None = typer.Option(
-        None, "--address", "-a", help="Trace traffic to and from this IPv6 address."
-    ),
-    port: int | None = typer.Option(
-        None, "--port", "-p", min=1, max=65535, help="Trace this port (both directions)."
-    ),
-    protocol: Protocol = typer.Option(Protocol.TCP, "--protocol", help="tcp or udp, with --port."),
-    duration: float = typer.Option(30.0, "--duration", "-d", min=0.5, help="Seconds to trace."),
-    netns: str | None = typer.Option(
-        None, "--netns", help="Run inside this network namespace of this machine (the lab)."
-    ),
+    node: str = NODE_OPTION,
+    address: str | None = ADDRESS_OPTION,
+    port: int | None = PORT_OPTION,
+    protocol: Protocol = PROTOCOL_OPTION,
+    duration: float = DURATION_OPTION,
+    netns: str | None = NETNS_OPTION,
     spec_path: Path | None = SpecOption,
 ) -> None:
     """Trace ICMPv6 echo (or an address/port) through NODE's netfilter, then remove the rules.
@@ -62,21 +71,7 @@ def trace(
     from kube6.trace import TraceFilter, run_trace, trace_session
 
     plan = load_plan(spec_path)
-    try:
-        planned = plan.node(node)
-    except KeyError:
-        names = ", ".join(n.name for n in plan.nodes[:20])
-        raise UsageError(
-            f"{node!r} is not a node of {plan.cluster_name} ({plan.source})",
-            fix=f"use one of: {names}",
-        ) from None
-    try:
-        target = IPv6Address(address) if address is not None else None
-    except ValueError:
-        raise UsageError(
-            f"--address {address!r} is not an IPv6 address",
-            fix="give one address, e.g. --address 2001:db8::10",
-        ) from None
+    planned, target = _node_and_target(plan, node, address)
     flt = TraceFilter(target, port, "udp" if protocol is Protocol.UDP else "tcp")
     executor: Executor = (
         NetnsExecutor(netns, host=node) if netns else executor_for(planned.ssh, host=node)
@@ -114,9 +109,35 @@ def trace(
     except (KeyboardInterrupt, asyncio.CancelledError):
         stderr.print(f"stopped; table ip6 {session.table} removed")
         raise KeyboardInterrupt from None
+    _summary(report, session.table)
+
+
+def _node_and_target(
+    plan: Plan, node: str, address: str | None
+) -> tuple[PlannedNode, IPv6Address | None]:
+    """The planned node named `node` and the --address to trace, or UsageError."""
+    try:
+        planned = plan.node(node)
+    except KeyError:
+        names = ", ".join(n.name for n in plan.nodes[:20])
+        raise UsageError(
+            f"{node!r} is not a node of {plan.cluster_name} ({plan.source})",
+            fix=f"use one of: {names}",
+        ) from None
+    try:
+        target = IPv6Address(address) if address is not None else None
+    except ValueError:
+        raise UsageError(
+            f"--address {address!r} is not an IPv6 address",
+            fix="give one address, e.g. --address 2001:db8::10",
+        ) from None
+    return planned, target
+
+
+def _summary(report: TraceReport, table: str) -> None:
     found = report.packets
     stderr.print(
-        f"{len(found)} packet(s) traced; table ip6 {session.table} removed"
+        f"{len(found)} packet(s) traced; table ip6 {table} removed"
         + (":" if found else " (nothing matched: is traffic flowing to this node?)")
     )
     for packet in found:

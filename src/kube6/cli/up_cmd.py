@@ -118,6 +118,17 @@ def next_steps(plan: Plan) -> list[str]:
     return lines
 
 
+def _one_script_on_stdout(output: UpOutput, script_dir: Path | None, names: list[str]) -> None:
+    if output is UpOutput.SH and script_dir is None and len(names) > 1:
+        # One script on stdout is piped to `sh` on one host: several hosts' commands must
+        # never arrive there together.
+        raise UsageError(
+            f"--output sh prints one host's script on stdout; this plan has {len(names)} "
+            f"nodes ({', '.join(names)})",
+            fix="add --script-dir DIR for one file per node, or --node NAME for one of them",
+        )
+
+
 def _run(
     steps: tuple[Step[Any], ...],
     *,
@@ -159,14 +170,7 @@ def _run(
 
         check_folder(script_dir, "--script-dir")  # before any host is read
     names = select_nodes(plan, nodes)
-    if output is UpOutput.SH and script_dir is None and len(names) > 1:
-        # One script on stdout is piped to `sh` on one host: several hosts' commands must
-        # never arrive there together.
-        raise UsageError(
-            f"--output sh prints one host's script on stdout; this plan has {len(names)} "
-            f"nodes ({', '.join(names)})",
-            fix="add --script-dir DIR for one file per node, or --node NAME for one of them",
-        )
+    _one_script_on_stdout(output, script_dir, names)
     request = usecase.UpRequest(
         steps=steps,
         nodes=names,

@@ -22,64 +22,78 @@ if TYPE_CHECKING:
     from kube6.verify.result import CheckResult
 
 
+KUBECONFIG_OPTION = typer.Option(
+    None,
+    "--kubeconfig",
+    help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, ~/.kube/config, then "
+    "admin.conf of the first control-plane node over SSH (see --no-fetch).",
+    show_default=False,
+)
+FETCH_OPTION = typer.Option(
+    True,
+    "--fetch/--no-fetch",
+    help="With no kubeconfig on this machine, read /etc/kubernetes/admin.conf from the "
+    "first control-plane node over SSH (its ssh: in the spec) and keep it in a private "
+    "temporary file for this run only. --no-fetch: never copy the admin credentials here.",
+)
+OUTPUT_OPTION = typer.Option(Output.TABLE, "--output", "-o", help="table or json.")
+WATCH_OPTION = typer.Option(
+    False, "--watch", "-w", help="Re-run until every check passes or --timeout passes."
+)
+TIMEOUT_OPTION = typer.Option(600.0, "--timeout", min=0, help="Seconds, with --watch.")
+INTERVAL_OPTION = typer.Option(10.0, "--interval", min=0.1, help="Seconds between rounds.")
+OUTSIDE_OPTION = typer.Option(
+    True,
+    "--outside/--no-outside",
+    help="Also check from this machine: gateway HTTPS, dashboard AAAA and certificate.",
+)
+PROBES_OPTION = typer.Option(
+    True,
+    "--probes/--no-probes",
+    help="Test the data path from inside the cluster: two short-lived pods on two nodes "
+    "(deleted afterwards) check that a pod gets an IPv6 address from a planned pool, "
+    "resolves kubernetes.default through the cluster DNS, pings its node, a pod on the "
+    "other node and --probe-outside, and reaches --ipv4-only-name through DNS64/NAT64 "
+    "(when the plan has NAT64). --no-probes: no pods are created.",
+)
+PROBE_IMAGE_OPTION = typer.Option(
+    None,
+    "--probe-image",
+    help="Image of the probe pods; it needs ping, nc, nslookup and ip (busybox applets, "
+    "or iputils, netcat, bind9 and iproute2 as in netshoot).",
+    show_default=DEFAULT_PROBE_IMAGE,
+)
+PROBE_NETNS_OPTION = typer.Option(
+    None,
+    "--probe-netns",
+    help="Run the probes inside this network namespace of this machine instead of in pods "
+    "(a lab pod: no cluster DNS there).",
+)
+PROBE_OUTSIDE_OPTION = typer.Option(
+    str(DEFAULT_OUTSIDE), "--probe-outside", help="Outside IPv6 address the probes ping."
+)
+IPV4_ONLY_NAME_OPTION = typer.Option(
+    DEFAULT_IPV4_ONLY_NAME,
+    "--ipv4-only-name",
+    help="A name with only A records, reached through DNS64/NAT64 when the plan has NAT64.",
+)
+
+
 @app.command()
 def verify(
     spec_path: Path | None = SpecOption,
-    kubeconfig: Path | None = typer.Option(
-        None,
-        "--kubeconfig",
-        help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, ~/.kube/config, then "
-        "admin.conf of the first control-plane node over SSH (see --no-fetch).",
-        show_default=False,
-    ),
-    fetch_: bool = typer.Option(
-        True,
-        "--fetch/--no-fetch",
-        help="With no kubeconfig on this machine, read /etc/kubernetes/admin.conf from the "
-        "first control-plane node over SSH (its ssh: in the spec) and keep it in a private "
-        "temporary file for this run only. --no-fetch: never copy the admin credentials here.",
-    ),
-    output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
-    watch_: bool = typer.Option(
-        False, "--watch", "-w", help="Re-run until every check passes or --timeout passes."
-    ),
-    timeout: float = typer.Option(600.0, "--timeout", min=0, help="Seconds, with --watch."),
-    interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between rounds."),
-    outside: bool = typer.Option(
-        True,
-        "--outside/--no-outside",
-        help="Also check from this machine: gateway HTTPS, dashboard AAAA and certificate.",
-    ),
-    probes: bool = typer.Option(
-        True,
-        "--probes/--no-probes",
-        help="Test the data path from inside the cluster: two short-lived pods on two nodes "
-        "(deleted afterwards) check that a pod gets an IPv6 address from a planned pool, "
-        "resolves kubernetes.default through the cluster DNS, pings its node, a pod on the "
-        "other node and --probe-outside, and reaches --ipv4-only-name through DNS64/NAT64 "
-        "(when the plan has NAT64). --no-probes: no pods are created.",
-    ),
-    probe_image: str | None = typer.Option(
-        None,
-        "--probe-image",
-        help="Image of the probe pods; it needs ping, nc, nslookup and ip (busybox applets, "
-        "or iputils, netcat, bind9 and iproute2 as in netshoot).",
-        show_default=DEFAULT_PROBE_IMAGE,
-    ),
-    probe_netns: str | None = typer.Option(
-        None,
-        "--probe-netns",
-        help="Run the probes inside this network namespace of this machine instead of in pods "
-        "(a lab pod: no cluster DNS there).",
-    ),
-    probe_outside: str = typer.Option(
-        str(DEFAULT_OUTSIDE), "--probe-outside", help="Outside IPv6 address the probes ping."
-    ),
-    ipv4_only_name: str = typer.Option(
-        DEFAULT_IPV4_ONLY_NAME,
-        "--ipv4-only-name",
-        help="A name with only A records, reached through DNS64/NAT64 when the plan has NAT64.",
-    ),
+    kubeconfig: Path | None = KUBECONFIG_OPTION,
+    fetch_: bool = FETCH_OPTION,
+    output: Output = OUTPUT_OPTION,
+    watch_: bool = WATCH_OPTION,
+    timeout: float = TIMEOUT_OPTION,
+    interval: float = INTERVAL_OPTION,
+    outside: bool = OUTSIDE_OPTION,
+    probes: bool = PROBES_OPTION,
+    probe_image: str | None = PROBE_IMAGE_OPTION,
+    probe_netns: str | None = PROBE_NETNS_OPTION,
+    probe_outside: str = PROBE_OUTSIDE_OPTION,
+    ipv4_only_name: str = IPV4_ONLY_NAME_OPTION,
 ) -> None:
     """Check a running cluster against the plan: nodes, addresses, Services, Calico, pods,
     add-ons, the data path from two probe pods, and (from here) the gateway and the dashboard.

@@ -215,6 +215,9 @@ def _ip(namespace: str, *args: str) -> Argv:
     return ("ip", "-n", namespace, *args)
 
 
+ROUTER_SYSCTLS = ("net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.default.forwarding=1")
+
+
 def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
     """Every command that builds the lab, in order (namespaces, links, addresses, routes).
 
@@ -222,6 +225,15 @@ def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
     `tayga_commands`, after `tayga --mktun` created it). With `real_nodes` the nodes keep a
     fresh server's forwarding and accept_ra: setting them is `kube6 up`'s job there.
     """
+    cmds = _world_commands(lay) + _segment_commands(lay)
+    for node in lay.nodes:
+        cmds += _node_commands(lay, node, real_nodes=real_nodes)
+    return cmds
+
+
+def _world_commands(lay: Layout) -> list[Argv]:
+    """The namespaces, and the world outside the nodes' links: the provider's router
+    (upstream), the internet host, and NAT64 with the resolver."""
     cmds: list[Argv] = [("ip", "netns", "add", ns) for ns in lay.namespaces]
     for ns in lay.namespaces:
         # DAD only delays the lab by a second per address; the lab's addresses are unique.
@@ -230,12 +242,8 @@ def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
         )
         cmds.append(_ip(ns, "link", "set", "lo", "up"))
     up, inet, n64 = lay.upstream, lay.internet, lay.nat64
-    routers = (
-        "net.ipv6.conf.all.forwarding=1",
-        "net.ipv6.conf.default.forwarding=1",
-    )
-    cmds.append(_sysctl(up, *routers))
-    cmds.append(_sysctl(n64, *routers, "net.ipv4.ip_forward=1"))
+    cmds.append(_sysctl(up, *ROUTER_SYSCTLS))
+    cmds.append(_sysctl(n64, *ROUTER_SYSCTLS, "net.ipv4.ip_forward=1"))
 
     # upstream <-> internet
     cmds += [
@@ -267,6 +275,12 @@ def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
         _ip(inet, "link", "set", "eth1", "up"),
         _ip(inet, "route", "add", str(TAYGA_POOL), "via", str(IPV4_GATEWAY), "dev", "eth1"),
     ]
+    return cmds
+
+
+def _segment_commands(lay: Layout) -> list[Argv]:
+    up = lay.upstream
+    cmds: list[Argv] = []
     # upstream: one bridge per provider link, on-link for the whole prefix (it solicits any
     # address in it, like a hosting provider's router), snooping off so that solicitations for
     # addresses nobody has joined still reach every port.
@@ -285,52 +299,58 @@ def setup_commands(lay: Layout, *, real_nodes: bool = False) -> list[Argv]:
             _ip(up, "addr", "add", f"{UPSTREAM_LINK_LOCAL}/64", "dev", seg.bridge, "nodad"),
             _ip(up, "link", "set", seg.bridge, "up"),
         ]
-    for node in lay.nodes:
-        ns = node.namespace
-        if not real_nodes:
-            cmds.append(_sysctl(ns, *routers))
-        cmds += [
-            _ip(
-                ns,
-                "link",
-                "add",
-                node.interface,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                node.upstream_port,
-                "netns",
-                up,
-            ),
-            _ip(up, "link", "set", node.upstream_port, "master", node.bridge, "up"),
-        ]
-        if not real_nodes:
-            # kube6's sysctl file: keep RA-learned routes while forwarding.
-            cmds.append(_sysctl(ns, f"net.ipv6.conf.{node.interface}.accept_ra=2"))
-        cmds += [
-            _ip(
-                ns,
-                "addr",
-                "add",
-                f"{node.address}/{node.prefix.prefixlen}",
-                "dev",
-                node.interface,
-                "nodad",
-            ),
-            _ip(ns, "link", "set", node.interface, "up"),
-            _ip(
-                ns,
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                str(UPSTREAM_LINK_LOCAL),
-                "dev",
-                node.interface,
-            ),
-        ]
+    return cmds
+
+
+def _node_commands(lay: Layout, node: NodeLink, *, real_nodes: bool) -> list[Argv]:
+    """A node's uplink on its provider link, its address and its default route."""
+    up = lay.upstream
+    cmds: list[Argv] = []
+    ns = node.namespace
+    if not real_nodes:
+        cmds.append(_sysctl(ns, *ROUTER_SYSCTLS))
+    cmds += [
+        _ip(
+            ns,
+            "link",
+            "add",
+            node.interface,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            node.upstream_port,
+            "netns",
+            up,
+        ),
+        _ip(up, "link", "set", node.upstream_port, "master", node.bridge, "up"),
+    ]
+    if not real_nodes:
+        # kube6's sysctl file: keep RA-learned routes while forwarding.
+        cmds.append(_sysctl(ns, f"net.ipv6.conf.{node.interface}.accept_ra=2"))
+    cmds += [
+        _ip(
+            ns,
+            "addr",
+            "add",
+            f"{node.address}/{node.prefix.prefixlen}",
+            "dev",
+            node.interface,
+            "nodad",
+        ),
+        _ip(ns, "link", "set", node.interface, "up"),
+        _ip(
+            ns,
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            str(UPSTREAM_LINK_LOCAL),
+            "dev",
+            node.interface,
+        ),
+    ]
     return cmds
 
 
