@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6.execute import Command, Executor, Result
-from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
+from kube6.routing import strategy
 from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
 from kube6.verify.result import CheckResult, failed, passed, skipped
 
@@ -265,24 +265,6 @@ def address_probe(plan: Plan) -> Probe:
     return Probe(name, Command(argv, timeout=15), interpret)
 
 
-def _outside_fix(plan: Plan) -> str:
-    if plan.routing is RoutingMode.NDP_PROXY:
-        return (
-            "the provider's router finds pod addresses by neighbour solicitation: the NDP proxy "
-            "on the pod's node must answer (`systemctl status ndppd`, its rules in "
-            "/etc/ndppd.conf), and the node must forward (net.ipv6.conf.all.forwarding=1)"
-        )
-    if plan.routing is RoutingMode.BGP:
-        return (
-            "the upstream router must learn the pod blocks over BGP: `calicoctl node status` on "
-            "the node shows the session, and TCP 179 must be open to the peer"
-        )
-    return (
-        f"the provider must route {plan.pods} to the nodes; the node must forward "
-        "(net.ipv6.conf.all.forwarding=1)"
-    )
-
-
 def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]]:
     """The probes to run for `targets`, and a skipped result for each one left out."""
     todo: list[Probe] = [address_probe(plan)]
@@ -328,7 +310,12 @@ def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]
         skips.append(skipped("pod-to-pod", "no pod on another node to reach"))
     if targets.outside is not None:
         todo.append(
-            ping_probe("pod-to-outside", targets.outside, "an outside address", _outside_fix(plan))
+            ping_probe(
+                "pod-to-outside",
+                targets.outside,
+                "an outside address",
+                strategy(plan.routing).outside_fix(plan),
+            )
         )
     else:
         skips.append(skipped("pod-to-outside", "no outside address given"))
