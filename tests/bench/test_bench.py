@@ -163,3 +163,44 @@ def test_tool_cost_checks_nodes_in_parallel(lab_env: None, tmp_path: Path) -> No
     # The 4 nodes' checks overlap in time (serial would give 1).
     assert check["4 clean overlap"][0] > 2, check
     assert set(data["plan_render_s"]) == {"2", "20"}  # type: ignore[call-overload]
+
+
+def test_e2e_figures_from_an_up_report() -> None:
+    """bench/e2e.py builds real clusters (minutes each, run by hand for bench/README); its
+    arithmetic and parsing are held here: the plans it builds, a step's time is its slowest
+    host's, kube6's kubeadm part, and the join values from kubeadm's own output."""
+    from kube6.plan import make_plan
+    from kube6.render.base import CA_CERT_HASH, JOIN_TOKEN
+    from kube6.spec import from_data
+
+    e2e = _load("e2e")
+    for count in (2, 3):
+        plan = make_plan(from_data(e2e.spec_data(count)))
+        assert plan.ok, plan.failures
+        assert [n.is_control_plane for n in plan.nodes] == [True] + [False] * (count - 1)
+    report = {
+        "hosts": {
+            "cp1": [
+                {"step": "host/sysctl", "seconds": 0.5},
+                {"step": "control-plane/init", "seconds": 40.0},
+                {"step": "join/serving-certs", "seconds": 3.0},
+            ],
+            "worker1": [
+                {"step": "host/sysctl", "seconds": 0.7},
+                {"step": "join/workers", "seconds": 12.0},
+            ],
+        }
+    }
+    times = e2e.step_times(report)
+    assert times["host/sysctl"] == 0.7
+    assert e2e.kubeadm_part(times) == 55.0
+    printed = (
+        "kubeadm join [2001:db8:1234:5678::11]:6443 --token abcdef.0123456789abcdef "
+        "--discovery-token-ca-cert-hash sha256:" + "a" * 64 + " \n"
+    )
+    assert e2e.join_values(printed) == {
+        JOIN_TOKEN: "abcdef.0123456789abcdef",
+        CA_CERT_HASH: "sha256:" + "a" * 64,
+    }
+    with pytest.raises(ValueError, match="no token"):
+        e2e.join_values("kubeadm: error")

@@ -461,7 +461,8 @@ def test_operator_image(cache: Path, registry: str, tmp_path: Path) -> None:
 
 def test_node_image_has_confds_bird_templates(node_root: Path) -> None:
     """confd renders bird.cfg/bird6.cfg from /etc/calico/confd (conf.d/*.toml, templates/); without
-    them BIRD never starts: no BGP mesh between the nodes, no peering with the router."""
+    them BIRD never starts: no peering with the router in `bgp` routing (the only mode in which
+    kube6 runs BIRD; the others leave cluster routes to Felix)."""
     from tests.conftest import unverified
 
     conf_d = node_root / "etc/calico/confd/conf.d"

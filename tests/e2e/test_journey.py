@@ -20,6 +20,7 @@ manifest.json `unavailable`) does not touch this journey.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -469,3 +470,43 @@ def test_reset_returns_each_node_to_its_starting_facts(journey: Journey) -> None
         # Pods' interfaces, Felix's routes and sandbox namespaces are gone too (reset's
         # pod-network step): the routes and links compared here would show them.
         assert after == journey.before[node.name], node.name
+
+
+KILLED_AFTER = (CP, "firewall/boot")
+"""The progress line after which the interrupted `up` is killed: `control-plane/init` (kubeadm
+init, ~30-60 s) is then running on the control plane, the worst place to lose the operator."""
+
+
+def test_an_up_killed_halfway_finishes_when_run_again(journey: Journey) -> None:
+    """From the reset nodes: `up` is killed with its SSH sessions (SIGKILL to its process group,
+    as a dropped laptop or terminal would) a few seconds into kubeadm init; `up` run again
+    converges and its verify step passes."""
+    program = Path(sys.executable).with_name("kube6")
+    argv = ["ip", "netns", "exec", journey.lab.internet, "env",
+            f"HOME={journey.lab.operator_home}", str(program), "up", "--spec", str(journey.spec)]  # fmt: skip
+    first = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    seen: list[str] = []
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:
+            seen.append(line.rstrip())
+            words = line.split()
+            if words[:2] == list(KILLED_AFTER):
+                time.sleep(6)
+                break
+        assert first.poll() is None, "up ended before it could be killed:\n" + "\n".join(seen)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # already ended: the assertion says why
+            os.killpg(first.pid, 9)
+        first.wait(timeout=30)
+    print("\nkilled after:\n" + "\n".join(seen[-3:]))
+
+    done = kube6(journey, "up", "-o", "json")
+    results = _step_results(json.loads(done.stdout))
+    broken = [r for r in results if r["status"] not in ("ok", "changed")]
+    assert not broken, json.dumps(broken, indent=1) + f"\nunready: {unready_pods(journey)}"
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = {(r["host"], r["step"]): r["status"] for r in results}
+    assert steps[(CP, "verify")] in ("ok", "changed"), steps

@@ -60,8 +60,10 @@ def test_ndppd_install_config_service(plan: Plan) -> None:
     assert routing.plan_config(ctx, routing.ConfigFacts(rendered, running, dropin)).noop == (
         "/etc/ndppd.conf (and its systemd drop-in) are the rendered ones"
     )
+    # Two commands: `enable --now` never starts a SysV-generated unit such as Debian's ndppd.
     assert shown(routing.plan_service(ctx, probe.ServiceFacts(False, False))) == [
-        "systemctl enable --now ndppd"
+        "systemctl enable ndppd",
+        "systemctl start ndppd",
     ]
     assert routing.plan_service(ctx, running).noop == "ndppd is enabled and running"
 

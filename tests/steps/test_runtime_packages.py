@@ -87,7 +87,11 @@ def test_containerd_config_restarts_a_running_containerd(plan: Plan) -> None:
 def test_containerd_service_and_crictl(plan: Plan) -> None:
     ctx = context(plan)
     assert shown(runtime.plan_service(ctx, probe.ServiceFacts(False, True))) == [
-        "systemctl enable --now containerd"
+        "systemctl enable containerd"
+    ]
+    assert shown(runtime.plan_service(ctx, probe.ServiceFacts(False, False))) == [
+        "systemctl enable containerd",
+        "systemctl start containerd",
     ]
     assert (
         runtime.plan_service(ctx, probe.ServiceFacts(True, True)).noop

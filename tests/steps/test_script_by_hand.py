@@ -3,7 +3,7 @@
 Per host, one file; placeholders expand (and an unset one stops the script); the values are
 set before use and the CA hash is computed, not described; what the script assumes is stated
 and checked; `apt-get install` never runs before `apt-get update`; a fresh host gets
-`systemctl enable --now ndppd`. The fill-in lines are run by /bin/sh here, not just read.
+`systemctl enable ndppd` and `systemctl start ndppd`. The fill-in lines are run by /bin/sh here, not just read.
 """
 
 from __future__ import annotations
@@ -104,4 +104,5 @@ def test_apt_update_before_any_install_and_ndppd_started(scripts: dict[str, str]
         update = next(i for i, line in enumerate(lines) if "apt-get update" in line)
         install = next(i for i, line in enumerate(lines) if "apt-get install" in line)
         assert update < install
-        assert "systemctl enable --now ndppd" in lines
+        enable, start = lines.index("systemctl enable ndppd"), lines.index("systemctl start ndppd")
+        assert enable < start

@@ -578,10 +578,25 @@ def ready(node: RealNode, timeout: float = 120.0) -> None:
     except NodeError:
         raise NodeError(f"node {node.name} did not start:\n{node.output()}") from None
     for mountpoint in node.remounts:
-        _run(remount_argv(node.leader, mountpoint))
+        _remount(node, mountpoint)
     state = wait_booted(node, timeout)
     if state not in ("running", "degraded"):
         raise NodeError(f"node {node.name} did not boot: systemd says {state!r}\n{node.output()}")
+
+
+def _remount(node: RealNode, mountpoint: str, timeout: float = 20.0) -> None:
+    """Make one cgroup hierarchy writable inside the node. nspawn mounts the hierarchies in the
+    node's mount namespace a moment after its PID 1 exists: on a loaded machine the mount point
+    may not be there yet (seen: `mount point does not exist`), so wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _run(remount_argv(node.leader, mountpoint))
+            return
+        except NodeError as error:
+            if "does not exist" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def joined_argv(python: str, cgroups: Sequence[Path], argv: Sequence[str]) -> Argv:
@@ -752,3 +767,30 @@ def _remove_cgroup(path: Path) -> None:
 
 if __name__ == "__main__":
     _exec_in_cgroups(sys.argv[1:])
+
+
+def memory_use(lab_id: str, node: str) -> dict[str, int] | None:
+    """What a real node uses now, from its memory cgroup: `usage` (everything charged to it,
+    page cache of its images included) and `rss` (anonymous memory: the processes themselves).
+    None where the machine mounts no memory controller. Call it from the process that started
+    the node: the node's cgroups sit under that process's own."""
+    name = cgroup_name(lab_id, node)
+    for hierarchy in _hierarchies():
+        path = hierarchy.node_cgroup(name)
+        if "memory" in hierarchy.names.split(","):
+            stat = _read_stat(path / "memory.stat")
+            usage = int((path / "memory.usage_in_bytes").read_text())
+            return {"usage": usage, "rss": stat.get("total_rss", stat.get("rss", 0))}
+        if hierarchy.names == "" and (path / "memory.current").exists():
+            stat = _read_stat(path / "memory.stat")
+            return {"usage": int((path / "memory.current").read_text()), "rss": stat.get("anon", 0)}
+    return None
+
+
+def _read_stat(path: Path) -> dict[str, int]:
+    values = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            values[key] = int(value)
+    return values

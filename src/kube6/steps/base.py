@@ -81,7 +81,7 @@ Action = Exec | PutFile
 def run(
     *argv: str, why: str = "", secrets: tuple[str, ...] = (), timeout: float | None = None
 ) -> Exec:
-    """Shorthand: `run("systemctl", "enable", "--now", "containerd")`."""
+    """Shorthand: `run("systemctl", "restart", "containerd")`."""
     return Exec(Command(tuple(argv), secrets=secrets, timeout=timeout), why=why)
 
 

@@ -86,7 +86,15 @@ def start(ctx: HostContext, name: str, facts: ServiceFacts) -> list[Exec]:
     if ctx.options.services is Services.SYSTEMD:
         if facts.enabled and facts.active:
             return []
-        return [run("systemctl", "enable", "--now", name, why=f"start {name} now and at boot")]
+        # Two commands, not `enable --now`, for the reason given in `stop`: for a SysV-generated
+        # unit the `--now` start never happens (seen on a lab node: ndppd stayed stopped when
+        # `up` ran again after `kube6 reset`).
+        actions = []
+        if not facts.enabled:
+            actions.append(run("systemctl", "enable", name, why=f"start {name} at boot"))
+        if not facts.active:
+            actions.append(run("systemctl", "start", name, why=f"start {name} now"))
+        return actions
     if facts.active:
         return []
     return _direct_start(ctx, name, f"start {name} (no init system here)")

@@ -150,7 +150,7 @@ async def read_service(ctx: HostContext) -> probe.ServiceFacts:
 
 
 def fresh_service(ctx: HostContext) -> probe.ServiceFacts:
-    return probe.ServiceFacts(False, False)  # `systemctl enable --now ndppd` is planned
+    return probe.ServiceFacts(False, False)  # `systemctl enable` and `start ndppd` are planned
 
 
 def plan_service(ctx: HostContext, facts: probe.ServiceFacts) -> StepPlan:
