@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kube6.components import gateway
+from kube6.components import gateway, helm
 from kube6.components import kubernetes as packages
 from kube6.components.containerd import steps as runtime
-from kube6.components.registry import ADDONS_STEP
+from kube6.components.registry import ADDONS_STEP, NETWORK_STEP
 from kube6.facts.system import OsRelease
-from kube6.steps import network
 from kube6.versions import (
     BUSYBOX,
     CERT_MANAGER,
@@ -133,7 +132,7 @@ def test_charts_and_files_are_what_kube6_fetches(cache: Path) -> None:
             assert meta["name"] == release.chart.rsplit("/", 1)[1]
             assert meta["version"] == release.version
     files = {e["url"]: e for e in artifacts.read_index(cache, "files")}
-    tarball = network.helm_tarball("amd64")
+    tarball = helm.helm_tarball("amd64")
     for url in (
         f"https://get.helm.sh/{tarball}",
         f"https://get.helm.sh/{tarball}.sha256sum",
@@ -147,7 +146,7 @@ def _helm_releases() -> list[Any]:
     from kube6.steps import cluster
 
     found = []
-    for step in (*ADDONS_STEP.children, *network.STEP.children):
+    for step in (*ADDONS_STEP.children, *NETWORK_STEP.children):
         plan = step.plan
         closure = getattr(plan, "__closure__", None) or ()
         found += [c.cell_contents for c in closure if isinstance(c.cell_contents, cluster.Release)]
@@ -624,7 +623,7 @@ def test_charts_push_to_the_registry_and_read_back(
 
 def test_helm_tarball_passes_kube6s_checksum_step_and_runs(cache: Path, tmp_path: Path) -> None:
     folder = cache / "files" / "get.helm.sh"
-    tarball = network.helm_tarball("amd64")
+    tarball = helm.helm_tarball("amd64")
     # What kube6's network/helm step runs: `cd DIR && sha256sum -c TARBALL.sha256sum`.
     run("sha256sum", "-c", f"{tarball}.sha256sum", cwd=folder)
     run("tar", "-xzf", folder / tarball, "-C", tmp_path, "--strip-components=1", "linux-amd64/helm")

@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.calico import render as calico
 from kube6.plan import make_plan
-from kube6.render import calico
 from kube6.versions import CALICO
 from tests.e2e import artifacts
 from tests.e2e.artifacts import MissingArtifactsError, Reference, export

@@ -36,11 +36,11 @@ from typing import Any
 import pytest
 import yaml
 
+from kube6.components.calico.policies import EXAMPLE_OPEN_PORT
 from kube6.lab import Lab, nodes
 from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render.policies import EXAMPLE_OPEN_PORT
 from kube6.spec import from_data
 
 from .artifacts import cache_root

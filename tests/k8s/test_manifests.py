@@ -30,11 +30,11 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from kube6 import spec, versions
+from kube6.components.calico.policies import policies as kube6_policies
+from kube6.components.calico.render import installation as calico_installation
 from kube6.components.registry import render_all
 from kube6.plan import make_plan
 from kube6.render.base import Artifact
-from kube6.render.calico import installation as calico_installation
-from kube6.render.policies import policies as kube6_policies
 from tests.conftest import judged_against, k8s_binary, unverified
 from tests.k8s.upstream import CHARTS, PINS, Chart, Installed, Upstream
 

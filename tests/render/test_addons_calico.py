@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.calico import render as calico
 from kube6.components.kubeadm import render as kubeadm
 from kube6.plan.model import Plan
-from kube6.render import calico
 from kube6.render.base import Artifact
 
 PlanOf = Callable[[str], Plan]

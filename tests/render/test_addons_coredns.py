@@ -7,8 +7,8 @@ from collections.abc import Callable
 import yaml
 
 from kube6 import spec
+from kube6.components.coredns import render as coredns
 from kube6.plan.model import Plan
-from kube6.render import coredns
 
 PlanOf = Callable[[str], Plan]
 

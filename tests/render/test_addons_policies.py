@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.calico import policies
+from kube6.components.calico import render as calico
 from kube6.components.gateway import render as gateway
 from kube6.plan.model import Plan
-from kube6.render import calico, policies
 
 PlanOf = Callable[[str], Plan]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from kube6 import spec
-from kube6.components import gateway
+from kube6.components import gateway, helm
 from kube6.components import kubernetes as packages
 from kube6.components.containerd import steps as runtime
 from kube6.components.containerd.render import REGISTRY_CONFIG_PATH
-from kube6.components.registry import ADDONS_STEP
+from kube6.components.registry import ADDONS_STEP, NETWORK_STEP
 from kube6.facts.system import OsRelease
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.steps import StepPlan, network, probe
+from kube6.steps import StepPlan, probe
 from kube6.steps.apt import RepoFacts
 from kube6.steps.base import Exec, PutFile
 from kube6.steps.cluster import HELM, ReleaseFacts
@@ -90,7 +90,7 @@ def test_docker_repository_from_the_mirror_with_an_inline_key() -> None:
 
 
 def test_helm_tarball_and_checksum_from_the_download_mirror() -> None:
-    step_plan = network.plan_helm(context(lab(), "cp1"), network.HelmFacts(None, "amd64"))
+    step_plan = helm.plan_helm(context(lab(), "cp1"), helm.HelmFacts(None, "amd64"))
     fetched = [a[-1] for a in argv(step_plan) if a[0] == "curl"]
     prefix = "http://[2001:db8:ffff::10]:8080/files/get.helm.sh/helm-v"
     assert all(url.startswith(prefix) for url in fetched)
@@ -108,7 +108,7 @@ def test_gateway_api_bundle_from_the_download_mirror() -> None:
 
 def test_charts_from_the_oci_mirror_keep_their_names_and_versions() -> None:
     ctx = context(lab(), "cp1")
-    calico = leaf(network.STEP, "calico").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
+    calico = leaf(NETWORK_STEP, "calico").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     command = argv(calico)[-1]
     assert command[:10] == (
         HELM,

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from kube6 import spec
-from kube6.components import gateway
-from kube6.components.registry import ADDONS_STEP
+from kube6.components import coredns, gateway, helm
+from kube6.components.calico import steps as calico_steps
+from kube6.components.registry import ADDONS_STEP, NETWORK_STEP
 from kube6.execute import RecordingExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.steps import StepPlan, cluster, network, verify
+from kube6.steps import StepPlan, cluster, verify
 from kube6.steps.cluster import ManifestFacts, ReleaseFacts
 
 from .conftest import arun, context
@@ -30,7 +31,7 @@ def leaf(step: object, name: str) -> object:
 
 def test_helm_binary(plan: Plan) -> None:
     ctx = context(plan)
-    step_plan = network.plan_helm(ctx, network.HelmFacts("v3.19.0", "arm64"))
+    step_plan = helm.plan_helm(ctx, helm.HelmFacts("v3.19.0", "arm64"))
     assert shown(step_plan)[-1] == (
         "tar -xzf /var/lib/kube6/helm/helm-v4.3.1-linux-arm64.tar.gz -C /usr/local/bin "
         "--strip-components=1 linux-arm64/helm"
@@ -39,15 +40,12 @@ def test_helm_binary(plan: Plan) -> None:
         'sh -c \'cd "$1" && sha256sum -c "$2"\' kube6-verify /var/lib/kube6/helm '
         "helm-v4.3.1-linux-arm64.tar.gz.sha256sum"
     )
-    assert (
-        network.plan_helm(ctx, network.HelmFacts("v4.3.1", "amd64")).noop
-        == "helm v4.3.1 is installed"
-    )
+    assert helm.plan_helm(ctx, helm.HelmFacts("v4.3.1", "amd64")).noop == "helm v4.3.1 is installed"
 
 
 def test_calico_release(plan: Plan) -> None:
     ctx = context(plan)
-    step = leaf(network.STEP, "calico")
+    step = leaf(NETWORK_STEP, "calico")
     values = ctx.cluster_files["calico/values.yaml"]
     step_plan = step.plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert shown(step_plan) == [
@@ -102,7 +100,7 @@ def test_release_read(plan: Plan) -> None:
         0o644,
     )
     ctx = context(plan, executor=ex)
-    step = leaf(network.STEP, "calico")
+    step = leaf(NETWORK_STEP, "calico")
     facts = arun(step.read(ctx))  # type: ignore[attr-defined]
     assert facts.status == "deployed"
     assert facts.chart_version == "v3.33.1"
@@ -144,21 +142,21 @@ def test_manifests_read_uses_server_side_diff(plan: Plan) -> None:
 
 def test_steps_that_do_not_apply_say_why(plan: Plan) -> None:
     ctx = context(plan)
-    assert leaf(network.STEP, "calico-bgp").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
+    assert leaf(NETWORK_STEP, "calico-bgp").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
         "routing is ndp-proxy, not bgp"
     )
-    assert leaf(network.STEP, "coredns").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
+    assert leaf(NETWORK_STEP, "coredns").plan(ctx, ManifestFacts(frozenset())).noop == (  # type: ignore[attr-defined]
         "CoreDNS keeps its defaults (DNS64: off)"
     )
 
 
 def test_calico_ready_waits_for_the_operators_statuses(plan: Plan) -> None:
     ctx = context(plan)
-    assert shown(network.plan_calico_ready(ctx, frozenset({"calico", "ippools"}))) == [
+    assert shown(calico_steps.plan_calico_ready(ctx, frozenset({"calico", "ippools"}))) == [
         f"{KUBECTL} wait --for=create --for=condition=Available tigerastatus/calico "
         "tigerastatus/apiserver --timeout=10m"
     ]
-    assert network.plan_calico_ready(ctx, frozenset({"calico", "apiserver"})).noop == (
+    assert calico_steps.plan_calico_ready(ctx, frozenset({"calico", "apiserver"})).noop == (
         "the operator reports calico, apiserver Available"
     )
     statuses = {
@@ -179,17 +177,17 @@ def test_calico_ready_waits_for_the_operators_statuses(plan: Plan) -> None:
             {"metadata": {"name": "tiers"}},
         ]
     }
-    assert network.parse_available(json.dumps(statuses)) == frozenset({"calico"})
-    assert network.parse_available("not json") == frozenset()
+    assert calico_steps.parse_available(json.dumps(statuses)) == frozenset({"calico"})
+    assert calico_steps.parse_available("not json") == frozenset()
 
 
 def test_nodes_ready_and_coredns(plan: Plan) -> None:
     ctx = context(plan)
-    assert shown(network.plan_ready(ctx, network.ReadyFacts(frozenset(), 0))) == [
+    assert shown(coredns.plan_ready(ctx, coredns.ReadyFacts(frozenset(), 0))) == [
         f"{KUBECTL} wait --for=condition=Ready node --all --timeout=10m",
         f"{KUBECTL} -n kube-system rollout status deployment/coredns --timeout=10m",
     ]
-    assert network.plan_ready(ctx, network.ReadyFacts(frozenset({"node0001"}), 2)).noop == (
+    assert coredns.plan_ready(ctx, coredns.ReadyFacts(frozenset({"node0001"}), 2)).noop == (
         "1 node(s) Ready, CoreDNS available"
     )
     nodes = {
@@ -204,7 +202,7 @@ def test_nodes_ready_and_coredns(plan: Plan) -> None:
             },
         ]
     }
-    assert network.parse_ready_nodes(json.dumps(nodes)) == frozenset({"a"})
+    assert coredns.parse_ready_nodes(json.dumps(nodes)) == frozenset({"a"})
 
 
 def test_gateway_api_bundle(plan: Plan) -> None:
@@ -256,7 +254,7 @@ def test_coredns_step_takes_the_corefile_over_from_kubeadm(plan: Plan) -> None:
     data = spec.example().model_dump(mode="json", exclude_none=True)
     data["dns"] = {"nat64_prefix": "64:ff9b::/96", "dns64": "coredns"}
     ctx = context(make_plan(spec.from_data(data)))
-    step_plan = leaf(network.STEP, "coredns").plan(ctx, ManifestFacts(frozenset()))  # type: ignore[attr-defined]
+    step_plan = leaf(NETWORK_STEP, "coredns").plan(ctx, ManifestFacts(frozenset()))  # type: ignore[attr-defined]
     assert shown(step_plan)[-1] == (
         f"{KUBECTL} apply --server-side --field-manager kube6 --force-conflicts "
         "-f /etc/kube6/cluster/coredns/configmap.yaml"
@@ -304,7 +302,7 @@ def test_calico_resources_wait_for_the_calico_api(plan: Plan) -> None:
     """projectcalico.org/v3 is served by the Calico API server (pods): the policies are applied
     only once its APIService is Available."""
     ctx = context(plan)
-    step = leaf(network.STEP, "policies")
+    step = leaf(NETWORK_STEP, "policies")
     policies = ctx.cluster_files["policies/default.yaml"]
     assert shown(step.plan(ctx, ManifestFacts(frozenset()))) == [  # type: ignore[attr-defined]
         f"{KUBECTL} wait --for=condition=Available apiservice/v3.projectcalico.org --timeout=10m",
@@ -319,7 +317,7 @@ def test_calico_crds_are_applied_server_side_not_as_a_release(plan: Plan) -> Non
     # Found on the lab's real nodes: as a Helm release the chart failed with `Secret
     # "sh.helm.release.v1.calico-crds.v1" is invalid: data: Too long` (1 MiB cap).
     ctx = context(plan)
-    step = leaf(network.STEP, "calico-crds")
+    step = leaf(NETWORK_STEP, "calico-crds")
     folder = f"{cluster.CLUSTER_DIR}/charts/calico-crds-v3.33.1"
     assert [a.display for a in step.plan(ctx, cluster.ChartCrdsFacts(False)).actions] == [  # type: ignore[attr-defined]
         f"rm -rf {folder}",

@@ -18,6 +18,7 @@ from kube6.components import (
     calico,
     cert_manager,
     containerd,
+    coredns,
     dashboard,
     gateway,
     helm,
@@ -30,10 +31,10 @@ from kube6.components.base import ArtifactHost, Component, Use
 from kube6.errors import PlanError
 from kube6.execute.base import Executor
 from kube6.plan.model import Plan
-from kube6.render import check_path, coredns, firewall
+from kube6.render import check_path, firewall
 from kube6.render.base import Artifact, Renderer
 from kube6.steps import firewall as firewall_steps
-from kube6.steps import network, preflight
+from kube6.steps import preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
 from kube6.steps.reset import RESET_STEPS
@@ -47,7 +48,6 @@ ADD_ONS: tuple[Component, ...] = (
 )
 """The cluster add-ons, in the order `up` installs them (the `addons` step)."""
 
-COREDNS = Component("coredns", renderers={"coredns": coredns.render})
 FIREWALL = Component("firewall", renderers={"firewall": firewall.render}, up=(firewall_steps.STEP,))
 
 COMPONENTS: tuple[Component, ...] = (
@@ -59,7 +59,7 @@ COMPONENTS: tuple[Component, ...] = (
     *ADD_ONS,
     host.COMPONENT,
     ndppd.COMPONENT,
-    COREDNS,
+    coredns.COMPONENT,
     FIREWALL,
 )
 """Every component, in the order `kube6 check` lists the hosts they come from; `UP_STEPS` says
@@ -69,6 +69,18 @@ RENDERERS: dict[str, Renderer] = {
     name: renderer for c in COMPONENTS for name, renderer in c.renderers.items()
 }
 """Stable renderer name -> renderer, for every component."""
+
+NETWORK_STEP: Step[object] = Step(
+    "network",
+    "helm; Calico (CRDs, tigera-operator with the rendered values); nodes Ready, CoreDNS up.",
+    children=(
+        *helm.COMPONENT.up,
+        *calico.steps.INSTALL,
+        *coredns.COMPONENT.up,
+        *calico.steps.READY_AND_POLICIES,
+    ),
+)
+"""helm, Calico, CoreDNS; the nodes Ready; Calico Available and its policies applied."""
 
 ADDONS_STEP: Step[object] = Step(
     "addons",
@@ -84,7 +96,7 @@ UP_STEPS: tuple[Step[Any], ...] = (
     *ndppd.COMPONENT.up,
     *FIREWALL.up,
     *kubeadm.COMPONENT.up,
-    network.STEP,
+    NETWORK_STEP,
     ADDONS_STEP,
     verify_steps.STEP,
 )
@@ -181,6 +193,7 @@ def namespaces(plan: Plan) -> list[str]:
 __all__ = [
     "ADDONS_STEP",
     "COMPONENTS",
+    "NETWORK_STEP",
     "RENDERERS",
     "RESET_STEPS",
     "UP_STEPS",

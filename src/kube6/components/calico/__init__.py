@@ -1,15 +1,16 @@
 """The Calico component: tigera-operator and its Installation (IPv6 pools, no encapsulation),
 the BGP resources of `bgp` routing, kube6's default network policies, and the images and
-charts they come from."""
+charts they come from. Renderers in `render` and `policies`, `up` steps in `steps` (the
+registry places them in the `network` phase, around CoreDNS and the nodes turning Ready)."""
 
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.calico import policies, render, steps
 from kube6.plan.model import Plan
-from kube6.render import calico, policies
 from kube6.versions import CALICO
 
-CHARTS = "https://docs.tigera.io/calico/charts"
+CHARTS = steps.CALICO_REPO
 
 
 def hosts(plan: Plan) -> list[ArtifactHost]:
@@ -29,7 +30,8 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
 
 COMPONENT = Component(
     "calico",
-    renderers={"calico": calico.render, "policies": policies.render},
+    renderers={"calico": render.render, "policies": policies.render},
+    up=(*steps.INSTALL, *steps.READY_AND_POLICIES),
     hosts=hosts,
     uses=uses,
 )

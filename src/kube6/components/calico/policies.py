@@ -49,6 +49,7 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.calico.render import CALICO_API, CALICO_API_SERVICE
 from kube6.components.gateway.render import (
     CONTROLLER_NAMESPACE,
     GATEWAY_NAME,
@@ -57,7 +58,6 @@ from kube6.components.gateway.render import (
 )
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
-from kube6.render.calico import CALICO_API, CALICO_API_SERVICE
 
 POLICIES_PATH = cluster_path("policies/default.yaml")
 

@@ -1,0 +1,136 @@
+"""Calico's `up` steps, in the `network` phase: its CRD chart, then tigera-operator with the
+rendered values, the BGP resources in `bgp` routing (`INSTALL`); once the nodes are Ready, the
+operator's statuses Available and kube6's default network policies (`READY_AND_POLICIES`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kube6.components.calico.render import CALICO_API_SERVICE
+from kube6.routing import strategy
+from kube6.steps import cluster, probe
+from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.kubectl import kubectl
+from kube6.versions import CALICO
+
+CALICO_REPO = "https://docs.tigera.io/calico/charts"
+
+
+def _bgp(ctx: HostContext) -> str | None:
+    if strategy(ctx.plan.routing).bgp_peering:
+        return None
+    return f"routing is {ctx.plan.routing}, not bgp"
+
+
+CALICO_STATUSES = ("calico", "apiserver")
+"""The operator's TigeraStatus objects for what kube6 installs: Calico itself (calico-node,
+typha, kube-controllers) and the Calico API server (projectcalico.org/v3)."""
+
+
+def parse_available(text: str | None) -> frozenset[str]:
+    """Names of the TigeraStatus objects that are Available, from `kubectl get -o json`."""
+    if not text:
+        return frozenset()
+    try:
+        items = json.loads(text).get("items", [])
+    except ValueError:
+        return frozenset()
+    return frozenset(
+        item["metadata"]["name"]
+        for item in items
+        if any(
+            c.get("type") == "Available" and c.get("status") == "True"
+            for c in (item.get("status") or {}).get("conditions") or []
+        )
+    )
+
+
+async def read_calico_ready(ctx: HostContext) -> frozenset[str]:
+    return parse_available(
+        await probe.stdout(ctx, *kubectl(ctx, "get", "tigerastatus", "-o", "json"))
+    )
+
+
+def fresh_calico_ready(ctx: HostContext) -> frozenset[str]:
+    return frozenset()
+
+
+def plan_calico_ready(ctx: HostContext, available: frozenset[str]) -> StepPlan:
+    """Wait until the operator reports Calico and its API server Available.
+
+    Nodes turn Ready as soon as calico-node has written the CNI configuration, a minute or more
+    before felix, typha and kube-controllers pass their readiness checks; without this wait the
+    verify step that follows would judge a cluster that is still starting."""
+    if set(CALICO_STATUSES) <= available:
+        return StepPlan.nothing("the operator reports " + ", ".join(CALICO_STATUSES) + " Available")
+    return StepPlan.do(
+        run(
+            *kubectl(
+                ctx,
+                "wait",
+                "--for=create",
+                "--for=condition=Available",
+                *(f"tigerastatus/{name}" for name in CALICO_STATUSES),
+                f"--timeout={cluster.WAIT}",
+            ),
+            why="calico-node, typha, kube-controllers and the Calico API server ready",
+            timeout=700,
+        )
+    )
+
+
+INSTALL: tuple[Step[Any], ...] = (
+    cluster.chart_crds_step(
+        "calico-crds",
+        "Calico's CRD chart (the operator chart has none since v3.32), applied server-side: "
+        "too large for a Helm release.",
+        cluster.Release(
+            "calico-crds",
+            "crd.projectcalico.org.v1",
+            CALICO.version,
+            "tigera-operator",
+            repo=CALICO_REPO,
+        ),
+    ),
+    cluster.helm_step(
+        "calico",
+        "tigera-operator with the rendered Installation values.",
+        cluster.Release(
+            "calico",
+            "tigera-operator",
+            CALICO.version,
+            "tigera-operator",
+            repo=CALICO_REPO,
+            values="calico/values.yaml",
+        ),
+    ),
+    cluster.manifests_step(
+        "calico-bgp",
+        "Calico BGP peering resources (bgp mode).",
+        cluster.under("calico"),
+        _bgp,
+        api_service=CALICO_API_SERVICE,
+    ),
+)
+"""Calico installed: its CRDs, tigera-operator with the rendered values, the BGP resources."""
+
+READY_AND_POLICIES: tuple[Step[Any], ...] = (
+    Step(
+        "calico-ready",
+        "Calico and its API server Available (the operator's TigeraStatus).",
+        plan_calico_ready,
+        read_calico_ready,
+        fresh_calico_ready,
+        targets=Targets.FIRST_CONTROL_PLANE,
+        needs_cluster=True,
+    ),
+    cluster.manifests_step(
+        "policies",
+        "kube6's default network policies (pods closed to the outside but the gateway).",
+        cluster.under("policies"),
+        api_service=CALICO_API_SERVICE,
+    ),
+)
+"""Once the nodes are Ready: Calico Available, then kube6's default network policies."""
