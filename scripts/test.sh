@@ -56,7 +56,7 @@ if [[ -z "${KUBE6_SKIP_E2E:-}" ]]; then
     bash tests/e2e/build-rootfs.sh
     bash tests/e2e/build-artifacts.sh
     bash tests/e2e/build-calico.sh
-    bash tests/e2e/build-addons.sh pebble cert-manager
+    bash tests/e2e/build-addons.sh
 else
     echo "WARNING: KUBE6_SKIP_E2E=1: the e2e tier's artifacts are NOT built" >&2
 fi

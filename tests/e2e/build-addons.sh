@@ -344,8 +344,8 @@ step "manifest" python3 "$HELPERS" manifest "$CACHE" "$ENTRIES" "$FULL"
 log "built (in $CACHE):"
 printf '  %-50s %s\n' "bin/pebble" "$PEBBLE_MODULE@$PEBBLE_VERSION" >&2
 python3 - "$CACHE/images/index.json" >&2 <<'EOF'
-import json, sys
-for e in json.load(open(sys.argv[1])):
+import json, os, sys
+for e in json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else []:
     if e.get("builder") == "build-addons.sh":
         print(f"  {e['ref']:<50} images/{e['file']}")
 EOF

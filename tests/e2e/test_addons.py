@@ -13,11 +13,15 @@ A missing cache FAILS these tests (it never skips them).
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
+import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kube6.versions import CERT_MANAGER, HEADLAMP
 from tests.e2e import artifacts
@@ -104,11 +109,29 @@ class Program:
 # Manifest and index
 
 
+def test_images_carry_the_references_kube6s_charts_pull(cache: Path) -> None:
+    images = {e["ref"]: e for e in mine(artifacts.read_index(cache, "images"))}
+    # Headlamp: the chart's image is {registry}/{repository}:v{appVersion}; kube6 installs the
+    # published chart at its pin, whose appVersion is the pin.
+    values = yaml.safe_load(
+        (UPSTREAM / "headlamp-0.43.0" / "charts" / "headlamp" / "values.yaml").read_text()
+    )
+    chart_image = f"{values['image']['registry']}/{values['image']['repository']}"
+    assert f"{chart_image}:v{HEADLAMP.version}" == HEADLAMP_REF
+    assert HEADLAMP_REF in images, sorted(images)
+    traefik = [r for r in images if r.startswith("docker.io/library/traefik:v3.7.")]
+    assert len(traefik) == 1, sorted(images)
+    for e in images.values():
+        assert (cache / "images" / e["file"]).is_file(), e
+        assert e["origin"], e
+        assert e["digest"].startswith("sha256:"), e
+
+
 def test_manifest_names_the_addon_artifacts_and_what_cannot_be_built(cache: Path) -> None:
     data = json.loads((cache / "manifest.json").read_text())
     entries = mine(data["artifacts"])
     names = {e["name"] for e in entries}
-    assert "pebble" in names, names
+    assert {"pebble", "traefik", "headlamp-server", HEADLAMP_REF} <= names, names
     for e in entries:
         assert e["origin"], e
         assert (cache / e["path"]).exists(), e
@@ -212,3 +235,168 @@ def test_two_pebbles_serve_acme_directories_over_https_with_different_roots(
     directory = pebbles["staging"][0]
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(directory, context=ssl.create_default_context(), timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# The images: through a lab registry, then their programs run
+
+
+@pytest.fixture(scope="module")
+def exported(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each add-on image pushed to a lab registry on [::1] and exported back: ref -> root."""
+    tmp = tmp_path_factory.mktemp("addon-images")
+    refs = [e["ref"] for e in mine(artifacts.read_index(cache, "images"))]
+    assert refs, "build-addons.sh built no image"
+    out = {}
+    with artifacts.serve_registry(cache, "[::1]:0", tmp / "blobs") as registry:
+        pushed = artifacts.load_images(cache, registry, refs=refs)
+        assert len(pushed) == len(refs), pushed
+        for i, ref in enumerate(refs):
+            out[ref] = artifacts.export(cache, registry, ref, tmp / f"root{i}")
+    return out
+
+
+def image_config(cache: Path, ref: str) -> dict[str, Any]:
+    """The OCI config of image REF, read from its archive in the cache."""
+    entry = next(e for e in artifacts.read_index(cache, "images") if e["ref"] == ref)
+    with tarfile.open(cache / "images" / entry["file"]) as tar:
+
+        def blob(digest: str) -> dict[str, Any]:
+            f = tar.extractfile(f"blobs/sha256/{digest.removeprefix('sha256:')}")
+            assert f is not None
+            data: dict[str, Any] = json.load(f)
+            return data
+
+        manifest = blob(entry["digest"])
+        return blob(manifest["config"]["digest"])
+
+
+def traefik_ref(cache: Path) -> str:
+    refs: list[str] = [
+        e["ref"] for e in mine(artifacts.read_index(cache, "images")) if "/traefik:" in e["ref"]
+    ]
+    assert len(refs) == 1, refs
+    return refs[0]
+
+
+class Backend(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"backend saw {self.headers['Host']} {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class Server6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def test_traefik_image_runs_and_routes_by_host_name(
+    cache: Path, exported: dict[str, Path], tmp_path: Path
+) -> None:
+    ref = traefik_ref(cache)
+    root = exported[ref]
+    binary = root / "traefik"
+    tag = ref.rsplit(":", 1)[1]
+    assert f"Version:      {tag}" in run(binary, "version")
+    backend = Server6(("::1", 0), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    port = free_port()
+    dynamic = tmp_path / "dynamic.yaml"
+    dynamic.write_text(
+        yaml.safe_dump(
+            {
+                "http": {
+                    "routers": {
+                        "app": {
+                            "rule": "Host(`app.example.com`)",
+                            "service": "app",
+                            "entryPoints": ["web"],
+                        }
+                    },
+                    "services": {
+                        "app": {
+                            "loadBalancer": {
+                                "servers": [{"url": f"http://[::1]:{backend.server_port}"}]
+                            }
+                        }
+                    },
+                }
+            }
+        )
+    )
+    argv: list[str | Path] = [
+        binary,
+        f"--entryPoints.web.address=[::1]:{port}",
+        f"--providers.file.filename={dynamic}",
+        "--ping=true",
+        "--ping.entryPoint=web",
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+    ]
+    try:
+        with Program(argv, tmp_path / "traefik.log") as prog:
+            wait_http(f"http://[::1]:{port}/ping", prog.proc, prog.log)
+            url = f"http://[::1]:{port}/hello"
+            deadline = time.monotonic() + 20
+            while True:  # the file provider's routers arrive a moment after the entry point
+                req = urllib.request.Request(url, headers={"Host": "app.example.com"})
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as r:
+                        assert r.read().decode() == "backend saw app.example.com /hello"
+                    break
+                except urllib.error.HTTPError as e:
+                    assert e.code == 404, prog.log.read_text()
+                    assert time.monotonic() < deadline, prog.log.read_text()
+                    time.sleep(0.2)
+            other = urllib.request.Request(url, headers={"Host": "other.example.com"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(other, timeout=5)
+            assert refused.value.code == 404
+    finally:
+        backend.shutdown()
+
+
+def test_headlamp_image_serves_its_frontend_and_api(
+    cache: Path, exported: dict[str, Path], tmp_path: Path
+) -> None:
+    root = exported[HEADLAMP_REF]
+    entrypoint = image_config(cache, HEADLAMP_REF)["config"]["Entrypoint"]
+    assert entrypoint[0] == "/headlamp/headlamp-server", entrypoint
+    # The image's own entrypoint, with its paths under the exported root.
+    argv: list[str | Path] = [str(root) + a if a.startswith("/headlamp") else a for a in entrypoint]
+    port = free_port()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "lab", "cluster": {"server": "https://[::1]:1"}}],
+                "users": [{"name": "viewer", "user": {"token": "x"}}],
+                "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "viewer"}}],
+                "current-context": "lab",
+            }
+        )
+    )
+    argv += ["-listen-addr", "::1", "-port", str(port), "-kubeconfig", kubeconfig]
+    env = {**os.environ, "HOME": str(tmp_path), "HEADLAMP_STATIC_PLUGINS_DIR": str(tmp_path / "sp")}
+    with Program(argv, tmp_path / "headlamp.log", env=env) as prog:
+        base = f"http://[::1]:{port}"
+        wait_http(f"{base}/config", prog.proc, prog.log)
+        with urllib.request.urlopen(f"{base}/config", timeout=10) as r:
+            api = json.load(r)
+        assert [c["name"] for c in api["clusters"]] == ["lab"], api
+        with urllib.request.urlopen(f"{base}/", timeout=10) as r:
+            page = r.read().decode()
+        assert "<title>Headlamp</title>" in page, page[:500]
+        # The built application: the page's entry script, served from the image's frontend/.
+        scripts = re.findall(r'src="\.?/(assets/index-[^"]+\.js)"', page)
+        assert len(scripts) == 1, page
+        with urllib.request.urlopen(f"{base}/{scripts[0]}", timeout=30) as r:
+            assert "javascript" in r.headers["Content-Type"], dict(r.headers)
+            assert len(r.read()) > 1_000_000

@@ -5,7 +5,8 @@ reached by the nodes through the lab's upstream router as any server on the inte
 
 - a static HTTP server (Python's, threaded) for the cache's `apt/`, `files/`, `charts/` and
   `keys/` on port 8080 (the lab's own listener holds 80 and 443);
-- one `crane registry serve` per upstream registry (registry.k8s.io, quay.io, docker.io) with
+- one `crane registry serve` per upstream registry (registry.k8s.io, quay.io, docker.io, ghcr.io)
+  with
   every image of `images/index.json` pushed under its unchanged path, which is what a containerd
   `hosts.toml` mirror of that registry asks for (`same-path` layout).
 
@@ -29,8 +30,9 @@ from kube6.lab.layout import INTERNET_HOST
 from .artifacts import Reference, crane, load_images, read_index, require
 
 HTTP_PORT = 8080
-REGISTRY_PORTS = {"registry.k8s.io": 5000, "quay.io": 5001, "docker.io": 5002}
-"""One lab registry per upstream registry that kube6's images come from."""
+REGISTRY_PORTS = {"registry.k8s.io": 5000, "quay.io": 5001, "docker.io": 5002, "ghcr.io": 5003}
+"""One lab registry per upstream registry that kube6's images come from (ghcr.io: Headlamp's
+image, tests/e2e/build-addons.sh)."""
 
 
 @dataclass(frozen=True)
