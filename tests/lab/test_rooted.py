@@ -16,10 +16,14 @@ def test_paths_in_arguments_move_under_the_root_but_not_the_program_or_the_kerne
     asyncio.run(rooted.run(("/usr/sbin/nft", "-f", "/etc/kube6/firewall.nft"), check=False))
     asyncio.run(rooted.run(("cat", "/proc/sys/net/ipv6/conf/all/forwarding"), check=False))
     asyncio.run(rooted.run(("sysctl", "-w", "net.ipv6.conf.all.forwarding=1"), check=False))
+    asyncio.run(rooted.run(("kubectl", "get", "--raw", "/readyz?verbose"), check=False))
+    asyncio.run(rooted.run(("install", "-d", "/usr/local/bin", "/run"), check=False))
     assert [c.argv for c in inner.commands] == [
         ("/usr/sbin/nft", "-f", "/lab/node0001/etc/kube6/firewall.nft"),
         ("cat", "/proc/sys/net/ipv6/conf/all/forwarding"),
         ("sysctl", "-w", "net.ipv6.conf.all.forwarding=1"),
+        ("kubectl", "get", "--raw", "/readyz?verbose"),
+        ("install", "-d", "/lab/node0001/usr/local/bin", "/lab/node0001/run"),
     ]
     assert rooted.host == "node0001"
 

@@ -6,9 +6,10 @@ reads (its /etc, /run, /var/lib, ...) in a folder of its own:
     executor = RootedExecutor(lab.executor("node0001"), tmp / "node0001")
     await executor.get("/etc/kubernetes/admin.conf")    # reads tmp/node0001/etc/kubernetes/...
 
-`get`, `put` and every absolute path among a command's arguments (not the program itself) move
-under the root; the kernel's views (/proc, /sys, /dev) stay where they are, since those are
-the namespace's own. This is the lab's business: the product reads and writes host paths.
+`get`, `put` and every argument that is a path in the file trees kube6 configures (/etc, /var,
+/run, /usr/local, /root, /home, /opt) move under the root; programs, the kernel's views (/proc,
+/sys: the namespace's own) and arguments that only look like paths (`kubectl get --raw
+/readyz`) stay as they are. This is the lab's business: the product reads and writes host paths.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from kube6.execute.base import Executor
 from kube6.execute.command import Command, Result, as_command
 
-KERNEL = ("/proc/", "/sys/", "/dev/")
+FILE_TREES = ("/etc/", "/var/", "/run/", "/usr/local/", "/root/", "/home/", "/opt/")
 
 
 class RootedExecutor:
@@ -32,10 +33,11 @@ class RootedExecutor:
         self.host = inner.host
 
     def path(self, host_path: str) -> str:
-        """Where `host_path` is for this node: under the root unless it is the kernel's."""
-        if not host_path.startswith("/") or host_path.startswith(KERNEL):
-            return host_path
-        return self.root + host_path
+        """Where `host_path` is for this node: under the root when it is in one of the
+        FILE_TREES (or is one), else as it is."""
+        if host_path.startswith(FILE_TREES) or host_path + "/" in FILE_TREES:
+            return self.root + host_path
+        return host_path
 
     async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
         command = as_command(cmd)
