@@ -39,10 +39,10 @@ from pathlib import Path
 
 from _common import Namespaces, ensure_programs, machine, percentile, require_root, stats
 
+from kube6.components.firewall import render as firewall
 from kube6.lab import INTERNET_HOST, Lab
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render import firewall
 from kube6.spec import from_data
 
 PORT = 5201

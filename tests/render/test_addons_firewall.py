@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from kube6 import spec
+from kube6.components.firewall import render as firewall
 from kube6.lab import INTERNET_HOST, Lab, missing_programs
 from kube6.plan.model import Plan
-from kube6.render import firewall
 
 PlanOf = Callable[[str], Plan]
 GoldenPlan = Callable[[str], Plan]

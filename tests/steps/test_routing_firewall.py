@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from kube6.components.firewall import steps as firewall
 from kube6.components.ndppd import steps as routing
 from kube6.execute import RecordingExecutor
 from kube6.facts.system import OsRelease
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import load, parse_text
-from kube6.steps import StepPlan, firewall, probe
+from kube6.steps import StepPlan, probe
 from kube6.steps.apt import PackageFacts
 from kube6.steps.base import Services
 

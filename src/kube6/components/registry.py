@@ -20,6 +20,7 @@ from kube6.components import (
     containerd,
     coredns,
     dashboard,
+    firewall,
     gateway,
     helm,
     host,
@@ -31,9 +32,8 @@ from kube6.components.base import ArtifactHost, Component, Use
 from kube6.errors import PlanError
 from kube6.execute.base import Executor
 from kube6.plan.model import Plan
-from kube6.render import check_path, firewall
+from kube6.render import check_path
 from kube6.render.base import Artifact, Renderer
-from kube6.steps import firewall as firewall_steps
 from kube6.steps import preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
@@ -48,7 +48,6 @@ ADD_ONS: tuple[Component, ...] = (
 )
 """The cluster add-ons, in the order `up` installs them (the `addons` step)."""
 
-FIREWALL = Component("firewall", renderers={"firewall": firewall.render}, up=(firewall_steps.STEP,))
 
 COMPONENTS: tuple[Component, ...] = (
     kubernetes.COMPONENT,
@@ -60,7 +59,7 @@ COMPONENTS: tuple[Component, ...] = (
     host.COMPONENT,
     ndppd.COMPONENT,
     coredns.COMPONENT,
-    FIREWALL,
+    firewall.COMPONENT,
 )
 """Every component, in the order `kube6 check` lists the hosts they come from; `UP_STEPS` says
 the order `up` runs them in."""
@@ -94,7 +93,7 @@ UP_STEPS: tuple[Step[Any], ...] = (
     *containerd.COMPONENT.up,
     *kubernetes.COMPONENT.up,
     *ndppd.COMPONENT.up,
-    *FIREWALL.up,
+    *firewall.COMPONENT.up,
     *kubeadm.COMPONENT.up,
     NETWORK_STEP,
     ADDONS_STEP,

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kube6.components.containerd import steps as runtime
+from kube6.components.firewall import steps as firewall
 from kube6.components.host import steps as host
 from kube6.components.kubeadm.join import KUBELET_CONF
 from kube6.components.ndppd import steps as routing
-from kube6.steps import firewall, probe
+from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 from kube6.steps.cluster import CLUSTER_DIR
 from kube6.steps.kubectl import ADMIN_CONF

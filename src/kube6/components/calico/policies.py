@@ -3,7 +3,7 @@
 `cluster/policies/default.yaml` holds a Calico Tier `kube6` and GlobalNetworkPolicies in it.
 
 API group: `projectcalico.org/v3`, for every Calico resource kube6 writes (these, and the BGP
-resources of render/calico.py), never `crd.projectcalico.org/v1`. Read from Calico 3.33's own
+resources of render.py), never `crd.projectcalico.org/v1`. Read from Calico 3.33's own
 files (release-v3.33, tigera-operator release-v1.44):
 - `crd.projectcalico.org/v1` is Calico's storage, not its API: libcalico-go keeps a v3 object's
   metadata in a `projectcalico.org/metadata` annotation of the v1 object and converts UIDs and

@@ -8,7 +8,7 @@ block size, no encapsulation, no IPv4 at all, the node address taken from the ku
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
 API version of the Calico resources: `projectcalico.org/v3`, Calico's public API; see
-render/policies.py for why, and CALICO_API_SERVICE for when it can be written.
+policies.py for why, and CALICO_API_SERVICE for when it can be written.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ VALUES_PATH = cluster_path("calico/values.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")
 
 CALICO_API = "projectcalico.org/v3"
-"""API version of every Calico resource kube6 renders (see render/policies.py for why)."""
+"""API version of every Calico resource kube6 renders (see policies.py for why)."""
 
 CALICO_API_SERVICE = "v3.projectcalico.org"
 """The APIService of CALICO_API. With the crd.projectcalico.org.v1 CRD chart it is the Calico
@@ -64,7 +64,7 @@ def installation(plan: Plan) -> dict[str, Any]:
         "bgp": "Enabled" if strategy(plan.routing).bgp_peering else "Disabled",
         "clusterRoutingMode": "Felix",
         # Calico's nftables dataplane requires kube-proxy in nftables mode, and then the two
-        # share one netfilter backend; follow whatever mode render/kubeadm.py gives kube-proxy.
+        # share one netfilter backend; follow the mode that kubeadm gives kube-proxy.
         "linuxDataplane": "Nftables" if KUBE_PROXY_MODE == "nftables" else "Iptables",
         # The kubelet node IP is the pinned stable address; autodetection by interface could
         # pick a temporary (privacy) address. No nodeAddressAutodetectionV4: without it the

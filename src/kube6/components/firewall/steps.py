@@ -1,7 +1,7 @@
 """firewall: the rendered nftables file on the host, loaded with `nft -f` (one transaction).
 
-The file comes from the firewall renderer (`nodes/<node>/<path>.nft`); kube6 finds it by its
-suffix, so the renderer owns the path. `nft -f` applies the whole file atomically: the host is
+The file comes from the firewall renderer, at the path the two share (`render.RULESET`).
+`nft -f` applies the whole file atomically: the host is
 never half-filtered. The table name is read from the file (`table inet kube6 { ... }`).
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kube6.components.firewall.render import RULESET, UNIT
 from kube6.render.base import Artifact
-from kube6.steps import probe
+from kube6.steps import files, probe
 from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
 
 DEFAULT_TABLE = ("inet", "kube6")
@@ -22,12 +23,11 @@ _TABLE = re.compile(
 
 def firewall_file(ctx: HostContext) -> Artifact | None:
     """This node's rendered nftables file, if the plan has one."""
-    found = [a for path, a in sorted(ctx.files.items()) if path.endswith(".nft")]
-    return found[0] if found else None
+    return files.rendered(ctx, RULESET)
 
 
 def host_path(ctx: HostContext, artifact: Artifact) -> str:
-    return artifact.path.removeprefix(f"nodes/{ctx.node.name}")
+    return RULESET.path
 
 
 def table_of(text: str) -> tuple[str, str]:
@@ -62,7 +62,7 @@ def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
     if artifact is None:
         if not ctx.plan.firewall.enabled:
             return StepPlan.nothing("the host firewall is off in the plan (firewall.enabled)")
-        return StepPlan.nothing(f"no nftables file was rendered for {ctx.node.name}")
+        return files.missing(ctx, RULESET)
     path = host_path(ctx, artifact)
     family, name = table_of(artifact.content)
     if facts.file == artifact.content and facts.loaded:
@@ -74,7 +74,7 @@ def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
     return StepPlan.do(*actions)
 
 
-UNIT_SUFFIX = "/etc/systemd/system/kube6-firewall.service"
+UNIT_SUFFIX = UNIT.path
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class BootFacts:
 
 
 def unit_file(ctx: HostContext) -> Artifact | None:
-    return ctx.files.get(UNIT_SUFFIX)
+    return files.rendered(ctx, UNIT)
 
 
 async def read_boot(ctx: HostContext) -> BootFacts:
@@ -104,7 +104,9 @@ def plan_boot(ctx: HostContext, facts: BootFacts) -> StepPlan:
     """The rendered systemd unit that loads the table at boot, before the network is up."""
     artifact = unit_file(ctx)
     if artifact is None:
-        return StepPlan.nothing(f"no firewall unit was rendered for {ctx.node.name}")
+        if not ctx.plan.firewall.enabled:
+            return StepPlan.nothing(f"no firewall unit was rendered for {ctx.node.name}")
+        return files.missing(ctx, UNIT)
     if ctx.options.services is not Services.SYSTEMD:
         return StepPlan.nothing("no init system here: nothing loads the table at boot")
     name = artifact.path.rsplit("/", 1)[-1]

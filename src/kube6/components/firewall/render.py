@@ -28,10 +28,11 @@ from collections.abc import Iterable, Iterator
 from ipaddress import IPv6Address, IPv6Network, collapse_addresses
 
 from kube6.plan.model import API_PORT, Plan, PlannedNode
-from kube6.render.base import Artifact, header, node_path
+from kube6.render.base import Artifact, NodeFile, header
 
-RULESET_PATH = "/etc/kube6/firewall.nft"
-UNIT_PATH = "/etc/systemd/system/kube6-firewall.service"
+RULESET = NodeFile("/etc/kube6/firewall.nft")
+UNIT = NodeFile("/etc/systemd/system/kube6-firewall.service")
+RULESET_PATH, UNIT_PATH = RULESET.path, UNIT.path
 UNIT_NAME = "kube6-firewall.service"
 NFT = "/usr/sbin/nft"
 TABLE = "ip6 kube6"
@@ -58,12 +59,12 @@ def render(plan: Plan) -> Iterator[Artifact]:
     shared = shared_sets(plan)
     for node in plan.nodes:
         yield Artifact(
-            path=node_path(node, RULESET_PATH),
+            path=RULESET.at(node),
             content=ruleset(plan, node, shared),
             description=f"host firewall of {node.name} (nftables table {TABLE})",
         )
         yield Artifact(
-            path=node_path(node, UNIT_PATH),
+            path=UNIT.at(node),
             content=unit,
             description=f"systemd unit loading {RULESET_PATH} at boot",
         )
@@ -244,7 +245,7 @@ def ruleset(
         f'\t\ttcp dport {_port(TYPHA_PORT)} ip6 saddr @nodes accept comment "calico-typha"',
     ]
     if fw.bgp_peer is not None:
-        # Only bgp routing runs BIRD (render/calico.py): its node mesh and the upstream peer.
+        # Only bgp routing runs BIRD (the Calico renderer): its node mesh and the upstream peer.
         peer = _address(fw.bgp_peer)
         rules += [
             f'\t\ttcp dport {bgp} ip6 saddr @nodes accept comment "BGP mesh"',
