@@ -10,6 +10,11 @@ reads (its /etc, /run, /var/lib, ...) in a folder of its own:
 /run, /usr/local, /root, /home, /opt) move under the root; programs, the kernel's views (/proc,
 /sys: the namespace's own) and arguments that only look like paths (`kubectl get --raw
 /readyz`) stay as they are. This is the lab's business: the product reads and writes host paths.
+
+A node's own system files in those trees move too: /etc/os-release is absent under a fresh
+root, which the steps read as an unknown release (the lab tier runs no step that needs it).
+RunOptions.root rooted only what a step passed through `ctx.path`; kube6's managed paths
+(the rendered files' host paths) would be the exact set, once the lab needs that.
 """
 
 from __future__ import annotations
