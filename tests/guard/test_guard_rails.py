@@ -33,12 +33,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # is done; no new one may join them.
 KNOWN_EXCEPTIONS = {
     ("steps/verify.py", "verify"): "the `verify` step runs verify's object checks",
-    ("steps/reset.py", "components"): "the reset steps, until they move to their components",
     ("steps/runner.py", "components"): "fill_placeholders, from the kubeadm component",
     ("checks/host.py", "components"): "the kernel modules the host component loads (MODULES)",
     ("checks/artifacts.py", "components"): "the artifact hosts the components pin",
-    ("render/calico.py", "components"): "the Calico renderer, until it moves",
-    ("render/policies.py", "components"): "add-on namespaces in the network policies",
     ("verify/objects.py", "components"): "the add-ons' object checks, from the registry",
     ("verify/run.py", "components"): "the gateway's served addresses",
 }

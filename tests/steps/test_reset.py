@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from kube6.components.calico import reset as calico_reset
+from kube6.components.containerd import reset as containerd_reset
+from kube6.components.firewall import reset as firewall_reset
+from kube6.components.host import reset as host_reset
 from kube6.components.host import steps as host
+from kube6.components.kubeadm import reset as kubeadm_reset
+from kube6.components.ndppd import reset as ndppd_reset
 from kube6.components.registry import RESET_STEPS
 from kube6.plan.model import Plan
-from kube6.steps import StepPlan, probe, reset
+from kube6.steps import StepPlan, probe
 from kube6.steps.base import Services
 
 from .conftest import context
@@ -39,24 +45,28 @@ def test_pod_network_leftovers(plan: Plan) -> None:
         "cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab (id: 0)\n"
         "blue\n"
     )
-    facts = reset.PodNetworkFacts(reset.pod_links(links), reset.pod_namespaces(namespaces))
+    facts = calico_reset.PodNetworkFacts(
+        calico_reset.pod_links(links), calico_reset.pod_namespaces(namespaces)
+    )
     assert facts.links == ("cali4c1d4f7a2b9",), "only Calico's own pod interface names"
     assert facts.namespaces == (
         "cni-0f5b1a52-6c37-8f54-3d5e-0b1d2c3e4f5a",
         "cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab",
     ), "only containerd's pod namespaces"
-    assert shown(reset.plan_pod_network(context(plan), facts)) == [
+    assert shown(calico_reset.plan_pod_network(context(plan), facts)) == [
         "ip link delete cali4c1d4f7a2b9",
         "ip netns delete cni-0f5b1a52-6c37-8f54-3d5e-0b1d2c3e4f5a",
         "ip netns delete cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab",
     ]
-    assert reset.plan_pod_network(context(plan), reset.PodNetworkFacts((), ())).noop
-    routes = reset.felix_routes(
+    assert calico_reset.plan_pod_network(context(plan), calico_reset.PodNetworkFacts((), ())).noop
+    routes = calico_reset.felix_routes(
         "blackhole 2001:db8:1234:5678:8:2:2e:d200/120 dev lo metric 1024 pref medium\n"
         "2001:db8:1234:5678:8:2:6a:a600/120 via 2001:db8:1234:5678::12 dev eth0 metric 1024 "
         "onlink pref medium\n"
     )
-    assert shown(reset.plan_pod_network(context(plan), reset.PodNetworkFacts((), (), routes))) == [
+    assert shown(
+        calico_reset.plan_pod_network(context(plan), calico_reset.PodNetworkFacts((), (), routes))
+    ) == [
         "ip -6 route delete blackhole 2001:db8:1234:5678:8:2:2e:d200/120 proto 80",
         "ip -6 route delete 2001:db8:1234:5678:8:2:6a:a600/120 proto 80",
     ]
@@ -64,67 +74,74 @@ def test_pod_network_leftovers(plan: Plan) -> None:
 
 def test_cluster(plan: Plan) -> None:
     ctx = context(plan)
-    facts = reset.ClusterFacts(
+    facts = kubeadm_reset.ClusterFacts(
         True, ("/etc/kubernetes/kubeadm", "/etc/cni/net.d/10-calico.conflist")
     )
-    assert shown(reset.plan_cluster(ctx, facts)) == [
+    assert shown(kubeadm_reset.plan_cluster(ctx, facts)) == [
         "kubeadm reset -f",
         "rm -rf /etc/kubernetes/kubeadm /etc/cni/net.d/10-calico.conflist",
     ]
-    tables = reset.cluster_tables(
+    tables = kubeadm_reset.cluster_tables(
         "table ip6 kube6\ntable ip6 kube-proxy\ntable ip6 calico\ntable inet filter\n"
     )
     assert tables == (("ip6", "kube-proxy"), ("ip6", "calico"))
-    assert shown(reset.plan_cluster(ctx, reset.ClusterFacts(False, (), tables))) == [
+    assert shown(
+        kubeadm_reset.plan_cluster(ctx, kubeadm_reset.ClusterFacts(False, (), tables))
+    ) == [
         "nft delete table ip6 kube-proxy",
         "nft delete table ip6 calico",
     ]
-    assert reset.plan_cluster(ctx, reset.ClusterFacts(False, ())).noop == (
+    assert kubeadm_reset.plan_cluster(ctx, kubeadm_reset.ClusterFacts(False, ())).noop == (
         "no kubeadm state and no kube6 cluster files on this host"
     )
 
 
 def test_firewall_deletes_only_kube6_table(plan: Plan) -> None:
     ctx = context(plan)
-    facts = reset.FirewallFacts(
+    facts = firewall_reset.FirewallFacts(
         True, ("/etc/kube6/firewall.nft", "/etc/systemd/system/kube6-firewall.service"), True
     )
-    assert shown(reset.plan_firewall(ctx, facts)) == [
+    assert shown(firewall_reset.plan_firewall(ctx, facts)) == [
         "systemctl disable kube6-firewall.service",
         "nft delete table ip6 kube6",
         "rm -f /etc/kube6/firewall.nft /etc/systemd/system/kube6-firewall.service",
         "systemctl daemon-reload",
     ]
-    assert reset.plan_firewall(ctx, reset.FirewallFacts(False, (), False)).noop is not None
+    assert (
+        firewall_reset.plan_firewall(ctx, firewall_reset.FirewallFacts(False, (), False)).noop
+        is not None
+    )
 
 
 def test_routing(plan: Plan) -> None:
     ctx = context(plan)
-    facts = reset.RoutingFacts(probe.ServiceFacts(True, True), True)
+    facts = ndppd_reset.RoutingFacts(probe.ServiceFacts(True, True), True)
     # `disable --now` does not stop a unit generated from a SysV script (Debian's ndppd):
     # found on a lab node, where ndppd kept running after kube6 reset.
-    assert shown(reset.plan_routing(ctx, facts)) == [
+    assert shown(ndppd_reset.plan_routing(ctx, facts)) == [
         "systemctl stop ndppd",
         "systemctl disable ndppd",
         "rm -f /etc/ndppd.conf",
     ]
     lab = context(plan, services=Services.DIRECT, root="/r")
-    facts = reset.RoutingFacts(probe.ServiceFacts(True, True, "9"), True)
-    assert shown(reset.plan_routing(lab, facts)) == [
+    facts = ndppd_reset.RoutingFacts(probe.ServiceFacts(True, True, "9"), True)
+    assert shown(ndppd_reset.plan_routing(lab, facts)) == [
         "kill 9",
         "rm -f /r/run/kube6-ndppd.pid",
         "rm -f /r/etc/ndppd.conf",
     ]
-    done = reset.RoutingFacts(probe.ServiceFacts(False, False), False)
-    assert reset.plan_routing(ctx, done).noop == "ndppd is stopped and /etc/ndppd.conf is gone"
+    done = ndppd_reset.RoutingFacts(probe.ServiceFacts(False, False), False)
+    assert (
+        ndppd_reset.plan_routing(ctx, done).noop == "ndppd is stopped and /etc/ndppd.conf is gone"
+    )
 
 
 def test_runtime(plan: Plan) -> None:
     ctx = context(plan)
-    facts = reset.RuntimeFacts(
+    facts = containerd_reset.RuntimeFacts(
         ("/etc/containerd/config.toml", "/etc/crictl.yaml"), probe.ServiceFacts(True, True)
     )
-    assert shown(reset.plan_runtime(ctx, facts)) == [
+    assert shown(containerd_reset.plan_runtime(ctx, facts)) == [
         "rm -f /etc/containerd/config.toml /etc/crictl.yaml",
         "systemctl restart containerd",
     ]
@@ -134,14 +151,14 @@ def test_host_restores_the_snapshot_forwarding_first(plan: Plan) -> None:
     ctx = context(plan)
     snapshot = "net.ipv6.conf.eth0.accept_ra = 1\nnet.ipv6.conf.all.forwarding = 0\n"
     fstab = f"{host.SWAP_MARK}/swap.img none swap sw 0 0\n"
-    facts = reset.HostFacts(snapshot, (host.SYSCTL_PATH, host.MODULES_PATH), fstab)
-    step_plan = reset.plan_host(ctx, facts)
+    facts = host_reset.HostFacts(snapshot, (host.SYSCTL_PATH, host.MODULES_PATH), fstab)
+    step_plan = host_reset.plan_host(ctx, facts)
     assert shown(step_plan) == [
         "sysctl -w net.ipv6.conf.all.forwarding=0 net.ipv6.conf.eth0.accept_ra=1",
         "rm -f /etc/sysctl.d/90-kube6.conf /etc/modules-load.d/kube6.conf",
         f"write /etc/fstab (mode 0644, {len(fstab) - len(host.SWAP_MARK)} bytes)",
         "rm -f /var/lib/kube6/sysctl-before.conf",
     ]
-    assert reset.plan_host(ctx, reset.HostFacts(None, (), "x\n")).noop == (
+    assert host_reset.plan_host(ctx, host_reset.HostFacts(None, (), "x\n")).noop == (
         "no kube6 kernel settings are left on this host"
     )

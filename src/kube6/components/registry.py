@@ -37,7 +37,6 @@ from kube6.render.base import Artifact, Renderer
 from kube6.steps import preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
-from kube6.steps.reset import RESET_STEPS
 from kube6.verify.objects import ClusterObjects
 from kube6.verify.result import CheckResult
 
@@ -100,6 +99,20 @@ UP_STEPS: tuple[Step[Any], ...] = (
     verify_steps.STEP,
 )
 """Every step of `kube6 up`, in the order they run (kubeadm-style phases, nestable)."""
+
+
+RESET_STEPS: tuple[Step[Any], ...] = (
+    *kubeadm.reset.RESET,
+    *calico.reset.RESET,
+    *firewall.reset.RESET,
+    *ndppd.reset.RESET,
+    *containerd.reset.RESET,
+    *host.reset.RESET,
+)
+"""Every step of `kube6 reset`: what `up` did, undone in reverse order, per host. Packages
+stay installed and so do their apt repositories (removing software is `apt-get purge`'s job,
+and the operator's decision); the host's own network configuration is never touched, only
+values kube6 recorded are restored."""
 
 
 def render_all(plan: Plan, renderers: Mapping[str, Renderer] | None = None) -> list[Artifact]:

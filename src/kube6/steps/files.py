@@ -5,7 +5,7 @@ expected was not rendered."""
 from __future__ import annotations
 
 from kube6.render.base import Artifact, NodeFile
-from kube6.steps.base import HostContext, StepPlan
+from kube6.steps.base import Action, HostContext, StepPlan, run
 
 
 def rendered(ctx: HostContext, file: NodeFile) -> Artifact | None:
@@ -20,3 +20,8 @@ def missing(ctx: HostContext, file: NodeFile) -> StepPlan:
         "run the steps with the files of `kube6 render` for this plan (make_contexts renders "
         "them); a renderer that left this node out is a bug in kube6",
     )
+
+
+def remove(ctx: HostContext, *paths: str, why: str = "") -> Action:
+    """`rm -f` of host files (under the run's root)."""
+    return run("rm", "-f", *(ctx.path(p) for p in paths), why=why)

@@ -6,7 +6,7 @@ registry places them in the `network` phase, around CoreDNS and the nodes turnin
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
-from kube6.components.calico import policies, render, steps
+from kube6.components.calico import policies, render, reset, steps
 from kube6.plan.model import Plan
 from kube6.versions import CALICO
 
@@ -30,6 +30,7 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
 
 COMPONENT = Component(
     "calico",
+    reset=reset.RESET,
     renderers={"calico": render.render, "policies": policies.render},
     up=(*steps.INSTALL, *steps.READY_AND_POLICIES),
     hosts=hosts,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
-from kube6.components.containerd import render, steps
+from kube6.components.containerd import render, reset, steps
 from kube6.plan.model import Plan
 
 
@@ -18,6 +18,7 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
 
 COMPONENT = Component(
     "containerd",
+    reset=reset.RESET,
     renderers={"containerd": render.render},
     up=(steps.STEP,),
     hosts=hosts,

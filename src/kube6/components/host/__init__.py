@@ -4,6 +4,8 @@ kernel modules at boot, swap off. Renderers in `render`, `up` steps in `steps`."
 from __future__ import annotations
 
 from kube6.components.base import Component
-from kube6.components.host import render, steps
+from kube6.components.host import render, reset, steps
 
-COMPONENT = Component("host", renderers={"host": render.render}, up=(steps.STEP,))
+COMPONENT = Component(
+    "host", reset=reset.RESET, renderers={"host": render.render}, up=(steps.STEP,)
+)

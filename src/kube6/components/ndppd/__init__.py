@@ -4,6 +4,8 @@ on the nodes that answer neighbour solicitations). Renderers in `render`, steps 
 from __future__ import annotations
 
 from kube6.components.base import Component
-from kube6.components.ndppd import render, steps
+from kube6.components.ndppd import render, reset, steps
 
-COMPONENT = Component("ndppd", renderers={"ndppd": render.render}, up=(steps.STEP,))
+COMPONENT = Component(
+    "ndppd", reset=reset.RESET, renderers={"ndppd": render.render}, up=(steps.STEP,)
+)
