@@ -41,6 +41,22 @@ def test_init_runs_once(plan: Plan) -> None:
     )
 
 
+def test_an_interrupted_init_is_finished_not_restarted(plan: Plan) -> None:
+    """Found by the e2e journey: `up` killed during kubeadm init left admin.conf without the
+    kubeadm-config ConfigMap, the control-plane label or kube-proxy, and the next `up` took the
+    cluster for initialised. kubeadm init runs again without its preflight phase."""
+    ctx = context(plan)
+    step_plan = control_plane.plan_init(ctx, InitFacts(True, complete=False))
+    assert shown(step_plan)[-1] == (
+        "kubeadm init --config /etc/kubernetes/kubeadm/init.yaml --skip-token-print "
+        "--skip-phases=preflight"
+    )
+    run = step_plan.actions[-1]
+    assert isinstance(run, Exec)
+    assert "finish the interrupted kubeadm init" in run.why
+    assert run.secret_output
+
+
 def test_init_of_a_multi_node_plan_makes_its_token_and_key_on_the_host(ha_plan: Plan) -> None:
     """Issue 14: init.yaml went to kubeadm with `${KUBE6_JOIN_TOKEN}` unfilled."""
     ctx = context(ha_plan, "cp1")

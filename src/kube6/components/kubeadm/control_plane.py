@@ -1,8 +1,13 @@
 """control-plane: `kubeadm init` on the first control-plane node, once; kubeconfig; taint.
 
 kubeadm init runs only when /etc/kubernetes/admin.conf is absent: a second `up` never
-re-initialises a cluster. kubeadm prints a join command with a bootstrap token, so its output is
-never shown (`--skip-token-print`, and the runner hides the output of secret commands).
+re-initialises a cluster. An init that was interrupted (admin.conf written, but kubeadm's
+later phases, up to its kube-proxy addon, never ran: seen when `up` was killed with its SSH
+session) is finished by running kubeadm init again without its preflight phase, which keeps the
+certificates, kubeconfigs and etcd data on disk and creates or updates the rest.
+
+kubeadm prints a join command with a bootstrap token, so its output is never shown
+(`--skip-token-print`, and the runner hides the output of secret commands).
 
 On a multi-node plan init.yaml carries a bootstrap token and (several control planes) a
 certificate key. The step makes them on the host with kubeadm itself (`kubeadm token
@@ -52,10 +57,23 @@ def parse_token(output: str) -> str:
 @dataclass(frozen=True)
 class InitFacts:
     initialised: bool
+    """admin.conf exists: kubeadm init has run on this host, at least partly."""
+    complete: bool = True
+    """The objects of kubeadm init's last phases exist (its ConfigMap, the kube-proxy addon)."""
+
+
+INIT_DONE = ("configmap/kubeadm-config", "daemonset/kube-proxy")
+"""What the end of kubeadm init leaves in kube-system: upload-config's ConfigMap and the
+kube-proxy DaemonSet of the addon phase, kubeadm's last."""
 
 
 async def read_init(ctx: HostContext) -> InitFacts:
-    return InitFacts(await probe.exists(ctx, ADMIN_CONF))
+    if not await probe.exists(ctx, ADMIN_CONF):
+        return InitFacts(False, False)
+    found = await probe.exit_code(
+        ctx, *kubectl(ctx, "-n", "kube-system", "get", *INIT_DONE, "--request-timeout=30s")
+    )
+    return InitFacts(True, found == 0)
 
 
 def fresh_init(ctx: HostContext) -> InitFacts:
@@ -64,7 +82,7 @@ def fresh_init(ctx: HostContext) -> InitFacts:
 
 def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
     """Put the rendered InitConfiguration and run `kubeadm init --config` (first time only)."""
-    if facts.initialised:
+    if facts.initialised and facts.complete:
         return StepPlan.nothing(
             f"{ADMIN_CONF} exists: the cluster is initialised (kubeadm init never runs twice)"
         )
@@ -96,6 +114,15 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
             )
         )
     init = ["kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print"]
+    why = "create the cluster (control plane, etcd, certificates)"
+    if facts.initialised:
+        # Preflight refuses a host with manifests, etcd data and a listening API server; every
+        # later phase reuses what is on disk and creates or updates the cluster's objects.
+        init.append("--skip-phases=preflight")
+        why = (
+            f"finish the interrupted kubeadm init ({', '.join(INIT_DONE)} missing); "
+            "certificates, kubeconfigs and etcd data are kept"
+        )
     if CERTIFICATE_KEY in artifact.content:
         # Without --upload-certs kubeadm ignores certificateKey and uploads nothing.
         init.append("--upload-certs")
@@ -104,7 +131,7 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
             PutFile(INIT_PATH, artifact.content, artifact.mode, why="the cluster's configuration"),
             Exec(
                 Command(tuple(init)),
-                why="create the cluster (control plane, etcd, certificates)",
+                why=why,
                 secret_output=True,
             ),
         )
@@ -119,7 +146,7 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
         ),
         Exec(
             Command(tuple(init)),
-            why="create the cluster (control plane, etcd, certificates)",
+            why=why,
             secret_output=True,
         ),
         PutFile(INIT_PATH, artifact.content, SECRET_MODE, why="no token or key left on disk"),
