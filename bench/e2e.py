@@ -58,6 +58,14 @@ from kube6.spec import from_data  # noqa: E402
 
 PREFIX = "2001:db8:1234:5678::"
 KUBEADM_PARTS = ("control-plane/", "join/")
+CLEAN_SLATE = (
+    "kubeadm reset -f >/dev/null 2>&1; crictl rmp --all --force >/dev/null 2>&1; "
+    'for i in $(seq 90); do ss -Hltn | grep -Eq ":(6443|2379|10250) " || exit 0; sleep 1; done; '
+    'echo "the old control plane still listens" >&2; exit 1'
+)
+"""kubeadm reset, then every pod sandbox removed and the old control plane's ports free: kubeadm
+reset alone left the old API server answering on 6443 (seen: the next init's token request got
+the old CA)."""
 JOIN_COMMAND = re.compile(r"--token\s+(\S+).*--discovery-token-ca-cert-hash\s+(\S+)", re.S)
 
 
@@ -171,7 +179,7 @@ def measure_plain_kubeadm(cluster: Cluster) -> dict[str, float]:
     workers = [n.name for n in plan.nodes if n.name != cp]
     files = {a.path: a.content for a in render_all(plan)}
     with ThreadPoolExecutor(len(plan.nodes)) as pool:
-        list(pool.map(lambda n: cluster.ssh(n.name, "kubeadm", "reset", "-f"), plan.nodes))
+        list(pool.map(lambda n: cluster.ssh(n.name, "sh", "-c", CLEAN_SLATE), plan.nodes))
     token = cluster.ssh(cp, "kubeadm", "token", "generate").strip()
     init = fill_placeholders(files[f"nodes/{cp}{INIT_PATH}"], {JOIN_TOKEN: token})
     cluster.ssh(cp, "tee", "/root/bench-init.yaml", stdin=init)
@@ -198,6 +206,7 @@ def run(counts: Sequence[int], workdir: Path) -> dict[str, Any]:
         try:
             up = measure_up(cluster)
             memory = measure_memory(cluster)
+            print(f"{count} nodes: up {up['wall']:.0f} s, kubeadm part {up['kubeadm_part']:.1f} s")
             plain = measure_plain_kubeadm(cluster)
         finally:
             cluster.down()

@@ -308,7 +308,9 @@ def test_the_operator_chart_makes_kube6s_installation(
     assert network["linuxDataplane"] == planned["linuxDataplane"] == "Nftables"
     assert network["nodeAddressAutodetectionV6"] == {"kubernetes": "NodeInternalIP"}
     assert "nodeAddressAutodetectionV4" not in network, network
-    assert network["bgp"] == "Enabled"
+    # BIRD only where a router peers (bgp routing); Felix owns the cluster routes everywhere.
+    assert network["bgp"] == planned["bgp"] == ("Enabled" if "bgp" in scenario else "Disabled")
+    assert network["clusterRoutingMode"] == planned["clusterRoutingMode"] == "Felix"
     assert network.get("mtu") == planned.get("mtu")
     judged_against(f"{scenario} Installation from chart {chart.name}", note)
 
