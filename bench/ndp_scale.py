@@ -8,13 +8,22 @@
    defaults for either or both timers (30,000 ms), because ndppd 0.2.x re-reads the routing
    table only every `route-ttl` ms (a pod's route is invisible to an `auto` rule until the next
    re-read) and caches a miss for `ttl` ms.
-2. ndppd with 1, 100 and 1,000 pod addresses routed on the node: the router's side sends one
+2. ndppd with 1, 100, 1,000 and 5,000 pod addresses routed on the node: the router's side sends one
    neighbour solicitation per address (raw ICMPv6 from the upstream namespace, as the
    provider's router would; unanswered ones are sent again after 1 s, three tries, as Linux
    does) and counts the advertisements that come back. Cold: ndppd just started (each answer
    first asks the pod); warm: the same solicitations again while ndppd's cache holds them.
    Reported: answers per second, the time until the last answer, and ndppd's memory (VmRSS).
-   (With one address the rate is only the inverse of one answer's latency.)
+   (With one address the rate is only the inverse of one answer's latency.) The largest size
+   whose every address was answered in every round is the proxy's sustained figure, which
+   `kube6 plan` warns above (`kube6.plan.layout.NDPPD_SUSTAINED`).
+   The kernel's neighbour-table limits (net.ipv6.neigh.default.gc_thresh1/2/3, which kube6
+   renders from the plan) cannot be varied here: the IPv6 neighbour table is one table for
+   the whole machine, its gc_thresh files exist only in the machine's own namespace (the
+   script records that they are absent in the node's namespace), and the machine's settings
+   are not the benchmark's to change. ndppd's answers do not depend on them: it answers from
+   its own sockets and creates no kernel neighbour entries per proxied address; the
+   solicitations come from a raw socket, so the router's kernel creates none either.
 3. ndppd's CPU while idle with all those routes, ndppd's default timers vs the rendered ones.
 """
 
@@ -81,15 +90,23 @@ def restart_ndppd(lab: Lab, config: str) -> int:
     """(Re)start ndppd on the node with `config`, wait until it has read the routes; its pid."""
     name = f"ndppd-{NODE}"
     log = lab.workdir / f"{name}.log"
-    seen = log.read_text(errors="replace").count("reading routes") if log.exists() else 0
     lab.stop_ndppd(NODE)
+    # Only what this ndppd writes counts: the log grows by megabytes per round with thousands
+    # of sessions (debug lines), so reading it from the offset beats counting in a tail.
+    offset = log.stat().st_size if log.exists() else 0
     daemon = lab.start_ndppd(NODE, config)
     end = time.monotonic() + 10
-    while daemon.output(limit=10_000_000).count("reading routes") <= seen:
+    while not _since(log, offset).count(b"reading routes"):
         if time.monotonic() > end or not daemon.alive():
             raise RuntimeError(f"ndppd did not read the routes:\n{daemon.output()}")
         time.sleep(0.05)
     return daemon.pid
+
+
+def _since(path: Path, offset: int) -> bytes:
+    with path.open("rb") as log:
+        log.seek(offset)
+        return log.read()
 
 
 def first_reply(lab: Lab, limit: float) -> float:
@@ -178,6 +195,24 @@ def add_addresses(
     lab.run(lab.node_ns(NODE), ("ip", "-batch", str(node_batch)), timeout=120)
 
 
+GC_THRESH = tuple(f"net/ipv6/neigh/default/gc_thresh{i}" for i in (1, 2, 3))
+
+
+def neighbour_limits(lab: Lab) -> dict[str, object]:
+    """The machine's gc_thresh values (read only) and whether the node's namespace has them."""
+    machine_values = {
+        key.rsplit("/", 1)[1]: int(Path("/proc/sys", key).read_text()) for key in GC_THRESH
+    }
+    listing = lab.run(lab.node_ns(NODE), ("ls", "/proc/sys/net/ipv6/neigh")).stdout.split()
+    return {"machine": machine_values, "in_node_namespace": "default" in listing}
+
+
+def sustained(scale: dict[int, dict[str, Stats]]) -> int:
+    """The largest size whose every address was answered in every round (0: none)."""
+    whole = [size for size, row in scale.items() if row["answered"].low == size]
+    return max(whole, default=0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=5, help="new pods per config in part 1")
@@ -187,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="part 1 with only the config that answers in seconds (smoke tests)",
     )
-    parser.add_argument("--sizes", default="1,100,1000", help="pod address counts (part 2)")
+    parser.add_argument("--sizes", default="1,100,1000,5000", help="pod address counts (part 2)")
     parser.add_argument("--idle-seconds", type=float, default=20, help="part 3 duration")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -267,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             time.sleep(args.idle_seconds)
             idle_cpu[label] = (cpu_seconds(pid) - before) / args.idle_seconds
         data["idle_cpu_fraction"] = idle_cpu
+        data["neighbour_limits"] = neighbour_limits(lab)
+    data["sustained"] = sustained(scale)
     print(f"ndppd (NDP proxy, `auto` rule), median (min-max); machine: {machine()}")
     print(f"1. new pod route -> first reply from the internet, {args.samples} pods per config:")
     for label, value in latency.items():
@@ -283,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row['warm_last_ms'].show(1):>20} {row['rss_idle_kib'].show(0):>20} "
             f"{row['rss_busy_kib'].show(0):>20}"
         )
+    print(f"   sustained (every address answered in every round): {data['sustained']}")
+    limits = data["neighbour_limits"]
+    print(f"   neighbour-table limits: {limits} (machine-wide; not varied)")
     print(f"3. ndppd idle for {args.idle_seconds:g} s with {have} routes on the node:")
     for label, fraction in idle_cpu.items():
         print(f"   {label:<36} {fraction * 100:.2f}% of one CPU")

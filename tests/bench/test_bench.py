@@ -138,6 +138,13 @@ def test_ndp_scale_answers_every_address(lab_env: None, tmp_path: Path) -> None:
     for size, row in scale.items():
         assert row["answered"] == [float(size)], row
         assert row["rss_idle_kib"][0] > 0
+    # Every address answered at both sizes: the largest is the sustained figure.
+    assert data["sustained"] == 20
+    limits = data["neighbour_limits"]
+    assert isinstance(limits, dict)
+    # One neighbour table per machine: its limits are absent from the node's namespace.
+    assert limits["in_node_namespace"] is False
+    assert set(limits["machine"]) == {"gc_thresh1", "gc_thresh2", "gc_thresh3"}
     idle = data["idle_cpu_fraction"]
     assert isinstance(idle, dict)
     assert len(idle) == 2

@@ -21,6 +21,7 @@ from kube6.plan.model import Plan, RuleResult
 KNOWN_RULES = {
     "control-plane-present",
     "etcd-quorum",
+    "ndp-proxy-capacity",
     "node-names-unique",
     "node-addresses-unique",
     "ranges-disjoint",

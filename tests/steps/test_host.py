@@ -18,6 +18,10 @@ KEYS = (  # in the order of the rendered file: accept_ra before forwarding
     "net.ipv6.conf.default.forwarding",
 )
 CONVERGED = dict(zip(KEYS, ("2", "1", "1"), strict=True))
+GC = tuple(f"net.ipv6.neigh.default.gc_thresh{i}" for i in (1, 2, 3))
+"""Marked `-` in the file: absent from a lab node's or container's namespace (the facts above),
+present on a real host."""
+KERNEL_DEFAULTS = dict(zip(GC, ("128", "512", "1024"), strict=True))
 
 
 def shown(step_plan: StepPlan) -> list[str]:
@@ -29,18 +33,42 @@ def test_sysctl_fresh_host_with_ra_route_sets_accept_ra_first(plan: Plan) -> Non
     rendered = ctx.files[host.SYSCTL_PATH].content
     facts = SysctlFacts(None, dict(zip(KEYS, ("1", "0", "0"), strict=True)), True, None)
     assert shown(host.plan_sysctl(ctx, facts)) == [
-        'sh -c \'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" > "$f"\' kube6-snapshot '
+        'sh -c \'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" >> "$f"\' kube6-snapshot '
         "/var/lib/kube6/sysctl-before.conf " + " ".join(KEYS),
         "sysctl -w net.ipv6.conf.eth0.accept_ra=2",
         f"write /etc/sysctl.d/90-kube6.conf (mode 0644, {len(rendered)} bytes)",
-        "sysctl -p /etc/sysctl.d/90-kube6.conf",
+        "sysctl -e -p /etc/sysctl.d/90-kube6.conf",
     ]
+
+
+def test_sysctl_real_host_saves_and_sets_the_neighbour_limits(plan: Plan) -> None:
+    ctx = context(plan)
+    rendered = ctx.files[host.SYSCTL_PATH].content
+    live = {**dict(zip(KEYS, ("1", "0", "0"), strict=True)), **KERNEL_DEFAULTS}
+    actions = shown(host.plan_sysctl(ctx, SysctlFacts(None, live, False, None)))
+    assert actions[0].endswith("/var/lib/kube6/sysctl-before.conf " + " ".join(KEYS + GC))
+    assert actions[-1] == "sysctl -e -p /etc/sysctl.d/90-kube6.conf"
+    wanted = host.parse_sysctl_conf(rendered)
+    low, soft, hard = plan.neighbours.gc_thresh
+    assert [wanted[k] for k in GC] == [str(low), str(soft), str(hard)]
+    assert host.optional_keys(rendered) == frozenset(GC)
+
+
+def test_sysctl_older_snapshot_gets_only_the_new_keys(plan: Plan) -> None:
+    """A host upped by a kube6 that did not set the neighbour limits: its snapshot holds the
+    forwarding keys' old values (kept) and gets the limits' current ones added, for reset."""
+    ctx = context(plan)
+    old = "".join(f"{k} = {v}\n" for k, v in zip(KEYS, ("1", "0", "0"), strict=True))
+    facts = SysctlFacts("older file", {**CONVERGED, **KERNEL_DEFAULTS}, False, old)
+    actions = shown(host.plan_sysctl(ctx, facts))
+    assert actions[0].endswith("/var/lib/kube6/sysctl-before.conf " + " ".join(GC))
+    assert "sysctl -e -p /etc/sysctl.d/90-kube6.conf" in actions
 
 
 def test_sysctl_static_route_needs_no_early_accept_ra_and_keeps_snapshot(plan: Plan) -> None:
     ctx = context(plan)
-    facts = SysctlFacts(None, {**CONVERGED, KEYS[0]: "0"}, False, "kept\n")
-    assert shown(host.plan_sysctl(ctx, facts))[1:] == ["sysctl -p /etc/sysctl.d/90-kube6.conf"]
+    facts = SysctlFacts(None, {**CONVERGED, KEYS[0]: "0"}, False, f"{KEYS[0]} = 1\n")
+    assert shown(host.plan_sysctl(ctx, facts))[1:] == ["sysctl -e -p /etc/sysctl.d/90-kube6.conf"]
     assert shown(host.plan_sysctl(ctx, facts))[0].startswith("write /etc/sysctl.d/90-kube6.conf")
 
 
@@ -51,16 +79,28 @@ def test_sysctl_file_only_differs(plan: Plan) -> None:
 
 
 def test_sysctl_converged(plan: Plan) -> None:
+    """In a lab node's namespace the neighbour limits do not exist: 3 settings, converged."""
     ctx = context(plan)
     facts = SysctlFacts(ctx.files[host.SYSCTL_PATH].content, CONVERGED, True, "x")
     assert host.plan_sysctl(ctx, facts).noop == (
         "/etc/sysctl.d/90-kube6.conf is in place and its 3 settings are live"
     )
+    low, soft, hard = plan.neighbours.gc_thresh
+    real = {**CONVERGED, **dict(zip(GC, map(str, (low, soft, hard)), strict=True))}
+    facts = SysctlFacts(ctx.files[host.SYSCTL_PATH].content, real, True, "x")
+    assert host.plan_sysctl(ctx, facts).noop == (
+        "/etc/sysctl.d/90-kube6.conf is in place and its 6 settings are live"
+    )
+    # A real host whose limits drifted back to the kernel's: set again.
+    drifted = SysctlFacts(facts.file, {**real, **KERNEL_DEFAULTS}, True, "x")
+    assert shown(host.plan_sysctl(ctx, drifted))[-1] == "sysctl -e -p /etc/sysctl.d/90-kube6.conf"
 
 
 def test_sysctl_read_probes(plan: Plan) -> None:
     ex = RecordingExecutor(host="node0001")
-    ex.reply(("sysctl", "-e", *KEYS), stdout="".join(f"{k} = {v}\n" for k, v in CONVERGED.items()))
+    ex.reply(
+        ("sysctl", "-e", *KEYS, *GC), stdout="".join(f"{k} = {v}\n" for k, v in CONVERGED.items())
+    )
     ex.reply(
         ("ip", "-6", "route", "show", "default", "dev", "eth0"),
         stdout="default via fe80::1 proto ra metric 1024 expires 1795sec hoplimit 64 pref medium\n",

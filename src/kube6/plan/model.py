@@ -132,6 +132,22 @@ class FirewallPlan:
 
 
 @dataclass(frozen=True)
+class Neighbours:
+    """Neighbour-table sizes from the plan (`kube6.plan.layout.neighbour_sizes` has the formula)."""
+
+    node_entries: int
+    """The most entries one node's kernel table holds: its pods' and its own, its peers, routers."""
+    gc_thresh: tuple[int, int, int]
+    """net.ipv6.neigh.default.gc_thresh1/2/3 rendered for every node."""
+    proxied: int
+    """Addresses one node's NDP proxy answers for by asking the target (`auto`): its pods; 0
+    when no proxy runs."""
+    router_entries: int
+    """Addresses of the link the provider's router resolves by NDP (nodes and pods), before any
+    service address reached from outside; 0 when the prefix is routed to the nodes."""
+
+
+@dataclass(frozen=True)
 class Plan:
     cluster_name: str
     kubernetes_minor: str
@@ -160,6 +176,7 @@ class Plan:
     dns_settings: DnsPlan
     addons: AddonsPlan
     firewall: FirewallPlan
+    neighbours: Neighbours
     rules: tuple[RuleResult, ...]
     choices: tuple[Choice, ...]
     digest: str

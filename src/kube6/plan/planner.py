@@ -94,6 +94,7 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
             gateway_ports=(80, 443) if addons.gateway.enabled else (),
             bgp_peer=bgp.peer if bgp else None,
         ),
+        neighbours=layout.neighbours,
         rules=rules,
         choices=tuple(choices),
         digest=spec_digest(spec),

@@ -6,7 +6,7 @@ nothing. REFUSALS judge the spec before any layout exists: one failing means no 
 (PlanError); their passes are the plan's first results. RULES then judge the layout in the
 order of the table, which is the order `kube6 plan` prints them.
 
-Longer than 400 lines: a table of 26 small rules, each a unit of its own; splitting it would
+Longer than 400 lines: a table of 27 small rules, each a unit of its own; splitting it would
 only scatter the table.
 """
 
@@ -26,6 +26,7 @@ from kube6.plan.layout import (
     MAX_NODE_MASK_DIFF,
     MIN_BLOCK,
     MIN_SERVICE_PREFIX,
+    NDPPD_SUSTAINED,
     Layout,
 )
 from kube6.results import Finding
@@ -353,6 +354,33 @@ def nat_outgoing(layout: Layout) -> list[Finding]:
     return findings
 
 
+def ndp_proxy_capacity(layout: Layout) -> list[Finding]:
+    """ndppd answers for each node's pods (`auto`); more than bench/ndp_scale.py measured warns.
+
+    The service range's `static` rule is not counted: its answers need no question to the
+    target, and the router asks only for the service addresses reached from outside.
+    """
+    proxied = layout.neighbours.proxied
+    if not strategy(layout.spec.routing).ndp_proxy:
+        return []
+    if proxied > NDPPD_SUSTAINED:
+        return [
+            warn(
+                f"ndppd on a node would answer for up to {proxied} pod addresses (maxPods "
+                f"{layout.max_pods}); bench/ndp_scale.py measured it answering every one of "
+                f"{NDPPD_SUSTAINED} and no more was measured (ndppd #63: stalls past ~1,000)",
+                f"lower network.max_pods to {NDPPD_SUSTAINED} or less, or have the provider "
+                "route the prefix to the nodes (routing: routed or bgp)",
+            )
+        ]
+    return [
+        ok(
+            f"ndppd answers for at most {proxied} pod addresses per node, within the "
+            f"{NDPPD_SUSTAINED} bench/ndp_scale.py measured"
+        )
+    ]
+
+
 def api_sources_open(layout: Layout) -> list[Finding]:
     firewall = layout.spec.firewall
     if firewall.enabled and any(p.prefixlen == 0 for p in firewall.api_sources):
@@ -481,6 +509,7 @@ RULES: tuple[tuple[str, Rule[Layout]], ...] = (
     ("pods-per-node", pods_per_node),
     ("max-pods-per-block", max_pods_per_block),
     ("nat-outgoing", nat_outgoing),
+    ("ndp-proxy-capacity", ndp_proxy_capacity),
     ("api-sources-open", api_sources_open),
     ("control-plane-endpoint", control_plane_endpoint),
     ("ipv4-only-sources", ipv4_only_sources),

@@ -9,6 +9,8 @@ from kube6.render.base import Artifact, NodeFile, header
 
 SYSCTL = NodeFile("/etc/sysctl.d/90-kube6.conf")
 MODULES_LOAD = NodeFile("/etc/modules-load.d/kube6.conf")
+GC_THRESH = "net.ipv6.neigh.default.gc_thresh"
+"""The neighbour-table limits, numbered 1 to 3 (kube6.plan.layout.neighbour_sizes)."""
 
 MODULES: tuple[tuple[str, str], ...] = (
     ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
@@ -29,7 +31,8 @@ def render(plan: Plan) -> Iterator[Artifact]:
         yield Artifact(
             path=SYSCTL.at(node),
             content=sysctl_conf(plan, node),
-            description=f"IPv6 forwarding and router advertisements on {node.interface}",
+            description=f"IPv6 forwarding, router advertisements on {node.interface}, "
+            "neighbour-table sizes",
         )
         yield Artifact(
             path=MODULES_LOAD.at(node),
@@ -56,6 +59,19 @@ def sysctl_conf(plan: Plan, node: PlannedNode) -> str:
         "# checks net.ipv6.conf.default.forwarding.",
         "net.ipv6.conf.all.forwarding = 1",
         "net.ipv6.conf.default.forwarding = 1",
+    ]
+    low, soft, hard = plan.neighbours.gc_thresh
+    lines += [
+        "#",
+        f"# Neighbour table sized from the plan: up to {plan.neighbours.node_entries} entries "
+        "(3 per pod, the other",
+        "# nodes on the link, the router). gc_thresh1 = that (nothing is collected below it),",
+        "# 2 = twice (stale entries of replaced pods), 3 = four times (the hard limit).",
+        "# The table is one for the whole machine: the files exist only in the host's own",
+        "# network namespace, so `-` lets a container or a lab node without them go on.",
+        f"-{GC_THRESH}1 = {low}",
+        f"-{GC_THRESH}2 = {soft}",
+        f"-{GC_THRESH}3 = {hard}",
     ]
     if node.ndp_rules:
         lines += [

@@ -37,6 +37,15 @@ def parse_sysctl_conf(text: str) -> dict[str, str]:
     return values
 
 
+def optional_keys(text: str) -> frozenset[str]:
+    """Keys of a sysctl.d file marked `-`: a host without them (a container) goes on."""
+    return frozenset(
+        line.strip()[1:].partition("=")[0].strip()
+        for line in text.splitlines()
+        if line.strip().startswith("-") and "=" in line
+    )
+
+
 def parse_sysctl_output(text: str) -> dict[str, str]:
     """Output of `sysctl -e KEY...` (`key = value` per line)."""
     return parse_sysctl_conf(text)
@@ -51,11 +60,13 @@ def parse_default_route_from_ra(text: str) -> bool:
 
 # sysctl prints `key = value` lines, the sysctl.d format: the file is the snapshot as read on
 # the host at that moment (a fixed script; the path and keys are its arguments, never spliced).
-_SNAPSHOT_SCRIPT = 'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" > "$f"'
+# It appends: a later kube6 that sets more keys adds their old values to an existing snapshot.
+_SNAPSHOT_SCRIPT = 'f=$1; shift; mkdir -p "${f%/*}" && sysctl -e "$@" >> "$f"'
 
 
 def snapshot_action(ctx: HostContext, keys: list[str]) -> Action:
-    """Save the current values of `keys` for `kube6 reset`, before anything changes them."""
+    """Save the current values of `keys` for `kube6 reset`, before anything changes them
+    (added to the snapshot: keys already in it keep the value from before kube6)."""
     return run(
         "sh",
         "-c",
@@ -113,20 +124,25 @@ def plan_sysctl(ctx: HostContext, facts: SysctlFacts) -> StepPlan:
     """Put the sysctl.d file and apply it now, accept_ra=2 on an RA-routed uplink first.
 
     Example: a fresh host gets `sysctl -w net.ipv6.conf.eth0.accept_ra=2`, the file, and
-    `sysctl -p /etc/sysctl.d/90-kube6.conf`; a converged one "... settings are live".
+    `sysctl -e -p /etc/sysctl.d/90-kube6.conf`; a converged one "... settings are live".
     """
     rendered = _rendered(ctx, SYSCTL)
     if rendered is None:
         return files.missing(ctx, SYSCTL)
     wanted = parse_sysctl_conf(rendered)
-    changing = {k: v for k, v in wanted.items() if facts.live.get(k) != v}
+    # A `-` key the host lacks (the neighbour-table limits inside a container's or a lab
+    # node's network namespace: they exist only in the host's own) is not this host's to set.
+    absent = {k for k in optional_keys(rendered) if k not in facts.live}
+    changing = {k: v for k, v in wanted.items() if facts.live.get(k) != v and k not in absent}
     if not changing and facts.file == rendered:
         return StepPlan.nothing(
-            f"{SYSCTL_PATH} is in place and its {len(wanted)} settings are live"
+            f"{SYSCTL_PATH} is in place and its {len(wanted) - len(absent)} settings are live"
         )
     actions: list[Action] = []
-    if changing and facts.snapshot is None:
-        actions.append(snapshot_action(ctx, list(changing)))
+    saved = parse_sysctl_conf(facts.snapshot or "")
+    unsaved = [k for k in changing if k not in saved]
+    if unsaved:
+        actions.append(snapshot_action(ctx, unsaved))
     accept_ra = f"net.ipv6.conf.{ctx.node.interface}.accept_ra"
     if facts.default_route_from_ra and accept_ra in changing:
         actions.append(
@@ -140,7 +156,8 @@ def plan_sysctl(ctx: HostContext, facts: SysctlFacts) -> StepPlan:
     if facts.file != rendered:
         actions.append(PutFile(SYSCTL_PATH, rendered, 0o644, why="the settings, at every boot"))
     if changing:
-        actions.append(run("sysctl", "-p", ctx.path(SYSCTL_PATH), why="the settings, now"))
+        # -e: the `-` keys a host lacks are skipped (procps sysctl -p fails on them).
+        actions.append(run("sysctl", "-e", "-p", ctx.path(SYSCTL_PATH), why="the settings, now"))
     return StepPlan.do(*actions)
 
 
@@ -254,7 +271,7 @@ STEP: Step[object] = Step(
     children=(
         Step(
             "sysctl",
-            "Forwarding on, accept_ra=2 on the uplink: file and live values.",
+            "Forwarding on, accept_ra=2 on the uplink, neighbour-table sizes: file and live.",
             plan_sysctl,
             read_sysctl,
             fresh_sysctl,
