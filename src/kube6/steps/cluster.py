@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from kube6 import mirrors
 from kube6.render.base import Artifact
 from kube6.steps import probe
-from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, Targets, run
+from kube6.steps.base import Action, Exec, HostContext, PutFile, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import ADMIN_CONF, kubectl
 
 CLUSTER_DIR = "/etc/kube6/cluster"
 HELM = "/usr/local/bin/helm"
 WAIT = "10m"
+WAIT_SECONDS = 700
+"""A waiting command's own time limit: kubectl's WAIT and a little more, so kubectl says why."""
+
+
+def wait(ctx: HostContext, *args: str, why: str) -> Exec:
+    """`kubectl <args> --timeout=WAIT` (`wait`, `rollout status`) with the admin kubeconfig."""
+    return run(*kubectl(ctx, *args, f"--timeout={WAIT}"), why=why, timeout=WAIT_SECONDS)
+
 
 Applies = Callable[[HostContext], str | None]
 """Returns why the step does not apply to this plan, or None when it does."""
@@ -271,16 +279,12 @@ def manifests_step(
         actions: list[Action] = []
         if api_service:
             actions.append(
-                run(
-                    *kubectl(
-                        ctx,
-                        "wait",
-                        "--for=condition=Available",
-                        f"apiservice/{api_service}",
-                        f"--timeout={WAIT}",
-                    ),
+                wait(
+                    ctx,
+                    "wait",
+                    "--for=condition=Available",
+                    f"apiservice/{api_service}",
                     why=f"the API that serves these objects ({api_service}) is up",
-                    timeout=700,
                 )
             )
         for artifact in todo:

@@ -11,7 +11,7 @@ from typing import Any
 from kube6.components.calico.render import CALICO_API_SERVICE
 from kube6.routing import strategy
 from kube6.steps import cluster, probe
-from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
 from kube6.versions import CALICO
 
@@ -66,17 +66,13 @@ def plan_calico_ready(ctx: HostContext, available: frozenset[str]) -> StepPlan:
     if set(CALICO_STATUSES) <= available:
         return StepPlan.nothing("the operator reports " + ", ".join(CALICO_STATUSES) + " Available")
     return StepPlan.do(
-        run(
-            *kubectl(
-                ctx,
-                "wait",
-                "--for=create",
-                "--for=condition=Available",
-                *(f"tigerastatus/{name}" for name in CALICO_STATUSES),
-                f"--timeout={cluster.WAIT}",
-            ),
+        cluster.wait(
+            ctx,
+            "wait",
+            "--for=create",
+            "--for=condition=Available",
+            *(f"tigerastatus/{name}" for name in CALICO_STATUSES),
             why="calico-node, typha, kube-controllers and the Calico API server ready",
-            timeout=700,
         )
     )
 

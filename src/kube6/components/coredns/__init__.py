@@ -11,7 +11,7 @@ from typing import Any
 from kube6.components.base import Component
 from kube6.components.coredns import render
 from kube6.steps import cluster, probe
-from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
 
 
@@ -72,25 +72,22 @@ def plan_ready(ctx: HostContext, facts: ReadyFacts) -> StepPlan:
     if wanted <= facts.ready and facts.coredns_available > 0:
         return StepPlan.nothing(f"{len(wanted)} node(s) Ready, CoreDNS available")
     return StepPlan.do(
-        run(
-            *kubectl(
-                ctx, "wait", "--for=condition=Ready", "node", "--all", f"--timeout={cluster.WAIT}"
-            ),
+        cluster.wait(
+            ctx,
+            "wait",
+            "--for=condition=Ready",
+            "node",
+            "--all",
             why="Calico brings the node network up",
-            timeout=700,
         ),
-        run(
-            *kubectl(
-                ctx,
-                "-n",
-                "kube-system",
-                "rollout",
-                "status",
-                "deployment/coredns",
-                f"--timeout={cluster.WAIT}",
-            ),
+        cluster.wait(
+            ctx,
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            "deployment/coredns",
             why="cluster DNS answers",
-            timeout=700,
         ),
     )
 
