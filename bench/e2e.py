@@ -157,7 +157,10 @@ def measure_up(cluster: Cluster) -> dict[str, Any]:
     started = time.monotonic()
     done = cluster.kube6("up", "-o", "json")
     wall = time.monotonic() - started
-    report = json.loads(done.stdout)
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        raise RuntimeError(f"kube6 up printed no report:\n{done.stderr[-3000:]}") from None
     rows = [r for rows in report["hosts"].values() for r in rows]
     broken = [r for r in rows if r["status"] not in ("ok", "changed")]
     if done.returncode != 0 or broken:
