@@ -16,7 +16,7 @@
    Reported: answers per second, the time until the last answer, and ndppd's memory (VmRSS).
    (With one address the rate is only the inverse of one answer's latency.) The largest size
    whose every address was answered in every round is the proxy's sustained figure, which
-   `kube6 plan` warns above (`kube6.plan.layout.NDPPD_SUSTAINED`).
+   `kube6 plan` warns above (`kube6.plan.neighbours.NDPPD_SUSTAINED`).
    The kernel's neighbour-table limits (net.ipv6.neigh.default.gc_thresh1/2/3, which kube6
    renders from the plan) cannot be varied here: the IPv6 neighbour table is one table for
    the whole machine, its gc_thresh files exist only in the machine's own namespace (the

@@ -7,13 +7,13 @@ from typing import Any
 
 from kube6.modes import Grade
 from kube6.plan import make_plan
-from kube6.plan.layout import (
+from kube6.plan.model import Plan
+from kube6.plan.neighbours import (
     ENTRIES_PER_POD,
     KERNEL_GC_THRESH,
     NDPPD_SUSTAINED,
     ROUTER_ENTRIES,
 )
-from kube6.plan.model import Plan
 from kube6.spec import from_data
 
 

@@ -133,7 +133,7 @@ class FirewallPlan:
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Neighbour-table sizes from the plan (`kube6.plan.layout.neighbour_sizes` has the formula)."""
+    """Neighbour-table sizes from the plan (the formula: `kube6.plan.neighbours`)."""
 
     node_entries: int
     """The most entries one node's kernel table holds: its pods' and its own, its peers, routers."""

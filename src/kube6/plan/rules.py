@@ -26,9 +26,9 @@ from kube6.plan.layout import (
     MAX_NODE_MASK_DIFF,
     MIN_BLOCK,
     MIN_SERVICE_PREFIX,
-    NDPPD_SUSTAINED,
     Layout,
 )
+from kube6.plan.neighbours import NDPPD_SUSTAINED
 from kube6.results import Finding
 from kube6.routing import strategy
 from kube6.spec import ClusterSpec

@@ -10,7 +10,7 @@ from kube6.render.base import Artifact, NodeFile, header
 SYSCTL = NodeFile("/etc/sysctl.d/90-kube6.conf")
 MODULES_LOAD = NodeFile("/etc/modules-load.d/kube6.conf")
 GC_THRESH = "net.ipv6.neigh.default.gc_thresh"
-"""The neighbour-table limits, numbered 1 to 3 (kube6.plan.layout.neighbour_sizes)."""
+"""The neighbour-table limits, numbered 1 to 3 (kube6.plan.neighbours.neighbour_sizes)."""
 
 MODULES: tuple[tuple[str, str], ...] = (
     ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
