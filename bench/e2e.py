@@ -54,7 +54,7 @@ from kube6.lab.layout import NAT64_PREFIX  # noqa: E402
 from kube6.plan import make_plan  # noqa: E402
 from kube6.plan.model import Plan  # noqa: E402
 from kube6.render.base import CA_CERT_HASH, JOIN_TOKEN  # noqa: E402
-from kube6.spec import from_data
+from kube6.spec import from_data  # noqa: E402
 from kube6.steps.kubectl import ADMIN_CONF  # noqa: E402
 
 PREFIX = "2001:db8:1234:5678::"
