@@ -413,7 +413,7 @@ print(json.dumps([
 build_debian_mirror() {
   local sources packages status="" stamp key tmp="$CACHE/apt/.tmp.debian" rootfs d result
   sources=$(cd "$REPO_ROOT" && python3 -c 'import json,sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(json.dumps(list(nodes.SOURCES)))')
-  packages=$(cd "$REPO_ROOT" && python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.steps import routing; print(routing.SERVICE)')
+  packages=$(cd "$REPO_ROOT" && python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.components.ndppd import steps; print(steps.SERVICE)')
   rootfs=$(cd "$REPO_ROOT" && KUBE6_E2E_CACHE="$CACHE" python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(nodes.default_rootfs())')
   if [[ -f "$rootfs" ]]; then
     # Only what the nodes' rootfs lacks is mirrored (apt resolves against its dpkg status).
