@@ -11,6 +11,8 @@ from kube6.lab import configs
 from kube6.lab.layout import (
     CALICO_GATEWAY,
     NAMESPACE,
+    Layout,
+    LinkModel,
     confined,
     lab_id_of,
     layout,
@@ -167,3 +169,86 @@ def test_mesh_routes_send_a_nodes_block_via_its_address(two_node_plan: Plan) -> 
     assert route[:3] == ("ip", "-n", lay.node("node0001").namespace)
     block = lay.pod_blocks["node0002"]
     assert (str(block), "via", "2001:db8:1234:5678::2") == route[6:9]
+
+
+ROUTED_SPEC = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "routing": "routed",
+    "nodes": [
+        {"name": "cp1", "address": "2001:db8:1234:5678::11", "roles": ["control-plane"]},
+        {"name": "worker1", "address": "2001:db8:1234:5678::12", "roles": ["worker"]},
+        {
+            "name": "worker2",
+            "address": "2001:db8:aaaa:bbbb::2",
+            "prefix": "2001:db8:aaaa:bbbb::/64",
+            "roles": ["worker"],
+        },
+    ],
+}
+
+
+def test_the_link_model_follows_the_routing_mode_unless_chosen(two_node_plan: Plan) -> None:
+    assert layout(two_node_plan, "1a2b").link is LinkModel.ON_LINK
+    routed = make_plan(from_data(ROUTED_SPEC))
+    assert layout(routed, "1a2b").link is LinkModel.ROUTED
+    assert layout(routed, "1a2b", LinkModel.ON_LINK).link is LinkModel.ON_LINK
+    assert {s.link for s in layout(two_node_plan, "1a2b", LinkModel.ROUTED).segments} == {
+        LinkModel.ROUTED
+    }
+
+
+def test_a_routed_link_resolves_only_the_nodes_and_routes_the_prefix_to_the_first() -> None:
+    plan = make_plan(from_data(ROUTED_SPEC))
+    lay = layout(plan, "1a2b")
+    cmds = setup_commands(lay)
+    up = lay.upstream
+    first, second = lay.segments
+    # No address of the prefix on the router: it never solicits the prefix's other addresses.
+    on_router = [
+        IPv6Address(c[5].split("/")[0]) for c in cmds if c[2] == up and c[3:5] == ("addr", "add")
+    ]
+    assert not [a for a in on_router if a in first.prefix or a in second.prefix], on_router
+    assert ("ip", "-n", up, "addr", "add", "fe80::1/64", "dev", "lan0", "nodad") in cmds
+    for address in ("2001:db8:1234:5678::11", "2001:db8:1234:5678::12"):
+        assert ("ip", "-n", up, "-6", "route", "add", f"{address}/128", "dev", "lan0") in cmds
+    assert first.routed_to == IPv6Address("2001:db8:1234:5678::11")
+    assert (
+        "ip",
+        "-n",
+        up,
+        "-6",
+        "route",
+        "add",
+        "2001:db8:1234:5678::/64",
+        "via",
+        "2001:db8:1234:5678::11",
+        "dev",
+        "lan0",
+    ) in cmds
+    assert second.routed_to == IPv6Address("2001:db8:aaaa:bbbb::2")
+    assert confined_all(lay)
+
+
+def test_an_on_link_segment_puts_the_prefix_on_the_router(two_node_plan: Plan) -> None:
+    lay = layout(two_node_plan, "1a2b")
+    (segment,) = lay.segments
+    assert segment.routed_to is None
+    cmds = setup_commands(lay)
+    address = f"{segment.router}/{segment.prefix.prefixlen}"
+    assert ("ip", "-n", lay.upstream, "addr", "add", address, "dev", "lan0", "nodad") in cmds
+    assert not any("via" in c and c[2] == lay.upstream and "lan0" in c for c in cmds)
+
+
+def test_the_noise_address_is_unassigned(two_node_plan: Plan) -> None:
+    for plan in (two_node_plan, make_plan(from_data(ROUTED_SPEC))):
+        for segment in layout(plan, "1a2b").segments:
+            noise = segment.unassigned
+            assert noise is not None
+            assert noise in segment.prefix
+            assert noise not in {n.address for n in plan.nodes}
+            assert noise not in plan.services
+            assert all(noise not in p.cidr for p in plan.pools)
+
+
+def confined_all(lay: Layout) -> bool:
+    return all(confined(c, lay.namespaces) for c in setup_commands(lay))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from ipaddress import IPv6Address
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from kube6 import net
 from kube6.components.ndppd import render as ndppd_renderer
 from kube6.lab import Lab
+from kube6.lab.layout import LinkModel
+from kube6.plan import make_plan
 from kube6.plan.model import Plan
+from kube6.spec import from_data
 
 pytestmark = pytest.mark.lab
 
@@ -98,3 +102,57 @@ def test_two_nodes_each_answer_for_their_own_pods(lab_env: None, two_node_plan: 
         # Only node0001 has the static service rule: it alone answers for services.
         lab.ping(lab.internet, two_node_plan.api, wait=1)
         assert lab.neighbour_mac(lab.upstream, two_node_plan.api) == mac1
+
+
+ROUTED_TWO_LINKS = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "routing": "routed",
+    "nodes": [
+        {"name": "node0001", "address": "2001:db8:1234:5678::1"},
+        {
+            "name": "node0002",
+            "address": "2001:db8:aaaa:bbbb::2",
+            "prefix": "2001:db8:aaaa:bbbb::/64",
+            "roles": ["worker"],
+        },
+    ],
+}
+
+
+def test_a_routed_prefix_reaches_pods_without_a_proxy(lab_env: None) -> None:
+    """The other link model: the provider routes each node's prefix to it (Hetzner's servers).
+    No ndppd runs, the router never solicits a pod, and pods on two links reach each other and
+    the internet through the router."""
+    plan = make_plan(from_data(ROUTED_TWO_LINKS), source="routed lab")
+    with Lab(plan) as lab:
+        assert lab.layout.link is LinkModel.ROUTED
+        first, second = lab.add_pod("node0001"), lab.add_pod("node0002")
+        assert lab.ping(lab.internet, first.address, deadline=4)
+        assert lab.ping(lab.internet, second.address, deadline=4)
+        assert lab.neighbour(lab.upstream, first.address) is None
+        assert lab.neighbour(lab.upstream, second.address) is None
+        # The router resolved only the nodes themselves.
+        assert lab.neighbour(lab.upstream, lab.node("node0001").address) in ANSWERED
+        assert lab.ping(first.namespace, second.address, deadline=4)
+        assert lab.ping(second.namespace, "2001:db8:ffff::10")
+
+
+@pytest.mark.parametrize("model", list(LinkModel))
+def test_the_internets_noise_shows_the_link_model(lab_env: None, model: LinkModel) -> None:
+    """What `kube6 check` reads: the scanner's packets to an unassigned address make an on-link
+    router solicit it on the link (the node sees the solicitation; nobody answers), while a
+    routed provider hands them to the node (which then solicits its own link, in vain)."""
+    plan = make_plan(from_data({**ROUTED_TWO_LINKS, "nodes": ROUTED_TWO_LINKS["nodes"][:1]}))
+    with Lab(plan, link=model, noise=True) as lab:
+        (segment,) = lab.layout.segments
+        assert segment.unassigned is not None
+        node = lab.node_ns("node0001")
+        deadline = time.monotonic() + 5
+        seen = None
+        while time.monotonic() < deadline and seen is None:
+            at = lab.upstream if model is LinkModel.ON_LINK else node
+            seen = lab.neighbour(at, segment.unassigned)
+            time.sleep(0.2)
+        assert seen in UNANSWERED - {None}, (model, seen)
+        other = node if model is LinkModel.ON_LINK else lab.upstream
+        assert lab.neighbour(other, segment.unassigned) is None

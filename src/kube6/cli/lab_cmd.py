@@ -19,13 +19,15 @@ from kube6.errors import UsageError
 
 if TYPE_CHECKING:
     from kube6.lab.core import Lab
+    from kube6.lab.layout import LinkModel
     from kube6.plan.model import Plan
 
 lab_app = typer.Typer(
     help=(
         "A hosting provider's network in network namespaces on this machine (root only): an "
-        "upstream router that treats the /64 as on-link, the internet, NAT64/DNS64, your nodes "
-        "and a pod on each, with the NDP proxy config that `kube6 render` writes."
+        "upstream router that treats each node link's prefix as on-link or routes it to the "
+        "node, the internet, NAT64/DNS64, your nodes and a pod on each, with the NDP proxy "
+        "config that `kube6 render` writes."
     ),
     no_args_is_help=True,
 )
@@ -44,6 +46,24 @@ def up(
     nat64: bool = typer.Option(True, "--nat64/--no-nat64", help="Run tayga (NAT64)."),
     dns64: bool = typer.Option(True, "--dns64/--no-dns64", help="Resolver synthesizes AAAA."),
     ssh: bool = typer.Option(False, "--ssh", help="Run sshd on every node's address."),
+    link: str | None = typer.Option(
+        None,
+        "--link",
+        help=(
+            "The provider's link model: `on-link` (the router solicits every address of the "
+            "prefix: routing ndp-proxy) or `routed` (the router routes the prefix to the node: "
+            "routing routed). Default: what the spec's routing expects; the other one shows "
+            "what `kube6 check` says about a spec that does not fit its provider."
+        ),
+    ),
+    noise: bool = typer.Option(
+        True,
+        "--noise/--no-noise",
+        help=(
+            "The internet pings an unassigned address of each node link every second, as "
+            "scanners do: the evidence `kube6 check` reads to tell on-link from routed."
+        ),
+    ),
     real_nodes: bool = typer.Option(
         False,
         "--real-nodes",
@@ -83,7 +103,16 @@ def up(
         if not tarball.exists():
             stderr.print(f"building the nodes' rootfs with mmdebstrap into {tarball} ...")
         rootfs = nodes.build_rootfs(tarball)
-    lab = Lab(plan, nat64=nat64, dns64=dns64, ssh=ssh, real_nodes=real_nodes, rootfs=rootfs)
+    lab = Lab(
+        plan,
+        nat64=nat64,
+        dns64=dns64,
+        ssh=ssh,
+        real_nodes=real_nodes,
+        rootfs=rootfs,
+        link=_link_model(link),
+        noise=noise,
+    )
     lab.up()
     try:
         _populate(lab, plan, pods, ndppd=ndppd)
@@ -91,6 +120,20 @@ def up(
         lab.down()
         raise
     _show_lab(lab, spec_path, ssh=ssh or real_nodes, real_nodes=real_nodes)
+
+
+def _link_model(value: str | None) -> LinkModel | None:
+    from kube6.lab.layout import LinkModel
+
+    if value is None:
+        return None
+    try:
+        return LinkModel(value)
+    except ValueError:
+        choices = " or ".join(m.value for m in LinkModel)
+        raise UsageError(
+            f"--link {value!r} is not a link model", fix=f"use --link {choices}"
+        ) from None
 
 
 def _populate(lab: Lab, plan: Plan, pods: int, *, ndppd: bool) -> None:
@@ -109,7 +152,9 @@ def _show_lab(lab: Lab, spec_path: Path | None, *, ssh: bool, real_nodes: bool) 
     from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, RESOLVER
 
     internet = lab.internet
-    stdout.print(f"lab {lab.lab_id} is up (files in {lab.workdir})")
+    stdout.print(
+        f"lab {lab.lab_id} is up (files in {lab.workdir}); provider links {lab.layout.link}"
+    )
     for link in lab.layout.nodes:
         kind = "real node" if link.name in lab.real else "node"
         stdout.print(f"  {kind} {link.name}: {link.address} in namespace {link.namespace}")

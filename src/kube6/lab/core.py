@@ -47,6 +47,7 @@ from kube6.lab.layout import (
     LISTEN_PORTS,
     RESOLVER,
     Layout,
+    LinkModel,
     NodeLink,
     Pod,
     confined,
@@ -161,6 +162,12 @@ class Lab:
     once, `records` adds names to the lab's DNS (name -> addresses). Daemons run in sessions of
     their own, so a lab built by `up()` without `down()` outlives the process (`kube6 lab up`).
 
+    `link` is the provider's link model of every node link (`kube6.lab.layout.LinkModel`:
+    on-link or routed; default what the plan's routing mode expects), and `noise=True` has the
+    internet host ping an unassigned address of each link's prefix every second, as scanners do
+    on a real provider network: an on-link router then solicits it on the link, a routed one
+    sends it to the node.
+
     `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
     its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
     (default: the cached one, `nodes.rootfs_tarball`); kube6 then reaches it over SSH like a
@@ -177,6 +184,8 @@ class Lab:
     lab_id: str = ""
     real_nodes: bool = False
     rootfs: Path | None = None
+    link: LinkModel | None = None
+    noise: bool = False
     layout: Layout = field(init=False)
     workdir: Path = field(init=False)
     daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
@@ -193,7 +202,7 @@ class Lab:
 
     def _use_id(self, lab_id: str) -> None:
         self.lab_id = lab_id
-        self.layout = layout(self.plan, lab_id)
+        self.layout = layout(self.plan, lab_id, self.link)
         self.workdir = workdir_of(lab_id)
 
     # ---- names -------------------------------------------------------------------------------
@@ -332,6 +341,8 @@ class Lab:
             ),
             ready=lambda: self.listening(self.internet, LISTEN_PORTS[0]),
         )
+        if self.noise:
+            self._start_noise()
         if self.real_nodes:
             self._start_real_nodes()
         elif self.ssh:
@@ -476,6 +487,15 @@ class Lab:
             ("unbound", "-d", "-c", str(resolver)),
             ready=lambda: self.listening(self.nat64_ns, 53, "udp"),
         )
+
+    def _start_noise(self) -> None:
+        for seg in self.layout.segments:
+            if seg.unassigned is not None:
+                self.start(
+                    f"noise-{seg.bridge}",
+                    self.internet,
+                    ("ping", "-6", "-n", "-q", "-i", "1", str(seg.unassigned)),
+                )
 
     def _start_tayga(self) -> None:
         conf = self.workdir / "tayga.conf"
@@ -681,6 +701,7 @@ class Lab:
             "nodes": {n.name: str(n.address) for n in self.layout.nodes},
             "pods": {p.name: str(p.address) for p in self.pods.values()},
             "nat64": self.nat64,
+            "link": str(self.layout.link),
             "dns64": self.dns64,
             "real_nodes": {name: real.leader for name, real in self.real.items()},
         }

@@ -19,9 +19,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from kube6 import net
+from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
 
 NAMESPACE_PREFIX = "k6"
@@ -63,6 +65,25 @@ CALICO_MAC = "ee:ee:ee:ee:ee:ee"
 Argv = tuple[str, ...]
 
 
+class LinkModel(StrEnum):
+    """How the provider's router delivers a node link's prefix (issue 17 item 2: both exist).
+
+    - `on-link`: the router treats the whole prefix as on its link and resolves every address
+      by neighbour solicitation (older OVH, many VPS offers): routing `ndp-proxy`.
+    - `routed`: the router resolves only the node's own address and routes the whole prefix to
+      it (Hetzner's servers, a routed /56 or /48): routing `routed`, nothing to proxy.
+    """
+
+    ON_LINK = "on-link"
+    ROUTED = "routed"
+
+    @classmethod
+    def for_plan(cls, plan: Plan) -> LinkModel:
+        """The provider the spec describes: `routed` for routing routed, else on-link (a
+        `bgp` router learns the pods by BGP and still puts the node link on-link)."""
+        return cls.ROUTED if plan.routing is RoutingMode.ROUTED else cls.ON_LINK
+
+
 def namespace_name(lab_id: str, role: str) -> str:
     """`k6-<id>-<role>`, e.g. `k6-1a2b-node0001`."""
     if not LAB_ID.match(lab_id):
@@ -95,11 +116,22 @@ class NodeLink:
 
 @dataclass(frozen=True)
 class Segment:
-    """One provider link (an on-link prefix) on the upstream router: a bridge with its address."""
+    """One provider link on the upstream router: a bridge, and how the router reaches `prefix`
+    on it (`link`: on-link from its own address `router`, or routed to `routed_to`, the first
+    node on the link; the other nodes' addresses are then on-link host routes)."""
 
     prefix: IPv6Network
     bridge: str
     router: IPv6Address
+    link: LinkModel = LinkModel.ON_LINK
+    nodes: tuple[IPv6Address, ...] = ()
+    unassigned: IPv6Address | None = None
+    """An address of the prefix that no node, pod or service has: where the lab's internet
+    knocks now and then, as scanners do on a real provider network (`Lab(noise=True)`)."""
+
+    @property
+    def routed_to(self) -> IPv6Address | None:
+        return self.nodes[0] if self.link is LinkModel.ROUTED and self.nodes else None
 
 
 @dataclass(frozen=True)
@@ -122,6 +154,7 @@ class Layout:
     nodes: tuple[NodeLink, ...]
     segments: tuple[Segment, ...]
     pod_blocks: dict[str, IPv6Network] = field(compare=False, hash=False)
+    link: LinkModel = LinkModel.ON_LINK
     """Per node: the address block its pods get addresses from (the node's first Calico block)."""
 
     @property
@@ -136,8 +169,10 @@ class Layout:
         raise KeyError(f"no lab node named {name!r}; the lab has {known}")
 
 
-def layout(plan: Plan, lab_id: str) -> Layout:
-    """Where everything goes for `plan`: one namespace per node, one bridge per on-link prefix."""
+def layout(plan: Plan, lab_id: str, link: LinkModel | None = None) -> Layout:
+    """Where everything goes for `plan`: one namespace per node, one bridge per provider link,
+    each link `on-link` or `routed` (default: what the plan's routing mode expects)."""
+    model = link or LinkModel.for_plan(plan)
     segments: dict[IPv6Network, Segment] = {}
     for node in plan.nodes:
         if node.link_prefix not in segments:
@@ -146,6 +181,9 @@ def layout(plan: Plan, lab_id: str) -> Layout:
                 prefix=node.link_prefix,
                 bridge=f"lan{index}",
                 router=_router_address(node.link_prefix, plan),
+                link=model,
+                nodes=tuple(n.address for n in plan.nodes if n.link_prefix == node.link_prefix),
+                unassigned=_unassigned_address(node.link_prefix, plan),
             )
     nodes = tuple(
         NodeLink(
@@ -168,6 +206,7 @@ def layout(plan: Plan, lab_id: str) -> Layout:
         nodes=nodes,
         segments=tuple(segments.values()),
         pod_blocks=_pod_blocks(plan),
+        link=model,
     )
 
 
@@ -176,6 +215,19 @@ def _router_address(prefix: IPv6Network, plan: Plan) -> IPv6Address:
     taken = [plan.services, *(pool.cidr for pool in plan.pools)]
     nodes = {node.address for node in plan.nodes}
     candidate = IPv6Address(int(prefix.broadcast_address) - 1)
+    while candidate in nodes or any(candidate in block for block in taken):
+        candidate = IPv6Address(int(candidate) - 1)
+    return candidate
+
+
+NOISE_OFFSET = 0x5CA1_AB1E
+"""Where in a prefix the lab's scanner knocks (`...::5ca1:ab1e`, then below if that is taken)."""
+
+
+def _unassigned_address(prefix: IPv6Network, plan: Plan) -> IPv6Address:
+    taken = [plan.services, *(pool.cidr for pool in plan.pools)]
+    nodes = {node.address for node in plan.nodes}
+    candidate = IPv6Address(int(prefix.network_address) + NOISE_OFFSET % prefix.num_addresses)
     while candidate in nodes or any(candidate in block for block in taken):
         candidate = IPv6Address(int(candidate) - 1)
     return candidate
@@ -281,24 +333,48 @@ def _world_commands(lay: Layout) -> list[Argv]:
 def _segment_commands(lay: Layout) -> list[Argv]:
     up = lay.upstream
     cmds: list[Argv] = []
-    # upstream: one bridge per provider link, on-link for the whole prefix (it solicits any
-    # address in it, like a hosting provider's router), snooping off so that solicitations for
-    # addresses nobody has joined still reach every port.
+    # upstream: one bridge per provider link, snooping off so that solicitations for addresses
+    # nobody has joined still reach every port. The router's link-local is every node's gateway.
     for seg in lay.segments:
         cmds += [
             _ip(up, "link", "add", seg.bridge, "type", "bridge", "mcast_snooping", "0"),
-            _ip(
-                up,
-                "addr",
-                "add",
-                f"{seg.router}/{seg.prefix.prefixlen}",
-                "dev",
-                seg.bridge,
-                "nodad",
-            ),
             _ip(up, "addr", "add", f"{UPSTREAM_LINK_LOCAL}/64", "dev", seg.bridge, "nodad"),
-            _ip(up, "link", "set", seg.bridge, "up"),
         ]
+        if seg.routed_to is None:
+            # On-link: the router solicits any address of the prefix, like a hosting
+            # provider's router that puts the /64 on the link.
+            cmds.append(
+                _ip(
+                    up,
+                    "addr",
+                    "add",
+                    f"{seg.router}/{seg.prefix.prefixlen}",
+                    "dev",
+                    seg.bridge,
+                    "nodad",
+                )
+            )
+        cmds.append(_ip(up, "link", "set", seg.bridge, "up"))
+        if seg.routed_to is not None:
+            # Routed: only the nodes' own addresses are resolved on the link; the prefix is
+            # routed to the first node (a provider routes a prefix to one server).
+            cmds += [
+                _ip(up, "-6", "route", "add", f"{address}/128", "dev", seg.bridge)
+                for address in seg.nodes
+            ]
+            cmds.append(
+                _ip(
+                    up,
+                    "-6",
+                    "route",
+                    "add",
+                    str(seg.prefix),
+                    "via",
+                    str(seg.routed_to),
+                    "dev",
+                    seg.bridge,
+                )
+            )
     return cmds
 
 
