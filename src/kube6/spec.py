@@ -348,8 +348,11 @@ class Dns(_Strict):
 class Gateway(_Strict):
     enabled: Bool = True
     """Install Gateway API CRDs and a gateway controller with IPv6 listeners."""
-    controller: Literal["envoy-gateway"] = "envoy-gateway"
-    """The controller (Envoy Gateway: its chart and images are reachable over IPv6)."""
+    controller: Literal["envoy-gateway", "traefik"] = "envoy-gateway"
+    """The implementation: `envoy-gateway` (Envoy Gateway's charts, Envoy as the proxy) or
+    `traefik` (Traefik Proxy, whose objects kube6 writes itself). Both are reachable over IPv6;
+    switching on a running cluster: delete GatewayClass `kube6` first (its controller is
+    immutable)."""
 
 
 class CertManager(_Strict):

@@ -69,6 +69,13 @@ ENVOY_GATEWAY = Pin(
     "github.com/envoyproxy/gateway tags on the Go module proxy; chart "
     "oci://docker.io/envoyproxy/gateway-helm (reachable over IPv6)",
 )
+TRAEFIK = Pin(
+    "traefik",
+    "v3.7.13",
+    "github.com/traefik/traefik/v3 tags on the Go module proxy (newest v3.7 patch); image "
+    "docker.io/library/traefik (the official image, reachable over IPv6). kube6 writes its "
+    "Kubernetes objects itself (no chart)",
+)
 HEADLAMP = Pin(
     "headlamp",
     "0.43.0",
@@ -115,6 +122,7 @@ ALL: tuple[Pin, ...] = (
     CERT_MANAGER,
     GATEWAY_API,
     ENVOY_GATEWAY,
+    TRAEFIK,
     HEADLAMP,
     ETCD,
     KWOK,

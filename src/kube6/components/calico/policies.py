@@ -28,8 +28,8 @@ that no policy selects there is open. Putting the kube6 policies in the default 
 every pod "selected", i.e. default-deny for all traffic no rule allows, and would change the
 meaning of the users' NetworkPolicies; a Tier of its own avoids both:
 
-1. `kube6.gateway` (gateway on): ingress to the Envoy pods of the kube6 Gateway on Envoy's
-   listener ports (the container ports behind 80/443) from anywhere: Pass.
+1. `kube6.gateway` (gateway on): ingress to the proxy pods of the kube6 Gateway (Envoy's or
+   Traefik's) on their listener ports (the container ports behind 80/443) from anywhere: Pass.
 2. `kube6.external-ingress`, every pod (never host endpoints): ingress from outside the
    cluster's own ranges (pod pools, service range, node addresses): Deny; the rest: Pass.
 
@@ -50,12 +50,7 @@ from typing import Any
 
 from kube6 import yamlio
 from kube6.components.calico.render import CALICO_API, CALICO_API_SERVICE
-from kube6.components.gateway.render import (
-    CONTROLLER_NAMESPACE,
-    GATEWAY_NAME,
-    GATEWAY_NAMESPACE,
-    container_port,
-)
+from kube6.components.gateway.render import proxy_name, proxy_port, proxy_selector
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
 
@@ -112,15 +107,6 @@ def trusted_sources(plan: Plan) -> list[str]:
     return nets
 
 
-def gateway_selector() -> str:
-    """Calico selector of the Envoy pods that serve the kube6 Gateway."""
-    return (
-        f'projectcalico.org/namespace == "{CONTROLLER_NAMESPACE}" && '
-        f'gateway.envoyproxy.io/owning-gateway-namespace == "{GATEWAY_NAMESPACE}" && '
-        f'gateway.envoyproxy.io/owning-gateway-name == "{GATEWAY_NAME}"'
-    )
-
-
 def render(plan: Plan) -> Iterator[Artifact]:
     """`cluster/policies/default.yaml`: the kube6 tier and its policies.
 
@@ -145,7 +131,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
         }
     ]
     if plan.addons.gateway:
-        ports = sorted({container_port(p) for p in plan.firewall.gateway_ports})
+        ports = sorted({proxy_port(plan, p) for p in plan.firewall.gateway_ports})
         objects.append(
             {
                 "apiVersion": CALICO_API,
@@ -154,7 +140,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
                 "spec": {
                     "tier": TIER,
                     "order": GATEWAY_ORDER,
-                    "selector": gateway_selector(),
+                    "selector": proxy_selector(plan),
                     "types": ["Ingress"],
                     "ingress": [
                         {
@@ -197,10 +183,11 @@ def policies_yaml(plan: Plan) -> str:
     ]
     if plan.addons.gateway:
         ports = ", ".join(
-            f"{p}->{container_port(p)}" for p in sorted(set(plan.firewall.gateway_ports))
+            f"{p}->{proxy_port(plan, p)}" for p in sorted(set(plan.firewall.gateway_ports))
         )
         notes += [
-            f"#   {GATEWAY_POLICY}: the kube6 Gateway's Envoy pods accept TCP from anywhere",
+            f"#   {GATEWAY_POLICY}: the kube6 Gateway's {proxy_name(plan)} pods accept TCP from "
+            "anywhere",
             f"#   (listener port -> pod port: {ports}).",
         ]
     notes += [

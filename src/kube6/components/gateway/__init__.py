@@ -1,9 +1,11 @@
-"""The gateway component: Gateway API CRDs, Envoy Gateway, the kube6 Gateway on IPv6.
+"""The gateway component: Gateway API CRDs, Envoy Gateway or Traefik, the kube6 Gateway on IPv6.
 
 Renderers in `render` (Envoy Gateway values, the Gateway and its IPv6 listeners, with the
-HTTPS listeners other components ask for); here its `up` steps (the Gateway API bundle at
-kube6's pin, Envoy Gateway's CRD chart and chart, the rendered Gateway), the hosts they come
-from, and verify's `gateway-ipv6` check.
+HTTPS listeners other components ask for) and `traefik` (Traefik's objects, when
+`addons.gateway.controller` is `traefik`); here its `up` steps (the Gateway API bundle at
+kube6's pin; Envoy Gateway's CRD chart and chart, or Traefik's rendered objects; the rendered
+Gateway; with Traefik, `gateway-ready`), the hosts they come from, and verify's `gateway-ipv6`
+check.
 
 CRDs have one source each: the Gateway API standard channel at kube6's pin, Envoy Gateway's own
 CRDs from its gateway-crds-helm chart (the gateway-helm chart's bundled copy is switched off in
@@ -20,7 +22,7 @@ from typing import Any
 
 from kube6 import mirrors
 from kube6.components.base import ArtifactHost, Component, Use
-from kube6.components.gateway import render
+from kube6.components.gateway import render, traefik, traefik_steps
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
@@ -36,7 +38,7 @@ from kube6.verify.objects import (
     obj_name,
 )
 from kube6.verify.result import CheckResult, failed, passed, skipped
-from kube6.versions import ENVOY_GATEWAY, GATEWAY_API
+from kube6.versions import ENVOY_GATEWAY, GATEWAY_API, TRAEFIK
 
 GATEWAY_CRD = "gateways.gateway.networking.k8s.io"
 BUNDLE_ANNOTATION = "gateway.networking.k8s.io/bundle-version"
@@ -53,6 +55,14 @@ def gateway_api_url() -> str:
 
 def applies(ctx: HostContext) -> str | None:
     return None if ctx.plan.addons.gateway else "the gateway is off in the plan (addons.gateway)"
+
+
+def envoy_applies(ctx: HostContext) -> str | None:
+    """Envoy Gateway's steps: the gateway on, with Envoy Gateway as its controller."""
+    reason = applies(ctx)
+    if reason is None and traefik.chosen(ctx.plan):
+        return "the gateway's controller is traefik, not envoy-gateway"
+    return reason
 
 
 # ---- up ------------------------------------------------------------------------------------
@@ -126,7 +136,7 @@ UP: tuple[Step[Any], ...] = (
             render.CONTROLLER_NAMESPACE,
             sets=("crds.envoyGateway.enabled=true", "crds.gatewayAPI.enabled=false"),
         ),
-        applies,
+        envoy_applies,
     ),
     cluster.helm_step(
         "envoy-gateway",
@@ -138,14 +148,16 @@ UP: tuple[Step[Any], ...] = (
             render.CONTROLLER_NAMESPACE,
             values="gateway/values.yaml",
         ),
-        applies,
+        envoy_applies,
     ),
+    traefik_steps.INSTALL,
     cluster.manifests_step(
         "gateway",
-        "The rendered GatewayClass, EnvoyProxy and Gateway.",
-        cluster.under("gateway"),
+        "The rendered GatewayClass, EnvoyProxy (Envoy Gateway) and Gateway.",
+        cluster.under("gateway", exclude=("values.yaml", traefik.MANIFEST_PATH.rsplit("/")[-1])),
         applies,
     ),
+    traefik_steps.READY,
 )
 
 
@@ -164,7 +176,9 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
             "release-assets.githubusercontent.com",
             "where github.com redirects release downloads (newer host)",
         ),
-        ArtifactHost("docker.io", f"Envoy Gateway {ENVOY_GATEWAY.version} chart and images"),
+        ArtifactHost("docker.io", f"Traefik Proxy {TRAEFIK.version} image")
+        if traefik.chosen(plan)
+        else ArtifactHost("docker.io", f"Envoy Gateway {ENVOY_GATEWAY.version} chart and images"),
     ]
 
 
@@ -177,7 +191,7 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
             "release-assets.githubusercontent.com",
         )
     ]
-    if plan.addons.gateway:
+    if plan.addons.gateway and not traefik.chosen(plan):
         found += [("docker.io", ("chart", ref)) for ref in ENVOY_CHARTS]
     return found
 
@@ -251,16 +265,26 @@ def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
         return failed(
             name,
             f"{len(bad)} Gateway(s) are not serving on IPv6",
-            "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
-            "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
-            "`kubectl describe gateway NAME` and the Service of the gateway",
+            (
+                "Traefik reports the addresses of its Service's load-balancer status, which "
+                "`kube6 up` sets to the workers' addresses: run `kube6 up` again, then "
+                f"`kubectl describe gateway NAME` and `kubectl -n {traefik.NAMESPACE} "
+                f"get pods,svc -o wide` (Traefik's log: `kubectl -n {traefik.NAMESPACE} logs "
+                f"ds/{traefik.NAME}`)"
+                if traefik.chosen(plan)
+                else "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
+                "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
+                "`kubectl describe gateway NAME` and the Service of the gateway"
+            ),
             bad,
         )
     return passed(name, f"all {len(gateways)} Gateway(s) are programmed on IPv6", seen)
 
 
 def namespaces(plan: Plan) -> Sequence[str]:
-    return (render.CONTROLLER_NAMESPACE,) if plan.addons.gateway else ()
+    if not plan.addons.gateway:
+        return ()
+    return (traefik.NAMESPACE,) if traefik.chosen(plan) else (render.CONTROLLER_NAMESPACE,)
 
 
 def component(listeners: render.Listeners) -> Component:

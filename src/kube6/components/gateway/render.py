@@ -1,5 +1,10 @@
 """The gateway: Envoy Gateway Helm values and the kube6 Gateway with IPv6 listeners.
 
+This module's notes are Envoy Gateway's (`addons.gateway.controller: envoy-gateway`); with
+`traefik`, `cluster/gateway/traefik.yaml` replaces the values and the EnvoyProxy (see
+`kube6.components.gateway.traefik`), and the GatewayClass names Traefik's controller. The
+Gateway itself is the same for both.
+
 `cluster/gateway/values.yaml` goes to `helm install eg oci://docker.io/envoyproxy/gateway-helm
 -n envoy-gateway-system` (the chart also installs the Gateway API CRDs).
 `cluster/gateway/gateway.yaml` holds the EnvoyProxy, the GatewayClass `kube6` and the Gateway
@@ -25,6 +30,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.gateway import traefik
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, Renderer, cluster_path, header
 
@@ -54,6 +60,30 @@ def container_port(listener_port: int) -> int:
     they see traffic after kube-proxy's DNAT to the pod.
     """
     return listener_port + PRIVILEGED_PORT_SHIFT if listener_port < 1024 else listener_port
+
+
+def proxy_port(plan: Plan, listener_port: int) -> int:
+    """The pod port behind a Gateway listener port for the plan's implementation: Envoy's
+    shifted port, or the port itself (Traefik binds the listener ports).
+
+    Example: 443 -> 10443 with Envoy Gateway, 443 with Traefik."""
+    return listener_port if traefik.chosen(plan) else container_port(listener_port)
+
+
+def proxy_selector(plan: Plan) -> str:
+    """Calico selector of the pods that serve the kube6 Gateway (Envoy's or Traefik's)."""
+    if traefik.chosen(plan):
+        return traefik.selector()
+    return (
+        f'projectcalico.org/namespace == "{CONTROLLER_NAMESPACE}" && '
+        f'gateway.envoyproxy.io/owning-gateway-namespace == "{GATEWAY_NAMESPACE}" && '
+        f'gateway.envoyproxy.io/owning-gateway-name == "{GATEWAY_NAME}"'
+    )
+
+
+def proxy_name(plan: Plan) -> str:
+    """The gateway's proxy, for messages: `Envoy` or `Traefik`."""
+    return "Traefik" if traefik.chosen(plan) else "Envoy"
 
 
 def issuer_name(plan: Plan) -> str:
@@ -100,11 +130,14 @@ def render(plan: Plan, https: Sequence[HttpsListener] = ()) -> Iterator[Artifact
     """
     if not plan.addons.gateway:
         return
-    yield Artifact(
-        path=VALUES_PATH,
-        content=values_yaml(plan),
-        description="Envoy Gateway Helm values",
-    )
+    if traefik.chosen(plan):
+        yield from traefik.artifacts(plan)
+    else:
+        yield Artifact(
+            path=VALUES_PATH,
+            content=values_yaml(plan),
+            description="Envoy Gateway Helm values",
+        )
     yield Artifact(
         path=MANIFEST_PATH,
         content=manifest_yaml(plan, https),
@@ -237,27 +270,42 @@ def gateway(plan: Plan, https: Sequence[HttpsListener] = ()) -> dict[str, Any]:
 
 
 def manifest(plan: Plan, https: Sequence[HttpsListener] = ()) -> list[dict[str, Any]]:
-    """Namespace, EnvoyProxy, GatewayClass and Gateway, in the order they must be applied."""
+    """Namespace, EnvoyProxy (Envoy Gateway only), GatewayClass and Gateway, in the order
+    they must be applied."""
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": GATEWAY_NAMESPACE},
     }
+    if traefik.chosen(plan):
+        return [namespace, traefik.gateway_class(GATEWAY_CLASS), gateway(plan, https)]
     return [namespace, envoy_proxy(), gateway_class(), gateway(plan, https)]
 
 
 def manifest_yaml(plan: Plan, https: Sequence[HttpsListener] = ()) -> str:
     """The gateway manifest: `kubectl apply --server-side -f gateway.yaml` after the chart."""
-    what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
     workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
-    notes = [
-        "#",
-        f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
-        "# Envoy runs as a DaemonSet and the Gateway addresses become the Envoy Service's",
-        "# externalIPs, so kube-proxy hands each worker's traffic to its local Envoy pod",
-        "# (externalTrafficPolicy Local keeps client addresses). Publish AAAA records for the",
-        "# host names that point at one or more of these addresses.",
-    ]
+    if traefik.chosen(plan):
+        what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Traefik Proxy, IPv6 listeners)."
+        notes = [
+            "#",
+            f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
+            "# Traefik runs as a DaemonSet (traefik.yaml) and these addresses are its Service's",
+            "# externalIPs, so kube-proxy hands each worker's traffic to its local Traefik pod",
+            "# (externalTrafficPolicy Local keeps client addresses). Traefik does not read",
+            "# spec.addresses; they say where the Gateway answers. Publish AAAA records for the",
+            "# host names that point at one or more of these addresses.",
+        ]
+    else:
+        what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
+        notes = [
+            "#",
+            f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
+            "# Envoy runs as a DaemonSet and the Gateway addresses become the Envoy Service's",
+            "# externalIPs, so kube-proxy hands each worker's traffic to its local Envoy pod",
+            "# (externalTrafficPolicy Local keeps client addresses). Publish AAAA records for the",
+            "# host names that point at one or more of these addresses.",
+        ]
     for listener in https:
         if plan.addons.cert_manager:
             notes += [

@@ -1,0 +1,194 @@
+"""Traefik's `up` steps: its rendered objects (`traefik`), then `gateway-ready` once the Gateway
+is applied: the Service's load-balancer status set to the workers' addresses, every Traefik pod
+ready, and the Gateway Programmed with those addresses in its status.
+
+Traefik's readiness is proven by its own reports: the DaemonSet's rollout (the kubelet's /ping
+probe on each pod) and the Gateway status that Traefik writes (Accepted and Programmed once its
+provider has loaded the Gateway's listeners onto its entry points).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kube6.components.gateway import render, traefik
+from kube6.steps import cluster, probe
+from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.kubectl import kubectl
+
+
+def applies(ctx: HostContext) -> str | None:
+    if traefik.chosen(ctx.plan):
+        return None
+    if not ctx.plan.addons.gateway:
+        return "the gateway is off in the plan (addons.gateway)"
+    return f"the gateway's controller is {ctx.plan.addons.gateway_controller}, not traefik"
+
+
+@dataclass(frozen=True)
+class ReadyFacts:
+    ingress: tuple[str, ...]
+    """The Traefik Service's status.loadBalancer.ingress addresses."""
+    rolled_out: bool
+    """The DaemonSet's current generation runs and is ready on every node it schedules to."""
+    gateway: tuple[bool, tuple[str, ...]]
+    """The Gateway: Programmed (current generation), and the addresses in its status."""
+
+
+def _load(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def parse_ingress(text: str | None) -> tuple[str, ...]:
+    """The IPs of a Service's status.loadBalancer.ingress, from `kubectl get -o json`."""
+    ingress = ((_load(text).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return tuple(str(i["ip"]) for i in ingress if isinstance(i, dict) and i.get("ip"))
+
+
+def parse_rolled_out(text: str | None) -> bool:
+    """True when a DaemonSet (`kubectl get -o json`) runs its current generation, ready, on
+    every node it is scheduled to (at least one)."""
+    data = _load(text)
+    status = data.get("status") or {}
+    generation = (data.get("metadata") or {}).get("generation")
+    desired = status.get("desiredNumberScheduled", 0)
+    return (
+        desired > 0
+        and status.get("observedGeneration") == generation
+        and status.get("updatedNumberScheduled") == desired
+        and status.get("numberReady") == desired
+    )
+
+
+def parse_gateway(text: str | None) -> tuple[bool, tuple[str, ...]]:
+    """(Programmed for its current generation, status addresses) of a Gateway."""
+    data = _load(text)
+    status = data.get("status") or {}
+    generation = (data.get("metadata") or {}).get("generation")
+    programmed = any(
+        c.get("type") == "Programmed"
+        and c.get("status") == "True"
+        and c.get("observedGeneration") == generation
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    )
+    addresses = tuple(
+        str(a["value"])
+        for a in status.get("addresses") or []
+        if isinstance(a, dict) and "value" in a
+    )
+    return programmed, addresses
+
+
+async def read_ready(ctx: HostContext) -> ReadyFacts:
+    if applies(ctx):
+        return fresh_ready(ctx)
+
+    async def get(*what: str) -> str | None:
+        return await probe.stdout(ctx, *kubectl(ctx, "get", *what, "-o", "json"))
+
+    service = await get("service", traefik.NAME, "-n", traefik.NAMESPACE)
+    daemons = await get("daemonset", traefik.NAME, "-n", traefik.NAMESPACE)
+    gateway = await get("gateway", render.GATEWAY_NAME, "-n", render.GATEWAY_NAMESPACE)
+    return ReadyFacts(parse_ingress(service), parse_rolled_out(daemons), parse_gateway(gateway))
+
+
+def fresh_ready(ctx: HostContext) -> ReadyFacts:
+    return ReadyFacts((), False, (False, ()))
+
+
+def status_patch(ctx: HostContext) -> str:
+    """The merge patch of the Traefik Service's status: the workers' addresses."""
+    ingress = [{"ip": str(a)} for a in traefik.addresses(ctx.plan)]
+    return json.dumps({"status": {"loadBalancer": {"ingress": ingress}}}, separators=(",", ":"))
+
+
+def plan_ready(ctx: HostContext, facts: ReadyFacts) -> StepPlan:
+    """Set the Service's load-balancer status, then wait for Traefik and the Gateway."""
+    reason = applies(ctx)
+    if reason:
+        return StepPlan.nothing(reason)
+    planned = tuple(str(a) for a in traefik.addresses(ctx.plan))
+    programmed, shown = facts.gateway
+    if facts.ingress == planned and facts.rolled_out and programmed and shown == planned:
+        return StepPlan.nothing(
+            f"Traefik is ready and Gateway {render.GATEWAY_NAME} is programmed on "
+            + ", ".join(planned)
+        )
+    ns = ("-n", traefik.NAMESPACE)
+    gw = (f"gateway/{render.GATEWAY_NAME}", "-n", render.GATEWAY_NAMESPACE)
+    actions = []
+    if facts.ingress != planned:
+        actions.append(
+            run(
+                *kubectl(
+                    ctx,
+                    "patch",
+                    "service",
+                    traefik.NAME,
+                    *ns,
+                    "--subresource=status",
+                    "--type=merge",
+                    "--field-manager=kube6",
+                    "-p",
+                    status_patch(ctx),
+                ),
+                why="the workers' addresses as the Service's load-balancer status (Traefik "
+                "copies them into the Gateway's)",
+            )
+        )
+    actions += [
+        cluster.wait(
+            ctx,
+            "rollout",
+            "status",
+            f"daemonset/{traefik.NAME}",
+            *ns,
+            why="a ready Traefik pod on every worker",
+        ),
+        cluster.wait(
+            ctx,
+            "wait",
+            "--for=condition=Programmed",
+            *gw,
+            why="Traefik has loaded the Gateway's listeners",
+        ),
+    ]
+    if planned:
+        # Traefik writes the addresses at its next configuration event after the patch.
+        actions.append(
+            cluster.wait(
+                ctx,
+                "wait",
+                f"--for=jsonpath={{.status.addresses[0].value}}={planned[0]}",
+                *gw,
+                why="the Gateway's status shows the workers' addresses",
+            )
+        )
+    return StepPlan.do(*actions)
+
+
+INSTALL = cluster.manifests_step(
+    "traefik",
+    "Traefik Proxy, the Gateway API controller (its objects as kube6 renders them).",
+    cluster.under("gateway", exclude=("values.yaml", "gateway.yaml")),
+    applies,
+)
+
+READY = Step(
+    "gateway-ready",
+    "Traefik ready on every worker; the Gateway Programmed with the workers' addresses.",
+    plan_ready,
+    read_ready,
+    fresh_ready,
+    targets=Targets.FIRST_CONTROL_PLANE,
+    needs_cluster=True,
+)

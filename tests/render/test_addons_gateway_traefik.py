@@ -1,0 +1,171 @@
+"""Traefik Proxy as the gateway's implementation: its rendered objects, the Gateway wiring and
+the policies that open its pods (and nothing else) to the outside.
+
+The golden scenario `traefik` holds the full files; these tests say what must hold in them.
+Entry points are matched the way Traefik's Gateway API provider matches them (an entry point
+whose address ends in `:<listener port>`, pkg/provider/kubernetes/gateway/kubernetes.go
+`entryPointName`), so a listener port without an entry point fails here, not on a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv6Address
+from typing import Any
+
+import pytest
+import yaml
+from tests.render.test_addons_policies import ENVOY, OUTSIDE, WEB, _verdict
+
+from kube6 import spec
+from kube6.components import registry
+from kube6.components.gateway import render as gateway
+from kube6.components.gateway import traefik
+from kube6.plan.model import Plan
+from kube6.render.base import Artifact
+
+PlanOf = Callable[[str], Plan]
+GoldenPlan = Callable[[str], Plan]
+
+TRAEFIK_PODS = {
+    "projectcalico.org/namespace": traefik.NAMESPACE,
+    **traefik.LABELS,
+    "pod-template-generation": "1",
+}
+
+
+def _files(plan: Plan) -> dict[str, Artifact]:
+    return {a.path: a for a in registry.render_all(plan)}
+
+
+def _objects(plan: Plan, path: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(_files(plan)[path].content) if d]
+
+
+def _kind(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [o for o in objects if o["kind"] == kind]
+    return found
+
+
+def _entry_points(args: list[str]) -> dict[str, str]:
+    """entry point name -> address, from Traefik's --entryPoints.NAME.address flags."""
+    found = {}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        parts = key.split(".")
+        if parts[0] == "--entryPoints" and parts[2:] == ["address"]:
+            found[parts[1]] = value
+    return found
+
+
+def test_traefik_replaces_envoy_gateways_objects(golden_plan: GoldenPlan, plan_of: PlanOf) -> None:
+    plan = golden_plan("traefik")
+    files = _files(plan)
+    assert traefik.MANIFEST_PATH in files
+    assert gateway.VALUES_PATH not in files, "no Envoy Gateway values with Traefik"
+    objects = _objects(plan, gateway.MANIFEST_PATH)
+    assert [o["kind"] for o in objects] == ["Namespace", "GatewayClass", "Gateway"]
+    assert _kind(objects, "GatewayClass")["spec"] == {"controllerName": traefik.CONTROLLER_NAME}
+    # Envoy Gateway's scenarios are unchanged: the built-in example still renders its values.
+    envoy = _files(plan_of(spec.EXAMPLE_YAML))
+    assert gateway.VALUES_PATH in envoy
+    assert traefik.MANIFEST_PATH not in envoy
+
+
+def test_every_gateway_listener_has_its_entry_point_on_ipv6(golden_plan: GoldenPlan) -> None:
+    plan = golden_plan("traefik")
+    gw = _kind(_objects(plan, gateway.MANIFEST_PATH), "Gateway")
+    daemon_set = _kind(_objects(plan, traefik.MANIFEST_PATH), "DaemonSet")
+    [container] = daemon_set["spec"]["template"]["spec"]["containers"]
+    entry_points = _entry_points(container["args"])
+    assert all(address.startswith("[::]:") for address in entry_points.values()), entry_points
+    ports = {listener["port"] for listener in gw["spec"]["listeners"]}
+    assert ports == {80, 443}, "the dashboard's HTTPS listener is in the scenario"
+    for port in ports:
+        matching = [n for n, a in entry_points.items() if a.endswith(f":{port}")]
+        assert matching, (port, entry_points)
+        assert "traefik" not in matching, (port, entry_points)
+    declared = {p["containerPort"] for p in container["ports"]}
+    assert ports <= declared
+    assert "--providers.kubernetesgateway=true" in container["args"]
+    assert "--global.checkNewVersion=false" in container["args"]
+
+
+def test_traefik_binds_the_listener_ports_unprivileged(golden_plan: GoldenPlan) -> None:
+    plan = golden_plan("traefik")
+    pod = _kind(_objects(plan, traefik.MANIFEST_PATH), "DaemonSet")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert not pod.get("hostNetwork"), "the gateway's pods are pods: policies apply to them"
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    [sysctl] = pod["securityContext"]["sysctls"]
+    assert sysctl["name"] == "net.ipv4.ip_unprivileged_port_start"
+    assert int(sysctl["value"]) <= min(traefik.ENTRY_POINTS.values())
+    assert container["image"] == "docker.io/library/traefik:v3.7.13"
+
+
+def test_the_service_answers_on_the_workers_addresses_only(golden_plan: GoldenPlan) -> None:
+    plan = golden_plan("traefik")
+    service = _kind(_objects(plan, traefik.MANIFEST_PATH), "Service")["spec"]
+    workers = [str(n.address) for n in plan.workers]
+    assert len(workers) == 2
+    assert service["externalIPs"] == workers
+    assert all(isinstance(IPv6Address(a), IPv6Address) for a in service["externalIPs"])
+    assert service["ipFamilies"] == ["IPv6"]
+    assert service["ipFamilyPolicy"] == "SingleStack"
+    assert service["externalTrafficPolicy"] == "Local"
+    assert service["allocateLoadBalancerNodePorts"] is False
+    assert service["loadBalancerClass"] == traefik.LOAD_BALANCER_CLASS
+    assert {p["port"] for p in service["ports"]} == set(traefik.ENTRY_POINTS.values())
+    gw = _kind(_objects(plan, gateway.MANIFEST_PATH), "Gateway")
+    assert [a["value"] for a in gw["spec"]["addresses"]] == workers
+
+
+def test_the_rbac_grants_reads_and_status_writes_only(golden_plan: GoldenPlan) -> None:
+    role = _kind(_objects(golden_plan("traefik"), traefik.MANIFEST_PATH), "ClusterRole")
+    verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+    assert verbs == {"list", "watch", "update"}
+    for rule in role["rules"]:
+        if "update" in rule["verbs"]:
+            assert rule["verbs"] == ["update"]
+            assert all(r.endswith("/status") for r in rule["resources"]), rule
+
+
+def test_the_dashboards_https_listener_is_wired_as_with_envoy(golden_plan: GoldenPlan) -> None:
+    plan = golden_plan("traefik")
+    gw = _kind(_objects(plan, gateway.MANIFEST_PATH), "Gateway")
+    [https] = [li for li in gw["spec"]["listeners"] if li["protocol"] == "HTTPS"]
+    assert https["hostname"] == plan.addons.dashboard_host
+    assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "kube6-dashboard-tls"}]
+    annotations = gw["metadata"]["annotations"]
+    assert annotations == {"cert-manager.io/cluster-issuer": "letsencrypt-production"}
+
+
+def test_policies_open_traefiks_pods_on_the_listener_ports_only(golden_plan: GoldenPlan) -> None:
+    plan = golden_plan("traefik")
+    for port in (80, 443):
+        assert gateway.proxy_port(plan, port) == port
+        assert _verdict(plan, TRAEFIK_PODS, OUTSIDE, port) == "Pass"
+    # /ping and anything else stay closed to the internet; other pods too.
+    for port in (traefik.PING_PORT, 22, 10443):
+        assert _verdict(plan, TRAEFIK_PODS, OUTSIDE, port) == "Deny"
+    assert _verdict(plan, WEB, OUTSIDE, 80) == "Deny"
+    # Envoy's pods (were some left from an earlier controller) are not opened.
+    assert _verdict(plan, ENVOY, OUTSIDE, 10080) == "Deny"
+    # A pod labelled traefik in another namespace is not the gateway.
+    impostor = {**TRAEFIK_PODS, "projectcalico.org/namespace": "default"}
+    assert _verdict(plan, impostor, OUTSIDE, 80) == "Deny"
+
+
+def test_the_controller_is_chosen_in_kube6_yaml(plan_of: PlanOf) -> None:
+    base = spec.EXAMPLE_YAML.replace("gateway: {enabled: true}", "gateway: {controller: traefik}")
+    assert base != spec.EXAMPLE_YAML
+    plan = plan_of(base)
+    assert traefik.chosen(plan)
+    off = plan_of(base.replace("{controller: traefik}", "{controller: traefik, enabled: false}"))
+    assert not traefik.chosen(off)
+    assert traefik.MANIFEST_PATH not in _files(off)
+    with pytest.raises(ValueError, match="controller"):
+        plan_of(base.replace("{controller: traefik}", "{controller: nginx}"))

@@ -1,0 +1,146 @@
+"""addons/traefik and addons/gateway-ready: facts in, commands out (Traefik as the gateway).
+
+The parsers read what `kubectl get -o json` prints; the JSON below has the fields that
+Kubernetes 1.37 and Traefik v3.7 write (DaemonSet status, Service load-balancer status,
+Gateway conditions with observedGeneration).
+"""
+
+from __future__ import annotations
+
+import json
+
+from kube6 import spec
+from kube6.components import gateway
+from kube6.components.gateway import traefik, traefik_steps
+from kube6.components.gateway.traefik_steps import ReadyFacts
+from kube6.components.registry import ADDONS_STEP
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.steps.cluster import ManifestFacts, ReleaseFacts
+from kube6.verify.objects import ClusterObjects
+
+from .conftest import HA_SPEC, context
+
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+WORKERS = ("2001:db8:1234:5678::21", "2001:db8:1234:5678::22")
+
+
+def traefik_plan() -> Plan:
+    text = HA_SPEC + "addons:\n  gateway: {controller: traefik}\n"
+    return make_plan(spec.parse_text(text), source="test")
+
+
+def leaf(name: str) -> object:
+    return next(c for c in ADDONS_STEP.children if c.name == name)
+
+
+def daemon_set(ready: int, desired: int = 2, generation: int = 1) -> str:
+    return json.dumps(
+        {
+            "metadata": {"generation": 2},
+            "status": {
+                "observedGeneration": generation,
+                "desiredNumberScheduled": desired,
+                "updatedNumberScheduled": desired,
+                "numberReady": ready,
+            },
+        }
+    )
+
+
+def gateway_json(programmed: str, generation: int, addresses: tuple[str, ...]) -> str:
+    return json.dumps(
+        {
+            "metadata": {"generation": 3},
+            "status": {
+                "addresses": [{"type": "IPAddress", "value": a} for a in addresses],
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "observedGeneration": 3},
+                    {"type": "Programmed", "status": programmed, "observedGeneration": generation},
+                ],
+            },
+        }
+    )
+
+
+def test_parsers() -> None:
+    assert traefik_steps.parse_rolled_out(daemon_set(2, generation=2))
+    assert not traefik_steps.parse_rolled_out(daemon_set(1, generation=2))
+    assert not traefik_steps.parse_rolled_out(daemon_set(2, generation=1)), "an old generation"
+    assert not traefik_steps.parse_rolled_out(daemon_set(0, desired=0, generation=2)), "no pod"
+    assert not traefik_steps.parse_rolled_out(None)
+    assert traefik_steps.parse_gateway(gateway_json("True", 3, WORKERS)) == (True, WORKERS)
+    assert traefik_steps.parse_gateway(gateway_json("True", 2, ())) == (False, ())
+    assert traefik_steps.parse_gateway(gateway_json("False", 3, ())) == (False, ())
+    assert traefik_steps.parse_gateway("Error from server (NotFound)") == (False, ())
+    service = {"status": {"loadBalancer": {"ingress": [{"ip": WORKERS[0], "ipMode": "VIP"}]}}}
+    assert traefik_steps.parse_ingress(json.dumps(service)) == (WORKERS[0],)
+    assert traefik_steps.parse_ingress(json.dumps({"status": {"loadBalancer": {}}})) == ()
+
+
+def test_ready_sets_the_status_then_waits_for_traefik_and_the_gateway() -> None:
+    ctx = context(traefik_plan())
+    step_plan = traefik_steps.plan_ready(ctx, traefik_steps.fresh_ready(ctx))
+    patch = json.dumps(
+        {"status": {"loadBalancer": {"ingress": [{"ip": a} for a in WORKERS]}}},
+        separators=(",", ":"),
+    )
+    assert [a.display for a in step_plan.actions] == [
+        f"{KUBECTL} patch service traefik -n traefik --subresource=status --type=merge "
+        f"--field-manager=kube6 -p '{patch}'",
+        f"{KUBECTL} rollout status daemonset/traefik -n traefik --timeout=10m",
+        f"{KUBECTL} wait --for=condition=Programmed gateway/kube6 -n kube6-gateway --timeout=10m",
+        f"{KUBECTL} wait '--for=jsonpath={{.status.addresses[0].value}}={WORKERS[0]}' "
+        "gateway/kube6 -n kube6-gateway --timeout=10m",
+    ]
+    # Status already set: no patch, the waits remain until Traefik reports.
+    waiting = ReadyFacts(WORKERS, False, (False, ()))
+    assert "patch" not in " ".join(
+        a.display for a in traefik_steps.plan_ready(ctx, waiting).actions
+    )
+    done = ReadyFacts(WORKERS, True, (True, WORKERS))
+    assert traefik_steps.plan_ready(ctx, done).noop
+    # The Gateway programmed but without the workers' addresses: wait again.
+    assert traefik_steps.plan_ready(ctx, ReadyFacts(WORKERS, True, (True, ()))).actions
+
+
+def test_envoy_gateways_steps_stand_aside_for_traefik() -> None:
+    ctx = context(traefik_plan())
+    assert leaf("envoy-gateway").plan(ctx, ReleaseFacts(None, None, None)).noop  # type: ignore[attr-defined]
+    assert leaf("envoy-gateway-crds").plan(ctx, ReleaseFacts(None, None, None)).noop  # type: ignore[attr-defined]
+    install = leaf("traefik").plan(ctx, ManifestFacts(frozenset()))  # type: ignore[attr-defined]
+    shown = [a.display for a in install.actions]
+    assert shown[1] == (
+        f"{KUBECTL} apply --server-side --field-manager kube6 -f "
+        "/etc/kube6/cluster/gateway/traefik.yaml"
+    )
+    assert len(shown) == 2, "traefik.yaml only"
+    applied = leaf("gateway").plan(ctx, ManifestFacts(frozenset()))  # type: ignore[attr-defined]
+    assert [a.display for a in applied.actions][1].endswith(
+        "/etc/kube6/cluster/gateway/gateway.yaml"
+    )
+    assert len(applied.actions) == 2, "gateway.yaml only: traefik.yaml has its own step"
+    names = [c.name for c in ADDONS_STEP.children]
+    assert names.index("traefik") < names.index("gateway") < names.index("gateway-ready")
+
+
+def test_traefiks_steps_stand_aside_for_envoy_gateway(plan: Plan) -> None:
+    ctx = context(plan)
+    assert "not traefik" in str(leaf("traefik").plan(ctx, ManifestFacts(frozenset())).noop)  # type: ignore[attr-defined]
+    assert traefik_steps.plan_ready(ctx, traefik_steps.fresh_ready(ctx)).noop
+
+
+def test_verify_expects_traefiks_pods_and_says_how_to_fix_its_gateway() -> None:
+    plan = traefik_plan()
+    assert tuple(gateway.namespaces(plan)) == (traefik.NAMESPACE,)
+    unprogrammed = {
+        "metadata": {"name": "kube6", "namespace": "kube6-gateway"},
+        "status": {"conditions": [{"type": "Programmed", "status": "False", "reason": "Pending"}]},
+    }
+    result = gateway.check_gateways(plan, ClusterObjects(gateways=(unprogrammed,)))
+    assert result.status == "fail"
+    assert "kube6 up" in (result.fix or "")
+    assert "traefik" in (result.fix or "")
+    hosts = [h.reason for h in gateway.hosts(plan)]
+    assert any("Traefik Proxy v3.7.13" in r for r in hosts), hosts
+    assert not any(use[0] == "chart" for _, use in gateway.uses(plan))
