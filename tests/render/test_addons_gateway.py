@@ -58,7 +58,7 @@ def test_example_listeners(plan_of: PlanOf) -> None:
     assert http["allowedRoutes"] == {"namespaces": {"from": "All"}}
     https = listeners[dashboard.LISTENER]
     assert (https["protocol"], https["port"]) == ("HTTPS", 443)
-    assert https["hostname"] == plan.addons.dashboard_host == "kube001-dashboard.example.com"
+    assert https["hostname"] == plan.addons.dashboard.host == "kube001-dashboard.example.com"
     assert https["tls"]["mode"] == "Terminate"
     assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": dashboard.TLS_SECRET}]
     selector = https["allowedRoutes"]["namespaces"]["selector"]["matchLabels"]

@@ -137,7 +137,7 @@ def test_the_dashboards_https_listener_is_wired_as_with_envoy(golden_plan: Golde
     plan = golden_plan("traefik")
     gw = _kind(_objects(plan, gateway.MANIFEST_PATH), "Gateway")
     [https] = [li for li in gw["spec"]["listeners"] if li["protocol"] == "HTTPS"]
-    assert https["hostname"] == plan.addons.dashboard_host
+    assert https["hostname"] == plan.addons.dashboard.host
     assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "kube6-dashboard-tls"}]
     annotations = gw["metadata"]["annotations"]
     assert annotations == {"cert-manager.io/cluster-issuer": "letsencrypt-production"}

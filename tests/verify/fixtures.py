@@ -229,7 +229,10 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
         ],
         "block_affinities": affinities,
         "cluster_issuers": [
-            cluster_issuer(f"letsencrypt-{plan.addons.issuer}", ACME_SERVERS[plan.addons.issuer])
+            cluster_issuer(
+                f"letsencrypt-{plan.addons.cert_manager.issuer}",
+                ACME_SERVERS[plan.addons.cert_manager.issuer],
+            )
         ],
         "gateways": [gateway(str(net.nth(plan.services, 200)))],
     }

@@ -416,9 +416,13 @@ def test_issuer_for_the_wrong_environment(plan: Plan) -> None:
 
 
 def test_addons_not_planned_are_skipped(plan: Plan) -> None:
-    bare = dataclasses.replace(
-        plan, addons=dataclasses.replace(plan.addons, cert_manager=False, gateway=False)
+    addons = plan.addons.model_copy(
+        update={
+            "cert_manager": plan.addons.cert_manager.model_copy(update={"enabled": False}),
+            "gateway": plan.addons.gateway.model_copy(update={"enabled": False}),
+        }
     )
+    bare = dataclasses.replace(plan, addons=addons)
     raw = fx.changed(fx.healthy(plan), cluster_issuers=None, gateways=None)
     found = results(bare, raw)
     assert is_skipped(found["cert-manager-issuers"])

@@ -165,7 +165,7 @@ def test_outside_checks_use_the_gateway_address(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     gateway = IPv6Address(fx.healthy(plan)["gateways"][0]["status"]["addresses"][0]["value"])
-    host = plan.addons.dashboard_host
+    host = plan.addons.dashboard.host
     seen: list[object] = []
 
     def connect(address: IPv6Address, port: int, name: str | None) -> PeerCertificate:

@@ -109,8 +109,8 @@ def next_steps(plan: Plan) -> list[str]:
         "  kube6 verify      # end-to-end: nodes, Services, pods, data path, gateway, certificates",
         f"  kubectl get nodes # {where}: the admin kubeconfig is ~/.kube/config (mode 0600)",
     ]
-    if plan.addons.dashboard:
-        url = f"https://{plan.addons.dashboard_host}/" if plan.addons.dashboard_host else ""
+    if plan.addons.dashboard.enabled:
+        url = f"https://{plan.addons.dashboard.host}/" if plan.addons.dashboard.host else ""
         lines += [
             f"  dashboard {url}".rstrip() + " — a read-only login token, valid 1 h:",
             f"    kubectl -n {NAMESPACE} create token {VIEWER} --duration=1h",

@@ -13,6 +13,7 @@ from typing import Literal
 from kube6.modes import Grade, RoutingMode
 from kube6.results import Finding
 from kube6.spec import HasRoles, Host, Mirrors, Role
+from kube6.spec.addons import Addons
 
 API_PORT = 6443
 
@@ -110,18 +111,6 @@ class DnsPlan:
 
 
 @dataclass(frozen=True)
-class AddonsPlan:
-    gateway: bool
-    gateway_controller: str
-    cert_manager: bool
-    acme_email: str | None
-    issuer: Literal["staging", "production"]
-    dashboard: bool
-    dashboard_host: str | None
-    dashboard_admin: bool
-
-
-@dataclass(frozen=True)
 class FirewallPlan:
     enabled: bool
     ssh_port: int
@@ -174,7 +163,9 @@ class Plan:
     mtu: int | None
     bgp: BgpPlan | None
     dns_settings: DnsPlan
-    addons: AddonsPlan
+    addons: Addons
+    """The add-ons' settings as the spec gives them (spec `addons`; each add-on's component
+    reads its own section)."""
     firewall: FirewallPlan
     neighbours: Neighbours
     rules: tuple[RuleResult, ...]

@@ -13,7 +13,6 @@ import json
 from kube6.plan.layout import Layout, make_layout
 from kube6.plan.model import (
     POOL_LABEL,
-    AddonsPlan,
     BgpPlan,
     Choice,
     DnsPlan,
@@ -53,7 +52,6 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
     rules = (*passed, *judge(RULES, layout))
     version = _kubernetes_version(spec.cluster.kubernetes, choices)
     bgp = _bgp(layout)
-    addons = spec.addons
     return Plan(
         cluster_name=spec.cluster.name,
         kubernetes_minor=spec.cluster.kubernetes,
@@ -76,22 +74,13 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
         mtu=spec.network.mtu,
         bgp=bgp,
         dns_settings=DnsPlan(spec.dns.resolvers, spec.dns.nat64_prefix, layout.dns64),
-        addons=AddonsPlan(
-            gateway=addons.gateway.enabled,
-            gateway_controller=addons.gateway.controller,
-            cert_manager=addons.cert_manager.enabled,
-            acme_email=addons.cert_manager.email,
-            issuer=addons.cert_manager.issuer,
-            dashboard=addons.dashboard.enabled,
-            dashboard_host=addons.dashboard.host,
-            dashboard_admin=addons.dashboard.admin,
-        ),
+        addons=spec.addons,
         firewall=FirewallPlan(
             enabled=spec.firewall.enabled,
             ssh_port=spec.firewall.ssh_port,
             ssh_sources=spec.firewall.ssh_sources,
             api_sources=spec.firewall.api_sources,
-            gateway_ports=(80, 443) if addons.gateway.enabled else (),
+            gateway_ports=(80, 443) if spec.addons.gateway.enabled else (),
             bgp_peer=bgp.peer if bgp else None,
         ),
         neighbours=layout.neighbours,

@@ -77,9 +77,9 @@ async def read_verify(ctx: HostContext) -> VerifyFacts:
         ("ip_pools", IP_POOL),
         ("block_affinities", BLOCK_AFFINITY),
     ]
-    if ctx.plan.addons.cert_manager:
+    if ctx.plan.addons.cert_manager.enabled:
         custom.append(("cluster_issuers", CLUSTER_ISSUER))
-    if ctx.plan.addons.gateway:
+    if ctx.plan.addons.gateway.enabled:
         custom.append(("gateways", GATEWAY))
     for key, kind in custom:
         lists[key] = parse_items(await _list(ctx, kind.crd, namespaced=kind.namespaced))

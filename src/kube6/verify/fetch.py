@@ -91,9 +91,9 @@ def fetch_objects(client: Client, plan: Plan, *, where: str = "the API server") 
             ip_pools=_list_custom(client, IP_POOL),
             block_affinities=_list_custom(client, BLOCK_AFFINITY),
             cluster_issuers=(
-                _list_custom(client, CLUSTER_ISSUER) if plan.addons.cert_manager else None
+                _list_custom(client, CLUSTER_ISSUER) if plan.addons.cert_manager.enabled else None
             ),
-            gateways=_list_custom(client, GATEWAY) if plan.addons.gateway else None,
+            gateways=_list_custom(client, GATEWAY) if plan.addons.gateway.enabled else None,
         )
     except ApiError as exc:
         code = exc.status.code

@@ -51,8 +51,8 @@ def check_outside(
     """`gateway-https`, `dashboard-dns`, `dashboard-certificate` (each skipped when the plan
     has no such add-on)."""
     results = [_gateway_https(plan, gateway_addresses, connect)]
-    host = plan.addons.dashboard_host
-    if not (plan.addons.gateway and plan.addons.dashboard and host):
+    host = plan.addons.dashboard.host
+    if not (plan.addons.gateway.enabled and plan.addons.dashboard.enabled and host):
         why = "the plan has no dashboard host behind the gateway"
         return [*results, skipped("dashboard-dns", why), skipped("dashboard-certificate", why)]
     dns_result, target = _dashboard_dns(host, gateway_addresses, resolve)
@@ -63,7 +63,7 @@ def check_outside(
 
 def _gateway_https(plan: Plan, addresses: Sequence[IPv6Address], connect: Connect) -> CheckResult:
     name = "gateway-https"
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         return skipped(name, "the gateway is not in the plan")
     if not addresses:
         return failed(
@@ -74,7 +74,7 @@ def _gateway_https(plan: Plan, addresses: Sequence[IPv6Address], connect: Connec
     seen: list[str] = []
     for address in addresses:
         try:
-            cert = connect(address, HTTPS_PORT, plan.addons.dashboard_host)
+            cert = connect(address, HTTPS_PORT, plan.addons.dashboard.host)
         except OSError as exc:
             seen.append(f"[{address}]:{HTTPS_PORT}: {exc}")
             continue
@@ -131,11 +131,11 @@ def _dashboard_certificate(
     plan: Plan, host: str, target: IPv6Address | None, connect: Connect
 ) -> CheckResult:
     name = "dashboard-certificate"
-    if not plan.addons.cert_manager:
+    if not plan.addons.cert_manager.enabled:
         return skipped(name, "cert-manager is not in the plan: the certificate is your own")
     if target is None:
         return skipped(name, f"{host} does not resolve to the gateway (see `dashboard-dns`)")
-    expected = ISSUER_ORGANIZATIONS[plan.addons.issuer]
+    expected = ISSUER_ORGANIZATIONS[plan.addons.cert_manager.issuer]
     try:
         cert = connect(target, HTTPS_PORT, host)
     except OSError as exc:

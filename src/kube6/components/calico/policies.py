@@ -130,7 +130,7 @@ def policies(plan: Plan) -> list[dict[str, Any]]:
             "spec": {"order": TIER_ORDER, "defaultAction": "Pass"},
         }
     ]
-    if plan.addons.gateway:
+    if plan.addons.gateway.enabled:
         ports = sorted({proxy_port(plan, p) for p in plan.firewall.gateway_ports})
         objects.append(
             {
@@ -181,7 +181,7 @@ def policies_yaml(plan: Plan) -> str:
         "#",
         f"# Tier {TIER} (order {TIER_ORDER}, before the default tier of NetworkPolicies):",
     ]
-    if plan.addons.gateway:
+    if plan.addons.gateway.enabled:
         ports = ", ".join(
             f"{p}->{proxy_port(plan, p)}" for p in sorted(set(plan.firewall.gateway_ports))
         )

@@ -32,7 +32,7 @@ CHART = "oci://quay.io/jetstack/charts/cert-manager"
 
 
 def applies(ctx: HostContext) -> str | None:
-    if ctx.plan.addons.cert_manager:
+    if ctx.plan.addons.cert_manager.enabled:
         return None
     return "cert-manager is off in the plan (addons.cert_manager)"
 
@@ -61,18 +61,18 @@ UP: tuple[Step[Any], ...] = (
 
 
 def hosts(plan: Plan) -> list[ArtifactHost]:
-    if not plan.addons.cert_manager:
+    if not plan.addons.cert_manager.enabled:
         return []
     return [ArtifactHost("quay.io", f"cert-manager {CERT_MANAGER.version} chart and images")]
 
 
 def uses(plan: Plan) -> list[tuple[str, Use]]:
-    return [("quay.io", ("chart", CHART))] if plan.addons.cert_manager else []
+    return [("quay.io", ("chart", CHART))] if plan.addons.cert_manager.enabled else []
 
 
 def acme_mirrors(plan: Plan) -> list[ArtifactHost]:
     """The mirrored ACME directories that the issuers use instead of Let's Encrypt."""
-    if not plan.addons.cert_manager:
+    if not plan.addons.cert_manager.enabled:
         return []
     found = []
     for which in ("staging", "production"):
@@ -94,7 +94,7 @@ def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
     """`cert-manager-issuers`: a Ready ClusterIssuer for the planned Let's Encrypt server."""
     name = "cert-manager-issuers"
     issuers = objects.cluster_issuers
-    if not plan.addons.cert_manager:
+    if not plan.addons.cert_manager.enabled:
         return skipped(name, "cert-manager is not in the plan")
     if issuers is None:
         return not_installed(
@@ -103,7 +103,8 @@ def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
             "clusterissuers.cert-manager.io",
             "install cert-manager with `kube6 up` (Helm chart with crds.enabled=true)",
         )
-    server = render.ACME_SERVERS[plan.addons.issuer]
+    issuer = plan.addons.cert_manager.issuer
+    server = render.ACME_SERVERS[issuer]
     lines: list[str] = []
     not_ready: list[str] = []
     matching = 0
@@ -118,7 +119,7 @@ def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
     if matching == 0:
         return failed(
             name,
-            f"no ClusterIssuer uses the planned Let's Encrypt {plan.addons.issuer} server",
+            f"no ClusterIssuer uses the planned Let's Encrypt {issuer} server",
             f"apply the rendered ClusterIssuers (ACME server {server}) with `kube6 up`",
             lines or ["no ClusterIssuers"],
         )
@@ -131,13 +132,11 @@ def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
             "records) and a valid e-mail address in kube6.yaml",
             not_ready,
         )
-    return passed(
-        name, f"the ClusterIssuer(s) for Let's Encrypt {plan.addons.issuer} are Ready", lines
-    )
+    return passed(name, f"the ClusterIssuer(s) for Let's Encrypt {issuer} are Ready", lines)
 
 
 def namespaces(plan: Plan) -> Sequence[str]:
-    return (NAMESPACE,) if plan.addons.cert_manager else ()
+    return (NAMESPACE,) if plan.addons.cert_manager.enabled else ()
 
 
 COMPONENT = Component(

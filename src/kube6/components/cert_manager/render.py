@@ -39,7 +39,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
     Example: `cluster/cert-manager/values.yaml` and `cluster/cert-manager/issuers.yaml` for the
     built-in example.
     """
-    if not plan.addons.cert_manager:
+    if not plan.addons.cert_manager.enabled:
         return
     yield Artifact(
         path=VALUES_PATH,
@@ -85,8 +85,8 @@ def cluster_issuer(plan: Plan, which: Literal["staging", "production"]) -> dict[
     if directory is not None and directory.ca is not None:
         # The ACME server's own TLS certificate is from a private CA (kube6.yaml mirrors.acme).
         acme["caBundle"] = base64.b64encode(directory.ca.encode()).decode()
-    if plan.addons.acme_email is not None:
-        acme["email"] = plan.addons.acme_email
+    if plan.addons.cert_manager.email is not None:
+        acme["email"] = plan.addons.cert_manager.email
     acme["privateKeySecretRef"] = {"name": f"{name}-account-key"}
     acme["solvers"] = [
         {
@@ -140,11 +140,11 @@ def issuers_yaml(plan: Plan) -> str:
         "# gateway addresses must be reachable from the internet",
         f"# (Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME}, listener {HTTP_LISTENER}).",
     ]
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         notes.append(
             "# WARNING: the gateway add-on is off, so the Gateway these solvers use does not exist;"
         )
         notes.append("# give the issuers a solver of your own (e.g. an ingress or DNS-01).")
-    if plan.addons.acme_email is None:
+    if plan.addons.cert_manager.email is None:
         notes.append("# No account e-mail: Let's Encrypt no longer sends expiry mail anyway.")
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(issuers(plan))

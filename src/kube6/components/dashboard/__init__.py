@@ -19,7 +19,7 @@ CHARTS = "https://kubernetes-sigs.github.io/headlamp/"
 
 
 def applies(ctx: HostContext) -> str | None:
-    return None if ctx.plan.addons.dashboard else "the dashboard is off in the plan"
+    return None if ctx.plan.addons.dashboard.enabled else "the dashboard is off in the plan"
 
 
 UP: tuple[Step[Any], ...] = (
@@ -46,7 +46,7 @@ UP: tuple[Step[Any], ...] = (
 
 
 def hosts(plan: Plan) -> list[ArtifactHost]:
-    if not plan.addons.dashboard:
+    if not plan.addons.dashboard.enabled:
         return []
     return [
         ArtifactHost("kubernetes-sigs.github.io", f"Headlamp {HEADLAMP.version} Helm chart"),

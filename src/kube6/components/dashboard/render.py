@@ -42,8 +42,8 @@ ADMIN = "kube6-dashboard-admin"
 
 def https_listeners(plan: Plan) -> list[HttpsListener]:
     """The Gateway's HTTPS listener for the dashboard host, when the dashboard has one."""
-    host = plan.addons.dashboard_host
-    if not plan.addons.dashboard or host is None:
+    host = plan.addons.dashboard.host
+    if not plan.addons.dashboard.enabled or host is None:
         return []
     return [HttpsListener(LISTENER, host, TLS_SECRET, NAMESPACE)]
 
@@ -54,7 +54,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
     Example: the built-in example yields `cluster/dashboard/values.yaml`, `rbac.yaml` and
     `route.yaml` (host kube001-dashboard.example.com).
     """
-    if not plan.addons.dashboard:
+    if not plan.addons.dashboard.enabled:
         return
     yield Artifact(
         path=VALUES_PATH,
@@ -65,13 +65,13 @@ def render(plan: Plan) -> Iterator[Artifact]:
         path=RBAC_PATH,
         content=rbac_yaml(plan),
         description="dashboard logins: read-only viewer"
-        + (", cluster-admin (addons.dashboard.admin)" if plan.addons.dashboard_admin else ""),
+        + (", cluster-admin (addons.dashboard.admin)" if plan.addons.dashboard.admin else ""),
     )
-    if plan.addons.gateway and plan.addons.dashboard_host is not None:
+    if plan.addons.gateway.enabled and plan.addons.dashboard.host is not None:
         yield Artifact(
             path=ROUTE_PATH,
             content=route_yaml(plan),
-            description=f"HTTPRoute for {plan.addons.dashboard_host} on the kube6 Gateway",
+            description=f"HTTPRoute for {plan.addons.dashboard.host} on the kube6 Gateway",
         )
 
 
@@ -98,7 +98,7 @@ def values_yaml(plan: Plan) -> str:
         "# The image is on ghcr.io, which has no IPv6 address: pulling it needs NAT64/DNS64",
         "# (dns.nat64_prefix) or a registry mirror.",
     ]
-    if plan.addons.dashboard_host is None or not plan.addons.gateway:
+    if plan.addons.dashboard.host is None or not plan.addons.gateway.enabled:
         notes.append(
             f"# No public host: reach it with `kubectl -n {NAMESPACE} port-forward "
             f"svc/{SERVICE_NAME} 8080:{SERVICE_PORT}`."
@@ -132,7 +132,7 @@ def rbac(plan: Plan) -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         *_login(VIEWER, "view"),
     ]
-    if plan.addons.dashboard_admin:
+    if plan.addons.dashboard.admin:
         objects += _login(ADMIN, "cluster-admin")
     return objects
 
@@ -145,7 +145,7 @@ def rbac_yaml(plan: Plan) -> str:
         f"# {VIEWER}: read-only (ClusterRole view; no Secrets). Log in with a token that",
         f"# expires: kubectl -n {NAMESPACE} create token {VIEWER} --duration=1h",
     ]
-    if plan.addons.dashboard_admin:
+    if plan.addons.dashboard.admin:
         notes += [
             f"# WARNING: {ADMIN} is cluster-admin (addons.dashboard.admin: true). Anyone holding",
             "# its token controls the whole cluster; create tokens only when needed, short-lived:",
@@ -156,7 +156,7 @@ def rbac_yaml(plan: Plan) -> str:
 
 def routes(plan: Plan) -> list[dict[str, Any]]:
     """The HTTPS route to Headlamp and the HTTP-to-HTTPS redirect for the dashboard host."""
-    host = plan.addons.dashboard_host
+    host = plan.addons.dashboard.host
     if host is None:
         raise ValueError(
             f"plan {plan.digest} has no addons.dashboard.host; the dashboard route needs one"
@@ -207,10 +207,10 @@ def routes(plan: Plan) -> list[dict[str, Any]]:
 
 def route_yaml(plan: Plan) -> str:
     """The HTTPRoute manifest for the dashboard host."""
-    what = f"Dashboard route: https://{plan.addons.dashboard_host}/ through the kube6 Gateway."
+    what = f"Dashboard route: https://{plan.addons.dashboard.host}/ through the kube6 Gateway."
     notes = [
         "#",
-        f"# Needs an AAAA record for {plan.addons.dashboard_host} pointing at a worker address",
+        f"# Needs an AAAA record for {plan.addons.dashboard.host} pointing at a worker address",
         "# (see cluster/gateway/gateway.yaml).",
     ]
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(routes(plan))

@@ -54,7 +54,11 @@ def gateway_api_url() -> str:
 
 
 def applies(ctx: HostContext) -> str | None:
-    return None if ctx.plan.addons.gateway else "the gateway is off in the plan (addons.gateway)"
+    return (
+        None
+        if ctx.plan.addons.gateway.enabled
+        else "the gateway is off in the plan (addons.gateway)"
+    )
 
 
 def envoy_applies(ctx: HostContext) -> str | None:
@@ -165,7 +169,7 @@ UP: tuple[Step[Any], ...] = (
 
 
 def hosts(plan: Plan) -> list[ArtifactHost]:
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         return []
     return [
         ArtifactHost("github.com", f"Gateway API {GATEWAY_API.version} CRDs (release asset)"),
@@ -191,7 +195,7 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
             "release-assets.githubusercontent.com",
         )
     ]
-    if plan.addons.gateway and not traefik.chosen(plan):
+    if plan.addons.gateway.enabled and not traefik.chosen(plan):
         found += [("docker.io", ("chart", ref)) for ref in ENVOY_CHARTS]
     return found
 
@@ -214,7 +218,7 @@ def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
     """`gateway-ipv6`: every Gateway programmed, on IPv6 addresses only, its listeners too."""
     name = "gateway-ipv6"
     gateways = objects.gateways
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         return skipped(name, "the gateway is not in the plan")
     if gateways is None:
         return not_installed(
@@ -282,7 +286,7 @@ def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
 
 
 def namespaces(plan: Plan) -> Sequence[str]:
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         return ()
     return (traefik.NAMESPACE,) if traefik.chosen(plan) else (render.CONTROLLER_NAMESPACE,)
 

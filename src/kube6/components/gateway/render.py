@@ -88,7 +88,7 @@ def proxy_name(plan: Plan) -> str:
 
 def issuer_name(plan: Plan) -> str:
     """The ClusterIssuer the gateway asks cert-manager to use, e.g. `letsencrypt-staging`."""
-    return f"letsencrypt-{plan.addons.issuer}"
+    return f"letsencrypt-{plan.addons.cert_manager.issuer}"
 
 
 def gateway_addresses(plan: Plan) -> list[IPv6Address]:
@@ -128,7 +128,7 @@ def render(plan: Plan, https: Sequence[HttpsListener] = ()) -> Iterator[Artifact
     Example: `cluster/gateway/values.yaml` and `cluster/gateway/gateway.yaml` for the built-in
     example.
     """
-    if not plan.addons.gateway:
+    if not plan.addons.gateway.enabled:
         return
     if traefik.chosen(plan):
         yield from traefik.artifacts(plan)
@@ -250,7 +250,7 @@ def gateway(plan: Plan, https: Sequence[HttpsListener] = ()) -> dict[str, Any]:
             }
         )
     metadata: dict[str, Any] = {"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE}
-    if plan.addons.cert_manager:
+    if plan.addons.cert_manager.enabled:
         # cert-manager's gateway-shim issues a Certificate for every HTTPS listener that has a
         # hostname and a certificateRef, from this issuer.
         metadata["annotations"] = {"cert-manager.io/cluster-issuer": issuer_name(plan)}
@@ -307,7 +307,7 @@ def manifest_yaml(plan: Plan, https: Sequence[HttpsListener] = ()) -> str:
             "# host names that point at one or more of these addresses.",
         ]
     for listener in https:
-        if plan.addons.cert_manager:
+        if plan.addons.cert_manager.enabled:
             notes += [
                 f"# {listener.hostname}: certificate from {issuer_name(plan)}",
                 f"# (cert-manager), in the Secret {GATEWAY_NAMESPACE}/{listener.tls_secret}.",

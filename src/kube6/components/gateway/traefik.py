@@ -65,7 +65,7 @@ USER = 65532
 
 def chosen(plan: Plan) -> bool:
     """True when the gateway is on and Traefik is its implementation."""
-    return plan.addons.gateway and plan.addons.gateway_controller == CONTROLLER
+    return plan.addons.gateway.enabled and plan.addons.gateway.controller == CONTROLLER
 
 
 def selector() -> str:

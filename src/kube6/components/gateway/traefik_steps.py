@@ -22,9 +22,9 @@ from kube6.steps.kubectl import kubectl
 def applies(ctx: HostContext) -> str | None:
     if traefik.chosen(ctx.plan):
         return None
-    if not ctx.plan.addons.gateway:
+    if not ctx.plan.addons.gateway.enabled:
         return "the gateway is off in the plan (addons.gateway)"
-    return f"the gateway's controller is {ctx.plan.addons.gateway_controller}, not traefik"
+    return f"the gateway's controller is {ctx.plan.addons.gateway.controller}, not traefik"
 
 
 @dataclass(frozen=True)

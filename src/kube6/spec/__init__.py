@@ -22,10 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
-    Strict,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -35,41 +33,21 @@ from pydantic import (
 from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import RoutingMode
+from kube6.spec.addons import Addons
+from kube6.spec.fields import Bool, Int, Str, shorten
+from kube6.spec.fields import StrictModel as _Strict
+from kube6.spec.fields import as_text as _text
+from kube6.spec.fields import pattern as _pattern
 from kube6.versions import KUBERNETES_MINOR, SUPPORTED_MINORS
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS_NAME = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
-)
 INTERFACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$")
 SSH_TARGET = re.compile(
     r"^(?:(?P<user>[a-z_][a-z0-9_-]{0,31})@)?"
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]{0,252})))"
     r"(?::(?P<port>[0-9]{1,5}))?$"
 )
-EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
-
-# Strict: `ssh_port: true` must not become port 1, nor "22" or 22.0 pass as 22. A YAML boolean,
-# float or quoted number where a number is expected is a mistake to report, never to coerce.
-Int = Annotated[int, Strict()]
-Bool = Annotated[bool, Strict()]
-Str = Annotated[str, Strict()]  # no bytes (`!!binary`) taken as text
-SHOWN = 60  # characters of a bad value quoted back; a 1 MB name is not echoed whole
-
-
-def shorten(value: object) -> str:
-    """repr(value), cut to SHOWN characters with the length said."""
-    text = repr(value)
-    if len(text) <= SHOWN:
-        return text
-    return f"{text[: SHOWN - 10]}...{text[-6:]} ({len(text)} characters)"
-
-
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, got {shorten(value)}")
-    return value
 
 
 def _address(value: object) -> IPv6Address:
@@ -114,16 +92,6 @@ def _nat64_network(value: object) -> IPv6Network:
     return network
 
 
-def _pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
-    def check(value: object) -> str:
-        text = _text(value, what)
-        if not regex.match(text):
-            raise ValueError(f"{shorten(text)} is not {what} (for example {example!r})")
-        return text
-
-    return check
-
-
 Address = Annotated[
     IPv6Address,
     BeforeValidator(_address),
@@ -153,11 +121,6 @@ DnsLabel = Annotated[
     BeforeValidator(_pattern(DNS1123_LABEL, "a DNS-1123 label", "node0001")),
     WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL.pattern, "maxLength": 63}),
 ]
-DnsName = Annotated[
-    str,
-    BeforeValidator(_pattern(DNS_NAME, "a DNS name", "dashboard.example.com")),
-    WithJsonSchema({"type": "string", "pattern": DNS_NAME.pattern}),
-]
 
 
 class Role(StrEnum):
@@ -178,10 +141,6 @@ class HasRoles:
     @property
     def is_worker(self) -> bool:
         return Role.WORKER in self.roles
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Cluster(_Strict):
@@ -343,47 +302,6 @@ class Dns(_Strict):
         if self.dns64 == "coredns" and self.nat64_prefix is None:
             raise ValueError("dns64: coredns needs nat64_prefix (the prefix your NAT64 serves)")
         return self
-
-
-class Gateway(_Strict):
-    enabled: Bool = True
-    """Install Gateway API CRDs and a gateway controller with IPv6 listeners."""
-    controller: Literal["envoy-gateway", "traefik"] = "envoy-gateway"
-    """The implementation: `envoy-gateway` (Envoy Gateway's charts, Envoy as the proxy) or
-    `traefik` (Traefik Proxy, whose objects kube6 writes itself). Both are reachable over IPv6;
-    switching on a running cluster: delete GatewayClass `kube6` first (its controller is
-    immutable)."""
-
-
-class CertManager(_Strict):
-    enabled: Bool = True
-    """Install cert-manager and Let's Encrypt ClusterIssuers."""
-    email: Str | None = None
-    """ACME account e-mail (optional; Let's Encrypt no longer sends expiry mail)."""
-    issuer: Literal["staging", "production"] = "staging"
-    """Which Let's Encrypt issuer the gateway uses; start with staging, switch when it works."""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address (e.g. admin@example.com)")
-        return value
-
-
-class Dashboard(_Strict):
-    enabled: Bool = True
-    """Install Headlamp, the Kubernetes SIG UI dashboard."""
-    host: DnsName | None = None
-    """Public host name of the dashboard behind the gateway (needs an AAAA record)."""
-    admin: Bool = False
-    """Give the dashboard login cluster-admin instead of read-only. Not recommended."""
-
-
-class Addons(_Strict):
-    gateway: Gateway = Gateway()
-    cert_manager: CertManager = CertManager()
-    dashboard: Dashboard = Dashboard()
 
 
 class Firewall(_Strict):

@@ -1,0 +1,61 @@
+"""The building blocks of kube6.yaml's sections: strict scalar types, checked text, the base model.
+
+Every section (kube6.spec and each add-on's in kube6.spec.addons) is a `StrictModel`: unknown
+keys are errors, values are frozen, and each field's docstring is what `kube6 schema` shows.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, WithJsonSchema
+
+DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+# Strict: `ssh_port: true` must not become port 1, nor "22" or 22.0 pass as 22. A YAML boolean,
+# float or quoted number where a number is expected is a mistake to report, never to coerce.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]  # no bytes (`!!binary`) taken as text
+SHOWN = 60  # characters of a bad value quoted back; a 1 MB name is not echoed whole
+
+
+def shorten(value: object) -> str:
+    """repr(value), cut to SHOWN characters with the length said."""
+    text = repr(value)
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[: SHOWN - 10]}...{text[-6:]} ({len(text)} characters)"
+
+
+def as_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, got {shorten(value)}")
+    return value
+
+
+def pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
+    """A before-validator: text that matches `regex`, else an error quoting it with `example`."""
+
+    def check(value: object) -> str:
+        text = as_text(value, what)
+        if not regex.match(text):
+            raise ValueError(f"{shorten(text)} is not {what} (for example {example!r})")
+        return text
+
+    return check
+
+
+DnsName = Annotated[
+    str,
+    BeforeValidator(pattern(DNS_NAME, "a DNS name", "dashboard.example.com")),
+    WithJsonSchema({"type": "string", "pattern": DNS_NAME.pattern}),
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
