@@ -150,14 +150,16 @@ def test_next_steps_after_a_successful_up() -> None:
 
 def test_dry_run_on_a_host_without_a_cluster_plans_verify(plan: Plan) -> None:
     """Issue 15, defect 5: `up --dry-run` on a fresh host refused at verify (no admin.conf)."""
-    from kube6.steps.verify import STEP, VerifyFacts
+    from kube6.components.registry import VERIFY_STEP as STEP
+    from kube6.steps.verify import VerifyFacts
 
     assert STEP.plan is not None
     facts = VerifyFacts(None, "error: stat /etc/kubernetes/admin.conf: no such file or directory")
     dry = STEP.plan(context(plan, dry_run=True), facts)
     assert dry.refuse is None
     assert any("/readyz" in a.display for a in dry.actions if isinstance(a, Exec))
-    fresh = STEP.plan(context(plan, dry_run=True, fresh=True), STEP.fresh(context(plan)))  # type: ignore[misc]
+    assert STEP.fresh is not None
+    fresh = STEP.plan(context(plan, dry_run=True, fresh=True), STEP.fresh(context(plan)))
     assert fresh.actions
     # A real run still refuses when the API server is not there.
     assert STEP.plan(context(plan), facts).refuse
@@ -167,8 +169,10 @@ def test_verify_read_on_a_host_without_a_cluster_then_planned(plan: Plan) -> Non
     """The facts a fresh host gives (kubectl cannot read admin.conf), read and planned."""
     import asyncio
 
+    from kube6.components.registry import VERIFY_STEP as STEP
+    from kube6.components.registry import custom_kinds
     from kube6.execute import RecordingExecutor
-    from kube6.steps.verify import STEP, read_verify
+    from kube6.steps.verify import read_verify
 
     ex = RecordingExecutor(host="node0001")
     ex.reply(
@@ -178,7 +182,7 @@ def test_verify_read_on_a_host_without_a_cluster_then_planned(plan: Plan) -> Non
     )
     ctx = context(plan, executor=ex, dry_run=True)
     assert STEP.plan is not None
-    facts = asyncio.run(read_verify(ctx))
+    facts = asyncio.run(read_verify(ctx, custom_kinds(plan)))
     assert facts.objects is None
     planned = STEP.plan(ctx, facts)
     assert planned.refuse is None

@@ -137,7 +137,9 @@ def test_verify_expects_traefiks_pods_and_says_how_to_fix_its_gateway() -> None:
         "metadata": {"name": "kube6", "namespace": "kube6-gateway"},
         "status": {"conditions": [{"type": "Programmed", "status": "False", "reason": "Pending"}]},
     }
-    result = gateway.check_gateways(plan, ClusterObjects(gateways=(unprogrammed,)))
+    result = gateway.check_gateways(
+        plan, ClusterObjects(custom={gateway.GATEWAY.crd: (unprogrammed,)})
+    )
     assert result.status == "fail"
     assert "kube6 up" in (result.fix or "")
     assert "traefik" in (result.fix or "")

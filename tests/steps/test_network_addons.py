@@ -8,7 +8,7 @@ from pathlib import Path
 from kube6 import spec
 from kube6.components import coredns, gateway, helm
 from kube6.components.calico import steps as calico_steps
-from kube6.components.registry import ADDONS_STEP, NETWORK_STEP
+from kube6.components.registry import ADDONS_STEP, NETWORK_STEP, check_objects
 from kube6.execute import RecordingExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
@@ -263,7 +263,7 @@ def test_coredns_step_takes_the_corefile_over_from_kubeadm(plan: Plan) -> None:
 
 def test_verify_refuses_an_unready_api_server(plan: Plan) -> None:
     ctx = context(plan)
-    refused = verify.plan_verify(ctx, verify.VerifyFacts(None, "[-]etcd failed"))
+    refused = verify.plan_verify(ctx, verify.VerifyFacts(None, "[-]etcd failed"), check_objects)
     assert refused.refuse == "the API server on node0001 is not ready: [-]etcd failed"
 
 
@@ -271,7 +271,9 @@ def test_verify_runs_the_object_checks(plan: Plan) -> None:
     ctx = context(plan)
     # No nodes at all: the registration check of kube6 verify fails and stops the host.
     refused = verify.plan_verify(
-        ctx, verify.VerifyFacts(verify.to_objects({"nodes": (), "services": (), "pods": ()}))
+        ctx,
+        verify.VerifyFacts(verify.to_objects({"nodes": (), "services": (), "pods": ()})),
+        check_objects,
     )
     assert refused.refuse is not None
     assert "acceptance check(s) failed" in refused.refuse

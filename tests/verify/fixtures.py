@@ -13,6 +13,9 @@ from typing import Any
 from lightkube.resources.core_v1 import Node, Pod, Service
 
 from kube6 import net
+from kube6.components import cert_manager
+from kube6.components import gateway as gateway_component
+from kube6.components.calico import checks as calico_checks
 from kube6.components.cert_manager.render import ACME_SERVERS
 from kube6.plan.model import Plan
 from kube6.verify.objects import ClusterObjects
@@ -238,6 +241,15 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
     }
 
 
+KINDS = {
+    "ip_pools": calico_checks.IP_POOL,
+    "block_affinities": calico_checks.BLOCK_AFFINITY,
+    "cluster_issuers": cert_manager.CLUSTER_ISSUER,
+    "gateways": gateway_component.GATEWAY,
+}
+"""The raw lists' keys here -> the custom kinds their components check."""
+
+
 def objects(raw: Mapping[str, list[Raw] | None]) -> ClusterObjects:
     """ClusterObjects from raw dicts, core kinds decoded into lightkube models as fetch does."""
 
@@ -249,10 +261,7 @@ def objects(raw: Mapping[str, list[Raw] | None]) -> ClusterObjects:
         nodes=tuple(_decode(Node, o) for o in raw.get("nodes") or []),
         services=tuple(_decode(Service, o) for o in raw.get("services") or []),
         pods=tuple(_decode(Pod, o) for o in raw.get("pods") or []),
-        ip_pools=crd("ip_pools"),
-        block_affinities=crd("block_affinities"),
-        cluster_issuers=crd("cluster_issuers"),
-        gateways=crd("gateways"),
+        custom={kind.crd: crd(key) for key, kind in KINDS.items() if key in raw},
     )
 
 

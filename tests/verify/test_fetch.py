@@ -11,10 +11,12 @@ import httpx
 import pytest
 
 from kube6 import spec as spec_module
+from kube6.components.registry import custom_kinds
 from kube6.errors import UsageError
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify.fetch import ClusterUnreachableError, fetch_objects, verify_objects
+from kube6.usecases.verify import verify_objects
+from kube6.verify.fetch import ClusterUnreachableError, fetch_objects
 from kube6.verify.kubeconfig import ADMIN_KUBECONFIG, client_for, find_kubeconfig
 from kube6.verify.result import Status
 from tests.verify import fixtures as fx
@@ -91,10 +93,10 @@ def test_lists_every_kind_and_checks_it(plan: Plan, kubeconfig: Path) -> None:
 def test_missing_crds_become_not_installed(plan: Plan, kubeconfig: Path) -> None:
     raw = fx.changed(fx.healthy(plan), ip_pools=None, gateways=None)
     transport = httpx.MockTransport(server(raw, []))
-    objects = fetch_objects(plan=plan, client=client_for(kubeconfig, transport=transport))
-    assert objects.ip_pools is None
-    assert objects.gateways is None
-    assert objects.block_affinities is not None
+    objects = fetch_objects(client_for(kubeconfig, transport=transport), custom_kinds(plan))
+    assert objects.of(fx.KINDS["ip_pools"]) is None
+    assert objects.of(fx.KINDS["gateways"]) is None
+    assert objects.of(fx.KINDS["block_affinities"]) is not None
     results = {r.name: r for r in verify_objects(plan, client_for(kubeconfig, transport=transport))}
     assert results["calico-ippools"].status is Status.FAIL
     assert "ippools.crd.projectcalico.org" in results["calico-ippools"].message
@@ -106,7 +108,7 @@ def test_forbidden_says_which_permission(plan: Plan, kubeconfig: Path) -> None:
 
     client = client_for(kubeconfig, transport=httpx.MockTransport(handle))
     with pytest.raises(ClusterUnreachableError) as caught:
-        fetch_objects(client, plan, where="the API server of test")
+        fetch_objects(client, custom_kinds(plan), where="the API server of test")
     assert "the API server of test refused to list objects (403): forbidden" in str(caught.value)
     assert "ClusterRole" in caught.value.fix
 
@@ -117,7 +119,7 @@ def test_unreachable_server(plan: Plan, kubeconfig: Path) -> None:
 
     client = client_for(kubeconfig, transport=httpx.MockTransport(handle))
     with pytest.raises(ClusterUnreachableError) as caught:
-        fetch_objects(client, plan)
+        fetch_objects(client, custom_kinds(plan))
     assert "cannot reach the API server: connection refused" in str(caught.value)
     assert "6443" in caught.value.fix
 

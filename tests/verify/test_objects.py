@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from kube6 import spec as spec_module
+from kube6.components.registry import check_objects
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify.objects import check_objects
 from kube6.verify.result import CheckResult, Status, evidence, is_skipped
 from tests.verify import fixtures as fx
 from tests.verify.fixtures import ev

@@ -29,14 +29,9 @@ from lightkube.types import PatchType
 
 from kube6 import net
 from kube6.plan.model import Plan
-from kube6.verify.fetch import (
-    BLOCK_AFFINITY,
-    CLUSTER_ISSUER,
-    GATEWAY,
-    IP_POOL,
-    CustomKind,
-    verify_objects,
-)
+from kube6.usecases.verify import verify_objects
+from kube6.verify.fetch import resource
+from kube6.verify.objects import CustomKind
 from kube6.verify.result import CheckResult, Status
 from tests.k8s.conftest import control_plane_plan, k8s_binaries
 from tests.k8s.controlplane import Binaries, ControlPlane, control_plane
@@ -120,7 +115,7 @@ def cluster(
 
 
 def _shape_as_planned(client: Client, plan: Plan) -> None:
-    kinds = (IP_POOL, BLOCK_AFFINITY, CLUSTER_ISSUER, GATEWAY)
+    kinds = tuple(fx.KINDS.values())
     for kind in kinds:
         client.create(_decode(CustomResourceDefinition, _stand_in_crd(kind)))
     for kind in kinds:
@@ -128,18 +123,13 @@ def _shape_as_planned(client: Client, plan: Plan) -> None:
     raw = fx.healthy(plan)
     for namespace in {g["metadata"]["namespace"] for g in raw["gateways"]}:
         client.create(Namespace(metadata=ObjectMeta(name=namespace)))
-    for kind, key in (
-        (IP_POOL, "ip_pools"),
-        (BLOCK_AFFINITY, "block_affinities"),
-        (CLUSTER_ISSUER, "cluster_issuers"),
-        (GATEWAY, "gateways"),
-    ):
-        resource = kind.resource()
+    for key, kind in fx.KINDS.items():
+        make = resource(kind)
         for obj in raw[key]:
             if kind.namespaced:
-                client.create(resource(obj), namespace=obj["metadata"]["namespace"])
+                client.create(make(obj), namespace=obj["metadata"]["namespace"])
             else:
-                client.create(resource(obj))
+                client.create(make(obj))
     # kubeadm's CoreDNS add-on would create kube-dns on the planned DNS address.
     client.create(_decode(Service, fx.service("kube-system", "kube-dns", str(plan.dns))))
     node = plan.nodes[0]

@@ -19,7 +19,7 @@ from kube6.render.base import Renderer
 if TYPE_CHECKING:
     from kube6.results import Finding
     from kube6.steps.base import Step
-    from kube6.verify.objects import ClusterObjects
+    from kube6.verify.objects import ClusterObjects, CustomKind
 
 Use = tuple[str, str]
 """How an upstream host is used, for mirrors: ("registry", name), ("apt", repo), ("download",
@@ -70,6 +70,8 @@ class Component:
     host (the ACME directories of cert-manager's issuers)."""
     object_checks: tuple[ObjectCheck, ...] = ()
     """Its `kube6 verify` object checks."""
+    kinds: Callable[[Plan], Sequence[CustomKind]] = lambda plan: ()
+    """The custom resource kinds that verify lists for its checks in this plan."""
     namespaces: Callable[[Plan], Sequence[str]] = lambda plan: ()
     """Namespaces whose pods must all be Running once it is installed (verify's system pods)."""
 

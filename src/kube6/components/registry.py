@@ -4,7 +4,7 @@
 - `UP_STEPS` (`kube6 up`) and `RESET_STEPS` (`kube6 reset`), and `make_contexts` for a run,
 - `upstream_hosts`, `mirror_hosts` and `uses` for the artifact hosts of `kube6 check`
   (kube6.checks.artifacts applies the mirrors),
-- `object_checks` and `namespaces` for `kube6 verify` (kube6.verify.objects).
+- `check_objects`, `custom_kinds` and `namespaces` for `kube6 verify` (on kube6.verify.objects).
 
 A new component is a module under kube6.components and one entry here.
 """
@@ -37,7 +37,7 @@ from kube6.render.base import Artifact, Renderer
 from kube6.steps import preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
-from kube6.verify.objects import ClusterObjects
+from kube6.verify.objects import ClusterObjects, CustomKind, cluster_checks, pod_checks
 from kube6.verify.result import CheckResult
 
 ADD_ONS: tuple[Component, ...] = (
@@ -68,6 +68,32 @@ RENDERERS: dict[str, Renderer] = {
 }
 """Stable renderer name -> renderer, for every component."""
 
+
+def check_objects(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
+    """Every `kube6 verify` object check, in a fixed order: Kubernetes' nodes and Services, the
+    components' checks (Calico's pools and blocks), the pods, then the add-ons' by name."""
+    base = [
+        check(plan, objects) for c in COMPONENTS if c not in ADD_ONS for check in c.object_checks
+    ]
+    add_ons = [check(plan, objects) for c in ADD_ONS for check in c.object_checks]
+    return [
+        *cluster_checks(plan, objects),
+        *base,
+        *pod_checks(plan, objects, namespaces(plan)),
+        *sorted(add_ons, key=lambda r: r.name),
+    ]
+
+
+def custom_kinds(plan: Plan) -> list[CustomKind]:
+    """The custom resource kinds that the planned components' checks read."""
+    return [kind for c in COMPONENTS for kind in c.kinds(plan)]
+
+
+def namespaces(plan: Plan) -> list[str]:
+    """The namespaces of the planned components whose pods must all be Running."""
+    return [ns for c in COMPONENTS for ns in c.namespaces(plan)]
+
+
 NETWORK_STEP: Step[object] = Step(
     "network",
     "helm; Calico (CRDs, tigera-operator with the rendered values); nodes Ready, CoreDNS up.",
@@ -86,6 +112,9 @@ ADDONS_STEP: Step[object] = Step(
     children=tuple(step for c in ADD_ONS for step in c.up),
 )
 
+VERIFY_STEP = verify_steps.verify_step(check_objects, custom_kinds)
+"""`kube6 verify`'s object checks, the last step of `up`."""
+
 UP_STEPS: tuple[Step[Any], ...] = (
     preflight.STEP,
     *host.COMPONENT.up,
@@ -96,7 +125,7 @@ UP_STEPS: tuple[Step[Any], ...] = (
     *kubeadm.COMPONENT.up,
     NETWORK_STEP,
     ADDONS_STEP,
-    verify_steps.STEP,
+    VERIFY_STEP,
 )
 """Every step of `kube6 up`, in the order they run (kubeadm-style phases, nestable)."""
 
@@ -191,17 +220,6 @@ def uses(plan: Plan, host: str) -> list[Use]:
     return [use for c in COMPONENTS for name, use in c.uses(plan) if name == host]
 
 
-def object_checks(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
-    """The components' `kube6 verify` object checks, ordered by check name."""
-    results = [check(plan, objects) for c in COMPONENTS for check in c.object_checks]
-    return sorted(results, key=lambda r: r.name)
-
-
-def namespaces(plan: Plan) -> list[str]:
-    """The namespaces of the planned components whose pods must all be Running."""
-    return [ns for c in COMPONENTS for ns in c.namespaces(plan)]
-
-
 __all__ = [
     "ADDONS_STEP",
     "COMPONENTS",
@@ -209,6 +227,9 @@ __all__ = [
     "RENDERERS",
     "RESET_STEPS",
     "UP_STEPS",
+    "VERIFY_STEP",
+    "check_objects",
+    "custom_kinds",
     "make_contexts",
     "render_all",
 ]

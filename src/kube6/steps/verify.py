@@ -6,6 +6,7 @@ plane (the admin kubeconfig never leaves the host). The data-path and from-outsi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +15,16 @@ from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import kubectl
 
 if TYPE_CHECKING:
-    # kube6.verify.fetch brings lightkube and httpx (~1 s): loaded when this step reads a
-    # cluster, so that `up --dry-run --fresh` and the other commands do without them.
-    from kube6.verify.fetch import CustomKind
-    from kube6.verify.objects import ClusterObjects
+    # lightkube's models are loaded when this step reads a cluster, so that
+    # `up --dry-run --fresh` and the other commands do without them.
+    from kube6.plan.model import Plan
+    from kube6.verify.objects import ClusterObjects, CustomKind
+    from kube6.verify.result import CheckResult
+
+    Checks = Callable[[Plan, ClusterObjects], list[CheckResult]]
+    """Every object check of `kube6 verify` (kube6.components.registry.check_objects)."""
+    Kinds = Callable[[Plan], Sequence[CustomKind]]
+    """The custom kinds those checks read in a plan (kube6.components.registry.custom_kinds)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,8 @@ def parse_items(text: str | None) -> tuple[dict[str, Any], ...] | None:
 
 
 def to_objects(lists: dict[str, tuple[dict[str, Any], ...] | None]) -> ClusterObjects:
-    """Typed core objects (lightkube models) and plain custom objects, as verify reads them."""
+    """Typed core objects (lightkube models) and plain custom objects (by CRD name), as verify
+    reads them."""
     from lightkube.models.core_v1 import Node, Pod, Service
 
     from kube6.verify.objects import ClusterObjects
@@ -48,10 +56,7 @@ def to_objects(lists: dict[str, tuple[dict[str, Any], ...] | None]) -> ClusterOb
         nodes=tuple(Node.from_dict(o) for o in lists["nodes"] or ()),  # type: ignore[no-untyped-call]
         services=tuple(Service.from_dict(o) for o in lists["services"] or ()),  # type: ignore[no-untyped-call]
         pods=tuple(Pod.from_dict(o) for o in lists["pods"] or ()),  # type: ignore[no-untyped-call]
-        ip_pools=lists.get("ip_pools"),
-        block_affinities=lists.get("block_affinities"),
-        cluster_issuers=lists.get("cluster_issuers"),
-        gateways=lists.get("gateways"),
+        custom={k: v for k, v in lists.items() if k not in CORE},
     )
 
 
@@ -60,29 +65,18 @@ async def _list(ctx: HostContext, resource: str, *, namespaced: bool) -> str | N
     return await probe.stdout(ctx, *kubectl(ctx, "get", resource, *scope, "-o", "json"))
 
 
-async def read_verify(ctx: HostContext) -> VerifyFacts:
-    from kube6.verify.fetch import BLOCK_AFFINITY, CLUSTER_ISSUER, GATEWAY, IP_POOL
+CORE = ("nodes", "services", "pods")
 
+
+async def read_verify(ctx: HostContext, kinds: Sequence[CustomKind]) -> VerifyFacts:
     ready = await ctx.executor.run(kubectl(ctx, "get", "--raw", "/readyz"), check=False)
     if not ready.ok:
         return VerifyFacts(None, (ready.stdout + ready.stderr).strip()[:400])
     lists: dict[str, tuple[dict[str, Any], ...] | None] = {}
-    for key, resource, namespaced in (
-        ("nodes", "nodes", False),
-        ("services", "services", True),
-        ("pods", "pods", True),
-    ):
-        lists[key] = parse_items(await _list(ctx, resource, namespaced=namespaced))
-    custom: list[tuple[str, CustomKind]] = [
-        ("ip_pools", IP_POOL),
-        ("block_affinities", BLOCK_AFFINITY),
-    ]
-    if ctx.plan.addons.cert_manager.enabled:
-        custom.append(("cluster_issuers", CLUSTER_ISSUER))
-    if ctx.plan.addons.gateway.enabled:
-        custom.append(("gateways", GATEWAY))
-    for key, kind in custom:
-        lists[key] = parse_items(await _list(ctx, kind.crd, namespaced=kind.namespaced))
+    for resource in CORE:
+        lists[resource] = parse_items(await _list(ctx, resource, namespaced=resource != "nodes"))
+    for kind in kinds:
+        lists[kind.crd] = parse_items(await _list(ctx, kind.crd, namespaced=kind.namespaced))
     return VerifyFacts(to_objects(lists))
 
 
@@ -90,9 +84,8 @@ def fresh_verify(ctx: HostContext) -> VerifyFacts:
     return VerifyFacts(None, "a host kube6 never touched has no cluster yet")
 
 
-def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
+def plan_verify(ctx: HostContext, facts: VerifyFacts, check_objects: Checks) -> StepPlan:
     """Read-only: refuse when a check fails, otherwise say how many passed."""
-    from kube6.verify.objects import check_objects
     from kube6.verify.result import Status
 
     if facts.objects is None and ctx.dry_run:
@@ -130,12 +123,22 @@ def plan_verify(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
     )
 
 
-STEP: Step[VerifyFacts] = Step(
-    "verify",
-    "kube6 verify's object checks against the plan, read through kubectl on the first node.",
-    plan_verify,
-    read_verify,
-    fresh_verify,
-    targets=Targets.FIRST_CONTROL_PLANE,
-    needs_cluster=True,
-)
+def verify_step(check_objects: Checks, kinds: Kinds) -> Step[VerifyFacts]:
+    """The `verify` step, running `check_objects` on the nodes, Services, pods and the
+    objects of `kinds` (the registry gives the components' checks and kinds)."""
+
+    async def read(ctx: HostContext) -> VerifyFacts:
+        return await read_verify(ctx, kinds(ctx.plan))
+
+    def plan(ctx: HostContext, facts: VerifyFacts) -> StepPlan:
+        return plan_verify(ctx, facts, check_objects)
+
+    return Step(
+        "verify",
+        "kube6 verify's object checks against the plan, read through kubectl on the first node.",
+        plan,
+        read,
+        fresh_verify,
+        targets=Targets.FIRST_CONTROL_PLANE,
+        needs_cluster=True,
+    )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kube6.verify.outside import Connect, Resolve
     from kube6.verify.probe_pod import ProbePods
     from kube6.verify.result import CheckResult
+    from kube6.verify.run import OutsideIO
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def verify(
     returns, however it returns."""
     from kube6.verify.datapath import Targets
     from kube6.verify.fetch import ClusterUnreachableError
-    from kube6.verify.run import OutsideIO, failing, unreachable, verify_round, watch
+    from kube6.verify.run import OutsideIO, failing, unreachable, watch
 
     world = world or real_world()
     io = OutsideIO(world.resolve_aaaa, world.tls_certificate) if request.outside else None
@@ -124,6 +125,36 @@ def verify(
         return watch(
             one_round, timeout=request.timeout, interval=request.interval, on_round=progress
         )
+
+
+def verify_objects(
+    plan: Plan, client: Client, *, where: str = "the API server"
+) -> list[CheckResult]:
+    """Fetch the cluster's objects through `client` and run every object check on them."""
+    from kube6.components import registry
+    from kube6.verify.fetch import fetch_objects
+
+    return registry.check_objects(
+        plan, fetch_objects(client, registry.custom_kinds(plan), where=where)
+    )
+
+
+def verify_round(
+    plan: Plan, client: Client, *, where: str = "the API server", outside: OutsideIO | None = None
+) -> list[CheckResult]:
+    """Fetch and check the cluster's objects, then (with `outside`) check it from here."""
+    from kube6.components import registry
+    from kube6.components.gateway import served_addresses
+    from kube6.verify.fetch import fetch_objects
+    from kube6.verify.outside import check_outside
+
+    objects = fetch_objects(client, registry.custom_kinds(plan), where=where)
+    results = registry.check_objects(plan, objects)
+    if outside is not None:
+        results += check_outside(
+            plan, served_addresses(objects), resolve=outside.resolve, connect=outside.connect
+        )
+    return results
 
 
 def _datapath(

@@ -2,15 +2,17 @@
 
 The objects are what the API server returned: lightkube models for core kinds (Node, Service,
 Pod) and plain dicts for custom resources (Calico IPPool and BlockAffinity, cert-manager
-ClusterIssuer, Gateway API Gateway). `None` for a custom-resource list means its CRD is not
-installed. Nothing here talks to a cluster; `kube6.verify.fetch` does that.
+ClusterIssuer, Gateway API Gateway: `CustomKind`s that their components name). `None` for a
+custom-resource list means its CRD is not installed. Nothing here talks to a cluster;
+`kube6.verify.fetch` does that. The checks of Kubernetes' own objects are here; each component
+owns the checks of its objects, and `kube6.components.registry.check_objects` runs them all.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
@@ -23,44 +25,59 @@ if TYPE_CHECKING:
 
 Obj = Mapping[str, Any]
 
-SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator")
-"""Namespaces whose pods must all be Running for the cluster to work (the add-ons' components
-add theirs)."""
+SYSTEM_NAMESPACES = ("kube-system",)
+"""Namespaces whose pods must all be Running for the cluster to work (the components add
+theirs: Calico's, the add-ons' controllers')."""
 
 
-CALICO_DEFAULT_IPV6_BLOCK = 122
-"""Calico's IPv6 blockSize when an IPPool does not set one."""
+@dataclass(frozen=True)
+class CustomKind:
+    """A custom resource kind that verify lists for the component that installs it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def crd(self) -> str:
+        """The CRD's name (`ippools.crd.projectcalico.org`), as kubectl takes it."""
+        return f"{self.plural}.{self.group}"
 
 
 @dataclass(frozen=True)
 class ClusterObjects:
-    """Everything the object checks read, as fetched. `None`: that CRD is not installed."""
+    """Everything the object checks read, as fetched."""
 
     nodes: tuple[Node, ...] = ()
     services: tuple[Service, ...] = ()
     pods: tuple[Pod, ...] = ()
-    ip_pools: tuple[Obj, ...] | None = None
-    block_affinities: tuple[Obj, ...] | None = None
-    cluster_issuers: tuple[Obj, ...] | None = None
-    gateways: tuple[Obj, ...] | None = None
+    custom: Mapping[str, tuple[Obj, ...] | None] = field(default_factory=dict)
+    """Custom objects by CRD name (`CustomKind.crd`), for the kinds the planned components
+    check. None: that CRD is not installed."""
+
+    def of(self, kind: CustomKind) -> tuple[Obj, ...] | None:
+        """The listed objects of `kind`; None when its CRD is not installed (or not listed)."""
+        return self.custom.get(kind.crd)
 
 
-def check_objects(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
-    """Every object check, in a fixed order (nodes, addresses, services, Calico, add-ons).
-
-    The add-ons' checks and namespaces come from their components (kube6.components); they
-    import this module's readers, hence the import here rather than at the top."""
-    from kube6.components import registry
-
+def cluster_checks(plan: Plan, objects: ClusterObjects) -> list[CheckResult]:
+    """The checks of Kubernetes' own objects that come before the network's: nodes, their pod
+    CIDRs, Services."""
     return [
         *check_nodes(plan, objects.nodes),
         check_node_pod_cidrs(plan, objects.nodes),
         *check_services(plan, objects.services),
-        check_ip_pools(plan, objects.ip_pools),
-        check_calico_blocks(plan, objects.block_affinities),
+    ]
+
+
+def pod_checks(plan: Plan, objects: ClusterObjects, namespaces: Sequence[str]) -> list[CheckResult]:
+    """The pods' checks: addresses in the planned pools, and every pod of kube-system and of
+    `namespaces` (the planned components') running."""
+    return [
         check_pod_addresses(plan, objects.pods),
-        check_system_pods(plan, objects.pods, registry.namespaces(plan)),
-        *registry.object_checks(plan, objects),
+        check_system_pods(plan, objects.pods, namespaces),
     ]
 
 
@@ -76,7 +93,7 @@ def address_of(text: object) -> IPv4Address | IPv6Address | None:
         return None
 
 
-def _network(text: object) -> ipaddress.IPv4Network | IPv6Network | None:
+def network_of(text: object) -> ipaddress.IPv4Network | IPv6Network | None:
     if not isinstance(text, str):
         return None
     try:
@@ -128,7 +145,7 @@ def _inside(address: IPv4Address | IPv6Address | None, network: IPv6Network) -> 
     return isinstance(address, IPv6Address) and address in network
 
 
-def _join_fixes(fixes: Iterable[str]) -> str:
+def join_fixes(fixes: Iterable[str]) -> str:
     return "; also: ".join(dict.fromkeys(f for f in fixes if f))
 
 
@@ -242,7 +259,7 @@ def _node_addresses(plan: Plan, nodes: Sequence[Node]) -> CheckResult:
             "nodes-addresses",
             f"{len({line.split(':')[0] for line in bad})} node(s) have addresses that differ "
             "from the plan",
-            _join_fixes(fixes),
+            join_fixes(fixes),
             bad,
         )
     return passed(
@@ -273,7 +290,7 @@ def check_node_pod_cidrs(plan: Plan, nodes: Sequence[Node]) -> CheckResult:
             bad.append(f"{node_name}: no podCIDR")
             continue
         for text in cidrs:
-            net = _network(text)
+            net = network_of(text)
             if not isinstance(net, IPv6Network):
                 bad.append(f"{node_name}: podCIDR {text} is not IPv6")
             elif not net.subnet_of(plan.pods):
@@ -397,7 +414,7 @@ def _services_ipv6(plan: Plan, services: Sequence[Service]) -> CheckResult:
         return failed(
             name,
             f"{len(bad)} of {checked} Service(s) are not single-stack IPv6 in {plan.services}",
-            _join_fixes(fixes),
+            join_fixes(fixes),
             bad,
         )
     return passed(name, f"all {checked} Service(s) are single-stack IPv6 inside {plan.services}")
@@ -429,132 +446,6 @@ def _service_on(
         "kubeadm creates it: is the control plane up (`kubectl get --raw /readyz`)? "
         + ("CoreDNS is an add-on that `kubeadm init` installs" if svc_name == "kube-dns" else ""),
     )
-
-
-# ---- Calico --------------------------------------------------------------------------------
-
-_CALICO_FIX = (
-    "install Calico as `kube6 up` does: the CRD chart (crd.projectcalico.org.v1), then "
-    "tigera-operator with the rendered cluster/calico/values.yaml"
-)
-
-
-def check_ip_pools(plan: Plan, pools: Sequence[Obj] | None) -> CheckResult:
-    """`calico-ippools`: exactly the planned pools: IPv6, block size, no encapsulation, NAT."""
-    name = "calico-ippools"
-    if pools is None:
-        return not_installed(name, "Calico", "ippools.crd.projectcalico.org", _CALICO_FIX)
-    planned = {p.cidr: p for p in plan.pools}
-    bad: list[str] = []
-    fixes: list[str] = []
-    found: set[IPv6Network] = set()
-    seen: list[str] = []
-    for obj in pools:
-        spec = obj.get("spec") or {}
-        label = obj_name(obj)
-        net = _network(spec.get("cidr"))
-        if not isinstance(net, IPv6Network):
-            bad.append(f"{label}: cidr {spec.get('cidr')} is not IPv6")
-            fixes.append(
-                f"delete it: `kubectl delete ippools.crd.projectcalico.org {label}`; the "
-                "Installation must have no IPv4 pool (see cluster/calico/values.yaml)"
-            )
-            continue
-        pool = planned.get(net)
-        if pool is None:
-            if spec.get("disabled") is True:
-                seen.append(f"{label}: {net} (disabled, not planned)")
-                continue
-            bad.append(f"{label}: {net} is not a planned pool")
-            fixes.append(
-                f"pods may get addresses from {net}: disable or delete the pool "
-                f"(`kubectl delete ippools.crd.projectcalico.org {label}`); planned pools: "
-                + ", ".join(str(p.cidr) for p in plan.pools)
-            )
-            continue
-        found.add(net)
-        problems = _pool_differences(pool, spec)
-        if problems:
-            bad.append(f"{label}: {net}: {'; '.join(problems)}")
-            fixes.append(
-                "the operator keeps pools as the Installation created them: delete the pool and "
-                "let tigera-operator re-create it from the rendered values, or edit it with "
-                "`kubectl edit ippools.crd.projectcalico.org " + label + "` (pods keep their "
-                "addresses until they are re-created)"
-            )
-        else:
-            seen.append(f"{label}: {net} /{pool.block_size} as planned")
-    for cidr, pool in planned.items():
-        if cidr not in found:
-            bad.append(f"planned pool {pool.name} ({cidr}) does not exist")
-            fixes.append(
-                "the Installation's ipPools cannot change after the first install: re-install "
-                "tigera-operator with the rendered cluster/calico/values.yaml"
-            )
-    if bad:
-        return failed(
-            name,
-            f"Calico IPPools differ from the plan ({len(bad)} problem(s))",
-            _join_fixes(fixes),
-            bad,
-        )
-    return passed(name, f"the {len(planned)} Calico IPPool(s) are exactly the plan's", seen)
-
-
-def _pool_differences(pool: Pool, spec: Obj) -> list[str]:
-    problems: list[str] = []
-    block = spec.get("blockSize", CALICO_DEFAULT_IPV6_BLOCK)
-    if block != pool.block_size:
-        problems.append(f"blockSize {block}, planned {pool.block_size}")
-    for field in ("ipipMode", "vxlanMode"):
-        mode = spec.get(field)
-        if mode not in (None, "", "Never"):
-            problems.append(f"{field} {mode}, planned Never (no encapsulation)")
-    nat = bool(spec.get("natOutgoing", False))
-    if nat != pool.nat_outgoing:
-        problems.append(f"natOutgoing {str(nat).lower()}, planned {str(pool.nat_outgoing).lower()}")
-    if spec.get("disabled") is True:
-        problems.append("disabled")
-    selector = spec.get("nodeSelector") or "all()"
-    if selector != pool.node_selector:
-        problems.append(f"nodeSelector {selector!r}, planned {pool.node_selector!r}")
-    return problems
-
-
-def check_calico_blocks(plan: Plan, affinities: Sequence[Obj] | None) -> CheckResult:
-    """`calico-blocks`: every block affinity inside a planned pool, of its block size, on a
-    node that the pool serves."""
-    name = "calico-blocks"
-    if affinities is None:
-        return not_installed(name, "Calico", "blockaffinities.crd.projectcalico.org", _CALICO_FIX)
-    bad: list[str] = []
-    for obj in affinities:
-        spec = obj.get("spec") or {}
-        # Calico marks affinities it is releasing (spec.deleted is the string "true").
-        if str(spec.get("deleted", "false")).lower() == "true":
-            continue
-        node = spec.get("node", "?")
-        net = _network(spec.get("cidr"))
-        where = f"block {spec.get('cidr')} on {node}"
-        if not isinstance(net, IPv6Network):
-            bad.append(f"{where}: not an IPv6 block")
-            continue
-        pool = next((p for p in plan.pools if net.subnet_of(p.cidr)), None)
-        if pool is None:
-            bad.append(f"{where}: outside every planned pool")
-        elif net.prefixlen != pool.block_size:
-            bad.append(f"{where}: /{net.prefixlen}, pool {pool.name} has /{pool.block_size} blocks")
-        elif pool.nodes is not None and node not in pool.nodes:
-            bad.append(f"{where}: pool {pool.name} serves only {', '.join(pool.nodes)}")
-    if bad:
-        return failed(
-            name,
-            f"{len(bad)} Calico block(s) are outside the plan",
-            "blocks come from the IPPools: fix `calico-ippools` first, then release the stray "
-            "blocks by re-creating the pods that use them (`calicoctl ipam check` lists them)",
-            bad,
-        )
-    return passed(name, f"all {len(affinities)} Calico block(s) are inside the planned pools")
 
 
 # ---- pods ----------------------------------------------------------------------------------
@@ -628,7 +519,7 @@ def check_pod_addresses(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
         return failed(
             name,
             f"{len(bad)} pod address(es) are outside the plan",
-            _join_fixes(fixes),
+            join_fixes(fixes),
             bad,
         )
     return passed(
@@ -636,12 +527,14 @@ def check_pod_addresses(plan: Plan, pods: Sequence[Pod]) -> CheckResult:
     )
 
 
-def check_system_pods(plan: Plan, pods: Sequence[Pod], add_ons: Sequence[str] = ()) -> CheckResult:
-    """`system-pods`: every pod in kube-system, calico-system, tigera-operator (and `add_ons`,
-    the namespaces of the planned add-ons' controllers) is Running with its containers ready,
-    or has completed."""
+def check_system_pods(
+    plan: Plan, pods: Sequence[Pod], components: Sequence[str] = ()
+) -> CheckResult:
+    """`system-pods`: every pod in kube-system and in `components` (the namespaces of the
+    planned components: calico-system, tigera-operator, the add-ons' controllers') is Running
+    with its containers ready, or has completed."""
     name = "system-pods"
-    namespaces = [*SYSTEM_NAMESPACES, *add_ons]
+    namespaces = [*SYSTEM_NAMESPACES, *components]
     bad: list[str] = []
     count = 0
     for pod in pods:

@@ -1,4 +1,4 @@
-"""One verification round (objects, then from outside) and `--watch`: rounds until all pass.
+"""`--watch`: verification rounds until all pass (a round is kube6.usecases.verify's).
 
 results = watch(lambda: verify_round(plan, client), timeout=600, interval=10)
 """
@@ -9,13 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lightkube import Client
-
-from kube6.components.gateway import served_addresses
-from kube6.plan.model import Plan
-from kube6.verify.fetch import ClusterUnreachableError, fetch_objects
-from kube6.verify.objects import check_objects
-from kube6.verify.outside import Connect, Resolve, check_outside
+from kube6.verify.fetch import ClusterUnreachableError
+from kube6.verify.outside import Connect, Resolve
 from kube6.verify.result import CheckResult, all_ok, failed
 
 
@@ -25,26 +20,6 @@ class OutsideIO:
 
     resolve: Resolve
     connect: Connect
-
-
-def verify_round(
-    plan: Plan,
-    client: Client,
-    *,
-    where: str = "the API server",
-    outside: OutsideIO | None = None,
-) -> list[CheckResult]:
-    """Fetch and check the cluster's objects, then (with `outside`) check it from here."""
-    objects = fetch_objects(client, plan, where=where)
-    results = check_objects(plan, objects)
-    if outside is not None:
-        results += check_outside(
-            plan,
-            served_addresses(objects.gateways),
-            resolve=outside.resolve,
-            connect=outside.connect,
-        )
-    return results
 
 
 def unreachable(exc: ClusterUnreachableError) -> list[CheckResult]:

@@ -1,12 +1,13 @@
 """The Calico component: tigera-operator and its Installation (IPv6 pools, no encapsulation),
 the BGP resources of `bgp` routing, kube6's default network policies, and the images and
 charts they come from. Renderers in `render` and `policies`, `up` steps in `steps` (the
-registry places them in the `network` phase, around CoreDNS and the nodes turning Ready)."""
+registry places them in the `network` phase, around CoreDNS and the nodes turning Ready),
+verify's object checks in `checks`."""
 
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
-from kube6.components.calico import policies, render, reset, steps
+from kube6.components.calico import checks, policies, render, reset, steps
 from kube6.plan.model import Plan
 from kube6.versions import CALICO
 
@@ -35,4 +36,7 @@ COMPONENT = Component(
     up=(*steps.INSTALL, *steps.READY_AND_POLICIES),
     hosts=hosts,
     uses=uses,
+    object_checks=checks.CHECKS,
+    kinds=lambda plan: checks.KINDS,
+    namespaces=lambda plan: checks.NAMESPACES,
 )

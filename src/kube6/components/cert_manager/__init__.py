@@ -18,6 +18,7 @@ from kube6.steps import cluster
 from kube6.steps.base import HostContext, Step
 from kube6.verify.objects import (
     ClusterObjects,
+    CustomKind,
     condition,
     describe_condition,
     dig,
@@ -28,6 +29,9 @@ from kube6.verify.result import CheckResult, failed, passed, skipped
 from kube6.versions import CERT_MANAGER
 
 NAMESPACE = "cert-manager"
+CLUSTER_ISSUER = CustomKind(
+    "cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", namespaced=False
+)
 CHART = "oci://quay.io/jetstack/charts/cert-manager"
 
 
@@ -90,17 +94,21 @@ def acme_mirrors(plan: Plan) -> list[ArtifactHost]:
     return found
 
 
+def kinds(plan: Plan) -> Sequence[CustomKind]:
+    return (CLUSTER_ISSUER,) if plan.addons.cert_manager.enabled else ()
+
+
 def check_cluster_issuers(plan: Plan, objects: ClusterObjects) -> CheckResult:
     """`cert-manager-issuers`: a Ready ClusterIssuer for the planned Let's Encrypt server."""
     name = "cert-manager-issuers"
-    issuers = objects.cluster_issuers
+    issuers = objects.of(CLUSTER_ISSUER)
     if not plan.addons.cert_manager.enabled:
         return skipped(name, "cert-manager is not in the plan")
     if issuers is None:
         return not_installed(
             name,
             "cert-manager",
-            "clusterissuers.cert-manager.io",
+            CLUSTER_ISSUER.crd,
             "install cert-manager with `kube6 up` (Helm chart with crds.enabled=true)",
         )
     issuer = plan.addons.cert_manager.issuer
@@ -147,5 +155,6 @@ COMPONENT = Component(
     uses=uses,
     mirror_hosts=acme_mirrors,
     object_checks=(check_cluster_issuers,),
+    kinds=kinds,
     namespaces=namespaces,
 )

@@ -29,7 +29,7 @@ from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import kubectl
 from kube6.verify.objects import (
     ClusterObjects,
-    Obj,
+    CustomKind,
     address_of,
     condition,
     describe_condition,
@@ -40,7 +40,8 @@ from kube6.verify.objects import (
 from kube6.verify.result import CheckResult, failed, passed, skipped
 from kube6.versions import ENVOY_GATEWAY, GATEWAY_API, TRAEFIK
 
-GATEWAY_CRD = "gateways.gateway.networking.k8s.io"
+GATEWAY = CustomKind("gateway.networking.k8s.io", "v1", "Gateway", "gateways", namespaced=True)
+GATEWAY_CRD = GATEWAY.crd
 BUNDLE_ANNOTATION = "gateway.networking.k8s.io/bundle-version"
 GITHUB_RELEASES = "https://github.com/kubernetes-sigs/gateway-api/releases/download/"
 ENVOY_CHARTS = (
@@ -203,10 +204,10 @@ def uses(plan: Plan) -> list[tuple[str, Use]]:
 # ---- verify --------------------------------------------------------------------------------
 
 
-def served_addresses(gateways: Sequence[Obj] | None) -> list[IPv6Address]:
+def served_addresses(objects: ClusterObjects) -> list[IPv6Address]:
     """The IPv6 addresses in the Gateways' status (what the from-outside checks connect to)."""
     found: list[IPv6Address] = []
-    for obj in gateways or []:
+    for obj in objects.of(GATEWAY) or []:
         for entry in dig(obj, "status", "addresses") or []:
             addr = address_of(entry.get("value") if isinstance(entry, Mapping) else None)
             if isinstance(addr, IPv6Address) and addr not in found:
@@ -214,10 +215,14 @@ def served_addresses(gateways: Sequence[Obj] | None) -> list[IPv6Address]:
     return found
 
 
+def kinds(plan: Plan) -> Sequence[CustomKind]:
+    return (GATEWAY,) if plan.addons.gateway.enabled else ()
+
+
 def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
     """`gateway-ipv6`: every Gateway programmed, on IPv6 addresses only, its listeners too."""
     name = "gateway-ipv6"
-    gateways = objects.gateways
+    gateways = objects.of(GATEWAY)
     if not plan.addons.gateway.enabled:
         return skipped(name, "the gateway is not in the plan")
     if gateways is None:
@@ -300,5 +305,6 @@ def component(listeners: render.Listeners) -> Component:
         hosts=hosts,
         uses=uses,
         object_checks=(check_gateways,),
+        kinds=kinds,
         namespaces=namespaces,
     )
