@@ -1,8 +1,9 @@
 """The journey: `kube6 up` builds a real IPv6-only cluster on real nodes, as an operator runs it.
 
-A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12) in
-`ndp-proxy` mode on the lab's /64; the lab's internet host serves the e2e cache (tests/e2e/
-world.py) and kube6.yaml's `mirrors` point there, as on an air-gapped site. From the internet
+A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12), in two
+scenarios (SCENARIOS): `ndp-proxy` on the lab's on-link /64, and `routed` with each node on its
+own /64 that the lab's provider routes to it; the lab's internet host serves the e2e cache
+(tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an air-gapped site. From the internet
 host, with the lab's SSH key, the CLI runs `kube6 check` -> `kube6 up` (no step skipped) ->
 `kube6 verify`; then the test checks the cluster itself, independently of kube6's verify, runs
 a second `up` (which must change nothing) and `kube6 reset` (each node back to its starting
@@ -10,11 +11,11 @@ facts, packages aside: reset keeps them).
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
         && bash tests/e2e/build-calico.sh          # the cache (warm: ~30 s)
-    sudo uv run pytest tests/e2e/test_journey.py  # ~4–5.5 min warm on this shared 2-core machine
+    sudo uv run pytest tests/e2e/test_journey.py  # ~4–5.5 min a scenario, warm, on 2 cores
 
-The tests run in file order on one lab (module fixtures); each later one needs the earlier.
-Calico runs without BIRD in ndp-proxy mode (Felix programs the routes to the other nodes'
-blocks), so the cache's one Calico gap that matters for `bgp` routing (confd's BIRD templates,
+The tests run in file order on one lab per scenario (module fixtures, parametrized); each later
+one needs the earlier. Calico runs without BIRD in both (ndp-proxy: Felix programs the routes to
+the other node's blocks; routed, nodes on two links: no such routes, the provider's router), so the cache's one Calico gap that matters for `bgp` routing (confd's BIRD templates,
 manifest.json `unavailable`) does not touch this journey.
 """
 
@@ -49,34 +50,48 @@ from .world import World, serve
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
 CP, WORKER = "cp1", "worker1"
-CP_ADDRESS, WORKER_ADDRESS = "2001:db8:1234:5678::11", "2001:db8:1234:5678::12"
-SPEC: dict[str, Any] = {
-    "prefix": "2001:db8:1234:5678::/64",
-    "routing": "ndp-proxy",
-    "nodes": [
-        {
-            "name": CP,
-            "address": CP_ADDRESS,
-            "roles": ["control-plane"],
-            "ssh": f"root@[{CP_ADDRESS}]",
+
+
+def scenario(
+    routing: str, cp: str, worker: str, worker_prefix: str | None = None
+) -> dict[str, Any]:
+    """kube6.yaml of a journey: one control-plane and one worker node, reached over SSH."""
+    worker_node: dict[str, Any] = {
+        "name": WORKER,
+        "address": worker,
+        "roles": ["worker"],
+        "ssh": f"root@[{worker}]",
+    }
+    if worker_prefix is not None:
+        worker_node["prefix"] = worker_prefix
+    return {
+        "prefix": "2001:db8:1234:5678::/64",
+        "routing": routing,
+        "nodes": [
+            {"name": CP, "address": cp, "roles": ["control-plane"], "ssh": f"root@[{cp}]"},
+            worker_node,
+        ],
+        "dns": {"nat64_prefix": str(NAT64_PREFIX)},
+        # gateway, cert-manager and dashboard are issue 16 (Envoy and cert-manager's images
+        # cannot be built here: manifest.json `unavailable`).
+        "addons": {
+            "gateway": {"enabled": False},
+            "cert_manager": {"enabled": False},
+            "dashboard": {"enabled": False},
         },
-        {
-            "name": WORKER,
-            "address": WORKER_ADDRESS,
-            "roles": ["worker"],
-            "ssh": f"root@[{WORKER_ADDRESS}]",
-        },
-    ],
-    "dns": {"nat64_prefix": str(NAT64_PREFIX)},
-    # gateway, cert-manager and dashboard are issue 16 (Envoy and cert-manager's images cannot
-    # be built here: manifest.json `unavailable`).
-    "addons": {
-        "gateway": {"enabled": False},
-        "cert_manager": {"enabled": False},
-        "dashboard": {"enabled": False},
-    },
-    # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
-    "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+        # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
+        "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+    }
+
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    # The guide's case: both nodes on one on-link /64, ndppd answers for pods and services.
+    "ndp-proxy": scenario("ndp-proxy", "2001:db8:1234:5678::11", "2001:db8:1234:5678::12"),
+    # Each node on its own /64 that the provider routes to it (Hetzner's servers): a Calico
+    # pool per node link, nothing proxied, pods across nodes through the provider's router.
+    "routed": scenario(
+        "routed", "2001:db8:1234:5678::11", "2001:db8:1234:5679::12", "2001:db8:1234:5679::/64"
+    ),
 }
 BUSYBOX = "docker.io/library/busybox:1.37.0"
 KUBECONFIG = "/etc/kubernetes/admin.conf"
@@ -84,6 +99,8 @@ KUBECONFIG = "/etc/kubernetes/admin.conf"
 
 @dataclass
 class Journey:
+    scenario: str
+    """A key of SCENARIOS: the routing mode, and the lab's provider link model with it."""
     lab: Lab
     world: World
     plan: Plan
@@ -194,22 +211,28 @@ def node_facts(journey: Journey, node: str, facts: dict[str, str] = NODE_FACTS) 
     return {name: ssh(journey, node, "sh", "-c", script).stdout for name, script in facts.items()}
 
 
-@pytest.fixture(scope="module")
-def journey(lab_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
+@pytest.fixture(scope="module", params=list(SCENARIOS))
+def journey(
+    lab_env: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Journey]:
     tarball = nodes.default_rootfs()
     if not tarball.is_file():
         pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
-    plan = make_plan(from_data(SPEC), source="journey")
+    name: str = request.param
+    data = SCENARIOS[name]
+    plan = make_plan(from_data(data), source=f"journey {name}")
     started = time.monotonic()
     lab = Lab(plan, real_nodes=True, rootfs=tarball)
     lab.up()
     try:
         world = serve(lab, cache_root())
         spec = tmp_path_factory.mktemp("journey") / "kube6.yaml"
-        spec.write_text(yaml.safe_dump({**SPEC, "mirrors": world.mirrors()}, sort_keys=False))
-        partial = Journey(lab, world, plan, spec, {}, {})
+        spec.write_text(yaml.safe_dump({**data, "mirrors": world.mirrors()}, sort_keys=False))
+        partial = Journey(name, lab, world, plan, spec, {}, {})
         partial.before = {n.name: node_facts(partial, n.name) for n in plan.nodes}
-        print(f"\nlab {lab.lab_id} with the world served in {time.monotonic() - started:.1f} s")
+        print(
+            f"\n{name}: lab {lab.lab_id} ({lab.layout.link} links) with the world served in {time.monotonic() - started:.1f} s"
+        )
         yield partial
     finally:
         if os.environ.get("KUBE6_JOURNEY_KEEP"):
@@ -281,7 +304,7 @@ def test_nodes_ready_with_planned_addresses(journey: Journey) -> None:
         assert ready == "True", item["metadata"]["name"]
         internal = [a["address"] for a in item["status"]["addresses"] if a["type"] == "InternalIP"]
         addresses[item["metadata"]["name"]] = internal
-    assert addresses == {CP: [CP_ADDRESS], WORKER: [WORKER_ADDRESS]}
+    assert addresses == {n.name: [str(n.address)] for n in journey.plan.nodes}
 
 
 POD = """apiVersion: v1
@@ -404,14 +427,15 @@ def test_pods_are_closed_to_the_internet_until_a_port_is_opened(
 ) -> None:
     """kube6's default policies, enforced by the real Calico: from the internet host a pod's
     port is closed while the nodes' SSH and the API server answer; the documented open-port
-    policy opens that port on the pods' global addresses (upstream router -> node's ndppd ->
-    the pod); pods reach the internet all along."""
+    policy opens that port on the pods' global addresses (upstream router -> the pod's node,
+    found by ndppd's answer or by the routed prefix -> the pod); pods reach the internet all
+    along."""
     lab = journey.lab
     for address in pods.values():
         assert not lab.connect(lab.internet, address, 8080, wait=3), f"{address}:8080 is open"
-    for node in (CP_ADDRESS, WORKER_ADDRESS):
-        assert lab.connect(lab.internet, IPv6Address(node), 22), f"SSH on {node}"
-    assert lab.connect(lab.internet, IPv6Address(CP_ADDRESS), 6443), "the API server"
+    for node in journey.plan.nodes:
+        assert lab.connect(lab.internet, node.address, 22), f"SSH on {node.address}"
+    assert lab.connect(lab.internet, journey.plan.node(CP).address, 6443), "the API server"
     done = in_pod(journey, "p-worker", "ping", "-c", "3", "-W", "2", str(INTERNET_HOST))
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -423,6 +447,15 @@ def test_pods_are_closed_to_the_internet_until_a_port_is_opened(
             time.sleep(1)
     # Only the opened port: the pods' other traffic from outside stays closed.
     assert not any(lab.ping(lab.internet, a, wait=2, deadline=3) for a in pods.values())
+    # And the way in was the planned one: with ndp-proxy the router learned each pod at its
+    # node's link-layer address (ndppd answered); with routed it never asked.
+    for name, address in pods.items():
+        node = journey.plan.node(CP if name == "p-cp" else WORKER)
+        learned = lab.neighbour_mac(lab.upstream, address)
+        if node.ndp_rules:
+            assert learned == lab.mac(lab.node_ns(node.name), node.interface), (name, learned)
+        else:
+            assert learned is None, (name, learned)
 
 
 def test_a_pod_reaches_the_ipv4_only_host_by_name_through_dns64_nat64(

@@ -70,6 +70,7 @@ KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 NETWORK_AND_ADDONS = [
     "network/helm",
     "network/calico-crds",
+    "network/calico-felix-nodes",
     "network/calico",
     "network/calico-bgp",
     "network/coredns",
@@ -362,8 +363,11 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
     assert by_step["addons/gateway-api"].status is Status.OK, by_step["addons/gateway-api"]
     for step in ("network/policies", "addons/gateway", "addons/issuers", "addons/dashboard-login"):
         assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
-    # The example routes with ndp: no BGP resources (the bgp plan's run is its own test).
+    # The example routes with ndp: no BGP resources (the bgp plan's run is its own test), and
+    # its one node link needs no per-node Felix settings (the several-links run is its own).
     assert by_step["network/calico-bgp"].status is Status.OK, by_step["network/calico-bgp"]
+    felix = by_step["network/calico-felix-nodes"]
+    assert felix.status is Status.OK, felix
     # The rendered files the steps applied are on the stand-in node, as on a real one.
     assert (node_root / "etc/kube6/cluster/gateway/values.yaml").is_file()
     # Dry run: the API server stored none of it.
@@ -513,3 +517,38 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
     assert any(line.endswith("calico/bgp.yaml") and " apply " in line for line in ran), ran
     for note in sorted(set(installed.notes.values())):
         judged_against("step network/calico-bgp", note)
+
+
+def test_nodes_on_several_links_get_felix_without_cluster_routes_before_the_operator(
+    k8s_control_plane: ControlPlane,
+    installed: Installed,
+    upstream: Upstream,
+    node_root: Path,
+    tmp_path: Path,
+) -> None:
+    """Nodes on two provider links: a FelixConfiguration `node.<name>` per node turning Felix's
+    cluster routes off is accepted (dry run) by the CRD chart's FelixConfiguration, with no
+    wait for the Calico API server (it runs before the operator does)."""
+    if upstream.unobtainable("calico"):
+        unverified("step network/calico-felix-nodes", upstream.missing("calico"))
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["routing"] = "routed"
+    data["nodes"].append(
+        {
+            "name": "node0002",
+            "address": "2001:db8:1234:5679::2",
+            "prefix": "2001:db8:1234:5679::/64",
+            "roles": ["worker"],
+        }
+    )
+    plan = make_plan(spec.from_data(data))
+    assert plan.ok, plan.failures
+    executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
+    report = _run(plan, executor, node_root, ["network/calico-felix-nodes"], verify=False)
+    (result,) = report.results
+    assert result.status is Status.CHANGED, result.detail
+    ran = [" ".join(argv) for argv in executor.seen]
+    assert not any("apiservice" in line for line in ran), ran
+    assert any(line.endswith("calico-nodes/felix.yaml") and " apply " in line for line in ran)
+    for note in sorted(set(installed.notes.values())):
+        judged_against("step network/calico-felix-nodes", note)

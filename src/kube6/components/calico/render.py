@@ -7,6 +7,9 @@ block size, no encapsulation, no IPv4 at all, the node address taken from the ku
 
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
+`cluster/calico-nodes/felix.yaml` (nodes on several provider links only) turns Felix's cluster
+routes off on every node, before the operator starts Felix (see `felix_nodes`).
+
 API version of the Calico resources: `projectcalico.org/v3`, Calico's public API; see
 policies.py for why, and CALICO_API_SERVICE for when it can be written.
 """
@@ -24,6 +27,9 @@ from kube6.routing import strategy
 
 VALUES_PATH = cluster_path("calico/values.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")
+FELIX_NODES_PATH = cluster_path("calico-nodes/felix.yaml")
+CALICO_CRD_API = "crd.projectcalico.org/v1"
+"""The API of the CRD chart's resources: what exists before the operator and its API server."""
 
 CALICO_API = "projectcalico.org/v3"
 """API version of every Calico resource kube6 renders (see policies.py for why)."""
@@ -52,6 +58,52 @@ def render(plan: Plan) -> Iterator[Artifact]:
             content=bgp_yaml(plan),
             description=f"Calico BGP: node mesh and a peering with {plan.bgp.peer}",
         )
+    if several_links(plan):
+        yield Artifact(
+            path=FELIX_NODES_PATH,
+            content=felix_nodes_yaml(plan),
+            description="Felix on each node: no routes to other nodes' blocks (several links)",
+        )
+
+
+def several_links(plan: Plan) -> bool:
+    """True when the nodes sit on more than one provider link (`nodes[].prefix`)."""
+    return len({node.link_prefix for node in plan.nodes}) > 1
+
+
+def felix_nodes(plan: Plan) -> list[dict[str, Any]]:
+    """A FelixConfiguration `node.<name>` per node with `programClusterRoutes: Disabled`.
+
+    Felix routes each other node's pod blocks via that node's address as an `onlink` next hop,
+    for every node whatever its subnet (pools without encapsulation, clusterRoutingMode
+    Felix). Nodes on different provider links are not neighbours: such a route solicits a node
+    that is not on the link, and pod traffic between the links is lost (found by the e2e
+    tier's routed journey: pods on the worker could not reach the API server). Without those
+    routes the node's default route takes the traffic to the provider's router, which delivers
+    it as any other packet: through the other link's NDP proxy, the prefix routed to the other
+    node, or the routes it learned by BGP. The operator's own setting cannot say this: its
+    validation refuses clusterRoutingMode BIRD without BGP, and it owns FelixConfiguration
+    `default`; per-node FelixConfigurations take precedence over it. Written with the CRD
+    chart's API, before the operator starts Felix, so no wrong route ever exists.
+    """
+    return [
+        {
+            "apiVersion": CALICO_CRD_API,
+            "kind": "FelixConfiguration",
+            "metadata": {"name": f"node.{node.name}"},
+            "spec": {"programClusterRoutes": "Disabled"},
+        }
+        for node in plan.nodes
+    ]
+
+
+def felix_nodes_yaml(plan: Plan) -> str:
+    what = (
+        "Felix per node: no routes to other nodes' pod blocks, the nodes being on "
+        f"{len({n.link_prefix for n in plan.nodes})} provider links (the provider's router "
+        "carries pod traffic between them)."
+    )
+    return header(plan, what) + yamlio.dump_all(felix_nodes(plan))
 
 
 def installation(plan: Plan) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Calico's `up` steps, in the `network` phase: its CRD chart, then tigera-operator with the
-rendered values, the BGP resources in `bgp` routing (`INSTALL`); once the nodes are Ready, the
-operator's statuses Available and kube6's default network policies (`READY_AND_POLICIES`).
+"""Calico's `up` steps, in the `network` phase: its CRD chart, Felix's per-node settings when
+the nodes are on several links, then tigera-operator with the rendered values, the BGP
+resources in `bgp` routing (`INSTALL`); once the nodes are Ready, the operator's statuses
+Available and kube6's default network policies (`READY_AND_POLICIES`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kube6.components.calico.render import CALICO_API_SERVICE
+from kube6.components.calico.render import CALICO_API_SERVICE, several_links
 from kube6.routing import strategy
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
@@ -22,6 +23,12 @@ def _bgp(ctx: HostContext) -> str | None:
     if strategy(ctx.plan.routing).bgp_peering:
         return None
     return f"routing is {ctx.plan.routing}, not bgp"
+
+
+def _several_links(ctx: HostContext) -> str | None:
+    if several_links(ctx.plan):
+        return None
+    return "the nodes share one provider link: Felix routes between them"
 
 
 CALICO_STATUSES = ("calico", "apiserver")
@@ -90,6 +97,13 @@ INSTALL: tuple[Step[Any], ...] = (
             repo=CALICO_REPO,
         ),
     ),
+    cluster.manifests_step(
+        "calico-felix-nodes",
+        "Felix without cluster routes on each node (nodes on several provider links), before "
+        "the operator starts Felix.",
+        cluster.under("calico-nodes"),
+        _several_links,
+    ),
     cluster.helm_step(
         "calico",
         "tigera-operator with the rendered Installation values.",
@@ -110,7 +124,8 @@ INSTALL: tuple[Step[Any], ...] = (
         api_service=CALICO_API_SERVICE,
     ),
 )
-"""Calico installed: its CRDs, tigera-operator with the rendered values, the BGP resources."""
+"""Calico installed: its CRDs, Felix's per-node settings, tigera-operator with the rendered
+values, the BGP resources."""
 
 READY_AND_POLICIES: tuple[Step[Any], ...] = (
     Step(
