@@ -47,13 +47,17 @@ sys.path.insert(0, str(REPO))  # the e2e tier's world (tests/e2e/world.py) serve
 from tests.e2e.artifacts import cache_root  # noqa: E402
 from tests.e2e.world import serve  # noqa: E402
 
-from kube6.components.kubeadm.render import INIT_PATH, JOIN_PATH, fill_placeholders  # noqa: E402
+from kube6.components.kubeadm.render import INIT_PATH, JOIN_PATH  # noqa: E402
 from kube6.components.registry import render_all  # noqa: E402
 from kube6.lab import Lab, nodes  # noqa: E402
 from kube6.lab.layout import NAT64_PREFIX  # noqa: E402
 from kube6.plan import make_plan  # noqa: E402
 from kube6.plan.model import Plan  # noqa: E402
-from kube6.render.base import CA_CERT_HASH, JOIN_TOKEN  # noqa: E402
+from kube6.render.base import (  # noqa: E402
+    CA_CERT_HASH,
+    JOIN_TOKEN,
+    fill_placeholders,
+)
 from kube6.spec import from_data  # noqa: E402
 from kube6.steps.kubectl import ADMIN_CONF  # noqa: E402
 

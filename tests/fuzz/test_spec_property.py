@@ -23,11 +23,10 @@ from hypothesis import strategies as st
 
 from kube6 import spec as spec_module
 from kube6.cli import run
-from kube6.components.kubeadm import render as kubeadm_render
 from kube6.components.registry import render_all
 from kube6.errors import PlanError, SpecError
 from kube6.plan import make_plan
-from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
+from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, fill_placeholders
 from tests.conftest import k8s_binary
 
 BASE: dict[str, Any] = {
@@ -192,7 +191,7 @@ def test_accepted_documents_render_what_kubeadm_accepts(
             continue
         target = tmp_path / artifact.path.replace("/", "_")
         markers = {m: v for m, v in VALUES.items() if m in artifact.content}
-        target.write_text(kubeadm_render.fill_placeholders(artifact.content, markers))
+        target.write_text(fill_placeholders(artifact.content, markers))
         done = subprocess.run(
             [str(kubeadm_bin), "config", "validate", "--config", str(target)],
             capture_output=True,

@@ -28,7 +28,14 @@ from kube6.components.registry import render_all
 from kube6.errors import PlanError
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
+from kube6.render.base import (
+    CA_CERT_HASH,
+    CERTIFICATE_KEY,
+    JOIN_TOKEN,
+    PLACEHOLDERS,
+    Artifact,
+    fill_placeholders,
+)
 from tests.conftest import k8s_binary
 from tests.plan.test_properties import network_overrides
 
@@ -86,7 +93,7 @@ def _validate(kubeadm_bin: Path, path: Path) -> subprocess.CompletedProcess[str]
 
 
 def _filled(artifact: Artifact) -> str:
-    return kubeadm.fill_placeholders(
+    return fill_placeholders(
         artifact.content, {m: v for m, v in VALUES.items() if m in artifact.content}
     )
 

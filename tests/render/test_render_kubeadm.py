@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from kube6.components.kubeadm import render as kubeadm
-from kube6.components.kubeadm.render import PlaceholderError, fill_placeholders
 from kube6.plan.model import Plan
 from kube6.render.base import (
     CA_CERT_HASH,
@@ -20,6 +19,8 @@ from kube6.render.base import (
     PLACEHOLDERS,
     SECRET_MODE,
     Artifact,
+    PlaceholderError,
+    fill_placeholders,
 )
 
 TOKEN = "abcdef.0123456789abcdef"

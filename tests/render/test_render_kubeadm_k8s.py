@@ -12,9 +12,15 @@ from tests.conftest import k8s_binary
 
 from kube6 import versions
 from kube6.components.containerd import render as containerd
-from kube6.components.kubeadm.render import fill_placeholders
 from kube6.plan.model import Plan
-from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, PLACEHOLDERS, Artifact
+from kube6.render.base import (
+    CA_CERT_HASH,
+    CERTIFICATE_KEY,
+    JOIN_TOKEN,
+    PLACEHOLDERS,
+    Artifact,
+    fill_placeholders,
+)
 
 pytestmark = pytest.mark.k8s
 

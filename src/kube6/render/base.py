@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kube6 import __version__
+from kube6.errors import Kube6Error
 from kube6.plan.model import Plan, PlannedNode
 
 SECRET_MODE = 0o600
@@ -74,3 +76,61 @@ JOIN_TOKEN = "${KUBE6_JOIN_TOKEN}"
 CA_CERT_HASH = "${KUBE6_CA_CERT_HASH}"
 CERTIFICATE_KEY = "${KUBE6_CERTIFICATE_KEY}"
 PLACEHOLDERS = (JOIN_TOKEN, CA_CERT_HASH, CERTIFICATE_KEY)
+
+
+class PlaceholderError(Kube6Error):
+    """A value for a rendered placeholder is missing or has the wrong shape."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    JOIN_TOKEN: (
+        re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}"),
+        "a bootstrap token: 6 and 16 characters of [a-z0-9] joined by a dot, as printed by "
+        "`kubeadm token generate`",
+    ),
+    CA_CERT_HASH: (
+        _HEX64,
+        "64 lowercase hex digits: the SHA-256 of the cluster CA's public key (the part after "
+        "`sha256:` in `kubeadm token create --print-join-command`)",
+    ),
+    CERTIFICATE_KEY: (
+        _HEX64,
+        "64 lowercase hex digits, as printed by `kubeadm certs certificate-key`",
+    ),
+}
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """Replace the deploy-time markers in rendered `text` with real values.
+
+    `values` maps markers (`render.base.JOIN_TOKEN`, `CA_CERT_HASH`, `CERTIFICATE_KEY`) to
+    values. Every marker that occurs in `text` must be given and every value must have the
+    shape kubeadm accepts; values are never quoted in errors, because they are secrets.
+
+    The runner fills the files it writes with them, the join step its JoinConfiguration.
+    Example: `fill_placeholders(join_yaml, {JOIN_TOKEN: "abcdef.0123456789abcdef",
+    CA_CERT_HASH: "<64 hex>"})`.
+    """
+    unknown = sorted(set(values) - set(_FORMATS))
+    if unknown:
+        raise PlaceholderError(
+            f"unknown placeholder(s) {', '.join(unknown)}",
+            fix=f"use the markers of kube6.render.base: {', '.join(PLACEHOLDERS)}",
+        )
+    missing = [m for m in PLACEHOLDERS if m in text and m not in values]
+    if missing:
+        raise PlaceholderError(
+            f"the text still needs a value for {', '.join(missing)}",
+            fix="pass a value for every marker that occurs in the rendered file",
+        )
+    for marker, given in values.items():
+        value = given.removeprefix("sha256:") if marker == CA_CERT_HASH else given
+        pattern, shape = _FORMATS[marker]
+        if not pattern.fullmatch(value):
+            raise PlaceholderError(
+                f"the value for {marker} ({len(value)} characters) is not {shape}",
+                fix="pass the value exactly as kubeadm prints it",
+            )
+        text = text.replace(marker, value)
+    return text

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from kube6.components.kubeadm.render import fill_placeholders
 from kube6.errors import CommandError, Kube6Error, UsageError
-from kube6.render.base import PLACEHOLDERS
+from kube6.render.base import PLACEHOLDERS, fill_placeholders
 from kube6.steps.base import (
     Exec,
     HostContext,

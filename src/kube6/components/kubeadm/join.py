@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from kube6.components.kubeadm import serving
 from kube6.components.kubeadm.control_plane import parse_certificate_key, parse_token
-from kube6.components.kubeadm.render import JOIN, JOIN_PATH, fill_placeholders
+from kube6.components.kubeadm.render import JOIN, JOIN_PATH
 from kube6.execute.command import Command
-from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN
+from kube6.render.base import CA_CERT_HASH, CERTIFICATE_KEY, JOIN_TOKEN, fill_placeholders
 from kube6.steps import files, probe
 from kube6.steps.base import Exec, HostContext, PutFile, Step, StepPlan, Targets
 

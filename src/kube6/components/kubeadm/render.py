@@ -8,12 +8,10 @@ certificate key) are written as the markers of `render.base`; `up` fills them wi
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
-from kube6.errors import Kube6Error
 from kube6.plan.model import API_PORT, Plan, PlannedNode
 from kube6.render.base import (
     CA_CERT_HASH,
@@ -243,60 +241,3 @@ def _kube_proxy(plan: Plan) -> dict[str, Any]:
         proxy["detectLocalMode"] = "InterfaceNamePrefix"
         proxy["detectLocal"] = {"interfaceNamePrefix": CALICO_INTERFACE_PREFIX}
     return proxy
-
-
-class PlaceholderError(Kube6Error):
-    """A value for a rendered placeholder is missing or has the wrong shape."""
-
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
-    JOIN_TOKEN: (
-        re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}"),
-        "a bootstrap token: 6 and 16 characters of [a-z0-9] joined by a dot, as printed by "
-        "`kubeadm token generate`",
-    ),
-    CA_CERT_HASH: (
-        _HEX64,
-        "64 lowercase hex digits: the SHA-256 of the cluster CA's public key (the part after "
-        "`sha256:` in `kubeadm token create --print-join-command`)",
-    ),
-    CERTIFICATE_KEY: (
-        _HEX64,
-        "64 lowercase hex digits, as printed by `kubeadm certs certificate-key`",
-    ),
-}
-
-
-def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
-    """Replace the deploy-time markers in rendered `text` with real values.
-
-    `values` maps markers (`render.base.JOIN_TOKEN`, `CA_CERT_HASH`, `CERTIFICATE_KEY`) to
-    values. Every marker that occurs in `text` must be given and every value must have the
-    shape kubeadm accepts; values are never quoted in errors, because they are secrets.
-
-    Example: `fill_placeholders(join_yaml, {JOIN_TOKEN: "abcdef.0123456789abcdef",
-    CA_CERT_HASH: "<64 hex>"})`.
-    """
-    unknown = sorted(set(values) - set(_FORMATS))
-    if unknown:
-        raise PlaceholderError(
-            f"unknown placeholder(s) {', '.join(unknown)}",
-            fix=f"use the markers of kube6.render.base: {', '.join(PLACEHOLDERS)}",
-        )
-    missing = [m for m in PLACEHOLDERS if m in text and m not in values]
-    if missing:
-        raise PlaceholderError(
-            f"the text still needs a value for {', '.join(missing)}",
-            fix="pass a value for every marker that occurs in the rendered file",
-        )
-    for marker, given in values.items():
-        value = given.removeprefix("sha256:") if marker == CA_CERT_HASH else given
-        pattern, shape = _FORMATS[marker]
-        if not pattern.fullmatch(value):
-            raise PlaceholderError(
-                f"the value for {marker} ({len(value)} characters) is not {shape}",
-                fix="pass the value exactly as kubeadm prints it",
-            )
-        text = text.replace(marker, value)
-    return text
