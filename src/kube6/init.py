@@ -25,7 +25,8 @@ from typing import Any
 
 from kube6 import net
 from kube6.errors import SpecError
-from kube6.modes import RoutingMode
+from kube6.modes import LinkModel, RoutingMode
+from kube6.routing import proposed_mode
 from kube6.spec import DNS1123_LABEL, default_roles, parse_text
 from kube6.versions import KUBERNETES_MINOR
 
@@ -114,8 +115,15 @@ def parse_node_flag(text: str, *, first: bool) -> NodeAnswer:
     return NodeAnswer(name, address, roles, ssh, interface, roles_given)
 
 
-def propose_routing(prefix: IPv6Network, on_link: bool | None) -> RoutingMode:
-    """ndp-proxy when the prefix is on-link at the uplink (the provider's usual /64)."""
+def propose_routing(
+    prefix: IPv6Network, on_link: bool | None, found: LinkModel = LinkModel.UNKNOWN
+) -> RoutingMode:
+    """The mode that fits the provider's link model when the uplink showed it (`found`, see
+    kube6.checks.link); without that, ndp-proxy when the prefix is on-link at the uplink (the
+    provider's usual /64), routed when it is not."""
+    fitting = proposed_mode(found)
+    if fitting is not None:
+        return fitting
     if on_link is False:
         return RoutingMode.ROUTED
     return RoutingMode.NDP_PROXY

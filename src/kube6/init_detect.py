@@ -1,17 +1,22 @@
-"""What `kube6 init` learns from this host: a pure reading of HostFacts, and the local gather."""
+"""What `kube6 init` learns from this host: a pure reading of HostFacts, and the local gather
+(which also listens on the uplink for the provider's link model, as `kube6 check` does)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6 import net
+from kube6.checks.link import classify
 from kube6.errors import SpecError
-from kube6.execute import LocalExecutor
+from kube6.execute import Executor, LocalExecutor
 from kube6.facts.gather import HostFacts, gather
+from kube6.facts.link import LISTEN_SECONDS, gather_link
 from kube6.facts.network import Address
 from kube6.init import InitAnswers, NodeAnswer, propose_routing
+from kube6.modes import LinkModel
 
 
 def answers_from_facts(facts: HostFacts) -> InitAnswers:
@@ -72,14 +77,27 @@ def answers_from_facts(facts: HostFacts) -> InitAnswers:
         f"proto {uplink.proto})",
         f"address {chosen.address}/{chosen.prefixlen} "
         f"({'SLAAC, stable' if chosen.dynamic else 'static'}, {scope})",
-        f"prefix {prefix} ({'on-link: ndp-proxy' if on_link else 'not on-link: routed'})",
     ]
+    found = LinkModel.UNKNOWN
+    if facts.link is not None:
+        link = classify(facts, uplink.dev, prefix, (chosen.address,))
+        found = link.model
+        notes.append(f"provider's link: {link.model}: {link.why}")
+    routing = propose_routing(prefix, bool(on_link), found)
+    if found is LinkModel.UNKNOWN:
+        route = "on-link here" if on_link else "not on-link here"
+        notes.append(
+            f"prefix {prefix} ({route}: {routing}, a guess from this host's own routes; "
+            "`kube6 check` tells once the uplink shows the provider's link model)"
+        )
+    else:
+        notes.append(f"prefix {prefix} (routing {routing} fits the provider's link)")
     if nat64:
         notes.append(f"DNS64 synthesizes with {nat64} (RFC 7050, ipv4only.arpa)")
     return InitAnswers(
         cluster="",
         prefix=prefix,
-        routing=propose_routing(prefix, bool(on_link)),
+        routing=routing,
         nodes=(NodeAnswer(name, chosen.address, interface=uplink.dev),),
         resolvers=resolvers,
         nat64_prefix=nat64,
@@ -119,5 +137,16 @@ def _resolvers(facts: HostFacts) -> tuple[list[IPv6Address], list[str]]:
 
 def detect_local() -> InitAnswers:
     """Gather this host's facts (read-only) and read the answers from them."""
-    facts = asyncio.run(gather(LocalExecutor("this host"), "this host", connect=False))
-    return answers_from_facts(facts)
+    return asyncio.run(detect(LocalExecutor("this host")))
+
+
+async def detect(executor: Executor, listen_seconds: float = LISTEN_SECONDS) -> InitAnswers:
+    """Read the host through `executor`, then listen on the uplink it found for the provider's
+    link model (kube6.facts.link), and answer from both."""
+    facts = await gather(executor, "this host", connect=False)
+    first = answers_from_facts(facts)  # raises when there is no uplink or address to use
+    node = first.nodes[0]
+    if node.interface is None or first.prefix is None:
+        return first
+    link = await gather_link(executor, node.interface, first.prefix, listen_seconds)
+    return answers_from_facts(replace(facts, link=link))

@@ -21,3 +21,17 @@ class Grade(StrEnum):
     OK = "ok"
     WARN = "warn"
     FAIL = "fail"
+
+
+class LinkModel(StrEnum):
+    """What the provider's router does with a node link's prefix (`kube6 check`'s `link-model`).
+
+    - `on-link`: it resolves every address of the prefix by neighbour solicitation, so the
+      nodes must answer for pods and services (routing `ndp-proxy`);
+    - `routed`: it sends the whole prefix to the node (routing `routed`, nothing to proxy);
+    - `unknown`: nothing seen decides it (what is missing is in the check's evidence).
+    """
+
+    ON_LINK = "on-link"
+    ROUTED = "routed"
+    UNKNOWN = "unknown"

@@ -29,6 +29,7 @@ from kube6.facts import dns as facts_dns
 from kube6.facts import network as facts_network
 from kube6.facts import system as facts_system
 from kube6.facts.dns import ResolvConf
+from kube6.facts.link import LinkFacts, Listen
 from kube6.facts.probe import Probe
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
@@ -87,6 +88,8 @@ def healthy(**changes: Any) -> HostFacts:
             Lookup("v6.example", ipv6=(IPv6Address("2001:db8:ffff::10"),), connect=True),
             Lookup("v4.example", ipv6=(IPv6Address("64:ff9b::c633:640a"),), connect=True),
         ),
+        # Listened on the uplink, nothing knocked: the link model is unknown, and that is fine.
+        link=LinkFacts("eth0", PREFIX, listen=Listen("eth0", "52:54:00:12:34:56", 4.0, 0)),
     )
     return replace(facts, **changes)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from kube6.checks import link
 from kube6.checks.artifacts import ArtifactHost, artifact_hosts
-from kube6.checks.host import CHECKS, Context
+from kube6.checks.host import CHECKS as HOST_CHECKS
+from kube6.checks.host import Check, Context
 from kube6.checks.model import CheckResult, Status
 from kube6.errors import Kube6Error, UsageError
 from kube6.execute import PrivilegeError
@@ -17,6 +19,8 @@ from kube6.facts import HostFacts
 from kube6.plan.model import Plan
 
 HOST_REACHABLE = "host-reachable"
+CHECKS: tuple[tuple[str, Check, str], ...] = (*HOST_CHECKS, *link.CHECKS)
+"""Every host check: name (for --ignore), the pure function, what it checks."""
 CHECK_NAMES: tuple[str, ...] = (HOST_REACHABLE, *(name for name, _, _ in CHECKS))
 PRIVILEGES = "privileges"
 """Reported only when the SSH user may not become root with `sudo -n`: then nothing else could

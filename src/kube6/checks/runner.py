@@ -9,6 +9,7 @@ from kube6.checks.artifacts import ArtifactHost
 from kube6.checks.model import CheckResult
 from kube6.execute import Executor, run_on_hosts
 from kube6.facts import HostFacts, gather
+from kube6.facts.link import LISTEN_SECONDS
 from kube6.plan.model import Plan
 
 
@@ -20,10 +21,12 @@ async def check_hosts(
     hosts: Sequence[ArtifactHost] | None = None,
     connect: bool = True,
     limit: int = 8,
+    listen_seconds: float = LISTEN_SECONDS,
 ) -> list[CheckResult]:
     """Gather facts on each node of `executors` (node name -> executor, at most `limit` at
     once), then run every check. A node that cannot be reached fails `host-reachable` (or
-    `privileges` when sudo refuses); the others are still checked. Executors are closed
+    `privileges` when sudo refuses); the others are still checked. Each node listens on its
+    uplink for `listen_seconds` meanwhile (kube6.facts.link). Executors are closed
     afterwards."""
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
     wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
@@ -32,8 +35,15 @@ async def check_hosts(
     node_of = {id(executor): node for node, executor in executors.items()}
 
     async def one(executor: Executor) -> HostFacts:
+        node = plan.node(node_of[id(executor)])
         return await gather(
-            executor, node_of[id(executor)], lookups=lookups, connect=connect, ports=ports
+            executor,
+            node.name,
+            lookups=lookups,
+            connect=connect,
+            ports=ports,
+            uplink=(node.interface, node.link_prefix),
+            listen_seconds=listen_seconds,
         )
 
     try:

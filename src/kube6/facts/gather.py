@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv6Network
 from typing import Any, TypeVar
 
 from kube6.errors import CommandError, FactError
 from kube6.execute import Command, Executor
-from kube6.facts import dns, network, system
+from kube6.facts import dns, link, network, system
 from kube6.facts.dns import Lookup, Nat64, ResolvConf
+from kube6.facts.link import LinkFacts
 from kube6.facts.network import Interface, Listener, Route
 from kube6.facts.probe import Probe
 from kube6.facts.system import OsRelease, Service, Swap, Uname
@@ -50,6 +52,8 @@ class HostFacts:
     services: Mapping[str, Service] | None = None
     nat64: Nat64 | None = None
     lookups: tuple[Lookup, ...] = ()
+    link: LinkFacts | None = None
+    """What the uplink's wire showed (kube6.facts.link); None when not listened."""
     unknown: Mapping[str, str] = field(default_factory=dict)
     """fact name -> why it could not be read."""
 
@@ -101,13 +105,17 @@ async def gather(
     connect: bool = True,
     connect_port: int = CONNECT_PORT,
     ports: Mapping[str, int] | None = None,
+    uplink: tuple[str, IPv6Network] | None = None,
+    listen_seconds: float = link.LISTEN_SECONDS,
 ) -> HostFacts:
     """Read every fact of one host through `executor` (probes run concurrently).
 
     `lookups` are names to resolve on the host (the artifact hosts of the plan, see
     kube6.checks.artifacts.artifact_hosts); with `connect`, the first IPv6 answer of each is
     tried with a TCP connection to `connect_port` (or the name's port in `ports`: a mirror may
-    serve on another port). Connection failures (ConnectError) propagate:
+    serve on another port). With `uplink` (interface, the node's link prefix) it listens
+    there for `listen_seconds` meanwhile, for what the provider's router does with the prefix
+    (kube6.facts.link). Connection failures (ConnectError) propagate:
     a host that cannot be reached has no facts.
     """
     gate = asyncio.Semaphore(PROBE_CONCURRENCY)
@@ -165,6 +173,12 @@ async def gather(
                 fact("resolved.conf", lambda: _guard(resolved_conf()))
             )
             lookup_tasks = [group.create_task(resolve(n)) for n in names]
+            # Not behind the gate: it mostly waits, and must not hold up the other probes.
+            link_task = (
+                group.create_task(link.gather_link(executor, *uplink, listen_seconds))
+                if uplink is not None
+                else None
+            )
     except BaseExceptionGroup as errors:
         raise errors.exceptions[0] from None
     values.update({name: task.result() for name, task in tasks.items()})
@@ -189,6 +203,7 @@ async def gather(
         services=values["services"],
         nat64=None if f"lookup {dns.IPV4ONLY_ARPA}" in unknown else dns.discover_nat64(arpa),
         lookups=tuple(others),
+        link=link_task.result() if link_task is not None else None,
         unknown=dict(unknown),
     )
 

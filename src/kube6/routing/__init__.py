@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kube6.modes import RoutingMode
 from kube6.routing.base import RoutingStrategy
-from kube6.routing.strategies import STRATEGIES
+from kube6.routing.strategies import STRATEGIES, proposed_mode
 
 
 def strategy(mode: RoutingMode) -> RoutingStrategy:
@@ -16,4 +16,4 @@ def strategy(mode: RoutingMode) -> RoutingStrategy:
     return STRATEGIES[mode]
 
 
-__all__ = ["STRATEGIES", "RoutingStrategy", "strategy"]
+__all__ = ["STRATEGIES", "RoutingStrategy", "proposed_mode", "strategy"]

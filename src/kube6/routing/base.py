@@ -14,7 +14,7 @@ from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
 
 from kube6.facts.network import Route
-from kube6.modes import RoutingMode
+from kube6.modes import LinkModel, RoutingMode
 from kube6.results import Finding
 
 if TYPE_CHECKING:  # plan/rules.py asks the strategies: no import cycle at run time
@@ -29,6 +29,10 @@ class RoutingStrategy(ABC):
     """The nodes answer neighbour solicitations for pods and services (ndppd runs on them)."""
     bgp_peering: bool = False
     """Calico's BGP speaker peers with an upstream router (BGP resources, TCP 179 open)."""
+    link_models: frozenset[LinkModel] = frozenset()
+    """The provider link models this mode works on (`check`'s link-model judges by it)."""
+    proposed_for: LinkModel | None = None
+    """The link model for which `init` and `check` propose this mode (one mode per model)."""
 
     @property
     @abstractmethod
@@ -45,6 +49,13 @@ class RoutingStrategy(ABC):
         evidence: str,
     ) -> list[Finding]:
         """`check`'s verdict on the node's link prefix, given the on-link routes covering it."""
+
+    @abstractmethod
+    def judge_link(
+        self, name: str, found: LinkModel, why: str, fitting: RoutingMode | None, evidence: str
+    ) -> list[Finding]:
+        """`check`'s verdict on the provider's link model `found` (`why`: what decided it);
+        `fitting` is the mode proposed for it, for the fix when this one does not fit."""
 
     @abstractmethod
     def outside_fix(self, plan: Plan) -> str:

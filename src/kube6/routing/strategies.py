@@ -16,7 +16,7 @@ from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
 
 from kube6.facts.network import Route
-from kube6.modes import RoutingMode
+from kube6.modes import LinkModel, RoutingMode
 from kube6.results import Finding, fail, ok, warn
 from kube6.routing.base import RoutingStrategy
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # plan/rules.py asks the strategies: no import cycle at run t
 class NdpProxy(RoutingStrategy):
     mode = RoutingMode.NDP_PROXY
     ndp_proxy = True
+    link_models = frozenset({LinkModel.ON_LINK})
+    proposed_for = LinkModel.ON_LINK
 
     @property
     def host_idle(self) -> str | None:
@@ -71,6 +73,22 @@ class NdpProxy(RoutingStrategy):
             )
         ]
 
+    def judge_link(
+        self, name: str, found: LinkModel, why: str, fitting: RoutingMode | None, evidence: str
+    ) -> list[Finding]:
+        if found is LinkModel.ROUTED:
+            return [
+                warn(
+                    name,
+                    f"routed: {why}; routing is ndp-proxy, but nothing needs proxying when the "
+                    "provider routes the prefix here (ndppd would answer solicitations that "
+                    "never come)",
+                    _set_routing(fitting),
+                    evidence,
+                )
+            ]
+        return _fits_or_unknown(self, name, found, why, evidence)
+
     def outside_fix(self, plan: Plan) -> str:
         return (
             "the provider's router finds pod addresses by neighbour solicitation: the NDP proxy "
@@ -81,6 +99,8 @@ class NdpProxy(RoutingStrategy):
 
 class Routed(RoutingStrategy):
     mode = RoutingMode.ROUTED
+    link_models = frozenset({LinkModel.ROUTED})
+    proposed_for = LinkModel.ROUTED
 
     @property
     def host_idle(self) -> str | None:
@@ -108,6 +128,22 @@ class Routed(RoutingStrategy):
             ]
         return [ok(name, f"{prefix} is not on-link: consistent with routing: routed", evidence)]
 
+    def judge_link(
+        self, name: str, found: LinkModel, why: str, fitting: RoutingMode | None, evidence: str
+    ) -> list[Finding]:
+        if found is LinkModel.ON_LINK:
+            return [
+                warn(
+                    name,
+                    f"on-link: {why}; routing is routed, so nothing would answer its "
+                    "solicitations for pod and service addresses: they would be unreachable "
+                    "from outside",
+                    _set_routing(fitting),
+                    evidence,
+                )
+            ]
+        return _fits_or_unknown(self, name, found, why, evidence)
+
     def outside_fix(self, plan: Plan) -> str:
         return (
             f"the provider must route {plan.pods} to the nodes; the node must forward "
@@ -118,6 +154,7 @@ class Routed(RoutingStrategy):
 class Bgp(RoutingStrategy):
     mode = RoutingMode.BGP
     bgp_peering = True
+    link_models = frozenset({LinkModel.ON_LINK, LinkModel.ROUTED})
 
     @property
     def host_idle(self) -> str | None:
@@ -133,6 +170,12 @@ class Bgp(RoutingStrategy):
     ) -> list[Finding]:
         return [ok(name, f"routing is bgp: {prefix} is announced by Calico", evidence)]
 
+    def judge_link(
+        self, name: str, found: LinkModel, why: str, fitting: RoutingMode | None, evidence: str
+    ) -> list[Finding]:
+        # The peer learns pod blocks and services over BGP whatever the link's model.
+        return _fits_or_unknown(self, name, found, why, evidence)
+
     def outside_fix(self, plan: Plan) -> str:
         return (
             "the upstream router must learn the pod blocks over BGP: `calicoctl node status` on "
@@ -140,5 +183,32 @@ class Bgp(RoutingStrategy):
         )
 
 
+def _set_routing(mode: RoutingMode | None) -> str:
+    return f"set routing: {mode} in kube6.yaml" if mode else "choose routing in kube6.yaml"
+
+
+def _fits_or_unknown(
+    strategy: RoutingStrategy, name: str, found: LinkModel, why: str, evidence: str
+) -> list[Finding]:
+    if found is LinkModel.UNKNOWN:
+        # Not a fault of the host: the spec's mode stands, and the evidence says what to try.
+        return [
+            ok(
+                name,
+                f"unknown: {why}; routing {strategy.mode} is kept as kube6.yaml says",
+                evidence,
+            )
+        ]
+    return [ok(name, f"{found}: {why}; routing {strategy.mode} fits", evidence)]
+
+
 STRATEGIES: dict[RoutingMode, RoutingStrategy] = {s.mode: s for s in (NdpProxy(), Routed(), Bgp())}
 """Every routing mode's strategy (tests/plan/test_routing_strategies.py: one per mode)."""
+
+
+def proposed_mode(found: LinkModel) -> RoutingMode | None:
+    """The routing mode proposed for a provider link model (None for `unknown`)."""
+    for candidate in STRATEGIES.values():
+        if candidate.proposed_for is found:
+            return candidate.mode
+    return None
