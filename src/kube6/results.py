@@ -74,6 +74,13 @@ class Finding:
         return f"{text} Fix: {self.fix}" if self.fix and self.grade is not Grade.OK else text
 
 
+def listed(findings: Iterable[Finding]) -> str:
+    """Findings as indented `[name] message` lines, each with its fix below (a refusal's text)."""
+    return "\n".join(
+        f"  [{f.name}] {f.message}" + (f"\n      fix: {f.fix}" if f.fix else "") for f in findings
+    )
+
+
 def evidence(lines: Iterable[str], limit: int = MAX_EVIDENCE) -> str:
     """At most `limit` lines, and a last line that says how many were left out."""
     items = list(lines)

@@ -28,7 +28,6 @@ from kube6.facts import (
     parse_uname,
 )
 from kube6.facts.dns import lookup_probe
-from kube6.facts.system import parse_dpkg
 
 DATA = Path(__file__).parent / "data"
 
@@ -314,9 +313,7 @@ def test_held_packages_are_installed() -> None:
     # ports check called the node's own cluster a stranger's. Recorded on a lab node.
     held = "hi \tkubelet\t1.37.2-1.1\nii \tcurl\t7.88.1-10+deb12u14\nrc \tndppd\t0.2.5-6\n"
     assert parse_packages(held) == {"kubelet": "1.37.2-1.1", "curl": "7.88.1-10+deb12u14"}
-    assert parse_dpkg("hi  2.4.2-1\n") == "2.4.2-1"
-    assert parse_dpkg("rc  2.4.2-1\n") is None
-    assert parse_dpkg("un  \n") is None
+    assert parse_packages("un \tkubectl\t\n") == {}
 
 
 def test_services() -> None:

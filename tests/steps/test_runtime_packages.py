@@ -5,7 +5,7 @@ from __future__ import annotations
 from kube6.components import kubernetes as packages
 from kube6.components.containerd import steps as runtime
 from kube6.execute import RecordingExecutor
-from kube6.facts.system import DPKG_FORMAT, OsRelease
+from kube6.facts.system import PACKAGES_FORMAT, OsRelease
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, probe
 from kube6.steps.apt import PackageFacts, RepoFacts
@@ -15,7 +15,7 @@ from .conftest import arun, context
 
 NOBLE = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
 BOOKWORM = OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm")
-DPKG = ("dpkg-query", "-W", "-f", DPKG_FORMAT)
+DPKG = ("dpkg-query", "-W", "-f", PACKAGES_FORMAT)
 
 
 def shown(step_plan: StepPlan) -> list[str]:
@@ -153,8 +153,8 @@ def test_kubernetes_packages_at_the_planned_patch(plan: Plan) -> None:
 
 def test_package_probe_parses_dpkg(plan: Plan) -> None:
     ex = RecordingExecutor(host="node0001")
-    ex.reply((*DPKG, "kubelet"), stdout="ii  1.37.2-1.1\n")
-    ex.reply((*DPKG, "kubeadm"), stdout="rc  1.36.0-1.1\n")
+    ex.reply((*DPKG, "kubelet"), stdout="hi \tkubelet\t1.37.2-1.1\n")
+    ex.reply((*DPKG, "kubeadm"), stdout="rc \tkubeadm\t1.36.0-1.1\n")
     ex.reply(
         (*DPKG, "kubectl"), exit_code=1, stderr="dpkg-query: no packages found matching kubectl"
     )

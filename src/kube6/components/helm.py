@@ -9,7 +9,7 @@ from kube6 import mirrors
 from kube6.components.base import ArtifactHost, Component, Use
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
-from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.base import HostContext, Step, StepPlan, Targets, download, run
 from kube6.versions import HELM
 
 DOWNLOADS = "https://get.helm.sh/"
@@ -45,25 +45,8 @@ def plan_helm(ctx: HostContext, facts: HelmFacts) -> StepPlan:
     folder = ctx.path(HELM_DIR)
     return StepPlan.do(
         run("install", "-d", "-m", "0755", folder),
-        run(
-            "curl",
-            "-fsSL",
-            "--retry",
-            "3",
-            "-o",
-            f"{folder}/{tarball}",
-            url,
-            why=f"helm {HELM.version}",
-        ),
-        run(
-            "curl",
-            "-fsSL",
-            "--retry",
-            "3",
-            "-o",
-            f"{folder}/{tarball}.sha256sum",
-            f"{url}.sha256sum",
-        ),
+        download(url, f"{folder}/{tarball}", why=f"helm {HELM.version}"),
+        download(f"{url}.sha256sum", f"{folder}/{tarball}.sha256sum"),
         # sha256sum -c resolves the file name in the checksum file from the working directory.
         run(
             "sh",

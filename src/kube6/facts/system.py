@@ -162,8 +162,8 @@ def parse_cgroup(text: str) -> int:
 
 
 PACKAGES_FORMAT = "${db:Status-Abbrev}\\t${Package}\\t${Version}\\n"
-DPKG_FORMAT = "${db:Status-Abbrev} ${Version}\\n"
-"""One package's status and version (`dpkg-query -W -f DPKG_FORMAT PKG`), for the steps."""
+"""Status, name and version of each package (`dpkg-query -W -f PACKAGES_FORMAT [PKG...]`): the
+host checks read every package, the steps the ones they install."""
 
 
 def installed(status: str) -> bool:
@@ -172,15 +172,6 @@ def installed(status: str) -> bool:
     as kube6 leaves kubelet, kubeadm, kubectl and containerd.io); `rc` (removed, its
     configuration left) and `un` are not."""
     return status.strip()[1:2] == "i"
-
-
-def parse_dpkg(text: str | None) -> str | None:
-    """The installed version from `dpkg-query -W -f DPKG_FORMAT PKG` (`ii  1.37.2-1.1`), or
-    None when it is not installed or there is no output."""
-    if not text or not text.strip():
-        return None
-    status, _, version = text.strip().splitlines()[0].partition(" ")
-    return version.strip() or None if installed(status) else None
 
 
 def parse_packages(text: str) -> Mapping[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kube6.steps import probe
-from kube6.steps.base import Action, HostContext, PutFile, StepPlan, run
+from kube6.steps.base import Action, HostContext, PutFile, StepPlan, download, run
 
 KEYRINGS = "/etc/apt/keyrings"
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive")
@@ -74,16 +74,7 @@ def plan_repo(
             ]
         actions += [
             run("install", "-d", "-m", "0755", ctx.path(KEYRINGS)),
-            run(
-                "curl",
-                "-fsSL",
-                "--retry",
-                "3",
-                "-o",
-                ctx.path(keyring),
-                key_url,
-                why=f"the signing key of {what}",
-            ),
+            download(key_url, ctx.path(keyring), why=f"the signing key of {what}"),
         ]
     if facts.sources != content:
         actions.append(PutFile(sources, content, 0o644, why=what))

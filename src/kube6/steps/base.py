@@ -85,6 +85,11 @@ def run(
     return Exec(Command(tuple(argv), secrets=secrets, timeout=timeout), why=why)
 
 
+def download(url: str, path: str, *, why: str = "") -> Exec:
+    """curl `url` into `path` (a host path): fail on an HTTP error, follow redirects, retry."""
+    return run("curl", "-fsSL", "--retry", "3", "-o", path, url, why=why)
+
+
 @dataclass(frozen=True)
 class StepPlan:
     """What one step will do on one host: actions, or a reason why nothing is needed, or a

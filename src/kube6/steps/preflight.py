@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kube6.checks import CheckResult, Status, artifact_hosts, run_checks
 from kube6.facts import HostFacts, gather
+from kube6.results import listed
 from kube6.steps.base import HostContext, Step, StepPlan
 
 
@@ -44,11 +45,8 @@ def plan_preflight(ctx: HostContext, facts: PreflightFacts) -> StepPlan:
         return StepPlan.nothing("not run: --fresh does not contact the hosts (run `kube6 check`)")
     failed = [r for r in facts.results if r.status is Status.FAIL]
     if failed:
-        lines = "\n".join(
-            f"  [{r.name}] {r.message}" + (f"\n      fix: {r.fix}" if r.fix else "") for r in failed
-        )
         return StepPlan.stop(
-            f"{len(failed)} preflight check(s) failed on {ctx.node.name}:\n{lines}",
+            f"{len(failed)} preflight check(s) failed on {ctx.node.name}:\n{listed(failed)}",
             fix="fix them, or pass --ignore NAME for a check you know does not matter here",
         )
     warned = [r.name for r in facts.results if r.status is Status.WARN]

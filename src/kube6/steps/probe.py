@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from kube6.facts.system import DPKG_FORMAT, parse_dpkg
+from kube6.facts.system import PACKAGES_FORMAT, parse_packages
 from kube6.steps.base import Exec, HostContext, Services, run
 
 
@@ -37,7 +37,9 @@ def sha256(text: str) -> str:
 
 
 async def package_version(ctx: HostContext, package: str) -> str | None:
-    return parse_dpkg(await stdout(ctx, "dpkg-query", "-W", "-f", DPKG_FORMAT, package))
+    """The installed version of `package`, or None (not installed, or only its configuration)."""
+    text = await stdout(ctx, "dpkg-query", "-W", "-f", PACKAGES_FORMAT, package)
+    return parse_packages(text or "").get(package)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kube6.results import listed
 from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import kubectl
@@ -110,11 +111,8 @@ def plan_verify(ctx: HostContext, facts: VerifyFacts, check_objects: Checks) -> 
     results = check_objects(ctx.plan, facts.objects)
     failed = [r for r in results if r.status is Status.FAIL]
     if failed:
-        lines = "\n".join(
-            f"  [{r.name}] {r.message}" + (f"\n      fix: {r.fix}" if r.fix else "") for r in failed
-        )
         return StepPlan.stop(
-            f"{len(failed)} of {len(results)} acceptance check(s) failed:\n{lines}",
+            f"{len(failed)} of {len(results)} acceptance check(s) failed:\n{listed(failed)}",
             fix="`kube6 verify` shows every check with its evidence",
         )
     return StepPlan.nothing(
