@@ -9,7 +9,7 @@
 #   - Pebble (Let's Encrypt's ACME test server): github.com/letsencrypt/pebble/v2, as bin/pebble;
 #     the lab's internet host runs it twice ("staging", "production"): each start makes its own
 #     root, so the two directories chain to different roots;
-#   - Traefik Proxy: github.com/traefik/traefik/v3 (latest v3.7.x), as the image
+#   - Traefik Proxy: github.com/traefik/traefik/v3 at kube6's pin (v3.7.x), as the image
 #     docker.io/library/traefik:<tag> (the official image's reference); see build_traefik for
 #     what differs from upstream's build and why;
 #   - Headlamp: ../shared/upstream/src/headlamp-v0.43.0, backend with Go, frontend with npm (the
@@ -55,7 +55,7 @@ step() {
 PEBBLE_MODULE=github.com/letsencrypt/pebble/v2
 PEBBLE_VERSION=v2.10.3
 TRAEFIK_MODULE=github.com/traefik/traefik/v3
-TRAEFIK_MINOR=v3.7                      # issue 16: Traefik Proxy v3.7, its latest patch
+TRAEFIK_MINOR=v3.7                      # issue 16: Traefik Proxy v3.7 (the patch: versions.py)
 HEADLAMP_SRC="$UPSTREAM/src/headlamp-v0.43.0"
 HEADLAMP_COMMIT=2ca733d234a5eca4159ccd28279c0f8787fbb6e3     # tag v0.43.0, 2026-06-16
 HEADLAMP_FRONTEND=${KUBE6_E2E_HEADLAMP_FRONTEND:-1}
@@ -96,10 +96,15 @@ mod_json() { (cd "$WORK" && "$GO" mod download -json "$1@$2") || die "go mod dow
 mod_field() { mod_json "$1" "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$3"; }
 mod_time() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Time"])' "$(mod_field "$1" "$2" Info)"; }
 
-# The newest v3.7.x the module proxy serves.
-TRAEFIK_VERSION=$(cd "$WORK" && "$GO" list -m -versions "$TRAEFIK_MODULE" | tr ' ' '\n' \
+# kube6's pin (versions.py TRAEFIK, read with the other pins): the image kube6 pulls. Say so
+# when the module proxy serves a newer v3.7 patch (move the pin there, not this script).
+[[ "$TRAEFIK_VERSION" == "$TRAEFIK_MINOR".* ]] \
+  || die "kube6 pins Traefik $TRAEFIK_VERSION, not a $TRAEFIK_MINOR patch (issue 16: v3.7)"
+TRAEFIK_NEWEST=$(cd "$WORK" && "$GO" list -m -versions "$TRAEFIK_MODULE" | tr ' ' '\n' \
   | grep -E "^${TRAEFIK_MINOR//./\\.}\.[0-9]+$" | sort -V | tail -1)
-[[ -n "$TRAEFIK_VERSION" ]] || die "the Go module proxy serves no $TRAEFIK_MODULE $TRAEFIK_MINOR.x"
+[[ -n "$TRAEFIK_NEWEST" ]] || die "the Go module proxy serves no $TRAEFIK_MODULE $TRAEFIK_MINOR.x"
+[[ "$TRAEFIK_NEWEST" == "$TRAEFIK_VERSION" ]] \
+  || log "note: the module proxy serves Traefik $TRAEFIK_NEWEST, newer than the pin $TRAEFIK_VERSION"
 
 log "cache: $CACHE; pebble $PEBBLE_VERSION, traefik $TRAEFIK_VERSION, headlamp $HEADLAMP_VERSION" \
     "(frontend: $([[ $HEADLAMP_FRONTEND == 1 ]] && echo yes || echo NO)), cert-manager $CERT_MANAGER_VERSION; $GO_VERSION"

@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kube6.versions import CERT_MANAGER, HEADLAMP
+from kube6.components.gateway import traefik
+from kube6.versions import CERT_MANAGER, HEADLAMP, TRAEFIK
 from tests.e2e import artifacts
 from tests.e2e.artifacts import MissingArtifactsError
 
@@ -277,6 +278,11 @@ def traefik_ref(cache: Path) -> str:
     ]
     assert len(refs) == 1, refs
     return refs[0]
+
+
+def test_the_traefik_image_is_the_one_kube6_runs(cache: Path) -> None:
+    """build-addons.sh builds Traefik at kube6's pin: the reference the rendered DaemonSet pulls."""
+    assert traefik_ref(cache) == traefik.IMAGE == f"docker.io/library/traefik:{TRAEFIK.version}"
 
 
 class Backend(http.server.BaseHTTPRequestHandler):

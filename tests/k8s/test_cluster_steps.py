@@ -89,6 +89,8 @@ NETWORK_AND_ADDONS = [
     "addons/dashboard-login",
 ]
 """Every network and add-on step (their order in `kube6 up`)."""
+ENVOY_STEPS = ["addons/envoy-gateway-crds", "addons/envoy-gateway", "addons/gateway"]
+"""The steps that differ when kube6.yaml chooses Envoy Gateway over Traefik (the default)."""
 
 STAND_IN_NOTES: dict[str, str] = {}
 """Chart name -> "verified against ..." for the charts that stand in for the pin."""
@@ -340,7 +342,10 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
     executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
     # The two waits need running pods (the ready step has its own test on kwok nodes below;
     # calico-ready waits for the operator's TigeraStatus, proven by the e2e journey).
-    steps = [s for s in NETWORK_AND_ADDONS if s not in ("network/ready", "network/calico-ready")]
+    # addons/gateway-ready waits for Traefik's pods and its Gateway status (the e2e tier's
+    # test_gateway.py runs it for real).
+    waits = ("network/ready", "network/calico-ready", "addons/gateway-ready")
+    steps = [s for s in NETWORK_AND_ADDONS if s not in waits]
     report = _run(plan, executor, node_root, steps, verify=False)
     assert not _failures(report), _failures(report)
     by_step = {r.step: r for r in report.results}
@@ -352,13 +357,16 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
     assert any("apply --server-side" in line and "calico-crds-" in line for line in ran), ran
     for step, release in (
         ("network/calico", "calico"),
-        ("addons/envoy-gateway-crds", "envoy-gateway-crds"),
-        ("addons/envoy-gateway", "envoy-gateway"),
         ("addons/cert-manager", "cert-manager"),
         ("addons/dashboard", "headlamp"),
     ):
         assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
         assert any(f"upgrade --install {release}" in line for line in ran), ran
+    # The example's gateway is Traefik (the default): its rendered objects, not Envoy's charts.
+    assert by_step["addons/traefik"].status is Status.CHANGED, by_step["addons/traefik"]
+    assert any("cluster/gateway/traefik.yaml" in line for line in ran), ran
+    for step in ("addons/envoy-gateway-crds", "addons/envoy-gateway"):
+        assert by_step[step].status is Status.OK, (step, by_step[step].detail)
     # The tier installed the pinned Gateway API CRDs: the step reads that and does nothing.
     assert by_step["addons/gateway-api"].status is Status.OK, by_step["addons/gateway-api"]
     for step in ("network/policies", "addons/gateway", "addons/issuers", "addons/dashboard-login"):
@@ -369,6 +377,22 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
     felix = by_step["network/calico-felix-nodes"]
     assert felix.status is Status.OK, felix
     # The rendered files the steps applied are on the stand-in node, as on a real one.
+    assert (node_root / "etc/kube6/cluster/gateway/traefik.yaml").is_file()
+    # Envoy Gateway, when kube6.yaml chooses it: its CRD chart and chart, then the Gateway.
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["addons"]["gateway"]["controller"] = "envoy-gateway"
+    envoy_plan = make_plan(spec.from_data(data), source="envoy-gateway")
+    envoy = _run(envoy_plan, executor, node_root, ENVOY_STEPS, verify=False)
+    assert not _failures(envoy), _failures(envoy)
+    ran = [" ".join(argv) for argv in executor.seen]
+    envoy_steps = {r.step: r for r in envoy.results}
+    for step, release in (
+        ("addons/envoy-gateway-crds", "envoy-gateway-crds"),
+        ("addons/envoy-gateway", "envoy-gateway"),
+    ):
+        assert envoy_steps[step].status is Status.CHANGED, (step, envoy_steps[step].detail)
+        assert any(f"upgrade --install {release}" in line for line in ran), ran
+    assert envoy_steps["addons/gateway"].status is Status.CHANGED, envoy_steps["addons/gateway"]
     assert (node_root / "etc/kube6/cluster/gateway/values.yaml").is_file()
     # Dry run: the API server stored none of it.
     assert "kube6" not in _kubectl(k8s_control_plane, "get", "gatewayclass", "-o", "name")

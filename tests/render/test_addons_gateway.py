@@ -15,6 +15,11 @@ from kube6.components.registry import RENDERERS
 from kube6.plan.model import Plan
 
 PlanOf = Callable[[str], Plan]
+ENVOY_EXAMPLE = spec.EXAMPLE_YAML.replace(
+    "gateway: {enabled: true}", "gateway: {enabled: true, controller: envoy-gateway}"
+)
+"""The built-in example with Envoy Gateway as the gateway's implementation (Traefik is the
+default)."""
 
 
 def _docs(plan: Plan) -> dict[str, dict[str, Any]]:
@@ -27,7 +32,8 @@ def _listeners(plan: Plan) -> dict[str, dict[str, Any]]:
 
 
 def test_example_gateway_is_ipv6_and_wired_to_its_class(plan_of: PlanOf) -> None:
-    plan = plan_of(spec.EXAMPLE_YAML)
+    plan = plan_of(ENVOY_EXAMPLE)
+    assert ENVOY_EXAMPLE != spec.EXAMPLE_YAML
     docs = _docs(plan)
     proxy, klass, gw = docs["EnvoyProxy"], docs["GatewayClass"], docs["Gateway"]
     assert proxy["spec"]["ipFamily"] == "IPv6"
@@ -80,9 +86,7 @@ def test_addresses_are_the_worker_addresses_only(golden_plan: Callable[[str], Pl
 
 
 def test_values_follow_the_cluster_domain(plan_of: PlanOf) -> None:
-    text = spec.EXAMPLE_YAML.replace(
-        "  name: kube001\n", "  name: kube001\n  dns_domain: k6.test\n"
-    )
+    text = ENVOY_EXAMPLE.replace("  name: kube001\n", "  name: kube001\n  dns_domain: k6.test\n")
     plan = plan_of(text)
     files = {a.path: a.content for a in RENDERERS["gateway"](plan)}
     values = yaml.safe_load(files[gateway.VALUES_PATH])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.render.test_addons_gateway import ENVOY_EXAMPLE
 from tests.render.test_addons_policies import ENVOY, OUTSIDE, WEB, _verdict
 
 from kube6 import spec
@@ -66,8 +67,8 @@ def test_traefik_replaces_envoy_gateways_objects(golden_plan: GoldenPlan, plan_o
     objects = _objects(plan, gateway.MANIFEST_PATH)
     assert [o["kind"] for o in objects] == ["Namespace", "GatewayClass", "Gateway"]
     assert _kind(objects, "GatewayClass")["spec"] == {"controllerName": traefik.CONTROLLER_NAME}
-    # Envoy Gateway's scenarios are unchanged: the built-in example still renders its values.
-    envoy = _files(plan_of(spec.EXAMPLE_YAML))
+    # Envoy Gateway when kube6.yaml asks for it: its values, no Traefik.
+    envoy = _files(plan_of(ENVOY_EXAMPLE))
     assert gateway.VALUES_PATH in envoy
     assert traefik.MANIFEST_PATH not in envoy
 
@@ -160,6 +161,9 @@ def test_policies_open_traefiks_pods_on_the_listener_ports_only(golden_plan: Gol
 
 
 def test_the_controller_is_chosen_in_kube6_yaml(plan_of: PlanOf) -> None:
+    # Traefik is the default (README: "The gateway: Traefik or Envoy Gateway").
+    assert traefik.chosen(plan_of(spec.EXAMPLE_YAML))
+    assert not traefik.chosen(plan_of(ENVOY_EXAMPLE))
     base = spec.EXAMPLE_YAML.replace("gateway: {enabled: true}", "gateway: {controller: traefik}")
     assert base != spec.EXAMPLE_YAML
     plan = plan_of(base)

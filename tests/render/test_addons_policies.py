@@ -129,7 +129,11 @@ def test_cluster_traffic_passes_on_unchanged(plan_of: PlanOf) -> None:
 
 
 def test_the_gateway_is_reachable_on_envoys_listener_ports_only(plan_of: PlanOf) -> None:
-    plan = plan_of(spec.EXAMPLE_YAML)
+    plan = plan_of(
+        spec.EXAMPLE_YAML.replace(
+            "gateway: {enabled: true}", "gateway: {enabled: true, controller: envoy-gateway}"
+        )
+    )
     for listener in (80, 443):
         assert _verdict(plan, ENVOY, OUTSIDE, gateway.container_port(listener)) == "Pass"
     # Envoy's stats/readiness ports and anything else stay closed to the internet.

@@ -124,8 +124,13 @@ def test_envoy_gateways_steps_stand_aside_for_traefik() -> None:
     assert names.index("traefik") < names.index("gateway") < names.index("gateway-ready")
 
 
-def test_traefiks_steps_stand_aside_for_envoy_gateway(plan: Plan) -> None:
-    ctx = context(plan)
+def envoy_plan() -> Plan:
+    text = HA_SPEC + "addons:\n  gateway: {controller: envoy-gateway}\n"
+    return make_plan(spec.parse_text(text), source="test")
+
+
+def test_traefiks_steps_stand_aside_for_envoy_gateway() -> None:
+    ctx = context(envoy_plan())
     assert "not traefik" in str(leaf("traefik").plan(ctx, ManifestFacts(frozenset())).noop)  # type: ignore[attr-defined]
     assert traefik_steps.plan_ready(ctx, traefik_steps.fresh_ready(ctx)).noop
 
@@ -146,3 +151,9 @@ def test_verify_expects_traefiks_pods_and_says_how_to_fix_its_gateway() -> None:
     hosts = [h.reason for h in gateway.hosts(plan)]
     assert any("Traefik Proxy v3.7.13" in r for r in hosts), hosts
     assert not any(use[0] == "chart" for _, use in gateway.uses(plan))
+    # Envoy Gateway's fix stays its own.
+    envoy = gateway.check_gateways(
+        envoy_plan(), ClusterObjects(custom={gateway.GATEWAY_CRD: (unprogrammed,)})
+    )
+    assert "ipFamily" in (envoy.fix or "")
+    assert tuple(gateway.namespaces(envoy_plan())) == ("envoy-gateway-system",)

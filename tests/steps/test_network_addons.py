@@ -227,10 +227,12 @@ def test_cert_manager_release_pins_and_enables_crds(plan: Plan) -> None:
     )
 
 
-def test_envoy_gateway_crds_have_one_source_each(plan: Plan) -> None:
+def test_envoy_gateway_crds_have_one_source_each() -> None:
     """Envoy Gateway's own CRDs from gateway-crds-helm (Gateway API ones off: they come from
     the gateway-api step), and the controller chart with its bundled CRDs switched off."""
-    ctx = context(plan)
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["addons"]["gateway"]["controller"] = "envoy-gateway"
+    ctx = context(make_plan(spec.from_data(data), source="test"))
     crds = leaf(ADDONS_STEP, "envoy-gateway-crds").plan(ctx, ReleaseFacts(None, None, None))  # type: ignore[attr-defined]
     assert shown(crds) == [
         f"{HELM} upgrade --install envoy-gateway-crds oci://docker.io/envoyproxy/gateway-crds-helm "

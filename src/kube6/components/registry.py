@@ -108,7 +108,8 @@ NETWORK_STEP: Step[object] = Step(
 
 ADDONS_STEP: Step[object] = Step(
     "addons",
-    "Gateway API CRDs, Envoy Gateway, cert-manager and ClusterIssuers, Headlamp; each ready.",
+    "Gateway API CRDs and the gateway (Traefik or Envoy Gateway), cert-manager and "
+    "ClusterIssuers, Headlamp; each ready.",
     children=tuple(step for c in ADD_ONS for step in c.up),
 )
 

@@ -19,7 +19,7 @@ from kube6.spec.fields import EMAIL, Bool, DnsName, Str, StrictModel
 class Gateway(StrictModel):
     enabled: Bool = True
     """Install Gateway API CRDs and a gateway controller with IPv6 listeners."""
-    controller: Literal["envoy-gateway", "traefik"] = "envoy-gateway"
+    controller: Literal["envoy-gateway", "traefik"] = "traefik"
     """The implementation: `envoy-gateway` (Envoy Gateway's charts, Envoy as the proxy) or
     `traefik` (Traefik Proxy, whose objects kube6 writes itself). Both are reachable over IPv6;
     switching on a running cluster: delete GatewayClass `kube6` first (its controller is

@@ -85,7 +85,8 @@ def _gateway_https(plan: Plan, addresses: Sequence[IPv6Address], connect: Connec
         f"the gateway does not answer HTTPS on {len(addresses)} address(es)",
         f"from here, TCP {HTTPS_PORT} to the gateway must be open: the host firewall's "
         "gateway_ports, the provider's firewall, and (ndp-proxy routing) the NDP proxy "
-        "answering for the gateway's address; `kubectl -n envoy-gateway-system get pods,svc`",
+        "answering for the gateway's address; the gateway's pods and Service: "
+        "`kubectl -n traefik get pods,svc` (Envoy Gateway: `-n envoy-gateway-system`)",
         seen,
     )
 

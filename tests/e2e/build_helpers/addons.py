@@ -1,7 +1,8 @@
 """Helpers of tests/e2e/build-addons.sh (stdlib only; run with python3).
 
 Subcommands:
-  pins REPO_ROOT                   shell assignments: CERT_MANAGER_VERSION, HEADLAMP_VERSION
+  pins REPO_ROOT                   shell assignments: CERT_MANAGER_VERSION, HEADLAMP_VERSION,
+                                   TRAEFIK_VERSION
   drop-lego-providers FILE NAME... remove DNS-01 providers from lego's zz_gen_dns_providers.go
   images SPEC_JSON                 build the add-on images SPEC_JSON describes (see image_specs)
   index KIND CACHE ITEMS_JSON      merge this script's entries into CACHE/KIND/index.json
@@ -41,6 +42,7 @@ def cmd_pins(repo: str) -> None:
 
     print(f"CERT_MANAGER_VERSION={shlex.quote(versions.CERT_MANAGER.version)}")
     print(f"HEADLAMP_VERSION={shlex.quote(versions.HEADLAMP.version)}")
+    print(f"TRAEFIK_VERSION={shlex.quote(versions.TRAEFIK.version)}")
 
 
 def drop_lego_providers(text: str, names: list[str]) -> str:

@@ -254,7 +254,7 @@ def ruleset(
     if fw.gateway_ports and node.is_worker:
         ports = ", ".join(_port(p) for p in fw.gateway_ports)
         rules += [
-            "\t\t# The gateway's ports. kube-proxy DNATs them to the Envoy pods before this",
+            "\t\t# The gateway's ports. kube-proxy DNATs them to the gateway's pods before this",
             "\t\t# hook, so this matters only for a gateway on the host network.",
             f'\t\ttcp dport {{ {ports} }} accept comment "gateway"',
         ]

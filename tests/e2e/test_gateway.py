@@ -1,0 +1,295 @@
+"""The gateway's data path for real (issue 16 item 2): Traefik Proxy on real nodes.
+
+A lab with a control-plane and two worker real nodes in `ndp-proxy` mode, like the journey's
+(`test_journey.py`, whose helpers this module reuses), with the gateway on and
+`addons.gateway.controller: traefik`; cert-manager and the dashboard stay off (cert-manager's
+images cannot be built here: manifest.json `unavailable`), so the Gateway has its plain HTTP
+listener only. From the lab's internet host (2001:db8:ffff::10), as the operator:
+`kube6 up` (the Traefik image from the lab's docker.io registry, built by build-addons.sh; the
+Gateway API bundle from the lab's file server) ends with the Gateway Programmed on the workers'
+addresses; then, independently of kube6:
+
+- an application's HTTPRoute answers `curl http://[worker]/` with its Host from the internet
+  host, over IPv6, through the Traefik pod of each worker, and Traefik sees the client's own address
+  (externalTrafficPolicy Local: the backend gets it in X-Forwarded-For);
+- an unknown host name gets Traefik's 404; the control plane (no Traefik pod, not a gateway
+  address) does not answer on port 80;
+- kube6's policies: Traefik's pods are open from outside on their listener ports only (its
+  /ping port is closed), the application's pod stays closed;
+- `kube6 verify` passes (gateway-ipv6 among its checks) and a second `up` changes nothing.
+
+    sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
+        && bash tests/e2e/build-calico.sh && bash tests/e2e/build-addons.sh traefik images
+    flock /work/.e2e.lock sudo uv run pytest -m e2e tests/e2e/test_gateway.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from ipaddress import IPv6Address
+from typing import Any
+
+import pytest
+import yaml
+
+from kube6.components.gateway import render as gateway
+from kube6.components.gateway import traefik
+from kube6.lab import Lab, nodes
+from kube6.lab.layout import INTERNET_HOST
+from kube6.plan import make_plan
+from kube6.spec import from_data
+
+from .artifacts import cache_root, read_index
+from .test_journey import BUSYBOX, Journey, kube6, kubectl, unready_pods
+from .world import serve
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+
+CP, CP_ADDRESS = "cp1", "2001:db8:1234:5678::11"
+WORKERS = {"worker1": "2001:db8:1234:5678::12", "worker2": "2001:db8:1234:5678::13"}
+"""Two workers: the Gateway answers on both addresses, each through its own Traefik pod."""
+WORKER = "worker1"
+SPEC: dict[str, Any] = {
+    "prefix": "2001:db8:1234:5678::/64",
+    "routing": "ndp-proxy",
+    "nodes": [
+        {"name": CP, "address": CP_ADDRESS, "roles": ["control-plane"], "ssh": f"root@[{CP_ADDRESS}]"},
+        *({"name": n, "address": a, "roles": ["worker"], "ssh": f"root@[{a}]"} for n, a in WORKERS.items()),
+    ],
+    "addons": {
+        "gateway": {"enabled": True, "controller": "traefik"},
+        "cert_manager": {"enabled": False},
+        "dashboard": {"enabled": False},
+    },
+    # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
+    "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+}  # fmt: skip
+HOST = "app.gateway.lab.example"
+APP = "gw-app"
+CGI = """#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "app=$HOSTNAME xff=$HTTP_X_FORWARDED_FOR"
+"""
+"""busybox httpd hands the request's headers to a CGI program as HTTP_* variables."""
+
+
+def app_manifest() -> str:
+    """A busybox httpd behind a Service, and its HTTPRoute on the kube6 Gateway for HOST."""
+    labels = {"app": APP}
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": APP, "namespace": "default"},
+            "data": {"who": CGI},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": APP, "namespace": "default", "labels": labels},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": BUSYBOX,
+                        "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+                        "volumeMounts": [{"name": "cgi", "mountPath": "/www/cgi-bin"}],
+                    }
+                ],
+                "volumes": [{"name": "cgi", "configMap": {"name": APP, "defaultMode": 0o755}}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": APP, "namespace": "default"},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": APP, "namespace": "default"},
+            "spec": {
+                "parentRefs": [
+                    {"name": gateway.GATEWAY_NAME, "namespace": gateway.GATEWAY_NAMESPACE}
+                ],
+                "hostnames": [HOST],
+                "rules": [{"backendRefs": [{"name": APP, "port": 80}]}],
+            },
+        },
+    ]
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def gw(lab_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
+    tarball = nodes.default_rootfs()
+    if not tarball.is_file():
+        pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
+    cache = cache_root()
+    images = {e["ref"] for e in read_index(cache, "images")}
+    if traefik.IMAGE not in images:
+        pytest.fail(f"{traefik.IMAGE} is not in {cache}: run `bash tests/e2e/build-addons.sh`")
+    plan = make_plan(from_data(SPEC), source="gateway e2e")
+    lab = Lab(plan, real_nodes=True, rootfs=tarball)
+    lab.up()
+    try:
+        world = serve(lab, cache)
+        mirrors = world.mirrors()
+        # The Gateway API bundle (a github.com release asset), as build-artifacts.sh cached it.
+        mirrors["downloads"].append(
+            {"upstream": "https://github.com/", "mirror": world.url("files/github.com/")}
+        )
+        spec = tmp_path_factory.mktemp("gateway") / "kube6.yaml"
+        spec.write_text(yaml.safe_dump({**SPEC, "mirrors": mirrors}, sort_keys=False))
+        yield Journey("gateway-traefik", lab, world, plan, spec, {}, {})
+    finally:
+        if os.environ.get("KUBE6_JOURNEY_KEEP"):
+            print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
+        else:
+            lab.down()
+
+
+def _results(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for rows in report["hosts"].values() for r in rows]
+
+
+def curl(lab: Lab, address: str, host: str, path: str = "/") -> subprocess.CompletedProcess[str]:
+    """An HTTP GET from the lab's internet host: `-w` appends the status code."""
+    return lab.run(
+        lab.internet,
+        ("curl", "-sS", "--max-time", "5", "-H", f"Host: {host}", "-w", "\n%{http_code}",
+         f"http://[{address}]{path}"),
+        check=False,
+        timeout=15,
+    )  # fmt: skip
+
+
+def test_up_installs_traefik_and_programs_the_gateway(gw: Journey) -> None:
+    started = time.monotonic()
+    done = kube6(gw, "up", "-o", "json")
+    print(f"\nkube6 up (gateway: traefik): {time.monotonic() - started:.0f} s")
+    assert done.stdout, done.stderr[-3000:]
+    results = _results(json.loads(done.stdout))
+    broken = [r for r in results if r["status"] not in ("ok", "changed")]
+    assert not broken, json.dumps(broken, indent=1) + f"\nunready: {unready_pods(gw)}"
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = {r["step"]: r["status"] for r in results if r["host"] == CP}
+    for step in ("addons/traefik", "addons/gateway", "addons/gateway-ready"):
+        assert steps[step] == "changed", (step, steps)
+    for step in ("addons/envoy-gateway", "addons/envoy-gateway-crds"):
+        assert steps[step] == "ok", (step, steps)  # not applicable: nothing done
+
+
+def test_the_gateway_is_programmed_on_the_workers_address(gw: Journey) -> None:
+    found = json.loads(
+        kubectl(gw, "get", "gateway", gateway.GATEWAY_NAME, "-n", gateway.GATEWAY_NAMESPACE,
+                "-o", "json")
+    )  # fmt: skip
+    conditions = {c["type"]: c["status"] for c in found["status"]["conditions"]}
+    assert conditions == {"Accepted": "True", "Programmed": "True"}, found["status"]
+    assert [a["value"] for a in found["status"]["addresses"]] == list(WORKERS.values())
+    listeners = {li["name"]: li for li in found["status"]["listeners"]}
+    http = {c["type"]: c["status"] for c in listeners[gateway.HTTP_LISTENER]["conditions"]}
+    assert http["Programmed"] == "True", listeners
+    gc = json.loads(kubectl(gw, "get", "gatewayclass", gateway.GATEWAY_CLASS, "-o", "json"))
+    assert gc["spec"]["controllerName"] == traefik.CONTROLLER_NAME
+    assert {c["type"]: c["status"] for c in gc["status"]["conditions"]}["Accepted"] == "True"
+    pods = json.loads(
+        kubectl(gw, "get", "pods", "-n", traefik.NAMESPACE, "-o", "json")
+    )["items"]  # fmt: skip
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(WORKERS), "one per worker"
+    assert all(IPv6Address(p["status"]["podIP"]) for p in pods)
+
+
+def test_traefiks_memory_on_the_worker(gw: Journey) -> None:
+    """What Traefik uses, for the README's choice of default: its container's working set as
+    the worker's kubelet reports it (stats/summary, through the API server); printed."""
+    summary = json.loads(kubectl(gw, "get", "--raw", f"/api/v1/nodes/{WORKER}/proxy/stats/summary"))
+    [pod] = [p for p in summary["pods"] if p["podRef"]["namespace"] == traefik.NAMESPACE]
+    [container] = [c for c in pod["containers"] if c["name"] == "traefik"]
+    working_set = int(container["memory"]["workingSetBytes"])
+    print(f"\nTraefik's working set on {WORKER}: {working_set / 2**20:.1f} MiB")
+    assert working_set > 0
+
+
+@pytest.fixture(scope="module")
+def app(gw: Journey) -> IPv6Address:
+    """The application, its route accepted by Traefik; its pod's address."""
+    kubectl(gw, "apply", "-f", "-", stdin=app_manifest())
+    kubectl(gw, "wait", "--for=condition=Ready", f"pod/{APP}", "--timeout=180s", timeout=240)
+    deadline = time.monotonic() + 60
+    while True:
+        route = json.loads(kubectl(gw, "get", "httproute", APP, "-o", "json"))
+        parents = (route.get("status") or {}).get("parents") or []
+        accepted = [
+            p
+            for p in parents
+            if p.get("controllerName") == traefik.CONTROLLER_NAME
+            and any(
+                c["type"] == "Accepted" and c["status"] == "True" for c in p.get("conditions", [])
+            )
+        ]
+        if accepted:
+            break
+        assert time.monotonic() < deadline, f"the HTTPRoute is not accepted: {route.get('status')}"
+        time.sleep(2)
+    pod = json.loads(kubectl(gw, "get", "pod", APP, "-o", "json"))
+    return IPv6Address(pod["status"]["podIP"])
+
+
+def test_the_route_answers_from_the_internet_over_ipv6(gw: Journey, app: IPv6Address) -> None:
+    lab = gw.lab
+    for address in WORKERS.values():
+        deadline = time.monotonic() + 60
+        while True:  # Traefik loads a new route a moment after its status says Accepted
+            got = curl(lab, address, HOST, "/cgi-bin/who")
+            body, _, code = got.stdout.rpartition("\n")
+            if code == "200":
+                break
+            assert time.monotonic() < deadline, f"[{address}] {code}: {got.stdout} {got.stderr}"
+            time.sleep(2)
+        # Through Traefik, which saw the internet host's own address (externalTrafficPolicy
+        # Local: no source NAT on the way to the worker's own Traefik pod).
+        assert body.strip() == f"app={APP} xff={INTERNET_HOST}", (address, body)
+        other = curl(lab, address, "unknown.lab.example")
+        assert other.stdout.rpartition("\n")[2] == "404", (address, other.stdout)
+    # The control plane runs no Traefik pod and is not a gateway address.
+    assert not lab.connect(lab.internet, IPv6Address(CP_ADDRESS), 80, wait=3)
+
+
+def test_only_traefiks_listener_ports_are_open_from_outside(gw: Journey, app: IPv6Address) -> None:
+    lab = gw.lab
+    pods = json.loads(kubectl(gw, "get", "pods", "-n", traefik.NAMESPACE, "-o", "json"))["items"]
+    assert len(pods) == len(WORKERS)
+    for pod in pods:
+        address = IPv6Address(pod["status"]["podIP"])
+        # The pod's own address, through the upstream router and the worker's NDP proxy.
+        assert lab.connect(lab.internet, address, 80, wait=3), f"{address}: Traefik's web"
+        assert not lab.connect(lab.internet, address, traefik.PING_PORT, wait=3), "its /ping"
+    assert not lab.connect(lab.internet, app, 8080, wait=3), "the application's own port"
+
+
+def test_verify_passes_and_a_second_up_changes_nothing(gw: Journey, app: IPv6Address) -> None:
+    # The pods' outside probe pings the lab's internet host (the default is on the internet).
+    done = kube6(gw, "verify", "-o", "json", "--probe-outside", str(INTERNET_HOST), timeout=600)
+    document = json.loads(done.stdout)
+    print(
+        "\n"
+        + "\n".join(f"{r['name']}: {r['status']} {r['message'][:110]}" for r in document["results"])
+    )
+    failed = [r for r in document["results"] if r["status"] == "fail"]
+    assert not failed, f"{failed}\nunready: {unready_pods(gw)}"
+    by_name = {r["name"]: r for r in document["results"]}
+    assert by_name["gateway-ipv6"]["status"] == "ok", by_name["gateway-ipv6"]
+    assert all(a in json.dumps(by_name["gateway-ipv6"]) for a in WORKERS.values())
+    again = kube6(gw, "up", "-o", "json")
+    results = _results(json.loads(again.stdout))
+    changed = [(r["host"], r["step"]) for r in results if r["status"] == "changed"]
+    assert not [r for r in results if r["status"] not in ("ok", "changed")], again.stderr[-2000:]
+    assert changed == [], changed
