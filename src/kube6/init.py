@@ -26,7 +26,6 @@ from typing import Any
 from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import LinkModel, RoutingMode
-from kube6.routing import proposed_mode
 from kube6.spec import DNS1123_LABEL, default_roles, parse_text
 from kube6.versions import KUBERNETES_MINOR
 
@@ -115,13 +114,18 @@ def parse_node_flag(text: str, *, first: bool) -> NodeAnswer:
     return NodeAnswer(name, address, roles, ssh, interface, roles_given)
 
 
+FITTING = {LinkModel.ON_LINK: RoutingMode.NDP_PROXY, LinkModel.ROUTED: RoutingMode.ROUTED}
+"""The mode init proposes for each decided link model."""
+
+
 def propose_routing(
     prefix: IPv6Network, on_link: bool | None, found: LinkModel = LinkModel.UNKNOWN
 ) -> RoutingMode:
     """The mode that fits the provider's link model when the uplink showed it (`found`, see
     kube6.checks.link); without that, ndp-proxy when the prefix is on-link at the uplink (the
-    provider's usual /64), routed when it is not."""
-    fitting = proposed_mode(found)
+    provider's usual /64), routed when it is not. (The same as the routing strategies'
+    `proposed_for`, which `init` may not import: tests hold the two together.)"""
+    fitting = FITTING.get(found)
     if fitting is not None:
         return fitting
     if on_link is False:

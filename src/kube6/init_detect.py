@@ -9,11 +9,11 @@ from dataclasses import replace
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6 import net
-from kube6.checks.link import classify
 from kube6.errors import SpecError
 from kube6.execute import Executor, LocalExecutor
 from kube6.facts.gather import HostFacts, gather
 from kube6.facts.link import LISTEN_SECONDS, gather_link
+from kube6.facts.link_model import classify
 from kube6.facts.network import Address
 from kube6.init import InitAnswers, NodeAnswer, propose_routing
 from kube6.modes import LinkModel

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from kube6.checks import Status
-from kube6.checks.link import NAME, classify, classify_node
+from kube6.checks.link import NAME, classify_node
 from kube6.checks.model import CheckResult
 from kube6.facts import HostFacts, parse_routes
 from kube6.facts.link import LinkFacts, RaPrefix, parse_listen, parse_neighbours
+from kube6.facts.link_model import classify
+from kube6.init import FITTING
 from kube6.modes import LinkModel, RoutingMode
 from kube6.plan.model import Plan
 from kube6.routing import STRATEGIES, proposed_mode
@@ -170,6 +172,8 @@ def test_each_model_proposes_one_mode() -> None:
         mode = proposed_mode(model)
         assert mode is not None
         assert model in STRATEGIES[mode].link_models
+    # init proposes the same (it may not import the strategies: a lower layer).
+    assert {m: proposed_mode(m) for m in LinkModel if proposed_mode(m)} == FITTING
 
 
 @pytest.mark.parametrize(
