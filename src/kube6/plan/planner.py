@@ -29,13 +29,21 @@ from kube6.versions import KUBERNETES_PATCHES
 DEFAULT_INTERFACE = "eth0"
 
 
+DIGESTED_ADDONS = ("gateway", "cert_manager", "dashboard")
+"""The add-ons whose sections every spec digest has covered, set or not."""
+
+
 def spec_digest(spec: ClusterSpec) -> str:
     data = spec.model_dump(mode="json")
     # Sections added later leave the digest of a spec that does not use them unchanged, so
-    # rendered files (and their headers) do not change on an upgrade that changes nothing.
+    # rendered files (and their headers) do not change on an upgrade that changes nothing:
+    # `mirrors`, `host`, and each add-on's section after the first three.
     for section in ("mirrors", "host"):
         if getattr(spec, section) == type(getattr(spec, section))():
             data.pop(section)
+    for name, settings in spec.addons:
+        if name not in DIGESTED_ADDONS and settings == type(settings)():
+            data["addons"].pop(name)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
