@@ -157,3 +157,20 @@ def test_verify_expects_traefiks_pods_and_says_how_to_fix_its_gateway() -> None:
     )
     assert "ipFamily" in (envoy.fix or "")
     assert tuple(gateway.namespaces(envoy_plan())) == ("envoy-gateway-system",)
+
+
+def test_ready_waits_for_nothing_without_a_worker() -> None:
+    """A DaemonSet on no worker runs no pod: `up` does not wait 10 minutes for it (verify's
+    gateway-ipv6 then fails on the Gateway, with its fix)."""
+    text = """
+cluster: {name: nw001}
+prefix: 2001:db8:1234:5678::/64
+routing: ndp-proxy
+nodes:
+  - {name: cp1, address: "2001:db8:1234:5678::11", roles: [control-plane]}
+addons:
+  gateway: {controller: traefik}
+"""
+    ctx = context(make_plan(spec.parse_text(text), source="test"))
+    step_plan = traefik_steps.plan_ready(ctx, traefik_steps.fresh_ready(ctx))
+    assert "no worker node" in str(step_plan.noop)
