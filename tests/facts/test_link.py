@@ -3,15 +3,21 @@ broken output; the listener's argv is bounded and runs no shell."""
 
 from __future__ import annotations
 
+import asyncio
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
 import pytest
 
 from kube6.errors import FactError
+from kube6.execute import RecordingExecutor, Result
+from kube6.facts.gather import PROBE_TIMEOUT
 from kube6.facts.link import (
+    LISTEN_SECONDS,
     LISTENER,
+    gather_link,
     listen_argv,
+    neighbours_probe,
     parse_listen,
     parse_neighbours,
     parse_rdisc6,
@@ -89,10 +95,10 @@ def test_listen_broken(text: str, why: str) -> None:
 
 def test_listen_argv_is_bounded_and_has_no_shell() -> None:
     argv = listen_argv("eth0", PREFIX, 4)
-    assert argv[:2] == ("timeout", "9")
-    assert argv[2:5] == ("python3", "-I", "-c")
-    assert argv[5] == LISTENER
-    assert argv[6:] == ("eth0", "4", str(PREFIX))
+    assert argv[:3] == ("python3", "-I", "-c")  # a missing python3 is named as such
+    assert argv[3] == LISTENER
+    assert argv[4:] == ("eth0", "4", str(PREFIX))
+    assert PROBE_TIMEOUT > LISTEN_SECONDS + 5  # the probe timeout bounds a hung listener
     assert "sh" not in argv
     assert "bash" not in argv
     compile(LISTENER, "listener", "exec")  # the script is valid Python
@@ -130,3 +136,36 @@ def test_neighbours_unresolved_and_broken() -> None:
         parse_neighbours("[{")
     with pytest.raises(FactError, match="incomplete"):
         parse_neighbours('[{"lladdr":"aa:bb"}]')
+
+
+def _recorded(listen: Result, rdisc6: Result) -> RecordingExecutor:
+    ex = RecordingExecutor(host="node0001")
+    ex.replies[listen_argv("eth0", PREFIX)] = listen
+    ex.replies[rdisc6_probe("eth0").argv] = rdisc6
+    ex.reply(neighbours_probe("eth0").argv, (DATA / "ip-neigh-radvd.json").read_text())
+    return ex
+
+
+def test_gather_link_from_recorded_replies() -> None:
+    ex = _recorded(
+        Result(0, data("link-listen-lab-on-link.txt"), ""), Result(0, data("rdisc6-radvd.txt"), "")
+    )
+    facts = asyncio.run(gather_link(ex, "eth0", PREFIX))
+    assert facts.unknown == ()
+    assert facts.listen is not None
+    assert facts.listen.solicitations[0].target == UNASSIGNED
+    assert facts.rdisc6 is not None
+    assert len(facts.rdisc6) == 2
+    assert facts.neighbours is not None
+    # Only these three commands, each an argv (RecordingExecutor refuses unscripted ones).
+    assert sorted(a[0] for a in ex.argvs) == ["ip", "python3", "rdisc6"]
+
+
+def test_missing_tools_are_unknown_evidence_not_a_crash() -> None:
+    ex = _recorded(Result(127, "", "python3: not found"), Result(127, "", "rdisc6: not found"))
+    facts = asyncio.run(gather_link(ex, "eth0", PREFIX))
+    assert (facts.listen, facts.rdisc6) == (None, None)
+    assert dict(facts.unknown) == {
+        "link listen": "python3 is not installed on node0001",
+        "rdisc6": "rdisc6 is not installed on node0001",
+    }

@@ -18,7 +18,7 @@ from kube6.checks.runner import check_hosts
 from kube6.execute import Executor
 from kube6.init_detect import detect
 from kube6.lab import Lab
-from kube6.lab.core import SBIN, program
+from kube6.lab.core import SBIN, in_namespace, program
 from kube6.lab.layout import LinkModel as LabLink
 from kube6.modes import RoutingMode
 from kube6.plan import make_plan
@@ -182,3 +182,20 @@ def test_the_routers_advertisement_tells(lab_env: None, on_link: bool) -> None:
         assert result.status is Status.OK, result
         assert "L=0 (not on-link): a hint of routed" in result.message, result
         assert "L=0 A=0" in evidence
+
+
+def test_over_ssh_the_same_as_in_the_namespace(lab_env: None) -> None:
+    # The listener (a python3 script in one argv item) through real sshd, run from the lab's
+    # internet as an operator would: quoting, sudo-less root, the same verdict.
+    plan = plan_for(RoutingMode.NDP_PROXY)
+    with Lab(plan, link=LabLink.ROUTED, noise=True, ssh=True) as lab:
+        executors: dict[str, Executor] = {n.name: lab.ssh_executor(n.name) for n in plan.nodes}
+        results = in_namespace(
+            lab.internet,
+            lambda: asyncio.run(check_hosts(plan, executors, hosts=(), connect=False)),
+        )
+    found = {r.node: r for r in results if r.name == NAME}
+    assert found["node0001"].status is Status.WARN, found["node0001"]
+    assert found["node0001"].message.startswith("routed: a packet for "), found["node0001"]
+    assert found["node0001"].fix == "set routing: routed in kube6.yaml"
+    assert found["node0002"].message.startswith("unknown: "), found["node0002"]

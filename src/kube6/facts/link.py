@@ -103,18 +103,9 @@ print("done", total)
 def listen_argv(
     interface: str, prefix: IPv6Network, seconds: float = LISTEN_SECONDS
 ) -> tuple[str, ...]:
-    """`timeout` bounds the listener even if the host is slow to start Python."""
-    return (
-        "timeout",
-        str(int(seconds) + 5),
-        "python3",
-        "-I",
-        "-c",
-        LISTENER,
-        interface,
-        str(seconds),
-        str(prefix),
-    )
+    """python3 first, so that a host without it reads "python3 is not installed"; the script
+    ends itself after `seconds`, and the probe's timeout (gather.PROBE_TIMEOUT) bounds it too."""
+    return ("python3", "-I", "-c", LISTENER, interface, str(seconds), str(prefix))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class NdpProxy(RoutingStrategy):
                     f"{prefix} is not on-link here: if the provider routes it to this host, "
                     "routing: routed is simpler and needs no NDP proxy",
                     "set routing: routed in kube6.yaml if the prefix is routed to this host; "
-                    f"keep ndp-proxy if {prefix} is really on the link of {node.interface}",
+                    f"keep ndp-proxy if {prefix} is really on the link of {node.interface} "
+                    "(the link-model check tells which from what the uplink shows)",
                     evidence,
                 )
             ]
@@ -122,7 +123,8 @@ class Routed(RoutingStrategy):
                     "provider treats the prefix as a link and will not send pod or service "
                     "traffic to this node unless something answers neighbour solicitations",
                     "set routing: ndp-proxy in kube6.yaml, unless your provider routes the "
-                    "prefix to this host (then the on-link route is only local configuration)",
+                    "prefix to this host (then the on-link route is only local configuration; "
+                    "the link-model check tells which from what the uplink shows)",
                     evidence,
                 )
             ]
