@@ -16,6 +16,7 @@ from kube6.checks import CheckResult, Status
 from kube6.checks.link import NAME
 from kube6.checks.runner import check_hosts
 from kube6.execute import Executor
+from kube6.facts.link import gather_link
 from kube6.init_detect import detect
 from kube6.lab import Lab
 from kube6.lab.core import SBIN, in_namespace, program
@@ -194,6 +195,19 @@ def test_over_ssh_the_same_as_in_the_namespace(lab_env: None) -> None:
             lab.internet,
             lambda: asyncio.run(check_hosts(plan, executors, hosts=(), connect=False)),
         )
+        # The listener itself, over the SSH session it reports on: the session's own packets
+        # (to the node's address) are left out, the scanner's are there.
+        node = plan.nodes[0]
+        raw = in_namespace(
+            lab.internet,
+            lambda: asyncio.run(
+                gather_link(lab.ssh_executor(node.name), node.interface, node.link_prefix)
+            ),
+        )
+    assert raw.listen is not None, raw.unknown
+    assert raw.listen.packets > 0
+    destinations = {str(d.destination) for d in raw.listen.deliveries}
+    assert destinations == {UNASSIGNED}, raw.listen
     found = {r.node: r for r in results if r.name == NAME}
     assert found["node0001"].status is Status.WARN, found["node0001"]
     assert found["node0001"].message.startswith("routed: a packet for "), found["node0001"]

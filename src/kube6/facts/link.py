@@ -64,6 +64,9 @@ try:  # PACKET_ADD_MEMBERSHIP, PACKET_MR_ALLMULTI: undone when the socket closes
 except OSError as e:
     print("note all-multicast refused (%s): solicitations for others may be filtered" % e)
 own = open("/sys/class/net/%s/address" % name).read().strip()
+# This host's own addresses: their traffic (SSH sessions...) says nothing and would crowd
+# the bounded report.
+local = {bytes.fromhex(line.split()[0]) for line in open("/proc/net/if_inet6")}
 print("listen", name, own, seconds, flush=True)
 seen, total, end = {}, 0, time.monotonic() + seconds
 while True:
@@ -78,7 +81,7 @@ while True:
     total += 1
     src, dst, nh = data[8:24], data[24:40], data[6]
     keys = []
-    if nh == 58 and len(data) >= 64 and data[40] == 135:
+    if nh == 58 and len(data) >= 64 and data[40] == 135 and data[48:64] not in local:
         keys.append(("ns", mac(addr[4]), ip(src), ip(data[48:64])))
     elif nh == 58 and len(data) >= 56 and data[40] == 134:
         at = 56
@@ -89,7 +92,7 @@ while True:
                 keys.append(("ra", mac(addr[4]), ip(src), "%s/%d" % (ip(o[16:32]), o[2]),
                              "L=%d" % (o[3] >> 7), "A=%d" % (o[3] >> 6 & 1)))
             at += size
-    if addr[2] == 0 and inside(dst):
+    if addr[2] == 0 and inside(dst) and dst not in local:
         keys.append(("host", mac(addr[4]), ip(src), ip(dst)))
     for key in keys:
         if key in seen or len(seen) < %(max_keys)d:
