@@ -36,7 +36,8 @@ DETECT_OPTION = typer.Option(
     True,
     "--detect/--no-detect",
     help="Read hostname, uplink, stable address, on-link prefix, resolvers and the DNS64 "
-    "prefix from this host (Linux). Flags win over what is detected.",
+    "prefix from this host (Linux), and listen ~4 s on the uplink for the provider's link "
+    "model (on-link or routed) to propose the routing mode. Flags win over what is detected.",
 )
 
 
@@ -57,7 +58,8 @@ def init(
 
     On a Linux server, `kube6 init` alone detects this host: its name, the uplink (the
     interface of the default route), the stable global IPv6 address (never a temporary one),
-    the on-link prefix, the resolvers and any DNS64 prefix, and proposes a routing mode.
+    the on-link prefix, the resolvers and any DNS64 prefix, and proposes a routing mode from
+    the provider's link model (it listens on the uplink a few seconds, as `kube6 check` does).
     Anywhere else, give --prefix and --node. An existing file is never overwritten without
     --force, and then only the given values change; its comments stay.
     """
