@@ -93,6 +93,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "routed", "2001:db8:1234:5678::11", "2001:db8:1234:5679::12", "2001:db8:1234:5679::/64"
     ),
 }
+INTERNET_MTU = 1400
 BUSYBOX = "docker.io/library/busybox:1.37.0"
 KUBECONFIG = "/etc/kubernetes/admin.conf"
 
@@ -222,7 +223,9 @@ def journey(
     data = SCENARIOS[name]
     plan = make_plan(from_data(data), source=f"journey {name}")
     started = time.monotonic()
-    lab = Lab(plan, real_nodes=True, rootfs=tarball)
+    # The internet behind a 1400-byte hop, as behind a tunnel: verify's path-mtu then proves
+    # that ICMPv6 Packet Too Big reaches the pods through kube6's firewall and Calico.
+    lab = Lab(plan, real_nodes=True, rootfs=tarball, internet_mtu=INTERNET_MTU)
     lab.up()
     try:
         world = serve(lab, cache_root())
@@ -294,6 +297,10 @@ def test_verify_passes(journey: Journey) -> None:
     )
     assert not failed, f"{failed}\nunready: {unready_pods(journey)}"
     assert done.returncode == 0
+    # Full-size packets crossed the 1400-byte hop: Packet Too Big reached the probe pod.
+    (mtu,) = [r for r in document["results"] if r["name"] == "path-mtu"]
+    assert mtu["status"] == "ok", mtu
+    assert "1500-byte packets" in mtu["message"], mtu
 
 
 def test_nodes_ready_with_planned_addresses(journey: Journey) -> None:

@@ -252,3 +252,14 @@ def test_the_noise_address_is_unassigned(two_node_plan: Plan) -> None:
 
 def confined_all(lay: Layout) -> bool:
     return all(confined(c, lay.namespaces) for c in setup_commands(lay))
+
+
+def test_the_internet_can_sit_behind_a_smaller_mtu_hop(two_node_plan: Plan) -> None:
+    assert not any("mtu" in c for c in setup_commands(layout(two_node_plan, "1a2b")))
+    lay = layout(two_node_plan, "1a2b", internet_mtu=1400)
+    cmds = setup_commands(lay)
+    assert ("ip", "-n", lay.internet, "link", "set", "eth0", "mtu", "1400") in cmds
+    assert ("ip", "-n", lay.upstream, "link", "set", "inet0", "mtu", "1400") in cmds
+    for wrong in (1279, 1501):
+        with pytest.raises(ValueError, match=f"internet MTU {wrong} is outside 1280-1500"):
+            layout(two_node_plan, "1a2b", internet_mtu=wrong)

@@ -128,8 +128,13 @@ Address: 2001:db8:1::2
 """
 
 
-def ping(target: str) -> tuple[str, ...]:
-    return ("ping", "-n", "-c", "1", "-W", "2", target)
+def ping(target: str, size: int | None = None) -> tuple[str, ...]:
+    sized = () if size is None else ("-s", str(size - 48))
+    return ("ping", "-n", "-c", "1", "-W", "2", *sized, target)
+
+
+FULL = 1500
+"""The example plan's pods: no network.mtu, so the uplink's 1500."""
 
 
 def lookup(name: str, server: str | None) -> tuple[str, ...]:
@@ -183,6 +188,7 @@ def healthy(plan: Plan) -> dict[tuple[str, ...], tuple[int, str]]:
         ping(NODE): (0, PING_OK.format(NODE)),
         ping(OTHER_POD): (0, PING_OK.format(OTHER_POD)),
         ping(OUTSIDE): (0, PING_OK.format(OUTSIDE)),
+        ping(OUTSIDE, FULL): (0, PING_OK.format(OUTSIDE)),
         lookup("v4only.lab.example.", "2001:db8:ffff:64::53"): (0, BIND9_ANSWER),
         ("nc", "-z", "-n", "-w", "3", "2001:db8:64::c633:640a", "80"): (0, ""),
     }
@@ -197,9 +203,13 @@ def test_everything_answers(plan: Plan) -> None:
         ("pod-to-node", Status.OK),
         ("pod-to-pod", Status.OK),
         ("pod-to-outside", Status.OK),
+        ("path-mtu", Status.OK),
         ("pod-to-ipv4-via-nat64", Status.OK),
     ]
     found = by_name(results)
+    assert found["path-mtu"].message == (
+        f"an outside address ({OUTSIDE}) answers ping with 1500-byte packets"
+    )
     assert ev(found["pod-to-outside"]) == (
         "1 packets transmitted, 1 received, 0% packet loss, time 0ms",
     )
@@ -221,6 +231,31 @@ def test_outside_unreachable_in_ndp_proxy_mode_points_at_the_proxy(plan: Plan) -
     assert "NDP proxy" in result.fix
     assert "ndppd" in result.fix
     assert ex.argvs.count(ping(OUTSIDE)) == PING_ATTEMPTS
+
+
+def test_a_black_hole_for_large_packets_is_caught(plan: Plan) -> None:
+    """Small echoes answered, full-size ones never: Packet Too Big does not reach the pod."""
+    replies = healthy(plan) | {ping(OUTSIDE, FULL): (1, PING_LOST.format(OUTSIDE))}
+    ex = pod(replies)
+    found = by_name(asyncio.run(run_datapath(ex, plan, TARGETS)))
+    assert found["pod-to-outside"].status is Status.OK
+    result = found["path-mtu"]
+    assert result.status is Status.FAIL
+    assert result.message == (
+        f"an outside address ({OUTSIDE}) does not answer ping with 1500-byte packets"
+    )
+    assert "Packet Too Big" in result.fix
+    assert "network.mtu" in result.fix
+    assert ex.argvs.count(ping(OUTSIDE, FULL)) == PING_ATTEMPTS
+
+
+def test_the_full_size_is_the_planned_mtu(plan: Plan) -> None:
+    smaller = dataclasses.replace(plan, mtu=1420)
+    replies = healthy(plan) | {ping(OUTSIDE, 1420): (0, PING_OK.format(OUTSIDE))}
+    ex = pod(replies)
+    found = by_name(asyncio.run(run_datapath(ex, smaller, TARGETS)))
+    assert found["path-mtu"].status is Status.OK
+    assert ping(OUTSIDE, 1420) in ex.argvs
 
 
 def test_one_lost_echo_is_not_a_failure(plan: Plan) -> None:
@@ -337,8 +372,8 @@ def test_missing_targets_are_skipped_and_no_nat64_planned(plan: Plan) -> None:
     results = asyncio.run(
         run_datapath(ex, bare, Targets(outside=None, cluster_dns=False, ipv4_only_name=None))
     )
-    assert [r.status for r in results] == [Status.OK] * 6
-    assert [is_skipped(r) for r in results] == [False] + [True] * 5
+    assert [r.status for r in results] == [Status.OK] * 7
+    assert [is_skipped(r) for r in results] == [False] + [True] * 6
     assert ex.argvs == [("ip", "-o", "addr", "show", "scope", "global")]
 
 

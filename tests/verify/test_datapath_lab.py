@@ -144,3 +144,39 @@ def test_probes_fail_clearly_without_the_ndp_proxy_and_pass_with_it(
         assert {argv[0] for argv in ran} == {"ip", "nslookup", "ping", "nc"}
         # Debian's nc refused -z; the connection was made (and passed) with -e true.
         assert any(argv[0] == "nc" and argv[-2:] == ("-e", "true") for argv in ran), ran
+
+
+@pytest.mark.parametrize("tools", [host_tools, BusyboxApplets], ids=["host-tools", "busybox"])
+def test_path_mtu_discovery_passes_and_a_packet_too_big_black_hole_is_caught(
+    lab_env: None, two_node_plan: Plan, tools: Tools
+) -> None:
+    """The internet behind a 1400-byte hop: the pod's full-size echoes draw ICMPv6 Packet Too
+    Big from the provider's router and then get through; with Packet Too Big dropped on the
+    pod's node, small echoes still pass and the full-size ones are lost: path-mtu fails."""
+    with Lab(two_node_plan, internet_mtu=1400) as lab:
+        for node in ("node0001", "node0002"):
+            lab.start_ndppd(node)
+        passing = probe(lab, two_node_plan, tools)
+        assert passing["pod-to-outside"].status is Status.OK, passing["pod-to-outside"]
+        assert passing["path-mtu"].status is Status.OK, passing["path-mtu"]
+        assert "1500-byte packets" in passing["path-mtu"].message
+        # The pod learned the path's MTU from the router's Packet Too Big.
+        pod = lab.pods["pod-0-0"]
+        learned = lab.run(pod.namespace, ("ip", "-6", "route", "get", str(INTERNET_HOST)))
+        assert "mtu 1400" in learned.stdout, learned.stdout
+
+        node = lab.node_ns("node0001")
+        lab.run(pod.namespace, ("ip", "-6", "route", "flush", "cache"))
+        for command in (
+            ("add", "table", "ip6", "k6-test"),
+            ("add", "chain", "ip6", "k6-test", "forward",
+             "{ type filter hook forward priority 0; }"),
+            ("add", "rule", "ip6", "k6-test", "forward", "icmpv6", "type", "packet-too-big",
+             "drop"),
+        ):  # fmt: skip
+            lab.run(node, ("nft", *command))
+        failing = probe(lab, two_node_plan, tools)
+        assert failing["pod-to-outside"].status is Status.OK, failing["pod-to-outside"]
+        result = failing["path-mtu"]
+        assert result.status is Status.FAIL, result
+        assert "Packet Too Big" in result.fix

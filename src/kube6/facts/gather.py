@@ -24,7 +24,12 @@ from kube6.facts.system import OsRelease, Service, Swap, Uname
 T = TypeVar("T")
 
 PROBE_CONCURRENCY = 6
-"""Commands in flight per host: below sshd's default MaxSessions of 10."""
+"""Commands in flight per host: well below sshd's default MaxSessions of 10 (a session the
+client has closed still counts on the server for a moment: 8 at once was refused on real
+Debian nodes, `open failed`, while a stream of short probes ran)."""
+LINK_SESSIONS = 2
+"""What the uplink listen holds for seconds beside the probes (the listener and rdisc6): taken
+from PROBE_CONCURRENCY, so that a host never sees more than that many sessions."""
 PROBE_TIMEOUT = 20.0
 CONNECT_TIMEOUT = 5
 CONNECT_PORT = 443
@@ -118,7 +123,7 @@ async def gather(
     (kube6.facts.link). Connection failures (ConnectError) propagate:
     a host that cannot be reached has no facts.
     """
-    gate = asyncio.Semaphore(PROBE_CONCURRENCY)
+    gate = asyncio.Semaphore(PROBE_CONCURRENCY - (LINK_SESSIONS if uplink is not None else 0))
     unknown: dict[str, str] = {}
 
     async def fact(name: str, work: Callable[[], Awaitable[Any]]) -> Any:

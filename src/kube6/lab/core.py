@@ -166,7 +166,8 @@ class Lab:
     on-link or routed; default what the plan's routing mode expects), and `noise=True` has the
     internet host ping an unassigned address of each link's prefix every second, as scanners do
     on a real provider network: an on-link router then solicits it on the link, a routed one
-    sends it to the node.
+    sends it to the node. `internet_mtu` makes the router's link to the internet a smaller-MTU
+    hop (e.g. 1400): full-size packets from the nodes and pods then need ICMPv6 Packet Too Big.
 
     `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
     its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
@@ -186,6 +187,7 @@ class Lab:
     rootfs: Path | None = None
     link: LinkModel | None = None
     noise: bool = False
+    internet_mtu: int | None = None
     layout: Layout = field(init=False)
     workdir: Path = field(init=False)
     daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
@@ -202,7 +204,7 @@ class Lab:
 
     def _use_id(self, lab_id: str) -> None:
         self.lab_id = lab_id
-        self.layout = layout(self.plan, lab_id, self.link)
+        self.layout = layout(self.plan, lab_id, self.link, internet_mtu=self.internet_mtu)
         self.workdir = workdir_of(lab_id)
 
     # ---- names -------------------------------------------------------------------------------

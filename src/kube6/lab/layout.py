@@ -154,8 +154,12 @@ class Layout:
     nodes: tuple[NodeLink, ...]
     segments: tuple[Segment, ...]
     pod_blocks: dict[str, IPv6Network] = field(compare=False, hash=False)
-    link: LinkModel = LinkModel.ON_LINK
     """Per node: the address block its pods get addresses from (the node's first Calico block)."""
+    link: LinkModel = LinkModel.ON_LINK
+    internet_mtu: int | None = None
+    """The MTU of the link between the provider's router and the internet (None: 1500): a
+    smaller one is a hop that full-size packets need path MTU discovery for, as a tunnel or
+    a provider's transit link would be."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -169,9 +173,16 @@ class Layout:
         raise KeyError(f"no lab node named {name!r}; the lab has {known}")
 
 
-def layout(plan: Plan, lab_id: str, link: LinkModel | None = None) -> Layout:
+def layout(
+    plan: Plan, lab_id: str, link: LinkModel | None = None, *, internet_mtu: int | None = None
+) -> Layout:
     """Where everything goes for `plan`: one namespace per node, one bridge per provider link,
-    each link `on-link` or `routed` (default: what the plan's routing mode expects)."""
+    each link `on-link` or `routed` (default: what the plan's routing mode expects), and the
+    internet behind a hop of `internet_mtu` bytes (default 1500)."""
+    if internet_mtu is not None and not 1280 <= internet_mtu <= 1500:
+        raise ValueError(
+            f"internet MTU {internet_mtu} is outside 1280-1500 (IPv6's minimum to Ethernet's)"
+        )
     model = link or LinkModel.for_plan(plan)
     segments: dict[IPv6Network, Segment] = {}
     for node in plan.nodes:
@@ -207,6 +218,7 @@ def layout(plan: Plan, lab_id: str, link: LinkModel | None = None) -> Layout:
         segments=tuple(segments.values()),
         pod_blocks=_pod_blocks(plan),
         link=model,
+        internet_mtu=internet_mtu,
     )
 
 
@@ -307,6 +319,11 @@ def _world_commands(lay: Layout) -> list[Argv]:
         _ip(inet, "-6", "route", "add", "default", "via", str(INTERNET_GATEWAY), "dev", "eth0"),
         _ip(up, "-6", "route", "add", "default", "via", str(INTERNET_HOST), "dev", "inet0"),
     ]
+    if lay.internet_mtu is not None:
+        cmds += [
+            _ip(inet, "link", "set", "eth0", "mtu", str(lay.internet_mtu)),
+            _ip(up, "link", "set", "inet0", "mtu", str(lay.internet_mtu)),
+        ]
     # upstream <-> nat64 (IPv6 side; also where the resolver listens)
     cmds += [
         _ip(n64, "link", "add", "eth0", "type", "veth", "peer", "name", "nat0", "netns", up),

@@ -146,25 +146,41 @@ def _output(result: Result) -> str:
 PING_ATTEMPTS = 4
 PING_WAIT = 2
 """Seconds each echo request waits for its reply (`-W`)."""
+PING_HEADERS = 48
+"""IPv6 (40) and ICMPv6 echo (8) headers: a packet of N bytes is `ping -s N-48`."""
+DEFAULT_POD_MTU = 1500
+"""A pod interface's MTU when the plan sets none: Calico takes the node's uplink's, without
+encapsulation (1500 on nearly every provider)."""
 
 
-def ping_probe(name: str, target: IPv6Address, what: str, fix: str) -> Probe:
+def ping_probe(
+    name: str, target: IPv6Address, what: str, fix: str, *, size: int | None = None
+) -> Probe:
     """One ICMPv6 echo to `target`, up to PING_ATTEMPTS times; passes at the first reply.
 
     The first packets to a new pod are often lost while neighbour discovery (or the NDP proxy)
     resolves its address, so one lost echo is not a failure. The retries are the probe's own:
     iputils ping keeps sending until `-c` replies or `-w` end, busybox ping stops after `-c`
-    requests, and `-c 1 -W 2` means the same to both.
+    requests, and `-c 1 -W 2` means the same to both. `size`: the whole IPv6 packet's size in
+    bytes (`-s` is the payload: 48 bytes less, the IPv6 and ICMPv6 headers); the message
+    names it.
     """
-    argv = ("ping", "-n", "-c", "1", "-W", str(PING_WAIT), str(target))
+    argv: tuple[str, ...] = ("ping", "-n", "-c", "1", "-W", str(PING_WAIT))
+    if size is not None:
+        argv += ("-s", str(size - PING_HEADERS))
+    argv += (str(target),)
+    sized = "" if size is None else f" with {size}-byte packets"
 
     def interpret(result: Result) -> CheckResult:
         stats = _first_line(result.stdout, "packets transmitted") or _output(result)[-200:]
         if result.ok:
-            return passed(name, f"{what} ({target}) answers ping", [stats])
+            return passed(name, f"{what} ({target}) answers ping{sized}", [stats])
         tries = f"{PING_ATTEMPTS} echo requests, {PING_WAIT} s each"
         return failed(
-            name, f"{what} ({target}) does not answer ping", fix, [stats or "no output", tries]
+            name,
+            f"{what} ({target}) does not answer ping{sized}",
+            fix,
+            [stats or "no output", tries],
         )
 
     return Probe(name, Command(argv, timeout=PING_WAIT + 10), interpret, attempts=PING_ATTEMPTS)
@@ -317,9 +333,35 @@ def probes(plan: Plan, targets: Targets) -> tuple[list[Probe], list[CheckResult]
                 strategy(plan.routing).outside_fix(plan),
             )
         )
+        todo.append(path_mtu_probe(plan, targets.outside))
     else:
         skips.append(skipped("pod-to-outside", "no outside address given"))
+        skips.append(skipped("path-mtu", "no outside address given"))
     return todo, skips
+
+
+def path_mtu_probe(plan: Plan, outside: IPv6Address) -> Probe:
+    """Full-size packets from the pod to `outside`.
+
+    A hop with a smaller MTU on the way (a tunnel, a provider's link) drops them and answers
+    with ICMPv6 Packet Too Big; IPv6 routers never fragment. Only when that message reaches
+    the pod does its kernel learn the path's MTU and send smaller packets, so the first echo is
+    lost and a later one answered. A firewall or policy that drops Packet Too Big leaves small
+    packets working and large ones lost for ever: TLS handshakes, image pulls and uploads
+    stall while ping works. Where the whole path carries full-size packets the probe passes
+    too, and says only that.
+    """
+    size = plan.mtu or DEFAULT_POD_MTU
+    return ping_probe(
+        "path-mtu",
+        outside,
+        "an outside address",
+        "ICMPv6 Packet Too Big (type 2) must reach the pods from any hop: the host firewall "
+        "(`nft list ruleset`, forward path) and network policies must let it in; it belongs "
+        "to a connection the pod opened (conntrack related). If the pods' MTU is larger than "
+        f"the node's uplink, set network.mtu in kube6.yaml (now {size})",
+        size=size,
+    )
 
 
 _REFUSED_FLAG = re.compile(r"invalid option|unrecognized option|unknown option", re.I)
@@ -386,6 +428,7 @@ async def run_datapath(executor: Executor, plan: Plan, targets: Targets) -> list
         "pod-to-node",
         "pod-to-pod",
         "pod-to-outside",
+        "path-mtu",
         "pod-to-ipv4-via-nat64",
     ]
     return sorted([*results, *skips], key=lambda r: order.index(r.name))
