@@ -37,7 +37,9 @@ from kube6.render.base import Artifact, Renderer
 from kube6.steps import preflight
 from kube6.steps import verify as verify_steps
 from kube6.steps.base import HostContext, RunOptions, RunState, Step
-from kube6.verify.objects import ClusterObjects, CustomKind, cluster_checks, pod_checks
+from kube6.verify.kubernetes import cluster_checks
+from kube6.verify.objects import ClusterObjects, CustomKind
+from kube6.verify.pods import pod_checks
 from kube6.verify.result import CheckResult
 
 ADD_ONS: tuple[Component, ...] = (

@@ -36,6 +36,12 @@ _CALICO_FIX = (
 )
 
 
+_REINSTALL = (
+    "the Installation's ipPools cannot change after the first install: re-install "
+    "tigera-operator with the rendered cluster/calico/values.yaml"
+)
+
+
 def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
     """`calico-ippools`: exactly the planned pools: IPv6, block size, no encapsulation, NAT."""
     name = "calico-ippools"
@@ -82,13 +88,11 @@ def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
             )
         else:
             seen.append(f"{label}: {net} /{pool.block_size} as planned")
-    for cidr, pool in planned.items():
-        if cidr not in found:
-            bad.append(f"planned pool {pool.name} ({cidr}) does not exist")
-            fixes.append(
-                "the Installation's ipPools cannot change after the first install: re-install "
-                "tigera-operator with the rendered cluster/calico/values.yaml"
-            )
+    missing = [
+        f"planned pool {p.name} ({c}) does not exist" for c, p in planned.items() if c not in found
+    ]
+    bad += missing
+    fixes += [_REINSTALL] * len(missing)
     if bad:
         return failed(
             name,

@@ -30,6 +30,7 @@ from kube6.steps.kubectl import kubectl
 from kube6.verify.objects import (
     ClusterObjects,
     CustomKind,
+    Obj,
     address_of,
     condition,
     describe_condition,
@@ -242,52 +243,62 @@ def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
     seen: list[str] = []
     for obj in gateways:
         label = obj_name(obj)
-        asked = [
-            a.get("value") for a in (dig(obj, "spec", "addresses") or []) if isinstance(a, Mapping)
-        ]
         got = [
             a.get("value")
             for a in (dig(obj, "status", "addresses") or [])
             if isinstance(a, Mapping)
         ]
-        problems = [
-            f"address {value} is not IPv6"
-            for value in [*asked, *got]
-            if isinstance(address_of(value), IPv4Address)
-        ]
-        if not got:
-            problems.append("no address in status")
-        cond = condition(obj, "Programmed")
-        if cond is None or cond.get("status") != "True":
-            problems.append(describe_condition(cond, "Programmed"))
-        for listener in dig(obj, "status", "listeners") or []:
-            lcond = condition({"status": listener}, "Programmed")
-            if lcond is not None and lcond.get("status") != "True":
-                problems.append(
-                    f"listener {listener.get('name')}: {describe_condition(lcond, 'Programmed')}"
-                )
+        problems = _gateway_problems(obj, got)
         if problems:
             bad.append(f"{label}: {'; '.join(problems)}")
         else:
             seen.append(f"{label}: {', '.join(str(v) for v in got)}")
     if bad:
         return failed(
-            name,
-            f"{len(bad)} Gateway(s) are not serving on IPv6",
-            (
-                "Traefik reports the addresses of its Service's load-balancer status, which "
-                "`kube6 up` sets to the workers' addresses: run `kube6 up` again, then "
-                f"`kubectl describe gateway NAME` and `kubectl -n {traefik.NAMESPACE} "
-                f"get pods,svc -o wide` (Traefik's log: `kubectl -n {traefik.NAMESPACE} logs "
-                f"ds/{traefik.NAME}`)"
-                if traefik.chosen(plan)
-                else "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
-                "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
-                "`kubectl describe gateway NAME` and the Service of the gateway"
-            ),
-            bad,
+            name, f"{len(bad)} Gateway(s) are not serving on IPv6", _gateway_fix(plan), bad
         )
     return passed(name, f"all {len(gateways)} Gateway(s) are programmed on IPv6", seen)
+
+
+def _gateway_problems(obj: Obj, got: list[Any]) -> list[str]:
+    """What keeps one Gateway from serving on IPv6: its addresses (`got`: in its status) and
+    the Programmed conditions of the Gateway and its listeners."""
+    asked = [
+        a.get("value") for a in (dig(obj, "spec", "addresses") or []) if isinstance(a, Mapping)
+    ]
+    problems = [
+        f"address {value} is not IPv6"
+        for value in [*asked, *got]
+        if isinstance(address_of(value), IPv4Address)
+    ]
+    if not got:
+        problems.append("no address in status")
+    cond = condition(obj, "Programmed")
+    if cond is None or cond.get("status") != "True":
+        problems.append(describe_condition(cond, "Programmed"))
+    for listener in dig(obj, "status", "listeners") or []:
+        lcond = condition({"status": listener}, "Programmed")
+        if lcond is not None and lcond.get("status") != "True":
+            problems.append(
+                f"listener {listener.get('name')}: {describe_condition(lcond, 'Programmed')}"
+            )
+    return problems
+
+
+def _gateway_fix(plan: Plan) -> str:
+    if traefik.chosen(plan):
+        return (
+            "Traefik reports the addresses of its Service's load-balancer status, which "
+            "`kube6 up` sets to the workers' addresses: run `kube6 up` again, then "
+            f"`kubectl describe gateway NAME` and `kubectl -n {traefik.NAMESPACE} "
+            f"get pods,svc -o wide` (Traefik's log: `kubectl -n {traefik.NAMESPACE} logs "
+            f"ds/{traefik.NAME}`)"
+        )
+    return (
+        "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
+        "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
+        "`kubectl describe gateway NAME` and the Service of the gateway"
+    )
 
 
 def namespaces(plan: Plan) -> Sequence[str]:
