@@ -14,8 +14,8 @@ from ipaddress import IPv6Address, IPv6Network
 
 from kube6.checks.artifacts import ArtifactHost
 from kube6.checks.model import CheckResult, fail, ok, warn
-from kube6.components.host.render import MODULES
 from kube6.facts import HostFacts, Lookup, dns
+from kube6.facts.system import WANTED_MODULES
 from kube6.plan.model import Plan, PlannedNode
 from kube6.routing import strategy
 
@@ -268,8 +268,8 @@ def check_modules(ctx: Context) -> list[CheckResult]:
     name, facts = "kernel-modules", ctx.facts
     if facts.modules is None:
         return [unknown(name, facts, "modules")]
-    missing = [m for m, _ in MODULES if m not in facts.modules]
-    wanted = ", ".join(m for m, _ in MODULES)
+    missing = [m for m, _ in WANTED_MODULES if m not in facts.modules]
+    wanted = ", ".join(m for m, _ in WANTED_MODULES)
     if not missing:
         return [ok(name, f"loaded or built in: {wanted}")]
     return [

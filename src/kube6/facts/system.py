@@ -106,6 +106,15 @@ def parse_modules(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+WANTED_MODULES: tuple[tuple[str, str], ...] = (
+    ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
+    ("nf_tables", "kube-proxy (nftables mode) and kube6's host firewall use it."),
+)
+"""The modules kube6 wants, each with its reason: `kube6 check` looks for them, `kube6 up` loads
+them at boot (kube6.components.host). br_netfilter is left out on purpose: Calico
+routes each pod through its own veth, no Linux bridge carries pod traffic, and kubeadm stopped
+checking bridge-nf-call-* in 1.30."""
+
 KCONFIG_MODULES = {
     "OVERLAY_FS": "overlay",
     "NF_TABLES": "nf_tables",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kube6.facts.system import WANTED_MODULES
 from kube6.plan.model import Plan, PlannedNode
 from kube6.render.base import Artifact, NodeFile, header
 
@@ -11,14 +12,6 @@ SYSCTL = NodeFile("/etc/sysctl.d/90-kube6.conf")
 MODULES_LOAD = NodeFile("/etc/modules-load.d/kube6.conf")
 GC_THRESH = "net.ipv6.neigh.default.gc_thresh"
 """The neighbour-table limits, numbered 1 to 3 (kube6.plan.neighbours.neighbour_sizes)."""
-
-MODULES: tuple[tuple[str, str], ...] = (
-    ("overlay", "containerd's overlayfs snapshotter stores image layers with it."),
-    ("nf_tables", "kube-proxy (nftables mode) and kube6's host firewall use it."),
-)
-"""Modules loaded at boot, each with its reason. br_netfilter is left out on purpose: Calico
-routes each pod through its own veth, no Linux bridge carries pod traffic, and kubeadm stopped
-checking bridge-nf-call-* in 1.30."""
 
 
 def render(plan: Plan) -> Iterator[Artifact]:
@@ -86,7 +79,7 @@ def modules_conf(plan: Plan) -> str:
     """The modules-load.d file, the same on every node."""
     what = "Kernel modules that kube6 needs at boot."
     lines = ["#", "# br_netfilter is not needed: Calico routes pods over veths, not a bridge."]
-    for module, why in MODULES:
+    for module, why in WANTED_MODULES:
         lines.append(f"# {why}")
         lines.append(module)
     return header(plan, what) + "\n".join(lines) + "\n"
