@@ -12,7 +12,6 @@ from kube6.lab.layout import (
     CALICO_GATEWAY,
     NAMESPACE,
     Layout,
-    LinkModel,
     confined,
     lab_id_of,
     layout,
@@ -23,6 +22,7 @@ from kube6.lab.layout import (
     setup_commands,
     tayga_commands,
 )
+from kube6.modes import LinkModel
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data

@@ -19,7 +19,7 @@ from kube6.errors import UsageError
 
 if TYPE_CHECKING:
     from kube6.lab.core import Lab
-    from kube6.lab.layout import LinkModel
+    from kube6.modes import LinkModel
     from kube6.plan.model import Plan
 
 lab_app = typer.Typer(
@@ -123,17 +123,15 @@ def up(
 
 
 def _link_model(value: str | None) -> LinkModel | None:
-    from kube6.lab.layout import LinkModel
+    from kube6.lab.layout import LAB_LINK_MODELS
+    from kube6.modes import LinkModel
 
     if value is None:
         return None
-    try:
-        return LinkModel(value)
-    except ValueError:
-        choices = " or ".join(m.value for m in LinkModel)
-        raise UsageError(
-            f"--link {value!r} is not a link model", fix=f"use --link {choices}"
-        ) from None
+    if value not in LAB_LINK_MODELS:
+        choices = " or ".join(m.value for m in LAB_LINK_MODELS)
+        raise UsageError(f"--link {value!r} is not a link model", fix=f"use --link {choices}")
+    return LinkModel(value)
 
 
 def _populate(lab: Lab, plan: Plan, pods: int, *, ndppd: bool) -> None:

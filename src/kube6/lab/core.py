@@ -47,7 +47,6 @@ from kube6.lab.layout import (
     LISTEN_PORTS,
     RESOLVER,
     Layout,
-    LinkModel,
     NodeLink,
     Pod,
     confined,
@@ -59,6 +58,7 @@ from kube6.lab.layout import (
     setup_commands,
     tayga_commands,
 )
+from kube6.modes import LinkModel
 from kube6.plan.model import Plan
 
 log = logging.getLogger("kube6.lab")
@@ -162,7 +162,7 @@ class Lab:
     once, `records` adds names to the lab's DNS (name -> addresses). Daemons run in sessions of
     their own, so a lab built by `up()` without `down()` outlives the process (`kube6 lab up`).
 
-    `link` is the provider's link model of every node link (`kube6.lab.layout.LinkModel`:
+    `link` is the provider's link model of every node link (`kube6.modes.LinkModel`:
     on-link or routed; default what the plan's routing mode expects), and `noise=True` has the
     internet host ping an unassigned address of each link's prefix every second, as scanners do
     on a real provider network: an on-link router then solicits it on the link, a routed one

@@ -19,11 +19,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from kube6 import net
-from kube6.modes import RoutingMode
+from kube6.modes import LinkModel, RoutingMode
 from kube6.plan.model import Plan
 
 NAMESPACE_PREFIX = "k6"
@@ -65,23 +64,17 @@ CALICO_MAC = "ee:ee:ee:ee:ee:ee"
 Argv = tuple[str, ...]
 
 
-class LinkModel(StrEnum):
-    """How the provider's router delivers a node link's prefix (issue 17 item 2: both exist).
+def link_model_for(plan: Plan) -> LinkModel:
+    """The provider the spec describes: `routed` for routing routed, else on-link (a `bgp`
+    router learns the pods by BGP and still puts the node link on-link)."""
+    return LinkModel.ROUTED if plan.routing is RoutingMode.ROUTED else LinkModel.ON_LINK
 
-    - `on-link`: the router treats the whole prefix as on its link and resolves every address
-      by neighbour solicitation (older OVH, many VPS offers): routing `ndp-proxy`.
-    - `routed`: the router resolves only the node's own address and routes the whole prefix to
-      it (Hetzner's servers, a routed /56 or /48): routing `routed`, nothing to proxy.
-    """
 
-    ON_LINK = "on-link"
-    ROUTED = "routed"
-
-    @classmethod
-    def for_plan(cls, plan: Plan) -> LinkModel:
-        """The provider the spec describes: `routed` for routing routed, else on-link (a
-        `bgp` router learns the pods by BGP and still puts the node link on-link)."""
-        return cls.ROUTED if plan.routing is RoutingMode.ROUTED else cls.ON_LINK
+LAB_LINK_MODELS = (LinkModel.ON_LINK, LinkModel.ROUTED)
+"""What the lab's provider can be (kube6.modes.LinkModel: `kube6 check` finds which): on-link,
+the router solicits every address of the prefix (older OVH, many VPS offers); routed, it
+resolves only the node's own address and routes the prefix to it (Hetzner's servers, a routed
+/56 or /48)."""
 
 
 def namespace_name(lab_id: str, role: str) -> str:
@@ -183,7 +176,9 @@ def layout(
         raise ValueError(
             f"internet MTU {internet_mtu} is outside 1280-1500 (IPv6's minimum to Ethernet's)"
         )
-    model = link or LinkModel.for_plan(plan)
+    model = link or link_model_for(plan)
+    if model not in LAB_LINK_MODELS:
+        raise ValueError(f"the lab's provider is on-link or routed, not {model}")
     segments: dict[IPv6Network, Segment] = {}
     for node in plan.nodes:
         if node.link_prefix not in segments:
