@@ -225,7 +225,9 @@ def journey(
     started = time.monotonic()
     # The internet behind a 1400-byte hop, as behind a tunnel: verify's path-mtu then proves
     # that ICMPv6 Packet Too Big reaches the pods through kube6's firewall and Calico.
-    lab = Lab(plan, real_nodes=True, rootfs=tarball, internet_mtu=INTERNET_MTU)
+    # And with the internet's noise (a scanner knocking at an unassigned address of each
+    # link), from which `kube6 check` tells the provider's link model.
+    lab = Lab(plan, real_nodes=True, rootfs=tarball, internet_mtu=INTERNET_MTU, noise=True)
     lab.up()
     try:
         world = serve(lab, cache_root())
@@ -256,6 +258,12 @@ def test_check_passes(journey: Journey) -> None:
     assert not failed, failed
     assert done.returncode == 0, done.stderr
     names = {(r["node"], r["name"]): r for r in document["results"]}
+    # The provider's link model, found on each real node by listening on its uplink.
+    expected = "routed" if journey.lab.layout.link == "routed" else "on-link"
+    for node in journey.plan.nodes:
+        found = names[(node.name, "link-model")]
+        assert found["status"] == "ok", found
+        assert found["message"].startswith(f"{expected}:"), found
     # The mirror, not the upstream hosts, is what the nodes must reach (air-gapped).
     assert "2001:db8:ffff::10" in names[(CP, "artifact-hosts-reachable")]["message"] + names[
         (CP, "artifact-hosts-reachable")

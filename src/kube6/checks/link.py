@@ -21,9 +21,11 @@ NAME = "link-model"
 
 
 def claimed_ranges(plan: Plan) -> tuple[IPv6Network, ...]:
-    """Ranges whose addresses a node may answer for or route (pods, services): a packet for
-    one of them says nothing of the provider."""
-    return (plan.pods, plan.services, *(pool.cidr for pool in plan.pools))
+    """Ranges whose addresses a node may answer for or route (the pod pools, services): a
+    packet for one of them says nothing of the provider. The pools, not `plan.pods`: with
+    nodes on several links that is kubeadm's podSubnet, a supernet of every pool that covers
+    the node links themselves (found on real nodes: every address was "claimed")."""
+    return (plan.services, *(pool.cidr for pool in plan.pools))
 
 
 def classify_node(plan: Plan, node: PlannedNode, facts: HostFacts) -> Classification:

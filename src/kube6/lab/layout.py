@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from kube6 import net
-from kube6.modes import LinkModel, RoutingMode
+from kube6.modes import LinkModel
 from kube6.plan.model import Plan
+from kube6.routing import strategy
 
 NAMESPACE_PREFIX = "k6"
 LAB_ID = re.compile(r"^[0-9a-f]{4}$")
@@ -67,7 +68,7 @@ Argv = tuple[str, ...]
 def link_model_for(plan: Plan) -> LinkModel:
     """The provider the spec describes: `routed` for routing routed, else on-link (a `bgp`
     router learns the pods by BGP and still puts the node link on-link)."""
-    return LinkModel.ROUTED if plan.routing is RoutingMode.ROUTED else LinkModel.ON_LINK
+    return strategy(plan.routing).proposed_for or LinkModel.ON_LINK
 
 
 LAB_LINK_MODELS = (LinkModel.ON_LINK, LinkModel.ROUTED)

@@ -89,6 +89,9 @@ PACKAGES = (
     "nftables",
     "openssh-server",
     "procps",
+    # Cloud images carry python3 (cloud-init is Python); `kube6 check` runs its uplink
+    # listener with it (kube6.facts.link), and tells on-link from routed by what it hears.
+    "python3-minimal",
     "sudo",
     "systemd",
     "systemd-sysv",
