@@ -140,12 +140,27 @@ def test_next_steps_after_a_successful_up() -> None:
     assert "kubectl get nodes # here:" in text  # the example's node has no ssh target
     assert "https://kube001-dashboard.example.com/" in text
     assert "create token kube6-dashboard-viewer --duration=1h" in text
+    # Issue 16 item 5: the record to create, the certificate, staging -> production.
+    assert "    kube001-dashboard.example.com. AAAA 2001:db8:1234:5678::1" in text
+    assert "kubectl -n kube6-gateway get certificate" in text
+    assert "set addons.cert_manager.issuer: production in kube6.yaml" in text
     data = spec.example().model_dump(mode="json", exclude_none=True)
     data["nodes"][0]["ssh"] = "root@[2001:db8:1234:5678::1]"
     data["addons"]["dashboard"] = {"enabled": False}
     other = "\n".join(next_steps(make_plan(spec.from_data(data))))
     assert "on node0001:" in other
     assert "create token" not in other
+    assert "AAAA" not in other
+    data["addons"]["dashboard"] = {"host": "kube001-dashboard.example.com"}
+    data["addons"]["cert_manager"]["issuer"] = "production"
+    data["nodes"][0]["roles"] = ["control-plane"]
+    data["nodes"].append({"name": "node0002", "address": "2001:db8:1234:5678::2"})
+    data["nodes"].append({"name": "node0003", "address": "2001:db8:1234:5678::3"})
+    third = "\n".join(next_steps(make_plan(spec.from_data(data))))
+    assert "kube001-dashboard.example.com. AAAA 2001:db8:1234:5678::2" in third
+    assert "kube001-dashboard.example.com. AAAA 2001:db8:1234:5678::3" in third
+    assert "Let's Encrypt production" in third
+    assert "issuer: production in kube6.yaml" not in third
 
 
 def test_dry_run_on_a_host_without_a_cluster_plans_verify(plan: Plan) -> None:

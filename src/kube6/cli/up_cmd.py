@@ -115,6 +115,35 @@ def next_steps(plan: Plan) -> list[str]:
             f"  dashboard {url}".rstrip() + " — a read-only login token, valid 1 h:",
             f"    kubectl -n {NAMESPACE} create token {VIEWER} --duration=1h",
         ]
+    return lines + _https_steps(plan)
+
+
+def _https_steps(plan: Plan) -> list[str]:
+    """The DNS record the dashboard's name needs, and the certificate: how to check it and
+    how to move from Let's Encrypt staging to production."""
+    from kube6.components.gateway.render import GATEWAY_NAMESPACE, gateway_addresses
+
+    host = plan.addons.dashboard.host if plan.addons.dashboard.enabled else None
+    if not (plan.addons.gateway.enabled and host):
+        return []
+    addresses = gateway_addresses(plan)
+    lines = ["  DNS: the dashboard's name must resolve to the gateway (the workers' addresses):"]
+    lines += [f"    {host}. AAAA {address}" for address in addresses] or [
+        "    (no worker node: the gateway has no address; add a worker)"
+    ]
+    cert_manager = plan.addons.cert_manager
+    if not cert_manager.enabled:
+        return lines
+    lines += [
+        f"  certificate from Let's Encrypt {cert_manager.issuer}, issued once the name resolves:",
+        f"    kubectl -n {GATEWAY_NAMESPACE} get certificate    # READY True",
+        "    kube6 verify    # dashboard-certificate names its issuer",
+    ]
+    if cert_manager.issuer == "staging":
+        lines += [
+            "  staging certificates are not trusted by browsers; once the one above is READY,",
+            "  set addons.cert_manager.issuer: production in kube6.yaml and run kube6 up again",
+        ]
     return lines
 
 
