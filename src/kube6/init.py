@@ -193,7 +193,7 @@ def render_text(answers: InitAnswers) -> str:
     else:
         w("  # nat64_prefix: 64:ff9b::/96  # ghcr.io and github.com have no IPv6: needs NAT64\n")
     w("\naddons:\n")
-    w("  gateway: {enabled: true}     # Gateway API + Envoy Gateway, IPv6 listeners\n")
+    w("  gateway: {enabled: true}     # Gateway API + Traefik Proxy, IPv6 listeners\n")
     email = f"email: {answers.email}, " if answers.email else ""
     w(f"  cert_manager: {{{email}issuer: staging}}   # Let's Encrypt; production when it works\n")
     if answers.dashboard_host:
