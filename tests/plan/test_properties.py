@@ -22,6 +22,7 @@ KNOWN_RULES = {
     "control-plane-present",
     "etcd-quorum",
     "ndp-proxy-capacity",
+    "routed-prefix-per-node",
     "node-names-unique",
     "node-addresses-unique",
     "ranges-disjoint",

@@ -40,3 +40,31 @@ def test_plan_results_follow_the_tables() -> None:
     assert names[0] == "control-plane-present"
     assert [order.index(n) for n in names] == sorted(order.index(n) for n in names)
     assert all(r.name for r in plan.rules)
+
+
+def _routed(*nodes: dict[str, object]) -> list[str]:
+    plan = make_plan(
+        spec_module.from_data(
+            {"prefix": "2001:db8:1234:5678::/64", "routing": "routed", "nodes": list(nodes)}
+        )
+    )
+    return [
+        f"{r.grade}: {r.message} | {r.fix}"
+        for r in plan.rules
+        if r.name == "routed-prefix-per-node"
+    ]
+
+
+CP = {"name": "cp1", "address": "2001:db8:1234:5678::11", "roles": ["control-plane"]}
+
+
+def test_routed_nodes_sharing_a_prefix_are_warned_and_told_to_name_their_own() -> None:
+    shared = {"name": "worker1", "address": "2001:db8:1234:5678::12", "roles": ["worker"]}
+    (found,) = _routed(CP, shared)
+    assert found.startswith("warn: cp1, worker1 share 2001:db8:1234:5678::/64: a provider")
+    assert "asymmetric path" in found
+    assert "nodes[].prefix" in found
+    own = {**shared, "address": "2001:db8:1234:5679::12", "prefix": "2001:db8:1234:5679::/64"}
+    assert _routed(CP, own) == ["ok: every node has a routed prefix of its own | "]
+    # Only routed: an on-link /64 shared by every node is what ndp-proxy is for.
+    assert not [r for r in make_plan(spec_module.example()).rules if "routed-prefix" in r.name]

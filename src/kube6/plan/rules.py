@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from kube6 import net
 from kube6.errors import PlanError
-from kube6.modes import Grade
+from kube6.modes import Grade, LinkModel
 from kube6.plan.layout import (
     DNS_INDEX,
     MAX_NODE_MASK_DIFF,
@@ -381,6 +381,35 @@ def ndp_proxy_capacity(layout: Layout) -> list[Finding]:
     ]
 
 
+def routed_prefix_per_node(layout: Layout) -> list[Finding]:
+    """With a routed prefix, each node should have its own (`nodes[].prefix`).
+
+    A provider routes a prefix to one host. Nodes beside it on the same prefix get their pods'
+    traffic from outside through that host (Felix's route onward) while their replies leave
+    directly: an asymmetric path that kube6's tests do not run (the e2e routed journey gives
+    each node its own /64), so a warning, not a refusal.
+    """
+    if strategy(layout.spec.routing).link_models != {LinkModel.ROUTED}:
+        return []
+    crowded = [
+        names
+        for link in layout.prefixes
+        if len(names := [n.name for n in layout.spec.nodes if layout.link_of[n.name] == link]) > 1
+    ]
+    if not crowded:
+        return [ok("every node has a routed prefix of its own")]
+    shared = "; ".join(f"{', '.join(names)} share {layout.link_of[names[0]]}" for names in crowded)
+    return [
+        warn(
+            f"{shared}: a provider routes a prefix to one host, so the others' pods are "
+            "reached through it and answer directly, an asymmetric path that kube6's tests "
+            "have not run",
+            "give each node the prefix its provider routes to it (nodes[].prefix, as with a "
+            "/64 per server), or use routing: ndp-proxy if the prefix is on-link",
+        )
+    ]
+
+
 def api_sources_open(layout: Layout) -> list[Finding]:
     firewall = layout.spec.firewall
     if firewall.enabled and any(p.prefixlen == 0 for p in firewall.api_sources):
@@ -510,6 +539,7 @@ RULES: tuple[tuple[str, Rule[Layout]], ...] = (
     ("max-pods-per-block", max_pods_per_block),
     ("nat-outgoing", nat_outgoing),
     ("ndp-proxy-capacity", ndp_proxy_capacity),
+    ("routed-prefix-per-node", routed_prefix_per_node),
     ("api-sources-open", api_sources_open),
     ("control-plane-endpoint", control_plane_endpoint),
     ("ipv4-only-sources", ipv4_only_sources),
