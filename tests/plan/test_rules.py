@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from kube6 import spec as spec_module
 from kube6.modes import Grade
@@ -42,7 +43,7 @@ def test_plan_results_follow_the_tables() -> None:
     assert all(r.name for r in plan.rules)
 
 
-def _routed(*nodes: dict[str, object]) -> list[str]:
+def _routed(*nodes: Mapping[str, object]) -> list[str]:
     plan = make_plan(
         spec_module.from_data(
             {"prefix": "2001:db8:1234:5678::/64", "routing": "routed", "nodes": list(nodes)}
@@ -55,11 +56,19 @@ def _routed(*nodes: dict[str, object]) -> list[str]:
     ]
 
 
-CP = {"name": "cp1", "address": "2001:db8:1234:5678::11", "roles": ["control-plane"]}
+CP: Mapping[str, object] = {
+    "name": "cp1",
+    "address": "2001:db8:1234:5678::11",
+    "roles": ["control-plane"],
+}
 
 
 def test_routed_nodes_sharing_a_prefix_are_warned_and_told_to_name_their_own() -> None:
-    shared = {"name": "worker1", "address": "2001:db8:1234:5678::12", "roles": ["worker"]}
+    shared: Mapping[str, object] = {
+        "name": "worker1",
+        "address": "2001:db8:1234:5678::12",
+        "roles": ["worker"],
+    }
     (found,) = _routed(CP, shared)
     assert found.startswith("warn: cp1, worker1 share 2001:db8:1234:5678::/64: a provider")
     assert "asymmetric path" in found
