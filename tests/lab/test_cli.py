@@ -70,6 +70,18 @@ def test_down_with_a_bad_id_is_a_usage_error_even_without_root(
     assert "needs root" not in err
 
 
+def test_up_with_an_unknown_link_model_is_a_usage_error_before_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert run(["lab", "up", "--link", "unknown"]) == 2
+    err = capsys.readouterr().err
+    assert "--link 'unknown' is not a link model" in err
+    assert "use --link on-link or routed" in err
+    assert "needs root" not in err
+    assert run(["lab", "up", "--internet-mtu", "1000"]) == 2
+
+
 def _unused_id() -> str:
     while True:
         candidate = secrets.token_hex(2)

@@ -56,6 +56,16 @@ def up(
             "what `kube6 check` says about a spec that does not fit its provider."
         ),
     ),
+    internet_mtu: int | None = typer.Option(
+        None,
+        "--internet-mtu",
+        min=1280,
+        max=1500,
+        help=(
+            "Put the internet behind a hop of this MTU (e.g. 1400, like a tunnel): full-size "
+            "packets then need ICMPv6 Packet Too Big, which `kube6 verify`'s path-mtu checks."
+        ),
+    ),
     noise: bool = typer.Option(
         True,
         "--noise/--no-noise",
@@ -94,6 +104,7 @@ def up(
         )
     if rootfs is not None and not real_nodes:
         raise UsageError(f"--rootfs {rootfs} without --real-nodes", fix="add --real-nodes")
+    link_model = _link_model(link)
     pods = 0 if real_nodes else (1 if pods is None else pods)
     ndppd = not real_nodes and ndppd is not False
     require_root()
@@ -110,8 +121,9 @@ def up(
         ssh=ssh,
         real_nodes=real_nodes,
         rootfs=rootfs,
-        link=_link_model(link),
+        link=link_model,
         noise=noise,
+        internet_mtu=internet_mtu,
     )
     lab.up()
     try:
