@@ -228,6 +228,57 @@ class ManifestFacts:
     """Rendered files (relative to cluster/) that are on the host and applied unchanged."""
 
 
+async def _applied(
+    ctx: HostContext, chosen: list[Artifact], diff: tuple[str, ...]
+) -> ManifestFacts:
+    """The `chosen` manifests whose installed file is the rendered one and that the cluster
+    holds unchanged (`kubectl diff` finds nothing)."""
+    current = set()
+    for artifact in chosen:
+        relative = artifact.path.removeprefix("cluster/")
+        path = host_file(relative)
+        if await probe.read_text(ctx, path) != artifact.content:
+            continue
+        differs = await probe.exit_code(ctx, *kubectl(ctx, *diff, "-f", ctx.path(path)))
+        if differs == 0:
+            current.add(relative)
+    return ManifestFacts(frozenset(current))
+
+
+def _apply_plan(
+    ctx: HostContext,
+    chosen: list[Artifact],
+    facts: ManifestFacts,
+    apply: tuple[str, ...],
+    api_service: str | None,
+) -> StepPlan:
+    """Install and apply the `chosen` manifests the cluster does not hold yet, after waiting
+    for `api_service` when one serves them."""
+    if not chosen:
+        return StepPlan.nothing("no manifests were rendered for it")
+    todo = [a for a in chosen if a.path.removeprefix("cluster/") not in facts.current]
+    if not todo:
+        return StepPlan.nothing(f"{len(chosen)} manifest file(s) applied and unchanged")
+    actions: list[Action] = []
+    if api_service:
+        actions.append(
+            wait(
+                ctx,
+                "wait",
+                "--for=condition=Available",
+                f"apiservice/{api_service}",
+                why=f"the API that serves these objects ({api_service}) is up",
+            )
+        )
+    for artifact in todo:
+        path = host_file(artifact.path.removeprefix("cluster/"))
+        actions += [
+            PutFile(path, artifact.content, artifact.mode, why=artifact.description),
+            run(*kubectl(ctx, *apply, "-f", ctx.path(path))),
+        ]
+    return StepPlan.do(*actions)
+
+
 def manifests_step(
     name: str,
     help: str,
@@ -251,17 +302,7 @@ def manifests_step(
         apply, diff = (*apply, "--force-conflicts"), (*diff, "--force-conflicts")
 
     async def read(ctx: HostContext) -> ManifestFacts:
-        current = set()
-        if not applies(ctx):
-            for artifact in select(ctx):
-                relative = artifact.path.removeprefix("cluster/")
-                path = host_file(relative)
-                if await probe.read_text(ctx, path) != artifact.content:
-                    continue
-                differs = await probe.exit_code(ctx, *kubectl(ctx, *diff, "-f", ctx.path(path)))
-                if differs == 0:
-                    current.add(relative)
-        return ManifestFacts(frozenset(current))
+        return await _applied(ctx, select(ctx) if not applies(ctx) else [], diff)
 
     def fresh(ctx: HostContext) -> ManifestFacts:
         return ManifestFacts(frozenset())
@@ -270,30 +311,7 @@ def manifests_step(
         reason = applies(ctx)
         if reason:
             return StepPlan.nothing(reason)
-        chosen = select(ctx)
-        if not chosen:
-            return StepPlan.nothing("no manifests were rendered for it")
-        todo = [a for a in chosen if a.path.removeprefix("cluster/") not in facts.current]
-        if not todo:
-            return StepPlan.nothing(f"{len(chosen)} manifest file(s) applied and unchanged")
-        actions: list[Action] = []
-        if api_service:
-            actions.append(
-                wait(
-                    ctx,
-                    "wait",
-                    "--for=condition=Available",
-                    f"apiservice/{api_service}",
-                    why=f"the API that serves these objects ({api_service}) is up",
-                )
-            )
-        for artifact in todo:
-            path = host_file(artifact.path.removeprefix("cluster/"))
-            actions += [
-                PutFile(path, artifact.content, artifact.mode, why=artifact.description),
-                run(*kubectl(ctx, *apply, "-f", ctx.path(path))),
-            ]
-        return StepPlan.do(*actions)
+        return _apply_plan(ctx, select(ctx), facts, apply, api_service)
 
     return Step(
         name, help, plan, read, fresh, targets=Targets.FIRST_CONTROL_PLANE, needs_cluster=True

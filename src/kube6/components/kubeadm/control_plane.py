@@ -80,6 +80,33 @@ def fresh_init(ctx: HostContext) -> InitFacts:
     return InitFacts(False)
 
 
+def _secrets(content: str) -> list[Exec]:
+    """The commands that make the bootstrap token and the certificate key that the rendered
+    InitConfiguration `content` asks for (their output is captured, never shown)."""
+    secrets: list[Exec] = []
+    if JOIN_TOKEN in content:
+        secrets.append(
+            Exec(
+                Command(("kubeadm", "token", "generate")),
+                why="the bootstrap token that init creates and the other nodes join with",
+                capture=JOIN_TOKEN,
+                parse=parse_token,
+                secret_output=True,
+            )
+        )
+    if CERTIFICATE_KEY in content:
+        secrets.append(
+            Exec(
+                Command(("kubeadm", "certs", "certificate-key")),
+                why="the key that encrypts the control-plane certificates for the other masters",
+                capture=CERTIFICATE_KEY,
+                parse=parse_certificate_key,
+                secret_output=True,
+            )
+        )
+    return secrets
+
+
 def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
     """Put the rendered InitConfiguration and run `kubeadm init --config` (first time only)."""
     if facts.initialised and facts.complete:
@@ -92,27 +119,7 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
             f"no {INIT_PATH} was rendered for {ctx.node.name}, the first control-plane node",
             fix="this is a kube6 bug: `kube6 render` should write it; please report it",
         )
-    secrets: list[Exec] = []
-    if JOIN_TOKEN in artifact.content:
-        secrets.append(
-            Exec(
-                Command(("kubeadm", "token", "generate")),
-                why="the bootstrap token that init creates and the other nodes join with",
-                capture=JOIN_TOKEN,
-                parse=parse_token,
-                secret_output=True,
-            )
-        )
-    if CERTIFICATE_KEY in artifact.content:
-        secrets.append(
-            Exec(
-                Command(("kubeadm", "certs", "certificate-key")),
-                why="the key that encrypts the control-plane certificates for the other masters",
-                capture=CERTIFICATE_KEY,
-                parse=parse_certificate_key,
-                secret_output=True,
-            )
-        )
+    secrets = _secrets(artifact.content)
     init = ["kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print"]
     why = "create the cluster (control plane, etcd, certificates)"
     if facts.initialised:
