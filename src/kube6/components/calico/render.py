@@ -66,9 +66,13 @@ def render(plan: Plan) -> Iterator[Artifact]:
         )
 
 
+def _links(plan: Plan) -> int:
+    return len({node.link_prefix for node in plan.nodes})
+
+
 def several_links(plan: Plan) -> bool:
     """True when the nodes sit on more than one provider link (`nodes[].prefix`)."""
-    return len({node.link_prefix for node in plan.nodes}) > 1
+    return _links(plan) > 1
 
 
 def felix_nodes(plan: Plan) -> list[dict[str, Any]]:
@@ -100,7 +104,7 @@ def felix_nodes(plan: Plan) -> list[dict[str, Any]]:
 def felix_nodes_yaml(plan: Plan) -> str:
     what = (
         "Felix per node: no routes to other nodes' pod blocks, the nodes being on "
-        f"{len({n.link_prefix for n in plan.nodes})} provider links (the provider's router "
+        f"{_links(plan)} provider links (the provider's router "
         "carries pod traffic between them)."
     )
     return header(plan, what) + yamlio.dump_all(felix_nodes(plan))
