@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import re
 import shlex
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from kube6.execute.sudo import needs_sudo
 
 # sshd's default MaxSessions is 10: stay below it on one connection.
 MAX_CHANNELS = 8
+# A refused session is tried again this many times while none of ours is open (sshd frees a
+# closed session only after it has read the next packets, so a refusal right after a close is
+# a race, not a limit); each wait doubles, from the first.
+OPEN_RETRIES = 6
+FIRST_RETRY_WAIT = 0.05
 
 _USER = r"(?P<user>[A-Za-z_][A-Za-z0-9_.-]{0,31})"
 _TARGET = re.compile(
@@ -132,7 +138,7 @@ class SshExecutor(BaseExecutor):
         self.connect_timeout = connect_timeout
         self._conn: Any = None
         self._lock = asyncio.Lock()
-        self._channels = asyncio.Semaphore(MAX_CHANNELS)
+        self._channels = _ChannelGate(MAX_CHANNELS)
 
     def connect_options(self) -> dict[str, Any]:
         """Keyword arguments for asyncssh.connect; only what the user set, the rest is asyncssh's
@@ -198,20 +204,34 @@ class SshExecutor(BaseExecutor):
         # The only place where kube6 turns an argv into a string: the remote shell splits it
         # back into exactly these words.
         line = shlex.join(("env", "LC_ALL=C", *argv))
-        async with self._channels:
+        # No input means an empty stdin (as locally), not a channel left open that a reading
+        # command would wait on forever.
+        feed: dict[str, Any] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
+        refused_alone = 0
+        while True:
+            await self._channels.acquire()
             try:
-                # No input means an empty stdin (as locally), not a channel left open
-                # that a reading command would wait on forever.
-                feed: dict[str, Any] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
                 done = await conn.run(line, check=False, timeout=timeout, **feed)
+                break
             except asyncssh.TimeoutError as exc:
                 err = _text(exc.stderr)
                 return Result(None, _text(exc.stdout), f"{err}\nkilled after {timeout} s")
             except asyncssh.ChannelOpenError as exc:
-                raise ConnectError(
-                    f"{self.target} refused a new SSH session: {exc.reason}",
-                    fix="raise MaxSessions in the host's sshd_config, or run fewer at once",
-                ) from None
+                # The command never started, so opening the session again is safe. With others
+                # open, the gate now waits for one of them (the limit only shrinks, so this
+                # ends); alone, only a few waits that double.
+                if self._channels.refused():
+                    if refused_alone == OPEN_RETRIES:
+                        raise ConnectError(
+                            f"{self.target} refused a new SSH session: {exc.reason} (tried "
+                            f"{OPEN_RETRIES + 1} times while no other session of kube6 was open)",
+                            fix="raise MaxSessions in the host's sshd_config (0 allows none; "
+                            "OpenSSH's default is 10)",
+                        ) from None
+                    await asyncio.sleep(FIRST_RETRY_WAIT * 2**refused_alone)
+                    refused_alone += 1
+            finally:
+                self._channels.release()
         code = done.exit_status
         out, err = _text(done.stdout), _text(done.stderr)
         if code is None or code < 0:
@@ -225,6 +245,48 @@ class SshExecutor(BaseExecutor):
         if conn is not None:
             conn.close()
             await conn.wait_closed()
+
+
+class _ChannelGate:
+    """How many sessions kube6 opens at once on one connection: MAX_CHANNELS, lowered to what
+    the host allows when it refuses one (its MaxSessions may be below sshd's default).
+
+    A semaphore whose limit can shrink; a released slot goes to the longest waiter.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.open < self.limit and not self._waiters:
+            self.open += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just before the cancel
+            raise
+
+    def release(self) -> None:
+        self.open -= 1
+        while self._waiters and self.open < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.open += 1
+                waiter.set_result(None)
+
+    def refused(self) -> bool:
+        """The host refused the session this slot was for: from now on no more at once than
+        the others open now. True when no other was open (then it is not our count)."""
+        others = self.open - 1
+        if others > 0:
+            self.limit = min(self.limit, others)
+        return others == 0
 
 
 def _text(data: object) -> str:

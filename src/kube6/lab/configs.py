@@ -158,7 +158,7 @@ def sshd(*, address: IPv6Address, host_key: Path, authorized_keys: Path, pidfile
                 # The keys live in a temporary directory, not in ~/.ssh.
                 "StrictModes no",
                 "MaxStartups 64:30:128",
-                "MaxSessions 64",
+                # MaxSessions stays OpenSSH's default (10), as on a real server.
                 "LogLevel INFO",
                 # Last: a Match block runs to the end of the file.
                 "Match User *,!root",
