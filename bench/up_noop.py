@@ -18,9 +18,10 @@ import time
 
 from kube6.components.registry import RESET_STEPS, UP_STEPS, make_contexts
 from kube6.lab import Lab
+from kube6.lab.systemd import namespace_node
 from kube6.plan import make_plan
 from kube6.spec import example
-from kube6.steps import Report, RunOptions, Services, run_steps
+from kube6.steps import Report, RunOptions, run_steps
 
 ONLY = ("host/sysctl", "routing", "firewall")
 
@@ -41,10 +42,11 @@ def main() -> None:
     seconds: list[float] = []
     with Lab(plan) as lab, tempfile.TemporaryDirectory(prefix="kube6-bench-") as root:
         node = plan.nodes[0].name
-        options = RunOptions(root=f"{root}/{{node}}", services=Services.DIRECT)
+        options = RunOptions()
 
         def once(steps: object, only: tuple[str, ...]) -> tuple[float, Report]:
-            contexts = make_contexts(plan, {node: lab.executor(node)}, options)
+            executor = namespace_node(lab.executor(node), f"{root}/{node}")
+            contexts = make_contexts(plan, {node: executor}, options)
             start = time.perf_counter()
             report = asyncio.run(run_steps(steps, contexts, only=only))  # type: ignore[arg-type]
             return time.perf_counter() - start, report

@@ -1,7 +1,7 @@
 """The network and add-on steps of `kube6 up`, run against the real control plane of the tier.
 
 `ClusterStandIn` plays the first control-plane node of the built-in example: files go under a
-temporary root (RunOptions.root), whose etc/kubernetes/admin.conf is the control plane's admin
+temporary root (the lab's RootedExecutor places them there), whose etc/kubernetes/admin.conf is the control plane's admin
 kubeconfig, and `kubectl` and `/usr/local/bin/helm` are the tier's binaries (tests/k8s/build.sh).
 The steps run unchanged, read their facts for real (`helm version`, `helm status`,
 `kubectl get|diff|wait|rollout status`), and their commands reach the real API server with
@@ -51,6 +51,7 @@ from kube6.components.gateway import gateway_api_url
 from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
+from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.steps import RunOptions, Status, run_steps
@@ -305,7 +306,8 @@ def _run(
     plan: Plan, executor: ClusterStandIn, root: Path, only: list[str], *, verify: bool
 ) -> Report:
     node = plan.first_control_plane.name
-    contexts = make_contexts(plan, {node: executor}, RunOptions(root=str(root), verify=verify))
+    rooted = RootedExecutor(executor, root)
+    contexts = make_contexts(plan, {node: rooted}, RunOptions(verify=verify))
     return asyncio.run(run_steps(UP_STEPS, contexts, only=only))
 
 
@@ -410,8 +412,8 @@ def test_the_gateway_api_step_applies_the_bundle_and_waits_for_it(
     plan = k8s_control_plane.plan
     node = plan.first_control_plane.name
     executor = ClusterStandIn(node, node_root.parent / "helm", upstream)
-    options = RunOptions(root=str(node_root), verify=False, fresh=True)
-    contexts = make_contexts(plan, {node: executor}, options)
+    options = RunOptions(verify=False, fresh=True)
+    contexts = make_contexts(plan, {node: RootedExecutor(executor, node_root)}, options)
     report = asyncio.run(run_steps(UP_STEPS, contexts, only=["addons/gateway-api"]))
     (result,) = report.results
     assert result.status is Status.CHANGED, result.detail
@@ -432,7 +434,8 @@ def test_the_dry_run_catches_what_the_api_server_refuses(
     plan = k8s_control_plane.plan
     node = plan.first_control_plane.name
     executor = ClusterStandIn(node, tmp_path / "helm", upstream)
-    contexts = make_contexts(plan, {node: executor}, RunOptions(root=str(node_root), verify=False))
+    rooted = RootedExecutor(executor, node_root)
+    contexts = make_contexts(plan, {node: rooted}, RunOptions(verify=False))
     files = dict(contexts[node].cluster_files)
     (path,) = [
         p for p in files if p.startswith("cert-manager/") and p != "cert-manager/values.yaml"
@@ -461,9 +464,8 @@ def test_the_ready_step_waits_for_the_nodes_and_coredns(
 
     async def scenario() -> Report:
         node = cp.plan.first_control_plane.name
-        contexts = make_contexts(
-            cp.plan, {node: executor}, RunOptions(root=str(node_root), verify=True)
-        )
+        rooted = RootedExecutor(executor, node_root)
+        contexts = make_contexts(cp.plan, {node: rooted}, RunOptions(verify=True))
         task = asyncio.create_task(run_steps(UP_STEPS, contexts, only=["network/ready"]))
         deadline = time.monotonic() + 60
         while not any("wait" in argv for argv in executor.seen):

@@ -4,8 +4,8 @@ kubelets' serving certificate requests, so `kubectl logs/exec` failed on every c
 The requests are created as the kubelet creates them: by `system:node:<name>` in group
 `system:nodes` (kubectl impersonation; the API server's Node authorizer admits them as it
 admits a kubelet's), signer `kubernetes.io/kubelet-serving`. The step runs unchanged on a
-stand-in of the first control-plane node (this machine, files under a temporary root, the
-tier's kubectl) and must approve the node's own request and leave the others pending.
+stand-in of the first control-plane node (this machine, files under a temporary root by the
+lab's RootedExecutor, the tier's kubectl) and must approve the node's own request and leave the others pending.
 Issuing the certificate is the controller-manager's csrsigning controller, which kubeadm
 configures with the cluster CA; the tier does not run it, so the test stops at the approval.
 """
@@ -26,6 +26,7 @@ from kube6.components.kubeadm.serving import KUBELET_CONF, SIGNER
 from kube6.components.registry import UP_STEPS, make_contexts
 from kube6.execute import LocalExecutor
 from kube6.execute.command import Command, Result, as_command
+from kube6.lab.rooted import RootedExecutor
 from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.kubectl import ADMIN_CONF
 from tests.conftest import k8s_binary
@@ -105,8 +106,8 @@ def test_only_the_planned_nodes_own_serving_request_is_approved(
         assert recorded["username"] == f"system:node:{node.name}"
         assert "system:nodes" in recorded["groups"]
 
-        executor = FirstControlPlane(node.name)
-        options = RunOptions(root=str(root), verify=False)
+        executor = RootedExecutor(FirstControlPlane(node.name), root)
+        options = RunOptions(verify=False)
         contexts = make_contexts(cp.plan, {node.name: executor}, options)
         report = asyncio.run(run_steps(UP_STEPS, contexts, only=["join/serving-certs"]))
         (result,) = report.results

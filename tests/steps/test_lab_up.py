@@ -3,11 +3,11 @@
 What runs for real: host/sysctl, routing (config + ndppd), firewall/rules, on node0001 through
 NetnsExecutor and on node0002 over SSH (asyncssh from the lab's internet namespace to sshd in
 the node). What stands in for a real host: namespaces share this machine's file system, so
-every file kube6 writes goes under a per-node root folder (the lab's RootedExecutor places
-it there), and there is no systemd, so ndppd runs as a daemon with a pid file
-(Services.DIRECT). Kernel-global steps
-(host/modules, host/swap) and package steps (apt, systemd) are not run here: their unit tests
-in this folder are the truth for them.
+every file kube6 writes goes under a per-node root folder, and there is no systemd, so the
+lab's executor answers `systemctl` itself: ndppd runs as a daemon with a pid file, `enable`
+makes the link systemd would make (`kube6.lab.systemd.namespace_node`). The steps are the
+ones a real host runs, unchanged. Kernel-global steps (host/modules, host/swap) and package
+steps (apt) are not run here: their unit tests in this folder are the truth for them.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from kube6.execute.base import Executor
 from kube6.facts import gather
 from kube6.lab import Lab, lab_namespaces, missing_programs
 from kube6.lab.core import in_namespace
-from kube6.lab.rooted import RootedExecutor
+from kube6.lab.systemd import namespace_node
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
-from kube6.steps import Report, RunOptions, Services, Status, run_steps
+from kube6.steps import Report, RunOptions, Status, run_steps
 
 pytestmark = pytest.mark.lab
 
@@ -76,8 +76,8 @@ def run(lab: Lab, plan: Plan, steps: Any, root: Path, **kw: Any) -> Report:
     """One run of `steps` on both nodes, from the lab's internet namespace (for SSH)."""
 
     async def go() -> Report:
-        exs = {name: RootedExecutor(ex, root / name) for name, ex in executors(lab).items()}
-        options = RunOptions(services=Services.DIRECT, **kw)
+        exs = {name: namespace_node(ex, root / name) for name, ex in executors(lab).items()}
+        options = RunOptions(**kw)
         try:
             return await run_steps(steps, make_contexts(plan, exs, options), only=kw_only(steps))
         finally:

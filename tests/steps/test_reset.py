@@ -12,7 +12,6 @@ from kube6.components.ndppd import reset as ndppd_reset
 from kube6.components.registry import RESET_STEPS
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, probe
-from kube6.steps.base import Services
 
 from .conftest import context
 
@@ -122,13 +121,6 @@ def test_routing(plan: Plan) -> None:
         "systemctl stop ndppd",
         "systemctl disable ndppd",
         "rm -f /etc/ndppd.conf",
-    ]
-    lab = context(plan, services=Services.DIRECT, root="/r")
-    facts = ndppd_reset.RoutingFacts(probe.ServiceFacts(True, True, "9"), True)
-    assert shown(ndppd_reset.plan_routing(lab, facts)) == [
-        "kill 9",
-        "rm -f /r/run/kube6-ndppd.pid",
-        "rm -f /r/etc/ndppd.conf",
     ]
     done = ndppd_reset.RoutingFacts(probe.ServiceFacts(False, False), False)
     assert (

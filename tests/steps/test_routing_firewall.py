@@ -15,13 +15,9 @@ from kube6.plan.model import Plan
 from kube6.spec import load, parse_text
 from kube6.steps import StepPlan, probe
 from kube6.steps.apt import PackageFacts
-from kube6.steps.base import Services
 
 from .conftest import arun, context
 
-WAIT = (
-    "sh -c 'for i in $(seq 50); do test -s \"$1\" && exit 0; sleep 0.1; done; exit 1' kube6-wait "
-)
 GOLDEN = Path(__file__).parent.parent / "golden"
 
 
@@ -89,18 +85,6 @@ def test_bgp_and_routed_modes_need_nothing_on_the_host(bgp_plan: Plan) -> None:
     )
 
 
-def test_direct_mode_restarts_by_pid(plan: Plan) -> None:
-    ctx = context(plan, services=Services.DIRECT, root="/r")
-    facts = routing.ConfigFacts(None, probe.ServiceFacts(True, True, "77"))
-    assert shown(routing.plan_config(ctx, facts))[1:] == [
-        "kill 77",
-        "rm -f /r/run/kube6-ndppd.pid",
-        "mkdir -p /r/run",
-        "ndppd -d -c /r/etc/ndppd.conf -p /r/run/kube6-ndppd.pid",
-        WAIT + "/r/run/kube6-ndppd.pid",
-    ]
-
-
 def test_firewall_rules(plan: Plan) -> None:
     ctx = context(plan)
     artifact = firewall.firewall_file(ctx)
@@ -141,10 +125,6 @@ def test_firewall_boot_unit(plan: Plan) -> None:
     ]
     assert firewall.plan_boot(ctx, firewall.BootFacts(unit.content, True)).noop == (
         "kube6-firewall.service is installed and enabled"
-    )
-    lab = context(plan, services=Services.DIRECT)
-    assert firewall.plan_boot(lab, firewall.BootFacts(None, False)).noop == (
-        "no init system here: nothing loads the table at boot"
     )
 
 

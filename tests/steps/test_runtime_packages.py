@@ -9,7 +9,6 @@ from kube6.facts.system import PACKAGES_FORMAT, OsRelease
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, probe
 from kube6.steps.apt import PackageFacts, RepoFacts
-from kube6.steps.base import Services
 
 from .conftest import arun, context
 
@@ -163,17 +162,3 @@ def test_package_probe_parses_dpkg(plan: Plan) -> None:
     assert facts == PackageFacts(
         {"kubelet": "1.37.2-1.1", "kubeadm": None, "kubectl": None}, frozenset({"kubelet"})
     )
-
-
-def test_direct_services_for_the_lab(plan: Plan) -> None:
-    ctx = context(plan, services=Services.DIRECT, root="/tmp/lab/{node}")
-    assert [a.display for a in probe.start(ctx, "ndppd", probe.ServiceFacts(False, False))] == [
-        "mkdir -p /tmp/lab/node0001/run",
-        "ndppd -d -c /tmp/lab/node0001/etc/ndppd.conf -p /tmp/lab/node0001/run/kube6-ndppd.pid",
-        "sh -c 'for i in $(seq 50); do test -s \"$1\" && exit 0; sleep 0.1; done; exit 1' "
-        "kube6-wait /tmp/lab/node0001/run/kube6-ndppd.pid",
-    ]
-    assert [a.display for a in probe.stop(ctx, "ndppd", probe.ServiceFacts(True, True, "42"))] == [
-        "kill 42",
-        "rm -f /tmp/lab/node0001/run/kube6-ndppd.pid",
-    ]

@@ -42,7 +42,7 @@ def plan_helm(ctx: HostContext, facts: HelmFacts) -> StepPlan:
         return StepPlan.nothing(f"helm {HELM.version} is installed")
     tarball = helm_tarball(facts.arch)
     url = mirrors.download_url(ctx.plan.mirrors, f"{DOWNLOADS}{tarball}")
-    folder = ctx.path(HELM_DIR)
+    folder = HELM_DIR
     return StepPlan.do(
         run("install", "-d", "-m", "0755", folder),
         download(url, f"{folder}/{tarball}", why=f"helm {HELM.version}"),
@@ -62,7 +62,7 @@ def plan_helm(ctx: HostContext, facts: HelmFacts) -> StepPlan:
             "-xzf",
             f"{folder}/{tarball}",
             "-C",
-            ctx.path("/usr/local/bin"),
+            "/usr/local/bin",
             "--strip-components=1",
             f"linux-{facts.arch}/helm",
         ),

@@ -13,8 +13,8 @@ reads (its /etc, /run, /var/lib, ...) in a folder of its own:
 
 A node's own system files in those trees move too: /etc/os-release is absent under a fresh
 root, which the steps read as an unknown release (the lab tier runs no step that needs it).
-RunOptions.root rooted only what a step passed through `ctx.path`; kube6's managed paths
-(the rendered files' host paths) would be the exact set, once the lab needs that.
+The k8s tier's stand-in of a control-plane node keeps its files the same way. A namespace node
+also has no systemd: `kube6.lab.systemd.namespace_node` adds the lab's stand-in for it.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def plan_repo(
     actions: list[Action] = []
     if key is not None and not key_ok:
         actions += [
-            run("install", "-d", "-m", "0755", ctx.path(KEYRINGS)),
+            run("install", "-d", "-m", "0755", KEYRINGS),
             PutFile(keyring, key, 0o644, why=f"the signing key of {what} (from kube6.yaml)"),
         ]
     elif not facts.keyring:
@@ -73,8 +73,8 @@ def plan_repo(
                 apt_get("install", "-y", "ca-certificates", "curl", why="to fetch the key"),
             ]
         actions += [
-            run("install", "-d", "-m", "0755", ctx.path(KEYRINGS)),
-            download(key_url, ctx.path(keyring), why=f"the signing key of {what}"),
+            run("install", "-d", "-m", "0755", KEYRINGS),
+            download(key_url, keyring, why=f"the signing key of {what}"),
         ]
     if facts.sources != content:
         actions.append(PutFile(sources, content, 0o644, why=what))

@@ -135,25 +135,11 @@ class StepPlan:
         return cls(refuse=message, fix=fix)
 
 
-class Services(StrEnum):
-    """How daemons are managed: systemd on real hosts; `direct` (start the daemon with a pid
-    file) in the network-namespace lab, which has no init system."""
-
-    SYSTEMD = "systemd"
-    DIRECT = "direct"
-
-
 @dataclass(frozen=True)
 class RunOptions:
     dry_run: bool = False
     fresh: bool = False
     """Do not contact the hosts: assume every step starts from a host kube6 never touched."""
-    root: str = ""
-    """Prefix of every file path kube6 writes or reads for its configuration; `{node}` in it is
-    the node's name. Going away: the lab places a namespace node's files in its own folder
-    through its executor (kube6.lab.rooted.RootedExecutor), as the lab tier does already; the
-    k8s tier's tests, the steps' unit tests and steps/serving.py still set or read this."""
-    services: Services = Services.SYSTEMD
     ignore: frozenset[str] = frozenset()
     """Names of preflight checks whose failure does not stop the host."""
     verify: bool = True
@@ -194,10 +180,6 @@ class HostContext:
     @property
     def dry_run(self) -> bool:
         return self.state.options.dry_run
-
-    def path(self, host_path: str) -> str:
-        """Where `host_path` is on this host (under the lab's per-node root, if any)."""
-        return self.state.options.root.replace("{node}", self.node.name) + host_path
 
     def value(self, marker: str) -> str:
         """A run-time value; in a dry run an unknown one stays its named placeholder."""

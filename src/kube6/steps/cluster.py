@@ -43,7 +43,7 @@ def host_file(relative: str) -> str:
 
 
 def helm(ctx: HostContext, *args: str) -> tuple[str, ...]:
-    return (HELM, "--kubeconfig", ctx.path(ADMIN_CONF), *args)
+    return (HELM, "--kubeconfig", ADMIN_CONF, *args)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _chart_source_args(ctx: HostContext, release: Release) -> tuple[list[Action]
     if source.ca is not None:
         path = mirrors.ca_file(source.ca)
         actions.append(PutFile(path, source.ca, 0o644, why="the chart mirror's CA"))
-        args += ["--ca-file", ctx.path(path)]
+        args += ["--ca-file", path]
     return actions, [*args, *source.flags]
 
 
@@ -152,7 +152,7 @@ def helm_step(
         if values is not None:
             path = host_file(values.path.removeprefix("cluster/"))
             actions.append(PutFile(path, values.content, values.mode, why="the rendered values"))
-            args += ["--values", ctx.path(path)]
+            args += ["--values", path]
         for item in release.sets:
             args += ["--set", item]
         args += ["--wait", "--timeout", WAIT]
@@ -190,7 +190,7 @@ def chart_crds_step(
     async def read(ctx: HostContext) -> ChartCrdsFacts:
         if applies(ctx) or not await probe.exists(ctx, folder):
             return ChartCrdsFacts(False)
-        differs = await probe.exit_code(ctx, *kubectl(ctx, "diff", *apply, ctx.path(folder)))
+        differs = await probe.exit_code(ctx, *kubectl(ctx, "diff", *apply, folder))
         return ChartCrdsFacts(differs == 0)
 
     def fresh(ctx: HostContext) -> ChartCrdsFacts:
@@ -202,15 +202,15 @@ def chart_crds_step(
             return StepPlan.nothing(reason)
         if facts.current:
             return StepPlan.nothing(f"{release.chart} {release.version} is applied, unchanged")
-        actions: list[Action] = [run("rm", "-rf", ctx.path(folder))]
+        actions: list[Action] = [run("rm", "-rf", folder)]
         ca_actions, chart_args = _chart_source_args(ctx, release)
         actions += ca_actions
         args = ["template", release.name, *chart_args]
         args += ["--version", release.version, "--namespace", release.namespace]
         actions += [
-            run(*helm(ctx, *args, "--output-dir", ctx.path(folder)), why="the CRDs, as files"),
+            run(*helm(ctx, *args, "--output-dir", folder), why="the CRDs, as files"),
             run(
-                *kubectl(ctx, "apply", *apply, ctx.path(folder)),
+                *kubectl(ctx, "apply", *apply, folder),
                 why=f"{release.chart} {release.version}",
                 timeout=300,
             ),
@@ -239,7 +239,7 @@ async def _applied(
         path = host_file(relative)
         if await probe.read_text(ctx, path) != artifact.content:
             continue
-        differs = await probe.exit_code(ctx, *kubectl(ctx, *diff, "-f", ctx.path(path)))
+        differs = await probe.exit_code(ctx, *kubectl(ctx, *diff, "-f", path))
         if differs == 0:
             current.add(relative)
     return ManifestFacts(frozenset(current))
@@ -274,7 +274,7 @@ def _apply_plan(
         path = host_file(artifact.path.removeprefix("cluster/"))
         actions += [
             PutFile(path, artifact.content, artifact.mode, why=artifact.description),
-            run(*kubectl(ctx, *apply, "-f", ctx.path(path))),
+            run(*kubectl(ctx, *apply, "-f", path)),
         ]
     return StepPlan.do(*actions)
 

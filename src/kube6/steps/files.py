@@ -24,4 +24,4 @@ def missing(ctx: HostContext, file: NodeFile) -> StepPlan:
 
 def remove(ctx: HostContext, *paths: str, why: str = "") -> Action:
     """`rm -f` of host files (under the run's root)."""
-    return run("rm", "-f", *(ctx.path(p) for p in paths), why=why)
+    return run("rm", "-f", *paths, why=why)

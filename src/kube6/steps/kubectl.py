@@ -11,4 +11,4 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 
 def kubectl(ctx: HostContext, *args: str) -> tuple[str, ...]:
     """kubectl on this host with the cluster admin's kubeconfig."""
-    return ("kubectl", "--kubeconfig", ctx.path(ADMIN_CONF), *args)
+    return ("kubectl", "--kubeconfig", ADMIN_CONF, *args)

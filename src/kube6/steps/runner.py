@@ -250,7 +250,7 @@ def _learn(state: Any, values: Mapping[str, str], *, dry_run: bool) -> None:
 async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
     state = ctx.state
     if isinstance(action, PutFile):
-        path = ctx.path(action.path)
+        path = action.path
         content = action.content
         if action.filled:
             # Values captured earlier in this same step (init's token) exist only now.

@@ -8,7 +8,7 @@ from typing import Any
 
 from kube6.components.containerd import steps as runtime
 from kube6.steps import probe
-from kube6.steps.base import Action, HostContext, Services, Step, StepPlan, run
+from kube6.steps.base import Action, HostContext, Step, StepPlan, run
 from kube6.steps.files import remove
 
 
@@ -23,7 +23,7 @@ async def read_runtime(ctx: HostContext) -> RuntimeFacts:
         [p for p in (runtime.CONFIG_PATH, runtime.CRICTL_PATH) if await probe.exists(ctx, p)]
     )
     service = probe.ServiceFacts(False, False)
-    if runtime.CONFIG_PATH in files and ctx.options.services is Services.SYSTEMD:
+    if runtime.CONFIG_PATH in files:
         service = await probe.read_service(ctx, "containerd")
     return RuntimeFacts(files, service)
 

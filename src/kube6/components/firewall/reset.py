@@ -7,7 +7,7 @@ from typing import Any
 
 from kube6.components.firewall import steps as firewall
 from kube6.steps import probe
-from kube6.steps.base import Action, HostContext, Services, Step, StepPlan, run
+from kube6.steps.base import Action, HostContext, Step, StepPlan, run
 from kube6.steps.files import remove
 
 
@@ -29,11 +29,10 @@ async def read_firewall(ctx: HostContext) -> FirewallFacts:
             files.append(path)
     if unit is not None and await probe.exists(ctx, firewall.UNIT_SUFFIX):
         files.append(firewall.UNIT_SUFFIX)
-        if ctx.options.services is Services.SYSTEMD:
-            name = unit.path.rsplit("/", 1)[-1]
-            enabled = (
-                await probe.stdout(ctx, "systemctl", "is-enabled", name) or ""
-            ).strip() == "enabled"
+        name = unit.path.rsplit("/", 1)[-1]
+        enabled = (
+            await probe.stdout(ctx, "systemctl", "is-enabled", name) or ""
+        ).strip() == "enabled"
     return FirewallFacts(loaded, tuple(files), enabled)
 
 
@@ -58,7 +57,7 @@ def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
         actions.append(run("nft", "delete", "table", family, name, why="kube6's table only"))
     if facts.files:
         actions.append(remove(ctx, *facts.files))
-        if firewall.UNIT_SUFFIX in facts.files and ctx.options.services is Services.SYSTEMD:
+        if firewall.UNIT_SUFFIX in facts.files:
             actions.append(run("systemctl", "daemon-reload"))
     return StepPlan.do(*actions)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from kube6.components.firewall.render import RULESET, UNIT
 from kube6.render.base import Artifact
 from kube6.steps import files, probe
-from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, run
 
 DEFAULT_TABLE = ("inet", "kube6")
 _TABLE = re.compile(
@@ -70,7 +70,7 @@ def plan_firewall(ctx: HostContext, facts: FirewallFacts) -> StepPlan:
     actions: list[Action] = []
     if facts.file != artifact.content:
         actions.append(PutFile(path, artifact.content, artifact.mode, why="the host firewall"))
-    actions.append(run("nft", "-f", ctx.path(path), why="load it in one transaction"))
+    actions.append(run("nft", "-f", path, why="load it in one transaction"))
     return StepPlan.do(*actions)
 
 
@@ -89,7 +89,7 @@ def unit_file(ctx: HostContext) -> Artifact | None:
 
 async def read_boot(ctx: HostContext) -> BootFacts:
     artifact = unit_file(ctx)
-    if artifact is None or ctx.options.services is not Services.SYSTEMD:
+    if artifact is None:
         return BootFacts(None, False)
     name = artifact.path.rsplit("/", 1)[-1]
     enabled = await probe.stdout(ctx, "systemctl", "is-enabled", name)
@@ -107,8 +107,6 @@ def plan_boot(ctx: HostContext, facts: BootFacts) -> StepPlan:
         if not ctx.plan.firewall.enabled:
             return StepPlan.nothing(f"no firewall unit was rendered for {ctx.node.name}")
         return files.missing(ctx, UNIT)
-    if ctx.options.services is not Services.SYSTEMD:
-        return StepPlan.nothing("no init system here: nothing loads the table at boot")
     name = artifact.path.rsplit("/", 1)[-1]
     if facts.unit == artifact.content and facts.enabled:
         return StepPlan.nothing(f"{name} is installed and enabled")

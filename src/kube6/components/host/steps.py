@@ -72,7 +72,7 @@ def snapshot_action(ctx: HostContext, keys: list[str]) -> Action:
         "-c",
         _SNAPSHOT_SCRIPT,
         "kube6-snapshot",
-        ctx.path(SNAPSHOT_PATH),
+        SNAPSHOT_PATH,
         *keys,
         why="save the current values: kube6 reset restores them",
     )
@@ -157,7 +157,7 @@ def plan_sysctl(ctx: HostContext, facts: SysctlFacts) -> StepPlan:
         actions.append(PutFile(SYSCTL_PATH, rendered, 0o644, why="the settings, at every boot"))
     if changing:
         # -e: the `-` keys a host lacks are skipped (procps sysctl -p fails on them).
-        actions.append(run("sysctl", "-e", "-p", ctx.path(SYSCTL_PATH), why="the settings, now"))
+        actions.append(run("sysctl", "-e", "-p", SYSCTL_PATH, why="the settings, now"))
     return StepPlan.do(*actions)
 
 

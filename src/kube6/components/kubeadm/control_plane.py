@@ -120,7 +120,7 @@ def plan_init(ctx: HostContext, facts: InitFacts) -> StepPlan:
             fix="this is a kube6 bug: `kube6 render` should write it; please report it",
         )
     secrets = _secrets(artifact.content)
-    init = ["kubeadm", "init", "--config", ctx.path(INIT_PATH), "--skip-token-print"]
+    init = ["kubeadm", "init", "--config", INIT_PATH, "--skip-token-print"]
     why = "create the cluster (control plane, etcd, certificates)"
     if facts.initialised:
         # Preflight refuses a host with manifests, etcd data and a listening API server; every
@@ -208,7 +208,7 @@ def user_config(account: Account) -> str:
 
 async def read_kubeconfig(ctx: HostContext) -> KubeconfigFacts:
     account = await _account(ctx)
-    admin, user = ctx.path(ADMIN_CONF), ctx.path(user_config(account))
+    admin, user = ADMIN_CONF, user_config(account)
     done = await ctx.executor.run(("sha256sum", admin, user), check=False)
     hashes = parse_sha256sum(done.stdout)
     return KubeconfigFacts(account, hashes.get(admin), hashes.get(user))
@@ -228,14 +228,14 @@ def plan_kubeconfig(ctx: HostContext, facts: KubeconfigFacts) -> StepPlan:
         return StepPlan.nothing(f"{target} is the cluster admin's kubeconfig")
     owner = ("-o", facts.account.uid, "-g", facts.account.gid)
     return StepPlan.do(
-        run("install", "-d", "-m", "0700", *owner, ctx.path(f"{facts.account.home}/.kube")),
+        run("install", "-d", "-m", "0700", *owner, f"{facts.account.home}/.kube"),
         run(
             "install",
             "-m",
             "0600",
             *owner,
-            ctx.path(ADMIN_CONF),
-            ctx.path(target),
+            ADMIN_CONF,
+            target,
             why="kubectl works for you on this host",
         ),
     )

@@ -55,7 +55,7 @@ async def read_credentials(ctx: HostContext) -> CredentialFacts:
         executor = ctx.state.executors.get(name)
         if executor is None:
             continue  # not part of this run (--node)
-        done = await executor.run(("test", "-e", ctx.path(KUBELET_CONF)), check=False)
+        done = await executor.run(("test", "-e", KUBELET_CONF), check=False)
         if not done.ok:
             pending.append(name)
     return CredentialFacts(
@@ -144,7 +144,7 @@ def plan_join(ctx: HostContext, facts: JoinFacts) -> StepPlan:
             filled=True,
         ),
         Exec(
-            Command(("kubeadm", "join", "--config", ctx.path(JOIN_PATH))),
+            Command(("kubeadm", "join", "--config", JOIN_PATH)),
             why="join the cluster",
             secret_output=True,
         ),

@@ -60,9 +60,7 @@ def plan_cluster(ctx: HostContext, facts: ClusterFacts) -> StepPlan:
             run("kubeadm", "reset", "-f", why="stop kubelet, remove etcd data, certificates")
         )
     if facts.leftovers:
-        actions.append(
-            run("rm", "-rf", *(ctx.path(p) for p in facts.leftovers), why="kube6's files")
-        )
+        actions.append(run("rm", "-rf", *facts.leftovers, why="kube6's files"))
     actions += [
         run("nft", "delete", "table", family, name, why="left by the cluster's dataplane")
         for family, name in facts.tables

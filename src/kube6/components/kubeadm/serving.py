@@ -183,16 +183,12 @@ class ServingFacts:
     """Nodes of this run that have joined and whose kubelet has no serving certificate yet."""
 
 
-def _node_path(ctx: HostContext, node: str, host_path: str) -> str:
-    return ctx.state.options.root.replace("{node}", node) + host_path
-
-
 async def _read_once(ctx: HostContext) -> ServingFacts:
     missing = []
     for name, executor in ctx.state.executors.items():
         # A node that has not joined has no kubelet to ask: that is join's failure, not ours.
-        joined = ("test", "-e", _node_path(ctx, name, KUBELET_CONF))
-        have = ("test", "-e", _node_path(ctx, name, SERVING_CERT))
+        joined = ("test", "-e", KUBELET_CONF)
+        have = ("test", "-e", SERVING_CERT)
         if (await executor.run(joined, check=False)).ok and not (
             await executor.run(have, check=False)
         ).ok:

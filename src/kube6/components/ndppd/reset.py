@@ -7,7 +7,7 @@ from typing import Any
 
 from kube6.components.ndppd import steps as routing
 from kube6.steps import probe
-from kube6.steps.base import Action, HostContext, Services, Step, StepPlan, run
+from kube6.steps.base import Action, HostContext, Step, StepPlan, run
 from kube6.steps.files import remove
 
 
@@ -22,13 +22,13 @@ async def read_routing(ctx: HostContext) -> RoutingFacts:
     return RoutingFacts(
         await probe.read_service(ctx, routing.SERVICE),
         await probe.exists(ctx, routing.CONFIG_PATH),
-        ctx.options.services is Services.SYSTEMD and await probe.exists(ctx, routing.DROPIN_PATH),
+        await probe.exists(ctx, routing.DROPIN_PATH),
     )
 
 
 def fresh_routing(ctx: HostContext) -> RoutingFacts:
     present = bool(ctx.node.ndp_rules)
-    return RoutingFacts(probe.ServiceFacts(present, present, None), present)
+    return RoutingFacts(probe.ServiceFacts(present, present), present)
 
 
 def plan_routing(ctx: HostContext, facts: RoutingFacts) -> StepPlan:

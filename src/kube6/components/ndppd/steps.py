@@ -13,7 +13,7 @@ from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
 from kube6.routing import strategy
 from kube6.steps import apt, files, probe
-from kube6.steps.base import Action, HostContext, PutFile, Services, Step, StepPlan, run
+from kube6.steps.base import Action, HostContext, PutFile, Step, StepPlan, run
 
 CONFIG_PATH, DROPIN_PATH = CONFIG.path, DROPIN.path
 SERVICE = "ndppd"
@@ -124,10 +124,9 @@ def plan_config(ctx: HostContext, facts: ConfigFacts) -> StepPlan:
         return files.missing(ctx, CONFIG)
     actions: list[Action] = []
     dropin = files.rendered(ctx, DROPIN)
-    systemd = ctx.options.services is Services.SYSTEMD
-    if systemd and dropin is None:
+    if dropin is None:
         return files.missing(ctx, DROPIN)
-    if systemd and dropin is not None and facts.dropin != dropin.content:
+    if facts.dropin != dropin.content:
         actions += [
             PutFile(DROPIN_PATH, dropin.content, dropin.mode, why="restart ndppd if it dies"),
             run("systemctl", "daemon-reload", why="systemd reads the drop-in"),
