@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from kube6.lab.core import program, teardown_namespaces
 from kube6.lab.layout import confined, namespace_name
+from kube6.lab.machine import teardown_namespaces
+from kube6.lab.process import program
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from tests.e2e.world import serve  # noqa: E402
 
 from kube6.components.kubeadm.render import INIT_PATH, JOIN_PATH  # noqa: E402
 from kube6.components.registry import render_all  # noqa: E402
-from kube6.lab import Lab, nodes  # noqa: E402
+from kube6.lab import Lab, cgroups, nodes  # noqa: E402
 from kube6.lab.layout import NAT64_PREFIX  # noqa: E402
 from kube6.plan import make_plan  # noqa: E402
 from kube6.plan.model import Plan  # noqa: E402
@@ -183,7 +183,7 @@ def measure_up(cluster: Cluster) -> dict[str, Any]:
 
 
 def measure_memory(cluster: Cluster) -> dict[str, dict[str, int] | None]:
-    return {n.name: nodes.memory_use(cluster.lab.lab_id, n.name) for n in cluster.plan.nodes}
+    return {n.name: cgroups.memory_use(cluster.lab.lab_id, n.name) for n in cluster.plan.nodes}
 
 
 def measure_plain_kubeadm(cluster: Cluster) -> dict[str, float]:

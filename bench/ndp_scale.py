@@ -47,7 +47,7 @@ from _common import Stats, ensure_programs, machine, require_root, stats
 from kube6 import net
 from kube6.components.ndppd import render as ndppd_renderer
 from kube6.lab import Lab
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.plan import make_plan
 from kube6.spec import example
 

@@ -36,7 +36,7 @@ from kube6.checks import ArtifactHost
 from kube6.checks.runner import check_hosts
 from kube6.execute import Executor, SshExecutor
 from kube6.lab import IPV6_NAME, Lab
-from kube6.lab.core import in_namespace, program
+from kube6.lab.process import in_namespace, program
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data

@@ -406,13 +406,13 @@ print(json.dumps([
 
 
 # A partial mirror of Debian's archive for what kube6 up installs from the distribution (ndppd,
-# routing/install) on the lab's nodes: their own sources lines (kube6.lab.nodes.SOURCES), with
+# routing/install) on the lab's nodes: their own sources lines (kube6.lab.rootfs.SOURCES), with
 # Debian's signed InRelease and index files unchanged, so a node keeps its stock sources and
 # keyring and only the host changes. Refreshed when an InRelease is within 2 days of its
 # Valid-Until (bookworm-security's is a week), or when the sources or packages change.
 build_debian_mirror() {
   local sources packages status="" stamp key tmp="$CACHE/apt/.tmp.debian" rootfs d result
-  sources=$(cd "$REPO_ROOT" && python3 -c 'import json,sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(json.dumps(list(nodes.SOURCES)))')
+  sources=$(cd "$REPO_ROOT" && python3 -c 'import json,sys; sys.path.insert(0, "src"); from kube6.lab import rootfs; print(json.dumps(list(rootfs.SOURCES)))')
   packages=$(cd "$REPO_ROOT" && python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.components.ndppd import steps; print(steps.SERVICE)')
   rootfs=$(cd "$REPO_ROOT" && KUBE6_E2E_CACHE="$CACHE" python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(nodes.default_rootfs())')
   if [[ -f "$rootfs" ]]; then

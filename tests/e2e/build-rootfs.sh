@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian 12 rootfs that the lab's real nodes boot (`kube6 lab up --real-nodes`,
 # tests/e2e), unless it is cached: ${KUBE6_E2E_CACHE:-~/.cache/kube6-e2e}/rootfs/
-# debian-12-<key>.tar, <key> naming its package list (kube6.lab.nodes.PACKAGES: what a
+# debian-12-<key>.tar, <key> naming its package list (kube6.lab.rootfs.PACKAGES: what a
 # provider's fresh Debian server has, nothing of Kubernetes). mmdebstrap fetches the packages
 # from deb.debian.org. Also installs what real nodes need on this machine (systemd-container,
 # mmdebstrap), and records the tarball in the cache's manifest.json.

@@ -473,10 +473,11 @@ def test_debian_mirror_serves_ndppd_to_the_nodes_stock_sources(
     (Debian's signatures, by-hash) and installs kube6's routing package on the rootfs."""
     from kube6.components.ndppd import steps as routing
     from kube6.lab import nodes
+    from kube6.lab.rootfs import SOURCES
 
     mirrors = {e["url"]: e for e in artifacts.read_index(cache, "apt") if "debian.org" in e["url"]}
     lines = []
-    for line in nodes.SOURCES:
+    for line in SOURCES:
         url = line.split()[1]
         assert url in mirrors, f"no mirror of {url} in apt/index.json"
         lines.append(line.replace(url, f"{http_server}/{mirrors[url]['path']}"))

@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from kube6.cli.app import run
-from kube6.lab import Lab, LabError, down, lab_namespaces, nodes
-from kube6.lab.core import in_namespace
+from kube6.lab import Lab, LabError, cgroups, down, lab_namespaces, node_config, nodes
+from kube6.lab.process import in_namespace
+from kube6.lab.rootfs import RootfsError
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -136,7 +137,7 @@ def test_proc_sys_is_read_only_outside_net(real_lab: Lab, before: dict[str, str]
         assert "Read-only file system" in out, out
     # kubelet finds its values and has nothing to write; the machine keeps its own.
     _, overcommit = _ssh(real_lab, "cat", "/proc/sys/vm/overcommit_memory")
-    assert overcommit.strip() == nodes.KUBELET_SYSCTLS["vm.overcommit_memory"]
+    assert overcommit.strip() == node_config.KUBELET_SYSCTLS["vm.overcommit_memory"]
     # Per network namespace: the node's own to set.
     code, out = _ssh(real_lab, "sysctl", "-w", "net.ipv6.conf.eth0.accept_ra=2")
     assert code == 0, out
@@ -172,11 +173,11 @@ def test_cgroups_are_the_nodes_own_and_writable_inside_it(real_lab: Lab) -> None
         "mkdir /sys/fs/cgroup/memory/probe && rmdir /sys/fs/cgroup/memory/probe",
     )
     assert code == 0, out
-    cgroups = nodes.lab_cgroups(real_lab.lab_id)
-    assert cgroups
-    assert all(p.name == f"kube6-lab-{real_lab.lab_id}-node0001" for p in cgroups)
+    found = cgroups.lab_cgroups(real_lab.lab_id)
+    assert found
+    assert all(p.name == f"kube6-lab-{real_lab.lab_id}-node0001" for p in found)
     leader = real_lab.real["node0001"].leader
-    assert any(leader in nodes.cgroup_pids(p) for p in cgroups)
+    assert any(leader in cgroups.cgroup_pids(p) for p in found)
 
 
 def test_kube6_check_runs_over_ssh(real_lab: Lab, tmp_path: Path) -> None:
@@ -239,7 +240,7 @@ def test_lab_up_real_nodes_status_and_down_as_a_user_runs_them(
     finally:
         assert run(["lab", "down", lab_id]) == 0
     assert f"removed lab(s): {lab_id}" in capsys.readouterr().out
-    assert not nodes.lab_cgroups(lab_id)
+    assert not cgroups.lab_cgroups(lab_id)
     assert lab_id not in lab_namespaces()
 
 
@@ -287,7 +288,7 @@ def test_a_failure_halfway_through_boot_leaves_nothing(
 
     def stuck(node: nodes.RealNode, timeout: float) -> str:
         assert node.alive()
-        assert nodes.lab_cgroups(lab.lab_id)
+        assert cgroups.lab_cgroups(lab.lab_id)
         raise nodes.NodeError("the node did not boot (made up by the test)")
 
     monkeypatch.setattr(nodes, "wait_booted", stuck)
@@ -315,7 +316,7 @@ def test_down_by_id_removes_a_lab_left_running(
 
 def test_a_lab_without_the_rootfs_says_how_to_build_it(one_node: Plan, tmp_path: Path) -> None:
     lab = Lab(one_node, real_nodes=True, rootfs=tmp_path / "missing.tar")
-    with pytest.raises(nodes.NodeError, match=r"build-rootfs\.sh"):
+    with pytest.raises(RootfsError, match=r"build-rootfs\.sh"):
         lab.up()
     assert not lab.workdir.exists()
 
@@ -327,7 +328,7 @@ def test_real_nodes_refuse_the_labs_own_ndp_proxy(rootfs: Path, one_node: Plan) 
 
 def _assert_gone(lab: Lab) -> None:
     assert lab.lab_id not in lab_namespaces()
-    assert not nodes.lab_cgroups(lab.lab_id), "node cgroups left"
+    assert not cgroups.lab_cgroups(lab.lab_id), "node cgroups left"
     assert not nodes.lab_mounts(lab.workdir), "node mounts left"
     assert not lab.workdir.exists()
     nspawns = subprocess.run(

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from kube6.lab import Lab
-from kube6.lab.core import in_namespace
 from kube6.lab.layout import INTERNET_HOST
+from kube6.lab.process import in_namespace
 
 from .artifacts import Reference, crane, load_images, read_index, require
 

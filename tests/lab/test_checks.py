@@ -19,7 +19,7 @@ from kube6.checks import ArtifactHost, CheckResult, Status, artifact_hosts
 from kube6.checks.runner import check_hosts
 from kube6.execute import Executor
 from kube6.lab import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, IPV6_NAME, Lab
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data

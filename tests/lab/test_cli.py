@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kube6.cli.app import run
-from kube6.lab import Lab, core, lab_namespaces
-from kube6.lab.core import workdir_of
+from kube6.lab import Lab, lab_namespaces, machine
+from kube6.lab.machine import workdir_of
 from kube6.plan.model import Plan
 from kube6.spec import EXAMPLE_YAML
 
@@ -85,7 +85,7 @@ def test_up_with_an_unknown_link_model_is_a_usage_error_before_anything(
 def _unused_id() -> str:
     while True:
         candidate = secrets.token_hex(2)
-        if candidate not in core.lab_ids():
+        if candidate not in machine.lab_ids():
             return candidate
 
 
@@ -118,10 +118,10 @@ def test_down_all_removes_every_lab(
     workdir_of(leftover).mkdir()  # what a killed run leaves when its namespaces are gone
     try:
         mine = sorted([lab.lab_id, leftover])
-        assert set(mine) <= set(core.lab_ids())  # found for real, by namespace and by folder
+        assert set(mine) <= set(machine.lab_ids())  # found for real, by namespace and by folder
         # Stands in for a machine on which these are the only labs: other sessions' test runs
         # share this one, and a real --all would remove their labs under them.
-        monkeypatch.setattr(core, "lab_ids", lambda: mine)
+        monkeypatch.setattr(machine, "lab_ids", lambda: mine)
         assert run(["lab", "down", "--all"]) == 0
         assert f"removed lab(s): {', '.join(mine)}" in capsys.readouterr().out
         for daemon in lab.daemons.values():

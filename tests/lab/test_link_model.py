@@ -19,7 +19,7 @@ from kube6.execute import Executor
 from kube6.facts.link import gather_link
 from kube6.init_detect import detect
 from kube6.lab import Lab
-from kube6.lab.core import SBIN, in_namespace, program
+from kube6.lab.process import SBIN, in_namespace, program
 from kube6.modes import LinkModel as LabLink
 from kube6.modes import RoutingMode
 from kube6.plan import make_plan

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from kube6.components.host.render import GC_THRESH, sysctl_conf
-from kube6.lab.core import teardown_namespaces
 from kube6.lab.layout import namespace_name
+from kube6.lab.machine import teardown_namespaces
 from kube6.plan.model import Plan
 
 from ..conftest import unverified

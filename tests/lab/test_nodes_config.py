@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kube6.cli.app import run
-from kube6.lab import nodes
+from kube6.lab import cgroups, node_config, nodes, rootfs
 from kube6.lab.layout import RESOLVER, NodeLink, layout, setup_commands
 from kube6.plan import make_plan
 from kube6.spec import from_data
@@ -52,38 +52,38 @@ cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
 
 def test_the_rootfs_is_a_fresh_server_without_kubernetes() -> None:
     for needed in ("systemd", "systemd-sysv", "openssh-server", "iproute2", "nftables", "sudo"):
-        assert needed in nodes.PACKAGES
+        assert needed in rootfs.PACKAGES
     kubernetes = ("kube", "containerd", "runc", "cri-", "crictl", "ndppd", "calico", "helm")
-    assert not [p for p in nodes.PACKAGES if p.startswith(kubernetes)]
+    assert not [p for p in rootfs.PACKAGES if p.startswith(kubernetes)]
 
 
 def test_the_rootfs_is_named_by_what_goes_into_it() -> None:
-    key = nodes.rootfs_key()
+    key = rootfs.rootfs_key()
     assert len(key) == 12
-    assert key == nodes.rootfs_key()
-    assert nodes.rootfs_key(packages=(*nodes.PACKAGES, "vim")) != key
-    assert nodes.rootfs_key(packages=tuple(reversed(nodes.PACKAGES))) == key
-    assert nodes.rootfs_tarball(Path("/c")) == Path(f"/c/rootfs/debian-12-{key}.tar")
+    assert key == rootfs.rootfs_key()
+    assert rootfs.rootfs_key(packages=(*rootfs.PACKAGES, "vim")) != key
+    assert rootfs.rootfs_key(packages=tuple(reversed(rootfs.PACKAGES))) == key
+    assert rootfs.rootfs_tarball(Path("/c")) == Path(f"/c/rootfs/debian-12-{key}.tar")
 
 
 def test_the_cache_and_the_rootfs_come_from_the_environment() -> None:
-    assert nodes.cache_dir({"KUBE6_E2E_CACHE": "/x"}) == Path("/x")
-    assert nodes.cache_dir({}) == Path.home() / ".cache" / "kube6-e2e"
-    assert nodes.default_rootfs({"KUBE6_E2E_CACHE": "/x"}) == nodes.rootfs_tarball(Path("/x"))
+    assert rootfs.cache_dir({"KUBE6_E2E_CACHE": "/x"}) == Path("/x")
+    assert rootfs.cache_dir({}) == Path.home() / ".cache" / "kube6-e2e"
+    assert nodes.default_rootfs({"KUBE6_E2E_CACHE": "/x"}) == rootfs.rootfs_tarball(Path("/x"))
     assert nodes.default_rootfs({"KUBE6_LAB_ROOTFS": "/mine.tar"}) == Path("/mine.tar")
 
 
 def test_mmdebstrap_builds_minbase_plus_the_packages_as_a_tarball() -> None:
-    argv = nodes.mmdebstrap_argv(Path("/out.tar"))
+    argv = rootfs.mmdebstrap_argv(Path("/out.tar"))
     assert argv[:2] == ("mmdebstrap", "--variant=minbase")
-    assert argv[2] == "--include=" + ",".join(sorted(nodes.PACKAGES))
+    assert argv[2] == "--include=" + ",".join(sorted(rootfs.PACKAGES))
     assert argv[4:6] == ("bookworm", "/out.tar")
     assert "deb http://deb.debian.org/debian-security bookworm-security main" in argv
 
 
 def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> None:
-    dirs = nodes.node_dirs(Path("/tmp/kube6-lab-1a2b"), "node0001")
-    argv = nodes.nspawn_argv(dirs, LINK)
+    dirs = node_config.node_dirs(Path("/tmp/kube6-lab-1a2b"), "node0001")
+    argv = node_config.nspawn_argv(dirs, LINK)
     assert argv[0] == "systemd-nspawn"
     assert "--boot" in argv
     assert "--network-namespace-path=/run/netns/k6-1a2b-node0001" in argv
@@ -99,22 +99,22 @@ def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> N
     assert "--tmpfs=/sys/fs/bpf" in argv  # calico-node's hostPath, the node's own
     assert "--capability=CAP_NET_ADMIN,CAP_SYSLOG,CAP_IPC_LOCK" in argv
     assert "--bind-ro=/lib/modules" not in argv
-    assert "--bind-ro=/lib/modules" in nodes.nspawn_argv(dirs, LINK, modules=True)
+    assert "--bind-ro=/lib/modules" in node_config.nspawn_argv(dirs, LINK, modules=True)
     # Nothing writable under /proc or /sys comes from a bind, and only /proc/sys/net is
     # writable by nspawn's own choice.
     assert not [a for a in argv if a.startswith("--bind=") and ":/proc" in a]
     assert not [a for a in argv if a.startswith("--bind=") and ":/sys" in a]
-    assert nodes.NSPAWN_ENV == {
+    assert node_config.NSPAWN_ENV == {
         "SYSTEMD_SECCOMP": "0",
         "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network",
     }
-    assert nodes.KUBELET_SYSCTLS["vm.overcommit_memory"] == "1"
-    assert nodes.KUBELET_SYSCTLS["kernel.panic"] == "10"
+    assert node_config.KUBELET_SYSCTLS["vm.overcommit_memory"] == "1"
+    assert node_config.KUBELET_SYSCTLS["kernel.panic"] == "10"
 
 
 def test_each_node_has_its_own_writable_layer_in_the_labs_folder() -> None:
-    dirs = nodes.node_dirs(Path("/w"), "node0001")
-    assert nodes.overlay_argv(Path("/cache/tree"), dirs) == (
+    dirs = node_config.node_dirs(Path("/w"), "node0001")
+    assert node_config.overlay_argv(Path("/cache/tree"), dirs) == (
         "mount",
         "-t",
         "overlay",
@@ -126,7 +126,7 @@ def test_each_node_has_its_own_writable_layer_in_the_labs_folder() -> None:
 
 
 def test_the_node_is_configured_as_a_provider_configures_a_new_server() -> None:
-    files = nodes.node_files(LINK, "ssh-ed25519 AAAA lab\n", "0" * 32)
+    files = node_config.node_files(LINK, "ssh-ed25519 AAAA lab\n", "0" * 32)
     assert files["etc/hostname"] == "node0001\n"
     assert f"nameserver {RESOLVER}\n" in files["etc/resolv.conf"]
     assert "2001:db8:1234:5678::1\tnode0001" in files["etc/hosts"]
@@ -135,18 +135,18 @@ def test_the_node_is_configured_as_a_provider_configures_a_new_server() -> None:
 
 
 def test_node_cgroups_sit_under_the_launchers_in_every_hierarchy() -> None:
-    found = nodes.cgroup_hierarchies(PROC_CGROUP, MOUNTS)
+    found = cgroups.cgroup_hierarchies(PROC_CGROUP, MOUNTS)
     by_names = {h.names: h for h in found}
     assert set(by_names) == {"name=systemd", "memory", "cpu,cpuacct", ""}
-    name = nodes.cgroup_name("1a2b", "node0001")
+    name = cgroups.cgroup_name("1a2b", "node0001")
     assert by_names["memory"].node_cgroup(name) == Path(
         "/sys/fs/cgroup/memory/process_api/e0a5/kube6-lab-1a2b-node0001"
     )
     assert by_names[""].node_cgroup(name) == Path("/sys/fs/cgroup/unified/kube6-lab-1a2b-node0001")
     # Only the v1 controllers are remounted writable inside the node (nspawn mounts them
     # read-only); name=systemd and v2 it already gives the node writable.
-    assert nodes.remount_targets(found) == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct"]
-    assert nodes.remount_argv(42, "/sys/fs/cgroup/memory") == (
+    assert cgroups.remount_targets(found) == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct"]
+    assert node_config.remount_argv(42, "/sys/fs/cgroup/memory") == (
         "nsenter",
         "--target=42",
         "--mount",

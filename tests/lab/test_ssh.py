@@ -10,7 +10,7 @@ import pytest
 from kube6.execute import SshExecutor, run_on_hosts
 from kube6.execute.base import ConnectError, Executor
 from kube6.lab import Lab
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.plan.model import Plan
 
 pytestmark = pytest.mark.lab

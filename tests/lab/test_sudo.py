@@ -26,7 +26,7 @@ from kube6.checks.runner import check_hosts
 from kube6.errors import CommandError
 from kube6.execute import Command, Executor, PrivilegeError, SshExecutor
 from kube6.lab import Lab
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.plan.model import Plan
 
 pytestmark = pytest.mark.lab

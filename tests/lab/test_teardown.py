@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kube6.lab import Lab, LabError, down, lab_namespaces
-from kube6.lab.core import NETNS_ETC, namespace_pids
+from kube6.lab.machine import NETNS_ETC, namespace_pids
 from kube6.plan.model import Plan
 
 pytestmark = pytest.mark.lab

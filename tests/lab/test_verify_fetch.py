@@ -24,7 +24,7 @@ from kube6.cli import run
 from kube6.execute import SshExecutor
 from kube6.execute.base import Executor
 from kube6.lab import Lab
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan

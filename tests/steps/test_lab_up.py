@@ -25,7 +25,7 @@ from kube6.components.registry import RESET_STEPS, UP_STEPS, make_contexts
 from kube6.execute.base import Executor
 from kube6.facts import gather
 from kube6.lab import Lab, lab_namespaces, missing_programs
-from kube6.lab.core import in_namespace
+from kube6.lab.process import in_namespace
 from kube6.lab.systemd import namespace_node
 from kube6.plan import make_plan
 from kube6.plan.model import Plan

@@ -94,7 +94,9 @@ def up(
     """Build a lab for the spec's nodes and leave it running (`kube6 lab down ID` removes it)."""
     # The lab (and the plan it needs) loads when a lab command runs, not for `kube6 --help`.
     from kube6.lab import nodes
-    from kube6.lab.core import Lab, require_root
+    from kube6.lab.core import Lab
+    from kube6.lab.process import require_root
+    from kube6.lab.rootfs import build_rootfs
 
     if real_nodes and (pods or ndppd):
         raise UsageError(
@@ -113,7 +115,7 @@ def up(
         tarball = nodes.default_rootfs()
         if not tarball.exists():
             stderr.print(f"building the nodes' rootfs with mmdebstrap into {tarball} ...")
-        rootfs = nodes.build_rootfs(tarball)
+        rootfs = build_rootfs(tarball)
     lab = Lab(
         plan,
         nat64=nat64,
@@ -207,7 +209,7 @@ def down(
     machine, and removing them breaks those runs. --all removes every lab (`k6-<id>-*`
     namespaces, /tmp/kube6-lab-<id>), leftovers of interrupted runs included.
     """
-    from kube6.lab import core
+    from kube6.lab import machine, process
     from kube6.lab.layout import LAB_ID
 
     if lab_id is not None and all_labs:
@@ -228,14 +230,14 @@ def down(
             f"{lab_id!r} is not a lab id (4 hex digits); labs on this machine: {listed}",
             fix=f"give an id that `kube6 lab status` lists (`kube6 lab down {example}`)",
         )
-    core.require_root()
+    process.require_root()
     if lab_id is None:
-        removed = core.down_all()
+        removed = machine.down_all()
         if removed:
             stdout.print("removed lab(s): " + ", ".join(removed))
         else:
             stderr.print("no lab to remove")
-    elif core.down(lab_id):
+    elif machine.down(lab_id):
         stdout.print(f"removed lab(s): {lab_id}")
     else:
         stderr.print(f"no lab {lab_id} on this machine: nothing to remove")
@@ -251,19 +253,19 @@ def rootfs_cmd(
     nftables, ...; nothing of Kubernetes) into $KUBE6_E2E_CACHE/rootfs (default
     ~/.cache/kube6-e2e), named by its package list. `kube6 lab up --real-nodes` does this too.
     """
-    from kube6.lab import nodes
-    from kube6.lab.core import require_root
+    from kube6.lab import rootfs
+    from kube6.lab.process import require_root
 
     require_root()
-    tarball = nodes.rootfs_tarball(nodes.cache_dir())
+    tarball = rootfs.rootfs_tarball(rootfs.cache_dir())
     built = not tarball.exists()
-    nodes.build_rootfs(tarball)
+    rootfs.build_rootfs(tarball)
     info = {
         "path": str(tarball),
-        "key": nodes.rootfs_key(),
-        "suite": nodes.SUITE,
-        "packages": list(nodes.PACKAGES),
-        "sources": list(nodes.SOURCES),
+        "key": rootfs.rootfs_key(),
+        "suite": rootfs.SUITE,
+        "packages": list(rootfs.PACKAGES),
+        "sources": list(rootfs.SOURCES),
         "built": built,
     }
     if output is Output.JSON:
@@ -274,9 +276,9 @@ def rootfs_cmd(
 
 def _labs_here() -> tuple[str, str]:
     """The lab ids on this machine for a message ("none"), and one for an example command."""
-    from kube6.lab import core
+    from kube6.lab import machine
 
-    present = core.lab_ids()
+    present = machine.lab_ids()
     return (", ".join(present) if present else "none"), (present[0] if present else "1a2b")
 
 
@@ -284,11 +286,11 @@ def _labs_here() -> tuple[str, str]:
 def status() -> None:
     """List the labs on this machine: namespaces and the processes in each, and the folders
     that interrupted runs left (`kube6 lab down ID` removes both)."""
-    from kube6.lab import core
+    from kube6.lab import machine, process
 
-    core.require_root()
-    labs = core.lab_namespaces()
-    folders = core.lab_folders()
+    process.require_root()
+    labs = machine.lab_namespaces()
+    folders = machine.lab_folders()
     if not labs and not folders:
         stdout.print("no lab is running")
         return
@@ -297,15 +299,15 @@ def status() -> None:
         if not namespaces:
             # A killed run, or a lab whose `up` has taken its id but not built anything yet.
             stdout.print(
-                f"lab {lab_id}: leftover folder, no namespaces ({core.workdir_of(lab_id)}; "
+                f"lab {lab_id}: leftover folder, no namespaces ({machine.workdir_of(lab_id)}; "
                 f"`kube6 lab down {lab_id}` removes it)"
             )
             continue
-        state = _state(core.workdir_of(lab_id) / "state.json")
+        state = _state(machine.workdir_of(lab_id) / "state.json")
         nodes = ", ".join(f"{k} {v}" for k, v in state.get("nodes", {}).items())
         stdout.print(f"lab {lab_id}" + (f": {nodes}" if nodes else ""))
         for ns in sorted(namespaces):
-            stdout.print(f"  {ns}: {_processes(core.namespace_pids(ns)) or '-'}")
+            stdout.print(f"  {ns}: {_processes(machine.namespace_pids(ns)) or '-'}")
 
 
 def _processes(pids: list[int]) -> str:

@@ -3,15 +3,7 @@
 `Lab(plan)` builds it; see `kube6.lab.core` for the API and `kube6.lab.layout` for the addresses.
 """
 
-from kube6.lab.core import (
-    Daemon,
-    Lab,
-    LabError,
-    down,
-    in_namespace,
-    lab_namespaces,
-    missing_programs,
-)
+from kube6.lab.core import Lab
 from kube6.lab.layout import (
     INTERNET_HOST,
     IPV4_HOST,
@@ -24,6 +16,8 @@ from kube6.lab.layout import (
     NodeLink,
     Pod,
 )
+from kube6.lab.machine import down, lab_namespaces
+from kube6.lab.process import Daemon, LabError, in_namespace, missing_programs
 
 __all__ = [
     "INTERNET_HOST",

@@ -12,8 +12,10 @@ process left in its namespaces, deletes the namespaces, their /etc/netns files a
 directory, even after a failure halfway through `up`.
 
 Longer than 400 lines: the Lab is one object whose daemons (router, resolver, NAT64, sshd,
-ndppd, real nodes) share one lifetime and one teardown; the pure parts are in layout.py,
-configs.py and nodes.py already.
+ndppd, real nodes) share one lifetime and one teardown. What is not the Lab object is
+elsewhere: the pure addresses and configs (layout.py, configs.py), running programs and
+daemons (process.py), the real nodes (nodes.py and the modules it names), and finding and
+removing labs by id (machine.py).
 """
 
 from __future__ import annotations
@@ -22,28 +24,21 @@ import contextlib
 import functools
 import json
 import logging
-import os
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
 
 from kube6.components.ndppd.render import render as render_ndppd
-from kube6.errors import Kube6Error
 from kube6.execute import NetnsExecutor, SshExecutor
-from kube6.lab import configs, nodes
+from kube6.lab import configs, nodes, rootfs
 from kube6.lab.layout import (
     AUTH_PORT,
-    LAB_ID,
     LISTEN_PORTS,
     RESOLVER,
     Layout,
@@ -58,98 +53,24 @@ from kube6.lab.layout import (
     setup_commands,
     tayga_commands,
 )
+from kube6.lab.machine import NETNS_ETC, free_lab_id, teardown_namespaces, workdir_of
+from kube6.lab.process import (
+    INSTALL_HINT,
+    Daemon,
+    LabError,
+    absolute,
+    keygen,
+    missing_programs,
+    program,
+    require_root,
+    wait_for,
+)
 from kube6.modes import LinkModel
 from kube6.plan.model import Plan
 
 log = logging.getLogger("kube6.lab")
 
-NETNS_ETC = Path("/etc/netns")
-"""`ip netns exec NS` binds /etc/netns/NS/<file> over /etc/<file>: the nodes' resolv.conf."""
-
-REQUIRED_PROGRAMS = (
-    "ip",
-    "sysctl",
-    "ss",
-    "ping",
-    "nc",
-    "dig",
-    "ndppd",
-    "tayga",
-    "unbound",
-    "sshd",
-    "ssh-keygen",
-)
-INSTALL_HINT = "run `tests/lab/install-packages.sh` as root (Debian/Ubuntu packages)"
-
 Address = IPv6Address | IPv4Address | str
-T = TypeVar("T")
-
-
-class LabError(Kube6Error):
-    """The lab could not be built or a lab command failed."""
-
-
-def workdir_of(lab_id: str) -> Path:
-    """Where a lab keeps configs, keys and daemon logs: /tmp/kube6-lab-<id>."""
-    return Path(tempfile.gettempdir()) / f"kube6-lab-{lab_id}"
-
-
-def program(name: str) -> str:
-    """The absolute path of `name`, also in the sbin directories that a user's PATH may lack."""
-    if name.startswith("/"):
-        return name
-    return shutil.which(name) or shutil.which(name, path=SBIN) or name
-
-
-SBIN = "/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
-
-
-def missing_programs() -> list[str]:
-    """Programs the lab runs that are not installed."""
-    return [p for p in REQUIRED_PROGRAMS if not program(p).startswith("/")]
-
-
-def require_root() -> None:
-    """Raise a LabError that says how to run the lab unless this process is root."""
-    if os.geteuid() != 0:
-        raise LabError(
-            "the lab creates network namespaces and runs daemons in them, which needs root",
-            fix="run it as root (e.g. `sudo kube6 lab up`), on a machine you may experiment on",
-        )
-
-
-@dataclass
-class Daemon:
-    """A daemon the lab started inside one of its namespaces."""
-
-    name: str
-    namespace: str
-    argv: tuple[str, ...]
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def output(self, limit: int = 4000) -> str:
-        """The end of the daemon's stdout and stderr."""
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 3.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
 
 
 @dataclass
@@ -171,7 +92,7 @@ class Lab:
 
     `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
     its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
-    (default: the cached one, `nodes.rootfs_tarball`); kube6 then reaches it over SSH like a
+    (default: the cached one, `nodes.default_rootfs`); kube6 then reaches it over SSH like a
     server, and `kube6 up` installs everything else. The lab runs no sshd or ndppd of its own
     in such nodes.
     """
@@ -200,7 +121,7 @@ class Lab:
 
     def __post_init__(self) -> None:
         self._chosen = bool(self.lab_id)
-        self._use_id(self.lab_id or _free_lab_id())
+        self._use_id(self.lab_id or free_lab_id())
 
     def _use_id(self, lab_id: str) -> None:
         self.lab_id = lab_id
@@ -298,7 +219,7 @@ class Lab:
                     fix="build the lab with ndppd=False (`kube6 lab up --real-nodes` does)",
                 )
             # Before anything is built: a missing rootfs is a clear error, not a teardown.
-            self._tree = nodes.rootfs_tree(self.rootfs or nodes.default_rootfs())
+            self._tree = rootfs.rootfs_tree(self.rootfs or nodes.default_rootfs())
         while True:
             try:
                 # The work directory is the lock on the id: mkdir is atomic.
@@ -311,7 +232,7 @@ class Lab:
                         "not cleaned",
                         fix=f"run `kube6 lab down {self.lab_id}` as root",
                     ) from None
-                self._use_id(_free_lab_id())  # another process took it a moment ago
+                self._use_id(free_lab_id())  # another process took it a moment ago
         try:
             self._build()
         except BaseException:
@@ -395,7 +316,7 @@ class Lab:
         log.debug("lab: %s", " ".join(argv))
         try:
             result = subprocess.run(
-                _absolute(argv), capture_output=True, text=True, timeout=timeout, check=False
+                absolute(argv), capture_output=True, text=True, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"{' '.join(argv)} did not finish within {timeout:g}s") from exc
@@ -430,7 +351,7 @@ class Lab:
         log_path = self.workdir / f"{name}.log"
         with log_path.open("ab") as out:
             process = subprocess.Popen(
-                _absolute(full),
+                absolute(full),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -511,7 +432,7 @@ class Lab:
     def _start_real_nodes(self) -> None:
         keys = self.workdir / "ssh"
         keys.mkdir(mode=0o700)
-        _keygen(self.ssh_key)
+        keygen(self.ssh_key)
         authorized = self.ssh_key.with_suffix(".pub").read_text()
         known: list[str] = []
         for link in self.layout.nodes:  # all boot at once
@@ -524,7 +445,7 @@ class Lab:
             host_key = real.dirs.root / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
             public = host_key.read_text().split()
             known.append(f"{link.address} {public[0]} {public[1]}")
-            if not _wait(functools.partial(self.listening, link.namespace, 22), 30):
+            if not wait_for(functools.partial(self.listening, link.namespace, 22), 30):
                 raise LabError(f"sshd of node {link.name} is not listening:\n{real.output()}")
         self.known_hosts.write_text("\n".join(known) + "\n")
         home = self.operator_home / ".ssh"
@@ -535,14 +456,14 @@ class Lab:
     def _start_sshd(self) -> None:
         keys = self.workdir / "ssh"
         keys.mkdir(mode=0o700)
-        _keygen(self.ssh_key)
+        keygen(self.ssh_key)
         authorized = keys / "authorized_keys"
         authorized.write_text(self.ssh_key.with_suffix(".pub").read_text())
         known: list[str] = []
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         for node in self.layout.nodes:
             host_key = keys / f"host-{node.name}"
-            _keygen(host_key)
+            keygen(host_key)
             public = host_key.with_suffix(".pub").read_text().split()
             known.append(f"{node.address} {public[0]} {public[1]}")
             conf = keys / f"sshd-{node.name}.conf"
@@ -708,178 +629,3 @@ class Lab:
             "real_nodes": {name: real.leader for name, real in self.real.items()},
         }
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2) + "\n")
-
-
-def _wait(ready: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-CLONE_NEWNET = 0x40000000
-
-
-def in_namespace(namespace: str, fn: Callable[[], T]) -> T:
-    """Call `fn()` in a thread that has entered `namespace`, and return its result.
-
-    Only that thread changes namespace (setns(2) with CLONE_NEWNET acts per thread), so the
-    sockets that `fn` opens, e.g. an SSH client's, live inside the lab; the rest of the process
-    stays where it was. The thread ends with `fn`.
-    """
-    import ctypes
-    import threading
-
-    if lab_id_of(namespace) is None:
-        raise LabError(f"{namespace!r} is not a lab namespace (k6-<id>-<role>)")
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                errno = ctypes.get_errno()
-                outcome["error"] = LabError(f"setns into {namespace}: {os.strerror(errno)}")
-                return
-        finally:
-            os.close(fd)
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"netns-{namespace}")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return cast(T, outcome["value"])
-
-
-def _absolute(argv: Sequence[str]) -> list[str]:
-    """`ip netns exec NS prog ...` and `ip ...` with absolute program paths."""
-    words = [program(argv[0]), *argv[1:]]
-    if len(words) > 4 and words[1:3] == ["netns", "exec"]:
-        words[4] = program(words[4])
-    return words
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(
-        [
-            program("ssh-keygen"),
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "kube6-lab",
-            "-f",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
-def _free_lab_id() -> str:
-    used = {lab_id_of(ns) for ns in list_namespaces()}
-    while True:
-        candidate = secrets.token_hex(2)
-        if candidate not in used and not workdir_of(candidate).exists():
-            return candidate
-
-
-def list_namespaces() -> list[str]:
-    """Every network namespace on the machine (names only)."""
-    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
-    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-
-
-def lab_namespaces(lab_id: str | None = None) -> dict[str, list[str]]:
-    """Lab namespaces on the machine, by lab id (all labs, or only `lab_id`)."""
-    labs: dict[str, list[str]] = {}
-    for ns in list_namespaces():
-        found = lab_id_of(ns)
-        if found is not None and (lab_id is None or found == lab_id):
-            labs.setdefault(found, []).append(ns)
-    return labs
-
-
-def namespace_pids(namespace: str) -> list[int]:
-    """Processes that live in `namespace`."""
-    result = subprocess.run(
-        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
-    )
-    return [int(word) for word in result.stdout.split() if word.isdigit()]
-
-
-def teardown_namespaces(namespaces: Sequence[str], *, timeout: float = 3.0) -> None:
-    """Kill every process in the lab `namespaces`, then delete them and their /etc/netns files."""
-    targets = [ns for ns in namespaces if lab_id_of(ns) is not None]
-    pids = {pid for ns in targets for pid in namespace_pids(ns)}
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while pids and time.monotonic() < deadline:
-            pids = {pid for pid in pids if _exists(pid)}
-            time.sleep(0.05)
-        if not pids:
-            break
-    for ns in targets:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-        shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # A zombie has exited; its parent (maybe us) reaps it later.
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def lab_folders() -> list[str]:
-    """Ids of the labs that have a work directory (/tmp/kube6-lab-<id>), running or left over."""
-    prefix = workdir_of("0000").name[: -len("0000")]
-    found = {p.name[len(prefix) :] for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
-    return sorted(i for i in found if LAB_ID.match(i))
-
-
-def lab_ids() -> list[str]:
-    """Every lab on the machine: by its namespaces, or by the work directory a killed run left."""
-    return sorted(set(lab_namespaces()) | set(lab_folders()))
-
-
-def down(lab_id: str) -> bool:
-    """Tear down one lab found by its id (namespaces, their processes, its files), also one that
-    another process built. False when there was nothing of it."""
-    if not LAB_ID.match(lab_id):
-        raise LabError(
-            f"{lab_id!r} is not a lab id", fix="use the 4 hex digits of `kube6 lab status`"
-        )
-    namespaces = lab_namespaces(lab_id).get(lab_id, [])
-    workdir = workdir_of(lab_id)
-    found = bool(namespaces) or workdir.exists() or bool(nodes.lab_cgroups(lab_id))
-    try:
-        nodes.teardown(lab_id, workdir)  # real nodes first: SIGKILL to their PID 1
-    finally:
-        teardown_namespaces(namespaces)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return found
-
-
-def down_all() -> list[str]:
-    """Tear down every lab on the machine, labs that other processes are using included;
-    returns their ids. Only for a machine where nothing else runs labs (`kube6 lab down --all`)."""
-    removed = lab_ids()
-    for lab_id in removed:
-        down(lab_id)
-    return removed
