@@ -16,15 +16,8 @@ from kube6 import spec as spec_module
 from kube6.execute import RecordingExecutor, Result
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from kube6.verify.datapath import (
-    PING_ATTEMPTS,
-    Lookup,
-    Targets,
-    parse_global_addresses,
-    parse_nslookup,
-    refuses_a_flag,
-    run_datapath,
-)
+from kube6.verify.datapath import PING_ATTEMPTS, Targets, refuses_a_flag, run_datapath
+from kube6.verify.probe_output import Lookup, parse_global_addresses, parse_nslookup
 from kube6.verify.result import CheckResult, Status, is_skipped
 from tests.verify.fixtures import ev
 

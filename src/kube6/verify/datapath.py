@@ -5,23 +5,23 @@ commands and flags are those that busybox has as applets and that iputils ping, 
 bind9's nslookup and iproute2 accept too, so the probes run in the pinned busybox image and in
 images with the full tools (netshoot). Where they run is the executor's business: `kubectl exec`
 into a short-lived probe pod in a real cluster, or `ip netns exec` into a pod namespace in the
-lab, where no kubelet exists.
+lab, where no kubelet exists. What the tools print is read in kube6.verify.probe_output.
 
     results = await run_datapath(executor, plan, Targets(node=..., other_pod=..., outside=...))
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6.execute import Command, Executor, Result
 from kube6.plan.model import Plan
 from kube6.routing import strategy
 from kube6.verify.defaults import DEFAULT_IPV4_ONLY_NAME, DEFAULT_OUTSIDE
+from kube6.verify.probe_output import first_line, output, parse_global_addresses, parse_nslookup
 from kube6.verify.result import CheckResult, failed, passed, skipped
 
 Interpret = Callable[[Result], CheckResult]
@@ -57,92 +57,6 @@ class Targets:
     """Resolver for the IPv4-only name; None: the probe's own resolv.conf."""
 
 
-# ---- pure readers --------------------------------------------------------------------------
-
-
-def _first_line(text: str, contains: str) -> str | None:
-    return next((line.strip() for line in text.splitlines() if contains in line), None)
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """What an `nslookup` printed: its AAAA answers, or why there are none."""
-
-    answers: tuple[IPv6Address, ...] = ()
-    error: str | None = None
-    """"NXDOMAIN", "no answer", "timeout", or the resolver's own words; None with answers."""
-    notes: tuple[str, ...] = field(default=(), compare=False)
-    """The lines that say what went wrong, as printed."""
-
-
-_NXDOMAIN = re.compile(r"server can't find .*: (?P<code>[A-Z]+)\s*$")
-_UNREACHABLE = re.compile(r"timed out|no servers could be reached|connection refused", re.I)
-
-
-def parse_nslookup(text: str) -> Lookup:
-    """The AAAA answers in `nslookup -type=AAAA` output, from bind9's or busybox's nslookup.
-
-    Both print the server first (`Address: S#53` from bind9, `Address: [S]:53` from busybox),
-    then each answer as `Name:` followed by `Address:` lines; an answer through a CNAME adds a
-    `canonical name =` line. Only addresses after the first answer line count, so the server's
-    own address is never taken for an answer.
-    """
-    answers: list[IPv6Address] = []
-    in_answers = False
-    notes: list[str] = []
-    code: str | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("Name:") or "canonical name =" in line:
-            in_answers = True
-            continue
-        found = _NXDOMAIN.search(line)
-        if found:
-            code = found.group("code")
-            notes.append(line)
-        elif "Can't find" in line or _UNREACHABLE.search(line):
-            notes.append(line)
-        if not in_answers:
-            continue
-        words = line.replace("Address:", "Address: ").split()
-        if words[:1] == ["Address:"] or "AAAA address" in line:
-            try:
-                address = ipaddress.ip_address(words[-1])
-            except ValueError:
-                continue
-            if isinstance(address, IPv6Address):
-                answers.append(address)
-    if answers:
-        return Lookup(tuple(answers))
-    if code is not None:
-        return Lookup(error=code, notes=tuple(notes))
-    if any(_UNREACHABLE.search(n) for n in notes):
-        return Lookup(error="timeout", notes=tuple(notes))
-    return Lookup(error="no answer", notes=tuple(notes))
-
-
-def parse_global_addresses(stdout: str) -> list[ipaddress.IPv4Address | IPv6Address]:
-    """Addresses in `ip -o addr show scope global` output, IPv4 ones included."""
-    found: list[ipaddress.IPv4Address | IPv6Address] = []
-    for line in stdout.splitlines():
-        words = line.split()
-        for family in ("inet", "inet6"):
-            if family in words and words.index(family) + 1 < len(words):
-                text = words[words.index(family) + 1].split("/")[0]
-                try:
-                    found.append(ipaddress.ip_address(text))
-                except ValueError:
-                    continue
-    return found
-
-
-def _output(result: Result) -> str:
-    return (result.stdout + result.stderr).strip()
-
-
-# ---- probe builders ------------------------------------------------------------------------
-
-
 PING_ATTEMPTS = 4
 PING_WAIT = 2
 """Seconds each echo request waits for its reply (`-W`)."""
@@ -172,7 +86,7 @@ def ping_probe(
     sized = "" if size is None else f" with {size}-byte packets"
 
     def interpret(result: Result) -> CheckResult:
-        stats = _first_line(result.stdout, "packets transmitted") or _output(result)[-200:]
+        stats = first_line(result.stdout, "packets transmitted") or output(result)[-200:]
         if result.ok:
             return passed(name, f"{what} ({target}) answers ping{sized}", [stats])
         tries = f"{PING_ATTEMPTS} echo requests, {PING_WAIT} s each"
@@ -201,7 +115,7 @@ def tcp_probe(name: str, target: IPv6Address, port: int, what: str, fix: str) ->
         if result.ok:
             return passed(name, f"{what} accepts TCP on {where}")
         return failed(
-            name, f"{what}: no TCP connection to {where}", fix, [_output(result) or "no output"]
+            name, f"{what}: no TCP connection to {where}", fix, [output(result) or "no output"]
         )
 
     return Probe(name, Command(argv, timeout=15), interpret, fallback=Command(small, timeout=15))
@@ -237,7 +151,7 @@ def dns_probe(
                 name,
                 f"resolving {fqdn}{via} failed: {problem}",
                 fix,
-                list(lookup.notes) or [_output(result) or "no output"],
+                list(lookup.notes) or [output(result) or "no output"],
             )
         if expect is not None and expect not in answers:
             return failed(name, f"{fqdn} resolves to {answers[0]}, expected {expect}", fix, seen)
@@ -261,7 +175,7 @@ def address_probe(plan: Plan) -> Probe:
                 "the probe has no global address",
                 "the CNI gave the pod no IPv6 address: `kubectl describe pod` of the probe, and "
                 "the calico-node logs on its node",
-                [_output(result) or "no output"],
+                [output(result) or "no output"],
             )
         bad = [
             a
