@@ -45,6 +45,9 @@ KNOWN_RULES = {
     "prefix-size",
     "bgp-router-id",
     "acme-solver",
+    "load-balancer-size",
+    "load-balancers-reachable",
+    "load-balancers-avoid-routers",
 }
 
 
@@ -58,6 +61,14 @@ def network_overrides(draw: st.DrawFn, base: int, length: int) -> dict[str, Any]
     if draw(st.booleans()):
         slen = draw(st.integers(min_value=100, max_value=126))
         network["services"] = str(IPv6Network((base + (1 << (127 - length)), slen), strict=False))
+    choice = draw(st.integers(min_value=0, max_value=3))
+    if choice == 1:
+        network["load_balancer_size"] = draw(st.integers(min_value=100, max_value=128))
+    elif choice == 2:
+        # Anywhere in the prefix, or just outside it, of any size: some break a rule on purpose.
+        llen = draw(st.integers(min_value=104, max_value=128))
+        offset = draw(st.integers(min_value=0, max_value=(1 << (129 - length)) - 1))
+        network["load_balancers"] = str(IPv6Network((base + offset, llen), strict=False))
     return network
 
 
@@ -116,10 +127,29 @@ def independent_violations(plan: Plan) -> list[str]:
         for b in plan.pools:
             if a is not b and a.cidr.overlaps(b.cidr):
                 problems.append("pools overlap")
+    lb = plan.load_balancers.cidr
+    if not 112 <= lb.prefixlen <= 128:
+        problems.append("load balancer size")
+    block = plan.load_balancers.block_size
+    if not 116 <= block <= 128 or block < lb.prefixlen:
+        problems.append("load balancer block size")
+    if lb.overlaps(plan.services) or any(lb.overlaps(p.cidr) for p in plan.pools):
+        problems.append("load balancers overlap a range")
+    links = {n.link_prefix for n in plan.nodes}
+    if plan.routing != "bgp" and not any(lb.subnet_of(link) for link in links):
+        problems.append("load balancers outside every link")
+    if any(link.network_address in lb for link in links):
+        problems.append("load balancers hold a subnet-router anycast address")
+    if plan.bgp is not None and plan.bgp.peer in lb:
+        problems.append("load balancers hold the BGP peer")
     if plan.dns not in plan.services:
         problems.append("dns outside services")
     for node in plan.nodes:
-        if node.address in plan.services or any(node.address in p.cidr for p in plan.pools):
+        if (
+            node.address in plan.services
+            or node.address in lb
+            or any(node.address in p.cidr for p in plan.pools)
+        ):
             problems.append(f"node {node.name} inside a range")
         if plan.routing == "ndp-proxy":
             if node.address not in node.link_prefix:

@@ -62,8 +62,19 @@ def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> No
     # No IPv4 autodetection: the operator then sets IP=none and CALICO_ROUTER_ID=hash.
     assert "nodeAddressAutodetectionV4" not in network
     assert "mtu" not in network
-    [pool] = network["ipPools"]
+    pool, balancers = network["ipPools"]
     [planned] = plan.pools
+    # The LoadBalancer pool: as the operator's validation wants it (LoadBalancer its only use,
+    # every node, no encapsulation), the plan's range and one block.
+    assert balancers == {
+        "name": "kube6-load-balancers",
+        "cidr": "2001:db8:1234:5678:8:4::/120",
+        "blockSize": 120,
+        "encapsulation": "None",
+        "natOutgoing": "Disabled",
+        "nodeSelector": "all()",
+        "allowedUses": ["LoadBalancer"],
+    }
     assert pool == {
         "name": planned.name,
         "cidr": str(planned.cidr),
@@ -90,8 +101,9 @@ def test_dataplane_matches_the_kube_proxy_mode(plan_of: PlanOf) -> None:
 
 def test_unique_local_pods_get_nat66(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML.replace("2001:db8:1234:5678", "fd12:3456:789a:1"))
-    [pool] = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
+    pool, balancers = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
     assert pool["natOutgoing"] == "Enabled"
+    assert balancers["natOutgoing"] == "Disabled"  # a Service's own address, never NAT66
     assert "NAT66 on" in _files(plan)[calico.VALUES_PATH].content
 
 
@@ -103,7 +115,7 @@ def test_mtu_is_written_only_when_set(plan_of: PlanOf) -> None:
 def test_own_prefix_nodes_get_one_pinned_pool_each(golden_plan: Callable[[str], Plan]) -> None:
     plan = golden_plan("own-prefixes-ndp")
     pools = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
-    assert len(pools) == len(plan.nodes) == 3
+    assert len(pools) == len(plan.nodes) + 1 == 4  # and the LoadBalancer pool
     for node in plan.nodes:
         [pool] = [p for p in pools if p["name"] == node.pool]
         assert pool["nodeSelector"] == f'kube6.io/pool == "{node.pool}"'
@@ -126,6 +138,9 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     assert configuration["spec"]["asNumber"] == 64600
     assert configuration["spec"]["nodeToNodeMeshEnabled"] is True
     assert configuration["spec"]["serviceClusterIPs"] == [{"cidr": str(plan.services)}]
+    assert configuration["spec"]["serviceLoadBalancerIPs"] == [
+        {"cidr": str(plan.load_balancers.cidr)}
+    ]
     assert peer["spec"] == {"peerIP": "2001:db8:1234:5678::fffe", "asNumber": 65001}
     assert "CALICO_ROUTER_ID=hash" in files[calico.BGP_PATH].content
 

@@ -44,7 +44,7 @@ def _ruleset(plan: Plan, node: str) -> str:
 
 def _rules(text: str) -> list[str]:
     """The statements of the input chain, comments and blank lines dropped."""
-    body = text.split("chain input {", 1)[1]
+    body = text.split("chain input {", 1)[1].split("chain forward {", 1)[0]
     return [
         line.strip()
         for line in body.splitlines()
@@ -81,7 +81,14 @@ def test_loading_replaces_the_table_atomically(plan_of: PlanOf) -> None:
     assert text.startswith("#!/usr/sbin/nft -f\n")
     assert "flush ruleset" not in text
     assert "type filter hook input priority filter; policy drop;" in _rules(text)
-    assert "hook forward" not in text, "forwarded traffic is left to Calico's policies"
+    # Forwarded traffic is left to Calico's policies, but what is still addressed to the
+    # LoadBalancer range after kube-proxy's DNAT (prerouting): no Service declares it.
+    forward = text.split("chain forward {", 1)[1].split("}", 1)[0]
+    assert [line.strip() for line in forward.strip().splitlines()] == [
+        "type filter hook forward priority filter; policy accept;",
+        'ip6 daddr @load_balancers drop comment "LoadBalancer range: undeclared"',
+    ]
+    assert _set(text, "load_balancers") == ["2001:db8:1234:5678:8:4::/120"]
 
 
 def test_example_admits_only_what_it_must(plan_of: PlanOf) -> None:

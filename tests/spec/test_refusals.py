@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv6Network
 from typing import Any
 
 import pytest
@@ -205,6 +206,59 @@ RULE_FAILURES = [
         "pool default-ipv6-ippool 2001:db8:9999::/104 is outside its link prefix",
     ),
     (
+        "node inside load balancers",
+        node_with(address="2001:db8:1234:5678:8:4:0:7"),
+        "node-address-outside-ranges",
+        "is inside load balancers 2001:db8:1234:5678:8:4::/120",
+    ),
+    (
+        "load balancers overlap services",
+        spec_with(network={"load_balancers": "2001:db8:1234:5678:8:3::/120"}),
+        "ranges-disjoint",
+        "services 2001:db8:1234:5678:8:3::/112 and load balancers 2001:db8:1234:5678:8:3::/120",
+    ),
+    (
+        "load balancer size too big",
+        spec_with(network={"load_balancer_size": 104}),
+        "load-balancer-size",
+        "network.load_balancer_size 104 is outside /112-/128",
+    ),
+    (
+        "load balancer range too big",
+        spec_with(network={"load_balancers": "2001:db8:1234:5678:9::/96"}),
+        "load-balancer-size",
+        "network.load_balancers 2001:db8:1234:5678:9::/96 is outside /112-/128",
+    ),
+    (
+        "load balancers off link",
+        spec_with(network={"load_balancers": "2001:db8:9999::/120"}),
+        "load-balancers-reachable",
+        "LoadBalancer range 2001:db8:9999::/120 lies outside the nodes' prefixes "
+        "(2001:db8:1234:5678::/64): the provider's router asks by neighbour solicitation",
+    ),
+    (
+        "load balancers off the routed prefix",
+        spec_with(routing="routed", network={"load_balancers": "2001:db8:9999::/120"}),
+        "load-balancers-reachable",
+        "the provider routes only the nodes' own prefixes to them",
+    ),
+    (
+        "load balancers hold the subnet-router anycast address",
+        spec_with(network={"load_balancers": "2001:db8:1234:5678::/120"}),
+        "load-balancers-avoid-routers",
+        "holds the Subnet-Router anycast address of 2001:db8:1234:5678::/64 2001:db8:1234:5678::",
+    ),
+    (
+        "load balancers hold the bgp peer",
+        spec_with(
+            routing="bgp",
+            bgp={"peer": "2001:db8:7777::fe", "peer_as": 65000},
+            network={"load_balancers": "2001:db8:7777::/120"},
+        ),
+        "load-balancers-avoid-routers",
+        "holds the BGP peer 2001:db8:7777::fe",
+    ),
+    (
         "node off link",
         node_with(address="2001:db8:9999::1"),
         "node-address-in-prefix",
@@ -281,3 +335,27 @@ def test_fixed_router_id_fails_the_plan() -> None:
     )
     plan = make_plan(spec_module.from_data(data))
     assert [r.name for r in plan.failures] == ["bgp-router-id"]
+
+
+def test_load_balancers_are_planned_beside_the_services_and_bgp_may_put_them_anywhere() -> None:
+    plan = make_plan(spec_module.from_data(spec_with()))
+    assert str(plan.load_balancers.cidr) == "2001:db8:1234:5678:8:4::/120"
+    assert plan.load_balancers.size == 256
+    assert plan.load_balancers.block_size == 120
+    sized = make_plan(spec_module.from_data(spec_with(network={"load_balancer_size": 112})))
+    assert str(sized.load_balancers.cidr) == "2001:db8:1234:5678:8:4::/112"
+    assert sized.load_balancers.block_size == 116  # Calico's largest IPv6 block
+    # bgp announces the range: outside the node prefixes is fine there.
+    bgp = make_plan(
+        spec_module.from_data(
+            spec_with(
+                routing="bgp",
+                bgp={"peer": "2001:db8:1234:5678::fffe", "peer_as": 65000},
+                network={"load_balancers": "2001:db8:9999::/120"},
+            )
+        )
+    )
+    assert bgp.ok, [str(f) for f in bgp.failures]
+    assert bgp.load_balancers.link is None
+    assert bgp.bgp is not None
+    assert IPv6Network("2001:db8:9999::/120") in bgp.bgp.advertise

@@ -17,7 +17,7 @@ from kube6.components import cert_manager
 from kube6.components import gateway as gateway_component
 from kube6.components.calico import checks as calico_checks
 from kube6.components.cert_manager.render import ACME_SERVERS
-from kube6.plan.model import Plan
+from kube6.plan.model import LOAD_BALANCER_POOL, Plan
 from kube6.verify.objects import ClusterObjects
 from kube6.verify.result import CheckResult, evidence_lines
 
@@ -115,7 +115,22 @@ def pod(
     }
 
 
-def ip_pool(name: str, cidr: str, block: int, nat: bool, selector: str = "all()") -> Raw:
+def load_balancer(namespace: str, name: str, cluster_ip: str, *ingress: str) -> Raw:
+    """A `type: LoadBalancer` Service with `ingress` addresses in its status (none: pending)."""
+    svc = service(namespace, name, cluster_ip, kind="LoadBalancer")
+    svc["spec"]["ports"] = [{"port": 80, "protocol": "TCP", "nodePort": 31080}]
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]}}
+    return svc
+
+
+def ip_pool(
+    name: str,
+    cidr: str,
+    block: int,
+    nat: bool,
+    selector: str = "all()",
+    uses: list[str] | None = None,
+) -> Raw:
     return {
         "apiVersion": "crd.projectcalico.org/v1",
         "kind": "IPPool",
@@ -127,7 +142,7 @@ def ip_pool(name: str, cidr: str, block: int, nat: bool, selector: str = "all()"
             "vxlanMode": "Never",
             "natOutgoing": nat,
             "nodeSelector": selector,
-            "allowedUses": ["Workload", "Tunnel"],
+            "allowedUses": uses or ["Workload", "Tunnel"],
         },
     }
 
@@ -193,6 +208,7 @@ def gateway(address: str, programmed: bool = True) -> Raw:
 def healthy(plan: Plan) -> dict[str, list[Raw]]:
     """Every object of a cluster that is exactly as planned, by kind."""
     nodes, affinities, pods = [], [], []
+    lb = plan.load_balancers
     for index, planned in enumerate(plan.nodes):
         cidr = net.subnet_at(plan.pods, plan.node_mask, index) if plan.allocate_node_cidrs else None
         nodes.append(node(planned.name, str(planned.address), str(cidr) if cidr else None))
@@ -215,6 +231,9 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
         service("default", "kubernetes", str(plan.api)),
         service("kube-system", "kube-dns", str(plan.dns)),
         service("default", "web", str(net.nth(plan.services, 100))),
+        load_balancer(
+            "default", "shop", str(net.nth(plan.services, 101)), str(net.nth(lb.cidr, 1))
+        ),
         {  # ExternalName Services have no address and no family: not checked
             "apiVersion": "v1",
             "kind": "Service",
@@ -227,10 +246,17 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
         "services": services,
         "pods": pods,
         "ip_pools": [
-            ip_pool(p.name, str(p.cidr), p.block_size, p.nat_outgoing, p.node_selector)
-            for p in plan.pools
+            *(
+                ip_pool(p.name, str(p.cidr), p.block_size, p.nat_outgoing, p.node_selector)
+                for p in plan.pools
+            ),
+            ip_pool(LOAD_BALANCER_POOL, str(lb.cidr), lb.block_size, False, uses=["LoadBalancer"]),
         ],
-        "block_affinities": affinities,
+        # Calico's IPAM affines LoadBalancer blocks to its virtual node `load-balancer`.
+        "block_affinities": [
+            *affinities,
+            block_affinity("load-balancer", str(net.subnet_at(lb.cidr, lb.block_size, 0))),
+        ],
         "cluster_issuers": [
             cluster_issuer(
                 f"letsencrypt-{plan.addons.cert_manager.issuer}",

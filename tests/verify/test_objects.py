@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kube6 import net
 from kube6 import spec as spec_module
 from kube6.components.registry import check_objects
 from kube6.plan import make_plan
@@ -74,6 +75,7 @@ def test_result_names_are_stable(plan: Plan) -> None:
         "service-kube-dns",
         "calico-ippools",
         "calico-blocks",
+        "load-balancer-addresses",
         "pod-addresses",
         "system-pods",
         "cert-manager-issuers",
@@ -195,7 +197,7 @@ def test_load_balancer_with_an_ipv4_address_is_caught(plan: Plan) -> None:
     svc = fx.service(
         "envoy-gateway-system", "envoy-kube6", "2001:db8:1234:5678:8:3:0:c8", kind="LoadBalancer"
     )
-    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "2001:db8:1234:5678::80"}]}}
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "2001:db8:1234:5678:8:4:0:80"}]}}
     raw["services"].append(svc)
     assert all(not r.failed for r in results(plan, raw).values())
     svc["status"]["loadBalancer"]["ingress"].append({"ip": "198.51.100.80"})
@@ -273,6 +275,7 @@ def test_missing_and_stray_pools(plan: Plan) -> None:
     assert ev(result) == (
         "stray: fd00:1::/64 is not a planned pool",
         f"planned pool default-ipv6-ippool ({plan.pools[0].cidr}) does not exist",
+        f"planned pool kube6-load-balancers ({plan.load_balancers.cidr}) does not exist",
     )
     # A disabled pool gives out no addresses: it is listed, not failed.
     stray["spec"]["disabled"] = True
@@ -465,3 +468,65 @@ def test_gateway_without_address(plan: Plan) -> None:
 def test_evidence_is_capped() -> None:
     assert evidence([str(i) for i in range(25)], limit=3) == "0\n1\n2\n... and 22 more"
     assert evidence(["a"]) == "a"
+
+
+def test_load_balancer_pool_for_pods_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["ip_pools"][-1]["spec"]["allowedUses"] = ["Workload", "Tunnel"]
+    (line,) = ev(only_failure(plan, raw))
+    assert line == (
+        f"kube6-load-balancers: {plan.load_balancers.cidr}: allowedUses ['Tunnel', 'Workload'], "
+        "planned ['LoadBalancer']"
+    )
+
+
+def test_load_balancer_block_on_a_real_node_is_caught(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["block_affinities"][-1]["spec"]["node"] = "node0001"
+    (line,) = ev(only_failure(plan, raw))
+    assert "the LoadBalancer range's blocks belong to load-balancer" in line
+
+
+def test_load_balancer_services_get_an_address_in_the_range(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    assert results(plan, raw)["load-balancer-addresses"].status is Status.OK
+    pending = fx.load_balancer("web", "pending", "2001:db8:1234:5678:8:3:0:66")
+    elsewhere = fx.load_balancer(
+        "web", "elsewhere", "2001:db8:1234:5678:8:3:0:67", "2001:db8:1234:5678::99"
+    )
+    other_class = fx.load_balancer("web", "metallb", "2001:db8:1234:5678:8:3:0:68")
+    other_class["spec"]["loadBalancerClass"] = "metallb.io/metallb"
+    raw["services"] += [pending, elsewhere, other_class]
+    result = only_failure(plan, raw)
+    assert result.name == "load-balancer-addresses"
+    assert result.message == (
+        f"2 of 3 LoadBalancer Service(s) have no address in {plan.load_balancers.cidr}"
+    )
+    assert ev(result)[:2] == (
+        "web/pending: no address yet",
+        f"web/elsewhere: 2001:db8:1234:5678::99 outside {plan.load_balancers.cidr}",
+    )
+    assert "calico-kube-controllers" in result.fix
+    assert "projectcalico.org/loadBalancerIPs" in result.fix
+
+
+def test_a_nearly_full_load_balancer_range_warns(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    lb = plan.load_balancers.cidr
+    raw["services"] = [s for s in raw["services"] if s["spec"]["type"] != "LoadBalancer"]
+    raw["services"] += [
+        fx.load_balancer("web", f"s{i}", str(net.nth(plan.services, 300 + i)), str(lb[i]))
+        for i in range(231)  # 231 of 256: just past 90%
+    ]
+    result = results(plan, raw)["load-balancer-addresses"]
+    assert result.status is Status.WARN
+    assert result.message == f"231 of the 256 addresses of {lb} are in use"
+    raw["services"].pop()
+    assert results(plan, raw)["load-balancer-addresses"].status is Status.OK
+
+
+def test_no_load_balancer_service_is_skipped(plan: Plan) -> None:
+    raw = fx.healthy(plan)
+    raw["services"] = [s for s in raw["services"] if s["spec"]["type"] != "LoadBalancer"]
+    result = results(plan, raw)["load-balancer-addresses"]
+    assert is_skipped(result)

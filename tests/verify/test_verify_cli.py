@@ -85,7 +85,7 @@ def test_healthy_cluster_exits_0(
     out, err = capsys.readouterr()
     for name in ("nodes-addresses", "services-ipv6", "calico-ippools", "gateway-ipv6"):
         assert name in out
-    assert "all 13 check(s) passed or were skipped" in err
+    assert "all 14 check(s) passed or were skipped" in err
 
 
 def test_failure_exits_1_with_json(
@@ -176,10 +176,19 @@ def test_outside_checks_use_the_gateway_address(
 
     use_world(monkeypatch, resolve_aaaa=lambda name: [gateway])
     use_world(monkeypatch, tls_certificate=connect)
+    tcp: list[tuple[IPv6Address, int]] = []
+    use_world(monkeypatch, tcp_connect=lambda address, port: tcp.append((address, port)))
     assert run(["verify", "--kubeconfig", kubeconfig, "--no-probes", "-o", "json"]) == 0
     names = [r["name"] for r in json.loads(capsys.readouterr().out)["results"]]
-    assert names[-3:] == ["gateway-https", "dashboard-dns", "dashboard-certificate"]
+    assert names[-4:] == [
+        "gateway-https",
+        "dashboard-dns",
+        "dashboard-certificate",
+        "load-balancer-reachable",
+    ]
     assert seen[0] == (gateway, 443, host)
+    # The healthy cluster's LoadBalancer Service: its address in the range, its TCP port.
+    assert tcp == [(plan.load_balancers.cidr[1], 80)]
 
 
 def test_no_kubeconfig_is_a_usage_error(

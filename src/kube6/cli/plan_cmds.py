@@ -95,6 +95,12 @@ def _print_plan(result: Plan) -> None:
     )
     summary.add_row("  kubernetes API service", str(result.api), "address 1")
     summary.add_row("  cluster DNS", str(result.dns), "")
+    lb = result.load_balancers
+    summary.add_row(
+        "load balancers",
+        str(lb.cidr),
+        f"{lb.size} addresses (LoadBalancer Services); Calico pool, /{lb.block_size} blocks",
+    )
     summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
     show(stdout, summary)
 

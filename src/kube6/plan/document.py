@@ -45,6 +45,12 @@ def as_document(plan: Plan) -> dict[str, Any]:
             "api": str(plan.api),
             "size": 1 << (128 - plan.services.prefixlen),
         },
+        "load_balancers": {
+            "cidr": str(plan.load_balancers.cidr),
+            "size": plan.load_balancers.size,
+            "block_size": plan.load_balancers.block_size,
+            "link_prefix": str(plan.load_balancers.link) if plan.load_balancers.link else None,
+        },
         "control_plane_endpoint": plan.control_plane_endpoint,
         "nodes": [
             {

@@ -2,12 +2,16 @@
 
 From one prefix P (the guide's, made explicit):
 
-- /64: pods `P:8:2::/104`, services `P:8:3::/112`, node mask = block = /120.
+- /64: pods `P:8:2::/104`, services `P:8:3::/112`, node mask = block = /120, LoadBalancer
+  range `P:8:4::/120`.
 - /62 or shorter (a routed /56 or /48): roomier; pods get a /100 in the second /64 of P
-  (node mask = block = /116: 4,096 addresses a node, 65,536 nodes) and services the largest
-  range kubeadm allows, a /108 in the third /64.
+  (node mask = block = /116: 4,096 addresses a node, 65,536 nodes), services the largest
+  range kubeadm allows, a /108 in the third /64, and the LoadBalancer range the fourth /64.
 - longer than /64 (/80, /96, ...): tighter; P is cut in quarters, pods start the third quarter
-  and services the fourth, each at its default size or the quarter's size when that is smaller.
+  and services the fourth, each at its default size or the quarter's size when that is smaller;
+  the LoadBalancer range starts the second quarter (node addresses are usually in the first).
+
+The LoadBalancer range is planned in `kube6.plan.load_balancers`.
 
 Node mask and Calico block size are kept equal where the rules allow, so that a node's
 `spec.podCIDR` is exactly its first Calico block. Every value chosen here also records a
@@ -26,7 +30,8 @@ from typing import Literal
 from kube6 import mirrors, net
 from kube6.errors import PlanError
 from kube6.modes import Grade
-from kube6.plan.model import API_PORT, Choice, Neighbours, Pool
+from kube6.plan.load_balancers import plan_load_balancers
+from kube6.plan.model import API_PORT, Choice, LoadBalancers, Neighbours, Pool
 from kube6.plan.neighbours import neighbour_sizes
 from kube6.results import Finding
 from kube6.spec import ClusterSpec, Network, Node
@@ -56,6 +61,7 @@ class Layout:
     services_link: IPv6Network
     """The link prefix of the first control-plane node, where the service range lives."""
     services: IPv6Network
+    load_balancers: LoadBalancers
     pods: IPv6Network
     allocate: bool
     """Node CIDR allocation (off when pools lie in several prefixes)."""
@@ -76,9 +82,10 @@ class Layout:
 
     @property
     def ranges(self) -> list[tuple[str, IPv6Network]]:
-        """Every pool and the service range, each with a label for messages."""
+        """Every pool, the service and LoadBalancer ranges, each with a label for messages."""
         return [(f"pool {p.name} {p.cidr}", p.cidr) for p in self.pools] + [
-            (f"services {self.services}", self.services)
+            (f"services {self.services}", self.services),
+            (f"load balancers {self.load_balancers.cidr}", self.load_balancers.cidr),
         ]
 
     @property
@@ -146,6 +153,9 @@ def make_layout(spec: ClusterSpec, choices: list[Choice]) -> Layout:
     prefixes = tuple(dict.fromkeys(link_of[n.name] for n in spec.nodes))
     services_link = link_of[control_planes[0].name]
     services, pool_cidrs, pods = _ranges(spec.network, prefixes, services_link, choices)
+    load_balancers = plan_load_balancers(
+        spec.network, prefixes, services_link, choices, _layout_reason(services_link, "lb")
+    )
     allocate = len(prefixes) == 1
     nodes_per_pool = Counter(prefixes.index(link_of[n.name]) for n in spec.nodes)
     block_size, block_choice = _choose_block(
@@ -174,6 +184,7 @@ def make_layout(spec: ClusterSpec, choices: list[Choice]) -> Layout:
         prefixes=prefixes,
         services_link=services_link,
         services=services,
+        load_balancers=load_balancers,
         pods=pods,
         allocate=allocate,
         block_size=block_size,
@@ -243,9 +254,9 @@ def _layout_reason(prefix: IPv6Network, what: str) -> str:
     if prefix.prefixlen == 64:
         return f"the guide's layout inside the /64 {prefix}"
     if prefix.prefixlen < 63:
-        index = 1 if what == "pods" else 2
+        index = {"pods": 1, "services": 2}.get(what, 3)
         return f"roomy layout: its own /64 (number {index}) of {prefix}"
-    return f"tight layout: quarter {3 if what == 'pods' else 4} of {prefix}"
+    return f"tight layout: quarter {({'pods': 3, 'services': 4}).get(what, 2)} of {prefix}"
 
 
 def _choose_block(

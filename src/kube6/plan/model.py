@@ -64,7 +64,8 @@ POOL_LABEL = "kube6.io/pool"
 @dataclass(frozen=True)
 class NdpRule:
     """One ndppd rule on a node's uplink: `auto` answers only for routed targets (the pods this
-    node hosts), `static` answers for the whole range (the service range, on one node)."""
+    node hosts), `static` answers for the whole range (the service range, on one node; the
+    LoadBalancer range, on every node of its link)."""
 
     cidr: IPv6Network
     method: Literal["auto", "static"]
@@ -89,6 +90,32 @@ class PlannedNode(HasRoles):
     """Node labels that kubelet registers (key, value)."""
 
 
+LOAD_BALANCER_POOL = "kube6-load-balancers"
+"""Name of the Calico IP pool of the LoadBalancer range."""
+
+
+@dataclass(frozen=True)
+class LoadBalancers:
+    """The LoadBalancer range: Calico's IP pool for `type: LoadBalancer` Services.
+
+    calico-kube-controllers' LoadBalancer controller (on by default in an operator install)
+    gives each such Service an address from it; kube-proxy then DNATs the Service's declared
+    ports on that address, on every node. How the address reaches the nodes is the routing
+    strategy's: an NDP `static` rule (ndp-proxy), the routed prefix (routed), or BGP.
+    """
+
+    cidr: IPv6Network
+    block_size: int
+    """The Calico block size of the pool (IPv6: /116-/128, and not larger than the range)."""
+    link: IPv6Network | None
+    """The nodes' link prefix that holds the range (None: inside none of them)."""
+
+    @property
+    def size(self) -> int:
+        """How many addresses, i.e. how many single-stack LoadBalancer Services fit."""
+        return 1 << (128 - self.cidr.prefixlen)
+
+
 @dataclass(frozen=True)
 class BgpPlan:
     peer: IPv6Address
@@ -96,7 +123,7 @@ class BgpPlan:
     as_number: int
     router_id: str
     advertise: tuple[IPv6Network, ...]
-    """Ranges Calico advertises: the pools (as blocks) and the service range."""
+    """Ranges Calico advertises: the pools (as blocks), the service and LoadBalancer ranges."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +182,7 @@ class Plan:
     nat_outgoing: bool
     pools: tuple[Pool, ...]
     services: IPv6Network
+    load_balancers: LoadBalancers
     dns: IPv6Address
     api: IPv6Address
     """The `kubernetes` Service address: the first address of the service range."""

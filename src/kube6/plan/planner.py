@@ -37,10 +37,15 @@ def spec_digest(spec: ClusterSpec) -> str:
     data = spec.model_dump(mode="json")
     # Sections added later leave the digest of a spec that does not use them unchanged, so
     # rendered files (and their headers) do not change on an upgrade that changes nothing:
-    # `mirrors`, `host`, and each add-on's section after the first three.
+    # `mirrors`, `host`, the LoadBalancer range's settings, and each add-on's section after
+    # the first three.
     for section in ("mirrors", "host"):
         if getattr(spec, section) == type(getattr(spec, section))():
             data.pop(section)
+    # The LoadBalancer range came later too: a spec that does not set it keeps its digest.
+    for field in ("load_balancers", "load_balancer_size"):
+        if getattr(spec.network, field) is None:
+            data["network"].pop(field)
     for name, settings in spec.addons:
         if name not in DIGESTED_ADDONS and settings == type(settings)():
             data["addons"].pop(name)
@@ -75,6 +80,7 @@ def make_plan(spec: ClusterSpec, *, source: str = "kube6.yaml") -> Plan:
         nat_outgoing=any(p.nat_outgoing for p in layout.pools),
         pools=layout.pools,
         services=layout.services,
+        load_balancers=layout.load_balancers,
         dns=layout.dns,
         api=layout.api,
         control_plane_endpoint=layout.endpoint,
@@ -110,7 +116,7 @@ def _bgp(layout: Layout) -> BgpPlan | None:
         peer_as=bgp.peer_as,
         as_number=bgp.as_number,
         router_id=bgp.router_id,
-        advertise=(*(p.cidr for p in layout.pools), layout.services),
+        advertise=(*(p.cidr for p in layout.pools), layout.services, layout.load_balancers.cidr),
     )
 
 
@@ -126,6 +132,16 @@ def _plan_nodes(layout: Layout) -> tuple[PlannedNode, ...]:
             if node.name == layout.services_node.name:
                 ndp.append(
                     NdpRule(layout.services, "static", "the service range (answered by one node)")
+                )
+            if link_of[node.name] == layout.load_balancers.link:
+                # Every node of the link answers: kube-proxy on any node takes a Service's
+                # traffic, so the range stays reachable while one node is down.
+                ndp.append(
+                    NdpRule(
+                        layout.load_balancers.cidr,
+                        "static",
+                        "the LoadBalancer range (answered by every node of this link)",
+                    )
                 )
         planned.append(
             PlannedNode(

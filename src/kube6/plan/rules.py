@@ -6,7 +6,7 @@ nothing. REFUSALS judge the spec before any layout exists: one failing means no 
 (PlanError); their passes are the plan's first results. RULES then judge the layout in the
 order of the table, which is the order `kube6 plan` prints them.
 
-Longer than 400 lines: a table of 27 small rules, each a unit of its own; splitting it would
+Longer than 400 lines: a table of 31 small rules, each a unit of its own; splitting it would
 only scatter the table.
 """
 
@@ -28,6 +28,7 @@ from kube6.plan.layout import (
     MIN_SERVICE_PREFIX,
     Layout,
 )
+from kube6.plan.load_balancers import MIN_LOAD_BALANCER_PREFIX
 from kube6.plan.neighbours import NDPPD_SUSTAINED
 from kube6.results import Finding
 from kube6.routing import strategy
@@ -142,9 +143,9 @@ def ranges_disjoint(layout: Layout) -> list[Finding]:
     ]
     return check(
         not overlaps,
-        "pod pools and the service range do not overlap",
+        "pod pools, the service range and the LoadBalancer range do not overlap",
         f"overlapping ranges: {'; '.join(overlaps)}",
-        "choose network.pods and network.services that do not overlap",
+        "choose network.pods, network.services and network.load_balancers that do not overlap",
     )
 
 
@@ -158,9 +159,10 @@ def node_address_outside_ranges(layout: Layout) -> list[Finding]:
     ]
     return check(
         not inside,
-        f"all {len(nodes)} node address(es) lie outside the pod and service ranges",
+        f"all {len(nodes)} node address(es) lie outside the pod, service and LoadBalancer ranges",
         "; ".join(inside[:5]) + (f" (and {len(inside) - 5} more)" if len(inside) > 5 else ""),
-        "move the pod/service ranges (network.pods, network.services) away from node addresses",
+        "move the ranges (network.pods, network.services, network.load_balancers) away from "
+        "node addresses",
     )
 
 
@@ -229,6 +231,73 @@ def service_room_for_dns(layout: Layout) -> list[Finding]:
         f"services /{s} has only {room} addresses after the network address; the DNS address "
         f"is number {DNS_INDEX}",
         "use a /124 or shorter service range",
+    )
+
+
+def load_balancer_size(layout: Layout) -> list[Finding]:
+    """The LoadBalancer range: /112 (65,536 Services) to /128, as set or planned."""
+    network, cidr = layout.spec.network, layout.load_balancers.cidr
+    size = network.load_balancer_size
+    if network.load_balancers is None and size is not None:
+        bad, given = not MIN_LOAD_BALANCER_PREFIX <= size <= 128, f"load_balancer_size {size}"
+    else:
+        bad, given = cidr.prefixlen < MIN_LOAD_BALANCER_PREFIX, f"load_balancers {cidr}"
+    return check(
+        not bad,
+        f"LoadBalancer range {cidr}: {layout.load_balancers.size} address(es), one per "
+        "LoadBalancer Service",
+        f"network.{given} is outside /{MIN_LOAD_BALANCER_PREFIX}-/128: each address serves one "
+        f"Service, and more than {1 << (128 - MIN_LOAD_BALANCER_PREFIX)} only widens what "
+        "answers from outside",
+        "use a range of /112 to /128 (network.load_balancer_size: 120 gives 256 addresses), "
+        "or leave both unset",
+    )
+
+
+def load_balancers_reachable(layout: Layout) -> list[Finding]:
+    """Outside `bgp`, the range must lie in a node's link prefix: that is where traffic comes."""
+    why = strategy(layout.spec.routing).load_balancers_via_link
+    lb = layout.load_balancers
+    if why is None:
+        return [ok(f"LoadBalancer range {lb.cidr} is announced by Calico (BGP)")]
+    if lb.link is None:
+        links = ", ".join(map(str, layout.prefixes))
+        return [
+            fail(
+                f"LoadBalancer range {lb.cidr} lies outside the nodes' prefixes ({links}): "
+                f"{why}, so nothing would reach its addresses",
+                f"set network.load_balancers inside {layout.services_link}, or leave it unset "
+                "(kube6 plans one there)",
+            )
+        ]
+    nodes = [n.name for n in layout.spec.nodes if layout.link_of[n.name] == lb.link]
+    return [
+        ok(
+            f"LoadBalancer range {lb.cidr} lies in {lb.link}, the link of "
+            f"{', '.join(nodes[:5])}{' and more' if len(nodes) > 5 else ''}: {why}"
+        )
+    ]
+
+
+def load_balancers_avoid_routers(layout: Layout) -> list[Finding]:
+    """No router address in the range: kube6 would answer for it (NDP, BGP) and cut it off.
+
+    Known router addresses: the BGP peer, and each link's Subnet-Router anycast address (the
+    prefix with a zero interface part, RFC 4291 2.6.1), which the provider's routers answer.
+    """
+    cidr = layout.load_balancers.cidr
+    routers = [
+        (f"the Subnet-Router anycast address of {p}", p.network_address) for p in layout.prefixes
+    ]
+    if layout.spec.bgp is not None and strategy(layout.spec.routing).bgp_peering:
+        routers.append(("the BGP peer", layout.spec.bgp.peer))
+    inside = [f"{what} {address}" for what, address in routers if address in cidr]
+    return check(
+        not inside,
+        f"LoadBalancer range {cidr} holds no router address",
+        f"LoadBalancer range {cidr} holds {'; '.join(inside)}: the nodes would answer for the "
+        "router's own address",
+        "move network.load_balancers away from the router's addresses (or leave it unset)",
     )
 
 
@@ -531,6 +600,9 @@ RULES: tuple[tuple[str, Rule[Layout]], ...] = (
     ("dns-inside-services", dns_inside_services),
     ("service-prefix-length", service_prefix_length),
     ("service-room-for-dns", service_room_for_dns),
+    ("load-balancer-size", load_balancer_size),
+    ("load-balancers-reachable", load_balancers_reachable),
+    ("load-balancers-avoid-routers", load_balancers_avoid_routers),
     ("node-mask-vs-pods", node_mask_vs_pods),
     ("block-size-range", block_size_range),
     ("block-inside-pool", block_inside_pool),

@@ -33,6 +33,9 @@ class RoutingStrategy(ABC):
     """The provider link models this mode works on (`check`'s link-model judges by it)."""
     proposed_for: LinkModel | None = None
     """The link model for which `init` and `check` propose this mode (one mode per model)."""
+    load_balancers_via_link: str | None = None
+    """Why the LoadBalancer range must lie inside a node's link prefix (how the provider sends
+    its traffic to the nodes), or None when the range is announced and may lie anywhere."""
 
     @property
     @abstractmethod

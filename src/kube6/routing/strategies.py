@@ -29,6 +29,10 @@ class NdpProxy(RoutingStrategy):
     ndp_proxy = True
     link_models = frozenset({LinkModel.ON_LINK})
     proposed_for = LinkModel.ON_LINK
+    load_balancers_via_link = (
+        "the provider's router asks by neighbour solicitation only for addresses of the "
+        "on-link prefix, and ndppd answers there"
+    )
 
     @property
     def host_idle(self) -> str | None:
@@ -102,6 +106,7 @@ class Routed(RoutingStrategy):
     mode = RoutingMode.ROUTED
     link_models = frozenset({LinkModel.ROUTED})
     proposed_for = LinkModel.ROUTED
+    load_balancers_via_link = "the provider routes only the nodes' own prefixes to them"
 
     @property
     def host_idle(self) -> str | None:

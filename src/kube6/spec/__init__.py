@@ -285,6 +285,12 @@ class Network(_Strict):
     """Masquerade pod traffic leaving the cluster. Default: off for global pods, on for ULA."""
     mtu: Int | None = Field(default=None, ge=1280, le=65535)
     """Pod interface MTU; default: Calico detects it (no encapsulation, so the uplink's)."""
+    load_balancers: Prefix | None = None
+    """LoadBalancer range: the addresses Calico gives `type: LoadBalancer` Services (an IP pool
+    with allowedUses LoadBalancer). Default: `P:8:4::/120` in a /64 (256 addresses)."""
+    load_balancer_size: Int | None = Field(default=None, ge=64, le=128)
+    """Prefix length of the planned LoadBalancer range when `load_balancers` is not set
+    (112-128; default 120: 256 addresses)."""
 
 
 class Dns(_Strict):

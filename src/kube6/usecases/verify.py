@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kube6.plan.model import Plan
     from kube6.verify.datapath import Targets
     from kube6.verify.kubeconfig import NodeKubeconfig
+    from kube6.verify.load_balancers import TcpConnect
     from kube6.verify.outside import Connect, Resolve
     from kube6.verify.probe_pod import ProbePods
     from kube6.verify.result import CheckResult
@@ -44,11 +45,13 @@ class World:
     """Start the two probe pods (image) and remove them when the block ends."""
     netns_executor: Callable[[str], Executor]
     """An executor in a network namespace of this machine (--probe-netns)."""
+    tcp_connect: TcpConnect
+    """Open a TCP connection (LoadBalancer Services' ports) or raise OSError."""
 
 
 def real_world() -> World:
     from kube6.execute import NetnsExecutor
-    from kube6.verify import kubeconfig, outside, probe_pod
+    from kube6.verify import kubeconfig, load_balancers, outside, probe_pod
 
     return World(
         client_for=kubeconfig.client_for,
@@ -57,6 +60,7 @@ def real_world() -> World:
         tls_certificate=outside.tls_certificate,
         probe_pods=probe_pod.probe_pods,
         netns_executor=NetnsExecutor,
+        tcp_connect=load_balancers.tcp_connect,
     )
 
 
@@ -77,7 +81,8 @@ class VerifyRequest:
     timeout: float = 600.0
     interval: float = 10.0
     outside: bool = True
-    """Also check from this machine: gateway HTTPS, dashboard AAAA and certificate."""
+    """Also check from this machine: gateway HTTPS, dashboard AAAA and certificate, the
+    LoadBalancer Services' TCP ports."""
     probes: bool = True
     probe_image: str | None = None
     probe_netns: str | None = None
@@ -100,7 +105,11 @@ def verify(
     from kube6.verify.run import OutsideIO, failing, unreachable, watch
 
     world = world or real_world()
-    io = OutsideIO(world.resolve_aaaa, world.tls_certificate) if request.outside else None
+    io = (
+        OutsideIO(world.resolve_aaaa, world.tls_certificate, world.tcp_connect)
+        if request.outside
+        else None
+    )
     targets = Targets(outside=request.probe_outside, ipv4_only_name=request.ipv4_only_name)
     with ExitStack() as stack:
         path, fetched = _kubeconfig(plan, request, world, stack, say)
@@ -146,6 +155,7 @@ def verify_round(
     from kube6.components import registry
     from kube6.components.gateway import served_addresses
     from kube6.verify.fetch import fetch_objects
+    from kube6.verify.load_balancers import check_reachable
     from kube6.verify.outside import check_outside
 
     objects = fetch_objects(client, registry.custom_kinds(plan), where=where)
@@ -154,6 +164,7 @@ def verify_round(
         results += check_outside(
             plan, served_addresses(objects), resolve=outside.resolve, connect=outside.connect
         )
+        results += check_reachable(plan, objects.services, outside.tcp)
     return results
 
 

@@ -10,16 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kube6.verify.fetch import ClusterUnreachableError
+from kube6.verify.load_balancers import TcpConnect
 from kube6.verify.outside import Connect, Resolve
 from kube6.verify.result import CheckResult, all_ok, failed
 
 
 @dataclass(frozen=True)
 class OutsideIO:
-    """How the from-outside checks resolve names and open TLS connections."""
+    """How the from-outside checks resolve names and open TLS and TCP connections."""
 
     resolve: Resolve
     connect: Connect
+    tcp: TcpConnect
+    """LoadBalancer Services' ports (`load-balancer-reachable`)."""
 
 
 def unreachable(exc: ClusterUnreachableError) -> list[CheckResult]:

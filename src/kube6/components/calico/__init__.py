@@ -2,13 +2,15 @@
 the BGP resources of `bgp` routing, kube6's default network policies, and the images and
 charts they come from. Renderers in `render` and `policies`, `up` steps in `steps` (the
 registry places them in the `network` phase, around CoreDNS and the nodes turning Ready),
-verify's object checks in `checks`."""
+verify's object checks in `checks` (and `kube6.verify.load_balancers` for the LoadBalancer
+Services that its kube-controllers give addresses)."""
 
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
 from kube6.components.calico import checks, policies, render, reset, steps
 from kube6.plan.model import Plan
+from kube6.verify import load_balancers
 from kube6.versions import CALICO
 
 CHARTS = steps.CALICO_REPO
@@ -36,7 +38,8 @@ COMPONENT = Component(
     up=(*steps.INSTALL, *steps.READY_AND_POLICIES),
     hosts=hosts,
     uses=uses,
-    object_checks=checks.CHECKS,
+    # Its kube-controllers give LoadBalancer Services their addresses: their check is here.
+    object_checks=(*checks.CHECKS, load_balancers.check_addresses),
     kinds=lambda plan: checks.KINDS,
     namespaces=lambda plan: checks.NAMESPACES,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ipaddress import IPv6Network
 
-from kube6.plan.model import Plan, Pool
+from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.verify.objects import (
     ClusterObjects,
     CustomKind,
@@ -21,6 +21,8 @@ IP_POOL = CustomKind("crd.projectcalico.org", "v1", "IPPool", "ippools", namespa
 BLOCK_AFFINITY = CustomKind(
     "crd.projectcalico.org", "v1", "BlockAffinity", "blockaffinities", namespaced=False
 )
+LOAD_BALANCER_NODE = "load-balancer"
+"""The virtual node that Calico's IPAM affines LoadBalancer blocks to (v3.VirtualLoadBalancer)."""
 KINDS = (IP_POOL, BLOCK_AFFINITY)
 """What verify lists for these checks."""
 
@@ -42,13 +44,28 @@ _REINSTALL = (
 )
 
 
+LOAD_BALANCER_USES = ["LoadBalancer"]
+WORKLOAD_USES = ("Workload", "Tunnel")
+"""Calico's allowedUses of a pool that sets none: what the pod pools carry."""
+
+
+def planned_pools(plan: Plan) -> list[tuple[Pool, list[str]]]:
+    """Every pool the Installation makes, with its allowedUses: the pod pools, then the
+    LoadBalancer pool (every node, no NAT, its own block size)."""
+    lb = plan.load_balancers
+    balancers = Pool(LOAD_BALANCER_POOL, lb.cidr, lb.block_size, nat_outgoing=False, nodes=None)
+    return [*((p, list(WORKLOAD_USES)) for p in plan.pools), (balancers, LOAD_BALANCER_USES)]
+
+
 def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
-    """`calico-ippools`: exactly the planned pools: IPv6, block size, no encapsulation, NAT."""
+    """`calico-ippools`: exactly the planned pools: IPv6, block size, no encapsulation, NAT,
+    and what each is for (pods, or LoadBalancer Services)."""
     name = "calico-ippools"
     pools = objects.of(IP_POOL)
     if pools is None:
         return not_installed(name, "Calico", "ippools.crd.projectcalico.org", _CALICO_FIX)
-    planned = {p.cidr: p for p in plan.pools}
+    uses_of = {p.cidr: uses for p, uses in planned_pools(plan)}
+    planned = {p.cidr: p for p, _ in planned_pools(plan)}
     bad: list[str] = []
     fixes: list[str] = []
     found: set[IPv6Network] = set()
@@ -73,11 +90,11 @@ def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
             fixes.append(
                 f"pods may get addresses from {net}: disable or delete the pool "
                 f"(`kubectl delete ippools.crd.projectcalico.org {label}`); planned pools: "
-                + ", ".join(str(p.cidr) for p in plan.pools)
+                + ", ".join(str(c) for c in planned)
             )
             continue
         found.add(net)
-        problems = _pool_differences(pool, spec)
+        problems = _pool_differences(pool, spec, uses_of[net])
         if problems:
             bad.append(f"{label}: {net}: {'; '.join(problems)}")
             fixes.append(
@@ -103,8 +120,11 @@ def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
     return passed(name, f"the {len(planned)} Calico IPPool(s) are exactly the plan's", seen)
 
 
-def _pool_differences(pool: Pool, spec: Obj) -> list[str]:
+def _pool_differences(pool: Pool, spec: Obj, uses: list[str]) -> list[str]:
     problems: list[str] = []
+    found_uses = sorted(spec.get("allowedUses") or WORKLOAD_USES)
+    if found_uses != sorted(uses):
+        problems.append(f"allowedUses {found_uses}, planned {sorted(uses)}")
     block = spec.get("blockSize", CALICO_DEFAULT_IPV6_BLOCK)
     if block != pool.block_size:
         problems.append(f"blockSize {block}, planned {pool.block_size}")
@@ -142,11 +162,13 @@ def check_calico_blocks(plan: Plan, objects: ClusterObjects) -> CheckResult:
         if not isinstance(net, IPv6Network):
             bad.append(f"{where}: not an IPv6 block")
             continue
-        pool = next((p for p in plan.pools if net.subnet_of(p.cidr)), None)
+        pool = next((p for p, _ in planned_pools(plan) if net.subnet_of(p.cidr)), None)
         if pool is None:
             bad.append(f"{where}: outside every planned pool")
         elif net.prefixlen != pool.block_size:
             bad.append(f"{where}: /{net.prefixlen}, pool {pool.name} has /{pool.block_size} blocks")
+        elif pool.name == LOAD_BALANCER_POOL and node != LOAD_BALANCER_NODE:
+            bad.append(f"{where}: the LoadBalancer range's blocks belong to {LOAD_BALANCER_NODE}")
         elif pool.nodes is not None and node not in pool.nodes:
             bad.append(f"{where}: pool {pool.name} serves only {', '.join(pool.nodes)}")
     if bad:

@@ -3,7 +3,8 @@
 `cluster/calico/values.yaml` is given to `helm install calico projectcalico/tigera-operator`
 after the CRD chart (`crd.projectcalico.org.v1`, its own chart since Calico v3.32). Its
 `installation:` key is the operator's Installation spec: one IPv6 pool per plan pool, explicit
-block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP.
+block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP,
+and the LoadBalancer pool (`allowedUses: [LoadBalancer]`) of the plan's LoadBalancer range.
 
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from kube6 import yamlio
 from kube6.components.kubeadm.render import KUBE_PROXY_MODE
-from kube6.plan.model import Plan, Pool
+from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
 from kube6.routing import strategy
 
@@ -126,7 +127,7 @@ def installation(plan: Plan) -> dict[str, Any]:
         # pick a temporary (privacy) address. No nodeAddressAutodetectionV4: without it the
         # operator runs calico-node with IP=none, and, with BGP on, sets CALICO_ROUTER_ID=hash.
         "nodeAddressAutodetectionV6": {"kubernetes": "NodeInternalIP"},
-        "ipPools": [_pool(pool) for pool in plan.pools],
+        "ipPools": [*(_pool(pool) for pool in plan.pools), _load_balancer_pool(plan)],
     }
     if plan.mtu is not None:
         network["mtu"] = plan.mtu
@@ -162,6 +163,29 @@ def _pool(pool: Pool) -> dict[str, Any]:
     }
 
 
+def _load_balancer_pool(plan: Plan) -> dict[str, Any]:
+    """The LoadBalancer pool: calico-kube-controllers' LoadBalancer controller gives every
+    `type: LoadBalancer` Service (no loadBalancerClass, or `calico`) an address from it.
+
+    The operator runs kube-controllers with ENABLED_CONTROLLERS=node,loadbalancer (operator
+    release-v1.44, render/kubecontrollers), so the controller is on and assigns to all such
+    Services (AssignIPs AllServices, its default then); nothing else to enable. The operator's
+    validation (controller/ippool/validation.go) wants, for such a pool: LoadBalancer as the only
+    use, nodeSelector all(), no encapsulation, and BGP export left on.
+    """
+    lb = plan.load_balancers
+    return {
+        "name": LOAD_BALANCER_POOL,
+        "cidr": str(lb.cidr),
+        "blockSize": lb.block_size,
+        "encapsulation": "None",
+        # Service addresses are reached by their own global address, never masqueraded.
+        "natOutgoing": "Disabled",
+        "nodeSelector": "all()",
+        "allowedUses": ["LoadBalancer"],
+    }
+
+
 def values_yaml(plan: Plan) -> str:
     """The tigera-operator values file."""
     what = "tigera-operator Helm values: Calico for an IPv6 single-stack cluster."
@@ -179,6 +203,12 @@ def values_yaml(plan: Plan) -> str:
         )
         notes.append(f"# pool {pool.name}: {pool.cidr}, /{pool.block_size} blocks, {nodes};")
         notes.append(f"#   {nat}.")
+    lb = plan.load_balancers
+    notes.append(f"# pool {LOAD_BALANCER_POOL}: {lb.cidr}, {lb.size} addresses, every node;")
+    notes.append(
+        "#   allowedUses LoadBalancer: calico-kube-controllers gives each LoadBalancer Service"
+    )
+    notes.append("#   an address of it.")
     body = yamlio.dump({"installation": installation(plan), **OBSERVABILITY_OFF})
     return header(plan, what) + "\n".join(notes) + "\n" + body
 
@@ -203,6 +233,9 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
             # Advertising the service range lets the provider's router reach ClusterIPs
             # through the nodes; the default network policies decide who may connect.
             "serviceClusterIPs": [{"cidr": str(plan.services)}],
+            # The LoadBalancer range: each node announces the addresses of the Services it
+            # can serve (all of them with externalTrafficPolicy Cluster).
+            "serviceLoadBalancerIPs": [{"cidr": str(plan.load_balancers.cidr)}],
         },
     }
     peer = {
@@ -239,7 +272,8 @@ def bgp_yaml(plan: Plan) -> str:
     notes = [
         "#",
         f"# Cluster AS {plan.bgp.as_number} peers with {plan.bgp.peer} (AS {plan.bgp.peer_as})",
-        f"# and advertises the pod blocks and the service range {plan.services}.",
+        f"# and advertises the pod blocks, the service range {plan.services} and the",
+        f"# LoadBalancer range {plan.load_balancers.cidr}.",
         *router_id,
         f"# apiVersion {CALICO_API}: Calico's public API (served by the Calico API server).",
     ]

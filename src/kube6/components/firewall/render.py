@@ -11,11 +11,16 @@ Files per node (when `firewall.enabled`):
   The unit is ordered after nftables.service and restarts with it, so a `flush ruleset` there
   never leaves the node without kube6's table.
 
-Only the input hook is filtered, policy drop. Forwarded traffic (pods, services, the gateway's
-externalIPs, which kube-proxy DNATs before input) is left to Calico and the network policies;
-kube-proxy's and Calico's own nftables tables are untouched. The family is `ip6`: kube6 nodes
-speak IPv6; a host that also has IPv4 keeps whatever IPv4 rules it had, so an IPv4 SSH session
-or a DHCPv4 lease is never cut off by kube6.
+The input hook is filtered, policy drop. Forwarded traffic (pods, services, the gateway's
+externalIPs, which kube-proxy DNATs before input) is left to Calico and the network policies,
+with one exception in the forward hook (policy accept): packets still addressed to the
+LoadBalancer range are dropped. kube-proxy DNATs a LoadBalancer Service's declared ports to
+its pods before that hook (prerouting), so what is left there is every other port and every
+unassigned address of the range, which the node would otherwise route back out to the
+provider's router (the NDP proxy or the route brought it here): a Service's ports get in,
+nothing else in the range does. kube-proxy's and Calico's own nftables tables are untouched.
+The family is `ip6`: kube6 nodes speak IPv6; a host that also has IPv4 keeps whatever IPv4
+rules it had, so an IPv4 SSH session or a DHCPv4 lease is never cut off by kube6.
 
 Every value written into the ruleset is a typed address, prefix or port from the plan, checked
 again here, so no spec text can become an nftables statement.
@@ -174,6 +179,12 @@ def shared_sets(plan: Plan) -> tuple[list[str], list[str]]:
             comment="pod pools: pods reach the API server and kubelets of the nodes",
         ),
         *_set(
+            "load_balancers",
+            _prefixes([plan.load_balancers.cidr]),
+            interval=True,
+            comment="the LoadBalancer range: only the Services' declared ports (DNATed) pass",
+        ),
+        *_set(
             "ssh_sources",
             _prefixes(fw.ssh_sources),
             interval=True,
@@ -258,6 +269,16 @@ def ruleset(
             "\t\t# hook, so this matters only for a gateway on the host network.",
             f'\t\ttcp dport {{ {ports} }} accept comment "gateway"',
         ]
+    rules += [
+        "\t}",
+        "",
+        "\t# Forwarded traffic is Calico's, but for the LoadBalancer range: kube-proxy has",
+        "\t# DNATed each Service's declared ports to its pods before this hook, so a packet",
+        "\t# still addressed to the range is for a port or address that no Service declares.",
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        '\t\tip6 daddr @load_balancers drop comment "LoadBalancer range: undeclared"',
+    ]
     rules.append("\t}")
 
     what = f"Host firewall of {name} ({_address(node.address)}): nftables table {TABLE}."
