@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from kube6.lab.layout import confined, namespace_name
+from kube6.lab.commands import confined
+from kube6.lab.layout import namespace_name
 from kube6.lab.machine import teardown_namespaces
 from kube6.lab.process import program
 

@@ -8,19 +8,15 @@ from pathlib import Path
 import pytest
 
 from kube6.lab import configs
+from kube6.lab.commands import confined, mesh_commands, pod_commands, setup_commands, tayga_commands
 from kube6.lab.layout import (
     CALICO_GATEWAY,
     NAMESPACE,
     Layout,
-    confined,
     lab_id_of,
     layout,
-    mesh_commands,
     namespace_name,
     pod,
-    pod_commands,
-    setup_commands,
-    tayga_commands,
 )
 from kube6.modes import LinkModel
 from kube6.plan import make_plan

@@ -9,7 +9,8 @@ import pytest
 
 from kube6.cli.app import run
 from kube6.lab import cgroups, node_config, nodes, rootfs
-from kube6.lab.layout import RESOLVER, NodeLink, layout, setup_commands
+from kube6.lab.commands import setup_commands
+from kube6.lab.layout import RESOLVER, NodeLink, layout
 from kube6.plan import make_plan
 from kube6.spec import from_data
 

@@ -6,7 +6,7 @@
         lab.start_ndppd("node0001")             # the config `kube6 render` produced
         assert lab.ping(lab.internet, pod.address)
 
-Every command is an argv confined to the lab's own namespaces (`layout.confined`); nothing
+Every command is an argv confined to the lab's own namespaces (`commands.confined`); nothing
 touches the machine's interfaces, routes or sysctls. Teardown kills the lab's daemons, every
 process left in its namespaces, deletes the namespaces, their /etc/netns files and the work
 directory, even after a failure halfway through `up`.
@@ -37,6 +37,7 @@ from types import TracebackType
 from kube6.components.ndppd.render import render as render_ndppd
 from kube6.execute import NetnsExecutor, SshExecutor
 from kube6.lab import configs, nodes, rootfs
+from kube6.lab.commands import confined, mesh_commands, pod_commands, setup_commands, tayga_commands
 from kube6.lab.layout import (
     AUTH_PORT,
     LISTEN_PORTS,
@@ -44,14 +45,9 @@ from kube6.lab.layout import (
     Layout,
     NodeLink,
     Pod,
-    confined,
     lab_id_of,
     layout,
-    mesh_commands,
     pod,
-    pod_commands,
-    setup_commands,
-    tayga_commands,
 )
 from kube6.lab.machine import NETNS_ETC, free_lab_id, teardown_namespaces, workdir_of
 from kube6.lab.process import (
