@@ -50,6 +50,8 @@ def test_example_gateway_is_ipv6_and_wired_to_its_class(plan_of: PlanOf) -> None
     assert "envoyDeployment" not in kube
     assert kube["envoyService"] == {
         "type": "LoadBalancer",
+        # Not Calico's: its LoadBalancer controller serves Services with no class.
+        "loadBalancerClass": "kube6.io/node-addresses",
         "allocateLoadBalancerNodePorts": False,
         "externalTrafficPolicy": "Local",
     }

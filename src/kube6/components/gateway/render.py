@@ -17,7 +17,8 @@ Service's `externalIPs`. kube-proxy then sends `[worker]:80` and `[worker]:443` 
 pod on that same worker (`externalTrafficPolicy: Local`, which also keeps the client's address
 for logs and for the network policies). The Service is of type LoadBalancer only because Envoy
 Gateway copies addresses into externalIPs for LoadBalancer and NodePort Services; it allocates
-no NodePorts, and without a load-balancer controller it never gets a load-balancer address.
+no NodePorts, and its load-balancer class is kube6's own (`kube6.io/node-addresses`), so
+Calico's LoadBalancer controller, which serves Services without a class, leaves it alone.
 DNS for the public host names gets AAAA records for one or more worker addresses. Nothing runs
 on the host network, no privileged port is bound, and no extra daemon answers NDP.
 """
@@ -188,6 +189,10 @@ def envoy_proxy() -> dict[str, Any]:
                     "envoyDaemonSet": {},
                     "envoyService": {
                         "type": "LoadBalancer",
+                        # kube6's own class, as Traefik's Service: Calico's LoadBalancer
+                        # controller serves Services without a class, and this one's
+                        # addresses are the workers' own (externalIPs).
+                        "loadBalancerClass": traefik.LOAD_BALANCER_CLASS,
                         "allocateLoadBalancerNodePorts": False,
                         "externalTrafficPolicy": "Local",
                     },

@@ -50,8 +50,9 @@ CONTROLLER_NAME = "traefik.io/gateway-controller"
 """Fixed in Traefik's source (pkg/provider/kubernetes/gateway/kubernetes.go)."""
 IMAGE = f"docker.io/library/traefik:{TRAEFIK.version}"
 LOAD_BALANCER_CLASS = "kube6.io/node-addresses"
-"""No load-balancer controller acts on this class: the addresses are the workers' own, and
-`kube6 up` writes them into the Service's status."""
+"""No load-balancer controller acts on this class (Calico's serves Services without one, and
+`calico`): the addresses are the workers' own, and `kube6 up` writes them into the Service's
+status."""
 LABELS = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/part-of": "kube6"}
 ENTRY_POINTS = {"web": 80, "websecure": 443}
 """Traefik entry point -> port, one per Gateway listener port."""
