@@ -283,6 +283,16 @@ def test_calico_binary_has_every_command_the_operator_runs(cache: Path) -> None:
         assert usage[: 1 + len(command.split())] == ["calico", *command.split()], (command, out)
 
 
+def test_calico_binary_has_the_kube_controllers_load_balancer_controller(cache: Path) -> None:
+    """The operator runs kube-controllers with ENABLED_CONTROLLERS=node,loadbalancer (operator
+    release-v1.44 render/kubecontrollers), and kube6's LoadBalancer pool needs that controller:
+    it is compiled into the combined binary (a -s -w Go build keeps function names in its
+    pclntab) with the code that starts it (kube-controllers' main)."""
+    data = built(cache, "calico").read_bytes()
+    assert b"kube-controllers/pkg/controllers/loadbalancer.NewLoadBalancerController" in data
+    assert b"kube-controllers/pkg/controllers/loadbalancer.(*loadBalancerController).Run" in data
+
+
 def test_calico_binary_reports_the_pin_and_the_snapshot(cache: Path) -> None:
     out = run(built(cache, "calico"), "version")
     assert f"Version:      {CALICO.version}" in out, out

@@ -77,6 +77,7 @@ NETWORK_AND_ADDONS = [
     "network/coredns",
     "network/ready",
     "network/calico-ready",
+    "network/calico-load-balancers",
     "network/policies",
     "addons/gateway-api",
     "addons/envoy-gateway-crds",
@@ -371,7 +372,13 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
         assert by_step[step].status is Status.OK, (step, by_step[step].detail)
     # The tier installed the pinned Gateway API CRDs: the step reads that and does nothing.
     assert by_step["addons/gateway-api"].status is Status.OK, by_step["addons/gateway-api"]
-    for step in ("network/policies", "addons/gateway", "addons/issuers", "addons/dashboard-login"):
+    for step in (
+        "network/calico-load-balancers",
+        "network/policies",
+        "addons/gateway",
+        "addons/issuers",
+        "addons/dashboard-login",
+    ):
         assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
     # The example routes with ndp: no BGP resources (the bgp plan's run is its own test), and
     # its one node link needs no per-node Felix settings (the several-links run is its own).

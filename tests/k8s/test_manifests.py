@@ -356,44 +356,29 @@ def test_calico_objects_that_calico_would_refuse_are_refused(
     assert "Nftable" in _refusal(installed, installation)
 
 
-def _operator_pool(pool: dict[str, Any]) -> dict[str, Any]:
-    """The crd.projectcalico.org/v1 IPPool that tigera-operator writes for an Installation pool
-    at start of day (operator release-v1.44 controller/ippool ToProjectCalico: no encapsulation
-    sets neither ipipMode nor vxlanMode; NAT a boolean; assignmentMode Automatic)."""
-    return {
-        "apiVersion": "crd.projectcalico.org/v1",
-        "kind": "IPPool",
-        "metadata": {"name": pool["name"]},
-        "spec": {
-            "cidr": pool["cidr"],
-            "blockSize": pool["blockSize"],
-            "natOutgoing": pool["natOutgoing"] == "Enabled",
-            "nodeSelector": pool["nodeSelector"],
-            "allowedUses": pool.get("allowedUses", ["Workload", "Tunnel"]),
-            "disableBGPExport": False,
-            "assignmentMode": "Automatic",
-        },
-    }
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_load_balancer_pool_passes_calicos_own_ippool_rules(
     scenario: str, installed: Installed, upstream: Upstream
 ) -> None:
-    """The LoadBalancer pool, as the operator stores it, passes the IPPool CRD's validation
-    rules (CEL: LoadBalancer alone, nodeSelector all(), no encapsulation, BGP export on); the
-    same pool pinned to nodes is refused, so the rules are in force here."""
+    """The LoadBalancer pool as the Calico API server stores it (crd.projectcalico.org/v1, the
+    same spec) passes the IPPool CRD's validation rules (CEL: LoadBalancer alone, nodeSelector
+    all(), no encapsulation, BGP export on); the same pool pinned to nodes is refused, so the
+    rules are in force here. (The v3 object itself passes the generic dry-run above.)"""
     if "calico" not in installed.crds:
         unverified("Calico IPPool rules", upstream.missing("calico"))
-    (values,) = [a for a in _scenario_artifacts(scenario) if a.path == "cluster/calico/values.yaml"]
-    pools = yaml.safe_load(values.content)["installation"]["calicoNetwork"]["ipPools"]
-    (balancers,) = [p for p in pools if p.get("allowedUses") == ["LoadBalancer"]]
-    objects, unknown = _decode(yaml.safe_dump(_operator_pool(balancers)))
+    (pool,) = [
+        a
+        for a in _scenario_artifacts(scenario)
+        if a.path == "cluster/calico-load-balancers/pool.yaml"
+    ]
+    stored = yaml.safe_load(pool.content)
+    assert stored["spec"]["allowedUses"] == ["LoadBalancer"]
+    stored["apiVersion"] = "crd.projectcalico.org/v1"
+    objects, unknown = _decode(yaml.safe_dump(stored))
     assert not unknown, unknown
     assert _dry_run_apply(installed.client, objects, "default") == []
-    pinned = _operator_pool(balancers)
-    pinned["spec"]["nodeSelector"] = 'kube6.io/pool == "x"'
-    assert "nodeSelector" in _refusal(installed, pinned)
+    stored["spec"]["nodeSelector"] = 'kube6.io/pool == "x"'
+    assert "nodeSelector" in _refusal(installed, stored)
     stand_in = upstream.stand_in("crd", "calico")
     if stand_in:
         judged_against(f"{scenario} LoadBalancer IPPool", f"verified against {stand_in}")

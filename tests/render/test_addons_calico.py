@@ -62,18 +62,25 @@ def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> No
     # No IPv4 autodetection: the operator then sets IP=none and CALICO_ROUTER_ID=hash.
     assert "nodeAddressAutodetectionV4" not in network
     assert "mtu" not in network
-    pool, balancers = network["ipPools"]
+    [pool] = network["ipPools"]
     [planned] = plan.pools
-    # The LoadBalancer pool: as the operator's validation wants it (LoadBalancer its only use,
-    # every node, no encapsulation), the plan's range and one block.
+    # The LoadBalancer pool is a resource of its own (the operator refuses Installation pools
+    # outside kubeadm's podSubnet), applied once the Calico API server is up; as Calico wants
+    # it: LoadBalancer its only use, every node, no encapsulation, the plan's range, one block.
+    [balancers] = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
     assert balancers == {
-        "name": "kube6-load-balancers",
-        "cidr": "2001:db8:1234:5678:8:4::/120",
-        "blockSize": 120,
-        "encapsulation": "None",
-        "natOutgoing": "Disabled",
-        "nodeSelector": "all()",
-        "allowedUses": ["LoadBalancer"],
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "IPPool",
+        "metadata": {"name": "kube6-load-balancers"},
+        "spec": {
+            "cidr": "2001:db8:1234:5678:8:4::/120",
+            "blockSize": 120,
+            "ipipMode": "Never",
+            "vxlanMode": "Never",
+            "natOutgoing": False,
+            "nodeSelector": "all()",
+            "allowedUses": ["LoadBalancer"],
+        },
     }
     assert pool == {
         "name": planned.name,
@@ -84,7 +91,9 @@ def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> No
         "nodeSelector": "all()",
     }
     assert IPv6Network(pool["cidr"]).subnet_of(plan.pods)
-    assert set(_files(plan)) == {calico.VALUES_PATH}, "no BGP resources outside routing: bgp"
+    assert set(_files(plan)) == {calico.VALUES_PATH, calico.LOAD_BALANCER_PATH}, (
+        "no BGP resources outside routing: bgp"
+    )
 
 
 def test_dataplane_matches_the_kube_proxy_mode(plan_of: PlanOf) -> None:
@@ -101,9 +110,10 @@ def test_dataplane_matches_the_kube_proxy_mode(plan_of: PlanOf) -> None:
 
 def test_unique_local_pods_get_nat66(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML.replace("2001:db8:1234:5678", "fd12:3456:789a:1"))
-    pool, balancers = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
+    [pool] = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
     assert pool["natOutgoing"] == "Enabled"
-    assert balancers["natOutgoing"] == "Disabled"  # a Service's own address, never NAT66
+    [balancers] = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
+    assert balancers["spec"]["natOutgoing"] is False  # a Service's own address, never NAT66
     assert "NAT66 on" in _files(plan)[calico.VALUES_PATH].content
 
 
@@ -115,7 +125,7 @@ def test_mtu_is_written_only_when_set(plan_of: PlanOf) -> None:
 def test_own_prefix_nodes_get_one_pinned_pool_each(golden_plan: Callable[[str], Plan]) -> None:
     plan = golden_plan("own-prefixes-ndp")
     pools = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
-    assert len(pools) == len(plan.nodes) + 1 == 4  # and the LoadBalancer pool
+    assert len(pools) == len(plan.nodes) == 3
     for node in plan.nodes:
         [pool] = [p for p in pools if p["name"] == node.pool]
         assert pool["nodeSelector"] == f'kube6.io/pool == "{node.pool}"'
@@ -126,7 +136,7 @@ def test_own_prefix_nodes_get_one_pinned_pool_each(golden_plan: Callable[[str], 
 def test_bgp_resources(plan_of: PlanOf) -> None:
     plan = plan_of(BGP_SPEC)
     files = _files(plan)
-    assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH}
+    assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH, calico.LOAD_BALANCER_PATH}
     network = _values(plan)["installation"]["calicoNetwork"]
     # BIRD peers with the router; the cluster routes stay Felix's, as in every mode.
     assert (network["bgp"], network["clusterRoutingMode"]) == ("Enabled", "Felix")

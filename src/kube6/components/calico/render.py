@@ -3,8 +3,10 @@
 `cluster/calico/values.yaml` is given to `helm install calico projectcalico/tigera-operator`
 after the CRD chart (`crd.projectcalico.org.v1`, its own chart since Calico v3.32). Its
 `installation:` key is the operator's Installation spec: one IPv6 pool per plan pool, explicit
-block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP,
-and the LoadBalancer pool (`allowedUses: [LoadBalancer]`) of the plan's LoadBalancer range.
+block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP.
+
+`cluster/calico-load-balancers/pool.yaml` holds the IPPool of the LoadBalancer range
+(`allowedUses: [LoadBalancer]`, see `load_balancer_pool` for why it is not in the Installation).
 
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
@@ -27,6 +29,7 @@ from kube6.render.base import Artifact, cluster_path, header
 from kube6.routing import strategy
 
 VALUES_PATH = cluster_path("calico/values.yaml")
+LOAD_BALANCER_PATH = cluster_path("calico-load-balancers/pool.yaml")
 BGP_PATH = cluster_path("calico/bgp.yaml")
 FELIX_NODES_PATH = cluster_path("calico-nodes/felix.yaml")
 CALICO_CRD_API = "crd.projectcalico.org/v1"
@@ -52,6 +55,11 @@ def render(plan: Plan) -> Iterator[Artifact]:
         path=VALUES_PATH,
         content=values_yaml(plan),
         description="tigera-operator Helm values (Installation: IPv6 pools, no encapsulation)",
+    )
+    yield Artifact(
+        path=LOAD_BALANCER_PATH,
+        content=load_balancer_pool_yaml(plan),
+        description=f"Calico IPPool for LoadBalancer Services ({plan.load_balancers.cidr})",
     )
     if plan.bgp is not None:
         yield Artifact(
@@ -127,7 +135,7 @@ def installation(plan: Plan) -> dict[str, Any]:
         # pick a temporary (privacy) address. No nodeAddressAutodetectionV4: without it the
         # operator runs calico-node with IP=none, and, with BGP on, sets CALICO_ROUTER_ID=hash.
         "nodeAddressAutodetectionV6": {"kubernetes": "NodeInternalIP"},
-        "ipPools": [*(_pool(pool) for pool in plan.pools), _load_balancer_pool(plan)],
+        "ipPools": [_pool(pool) for pool in plan.pools],
     }
     if plan.mtu is not None:
         network["mtu"] = plan.mtu
@@ -163,27 +171,50 @@ def _pool(pool: Pool) -> dict[str, Any]:
     }
 
 
-def _load_balancer_pool(plan: Plan) -> dict[str, Any]:
-    """The LoadBalancer pool: calico-kube-controllers' LoadBalancer controller gives every
+def load_balancer_pool(plan: Plan) -> dict[str, Any]:
+    """The LoadBalancer IPPool: calico-kube-controllers' LoadBalancer controller gives every
     `type: LoadBalancer` Service (no loadBalancerClass, or `calico`) an address from it.
 
     The operator runs kube-controllers with ENABLED_CONTROLLERS=node,loadbalancer (operator
     release-v1.44, render/kubecontrollers), so the controller is on and assigns to all such
-    Services (AssignIPs AllServices, its default then); nothing else to enable. The operator's
-    validation (controller/ippool/validation.go) wants, for such a pool: LoadBalancer as the only
-    use, nodeSelector all(), no encapsulation, and BGP export left on.
+    Services (AssignIPs AllServices, its default then); nothing else to enable. The pool is a
+    resource of its own, not one of the Installation's ipPools: the operator refuses an
+    Installation with a pool outside kubeadm's podSubnet ("IPPool ... is not within the
+    platform's configured pod network CIDR(s)", controller/ippool/defaults.go, found by the e2e
+    journey), and leaves pools it does not own alone. Calico's rules for such a pool
+    (IPPool CRD validations, the operator's validation.go): LoadBalancer as its only use,
+    nodeSelector all(), no encapsulation, BGP export on.
     """
     lb = plan.load_balancers
     return {
-        "name": LOAD_BALANCER_POOL,
-        "cidr": str(lb.cidr),
-        "blockSize": lb.block_size,
-        "encapsulation": "None",
-        # Service addresses are reached by their own global address, never masqueraded.
-        "natOutgoing": "Disabled",
-        "nodeSelector": "all()",
-        "allowedUses": ["LoadBalancer"],
+        "apiVersion": CALICO_API,
+        "kind": "IPPool",
+        "metadata": {"name": LOAD_BALANCER_POOL},
+        "spec": {
+            "cidr": str(lb.cidr),
+            "blockSize": lb.block_size,
+            "ipipMode": "Never",
+            "vxlanMode": "Never",
+            # Service addresses are reached by their own global address, never masqueraded.
+            "natOutgoing": False,
+            "nodeSelector": "all()",
+            "allowedUses": ["LoadBalancer"],
+        },
     }
+
+
+def load_balancer_pool_yaml(plan: Plan) -> str:
+    lb = plan.load_balancers
+    what = "Calico IPPool of the LoadBalancer range: addresses of LoadBalancer Services."
+    notes = [
+        "#",
+        f"# {lb.cidr}: {lb.size} addresses, /{lb.block_size} blocks (affined to Calico's",
+        "# virtual node load-balancer). calico-kube-controllers gives each Service of",
+        "# type LoadBalancer (no loadBalancerClass, or `calico`) one of them; kube-proxy serves",
+        "# the Service's ports on it on every node. Apply once the Calico API server is up:",
+        "# kubectl apply --server-side -f",
+    ]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump(load_balancer_pool(plan))
 
 
 def values_yaml(plan: Plan) -> str:
@@ -203,12 +234,8 @@ def values_yaml(plan: Plan) -> str:
         )
         notes.append(f"# pool {pool.name}: {pool.cidr}, /{pool.block_size} blocks, {nodes};")
         notes.append(f"#   {nat}.")
-    lb = plan.load_balancers
-    notes.append(f"# pool {LOAD_BALANCER_POOL}: {lb.cidr}, {lb.size} addresses, every node;")
-    notes.append(
-        "#   allowedUses LoadBalancer: calico-kube-controllers gives each LoadBalancer Service"
-    )
-    notes.append("#   an address of it.")
+    notes.append(f"# The LoadBalancer pool ({plan.load_balancers.cidr}): not here but in")
+    notes.append(f"# {LOAD_BALANCER_PATH} (the operator wants pools inside podSubnet).")
     body = yamlio.dump({"installation": installation(plan), **OBSERVABILITY_OFF})
     return header(plan, what) + "\n".join(notes) + "\n" + body
 

@@ -1,7 +1,8 @@
 """Calico's `up` steps, in the `network` phase: its CRD chart, Felix's per-node settings when
 the nodes are on several links, then tigera-operator with the rendered values, the BGP
 resources in `bgp` routing (`INSTALL`); once the nodes are Ready, the operator's statuses
-Available and kube6's default network policies (`READY_AND_POLICIES`).
+Available, the LoadBalancer range's IPPool and kube6's default network policies
+(`READY_AND_POLICIES`).
 """
 
 from __future__ import annotations
@@ -138,10 +139,17 @@ READY_AND_POLICIES: tuple[Step[Any], ...] = (
         needs_cluster=True,
     ),
     cluster.manifests_step(
+        "calico-load-balancers",
+        "The IPPool of the LoadBalancer range (calico-kube-controllers assigns from it).",
+        cluster.under("calico-load-balancers"),
+        api_service=CALICO_API_SERVICE,
+    ),
+    cluster.manifests_step(
         "policies",
         "kube6's default network policies (pods closed to the outside but the gateway).",
         cluster.under("policies"),
         api_service=CALICO_API_SERVICE,
     ),
 )
-"""Once the nodes are Ready: Calico Available, then kube6's default network policies."""
+"""Once the nodes are Ready: Calico Available, the LoadBalancer pool, then kube6's default
+network policies."""
