@@ -19,7 +19,7 @@ from pathlib import Path
 from kube6.lab import nodes
 from kube6.lab.cgroups import lab_cgroups
 from kube6.lab.layout import LAB_ID, lab_id_of
-from kube6.lab.process import LabError
+from kube6.lab.process import LabError, alive
 
 NETNS_ETC = Path("/etc/netns")
 """`ip netns exec NS` binds /etc/netns/NS/<file> over /etc/<file>: the nodes' resolv.conf."""
@@ -72,22 +72,13 @@ def teardown_namespaces(namespaces: Sequence[str], *, timeout: float = 3.0) -> N
                 os.kill(pid, sig)
         deadline = time.monotonic() + timeout
         while pids and time.monotonic() < deadline:
-            pids = {pid for pid in pids if _exists(pid)}
+            pids = {pid for pid in pids if alive(pid)}
             time.sleep(0.05)
         if not pids:
             break
     for ns in targets:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # A zombie has exited; its parent (maybe us) reaps it later.
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def lab_folders() -> list[str]:

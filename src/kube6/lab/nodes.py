@@ -56,7 +56,7 @@ from kube6.lab.node_config import (
     overlay_argv,
     remount_argv,
 )
-from kube6.lab.process import program
+from kube6.lab.process import alive, program, run_or_raise
 from kube6.lab.rootfs import ROOTFS_ENV, cache_dir, rootfs_tarball
 
 Argv = tuple[str, ...]
@@ -117,15 +117,7 @@ class NodeExecutor(LocalExecutor):
 
 
 def _run(argv: Sequence[str], *, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise NodeError(
-            f"command failed (exit {result.returncode}): {' '.join(argv)}\n"
-            f"{(result.stdout + result.stderr).strip()}"
-        )
-    return result
+    return run_or_raise(argv, NodeError, timeout=timeout)
 
 
 NODES_HINT = "install them: apt-get install systemd-container mmdebstrap (Debian/Ubuntu)"
@@ -312,15 +304,7 @@ def _wait_empty(cgroups: Sequence[Path], timeout: float) -> set[int]:
     """Wait until no live process is left in `cgroups`; returns those still there."""
     deadline = time.monotonic() + timeout
     while True:
-        left = {pid for path in cgroups for pid in cgroup_pids(path) if _alive(pid)}
+        left = {pid for path in cgroups for pid in cgroup_pids(path) if alive(pid)}
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -173,3 +173,28 @@ def keygen(path: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def run_or_raise(
+    argv: Sequence[str], error: type[Kube6Error], *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv`; raise `error` with the command and its output when it exits non-zero."""
+    result = subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise error(
+            f"command failed (exit {result.returncode}): {' '.join(argv)}\n"
+            f"{(result.stdout + result.stderr).strip()}"
+        )
+    return result
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited (a zombie has: its parent, maybe us,
+    reaps it later)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False

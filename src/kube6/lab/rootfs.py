@@ -16,12 +16,11 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from kube6.errors import Kube6Error
-from kube6.lab.process import program
+from kube6.lab.process import program, run_or_raise
 
 Argv = tuple[str, ...]
 
@@ -137,14 +136,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _run(argv: Sequence[str], *, timeout: float) -> None:
-    result = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise RootfsError(
-            f"command failed (exit {result.returncode}): {' '.join(argv)}\n"
-            f"{(result.stdout + result.stderr).strip()}"
-        )
+    run_or_raise(argv, RootfsError, timeout=timeout)
 
 
 def build_rootfs(tarball: Path) -> Path:
