@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from kube6.checks import link
 from kube6.checks.artifacts import ArtifactHost, artifact_hosts
+from kube6.checks.context import Check, Context
 from kube6.checks.host import CHECKS as HOST_CHECKS
-from kube6.checks.host import Check, Context
 from kube6.checks.model import CheckResult, Status
 from kube6.errors import Kube6Error, UsageError
 from kube6.execute import PrivilegeError
@@ -75,7 +75,13 @@ def run_checks(
             found = [_unreachable(facts)]
         else:
             ctx = Context(plan, node, facts, wanted)
-            found = [result for _, check, _ in CHECKS for result in check(ctx)]
+            # A check names its findings by its entry in the table (its name written once);
+            # one that names them itself keeps its names.
+            found = [
+                replace(result, name=result.name or name)
+                for name, check, _ in CHECKS
+                for result in check(ctx)
+            ]
         results += [_ignore(replace(r, node=node.name), ignored) for r in found]
     return results
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ipaddress import IPv6Network
 
-from kube6.checks.host import Check, Context
+from kube6.checks.context import Check, Context
 from kube6.checks.model import CheckResult, warn
 from kube6.facts import HostFacts
 from kube6.facts.link_model import Classification, classify
