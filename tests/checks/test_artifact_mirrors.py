@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from kube6 import spec
-from kube6.checks import CheckResult, Status, artifact_hosts, run_checks
+from kube6.checks import CheckResult, Status, run_checks
+from kube6.components.registry import artifact_hosts
 from kube6.facts import Lookup
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
@@ -19,7 +20,7 @@ from .test_checks import PLAN, healthy
 def results(facts: Any, plan: Plan) -> dict[str, CheckResult]:
     """Every check of `plan`'s first node with `facts` and the plan's own artifact hosts."""
     node = plan.nodes[0].name
-    return {r.name: r for r in run_checks(plan, {node: facts})}
+    return {r.name: r for r in run_checks(plan, {node: facts}, hosts=artifact_hosts(plan))}
 
 
 LAB = Path(__file__).resolve().parents[1] / "golden" / "mirrors-lab" / "kube6.yaml"

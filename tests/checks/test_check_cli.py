@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kube6.checks import CHECK_NAMES, runner
-from kube6.checks.artifacts import ArtifactHost
+from kube6.checks import CHECK_NAMES, ArtifactHost
 from kube6.cli.app import run
+from kube6.components import registry
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,7 @@ def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no kube6.yaml: the built-in example is used
     # One name from /etc/hosts instead of the internet's download hosts: fast and offline.
     monkeypatch.setattr(
-        runner, "artifact_hosts", lambda plan: (ArtifactHost("localhost", "a test name"),)
+        registry, "artifact_hosts", lambda plan: (ArtifactHost("localhost", "a test name"),)
     )
 
 

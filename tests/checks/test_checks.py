@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kube6.checks import CHECK_NAMES, Status, artifact_hosts, run_checks, validate_ignore
-from kube6.checks.artifacts import ArtifactHost
+from kube6.checks import CHECK_NAMES, ArtifactHost, Status, run_checks, validate_ignore
 from kube6.checks.model import CheckResult
+from kube6.components.registry import artifact_hosts
 from kube6.errors import UsageError
 from kube6.execute import ConnectError
 from kube6.facts import (

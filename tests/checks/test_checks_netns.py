@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kube6.checks import Status, run_checks
-from kube6.checks.artifacts import ArtifactHost
+from kube6.checks import ArtifactHost, Status, run_checks
 from kube6.execute import NetnsExecutor
 from kube6.facts import gather
 from kube6.plan import make_plan

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from kube6.checks import Status
-from kube6.checks.artifacts import ArtifactHost
+from kube6.checks import ArtifactHost, Status
 from kube6.checks.runner import check_hosts
 from kube6.execute import Command, ConnectError, RecordingExecutor, Result
 from kube6.plan import make_plan

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from kube6 import yamlio
-from kube6.checks import ArtifactHost, CheckResult, Status, artifact_hosts
+from kube6.checks import ArtifactHost, CheckResult, Status
 from kube6.checks.runner import check_hosts
+from kube6.components.registry import artifact_hosts
 from kube6.execute import Executor
 from kube6.lab import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, IPV6_NAME, Lab
 from kube6.lab.process import in_namespace
@@ -232,7 +233,9 @@ def test_kube6_check_command_over_ssh(ssh_lab: Lab, ssh_plan: Plan, tmp_path: Pa
     assert done.returncode in (0, 1), done.stderr
     document = json.loads(done.stdout)
     local: dict[str, Executor] = {n.name: ssh_lab.executor(n.name) for n in ssh_plan.nodes}
-    expected = asyncio.run(check_hosts(ssh_plan, local, connect=False))
+    expected = asyncio.run(
+        check_hosts(ssh_plan, local, hosts=artifact_hosts(ssh_plan), connect=False)
+    )
     assert document["results"] == [r.to_dict() for r in expected]
     assert document["ok"] is (done.returncode == 0)
     names = {(r["node"], r["name"]): r for r in document["results"]}

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from kube6 import spec
-from kube6.checks import Status, artifact_hosts
+from kube6.checks import Status
 from kube6.checks.runner import check_hosts
+from kube6.components.registry import artifact_hosts
 from kube6.execute import Executor
 from kube6.lab import INTERNET_HOST, Lab
 from kube6.plan import make_plan
@@ -57,7 +58,9 @@ def test_check_reaches_every_source_through_the_mirrors(lab_env: None, tmp_path:
                 ready=functools.partial(lab.listening, lab.internet, port),
             )
         executors: dict[str, Executor] = {"node0001": lab.executor("node0001")}
-        found = {r.name: r for r in asyncio.run(check_hosts(plan, executors))}
+        found = {
+            r.name: r for r in asyncio.run(check_hosts(plan, executors, hosts=artifact_hosts(plan)))
+        }
         result = found["artifact-hosts-reachable"]
         assert result.status is Status.OK, result
         assert "through mirrors:" in result.message
@@ -68,7 +71,9 @@ def test_check_reaches_every_source_through_the_mirrors(lab_env: None, tmp_path:
 
         lab.stop("mirror-8080")  # the first use of the mirror host is the apt repository
         executors = {"node0001": lab.executor("node0001")}
-        found = {r.name: r for r in asyncio.run(check_hosts(plan, executors))}
+        found = {
+            r.name: r for r in asyncio.run(check_hosts(plan, executors, hosts=artifact_hosts(plan)))
+        }
         down = found["artifact-hosts-reachable"]
         assert down.status is Status.FAIL
         assert f"the mirror(s) {INTERNET_HOST}" in down.fix

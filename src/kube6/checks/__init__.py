@@ -9,10 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from kube6.checks import link
-from kube6.checks.artifacts import ArtifactHost, artifact_hosts
 from kube6.checks.context import Check, Context
 from kube6.checks.host import CHECKS as HOST_CHECKS
-from kube6.checks.model import CheckResult, Status
+from kube6.checks.model import ArtifactHost, CheckResult, Status
 from kube6.errors import Kube6Error, UsageError
 from kube6.execute import PrivilegeError
 from kube6.facts import HostFacts
@@ -31,7 +30,6 @@ __all__ = [
     "ArtifactHost",
     "CheckResult",
     "Status",
-    "artifact_hosts",
     "failed",
     "run_checks",
     "validate_ignore",
@@ -55,17 +53,17 @@ def run_checks(
     facts_by_node: Mapping[str, HostFacts | BaseException],
     ignore: Iterable[str] = (),
     *,
-    hosts: Sequence[ArtifactHost] | None = None,
+    hosts: Sequence[ArtifactHost],
 ) -> list[CheckResult]:
     """Every check on every node of `facts_by_node`, in plan order, nothing skipped.
 
     A node whose facts are an exception gets one failure: `privileges` when sudo refused,
     `host-reachable` otherwise. `ignore` downgrades failures of those checks to warnings.
-    `hosts` replaces the artifact hosts derived from the plan (the lab points it at its own
-    names).
+    `hosts` are the artifact hosts to judge (kube6.components.registry.artifact_hosts of the
+    plan; the lab points it at its own names).
     """
     ignored = validate_ignore(ignore)
-    wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
+    wanted = tuple(hosts)
     results: list[CheckResult] = []
     for node in plan.nodes:
         if node.name not in facts_by_node:

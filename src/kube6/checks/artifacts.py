@@ -1,108 +1,109 @@
-"""The hosts that `kube6 up` downloads from, derived from the plan, each with its reason.
+"""The artifact hosts' check: every host that `kube6 up` downloads from (handed in as data,
+`Context.artifact_hosts`, assembled by kube6.components.registry with the mirrors applied) is
+reachable natively (IPv6), through NAT64 (an AAAA synthesized inside a NAT64 prefix), through a
+mirror (kube6.yaml `mirrors`), or not at all.
 
-On an IPv6-only server each must resolve to an IPv6 address (its own, or one that a DNS64
-synthesized inside a NAT64 prefix), or the install stops half-way. `kube6 check` resolves every
-one of them on every node before anything is installed. Each component names the hosts its
-artifacts come from and how it uses them (kube6.components); this module applies the mirrors.
-
-With a `mirrors` section, an upstream host whose every use is mirrored is not needed: the
-mirror's host takes its place in the list (`mirror_for` names the upstream hosts it stands in
-for), and `kube6 check` reports each source as reachable natively, through NAT64, through a
-mirror, or not at all.
+On an IPv6-only server each must resolve to an IPv6 address, or the install stops half-way.
 """
 
 from __future__ import annotations
 
-from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Use, host_port
-from kube6.plan.model import Plan
+from ipaddress import IPv6Address, IPv6Network
 
-__all__ = ["ArtifactHost", "artifact_hosts", "names"]
+from kube6.checks.context import Context, fail, ok
+from kube6.checks.model import ArtifactHost, CheckResult
+from kube6.facts import Lookup
 
-_REGISTRY_HOSTS: dict[str, str] = {
-    "registry.k8s.io": "registry.k8s.io",
-    "quay.io": "quay.io",
-    "docker.io": "docker.io",
-    "registry-1.docker.io": "docker.io",
-    "auth.docker.io": "docker.io",
-    "production.cloudflare.docker.com": "docker.io",
-    "ghcr.io": "ghcr.io",
-    "pkg-containers.githubusercontent.com": "ghcr.io",
-}
+NAT64_FIX = (
+    "give the hosts resolvers with DNS64 and a NAT64 gateway on the path: your provider's, a "
+    "router of your own (Jool, Tayga), or a public NAT64/DNS64 service (e.g. nat64.net; see "
+    "https://nat64.xyz); set them in /etc/systemd/resolved.conf (DNS=) or netplan "
+    "`nameservers`; or mirror these artifacts on an IPv6-reachable host"
+)
 
 
-def _uses(plan: Plan, host: str) -> list[Use]:
-    from kube6.components import registry
-
-    uses: list[Use] = []
-    if host in _REGISTRY_HOSTS:
-        uses.append(("registry", _REGISTRY_HOSTS[host]))
-    return uses + registry.uses(plan, host)
+def _nat64_prefixes(ctx: Context) -> tuple[IPv6Network, ...]:
+    found = ctx.facts.nat64.prefixes if ctx.facts.nat64 else ()
+    planned = ctx.plan.dns_settings.nat64_prefix
+    return tuple(found) + ((planned,) if planned is not None else ())
 
 
-def _mirror_urls(plan: Plan, use: Use) -> list[str] | None:
-    """The mirror URLs that serve `use`, or None when it is fetched from upstream."""
-    kind, what = use
-    found = plan.mirrors
-    if kind == "registry":
-        entry = next((m for m in found.registries if m.registry == what), None)
-        return [e.url for e in entry.endpoints] if entry else None
-    if kind == "apt":
-        apt = mirrors.apt_repository(found, "kubernetes" if what == "kubernetes" else "docker")
-        return [u for u in (apt.url, apt.key_url) if u] if apt else None
-    if kind == "download":
-        probe = what + "probe"
-        moved = mirrors.download_url(found, probe)
-        return [moved] if moved != probe else None
-    if kind == "chart":
-        repo, chart = (what, "probe") if not what.startswith("oci://") else (None, what)
-        source = mirrors.chart_source(found, chart, repo)
-        if source.mirror is None:
-            return None
-        return [source.mirror.mirror.replace("oci://", "https://", 1)]
-    return None
+def _via_nat64(address: IPv6Address, prefixes: tuple[IPv6Network, ...]) -> bool:
+    return any(address in p for p in prefixes)
 
 
-def artifact_hosts(plan: Plan) -> tuple[ArtifactHost, ...]:
-    """Every host that the plan's components are fetched from (by nodes, during `up`)."""
-    # The components import the checks' toolkit (ArtifactHost): the registry is loaded here.
-    from kube6.components import registry
+def judge_lookup(lookup: Lookup | None, prefixes: tuple[IPv6Network, ...]) -> tuple[str, str]:
+    """(verdict, detail): verdict is `ipv6`, `nat64` or `unreachable`."""
+    if lookup is None:
+        return "unreachable", "not looked up"
+    if lookup.ipv6:
+        shown = ", ".join(str(a) for a in lookup.ipv6[:2])
+        path = "nat64" if all(_via_nat64(a, prefixes) for a in lookup.ipv6) else "ipv6"
+        if lookup.connect is False:
+            return "unreachable", f"resolves to {shown}, but {lookup.connect_detail}"
+        tested = "" if lookup.connect else " (connection not tested)"
+        return path, f"{shown}{tested}"
+    if lookup.ipv4:
+        shown = ", ".join(str(a) for a in lookup.ipv4[:2])
+        return "unreachable", f"IPv4 only ({shown}) and no DNS64 synthesizes an IPv6 address"
+    return "unreachable", lookup.error or "does not resolve"
 
-    hosts = registry.upstream_hosts(plan)
-    hosts += registry.mirror_hosts(plan)
-    hosts = _apply_mirrors(plan, hosts)
-    merged: dict[str, ArtifactHost] = {}
-    for host in hosts:
-        if host.name in merged:
-            before = merged[host.name]
-            merged[host.name] = ArtifactHost(
-                host.name,
-                f"{before.reason}; {host.reason}",
-                before.port,
-                tuple(dict.fromkeys((*before.mirror_for, *host.mirror_for))),
+
+def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
+    """Every artifact source: reachable natively (IPv6), through NAT64, through a mirror
+    (kube6.yaml `mirrors`), or not at all."""
+    facts = ctx.facts
+    prefixes = _nat64_prefixes(ctx)
+    verdicts = {
+        host.name: judge_lookup(facts.lookup(host.name), prefixes) for host in ctx.artifact_hosts
+    }
+
+    def shown(host: ArtifactHost) -> str:
+        verdict, detail = verdicts[host.name]
+        port = f" port {host.port}" if host.port != 443 else ""
+        via = f" (mirror of {', '.join(host.mirror_for)})" if host.mirror_for else ""
+        return f"{host.name}{port}{via}: {verdict} {detail}"
+
+    evidence = "; ".join(shown(h) for h in ctx.artifact_hosts)
+    bad = [h for h in ctx.artifact_hosts if verdicts[h.name][0] == "unreachable"]
+    via = [h.name for h in ctx.artifact_hosts if verdicts[h.name][0] == "nat64"]
+    mirrored = [h for h in ctx.artifact_hosts if h.mirror_for]
+    nat64_note = f"; through NAT64: {', '.join(via)}" if via else ""
+    mirror_note = (
+        "; through mirrors: " + ", ".join(f"{'/'.join(h.mirror_for)} -> {h.name}" for h in mirrored)
+        if mirrored
+        else ""
+    )
+    if not bad:
+        upstream = [h for h in ctx.artifact_hosts if not h.mirror_for]
+        direct = len([h for h in upstream if h.name not in via])
+        parts = [f"{direct} over IPv6"] if direct or not mirrored else []
+        summary = ", ".join(parts) + nat64_note + mirror_note
+        return [
+            ok(
+                f"all {len(verdicts)} artifact hosts are reachable: {summary.removeprefix('; ')}",
+                evidence,
             )
-        else:
-            merged[host.name] = host
-    return tuple(merged.values())
-
-
-def _apply_mirrors(plan: Plan, hosts: list[ArtifactHost]) -> list[ArtifactHost]:
-    """Upstream hosts whose every use is mirrored give way to their mirrors' hosts."""
-    out: list[ArtifactHost] = []
-    for host in hosts:
-        uses = _uses(plan, host.name)
-        found = [_mirror_urls(plan, use) for use in uses]
-        if not uses or any(urls is None for urls in found):
-            out.append(host)
-            continue
-        for urls in found:
-            for url in urls or ():
-                name, port = host_port(url)
-                out.append(
-                    ArtifactHost(name, f"mirror of {host.name}: {host.reason}", port, (host.name,))
-                )
-    return out
-
-
-def names(hosts: tuple[ArtifactHost, ...]) -> tuple[str, ...]:
-    return tuple(h.name for h in hosts)
+        ]
+    groups: dict[str, list[str]] = {}
+    for host in bad:
+        groups.setdefault(verdicts[host.name][1], []).append(host.name)
+    lines = "; ".join(f"{', '.join(hosts)}: {detail}" for detail, hosts in groups.items())
+    reasons = "; ".join(f"{h.name}: {h.reason}" for h in bad)
+    bad_mirrors = [h.name for h in bad if h.mirror_for]
+    fix = NAT64_FIX
+    if bad_mirrors:
+        fix = (
+            f"the mirror(s) {', '.join(bad_mirrors)} from kube6.yaml `mirrors` must answer "
+            "from the nodes; for the other hosts: " + NAT64_FIX
+        )
+    else:
+        fix = NAT64_FIX + " Or serve them from a mirror (kube6.yaml `mirrors`)."
+    return [
+        fail(
+            f"{len(bad)} of {len(verdicts)} download hosts cannot be reached over IPv6, "
+            f"NAT64 or a mirror — {lines}{nat64_note}{mirror_note}",
+            fix,
+            f"needed for: {reasons}. Seen: {evidence}",
+        )
+    ]

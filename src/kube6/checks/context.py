@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kube6 import results
-from kube6.checks.artifacts import ArtifactHost
-from kube6.checks.model import CheckResult
+from kube6.checks.model import ArtifactHost, CheckResult
 from kube6.facts import HostFacts
 from kube6.plan.model import Plan, PlannedNode
 

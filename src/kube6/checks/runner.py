@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from kube6.checks import artifact_hosts, run_checks, validate_ignore
-from kube6.checks.artifacts import ArtifactHost
-from kube6.checks.model import CheckResult
+from kube6.checks import run_checks, validate_ignore
+from kube6.checks.model import ArtifactHost, CheckResult
 from kube6.execute import Executor, run_on_hosts
 from kube6.facts import HostFacts, gather
 from kube6.facts.link import LISTEN_SECONDS
@@ -18,7 +17,7 @@ async def check_hosts(
     executors: Mapping[str, Executor],
     ignore: Iterable[str] = (),
     *,
-    hosts: Sequence[ArtifactHost] | None = None,
+    hosts: Sequence[ArtifactHost],
     connect: bool = True,
     limit: int = 8,
     listen_seconds: float = LISTEN_SECONDS,
@@ -26,10 +25,10 @@ async def check_hosts(
     """Gather facts on each node of `executors` (node name -> executor, at most `limit` at
     once), then run every check. A node that cannot be reached fails `host-reachable` (or
     `privileges` when sudo refuses); the others are still checked. Each node listens on its
-    uplink for `listen_seconds` meanwhile (kube6.facts.link). Executors are closed
-    afterwards."""
+    uplink for `listen_seconds` meanwhile (kube6.facts.link), and resolves (and with
+    `connect`, connects to) each of `hosts`. Executors are closed afterwards."""
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
-    wanted = tuple(hosts) if hosts is not None else artifact_hosts(plan)
+    wanted = tuple(hosts)
     lookups = [h.name for h in wanted]
     ports = {h.name: h.port for h in wanted}
     node_of = {id(executor): node for node, executor in executors.items()}

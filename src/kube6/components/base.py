@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from kube6.checks.model import ArtifactHost
 from kube6.plan.model import Plan
 from kube6.render.base import Renderer
+
+__all__ = ["ArtifactHost", "Component", "ObjectCheck", "Use", "host_port", "no_hosts", "no_uses"]
 
 if TYPE_CHECKING:
     from kube6.results import Finding
@@ -24,18 +27,6 @@ if TYPE_CHECKING:
 Use = tuple[str, str]
 """How an upstream host is used, for mirrors: ("registry", name), ("apt", repo), ("download",
 URL prefix) or ("chart", repository URL or OCI reference). A host is mirrored when every use is."""
-
-
-@dataclass(frozen=True)
-class ArtifactHost:
-    """One host that `kube6 up` downloads from, with the reason; `kube6 check` resolves it."""
-
-    name: str
-    reason: str
-    port: int = 443
-    """The TCP port `check` connects to (a mirror may serve on another)."""
-    mirror_for: tuple[str, ...] = ()
-    """The upstream hosts this mirror stands in for (empty: an upstream host)."""
 
 
 def no_hosts(plan: Plan) -> Sequence[ArtifactHost]:
@@ -64,7 +55,7 @@ class Component:
     hosts: Callable[[Plan], Sequence[ArtifactHost]] = no_hosts
     """The upstream hosts its artifacts come from in this plan."""
     uses: Callable[[Plan], Sequence[tuple[str, Use]]] = no_uses
-    """(host, use) for each of its artifacts that a mirror can serve (checks/artifacts.py)."""
+    """(host, use) for each of its artifacts that a mirror can serve (components/sources.py)."""
     mirror_hosts: Callable[[Plan], Sequence[ArtifactHost]] = no_hosts
     """Hosts that the spec's mirrors put in place of a service, listed after every upstream
     host (the ACME directories of cert-manager's issuers)."""

@@ -2,8 +2,8 @@
 
 - `RENDERERS` and `render_all` (`kube6 render`; `up` installs exactly these files),
 - `UP_STEPS` (`kube6 up`) and `RESET_STEPS` (`kube6 reset`), and `make_contexts` for a run,
-- `upstream_hosts`, `mirror_hosts` and `uses` for the artifact hosts of `kube6 check`
-  (kube6.checks.artifacts applies the mirrors),
+- `artifact_hosts` for `kube6 check` and the preflight step: the components' hosts with the
+  mirrors applied (kube6.components.sources); kube6.checks.artifacts judges them,
 - `check_objects`, `custom_kinds` and `namespaces` for `kube6 verify` (on kube6.verify.objects).
 
 A new component is a module under kube6.components and one entry here.
@@ -27,6 +27,7 @@ from kube6.components import (
     kubeadm,
     kubernetes,
     ndppd,
+    sources,
 )
 from kube6.components.base import ArtifactHost, Component, Use
 from kube6.errors import PlanError
@@ -96,6 +97,29 @@ def namespaces(plan: Plan) -> list[str]:
     return [ns for c in COMPONENTS for ns in c.namespaces(plan)]
 
 
+def upstream_hosts(plan: Plan) -> list[ArtifactHost]:
+    """Every component's upstream artifact hosts in this plan, in component order."""
+    return [h for c in COMPONENTS for h in c.hosts(plan)]
+
+
+def mirror_hosts(plan: Plan) -> list[ArtifactHost]:
+    """The hosts that the spec's mirrors put in place of a service (after the upstream ones)."""
+    return [h for c in COMPONENTS for h in c.mirror_hosts(plan)]
+
+
+def uses(plan: Plan, host: str) -> list[Use]:
+    """How the components use `host` (for mirrors: a host is mirrored when every use is)."""
+    return [use for c in COMPONENTS for name, use in c.uses(plan) if name == host]
+
+
+def artifact_hosts(plan: Plan) -> tuple[ArtifactHost, ...]:
+    """Every host that the plan's components are fetched from (by the nodes, during `up`), the
+    mirrors applied: what `kube6 check` resolves (kube6.checks.artifacts judges them)."""
+    return sources.apply_mirrors(
+        plan, upstream_hosts(plan) + mirror_hosts(plan), lambda host: uses(plan, host)
+    )
+
+
 NETWORK_STEP: Step[object] = Step(
     "network",
     "helm; Calico (CRDs, tigera-operator with the rendered values); nodes Ready, CoreDNS up.",
@@ -119,7 +143,7 @@ VERIFY_STEP = verify_steps.verify_step(check_objects, custom_kinds)
 """`kube6 verify`'s object checks, the last step of `up`."""
 
 UP_STEPS: tuple[Step[Any], ...] = (
-    preflight.STEP,
+    preflight.preflight_step(artifact_hosts),
     *host.COMPONENT.up,
     *containerd.COMPONENT.up,
     *kubernetes.COMPONENT.up,
@@ -208,21 +232,6 @@ def make_contexts(
     return contexts
 
 
-def upstream_hosts(plan: Plan) -> list[ArtifactHost]:
-    """Every component's upstream artifact hosts in this plan, in component order."""
-    return [h for c in COMPONENTS for h in c.hosts(plan)]
-
-
-def mirror_hosts(plan: Plan) -> list[ArtifactHost]:
-    """The hosts that the spec's mirrors put in place of a service (after the upstream ones)."""
-    return [h for c in COMPONENTS for h in c.mirror_hosts(plan)]
-
-
-def uses(plan: Plan, host: str) -> list[Use]:
-    """How the components use `host` (for mirrors: a host is mirrored when every use is)."""
-    return [use for c in COMPONENTS for name, use in c.uses(plan) if name == host]
-
-
 __all__ = [
     "ADDONS_STEP",
     "COMPONENTS",
@@ -231,6 +240,7 @@ __all__ = [
     "RESET_STEPS",
     "UP_STEPS",
     "VERIFY_STEP",
+    "artifact_hosts",
     "check_objects",
     "custom_kinds",
     "make_contexts",

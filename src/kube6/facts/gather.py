@@ -116,7 +116,7 @@ async def gather(
     """Read every fact of one host through `executor` (probes run concurrently).
 
     `lookups` are names to resolve on the host (the artifact hosts of the plan, see
-    kube6.checks.artifacts.artifact_hosts); with `connect`, the first IPv6 answer of each is
+    kube6.components.registry.artifact_hosts); with `connect`, the first IPv6 answer of each is
     tried with a TCP connection to `connect_port` (or the name's port in `ports`: a mirror may
     serve on another port). With `uplink` (interface, the node's link prefix) it listens
     there for `listen_seconds` meanwhile, for what the provider's router does with the prefix

@@ -8,10 +8,12 @@ named failure into a warning there.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from kube6.checks import CheckResult, Status, artifact_hosts, run_checks
+from kube6.checks import ArtifactHost, CheckResult, Status, run_checks
 from kube6.facts import HostFacts, gather
+from kube6.plan.model import Plan
 from kube6.results import listed
 from kube6.steps.base import HostContext, Step, StepPlan
 
@@ -21,18 +23,25 @@ class PreflightFacts:
     results: tuple[CheckResult, ...]
 
 
-async def read_preflight(ctx: HostContext) -> PreflightFacts:
-    hosts = artifact_hosts(ctx.plan)
-    lookups = [host.name for host in hosts]
-    facts: HostFacts | BaseException
-    try:
-        facts = await gather(
-            ctx.executor, ctx.node.name, lookups=lookups, ports={h.name: h.port for h in hosts}
-        )
-    except Exception as exc:  # unreachable host: the checks report it as host-reachable
-        facts = exc
-    results = run_checks(ctx.plan, {ctx.node.name: facts}, ctx.options.ignore)
-    return PreflightFacts(tuple(results))
+ArtifactHosts = Callable[[Plan], Sequence[ArtifactHost]]
+"""The plan's artifact hosts (kube6.components.registry.artifact_hosts: components know them)."""
+
+
+def reader(artifact_hosts: ArtifactHosts) -> Callable[[HostContext], Awaitable[PreflightFacts]]:
+    async def read_preflight(ctx: HostContext) -> PreflightFacts:
+        hosts = artifact_hosts(ctx.plan)
+        lookups = [host.name for host in hosts]
+        facts: HostFacts | BaseException
+        try:
+            facts = await gather(
+                ctx.executor, ctx.node.name, lookups=lookups, ports={h.name: h.port for h in hosts}
+            )
+        except Exception as exc:  # unreachable host: the checks report it as host-reachable
+            facts = exc
+        results = run_checks(ctx.plan, {ctx.node.name: facts}, ctx.options.ignore, hosts=hosts)
+        return PreflightFacts(tuple(results))
+
+    return read_preflight
 
 
 def fresh_preflight(ctx: HostContext) -> PreflightFacts:
@@ -54,10 +63,12 @@ def plan_preflight(ctx: HostContext, facts: PreflightFacts) -> StepPlan:
     return StepPlan.nothing(f"{len(facts.results)} checks passed{note}")
 
 
-STEP: Step[PreflightFacts] = Step(
-    "preflight",
-    "kube6 check on the host; a failed check stops it unless ignored by name.",
-    plan_preflight,
-    read_preflight,
-    fresh_preflight,
-)
+def preflight_step(artifact_hosts: ArtifactHosts) -> Step[PreflightFacts]:
+    """The first step of `up`, checking `artifact_hosts(plan)` with the rest."""
+    return Step(
+        "preflight",
+        "kube6 check on the host; a failed check stops it unless ignored by name.",
+        plan_preflight,
+        reader(artifact_hosts),
+        fresh_preflight,
+    )

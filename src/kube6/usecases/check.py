@@ -34,8 +34,12 @@ def check(
     """Every check on every chosen node, failed or not (the caller decides what a failure
     means). `executors` (node name -> executor) stand in for the chosen nodes' own."""
     from kube6.checks.runner import check_hosts
+    from kube6.components.registry import artifact_hosts
 
     names = select_nodes(plan, request.nodes)
     if executors is None:
         executors = executors_for(plan, names, request.ssh, local=request.local)
-    return asyncio.run(check_hosts(plan, executors, request.ignore, connect=request.connect))
+    hosts = artifact_hosts(plan)
+    return asyncio.run(
+        check_hosts(plan, executors, request.ignore, hosts=hosts, connect=request.connect)
+    )
