@@ -45,6 +45,12 @@ CALICO = Pin(
     "https://github.com/projectcalico/calico/releases (v3.33.1, 2026-11-16); CRDs ship "
     "in their own chart since v3.32",
 )
+TIGERA_OPERATOR = Pin(
+    "tigera-operator",
+    "v1.44.0",
+    "the operator release that Calico's release-v3.33 names (metadata.mk; the chart's "
+    "tigeraOperator.version); its source is ../shared/upstream/src/operator-release-v1.44",
+)
 HELM = Pin(
     "helm",
     "v4.3.1",
@@ -118,6 +124,7 @@ ALL: tuple[Pin, ...] = (
     KUBERNETES,
     CONTAINERD,
     CALICO,
+    TIGERA_OPERATOR,
     HELM,
     CERT_MANAGER,
     GATEWAY_API,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from kube6.checks import CHECK_NAMES, ArtifactHost
+from kube6.checks.model import UpstreamArtifact
 from kube6.cli.app import run
-from kube6.components import registry
+from kube6.components import registry, sources
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +21,20 @@ def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         registry, "artifact_hosts", lambda plan: (ArtifactHost("localhost", "a test name"),)
     )
+    # The audit's artifacts: one image on that name, and one served by a mirror at ::1
+    # (an IPv6 address that must print as it is, not as rich's emoji codes).
+    listed = (
+        UpstreamArtifact("image", "localhost/probe:1", "a test reference", component="test"),
+        UpstreamArtifact(
+            "image",
+            "ghcr.io/x/y:1",
+            "a test reference",
+            component="test",
+            mirror="http://[::1]:5000",
+        ),
+    )
+    fixed = tuple(replace(a, fix=sources.mirror_setting(a)) for a in listed)
+    monkeypatch.setattr(registry, "artifacts", lambda plan: fixed)
 
 
 def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,6 +58,17 @@ def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) ->
     if artifacts["status"] == "fail":
         assert "localhost" in artifacts["message"]
         assert "NAT64" in artifacts["fix"]
+    # The audit: every artifact with its verdict, and the mirrors setting that would fix it.
+    local, mirrored = document["artifacts"]
+    assert (local["ref"], local["host"], local["component"]) == (
+        "localhost/probe:1",
+        "localhost",
+        "test",
+    )
+    assert local["verdict"] == "unreachable"  # 127.0.0.1 only
+    assert "- registry: localhost" in local["fix"]
+    assert (mirrored["host"], mirrored["verdict"]) == ("::1", "mirror")
+    assert mirrored["mirror"] == "http://[::1]:5000"
 
 
 def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,6 +76,9 @@ def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = capsys.readouterr()
     assert "node-address" in out
     assert "[--ignore]" in out
+    assert "kube6 check: artifacts" in out
+    assert "http://[::1]:5000" in out or "::1" in out.split("kube6 check: artifacts")[1]
+    assert "- registry: localhost" in out
 
 
 def test_unknown_ignore_and_node_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

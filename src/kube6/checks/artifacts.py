@@ -1,18 +1,30 @@
-"""The artifact hosts' check: every host that `kube6 up` downloads from (handed in as data,
+"""The artifact hosts' check, and the audit per artifact.
+
+The check: every host that `kube6 up` downloads from (handed in as data,
 `Context.artifact_hosts`, assembled by kube6.components.registry with the mirrors applied) is
 reachable natively (IPv6), through NAT64 (an AAAA synthesized inside a NAT64 prefix), through a
 mirror (kube6.yaml `mirrors`), or not at all.
 
 On an IPv6-only server each must resolve to an IPv6 address, or the install stops half-way.
+
+The audit (`audit_artifacts`): every image, chart, apt repository and download of the plan
+(kube6.components.registry.artifacts, handed in as data) judged per node from the same lookups:
+over IPv6, only through NAT64, through a configured mirror, or unreachable, with the kube6.yaml
+`mirrors` setting that would serve it from a mirror.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
+from typing import Any
+from urllib.parse import urlsplit
 
 from kube6.checks.context import Context, fail, ok
-from kube6.checks.model import ArtifactHost, CheckResult
-from kube6.facts import Lookup
+from kube6.checks.model import ArtifactHost, CheckResult, UpstreamArtifact
+from kube6.facts import HostFacts, Lookup
+from kube6.plan.model import Plan
 
 NAT64_FIX = (
     "give the hosts resolvers with DNS64 and a NAT64 gateway on the path: your provider's, a "
@@ -22,9 +34,9 @@ NAT64_FIX = (
 )
 
 
-def _nat64_prefixes(ctx: Context) -> tuple[IPv6Network, ...]:
-    found = ctx.facts.nat64.prefixes if ctx.facts.nat64 else ()
-    planned = ctx.plan.dns_settings.nat64_prefix
+def _nat64_prefixes(plan: Plan, facts: HostFacts) -> tuple[IPv6Network, ...]:
+    found = facts.nat64.prefixes if facts.nat64 else ()
+    planned = plan.dns_settings.nat64_prefix
     return tuple(found) + ((planned,) if planned is not None else ())
 
 
@@ -53,7 +65,7 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
     """Every artifact source: reachable natively (IPv6), through NAT64, through a mirror
     (kube6.yaml `mirrors`), or not at all."""
     facts = ctx.facts
-    prefixes = _nat64_prefixes(ctx)
+    prefixes = _nat64_prefixes(ctx.plan, facts)
     verdicts = {
         host.name: judge_lookup(facts.lookup(host.name), prefixes) for host in ctx.artifact_hosts
     }
@@ -107,3 +119,111 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
             f"needed for: {reasons}. Seen: {evidence}",
         )
     ]
+
+
+VERDICTS = ("unreachable", "nat64", "mirror", "ipv6")
+"""The audit's verdicts, worst first (the order `kube6 check` groups them in)."""
+DOCKER_HUB_LIMIT = (
+    "Docker Hub limits anonymous pulls per IPv6 /64: every node of the cluster shares one "
+    "limit (pulls fail with 429 Too Many Requests once it is used up); a docker.io registry "
+    "mirror avoids it"
+)
+NAT64_ONLY = (
+    "works through the provider's NAT64 (its AAAA is synthesized): the install depends on that "
+    "gateway; a mirror reachable over IPv6 removes the dependency"
+)
+
+
+@dataclass(frozen=True)
+class ArtifactVerdict:
+    """How one node reaches one artifact."""
+
+    node: str
+    artifact: UpstreamArtifact
+    verdict: str
+    """One of VERDICTS."""
+    host: str
+    """The host judged: the mirror's when the plan mirrors the artifact, else the upstream's."""
+    detail: str
+    fix: str = ""
+    """What would make it reachable, or independent of NAT64 or Docker Hub's limit (with the
+    kube6.yaml `mirrors` setting); empty when nothing needs doing."""
+    notes: tuple[str, ...] = ()
+    """What the verdict depends on (the provider's NAT64, Docker Hub's pull limit)."""
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.artifact
+        return {
+            "node": self.node,
+            "component": a.component,
+            "kind": a.kind,
+            "ref": a.ref,
+            "version": a.version,
+            "repository": a.source if a.kind == "chart" else "",
+            "origin": a.origin,
+            "host": self.host,
+            "mirror": a.mirror,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "notes": list(self.notes),
+            "fix": self.fix,
+        }
+
+
+def judged_host(artifact: UpstreamArtifact) -> tuple[str, int]:
+    """(host, TCP port) that a node contacts for `artifact`: its mirror's, else upstream's."""
+    if not artifact.mirror:
+        return artifact.upstream_host, 443
+    parts = urlsplit(artifact.mirror)
+    return parts.hostname or artifact.mirror, parts.port or (80 if parts.scheme == "http" else 443)
+
+
+def lookup_hosts(artifacts: Sequence[UpstreamArtifact]) -> list[ArtifactHost]:
+    """The hosts to resolve (and connect to) on each node for the audit, once each."""
+    found: dict[str, ArtifactHost] = {}
+    for artifact in artifacts:
+        name, port = judged_host(artifact)
+        found.setdefault(name, ArtifactHost(name, f"artifact {artifact.ref}", port))
+    return list(found.values())
+
+
+def judge_artifact(
+    artifact: UpstreamArtifact, lookup: Lookup | None, prefixes: tuple[IPv6Network, ...], node: str
+) -> ArtifactVerdict:
+    host, _ = judged_host(artifact)
+    path, detail = judge_lookup(lookup, prefixes)
+    if artifact.mirror:
+        if path == "unreachable":
+            fix = f"the mirror {artifact.mirror} (kube6.yaml `mirrors`) must answer from the nodes"
+            return ArtifactVerdict(node, artifact, "unreachable", host, detail, fix)
+        return ArtifactVerdict(
+            node, artifact, "mirror", host, f"{artifact.mirror}: {path} {detail}"
+        )
+    setting = f"serve it from a mirror (kube6.yaml):\n{artifact.fix}" if artifact.fix else ""
+    if path == "unreachable":
+        nat64 = "give the nodes DNS64 and NAT64 (see artifact-hosts-reachable's fix)"
+        fix = f"{setting}\nor {nat64}" if setting else nat64
+        return ArtifactVerdict(node, artifact, "unreachable", host, detail, fix)
+    notes = ((NAT64_ONLY,) if path == "nat64" else ()) + (
+        (DOCKER_HUB_LIMIT,) if artifact.registry == "docker.io" else ()
+    )
+    return ArtifactVerdict(node, artifact, path, host, detail, setting if notes else "", notes)
+
+
+def audit_artifacts(
+    plan: Plan,
+    facts_by_node: Mapping[str, HostFacts | BaseException],
+    artifacts: Sequence[UpstreamArtifact],
+) -> list[ArtifactVerdict]:
+    """Every artifact judged on every node whose facts were read, in plan order."""
+    verdicts: list[ArtifactVerdict] = []
+    for node in plan.nodes:
+        facts = facts_by_node.get(node.name)
+        if not isinstance(facts, HostFacts):
+            continue  # an unreachable node fails host-reachable; nothing to judge here
+        prefixes = _nat64_prefixes(plan, facts)
+        verdicts += [
+            judge_artifact(a, facts.lookup(judged_host(a)[0]), prefixes, node.name)
+            for a in artifacts
+        ]
+    return verdicts

@@ -28,9 +28,25 @@ async def check_hosts(
     uplink for `listen_seconds` meanwhile (kube6.facts.link), and resolves (and with
     `connect`, connects to) each of `hosts`. Executors are closed afterwards."""
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
-    wanted = tuple(hosts)
-    lookups = [h.name for h in wanted]
-    ports = {h.name: h.port for h in wanted}
+    facts = await gather_facts(
+        plan, executors, hosts, connect=connect, limit=limit, listen_seconds=listen_seconds
+    )
+    return run_checks(plan, facts, ignored, hosts=hosts)
+
+
+async def gather_facts(
+    plan: Plan,
+    executors: Mapping[str, Executor],
+    lookups: Sequence[ArtifactHost],
+    *,
+    connect: bool = True,
+    limit: int = 8,
+    listen_seconds: float = LISTEN_SECONDS,
+) -> dict[str, HostFacts | BaseException]:
+    """Each node's facts (or why they could not be read), resolving each of `lookups` there;
+    at most `limit` nodes at once. Executors are closed afterwards."""
+    names = list(dict.fromkeys(h.name for h in lookups))
+    ports = {h.name: h.port for h in lookups}
     node_of = {id(executor): node for node, executor in executors.items()}
 
     async def one(executor: Executor) -> HostFacts:
@@ -38,7 +54,7 @@ async def check_hosts(
         return await gather(
             executor,
             node.name,
-            lookups=lookups,
+            lookups=names,
             connect=connect,
             ports=ports,
             uplink=(node.interface, node.link_prefix),
@@ -53,4 +69,4 @@ async def check_hosts(
     facts: dict[str, HostFacts | BaseException] = {}
     for node, outcome in zip(executors, outcomes, strict=True):
         facts[node] = outcome.error if outcome.error is not None else outcome.unwrap()
-    return run_checks(plan, facts, ignored, hosts=wanted)
+    return facts

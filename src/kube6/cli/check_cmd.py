@@ -17,6 +17,7 @@ from kube6.errors import ExitStatus
 
 if TYPE_CHECKING:
     # The checks load when `check` runs: other commands and --help do not pay for them.
+    from kube6.checks.artifacts import ArtifactVerdict
     from kube6.checks.model import CheckResult
 
 
@@ -56,13 +57,16 @@ def check(
         ssh=SshOptions(known_hosts, identity),
         connect=connect,
     )
-    results = check_nodes(plan, request)
+    report = check_nodes(plan, request)
+    results = report.results
     if output is Output.JSON:
         from kube6.results import document
 
-        stdout.print_json(json.dumps(document("check", results)))
+        audit = [v.to_json() for v in report.artifacts]
+        stdout.print_json(json.dumps(document("check", results, artifacts=audit)))
     else:
         _print(results)
+        _print_artifacts(report.artifacts)
     bad = [r for r in results if r.failed]
     if bad:
         names = ", ".join(dict.fromkeys(f"{r.node}/{r.name}" for r in bad))
@@ -88,3 +92,45 @@ def _print(results: list[CheckResult]) -> None:
             result.fix,
         )
     show(stdout, table)
+
+
+def _print_artifacts(verdicts: list[ArtifactVerdict]) -> None:
+    """One row per artifact and verdict (nodes that agree share a row), worst verdicts first;
+    then each distinct fix once."""
+    from kube6.checks.artifacts import VERDICTS
+
+    style = {"unreachable": "bold red", "nat64": "yellow", "mirror": "green", "ipv6": "green"}
+    rows: dict[tuple[str, str, str], list[ArtifactVerdict]] = {}
+    for v in sorted(verdicts, key=lambda v: VERDICTS.index(v.verdict)):
+        rows.setdefault((v.verdict, v.artifact.shown, v.host), []).append(v)
+    every = {v.node for v in verdicts}
+    table = Table(title="kube6 check: artifacts", title_justify="left")
+    columns = ("verdict", "kind", "artifact", "component", "host")
+    for column in (*columns, "nodes") if len(every) > 1 else columns:
+        table.add_column(column, no_wrap=column in ("verdict", "kind"), overflow="fold")
+    last = ""
+    for (verdict, shown, host), group in rows.items():
+        if last and verdict != last:
+            table.add_section()
+        last = verdict
+        nodes = {v.node for v in group}
+        cells: list[Text | str] = [
+            Text(verdict, style=style[verdict]),
+            group[0].artifact.kind,
+            shown,
+            group[0].artifact.component,
+            host,
+        ]
+        if len(every) > 1:
+            cells.append("all" if nodes == every else ", ".join(sorted(nodes)))
+        table.add_row(*cells)
+    show(stdout, table)
+    notes = dict.fromkeys(note for v in verdicts for note in v.notes)
+    fixes: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v.fix:
+            fixes.setdefault(v.fix, []).append(v.artifact.ref)
+    for note in notes:
+        stdout.print(f"note: {note}")
+    for fix, refs in fixes.items():
+        stdout.print(f"fix for {', '.join(dict.fromkeys(refs))}: {fix}")

@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from kube6.checks.model import ArtifactHost
+from kube6.checks.model import ArtifactHost, UpstreamArtifact
 from kube6.plan.model import Plan
 from kube6.render.base import Renderer
 
-__all__ = ["ArtifactHost", "Component", "ObjectCheck", "Use", "host_port", "no_hosts", "no_uses"]
+__all__ = [
+    "ArtifactHost",
+    "Component",
+    "ObjectCheck",
+    "UpstreamArtifact",
+    "Use",
+    "host_port",
+    "no_hosts",
+    "no_uses",
+]
 
 if TYPE_CHECKING:
     from kube6.results import Finding
@@ -34,6 +43,10 @@ def no_hosts(plan: Plan) -> Sequence[ArtifactHost]:
 
 
 def no_uses(plan: Plan) -> Sequence[tuple[str, Use]]:
+    return ()
+
+
+def no_artifacts(plan: Plan) -> Sequence[UpstreamArtifact]:
     return ()
 
 
@@ -59,6 +72,9 @@ class Component:
     mirror_hosts: Callable[[Plan], Sequence[ArtifactHost]] = no_hosts
     """Hosts that the spec's mirrors put in place of a service, listed after every upstream
     host (the ACME directories of cert-manager's issuers)."""
+    artifacts: Callable[[Plan], Sequence[UpstreamArtifact]] = no_artifacts
+    """Every image, chart, apt repository and download it fetches in this plan (`kube6 check`'s
+    artifact audit), each with where its reference comes from."""
     object_checks: tuple[ObjectCheck, ...] = ()
     """Its `kube6 verify` object checks."""
     kinds: Callable[[Plan], Sequence[CustomKind]] = lambda plan: ()

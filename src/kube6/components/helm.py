@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, download, run
@@ -84,8 +84,13 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
     return [ArtifactHost("get.helm.sh", f"the helm {HELM.version} binary")]
 
 
+def artifacts(plan: Plan) -> list[UpstreamArtifact]:
+    url = DOWNLOADS + helm_tarball("<arch>")
+    return [UpstreamArtifact("download", url, "pin kube6.versions.HELM; <arch> is the host's")]
+
+
 def uses(plan: Plan) -> list[tuple[str, Use]]:
     return [("get.helm.sh", ("download", DOWNLOADS))]
 
 
-COMPONENT = Component("helm", up=(STEP,), hosts=hosts, uses=uses)
+COMPONENT = Component("helm", up=(STEP,), hosts=hosts, uses=uses, artifacts=artifacts)

@@ -9,7 +9,7 @@ changes). The packages are installed at the plan's patch (`1.37.2-*`) and held.
 from __future__ import annotations
 
 from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
 from kube6.plan.model import Plan
 from kube6.steps import apt
 from kube6.steps.base import HostContext, Step, StepPlan
@@ -102,8 +102,20 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
     ]
 
 
+def artifacts(plan: Plan) -> list[UpstreamArtifact]:
+    packages = ", ".join(PACKAGES)
+    return [
+        UpstreamArtifact(
+            "apt",
+            repo_url(plan.kubernetes_minor),
+            f"the plan's Kubernetes minor; packages {packages}",
+            source="kubernetes",
+        )
+    ]
+
+
 def uses(plan: Plan) -> list[tuple[str, Use]]:
     return [(host, ("apt", "kubernetes")) for host in ("pkgs.k8s.io", "prod-cdn.packages.k8s.io")]
 
 
-COMPONENT = Component("kubernetes", up=(STEP,), hosts=hosts, uses=uses)
+COMPONENT = Component("kubernetes", up=(STEP,), hosts=hosts, uses=uses, artifacts=artifacts)

@@ -2,6 +2,8 @@
 
 - `RENDERERS` and `render_all` (`kube6 render`; `up` installs exactly these files),
 - `UP_STEPS` (`kube6 up`) and `RESET_STEPS` (`kube6 reset`), and `make_contexts` for a run,
+- `artifacts` for `kube6 check`'s audit: every image, chart, apt repository and download of
+  the plan, each component's own declaration, with the mirrors applied,
 - `artifact_hosts` for `kube6 check` and the preflight step: the components' hosts with the
   mirrors applied (kube6.components.sources); kube6.checks.artifacts judges them,
 - `check_objects`, `custom_kinds` and `namespaces` for `kube6 verify` (on kube6.verify.objects).
@@ -12,6 +14,7 @@ A new component is a module under kube6.components and one entry here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kube6.components import (
@@ -29,7 +32,7 @@ from kube6.components import (
     ndppd,
     sources,
 )
-from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
 from kube6.errors import PlanError
 from kube6.execute.base import Executor
 from kube6.plan.model import Plan
@@ -42,6 +45,7 @@ from kube6.verify.kubernetes import cluster_checks
 from kube6.verify.objects import ClusterObjects, CustomKind
 from kube6.verify.pods import pod_checks
 from kube6.verify.result import CheckResult
+from kube6.versions import BUSYBOX
 
 ADD_ONS: tuple[Component, ...] = (
     gateway.component(dashboard.render.https_listeners),
@@ -117,6 +121,29 @@ def artifact_hosts(plan: Plan) -> tuple[ArtifactHost, ...]:
     mirrors applied: what `kube6 check` resolves (kube6.checks.artifacts judges them)."""
     return sources.apply_mirrors(
         plan, upstream_hosts(plan) + mirror_hosts(plan), lambda host: uses(plan, host)
+    )
+
+
+VERIFY_ARTIFACTS = (
+    UpstreamArtifact(
+        "image",
+        BUSYBOX.version,
+        "pin kube6.versions.BUSYBOX: the probe pods of `kube6 verify` (the last step of `up`)",
+        component="verify",
+    ),
+)
+
+
+def artifacts(plan: Plan) -> tuple[UpstreamArtifact, ...]:
+    """Every image, chart, apt repository and download that `up` fetches for this plan, in
+    component order, each with its component, the mirror that serves it (kube6.yaml
+    `mirrors`) and the `mirrors` setting that would."""
+    declared = [replace(a, component=c.name) for c in COMPONENTS for a in c.artifacts(plan)] + list(
+        VERIFY_ARTIFACTS
+    )
+    return tuple(
+        replace(a, mirror=sources.artifact_mirror(plan, a), fix=sources.mirror_setting(a))
+        for a in declared
     )
 
 
@@ -241,6 +268,7 @@ __all__ = [
     "UP_STEPS",
     "VERIFY_STEP",
     "artifact_hosts",
+    "artifacts",
     "check_objects",
     "custom_kinds",
     "make_contexts",

@@ -1,4 +1,5 @@
-"""The mirrors applied to the components' artifact hosts (kube6.yaml `mirrors`).
+"""The mirrors applied to the components' artifact hosts and artifacts (kube6.yaml `mirrors`),
+and the `mirrors` setting that would serve an artifact from a mirror.
 
 With a `mirrors` section, an upstream host whose every use is mirrored is not needed: the
 mirror's host takes its place in the list (`mirror_for` names the upstream hosts it stands in
@@ -9,9 +10,11 @@ the checks judge the result (kube6.checks.artifacts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
+from urllib.parse import urlsplit
 
 from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Use, host_port
+from kube6.components.base import ArtifactHost, UpstreamArtifact, Use, host_port
 from kube6.plan.model import Plan
 
 REGISTRY_HOSTS: dict[str, str] = {
@@ -87,3 +90,60 @@ def _merged(hosts: list[ArtifactHost]) -> tuple[ArtifactHost, ...]:
         else:
             merged[host.name] = host
     return tuple(merged.values())
+
+
+EXAMPLE_MIRROR = "https://mirror.example.net"
+"""The placeholder in a suggested `mirrors` setting: a host of yours reachable over IPv6."""
+
+
+def artifact_mirror(plan: Plan, artifact: UpstreamArtifact) -> str:
+    """The mirror URL that serves `artifact` in this plan (kube6.yaml `mirrors`), or ""."""
+    found = plan.mirrors
+    if artifact.kind == "image":
+        entry = next((m for m in found.registries if m.registry == artifact.registry), None)
+        return entry.endpoints[0].url if entry else ""
+    if artifact.kind == "apt":
+        which: Literal["kubernetes", "docker"] = (
+            "kubernetes" if artifact.source == "kubernetes" else "docker"
+        )
+        apt = mirrors.apt_repository(found, which)
+        return apt.url if apt else ""
+    if artifact.kind == "download":
+        moved = mirrors.download_url(found, artifact.ref)
+        return moved if moved != artifact.ref else ""
+    if artifact.kind == "chart":
+        source = mirrors.chart_source(found, artifact.ref, artifact.source or None)
+        return source.mirror.mirror if source.mirror else ""
+    return ""
+
+
+def mirror_setting(artifact: UpstreamArtifact) -> str:
+    """The kube6.yaml `mirrors` entry that would serve `artifact` from a mirror of yours (at
+    EXAMPLE_MIRROR: replace it), as YAML."""
+    if artifact.kind == "image":
+        return (
+            "mirrors:\n  registries:\n"
+            f"    - registry: {artifact.registry}\n"
+            f"      endpoints: [{{url: {EXAMPLE_MIRROR}}}]"
+        )
+    if artifact.kind == "apt":
+        which = "kubernetes" if artifact.source == "kubernetes" else "docker"
+        return (
+            f"mirrors:\n  apt:\n    {which}:\n"
+            f"      url: {EXAMPLE_MIRROR}/{which}/\n"
+            f"      key_url: {EXAMPLE_MIRROR}/{which}/Release.key"
+        )
+    if artifact.kind == "download":
+        parts = urlsplit(artifact.ref)
+        upstream = f"{parts.scheme}://{parts.netloc}/"
+        return (
+            "mirrors:\n  downloads:\n"
+            f"    - upstream: {upstream}\n"
+            f"      mirror: {EXAMPLE_MIRROR}/{parts.netloc}/"
+        )
+    upstream = artifact.source or artifact.ref.rsplit("/", 1)[0]
+    return (
+        "mirrors:\n  charts:\n"
+        f"    - upstream: {upstream}\n"
+        f"      mirror: oci://{urlsplit(EXAMPLE_MIRROR).netloc}/charts"
+    )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from kube6.usecases.nodes import SshOptions, executors_for, select_nodes
 
 if TYPE_CHECKING:
+    from kube6.checks.artifacts import ArtifactVerdict
     from kube6.checks.model import CheckResult
     from kube6.execute.base import Executor
     from kube6.plan.model import Plan
@@ -28,18 +29,33 @@ class CheckRequest:
     """Try a TCP connection to each download host."""
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    results: list[CheckResult]
+    """Every check on every chosen node."""
+    artifacts: list[ArtifactVerdict]
+    """Every artifact of the plan judged on every node that could be read."""
+
+
 def check(
     plan: Plan, request: CheckRequest, *, executors: Mapping[str, Executor] | None = None
-) -> list[CheckResult]:
+) -> CheckReport:
     """Every check on every chosen node, failed or not (the caller decides what a failure
-    means). `executors` (node name -> executor) stand in for the chosen nodes' own."""
-    from kube6.checks.runner import check_hosts
-    from kube6.components.registry import artifact_hosts
+    means), and the artifact audit from the same lookups. `executors` (node name -> executor)
+    stand in for the chosen nodes' own."""
+    from kube6.checks import run_checks, validate_ignore
+    from kube6.checks.artifacts import audit_artifacts, lookup_hosts
+    from kube6.checks.runner import gather_facts
+    from kube6.components.registry import artifact_hosts, artifacts
 
+    ignored = validate_ignore(request.ignore)  # refuse a bad --ignore before contacting anything
     names = select_nodes(plan, request.nodes)
     if executors is None:
         executors = executors_for(plan, names, request.ssh, local=request.local)
     hosts = artifact_hosts(plan)
-    return asyncio.run(
-        check_hosts(plan, executors, request.ignore, hosts=hosts, connect=request.connect)
+    listed = artifacts(plan)
+    lookups = [*hosts, *lookup_hosts(listed)]
+    facts = asyncio.run(gather_facts(plan, executors, lookups, connect=request.connect))
+    return CheckReport(
+        run_checks(plan, facts, ignored, hosts=hosts), audit_artifacts(plan, facts, listed)
     )

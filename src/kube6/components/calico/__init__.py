@@ -8,7 +8,7 @@ Services that its kube-controllers give addresses)."""
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component, Use
-from kube6.components.calico import checks, policies, render, reset, steps
+from kube6.components.calico import artifacts, checks, policies, render, reset, steps
 from kube6.plan.model import Plan
 from kube6.verify import load_balancers
 from kube6.versions import CALICO
@@ -37,6 +37,7 @@ COMPONENT = Component(
     renderers={"calico": render.render, "policies": policies.render},
     up=(*steps.INSTALL, *steps.READY_AND_POLICIES),
     hosts=hosts,
+    artifacts=artifacts.artifacts,
     uses=uses,
     # Its kube-controllers give LoadBalancer Services their addresses: their check is here.
     object_checks=(*checks.CHECKS, load_balancers.check_addresses),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Component, Use, host_port
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use, host_port
 from kube6.components.cert_manager import render
 from kube6.plan.model import Plan
 from kube6.steps import cluster
@@ -68,6 +68,32 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
     if not plan.addons.cert_manager.enabled:
         return []
     return [ArtifactHost("quay.io", f"cert-manager {CERT_MANAGER.version} chart and images")]
+
+
+IMAGES = ("controller", "webhook", "cainjector", "acmesolver", "startupapicheck")
+"""The chart's deployments and jobs (acmesolver: the HTTP-01 solver pods the controller
+starts; startupapicheck: the post-install job): its default images, quay.io/jetstack, tagged
+with the chart's version (the rendered values set none)."""
+
+
+def artifacts(plan: Plan) -> list[UpstreamArtifact]:
+    if not plan.addons.cert_manager.enabled:
+        return []
+    values = render.values(plan)
+    chart = UpstreamArtifact(
+        "chart", CHART, "pin kube6.versions.CERT_MANAGER", CERT_MANAGER.version
+    )
+    where = (
+        "the chart's default image (the rendered values set none), tagged with the chart's version"
+    )
+    images = [
+        UpstreamArtifact(
+            "image", f"quay.io/jetstack/cert-manager-{name}:{CERT_MANAGER.version}", where
+        )
+        for name in IMAGES
+        if values.get(name, {}).get("enabled", True)
+    ]
+    return [chart, *images]
 
 
 def uses(plan: Plan) -> list[tuple[str, Use]]:
@@ -154,6 +180,7 @@ COMPONENT = Component(
     hosts=hosts,
     uses=uses,
     mirror_hosts=acme_mirrors,
+    artifacts=artifacts,
     object_checks=(check_cluster_issuers,),
     kinds=kinds,
     namespaces=namespaces,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
 from kube6.components.dashboard import render
 from kube6.plan.model import Plan
 from kube6.steps import cluster
@@ -55,6 +55,26 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
     ]
 
 
+DEFAULT_IMAGE = "ghcr.io/headlamp-k8s/headlamp"
+"""The chart's default image (tagged v<appVersion>, its pin)."""
+
+
+def artifacts(plan: Plan) -> list[UpstreamArtifact]:
+    if not plan.addons.dashboard.enabled:
+        return []
+    image = render.values(plan).get("image", {})
+    ref = (
+        f"{image['registry']}/{image['repository']}:{image['tag']}"
+        if {"registry", "repository", "tag"} <= set(image)
+        else f"{DEFAULT_IMAGE}:v{HEADLAMP.version}"
+    )
+    where = "the rendered values' image" if image else "the chart's default image, at its pin"
+    chart = UpstreamArtifact(
+        "chart", "headlamp", "pin kube6.versions.HEADLAMP", HEADLAMP.version, CHARTS
+    )
+    return [chart, UpstreamArtifact("image", ref, where)]
+
+
 def uses(plan: Plan) -> list[tuple[str, Use]]:
     return [("kubernetes-sigs.github.io", ("chart", CHARTS))]
 
@@ -65,4 +85,5 @@ COMPONENT = Component(
     up=UP,
     hosts=hosts,
     uses=uses,
+    artifacts=artifacts,
 )

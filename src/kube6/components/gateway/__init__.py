@@ -21,7 +21,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kube6 import mirrors
-from kube6.components.base import ArtifactHost, Component, Use
+from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
 from kube6.components.gateway import render, traefik, traefik_steps
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
@@ -188,6 +188,33 @@ def hosts(plan: Plan) -> list[ArtifactHost]:
     ]
 
 
+ENVOY_IMAGE = "docker.io/envoyproxy/gateway"
+
+
+def artifacts(plan: Plan) -> list[UpstreamArtifact]:
+    if not plan.addons.gateway.enabled:
+        return []
+    bundle = UpstreamArtifact(
+        "download", gateway_api_url(), "pin kube6.versions.GATEWAY_API (standard channel)"
+    )
+    if traefik.chosen(plan):
+        image = UpstreamArtifact(
+            "image", traefik.IMAGE, "the rendered DaemonSet (cluster/gateway/traefik.yaml)"
+        )
+        return [bundle, image]
+    charts = [
+        UpstreamArtifact("chart", ref, "pin kube6.versions.ENVOY_GATEWAY", ENVOY_GATEWAY.version)
+        for ref in ENVOY_CHARTS
+    ]
+    controller = UpstreamArtifact(
+        "image",
+        f"{ENVOY_IMAGE}:{ENVOY_GATEWAY.version}",
+        "the gateway-helm chart's default image (kube6 renders no image values) at its pin; "
+        "the Envoy proxies it starts use the chart's own default envoyproxy/envoy tag",
+    )
+    return [bundle, *charts, controller]
+
+
 def uses(plan: Plan) -> list[tuple[str, Use]]:
     found: list[tuple[str, Use]] = [
         (host, ("download", GITHUB_RELEASES))
@@ -315,6 +342,7 @@ def component(listeners: render.Listeners) -> Component:
         up=UP,
         hosts=hosts,
         uses=uses,
+        artifacts=artifacts,
         object_checks=(check_gateways,),
         kinds=kinds,
         namespaces=namespaces,

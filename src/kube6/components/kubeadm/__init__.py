@@ -4,7 +4,7 @@ other nodes' join (and kubelet serving certificates), and the images kubeadm pul
 from __future__ import annotations
 
 from kube6.components.base import ArtifactHost, Component
-from kube6.components.kubeadm import control_plane, join, render, reset
+from kube6.components.kubeadm import artifacts, control_plane, join, render, reset
 from kube6.plan.model import Plan
 
 
@@ -23,4 +23,5 @@ COMPONENT = Component(
     renderers={"kubeadm": render.render},
     up=(control_plane.STEP, join.STEP),
     hosts=hosts,
+    artifacts=artifacts.artifacts,
 )
