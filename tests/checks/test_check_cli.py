@@ -13,6 +13,9 @@ from kube6.checks.model import UpstreamArtifact
 from kube6.cli.app import run
 from kube6.components import registry, sources
 
+MIRROR_HOST = "2001:db8:1234:5678::1"
+MIRROR = f"http://[{MIRROR_HOST}]:5000"
+
 
 @pytest.fixture(autouse=True)
 def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,8 +24,8 @@ def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         registry, "artifact_hosts", lambda plan: (ArtifactHost("localhost", "a test name"),)
     )
-    # The audit's artifacts: one image on that name, and one served by a mirror at ::1
-    # (an IPv6 address that must print as it is, not as rich's emoji codes).
+    # The audit's artifacts: one image on that name, and one served by a mirror at an IPv6
+    # address (that must print as it is, never as rich's emoji codes).
     listed = (
         UpstreamArtifact("image", "localhost/probe:1", "a test reference", component="test"),
         UpstreamArtifact(
@@ -30,7 +33,7 @@ def _no_spec_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "ghcr.io/x/y:1",
             "a test reference",
             component="test",
-            mirror="http://[::1]:5000",
+            mirror=MIRROR,
         ),
     )
     fixed = tuple(replace(a, fix=sources.mirror_setting(a)) for a in listed)
@@ -67,8 +70,11 @@ def test_example_fails_honestly_with_json(capsys: pytest.CaptureFixture[str]) ->
     )
     assert local["verdict"] == "unreachable"  # 127.0.0.1 only
     assert "- registry: localhost" in local["fix"]
-    assert (mirrored["host"], mirrored["verdict"]) == ("::1", "mirror")
-    assert mirrored["mirror"] == "http://[::1]:5000"
+    assert mirrored["host"] == MIRROR_HOST
+    assert mirrored["mirror"] == MIRROR
+    # An address resolves to itself; --no-connect tests no connection, and says so.
+    assert mirrored["verdict"] == "mirror"
+    assert "connection not tested" in mirrored["detail"]
 
 
 def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,7 +83,7 @@ def test_ignore_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "node-address" in out
     assert "[--ignore]" in out
     assert "kube6 check: artifacts" in out
-    assert "http://[::1]:5000" in out or "::1" in out.split("kube6 check: artifacts")[1]
+    assert MIRROR_HOST in out.split("kube6 check: artifacts")[1]
     assert "- registry: localhost" in out
 
 
