@@ -42,6 +42,12 @@ def test_plan_uses_the_builtin_example_and_says_so(capsys: pytest.CaptureFixture
     assert document["services"]["cidr"] == "2001:db8:1234:5678:8:3::/112"
     assert document["services"]["dns"] == "2001:db8:1234:5678:8:3:0:a"
     assert document["services"]["api"] == "2001:db8:1234:5678:8:3:0:1"
+    assert document["load_balancers"] == {
+        "cidr": "2001:db8:1234:5678:8:4::/120",
+        "size": 256,
+        "block_size": 120,
+        "link_prefix": "2001:db8:1234:5678::/64",
+    }
     assert document["nodes"][0]["name"] == "node0001"
     assert document["nodes"][0]["address"] == "2001:db8:1234:5678::1"
     assert document["nodes"][0]["roles"] == ["control-plane", "worker"]
@@ -55,6 +61,10 @@ def test_plan_table_shows_ranges(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = capsys.readouterr()
     assert "2001:db8:1234:5678:8:2::/104" in out
     assert "node-mask-vs-pods" in out
+    (row,) = [line for line in out.splitlines() if "load balancers" in line]
+    assert "2001:db8:1234:5678:8:4::/120" in row
+    assert "256 addresses" in row
+    assert "load-balancers-reachable" in out
 
 
 def write(path: Path, text: str) -> Path:

@@ -88,8 +88,10 @@ EXAMPLE_OPEN_PORT = """\
 #           ports: [8080]
 #
 # The port is the pod's (container) port: kube-proxy has already translated Service ports.
-# A pod reached through a NodePort Service with externalTrafficPolicy Cluster arrives with a
-# node address as its source and is therefore not blocked here; prefer the gateway.
+# A LoadBalancer (or NodePort) Service needs this for its pods too: Calico judges a packet
+# before kube-proxy masquerades it, so without it only the pods on another node than the one
+# the packet reached would answer (seen on real nodes); the host firewall already lets the
+# Service's declared ports in and nothing else of the LoadBalancer range.
 """
 
 
