@@ -277,6 +277,8 @@ def test_missing_and_stray_pools(plan: Plan) -> None:
         f"planned pool default-ipv6-ippool ({plan.pools[0].cidr}) does not exist",
         f"planned pool kube6-load-balancers ({plan.load_balancers.cidr}) does not exist",
     )
+    assert "network/calico-load-balancers" in result.fix  # kube6's pool, not the operator's
+    assert "re-install tigera-operator" in result.fix
     # A disabled pool gives out no addresses: it is listed, not failed.
     stray["spec"]["disabled"] = True
     found = results(plan, fx.changed(raw, ip_pools=[*raw["ip_pools"], stray]))

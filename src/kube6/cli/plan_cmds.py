@@ -65,7 +65,8 @@ def plan(
         raise typer.Exit(int(ExitStatus.FAILED))
 
 
-def _print_plan(result: Plan) -> None:
+def _summary(result: Plan) -> Table:
+    """The ranges of the plan, each with its size or capacity."""
     summary = Table(
         title=f"kube6 plan for {result.cluster_name} ({result.source})", title_justify="left"
     )
@@ -102,7 +103,11 @@ def _print_plan(result: Plan) -> None:
         f"{lb.size} addresses (LoadBalancer Services); Calico pool, /{lb.block_size} blocks",
     )
     summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
-    show(stdout, summary)
+    return summary
+
+
+def _print_plan(result: Plan) -> None:
+    show(stdout, _summary(result))
 
     nodes = Table(title="nodes", title_justify="left")
     for column in ("name", "address", "roles", "link prefix", "pool", "NDP proxy"):

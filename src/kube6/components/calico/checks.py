@@ -71,45 +71,18 @@ def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
     found: set[IPv6Network] = set()
     seen: list[str] = []
     for obj in pools:
-        spec = obj.get("spec") or {}
-        label = obj_name(obj)
-        net = network_of(spec.get("cidr"))
-        if not isinstance(net, IPv6Network):
-            bad.append(f"{label}: cidr {spec.get('cidr')} is not IPv6")
-            fixes.append(
-                f"delete it: `kubectl delete ippools.crd.projectcalico.org {label}`; the "
-                "Installation must have no IPv4 pool (see cluster/calico/values.yaml)"
-            )
-            continue
-        pool = planned.get(net)
-        if pool is None:
-            if spec.get("disabled") is True:
-                seen.append(f"{label}: {net} (disabled, not planned)")
-                continue
-            bad.append(f"{label}: {net} is not a planned pool")
-            fixes.append(
-                f"pods may get addresses from {net}: disable or delete the pool "
-                f"(`kubectl delete ippools.crd.projectcalico.org {label}`); planned pools: "
-                + ", ".join(str(c) for c in planned)
-            )
-            continue
-        found.add(net)
-        problems = _pool_differences(pool, spec, uses_of[net])
-        if problems:
-            bad.append(f"{label}: {net}: {'; '.join(problems)}")
-            fixes.append(
-                "the operator keeps pools as the Installation created them: delete the pool and "
-                "let tigera-operator re-create it from the rendered values, or edit it with "
-                "`kubectl edit ippools.crd.projectcalico.org " + label + "` (pods keep their "
-                "addresses until they are re-created)"
-            )
-        else:
-            seen.append(f"{label}: {net} /{pool.block_size} as planned")
-    missing = [
-        f"planned pool {p.name} ({c}) does not exist" for c, p in planned.items() if c not in found
-    ]
-    bad += missing
-    fixes += [_REINSTALL] * len(missing)
+        net, problem, fix, ok_line = _judge_pool(obj, planned, uses_of)
+        if net is not None:
+            found.add(net)
+        if problem is not None:
+            bad.append(problem)
+            fixes.append(fix)
+        if ok_line is not None:
+            seen.append(ok_line)
+    for cidr, pool in planned.items():
+        if cidr not in found:
+            bad.append(f"planned pool {pool.name} ({cidr}) does not exist")
+            fixes.append(_fix_for(pool))
     if bad:
         return failed(
             name,
@@ -118,6 +91,60 @@ def check_ip_pools(plan: Plan, objects: ClusterObjects) -> CheckResult:
             bad,
         )
     return passed(name, f"the {len(planned)} Calico IPPool(s) are exactly the plan's", seen)
+
+
+_LOAD_BALANCER_FIX = (
+    "kube6 applies the LoadBalancer pool itself (cluster/calico-load-balancers/pool.yaml, the "
+    "step network/calico-load-balancers): run `kube6 up`, or delete the pool first when it "
+    "differs (Services keep their addresses until they are re-created)"
+)
+
+
+def _fix_for(pool: Pool) -> str:
+    return _LOAD_BALANCER_FIX if pool.name == LOAD_BALANCER_POOL else _REINSTALL
+
+
+def _judge_pool(
+    obj: Obj, planned: dict[IPv6Network, Pool], uses_of: dict[IPv6Network, list[str]]
+) -> tuple[IPv6Network | None, str | None, str, str | None]:
+    """One IPPool: (the planned pool's CIDR it is, the problem or None, its fix, the line
+    that says it is as planned or ignored)."""
+    spec = obj.get("spec") or {}
+    label = obj_name(obj)
+    net = network_of(spec.get("cidr"))
+    if not isinstance(net, IPv6Network):
+        return (
+            None,
+            f"{label}: cidr {spec.get('cidr')} is not IPv6",
+            f"delete it: `kubectl delete ippools.crd.projectcalico.org {label}`; the "
+            "Installation must have no IPv4 pool (see cluster/calico/values.yaml)",
+            None,
+        )
+    pool = planned.get(net)
+    if pool is None:
+        if spec.get("disabled") is True:
+            return None, None, "", f"{label}: {net} (disabled, not planned)"
+        return (
+            None,
+            f"{label}: {net} is not a planned pool",
+            f"pods may get addresses from {net}: disable or delete the pool "
+            f"(`kubectl delete ippools.crd.projectcalico.org {label}`); planned pools: "
+            + ", ".join(str(c) for c in planned),
+            None,
+        )
+    problems = _pool_differences(pool, spec, uses_of[net])
+    if not problems:
+        return net, None, "", f"{label}: {net} /{pool.block_size} as planned"
+    if pool.name == LOAD_BALANCER_POOL:
+        fix = _LOAD_BALANCER_FIX
+    else:
+        fix = (
+            "the operator keeps pools as the Installation created them: delete the pool and "
+            "let tigera-operator re-create it from the rendered values, or edit it with "
+            f"`kubectl edit ippools.crd.projectcalico.org {label}` (pods keep their "
+            "addresses until they are re-created)"
+        )
+    return net, f"{label}: {net}: {'; '.join(problems)}", fix, None
 
 
 def _pool_differences(pool: Pool, spec: Obj, uses: list[str]) -> list[str]:
