@@ -19,11 +19,9 @@ CHARTS = steps.CALICO_REPO
 def hosts(plan: Plan) -> list[ArtifactHost]:
     return [
         ArtifactHost("docs.tigera.io", f"Calico {CALICO.version} Helm charts (repository)"),
+        # tigera-operator v1.44 pulls every Calico image from quay.io (its CalicoRegistry
+        # default, pkg/components/images.go), none from Docker Hub.
         ArtifactHost("quay.io", "the tigera-operator image and Calico images"),
-        ArtifactHost("docker.io", "Calico component images (docker.io/calico)"),
-        ArtifactHost("registry-1.docker.io", "Docker Hub's registry API"),
-        ArtifactHost("auth.docker.io", "Docker Hub's pull tokens"),
-        ArtifactHost("production.cloudflare.docker.com", "Docker Hub's image layers"),
     ]
 
 
