@@ -26,7 +26,6 @@ One cluster build (~2-3 minutes) plus the rounds; run it on a quiet machine and 
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _common import ensure_programs, require_root, stats
-from datapath import PACKAGES, PORT, Case, Runner, measure, report
+from datapath import PACKAGES, PORT, Case, Runner, measure, measurement_parser, report
 
 from e2e import Cluster, measure_up
 from kube6.lab import INTERNET_HOST
@@ -161,15 +160,16 @@ def run(rounds: int, seconds: int, pings: int, workdir: Path) -> dict[str, objec
         results = measure(cases, rounds, seconds, pings)
         data = report(cases, results, rounds)
         cross = {
-            "1-stream throughput": (results.single, True),
-            "4-stream throughput": (results.multi, True),
-            "median latency": (results.p50, False),
+            "1-stream throughput": results.single,
+            "4-stream throughput": results.multi,
+            "median latency": results.p50,
         }
-        data["pod_pod_ratio"] = {}
-        for what, (series, _higher_is_better) in cross.items():
+        pod_pod: dict[str, tuple[float, ...]] = {}
+        for what, series in cross.items():
             ratio = stats(series["pod-pod"]).paired(stats(series["node-node"]))
             print(f"pod-pod vs node-node, {what}: per-round ratio {ratio.show(2)}")
-            data["pod_pod_ratio"][what] = ratio.samples  # type: ignore[index]
+            pod_pod[what] = ratio.samples
+        data["pod_pod_ratio"] = pod_pod
         data["up_seconds"] = up["wall"]
         return data
     finally:
@@ -180,12 +180,7 @@ def run(rounds: int, seconds: int, pings: int, workdir: Path) -> dict[str, objec
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=int, default=3, help="iperf3 duration per test")
-    parser.add_argument("--pings", type=int, default=200, help="pings per latency test")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
+    args = measurement_parser(__doc__).parse_args(argv)
     require_root("bench/calico_path.py")
     ensure_programs({**PACKAGES, "nsenter": "util-linux"})
     with tempfile.TemporaryDirectory(prefix="kube6-bench-calico-") as workdir:

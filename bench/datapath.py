@@ -377,12 +377,18 @@ def firewall_parts(rounds: int, pings: int) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def measurement_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a data-path benchmark: rounds, iperf3 seconds, pings, a JSON file."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3, help="iperf3 duration per test")
     parser.add_argument("--pings", type=int, default=200, help="pings per latency test")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = measurement_parser(__doc__)
     parser.add_argument(
         "--firewall-parts",
         action="store_true",
