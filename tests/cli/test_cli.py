@@ -47,6 +47,7 @@ def test_plan_uses_the_builtin_example_and_says_so(capsys: pytest.CaptureFixture
         "size": 256,
         "block_size": 120,
         "link_prefix": "2001:db8:1234:5678::/64",
+        "gateway": "2001:db8:1234:5678:8:4:0:1",
     }
     assert document["nodes"][0]["name"] == "node0001"
     assert document["nodes"][0]["address"] == "2001:db8:1234:5678::1"

@@ -20,6 +20,7 @@ from kube6.plan.model import Plan, RuleResult
 
 KNOWN_RULES = {
     "control-plane-present",
+    "gateway-address",
     "etcd-quorum",
     "ndp-proxy-capacity",
     "routed-prefix-per-node",
@@ -142,6 +143,11 @@ def independent_violations(plan: Plan) -> list[str]:
         problems.append("load balancers hold a subnet-router anycast address")
     if plan.bgp is not None and plan.bgp.peer in lb:
         problems.append("load balancers hold the BGP peer")
+    if plan.load_balancers.gateway is not None and plan.load_balancers.gateway not in lb:
+        problems.append("gateway address outside the load balancers")
+    answering = [n for n in plan.nodes for r in n.ndp_rules if r.cidr == lb]
+    if plan.routing == "ndp-proxy" and plan.workers and not answering:
+        problems.append("no node answers for the load balancers")
     if plan.dns not in plan.services:
         problems.append("dns outside services")
     for node in plan.nodes:

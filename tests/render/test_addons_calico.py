@@ -67,7 +67,14 @@ def test_example_values_describe_an_ipv6_only_routed_pool(plan_of: PlanOf) -> No
     # The LoadBalancer pool is a resource of its own (the operator refuses Installation pools
     # outside kubeadm's podSubnet), applied once the Calico API server is up; as Calico wants
     # it: LoadBalancer its only use, every node, no encapsulation, the plan's range, one block.
-    [balancers] = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
+    [balancers, reservation] = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
+    # The gateway's address, kept from Calico's automatic picks (it is asked for by name).
+    assert reservation == {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "IPReservation",
+        "metadata": {"name": "kube6-gateway"},
+        "spec": {"reservedCIDRs": ["2001:db8:1234:5678:8:4:0:1/128"]},
+    }
     assert balancers == {
         "apiVersion": "projectcalico.org/v3",
         "kind": "IPPool",
@@ -112,7 +119,7 @@ def test_unique_local_pods_get_nat66(plan_of: PlanOf) -> None:
     plan = plan_of(spec.EXAMPLE_YAML.replace("2001:db8:1234:5678", "fd12:3456:789a:1"))
     [pool] = _values(plan)["installation"]["calicoNetwork"]["ipPools"]
     assert pool["natOutgoing"] == "Enabled"
-    [balancers] = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
+    balancers, _ = yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)
     assert balancers["spec"]["natOutgoing"] is False  # a Service's own address, never NAT66
     assert "NAT66 on" in _files(plan)[calico.VALUES_PATH].content
 
@@ -166,3 +173,12 @@ def test_a_fixed_router_id_is_explained_not_silently_dropped(plan_of: PlanOf) ->
 def test_bgp_resources_refuse_a_plan_without_bgp(plan_of: PlanOf) -> None:
     with pytest.raises(ValueError, match="routing: bgp"):
         calico.bgp_resources(plan_of(spec.EXAMPLE_YAML))
+
+
+def test_no_reservation_without_the_gateway(plan_of: PlanOf) -> None:
+    text = spec.EXAMPLE_YAML.replace("gateway: {enabled: true}", "gateway: {enabled: false}")
+    assert text != spec.EXAMPLE_YAML
+    plan = plan_of(text)
+    assert plan.load_balancers.gateway is None
+    kinds = [d["kind"] for d in yaml.safe_load_all(_files(plan)[calico.LOAD_BALANCER_PATH].content)]
+    assert kinds == ["IPPool"]

@@ -49,12 +49,14 @@ def test_example_gateway_is_ipv6_and_wired_to_its_class(plan_of: PlanOf) -> None
     assert "envoyDaemonSet" in kube
     assert "envoyDeployment" not in kube
     assert kube["envoyService"] == {
+        # No class: Calico's LoadBalancer controller serves it, with the planned address.
         "type": "LoadBalancer",
-        # Not Calico's: its LoadBalancer controller serves Services with no class.
-        "loadBalancerClass": "kube6.io/node-addresses",
+        "annotations": {"projectcalico.org/loadBalancerIPs": '["2001:db8:1234:5678:8:4:0:1"]'},
         "allocateLoadBalancerNodePorts": False,
         "externalTrafficPolicy": "Local",
     }
+    # Envoy Gateway would copy spec.addresses into the Service's externalIPs.
+    assert "addresses" not in gw["spec"]
 
 
 def test_example_listeners(plan_of: PlanOf) -> None:
@@ -75,14 +77,33 @@ def test_example_listeners(plan_of: PlanOf) -> None:
     assert annotations == {"cert-manager.io/cluster-issuer": "letsencrypt-staging"}
 
 
-def test_addresses_are_the_worker_addresses_only(golden_plan: Callable[[str], Plan]) -> None:
+def test_the_gateway_address_is_set_or_address_1_of_the_range(plan_of: PlanOf) -> None:
+    plan = plan_of(ENVOY_EXAMPLE)
+    assert str(plan.load_balancers.gateway) == "2001:db8:1234:5678:8:4:0:1"
+    chosen = {c.name: c for c in plan.choices}["gateway_address"]
+    assert (chosen.value, chosen.source) == ("2001:db8:1234:5678:8:4:0:1", "default")
+    text = ENVOY_EXAMPLE.replace(
+        "controller: envoy-gateway}",
+        "controller: envoy-gateway, address: '2001:db8:1234:5678:8:4::80'}",
+    )
+    assert text != ENVOY_EXAMPLE
+    plan = plan_of(text)
+    service = _docs(plan)["EnvoyProxy"]["spec"]["provider"]["kubernetes"]["envoyService"]
+    asked = service["annotations"]["projectcalico.org/loadBalancerIPs"]
+    assert asked == '["2001:db8:1234:5678:8:4:0:80"]'
+    chosen = {c.name: c for c in plan.choices}["gateway_address"]
+    assert (chosen.value, chosen.source) == ("2001:db8:1234:5678:8:4:0:80", "set")
+    assert {r.name: r for r in plan.rules}["gateway-address"].ok
+    # Only an address of the range: Calico gives a Service no other.
+    with_outside = text.replace("8:4::80", "8:5::80")
+    rule = {r.name: r for r in plan_of(with_outside).rules}["gateway-address"]
+    assert not rule.ok
+    assert "2001:db8:1234:5678:8:5:0:80 is outside the LoadBalancer range" in rule.message
+    assert "addons.gateway.address" in (rule.fix or "")
+
+
+def test_the_production_issuer_is_asked_of_cert_manager(golden_plan: Callable[[str], Plan]) -> None:
     plan = golden_plan("ha-3cp-5w")
-    addresses = [a["value"] for a in _docs(plan)["Gateway"]["spec"]["addresses"]]
-    workers = [str(n.address) for n in plan.nodes if n.is_worker]
-    assert addresses == workers
-    assert len(workers) == 5
-    assert not {str(n.address) for n in plan.nodes if not n.is_worker} & set(addresses)
-    assert {a["type"] for a in _docs(plan)["Gateway"]["spec"]["addresses"]} == {"IPAddress"}
     issuer = _docs(plan)["Gateway"]["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
     assert issuer == "letsencrypt-production"
 

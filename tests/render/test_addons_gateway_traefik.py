@@ -9,6 +9,8 @@ whose address ends in `:<listener port>`, pkg/provider/kubernetes/gateway/kubern
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from ipaddress import IPv6Address
 from typing import Any
@@ -22,6 +24,7 @@ from kube6 import spec
 from kube6.components import registry
 from kube6.components.gateway import render as gateway
 from kube6.components.gateway import traefik
+from kube6.modes import RoutingMode
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact
 
@@ -107,21 +110,37 @@ def test_traefik_binds_the_listener_ports_unprivileged(golden_plan: GoldenPlan) 
     assert container["image"] == "docker.io/library/traefik:v3.7.13"
 
 
-def test_the_service_answers_on_the_workers_addresses_only(golden_plan: GoldenPlan) -> None:
+def test_the_service_asks_calico_for_the_gateway_address(golden_plan: GoldenPlan) -> None:
     plan = golden_plan("traefik")
-    service = _kind(_objects(plan, traefik.MANIFEST_PATH), "Service")["spec"]
-    workers = [str(n.address) for n in plan.workers]
-    assert len(workers) == 2
-    assert service["externalIPs"] == workers
-    assert all(isinstance(IPv6Address(a), IPv6Address) for a in service["externalIPs"])
+    assert plan.load_balancers.gateway is not None
+    manifest = _kind(_objects(plan, traefik.MANIFEST_PATH), "Service")
+    service = manifest["spec"]
+    # Calico's LoadBalancer controller serves Services without a class; the annotation asks
+    # for the planned address (a JSON list, as kube-controllers parses it).
+    assert "loadBalancerClass" not in service
+    assert "externalIPs" not in service, "no node address is copied into the Service"
+    asked = json.loads(manifest["metadata"]["annotations"]["projectcalico.org/loadBalancerIPs"])
+    assert asked == [str(plan.load_balancers.gateway)]
+    assert IPv6Address(asked[0]) in plan.load_balancers.cidr
     assert service["ipFamilies"] == ["IPv6"]
     assert service["ipFamilyPolicy"] == "SingleStack"
+    # ndp-proxy: only workers answer for the range, each runs a Traefik pod: Local works
+    # and keeps the client's address.
+    assert plan.routing == "ndp-proxy"
     assert service["externalTrafficPolicy"] == "Local"
     assert service["allocateLoadBalancerNodePorts"] is False
-    assert service["loadBalancerClass"] == traefik.LOAD_BALANCER_CLASS
     assert {p["port"] for p in service["ports"]} == set(traefik.ENTRY_POINTS.values())
     gw = _kind(_objects(plan, gateway.MANIFEST_PATH), "Gateway")
-    assert [a["value"] for a in gw["spec"]["addresses"]] == workers
+    assert "addresses" not in gw["spec"], "the controllers report the Service's address"
+
+
+def test_routed_spreads_the_gateways_traffic_over_every_node(golden_plan: GoldenPlan) -> None:
+    """Routed, the provider sends the range to one node, which may run no Traefik pod."""
+    plan = dataclasses.replace(golden_plan("traefik"), routing=RoutingMode.ROUTED)
+    service = _kind(_objects(plan, traefik.MANIFEST_PATH), "Service")["spec"]
+    assert service["externalTrafficPolicy"] == "Cluster"
+    notes = _files(plan)[gateway.MANIFEST_PATH].content
+    assert "client addresses masqueraded" in " ".join(notes.replace("#", " ").split())
 
 
 def test_the_rbac_grants_reads_and_status_writes_only(golden_plan: GoldenPlan) -> None:

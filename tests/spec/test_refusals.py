@@ -359,3 +359,36 @@ def test_load_balancers_are_planned_beside_the_services_and_bgp_may_put_them_any
     assert bgp.load_balancers.link is None
     assert bgp.bgp is not None
     assert IPv6Network("2001:db8:9999::/120") in bgp.bgp.advertise
+
+
+def test_only_the_workers_of_the_link_answer_for_the_load_balancer_range() -> None:
+    """ndp-proxy: a Service that keeps client addresses (the gateway's, Local) has pods on
+    workers only; a control plane answering for the range would take its traffic and drop it."""
+    nodes = [
+        {"name": "cp1", "address": "2001:db8:1234:5678::11", "roles": ["control-plane"]},
+        {"name": "w1", "address": "2001:db8:1234:5678::21", "roles": ["worker"]},
+        {"name": "w2", "address": "2001:db8:1234:5678::22", "roles": ["worker"]},
+        # On another link: it cannot answer for the first link's range.
+        {"name": "w3", "address": "2001:db8:1234:9999::31", "roles": ["worker"]},
+    ]
+    data = spec_with(nodes=nodes)
+    data["nodes"][3]["prefix"] = "2001:db8:1234:9999::/64"
+    plan = make_plan(spec_module.from_data(data))
+    lb = plan.load_balancers.cidr
+    answering = [n.name for n in plan.nodes if any(r.cidr == lb for r in n.ndp_rules)]
+    assert answering == ["w1", "w2"]
+    reachable = {r.name: r for r in plan.rules}["load-balancers-reachable"]
+    assert reachable.ok and "w1, w2" in reachable.message
+    # The range's link without a worker: nothing would answer, the plan says so.
+    data["nodes"] = [data["nodes"][0], data["nodes"][3]]
+    failed = {r.name: r for r in make_plan(spec_module.from_data(data)).rules}
+    rule = failed["load-balancers-reachable"]
+    assert rule.grade == "fail", rule
+    assert "2001:db8:1234:5678::/64, which has no worker node" in rule.message
+    assert "worker role" in (rule.fix or "")
+    # No worker at all (nothing runs pods yet): a warning.
+    data["nodes"] = [data["nodes"][0]]
+    rule = {r.name: r for r in make_plan(spec_module.from_data(data)).rules}[
+        "load-balancers-reachable"
+    ]
+    assert rule.grade == "warn", rule

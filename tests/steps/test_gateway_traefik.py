@@ -78,30 +78,27 @@ def test_parsers() -> None:
     assert traefik_steps.parse_ingress(json.dumps({"status": {"loadBalancer": {}}})) == ()
 
 
-def test_ready_sets_the_status_then_waits_for_traefik_and_the_gateway() -> None:
-    ctx = context(traefik_plan())
+def test_ready_waits_for_calicos_address_then_for_traefik_and_the_gateway() -> None:
+    plan = traefik_plan()
+    ctx = context(plan)
+    gateway = str(plan.load_balancers.gateway)
+    assert gateway == "2001:db8:1234:5678:8:4:0:1"
     step_plan = traefik_steps.plan_ready(ctx, traefik_steps.fresh_ready(ctx))
-    patch = json.dumps(
-        {"status": {"loadBalancer": {"ingress": [{"ip": a} for a in WORKERS]}}},
-        separators=(",", ":"),
-    )
     assert [a.display for a in step_plan.actions] == [
-        f"{KUBECTL} patch service traefik -n traefik --subresource=status --type=merge "
-        f"--field-manager=kube6 -p '{patch}'",
+        f"{KUBECTL} wait '--for=jsonpath={{.status.loadBalancer.ingress[0].ip}}={gateway}' "
+        "service/traefik -n traefik --timeout=10m",
         f"{KUBECTL} rollout status daemonset/traefik -n traefik --timeout=10m",
         f"{KUBECTL} wait --for=condition=Programmed gateway/kube6 -n kube6-gateway --timeout=10m",
-        f"{KUBECTL} wait '--for=jsonpath={{.status.addresses[0].value}}={WORKERS[0]}' "
+        f"{KUBECTL} wait '--for=jsonpath={{.status.addresses[0].value}}={gateway}' "
         "gateway/kube6 -n kube6-gateway --timeout=10m",
     ]
-    # Status already set: no patch, the waits remain until Traefik reports.
-    waiting = ReadyFacts(WORKERS, False, (False, ()))
-    assert "patch" not in " ".join(
-        a.display for a in traefik_steps.plan_ready(ctx, waiting).actions
-    )
-    done = ReadyFacts(WORKERS, True, (True, WORKERS))
+    # kube6 writes no status: Calico's LoadBalancer controller does.
+    assert "patch" not in " ".join(a.display for a in step_plan.actions)
+    done = ReadyFacts((gateway,), True, (True, (gateway,)))
     assert traefik_steps.plan_ready(ctx, done).noop
-    # The Gateway programmed but without the workers' addresses: wait again.
-    assert traefik_steps.plan_ready(ctx, ReadyFacts(WORKERS, True, (True, ()))).actions
+    # The Gateway programmed but on another address (the old node addresses): wait again.
+    assert traefik_steps.plan_ready(ctx, ReadyFacts((gateway,), True, (True, WORKERS))).actions
+    assert traefik_steps.plan_ready(ctx, ReadyFacts(WORKERS, True, (True, (gateway,)))).actions
 
 
 def test_envoy_gateways_steps_stand_aside_for_traefik() -> None:

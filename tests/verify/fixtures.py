@@ -263,7 +263,9 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
                 ACME_SERVERS[plan.addons.cert_manager.issuer],
             )
         ],
-        "gateways": [gateway(str(net.nth(plan.services, 200)))],
+        "gateways": [gateway(str(plan.load_balancers.gateway))]
+        if plan.addons.gateway.enabled
+        else [],
     }
 
 

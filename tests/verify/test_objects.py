@@ -457,6 +457,19 @@ def test_gateway_not_on_ipv6(plan: Plan, gateway: fx.Raw, problem: str) -> None:
     assert "load-balancer status" in result.fix
 
 
+def test_kube6_gateway_on_another_address(plan: Plan) -> None:
+    """Calico gave the gateway's Service another address than the plan's (or none yet)."""
+    raw = fx.changed(fx.healthy(plan), gateways=[fx.gateway("2001:db8:1234:5678:8:4:0:7")])
+    result = only_failure(plan, raw)
+    assert "not on the planned gateway address 2001:db8:1234:5678:8:4:0:1" in ev(result)[0]
+    assert "projectcalico.org/loadBalancerIPs" in result.fix
+    # Another Gateway (someone's own) may be anywhere.
+    other = fx.gateway("2001:db8:1234:5678:8:4:0:7")
+    other["metadata"]["name"] = "theirs"
+    raw = fx.changed(fx.healthy(plan), gateways=[*fx.healthy(plan)["gateways"], other])
+    assert not results(plan, raw)["gateway-ipv6"].failed
+
+
 def test_gateway_without_address(plan: Plan) -> None:
     gw = fx.gateway("2001:db8::1")
     gw["status"]["addresses"] = []

@@ -102,6 +102,8 @@ def _summary(result: Plan) -> Table:
         str(lb.cidr),
         f"{lb.size} addresses (LoadBalancer Services); Calico pool, /{lb.block_size} blocks",
     )
+    if lb.gateway is not None:
+        summary.add_row("  gateway", str(lb.gateway), "the gateway's AAAA records point here")
     summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
     return summary
 

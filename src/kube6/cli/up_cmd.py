@@ -121,15 +121,15 @@ def next_steps(plan: Plan) -> list[str]:
 def _https_steps(plan: Plan) -> list[str]:
     """The DNS record the dashboard's name needs, and the certificate: how to check it and
     how to move from Let's Encrypt staging to production."""
-    from kube6.components.gateway.render import GATEWAY_NAMESPACE, gateway_addresses
+    from kube6.components.gateway.address import gateway_address
+    from kube6.components.gateway.render import GATEWAY_NAMESPACE
 
     host = plan.addons.dashboard.host if plan.addons.dashboard.enabled else None
     if not (plan.addons.gateway.enabled and host):
         return []
-    addresses = gateway_addresses(plan)
-    lines = ["  DNS: the dashboard's name must resolve to the gateway (the workers' addresses):"]
-    lines += [f"    {host}. AAAA {address}" for address in addresses] or [
-        "    (no worker node: the gateway has no address; add a worker)"
+    lines = [
+        "  DNS: the dashboard's name must resolve to the gateway address:",
+        f"    {host}. AAAA {gateway_address(plan)}",
     ]
     cert_manager = plan.addons.cert_manager
     if not cert_manager.enabled:

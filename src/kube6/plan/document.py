@@ -50,6 +50,7 @@ def as_document(plan: Plan) -> dict[str, Any]:
             "size": plan.load_balancers.size,
             "block_size": plan.load_balancers.block_size,
             "link_prefix": str(plan.load_balancers.link) if plan.load_balancers.link else None,
+            "gateway": str(plan.load_balancers.gateway) if plan.load_balancers.gateway else None,
         },
         "control_plane_endpoint": plan.control_plane_endpoint,
         "nodes": [

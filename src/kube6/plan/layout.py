@@ -154,7 +154,12 @@ def make_layout(spec: ClusterSpec, choices: list[Choice]) -> Layout:
     services_link = link_of[control_planes[0].name]
     services, pool_cidrs, pods = _ranges(spec.network, prefixes, services_link, choices)
     load_balancers = plan_load_balancers(
-        spec.network, prefixes, services_link, choices, _layout_reason(services_link, "lb")
+        spec.network,
+        spec.addons.gateway,
+        prefixes,
+        services_link,
+        choices,
+        _layout_reason(services_link, "lb"),
     )
     allocate = len(prefixes) == 1
     nodes_per_pool = Counter(prefixes.index(link_of[n.name]) for n in spec.nodes)

@@ -109,6 +109,9 @@ class LoadBalancers:
     """The Calico block size of the pool (IPv6: /116-/128, and not larger than the range)."""
     link: IPv6Network | None
     """The nodes' link prefix that holds the range (None: inside none of them)."""
+    gateway: IPv6Address | None = None
+    """The range's address that the kube6 Gateway's Service asks for (None: gateway off).
+    Calico reserves it from automatic assignment, so no other Service takes it."""
 
     @property
     def size(self) -> int:

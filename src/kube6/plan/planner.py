@@ -133,14 +133,16 @@ def _plan_nodes(layout: Layout) -> tuple[PlannedNode, ...]:
                 ndp.append(
                     NdpRule(layout.services, "static", "the service range (answered by one node)")
                 )
-            if link_of[node.name] == layout.load_balancers.link:
-                # Every node of the link answers: kube-proxy on any node takes a Service's
-                # traffic, so the range stays reachable while one node is down.
+            if link_of[node.name] == layout.load_balancers.link and node.is_worker:
+                # Every worker of the link answers, so the range stays reachable while one is
+                # down. Workers only: they run the Services' pods, so a Service that keeps
+                # client addresses (externalTrafficPolicy Local, as the gateway's) has a pod
+                # where its traffic comes in; a control plane without one would drop it.
                 ndp.append(
                     NdpRule(
                         layout.load_balancers.cidr,
                         "static",
-                        "the LoadBalancer range (answered by every node of this link)",
+                        "the LoadBalancer range (answered by every worker of this link)",
                     )
                 )
         planned.append(

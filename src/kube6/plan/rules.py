@@ -6,7 +6,7 @@ nothing. REFUSALS judge the spec before any layout exists: one failing means no 
 (PlanError); their passes are the plan's first results. RULES then judge the layout in the
 order of the table, which is the order `kube6 plan` prints them.
 
-Longer than 400 lines: a table of 31 small rules, each a unit of its own; splitting it would
+Longer than 400 lines: a table of 32 small rules, each a unit of its own; splitting it would
 only scatter the table.
 """
 
@@ -271,12 +271,48 @@ def load_balancers_reachable(layout: Layout) -> list[Finding]:
             )
         ]
     nodes = [n.name for n in layout.spec.nodes if layout.link_of[n.name] == lb.link]
+    if strategy(layout.spec.routing).ndp_proxy:
+        # Only workers answer for the range (kube6.plan.planner): they run the Services' pods,
+        # the gateway's among them.
+        nodes = [n.name for n in layout.spec.nodes if n.name in nodes and n.is_worker]
+        if not any(n.is_worker for n in layout.spec.nodes):
+            # Nothing runs a Service's pods yet either: a warning, not a wrong plan.
+            return [
+                warn(
+                    f"no worker node: nothing answers for the LoadBalancer range {lb.cidr} "
+                    "(only workers do) until a worker joins",
+                    "give a node the worker role in kube6.yaml",
+                )
+            ]
+        if not nodes:
+            return [
+                fail(
+                    f"LoadBalancer range {lb.cidr} lies in {lb.link}, which has no worker node: "
+                    "only workers answer for the range, so nothing would reach its addresses",
+                    f"give a node of {lb.link} the worker role, or set network.load_balancers "
+                    "inside a prefix that has workers",
+                )
+            ]
     return [
         ok(
             f"LoadBalancer range {lb.cidr} lies in {lb.link}, the link of "
             f"{', '.join(nodes[:5])}{' and more' if len(nodes) > 5 else ''}: {why}"
         )
     ]
+
+
+def gateway_address(layout: Layout) -> list[Finding]:
+    """The gateway's address is one of the LoadBalancer range: Calico gives no other."""
+    address, cidr = layout.load_balancers.gateway, layout.load_balancers.cidr
+    if address is None:
+        return []
+    return check(
+        address in cidr,
+        f"the gateway answers at {address}, in the LoadBalancer range {cidr}",
+        f"addons.gateway.address {address} is outside the LoadBalancer range {cidr}: Calico "
+        "gives a Service only addresses of its pool",
+        f"set addons.gateway.address to an address of {cidr} (or leave it unset: address 1)",
+    )
 
 
 def load_balancers_avoid_routers(layout: Layout) -> list[Finding]:
@@ -603,6 +639,7 @@ RULES: tuple[tuple[str, Rule[Layout]], ...] = (
     ("load-balancer-size", load_balancer_size),
     ("load-balancers-reachable", load_balancers_reachable),
     ("load-balancers-avoid-routers", load_balancers_avoid_routers),
+    ("gateway-address", gateway_address),
     ("node-mask-vs-pods", node_mask_vs_pods),
     ("block-size-range", block_size_range),
     ("block-inside-pool", block_inside_pool),

@@ -36,6 +36,14 @@ class RoutingStrategy(ABC):
     load_balancers_via_link: str | None = None
     """Why the LoadBalancer range must lie inside a node's link prefix (how the provider sends
     its traffic to the nodes), or None when the range is announced and may lie anywhere."""
+    load_balancer_entry: str = "a worker"
+    """Where a LoadBalancer address's traffic comes in. When that is a node that runs the
+    Service's pods (the gateway's proxies run on every worker), the gateway keeps client
+    addresses (externalTrafficPolicy Local); `keeps_client_address` says which."""
+    keeps_client_address: bool = True
+    """The gateway's Service may use externalTrafficPolicy Local: its traffic comes in only at
+    nodes that run a gateway pod. False: at a node that may run none, so the Service spreads
+    it over every node (Cluster), and the client's address is masqueraded on the way."""
 
     @property
     @abstractmethod

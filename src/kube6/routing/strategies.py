@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # plan/rules.py asks the strategies: no import cycle at run t
 class NdpProxy(RoutingStrategy):
     mode = RoutingMode.NDP_PROXY
     ndp_proxy = True
+    load_balancer_entry = "the worker whose NDP proxy the provider's router heard"
     link_models = frozenset({LinkModel.ON_LINK})
     proposed_for = LinkModel.ON_LINK
     load_balancers_via_link = (
@@ -107,6 +108,9 @@ class Routed(RoutingStrategy):
     link_models = frozenset({LinkModel.ROUTED})
     proposed_for = LinkModel.ROUTED
     load_balancers_via_link = "the provider routes only the nodes' own prefixes to them"
+    load_balancer_entry = "the node that the provider routes the prefix to"
+    # That node may run no gateway pod (a control plane): Local would drop the traffic there.
+    keeps_client_address = False
 
     @property
     def host_idle(self) -> str | None:
@@ -163,6 +167,8 @@ class Bgp(RoutingStrategy):
     mode = RoutingMode.BGP
     bgp_peering = True
     link_models = frozenset({LinkModel.ON_LINK, LinkModel.ROUTED})
+    # Calico announces a Local Service's address only from the nodes that run its pods.
+    load_balancer_entry = "a node that runs the Service's pods (Calico announces it there)"
 
     @property
     def host_idle(self) -> str | None:

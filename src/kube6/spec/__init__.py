@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Mapping
 from enum import StrEnum
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
@@ -34,7 +34,7 @@ from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import RoutingMode
 from kube6.spec.addons import Addons
-from kube6.spec.fields import Bool, Int, Str, shorten
+from kube6.spec.fields import Address, Bool, Int, Str, shorten
 from kube6.spec.fields import StrictModel as _Strict
 from kube6.spec.fields import as_text as _text
 from kube6.spec.fields import pattern as _pattern
@@ -48,12 +48,6 @@ SSH_TARGET = re.compile(
     r"(?::(?P<port>[0-9]{1,5}))?$"
 )
 DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
-
-
-def _address(value: object) -> IPv6Address:
-    if isinstance(value, IPv6Address):
-        return value
-    return net.parse_address(_text(value, "an IPv6 address"))
 
 
 def _network(value: object) -> IPv6Network:
@@ -92,12 +86,6 @@ def _nat64_network(value: object) -> IPv6Network:
     return network
 
 
-Address = Annotated[
-    IPv6Address,
-    BeforeValidator(_address),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "format": "ipv6", "examples": ["2001:db8:1234:5678::1"]}),
-]
 Prefix = Annotated[
     IPv6Network,
     BeforeValidator(_network),

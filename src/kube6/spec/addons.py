@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from kube6.spec.fields import EMAIL, Bool, DnsName, Str, StrictModel
+from kube6.spec.fields import EMAIL, Address, Bool, DnsName, Str, StrictModel
 
 
 class Gateway(StrictModel):
@@ -24,6 +24,11 @@ class Gateway(StrictModel):
     `traefik` (Traefik Proxy, whose objects kube6 writes itself). Both are reachable over IPv6;
     switching on a running cluster: delete GatewayClass `kube6` first (its controller is
     immutable)."""
+    address: Address | None = None
+    """The gateway's public address, where the AAAA records of its host names point: an
+    address of the LoadBalancer range (`network.load_balancers`) that the gateway's Service
+    asks Calico for. Default: the range's address 1 (e.g. 2001:db8:1234:5678:8:4::1); set it to
+    keep the address when the range moves."""
 
 
 class CertManager(StrictModel):

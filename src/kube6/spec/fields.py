@@ -7,9 +7,19 @@ keys are errors, values are frozen, and each field's docstring is what `kube6 sc
 from __future__ import annotations
 
 import re
+from ipaddress import IPv6Address
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    Strict,
+    WithJsonSchema,
+)
+
+from kube6 import net
 
 DNS_NAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
@@ -50,6 +60,18 @@ def pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
     return check
 
 
+def _address(value: object) -> IPv6Address:
+    if isinstance(value, IPv6Address):
+        return value
+    return net.parse_address(as_text(value, "an IPv6 address"))
+
+
+Address = Annotated[
+    IPv6Address,
+    BeforeValidator(_address),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "format": "ipv6", "examples": ["2001:db8:1234:5678::1"]}),
+]
 DnsName = Annotated[
     str,
     BeforeValidator(pattern(DNS_NAME, "a DNS name", "dashboard.example.com")),

@@ -6,7 +6,8 @@ after the CRD chart (`crd.projectcalico.org.v1`, its own chart since Calico v3.3
 block size, no encapsulation, no IPv4 at all, the node address taken from the kubelet node IP.
 
 `cluster/calico-load-balancers/pool.yaml` holds the IPPool of the LoadBalancer range
-(`allowedUses: [LoadBalancer]`, see `load_balancer_pool` for why it is not in the Installation).
+(`allowedUses: [LoadBalancer]`, see `load_balancer_pool` for why it is not in the Installation)
+and the IPReservation of the gateway's address in it (`gateway_reservation`).
 
 `cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
 
@@ -37,6 +38,9 @@ CALICO_CRD_API = "crd.projectcalico.org/v1"
 
 CALICO_API = "projectcalico.org/v3"
 """API version of every Calico resource kube6 renders (see policies.py for why)."""
+
+GATEWAY_RESERVATION = "kube6-gateway"
+"""The IPReservation that keeps the gateway's LoadBalancer address for it."""
 
 CALICO_API_SERVICE = "v3.projectcalico.org"
 """The APIService of CALICO_API. With the crd.projectcalico.org.v1 CRD chart it is the Calico
@@ -203,6 +207,25 @@ def load_balancer_pool(plan: Plan) -> dict[str, Any]:
     }
 
 
+def gateway_reservation(plan: Plan) -> dict[str, Any] | None:
+    """The IPReservation of the gateway's address (None: the gateway is off).
+
+    Calico's IPAM skips reserved addresses when it picks one for a Service, but gives them
+    when a Service asks for them by name (annotation `projectcalico.org/loadBalancerIPs`, as the
+    gateway's does): so no other Service takes the gateway's address first, e.g. one created
+    while the gateway is being re-installed.
+    """
+    address = plan.load_balancers.gateway
+    if address is None:
+        return None
+    return {
+        "apiVersion": CALICO_API,
+        "kind": "IPReservation",
+        "metadata": {"name": GATEWAY_RESERVATION},
+        "spec": {"reservedCIDRs": [f"{address}/128"]},
+    }
+
+
 def load_balancer_pool_yaml(plan: Plan) -> str:
     lb = plan.load_balancers
     what = "Calico IPPool of the LoadBalancer range: addresses of LoadBalancer Services."
@@ -211,10 +234,17 @@ def load_balancer_pool_yaml(plan: Plan) -> str:
         f"# {lb.cidr}: {lb.size} addresses, /{lb.block_size} blocks (affined to Calico's",
         "# virtual node load-balancer). calico-kube-controllers gives each Service of",
         "# type LoadBalancer (no loadBalancerClass, or `calico`) one of them; kube-proxy serves",
-        "# the Service's ports on it on every node. Apply once the Calico API server is up:",
-        "# kubectl apply --server-side -f",
+        "# the Service's ports on it on every node.",
     ]
-    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump(load_balancer_pool(plan))
+    reservation = gateway_reservation(plan)
+    if reservation is not None:
+        notes += [
+            f"# {lb.gateway} is the gateway's: reserved (IPReservation {GATEWAY_RESERVATION}),",
+            "# so only a Service that asks for it by name gets it.",
+        ]
+    notes += ["# Apply once the Calico API server is up: kubectl apply --server-side -f"]
+    objects = [load_balancer_pool(plan), *([reservation] if reservation else [])]
+    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(objects)
 
 
 def values_yaml(plan: Plan) -> str:

@@ -5,7 +5,7 @@ HTTPS listeners other components ask for) and `traefik` (Traefik's objects, when
 `addons.gateway.controller` is `traefik`); here its `up` steps (the Gateway API bundle at
 kube6's pin; Envoy Gateway's CRD chart and chart, or Traefik's rendered objects; the rendered
 Gateway; with Traefik, `gateway-ready`), the hosts they come from, and verify's `gateway-ipv6`
-check.
+check. The gateway's public address and how its Service asks Calico for it: `address`.
 
 CRDs have one source each: the Gateway API standard channel at kube6's pin, Envoy Gateway's own
 CRDs from its gateway-crds-helm chart (the gateway-helm chart's bundled copy is switched off in
@@ -22,7 +22,7 @@ from typing import Any
 
 from kube6 import mirrors
 from kube6.components.base import ArtifactHost, Component, UpstreamArtifact, Use
-from kube6.components.gateway import render, traefik, traefik_steps
+from kube6.components.gateway import address, render, traefik, traefik_steps
 from kube6.plan.model import Plan
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
@@ -276,6 +276,8 @@ def check_gateways(plan: Plan, objects: ClusterObjects) -> CheckResult:
             if isinstance(a, Mapping)
         ]
         problems = _gateway_problems(obj, got)
+        if _is_kube6_gateway(obj) and got and str(address.gateway_address(plan)) not in got:
+            problems.append(f"not on the planned gateway address {address.gateway_address(plan)}")
         if problems:
             bad.append(f"{label}: {'; '.join(problems)}")
         else:
@@ -312,19 +314,31 @@ def _gateway_problems(obj: Obj, got: list[Any]) -> list[str]:
     return problems
 
 
+def _is_kube6_gateway(obj: Obj) -> bool:
+    meta = obj.get("metadata") or {}
+    return bool(
+        meta.get("name") == render.GATEWAY_NAME
+        and meta.get("namespace") == render.GATEWAY_NAMESPACE
+    )
+
+
 def _gateway_fix(plan: Plan) -> str:
+    where = (
+        f"the gateway's Service asks Calico for {address.gateway_address(plan)} "
+        f"(annotation {address.LOAD_BALANCER_IPS}); calico-kube-controllers' log says why it "
+        "did not give it (`kubectl -n calico-system logs deploy/calico-kube-controllers`)"
+    )
     if traefik.chosen(plan):
         return (
-            "Traefik reports the addresses of its Service's load-balancer status, which "
-            "`kube6 up` sets to the workers' addresses: run `kube6 up` again, then "
-            f"`kubectl describe gateway NAME` and `kubectl -n {traefik.NAMESPACE} "
-            f"get pods,svc -o wide` (Traefik's log: `kubectl -n {traefik.NAMESPACE} logs "
-            f"ds/{traefik.NAME}`)"
+            f"Traefik reports the address of its Service's load-balancer status, and {where}: "
+            f"run `kube6 up` again, then `kubectl describe gateway NAME` and `kubectl -n "
+            f"{traefik.NAMESPACE} get pods,svc -o wide` (Traefik's log: `kubectl -n "
+            f"{traefik.NAMESPACE} logs ds/{traefik.NAME}`)"
         )
     return (
         "the controller must create IPv6-only listeners (Envoy Gateway: EnvoyProxy "
-        "spec.ipFamily IPv6) and its LoadBalancer Service needs an IPv6 address: "
-        "`kubectl describe gateway NAME` and the Service of the gateway"
+        f"spec.ipFamily IPv6), and {where}: `kubectl describe gateway NAME` and the Service "
+        "of the gateway"
     )
 
 

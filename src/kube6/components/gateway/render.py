@@ -10,28 +10,38 @@ Gateway itself is the same for both.
 `cluster/gateway/gateway.yaml` holds the EnvoyProxy, the GatewayClass `kube6` and the Gateway
 `kube6` in namespace `kube6-gateway`.
 
-How the internet reaches the gateway (bare metal, IPv6 only, no load-balancer controller):
-Envoy runs as a DaemonSet, so every schedulable worker has a proxy, and the Gateway's
-`spec.addresses` are the workers' node addresses, which Envoy Gateway copies into the Envoy
-Service's `externalIPs`. kube-proxy then sends `[worker]:80` and `[worker]:443` to the Envoy
-pod on that same worker (`externalTrafficPolicy: Local`, which also keeps the client's address
-for logs and for the network policies). The Service is of type LoadBalancer only because Envoy
-Gateway copies addresses into externalIPs for LoadBalancer and NodePort Services; it allocates
-no NodePorts, and its load-balancer class is kube6's own (`kube6.io/node-addresses`), so
-Calico's LoadBalancer controller, which serves Services without a class, leaves it alone.
-DNS for the public host names gets AAAA records for one or more worker addresses. Nothing runs
-on the host network, no privileged port is bound, and no extra daemon answers NDP.
+How the internet reaches the gateway (bare metal, IPv6 only, no load-balancer product): the
+proxies (Envoy, or Traefik) run as a DaemonSet, one per worker, behind a Service of type
+LoadBalancer that asks Calico's LoadBalancer controller for the plan's gateway address, an
+address of the LoadBalancer range (address 1 unless `addons.gateway.address` says otherwise;
+annotation `projectcalico.org/loadBalancerIPs`; an IPReservation keeps Calico from giving it
+to another Service). The routing mode brings the address to the nodes as any LoadBalancer
+address (ndp-proxy: every worker's NDP proxy answers for the range; bgp: Calico announces it;
+routed: inside the routed prefix), and kube-proxy hands its ports 80 and 443 to a proxy pod.
+Where the traffic comes in at a worker (ndp-proxy, bgp), the Service keeps it on that worker's
+own proxy (`externalTrafficPolicy: Local`), which keeps the client's address for logs and
+policies; routed, it comes in at whichever node the provider routes to, so it is spread over
+all (Cluster). DNS for the public host names gets one AAAA record, the gateway address, which
+stays put while workers come and go. Nothing runs on the host network, no privileged port is
+bound, and no extra daemon answers NDP.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address
 from typing import Any
 
 from kube6 import yamlio
 from kube6.components.gateway import traefik
+from kube6.components.gateway.address import (
+    LOAD_BALANCER_IPS,
+    gateway_address,
+    reaches_gateway,
+    service_annotations,
+    traffic_policy,
+)
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, Renderer, cluster_path, header
 
@@ -90,11 +100,6 @@ def proxy_name(plan: Plan) -> str:
 def issuer_name(plan: Plan) -> str:
     """The ClusterIssuer the gateway asks cert-manager to use, e.g. `letsencrypt-staging`."""
     return f"letsencrypt-{plan.addons.cert_manager.issuer}"
-
-
-def gateway_addresses(plan: Plan) -> list[IPv6Address]:
-    """The node addresses that answer for the gateway: every worker's (see module docstring)."""
-    return [node.address for node in plan.workers]
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,7 @@ def values_yaml(plan: Plan) -> str:
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump(values(plan))
 
 
-def envoy_proxy() -> dict[str, Any]:
+def envoy_proxy(plan: Plan) -> dict[str, Any]:
     """The EnvoyProxy that every Gateway of class `kube6` uses."""
     return {
         "apiVersion": "gateway.envoyproxy.io/v1alpha1",
@@ -188,13 +193,12 @@ def envoy_proxy() -> dict[str, Any]:
                     # One proxy per schedulable node, so each worker address has a local proxy.
                     "envoyDaemonSet": {},
                     "envoyService": {
+                        # No load-balancer class: Calico's LoadBalancer controller serves it
+                        # and gives it the planned gateway address (the annotation).
                         "type": "LoadBalancer",
-                        # kube6's own class, as Traefik's Service: Calico's LoadBalancer
-                        # controller serves Services without a class, and this one's
-                        # addresses are the workers' own (externalIPs).
-                        "loadBalancerClass": traefik.LOAD_BALANCER_CLASS,
+                        "annotations": service_annotations(plan),
                         "allocateLoadBalancerNodePorts": False,
-                        "externalTrafficPolicy": "Local",
+                        "externalTrafficPolicy": traffic_policy(plan),
                     },
                 },
             },
@@ -259,18 +263,13 @@ def gateway(plan: Plan, https: Sequence[HttpsListener] = ()) -> dict[str, Any]:
         # cert-manager's gateway-shim issues a Certificate for every HTTPS listener that has a
         # hostname and a certificateRef, from this issuer.
         metadata["annotations"] = {"cert-manager.io/cluster-issuer": issuer_name(plan)}
-    addresses = gateway_addresses(plan)
-    for address in addresses:
-        assert isinstance(address, IPv6Address), address
+    # No spec.addresses: Envoy Gateway would copy them into the Service's externalIPs. The
+    # address is the Service's, from Calico; both controllers report it in the status.
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "Gateway",
         "metadata": metadata,
-        "spec": {
-            "gatewayClassName": GATEWAY_CLASS,
-            "addresses": [{"type": "IPAddress", "value": str(a)} for a in addresses],
-            "listeners": listeners,
-        },
+        "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners},
     }
 
 
@@ -284,33 +283,22 @@ def manifest(plan: Plan, https: Sequence[HttpsListener] = ()) -> list[dict[str, 
     }
     if traefik.chosen(plan):
         return [namespace, traefik.gateway_class(GATEWAY_CLASS), gateway(plan, https)]
-    return [namespace, envoy_proxy(), gateway_class(), gateway(plan, https)]
+    return [namespace, envoy_proxy(plan), gateway_class(), gateway(plan, https)]
 
 
 def manifest_yaml(plan: Plan, https: Sequence[HttpsListener] = ()) -> str:
     """The gateway manifest: `kubectl apply --server-side -f gateway.yaml` after the chart."""
-    workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
     if traefik.chosen(plan):
         what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Traefik Proxy, IPv6 listeners)."
-        notes = [
-            "#",
-            f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
-            "# Traefik runs as a DaemonSet (traefik.yaml) and these addresses are its Service's",
-            "# externalIPs, so kube-proxy hands each worker's traffic to its local Traefik pod",
-            "# (externalTrafficPolicy Local keeps client addresses). Traefik does not read",
-            "# spec.addresses; they say where the Gateway answers. Publish AAAA records for the",
-            "# host names that point at one or more of these addresses.",
-        ]
+        proxies = "Traefik runs as a DaemonSet (traefik.yaml); its Service"
     else:
         what = f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} (Envoy Gateway, IPv6 listeners)."
-        notes = [
-            "#",
-            f"# Reached at port {HTTP_PORT}/{HTTPS_PORT} of every worker: {workers}.",
-            "# Envoy runs as a DaemonSet and the Gateway addresses become the Envoy Service's",
-            "# externalIPs, so kube-proxy hands each worker's traffic to its local Envoy pod",
-            "# (externalTrafficPolicy Local keeps client addresses). Publish AAAA records for the",
-            "# host names that point at one or more of these addresses.",
-        ]
+        proxies = "Envoy runs as a DaemonSet; its Service (the EnvoyProxy below)"
+    text = (
+        f"Reached at {reaches_gateway(plan)}. {proxies} asks Calico for the address "
+        f"({LOAD_BALANCER_IPS}). Publish an AAAA record {gateway_address(plan)} for each host name."
+    )
+    notes = ["#", *(f"# {line}" for line in textwrap.wrap(text, width=90))]
     for listener in https:
         if plan.addons.cert_manager.enabled:
             notes += [

@@ -21,21 +21,20 @@ How Traefik's Gateway API provider works, and what kube6 sets because of it:
   Service's `status.loadBalancer.ingress`.
 
 How the internet reaches it (as with Envoy Gateway, see render.py): Traefik runs as a DaemonSet
-on the workers; its Service (single-stack IPv6) has the workers' node addresses as
-`externalIPs` and `externalTrafficPolicy: Local`, so kube-proxy hands `[worker]:80` and
-`[worker]:443` to the Traefik pod on that same worker, with the client's address intact.
-The Service is of type LoadBalancer only because externalTrafficPolicy needs it; it has a
-load-balancer class of kube6's own (no load-balancer controller acts on it) and allocates no
-NodePorts. `kube6 up` writes the same worker addresses into its `status.loadBalancer.ingress`
-(the step `gateway-ready`), which Traefik copies into the Gateway's status.
+on the workers; its Service (single-stack IPv6, type LoadBalancer, no load-balancer class, no
+NodePorts) asks Calico's LoadBalancer controller for the plan's gateway address, and kube-proxy
+hands that address's ports 80 and 443 to a Traefik pod (externalTrafficPolicy as the routing
+mode allows: Local keeps the client's address). Calico writes the address into the Service's
+`status.loadBalancer.ingress`, which Traefik copies into the Gateway's status.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv6Address
+import textwrap
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.gateway import address
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header
 from kube6.versions import TRAEFIK
@@ -49,10 +48,6 @@ NAME = "traefik"
 CONTROLLER_NAME = "traefik.io/gateway-controller"
 """Fixed in Traefik's source (pkg/provider/kubernetes/gateway/kubernetes.go)."""
 IMAGE = f"docker.io/library/traefik:{TRAEFIK.version}"
-LOAD_BALANCER_CLASS = "kube6.io/node-addresses"
-"""No load-balancer controller acts on this class (Calico's serves Services without one, and
-`calico`): the addresses are the workers' own, and `kube6 up` writes them into the Service's
-status."""
 LABELS = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/part-of": "kube6"}
 ENTRY_POINTS = {"web": 80, "websecure": 443}
 """Traefik entry point -> port, one per Gateway listener port."""
@@ -75,14 +70,6 @@ def selector() -> str:
         f'projectcalico.org/namespace == "{NAMESPACE}" && '
         f'app.kubernetes.io/name == "{LABELS["app.kubernetes.io/name"]}"'
     )
-
-
-def addresses(plan: Plan) -> list[IPv6Address]:
-    """The workers' node addresses: where Traefik answers (the Service's externalIPs)."""
-    found = [node.address for node in plan.workers]
-    for address in found:
-        assert isinstance(address, IPv6Address), address
-    return found
 
 
 def gateway_class(name: str) -> dict[str, Any]:
@@ -205,17 +192,16 @@ def daemon_set() -> dict[str, Any]:
 
 
 def service(plan: Plan) -> dict[str, Any]:
-    """The Service that takes [worker]:80/443 to the Traefik pod on that worker."""
+    """The Service that takes the gateway address's ports 80 and 443 to Traefik's pods."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(NAME),
+        "metadata": {**_meta(NAME), "annotations": address.service_annotations(plan)},
         "spec": {
+            # No load-balancer class: Calico's LoadBalancer controller serves it.
             "type": "LoadBalancer",
-            "loadBalancerClass": LOAD_BALANCER_CLASS,
             "allocateLoadBalancerNodePorts": False,
-            "externalTrafficPolicy": "Local",
-            "externalIPs": [str(a) for a in addresses(plan)],
+            "externalTrafficPolicy": address.traffic_policy(plan),
             "ipFamilies": ["IPv6"],
             "ipFamilyPolicy": "SingleStack",
             "selector": dict(LABELS),
@@ -252,20 +238,19 @@ def manifest(plan: Plan) -> list[dict[str, Any]]:
 def manifest_yaml(plan: Plan) -> str:
     """`cluster/gateway/traefik.yaml`: `kubectl apply --server-side -f traefik.yaml`."""
     what = f"Traefik Proxy {TRAEFIK.version}, the kube6 Gateway's implementation (IPv6)."
-    workers = ", ".join(f"{n.name} [{n.address}]" for n in plan.workers)
-    notes = [
-        "#",
-        "# Written by kube6 from Traefik's documentation and source (no chart). One Traefik",
-        f"# pod per worker ({workers}), entry points on [::]:80 and [::]:443",
-        "# (the Gateway's listener ports; the pods may bind them through the namespaced sysctl",
-        f"# net.ipv4.ip_unprivileged_port_start={UNPRIVILEGED_PORT_START}), /ping on "
-        f"[::]:{PING_PORT} for the kubelet.",
-        "# The Service's externalIPs are the workers' addresses (externalTrafficPolicy Local:",
-        "# each worker's traffic goes to its own Traefik pod, client addresses kept); `kube6 up`",
-        "# copies them into its status.loadBalancer.ingress, which Traefik reports as the",
-        "# Gateway's addresses.",
-    ]
-    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(manifest(plan))
+    workers = ", ".join(n.name for n in plan.workers) or "none yet"
+    text = (
+        "Written by kube6 from Traefik's documentation and source (no chart). One Traefik pod "
+        f"per worker ({workers}), entry points on [::]:80 and [::]:443 (the Gateway's listener "
+        "ports; the pods may bind them through the namespaced sysctl "
+        f"net.ipv4.ip_unprivileged_port_start={UNPRIVILEGED_PORT_START}), /ping on "
+        f"[::]:{PING_PORT} for the kubelet. The Service is reached at "
+        f"{address.reaches_gateway(plan)}; Calico writes the address into its "
+        "status.loadBalancer.ingress, which Traefik reports as the Gateway's address."
+    )
+    notes = ["#", *(f"# {line}" for line in textwrap.wrap(text, width=90))]
+    body = yamlio.dump_all(manifest(plan))
+    return header(plan, what) + "\n".join(notes) + "\n" + body
 
 
 def artifacts(plan: Plan) -> list[Artifact]:

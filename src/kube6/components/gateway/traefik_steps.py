@@ -1,6 +1,6 @@
 """Traefik's `up` steps: its rendered objects (`traefik`), then `gateway-ready` once the Gateway
-is applied: the Service's load-balancer status set to the workers' addresses, every Traefik pod
-ready, and the Gateway Programmed with those addresses in its status.
+is applied: the gateway address given to the Service by Calico, every Traefik pod ready, and the
+Gateway Programmed with that address in its status.
 
 Traefik's readiness is proven by its own reports: the DaemonSet's rollout (the kubelet's /ping
 probe on each pod) and the Gateway status that Traefik writes (Accepted and Programmed once its
@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kube6.components.gateway import render, traefik
+from kube6.components.gateway import address, render, traefik
 from kube6.steps import cluster, probe
-from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
+from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
 
 
@@ -105,53 +105,37 @@ def fresh_ready(ctx: HostContext) -> ReadyFacts:
     return ReadyFacts((), False, (False, ()))
 
 
-def status_patch(ctx: HostContext) -> str:
-    """The merge patch of the Traefik Service's status: the workers' addresses."""
-    ingress = [{"ip": str(a)} for a in traefik.addresses(ctx.plan)]
-    return json.dumps({"status": {"loadBalancer": {"ingress": ingress}}}, separators=(",", ":"))
-
-
 def plan_ready(ctx: HostContext, facts: ReadyFacts) -> StepPlan:
-    """Set the Service's load-balancer status, then wait for Traefik and the Gateway."""
+    """Wait for the gateway address on the Service (Calico), Traefik's pods and the Gateway."""
     reason = applies(ctx)
     if reason:
         return StepPlan.nothing(reason)
-    planned = tuple(str(a) for a in traefik.addresses(ctx.plan))
-    if not planned:
+    if not ctx.plan.workers:
         # Nothing to wait for: a DaemonSet without a worker runs no pod, and waiting would
         # only time out. verify's gateway-ipv6 fails on the unprogrammed Gateway, with its fix.
         return StepPlan.nothing(
-            "no worker node: no Traefik pod runs and the Gateway gets no address "
+            "no worker node: no Traefik pod runs and the Gateway is not programmed "
             "(give a node the worker role in kube6.yaml)"
         )
+    planned = (str(address.gateway_address(ctx.plan)),)
     programmed, shown = facts.gateway
     if facts.ingress == planned and facts.rolled_out and programmed and shown == planned:
         return StepPlan.nothing(
-            f"Traefik is ready and Gateway {render.GATEWAY_NAME} is programmed on "
-            + ", ".join(planned)
+            f"Traefik is ready and Gateway {render.GATEWAY_NAME} is programmed on {planned[0]}"
         )
     ns = ("-n", traefik.NAMESPACE)
     gw = (f"gateway/{render.GATEWAY_NAME}", "-n", render.GATEWAY_NAMESPACE)
-    actions = []
-    if facts.ingress != planned:
-        actions.append(
-            run(
-                *kubectl(
-                    ctx,
-                    "patch",
-                    "service",
-                    traefik.NAME,
-                    *ns,
-                    "--subresource=status",
-                    "--type=merge",
-                    "--field-manager=kube6",
-                    "-p",
-                    status_patch(ctx),
-                ),
-                why="the workers' addresses as the Service's load-balancer status (Traefik "
-                "copies them into the Gateway's)",
-            )
+    actions = [
+        cluster.wait(
+            ctx,
+            "wait",
+            f"--for=jsonpath={{.status.loadBalancer.ingress[0].ip}}={planned[0]}",
+            f"service/{traefik.NAME}",
+            *ns,
+            why="Calico's LoadBalancer controller gives the Service the gateway address "
+            "(calico-kube-controllers' log tells why not)",
         )
+    ]
     actions += [
         cluster.wait(
             ctx,
@@ -169,14 +153,14 @@ def plan_ready(ctx: HostContext, facts: ReadyFacts) -> StepPlan:
             why="Traefik has loaded the Gateway's listeners",
         ),
     ]
-    # Traefik writes the addresses at its next configuration event after the patch.
+    # Traefik copies the Service's address at its next configuration event.
     actions.append(
         cluster.wait(
             ctx,
             "wait",
             f"--for=jsonpath={{.status.addresses[0].value}}={planned[0]}",
             *gw,
-            why="the Gateway's status shows the workers' addresses",
+            why="the Gateway's status shows the gateway address",
         )
     )
     return StepPlan.do(*actions)
@@ -191,7 +175,7 @@ INSTALL = cluster.manifests_step(
 
 READY = Step(
     "gateway-ready",
-    "Traefik ready on every worker; the Gateway Programmed with the workers' addresses.",
+    "Traefik ready on every worker; the Gateway Programmed on the gateway address.",
     plan_ready,
     read_ready,
     fresh_ready,

@@ -3,7 +3,7 @@
 In `ndp-proxy` routing the provider treats the prefix as on-link and sends a neighbour
 solicitation for every pod, service or LoadBalancer address; ndppd on the node answers for the
 ranges that the plan gives that node (`PlannedNode.ndp_rules`): its pods (`auto`), the service
-range on one node and the LoadBalancer range on every node of its link (`static`). Nodes
+range on one node and the LoadBalancer range on every worker of its link (`static`). Nodes
 without rules get no file.
 """
 
