@@ -378,7 +378,8 @@ def test_only_the_workers_of_the_link_answer_for_the_load_balancer_range() -> No
     answering = [n.name for n in plan.nodes if any(r.cidr == lb for r in n.ndp_rules)]
     assert answering == ["w1", "w2"]
     reachable = {r.name: r for r in plan.rules}["load-balancers-reachable"]
-    assert reachable.ok and "w1, w2" in reachable.message
+    assert reachable.ok
+    assert "w1, w2" in reachable.message
     # The range's link without a worker: nothing would answer, the plan says so.
     data["nodes"] = [data["nodes"][0], data["nodes"][3]]
     failed = {r.name: r for r in make_plan(spec_module.from_data(data)).rules}
