@@ -1,4 +1,5 @@
-"""The gateway's data path for real (issue 16 item 2): Traefik Proxy on real nodes.
+"""The gateway's data path for real (issue 16 item 2, issue 17 item 1): Traefik Proxy on real
+nodes, reached at an address of the LoadBalancer range.
 
 A lab with a control-plane and two worker real nodes in `ndp-proxy` mode, like the journey's
 (`test_journey.py`, whose helpers this module reuses), with the gateway on and
@@ -6,17 +7,21 @@ A lab with a control-plane and two worker real nodes in `ndp-proxy` mode, like t
 images cannot be built here: manifest.json `unavailable`), so the Gateway has its plain HTTP
 listener only. From the lab's internet host (2001:db8:ffff::10), as the operator:
 `kube6 up` (the Traefik image from the lab's docker.io registry, built by build-addons.sh; the
-Gateway API bundle from the lab's file server) ends with the Gateway Programmed on the workers'
-addresses; then, independently of kube6:
+Gateway API bundle from the lab's file server) ends with the Gateway Programmed on the plan's
+gateway address, which the real calico-kube-controllers gave Traefik's Service; then,
+independently of kube6:
 
-- an application's HTTPRoute answers `curl http://[worker]/` with its Host from the internet
-  host, over IPv6, through the Traefik pod of each worker, and Traefik sees the client's own address
-  (externalTrafficPolicy Local: the backend gets it in X-Forwarded-For);
-- an unknown host name gets Traefik's 404; the control plane (no Traefik pod, not a gateway
-  address) does not answer on port 80;
+- an application's HTTPRoute answers `curl http://[gateway address]/` with its Host from the
+  internet host, over IPv6, through a worker's NDP proxy (the router resolved the address at
+  a worker, never at the control plane) and that worker's Traefik pod, and Traefik sees the
+  client's own address (externalTrafficPolicy Local: the backend gets it in X-Forwarded-For);
+- with the answering worker's NDP proxy stopped, the other worker answers for the address
+  and the route still answers;
+- an unknown host name gets Traefik's 404; the nodes' own addresses do not answer on port 80
+  (no externalIPs any more);
 - kube6's policies: Traefik's pods are open from outside on their listener ports only (its
   /ping port is closed), the application's pod stays closed;
-- `kube6 verify` passes (gateway-ipv6 among its checks) and a second `up` changes nothing.
+- `kube6 verify` passes (gateway-ipv6 on the planned address) and a second `up` changes nothing.
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
         && bash tests/e2e/build-calico.sh && bash tests/e2e/build-addons.sh traefik images
@@ -44,14 +49,14 @@ from kube6.plan import make_plan
 from kube6.spec import from_data
 
 from .artifacts import cache_root, read_index
-from .test_journey import BUSYBOX, Journey, kube6, kubectl, unready_pods
+from .test_journey import BUSYBOX, Journey, kube6, kubectl, ssh, unready_pods
 from .world import serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
 CP, CP_ADDRESS = "cp1", "2001:db8:1234:5678::11"
 WORKERS = {"worker1": "2001:db8:1234:5678::12", "worker2": "2001:db8:1234:5678::13"}
-"""Two workers: the Gateway answers on both addresses, each through its own Traefik pod."""
+"""Two workers: each answers for the gateway address, each runs a Traefik pod."""
 WORKER = "worker1"
 SPEC: dict[str, Any] = {
     "prefix": "2001:db8:1234:5678::/64",
@@ -186,14 +191,26 @@ def test_up_installs_traefik_and_programs_the_gateway(gw: Journey) -> None:
         assert steps[step] == "ok", (step, steps)  # not applicable: nothing done
 
 
-def test_the_gateway_is_programmed_on_the_workers_address(gw: Journey) -> None:
+def gateway_address(journey: Journey) -> str:
+    address = journey.plan.load_balancers.gateway
+    assert address is not None
+    assert address in journey.plan.load_balancers.cidr
+    return str(address)
+
+
+def test_the_gateway_is_programmed_on_the_gateway_address(gw: Journey) -> None:
     found = json.loads(
         kubectl(gw, "get", "gateway", gateway.GATEWAY_NAME, "-n", gateway.GATEWAY_NAMESPACE,
                 "-o", "json")
     )  # fmt: skip
     conditions = {c["type"]: c["status"] for c in found["status"]["conditions"]}
     assert conditions == {"Accepted": "True", "Programmed": "True"}, found["status"]
-    assert [a["value"] for a in found["status"]["addresses"]] == list(WORKERS.values())
+    assert [a["value"] for a in found["status"]["addresses"]] == [gateway_address(gw)]
+    # The address is Calico's answer to the Service's request, not a copy of node addresses.
+    service = json.loads(kubectl(gw, "get", "service", traefik.NAME, "-n", traefik.NAMESPACE,
+                                 "-o", "json"))  # fmt: skip
+    assert [i["ip"] for i in service["status"]["loadBalancer"]["ingress"]] == [gateway_address(gw)]
+    assert not service["spec"].get("externalIPs"), service["spec"]
     listeners = {li["name"]: li for li in found["status"]["listeners"]}
     http = {c["type"]: c["status"] for c in listeners[gateway.HTTP_LISTENER]["conditions"]}
     assert http["Programmed"] == "True", listeners
@@ -243,24 +260,61 @@ def app(gw: Journey) -> IPv6Address:
     return IPv6Address(pod["status"]["podIP"])
 
 
-def test_the_route_answers_from_the_internet_over_ipv6(gw: Journey, app: IPv6Address) -> None:
+def _answered(lab: Lab, address: str) -> str:
+    """The application's answer through the gateway at `address` (waits for Traefik to load
+    the route, a moment after its status says Accepted)."""
+    deadline = time.monotonic() + 60
+    while True:
+        got = curl(lab, address, HOST, "/cgi-bin/who")
+        body, _, code = got.stdout.rpartition("\n")
+        if code == "200":
+            return body.strip()
+        assert time.monotonic() < deadline, f"[{address}] {code}: {got.stdout} {got.stderr}"
+        time.sleep(2)
+
+
+def _macs(gw: Journey) -> dict[str, str]:
+    """Each node's uplink MAC -> its name."""
     lab = gw.lab
-    for address in WORKERS.values():
-        deadline = time.monotonic() + 60
-        while True:  # Traefik loads a new route a moment after its status says Accepted
-            got = curl(lab, address, HOST, "/cgi-bin/who")
-            body, _, code = got.stdout.rpartition("\n")
-            if code == "200":
-                break
-            assert time.monotonic() < deadline, f"[{address}] {code}: {got.stdout} {got.stderr}"
-            time.sleep(2)
-        # Through Traefik, which saw the internet host's own address (externalTrafficPolicy
-        # Local: no source NAT on the way to the worker's own Traefik pod).
-        assert body.strip() == f"app={APP} xff={INTERNET_HOST}", (address, body)
-        other = curl(lab, address, "unknown.lab.example")
-        assert other.stdout.rpartition("\n")[2] == "404", (address, other.stdout)
-    # The control plane runs no Traefik pod and is not a gateway address.
-    assert not lab.connect(lab.internet, IPv6Address(CP_ADDRESS), 80, wait=3)
+    return {lab.mac(lab.node_ns(n.name), n.interface): n.name for n in gw.plan.nodes}
+
+
+def test_the_route_answers_from_the_internet_at_the_gateway_address(
+    gw: Journey, app: IPv6Address
+) -> None:
+    lab, address = gw.lab, gateway_address(gw)
+    # Through Traefik, which saw the internet host's own address (externalTrafficPolicy
+    # Local: no source NAT on the way to the Traefik pod of the worker it came in at).
+    assert _answered(lab, address) == f"app={APP} xff={INTERNET_HOST}"
+    other = curl(lab, address, "unknown.lab.example")
+    assert other.stdout.rpartition("\n")[2] == "404", other.stdout
+    # The provider's router resolved the address at a worker's NDP proxy, never at the
+    # control plane (it runs no Traefik pod: Local traffic there would be dropped).
+    learned = lab.neighbour_mac(lab.upstream, IPv6Address(address))
+    assert _macs(gw).get(learned or "") in WORKERS, (learned, _macs(gw))
+    # The nodes' own addresses are not the gateway's any more.
+    for node in (CP_ADDRESS, *WORKERS.values()):
+        assert not lab.connect(lab.internet, IPv6Address(node), 80, wait=3), node
+    print(f"\ngateway [{address}]: resolved at {_macs(gw)[learned or '']}")
+
+
+def test_the_other_worker_answers_while_one_is_down(gw: Journey, app: IPv6Address) -> None:
+    """A worker's NDP proxy stops (as when the worker goes down): once the router asks again
+    (here: its entry flushed; a real router re-solicits when the entry fails), the other
+    worker answers for the address and the route answers through its Traefik pod."""
+    lab, address = gw.lab, IPv6Address(gateway_address(gw))
+    first = _macs(gw)[lab.neighbour_mac(lab.upstream, address) or ""]
+    stopped = ssh(gw, first, "systemctl", "stop", "ndppd")
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        lab.run(lab.upstream, ("ip", "-6", "neigh", "flush", "to", str(address)), check=False)
+        assert _answered(lab, str(address)) == f"app={APP} xff={INTERNET_HOST}"
+        second = _macs(gw)[lab.neighbour_mac(lab.upstream, address) or ""]
+        assert second in WORKERS
+        assert second != first, (first, second)
+    finally:
+        assert ssh(gw, first, "systemctl", "start", "ndppd").returncode == 0
+    print(f"\ngateway [{address}]: {first}'s NDP proxy stopped, {second} answered")
 
 
 def test_only_traefiks_listener_ports_are_open_from_outside(gw: Journey, app: IPv6Address) -> None:
@@ -287,7 +341,7 @@ def test_verify_passes_and_a_second_up_changes_nothing(gw: Journey, app: IPv6Add
     assert not failed, f"{failed}\nunready: {unready_pods(gw)}"
     by_name = {r["name"]: r for r in document["results"]}
     assert by_name["gateway-ipv6"]["status"] == "ok", by_name["gateway-ipv6"]
-    assert all(a in json.dumps(by_name["gateway-ipv6"]) for a in WORKERS.values())
+    assert gateway_address(gw) in json.dumps(by_name["gateway-ipv6"])
     again = kube6(gw, "up", "-o", "json")
     results = _results(json.loads(again.stdout))
     changed = [(r["host"], r["step"]) for r in results if r["status"] == "changed"]

@@ -513,7 +513,7 @@ def test_a_load_balancer_service_gets_a_global_address_that_the_internet_reaches
     """Issue 17 item 1 on real nodes: a `type: LoadBalancer` Service in front of the journey's
     pods gets an address from the plan's LoadBalancer range from the real Calico LoadBalancer
     controller, and the lab's internet host reaches both pods through its declared port
-    (ndp-proxy: every node's ndppd answers the router for the range; routed: the control-plane
+    (ndp-proxy: every worker's ndppd answers the router for the range; routed: the control-plane
     node's prefix is routed to it), through the real kube-proxy and kube6's firewall, the pods'
     port opened by the documented open-port policy (the test before): kube6's default
     policies keep pods closed to the internet, and Calico judges a Service's packet before

@@ -1,5 +1,5 @@
 """LoadBalancer addresses on an on-link /64, for real: ndppd with the rendered config answers
-the provider's router for the range on every node, and the rendered host firewall lets a
+the provider's router for the range on every worker (both nodes here are workers), and the rendered host firewall lets a
 Service's declared port through and nothing else of the range.
 
 The one stand-in: kube-proxy. What it does for a LoadBalancer Service's address (a DNAT of the
@@ -40,9 +40,10 @@ def _resolved_at(lab: Lab, address: IPv6Address) -> str | None:
     return lab.neighbour_mac(lab.upstream, address)
 
 
-def test_every_node_of_the_link_answers_for_the_range(lab: Lab, two_node_plan: Plan) -> None:
+def test_every_worker_of_the_link_answers_for_the_range(lab: Lab, two_node_plan: Plan) -> None:
     lb = two_node_plan.load_balancers.cidr
     for node in two_node_plan.nodes:
+        assert node.is_worker, node
         assert any(r.cidr == lb and r.method == "static" for r in node.ndp_rules), node
     address = lb[7]  # an address Calico would give a Service
     assert _resolved_at(lab, address) is None, "nobody may answer before ndppd runs"
