@@ -20,7 +20,8 @@ independently of kube6:
 - an unknown host name gets Traefik's 404; the nodes' own addresses do not answer on port 80
   (no externalIPs any more);
 - kube6's policies: Traefik's pods are open from outside on their listener ports only (its
-  /ping port is closed), the application's pod stays closed;
+  /ping port is closed), the application's pod stays closed; behind a LoadBalancer Service of
+  its own it stays closed too until `kube6 expose` opens it (and `--remove` closes it);
 - `kube6 verify` passes (gateway-ipv6 on the planned address) and a second `up` changes nothing.
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
@@ -315,6 +316,77 @@ def test_the_other_worker_answers_while_one_is_down(gw: Journey, app: IPv6Addres
     finally:
         assert ssh(gw, first, "systemctl", "start", "ndppd").returncode == 0
     print(f"\ngateway [{address}]: {first}'s NDP proxy stopped, {second} answered")
+
+
+APP_LB = f"{APP}-lb"
+APP_LB_MANIFEST = f"""apiVersion: v1
+kind: Service
+metadata:
+  name: {APP_LB}
+  namespace: default
+spec:
+  type: LoadBalancer
+  selector:
+    app: {APP}
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+"""
+
+
+def test_kube6_expose_opens_a_load_balancer_services_pods_and_only_them(
+    gw: Journey, app: IPv6Address
+) -> None:
+    """A LoadBalancer Service of the application's own, its traffic brought in at the app pod's
+    worker (the other worker's NDP proxy stopped): kube6's default policies keep the pod closed
+    (Calico judges the client's packet after kube-proxy's DNAT); `kube6 expose` opens it on
+    the Service's target port, `--remove` closes it again. The address's other ports stay
+    closed."""
+    lab = gw.lab
+    kubectl(gw, "apply", "-f", "-", stdin=APP_LB_MANIFEST)
+    deadline = time.monotonic() + 90
+    while True:
+        svc = json.loads(kubectl(gw, "get", "service", APP_LB, "-o", "json"))
+        ingress = (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+        if ingress:
+            break
+        assert time.monotonic() < deadline, f"no LoadBalancer address: {svc.get('status')}"
+        time.sleep(2)
+    address = IPv6Address(ingress[0]["ip"])
+    assert address in gw.plan.load_balancers.cidr
+    assert str(address) != gateway_address(gw), "the gateway's address is reserved"
+    pod = json.loads(kubectl(gw, "get", "pod", APP, "-o", "json"))
+    home = pod["spec"]["nodeName"]
+    [other] = [w for w in WORKERS if w != home]
+    assert ssh(gw, other, "systemctl", "stop", "ndppd").returncode == 0
+    try:
+
+        def reached(wait: float) -> bool:
+            lab.run(lab.upstream, ("ip", "-6", "neigh", "flush", "to", str(address)), check=False)
+            return lab.connect(lab.internet, address, 80, wait=wait)
+
+        assert not reached(5), f"[{address}]:80 answered before kube6 expose"
+        assert _macs(gw)[lab.neighbour_mac(lab.upstream, address) or ""] == home
+        done = kube6(gw, "expose", f"default/{APP_LB}", timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "applied GlobalNetworkPolicy kube6.expose-default-gw-app-lb" in done.stderr
+        deadline = time.monotonic() + 60
+        while not reached(3):  # Felix programs the policy a moment after the API has it
+            assert time.monotonic() < deadline, f"[{address}]:80 still closed after expose"
+        got = curl(lab, str(address), "any", "/cgi-bin/who")
+        assert got.stdout.rpartition("\n")[2] == "200", got.stdout
+        # Only the Service's port: the address's others stay closed (the host firewall).
+        assert not lab.connect(lab.internet, address, 8080, wait=3)
+        done = kube6(gw, "expose", f"default/{APP_LB}", "--remove", timeout=300)
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 60
+        while reached(3):
+            assert time.monotonic() < deadline, f"[{address}]:80 still open after --remove"
+    finally:
+        assert ssh(gw, other, "systemctl", "start", "ndppd").returncode == 0
+        kubectl(gw, "delete", "service", APP_LB, "--wait=true")
+    print(f"\nkube6 expose: [{address}]:80 closed, opened, closed again (arriving at {home})")
 
 
 def test_only_traefiks_listener_ports_are_open_from_outside(gw: Journey, app: IPv6Address) -> None:

@@ -57,6 +57,7 @@ _state = {"debug": False}
 # lightkube...) inside its command: tests/cli/test_cold_start.py holds them to that.
 COMMAND_MODULES = [
     "kube6.cli.check_cmd",
+    "kube6.cli.expose_cmd",
     "kube6.cli.init_cmd",
     "kube6.cli.lab_cmd",
     "kube6.cli.plan_cmds",

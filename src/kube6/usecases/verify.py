@@ -244,6 +244,22 @@ def _kubeconfig(
     return path, fetched
 
 
+def cluster_client(
+    plan: Plan,
+    kubeconfig: Path | None,
+    fetch: bool,
+    world: World,
+    stack: ExitStack,
+    say: Callable[[str], None],
+) -> Client:
+    """A client of the plan's cluster, found as verify finds it (a local kubeconfig, else
+    admin.conf of the first control-plane node over SSH, removed when `stack` closes)."""
+    path, fetched = _kubeconfig(
+        plan, VerifyRequest(kubeconfig=kubeconfig, fetch=fetch), world, stack, say
+    )
+    return _client(world, path, fetched)
+
+
 def _client(world: World, path: Path, fetched: NodeKubeconfig | None) -> Client:
     try:
         return world.client_for(path)

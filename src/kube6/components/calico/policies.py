@@ -92,6 +92,8 @@ EXAMPLE_OPEN_PORT = """\
 # before kube-proxy masquerades it, so without it only the pods on another node than the one
 # the packet reached would answer (seen on real nodes); the host firewall already lets the
 # Service's declared ports in and nothing else of the LoadBalancer range.
+# `kube6 expose NAMESPACE/SERVICE` writes this policy for a Service from the Service itself
+# (its selector, its target ports); `kube6 expose NAMESPACE/SERVICE --remove` deletes it.
 """
 
 
