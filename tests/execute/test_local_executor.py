@@ -223,3 +223,39 @@ def test_timeout_kills_the_commands_children_too(tmp_path: Path) -> None:
     assert asyncio.run(go()) < 5
     time.sleep(2.5)
     assert not marker.exists(), "the background child survived the timeout"
+
+
+def test_a_cancellation_that_lands_as_the_command_ends_is_not_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C cancels kube6's task; when it lands in the very step in which the command ends
+    # (`kube6 trace`'s setup returning as the test's SIGINT arrives), Python 3.11's wait_for
+    # returned the command's result and dropped the cancellation: the trace then read on for
+    # its whole duration. The cancellation must reach the caller's next await.
+    outer: list[asyncio.Task[Any]] = []
+
+    class Ended:
+        pid = 0
+        returncode = 0
+
+        async def communicate(self, data: bytes | None = None) -> tuple[bytes, bytes]:
+            outer[0].cancel()  # the signal handler's cancel, as the command ends
+            return b"done", b""
+
+    async def spawn(*argv: str, **kwargs: Any) -> Ended:
+        return Ended()
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn)
+
+    async def caller() -> str:
+        await LocalExecutor().run(Command(("true",), timeout=30))
+        await asyncio.sleep(0)  # the next await: where the cancellation must arrive
+        return "went on"
+
+    async def main() -> None:
+        task = asyncio.create_task(caller())
+        outer.append(task)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())

@@ -45,7 +45,10 @@ class LocalExecutor(BaseExecutor):
             return Result(126, "", f"{full[0]}: {exc.strerror}")
         data = stdin.encode() if stdin is not None else None
         try:
-            out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result and drops
+            # a cancellation (Ctrl-C) that lands in the step in which the command ends.
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate(data)
         except TimeoutError:
             _kill_group(proc)
             out, err = await proc.communicate()
