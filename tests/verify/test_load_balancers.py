@@ -36,6 +36,11 @@ def test_every_tcp_port_of_every_address_is_tried_and_a_refusal_fails() -> None:
     assert result.message == "1 of 2 LoadBalancer address:port(s) do not answer from here"
     assert "web/shop: UDP 53 not tested" in result.evidence
     assert f"a static rule for {lb} in /etc/ndppd.conf" in result.fix
+    # The usual cause first, with the command that fixes it for this Service.
+    assert result.fix.startswith(
+        "kube6's policies keep a Service's pods closed until it is exposed: "
+        "`kube6 expose web/shop`;"
+    ), result.fix
     (result,) = check_reachable(plan, services, lambda address, port: None)
     assert result.grade is Grade.OK
 

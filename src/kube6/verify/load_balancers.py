@@ -140,19 +140,25 @@ def check_reachable(
         return [skipped(name, "no LoadBalancer Service with a TCP port and an address")]
     seen: list[str] = []
     bad: list[str] = []
+    closed: dict[str, None] = {}  # the Services with a port that does not answer, in order
     for svc_name, address, port in targets:
         try:
             connect(address, port)
         except OSError as exc:
             bad.append(f"{svc_name}: [{address}]:{port}: {exc}")
+            closed[svc_name] = None
             continue
         seen.append(f"{svc_name}: [{address}]:{port} connected")
     if bad:
+        # The usual cause first: kube6's default policies keep every pod closed to the
+        # internet, a LoadBalancer Service's pods too, until `kube6 expose` opens them.
+        expose = "; ".join(f"`kube6 expose {svc_name}`" for svc_name in closed)
         return [
             failed(
                 name,
                 f"{len(bad)} of {len(targets)} LoadBalancer address:port(s) do not answer from "
                 "here",
+                f"kube6's policies keep a Service's pods closed until it is exposed: {expose}; "
                 "the Service needs ready endpoints (`kubectl get endpointslices -n NS`); the "
                 "address must reach a node: "
                 + strategy_hint(plan)
