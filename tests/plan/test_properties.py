@@ -148,6 +148,13 @@ def independent_violations(plan: Plan) -> list[str]:
     answering = [n for n in plan.nodes for r in n.ndp_rules if r.cidr == lb]
     if plan.routing == "ndp-proxy" and plan.workers and not answering:
         problems.append("no node answers for the load balancers")
+    if plan.routing == "ndp-proxy":
+        # The service range outlives any one control plane: each one on its link answers.
+        link = plan.first_control_plane.link_prefix
+        expected = {n.name for n in plan.control_plane_nodes if n.link_prefix == link}
+        answer = {n.name for n in plan.nodes for r in n.ndp_rules if r.cidr == plan.services}
+        if answer != expected:
+            problems.append("service range not answered by every control plane of its link")
     if plan.dns not in plan.services:
         problems.append("dns outside services")
     for node in plan.nodes:

@@ -124,14 +124,22 @@ def _plan_nodes(layout: Layout) -> tuple[PlannedNode, ...]:
     spec, link_of, pools = layout.spec, layout.link_of, layout.pools
     several = len(pools) > 1
     planned = []
+    services_link = link_of[layout.services_node.name]
     for node in spec.nodes:
         pool = pools[layout.prefixes.index(link_of[node.name])]
         ndp: list[NdpRule] = []
         if strategy(spec.routing).ndp_proxy:
             ndp.append(NdpRule(pool.cidr, "auto", "pods that this node routes"))
-            if node.name == layout.services_node.name:
+            if link_of[node.name] == services_link and node.is_control_plane:
+                # Every control plane of the link answers (kube-proxy serves the range on any
+                # node), so the range outlives the first one: with three control planes, the
+                # cluster survives the loss of one, and so do its Service addresses.
                 ndp.append(
-                    NdpRule(layout.services, "static", "the service range (answered by one node)")
+                    NdpRule(
+                        layout.services,
+                        "static",
+                        "the service range (answered by every control-plane node of this link)",
+                    )
                 )
             if link_of[node.name] == layout.load_balancers.link and node.is_worker:
                 # Every worker of the link answers, so the range stays reachable while one is
