@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from kube6 import spec
 from kube6.components import coredns, gateway, helm
@@ -152,13 +153,31 @@ def test_steps_that_do_not_apply_say_why(plan: Plan) -> None:
 
 def test_calico_ready_waits_for_the_operators_statuses(plan: Plan) -> None:
     ctx = context(plan)
-    assert shown(calico_steps.plan_calico_ready(ctx, frozenset({"calico", "ippools"}))) == [
+    ready = calico_steps.CalicoReadiness
+    waits = [
         f"{KUBECTL} wait --for=create --for=condition=Available tigerastatus/calico "
-        "tigerastatus/apiserver --timeout=10m"
-    ]
-    assert calico_steps.plan_calico_ready(ctx, frozenset({"calico", "apiserver"})).noop == (
-        "the operator reports calico, apiserver Available"
+        "tigerastatus/apiserver --timeout=10m",
+        *(
+            f"{KUBECTL} -n calico-system rollout status {w} --timeout=10m"
+            for w in ("daemonset/calico-node", "deployment/calico-typha",
+                      "deployment/calico-kube-controllers", "deployment/calico-apiserver")
+        ),
+    ]  # fmt: skip
+    assert (
+        shown(calico_steps.plan_calico_ready(ctx, ready(frozenset({"calico"}), frozenset())))
+        == waits
     )
+    # Available, but a second Typha still starting (three nodes or more): the rollouts too.
+    settling = ready(frozenset({"calico", "apiserver"}), frozenset({"deployment/calico-typha"}))
+    assert shown(calico_steps.plan_calico_ready(ctx, settling)) == waits
+    assert calico_steps.plan_calico_ready(
+        ctx, ready(frozenset({"calico", "apiserver"}), frozenset())
+    ).noop == (
+        "the operator reports calico, apiserver Available, and daemonset/calico-node, "
+        "deployment/calico-typha, deployment/calico-kube-controllers, deployment/calico-apiserver "
+        "are rolled out"
+    )
+    assert calico_steps.fresh_calico_ready(ctx).settling == frozenset(calico_steps.CALICO_WORKLOADS)
     statuses = {
         "items": [
             {
@@ -179,6 +198,39 @@ def test_calico_ready_waits_for_the_operators_statuses(plan: Plan) -> None:
     }
     assert calico_steps.parse_available(json.dumps(statuses)) == frozenset({"calico"})
     assert calico_steps.parse_available("not json") == frozenset()
+
+
+def test_calico_workloads_are_rolled_out_when_every_replica_is_updated_and_ready() -> None:
+    def deployment(name: str, replicas: int, ready: int, generation: int = 1) -> dict[str, Any]:
+        return {
+            "kind": "Deployment",
+            "metadata": {"name": name, "generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 1, "updatedReplicas": replicas,
+                       "readyReplicas": ready, "availableReplicas": ready},
+        }  # fmt: skip
+
+    node = {
+        "kind": "DaemonSet",
+        "metadata": {"name": "calico-node", "generation": 1},
+        "status": {"observedGeneration": 1, "desiredNumberScheduled": 3,
+                   "updatedNumberScheduled": 3, "numberReady": 3, "numberAvailable": 3},
+    }  # fmt: skip
+    items = [
+        node,
+        deployment("calico-typha", 2, 1),  # the second Typha still starting
+        deployment("calico-kube-controllers", 1, 1),
+        deployment("calico-apiserver", 2, 2, generation=2),  # a change not yet looked at
+    ]
+    text = json.dumps({"items": items})
+    assert calico_steps.parse_settling(text) == frozenset(
+        {"deployment/calico-typha", "deployment/calico-apiserver"}
+    )
+    # Missing or unreadable: not rolled out.
+    assert calico_steps.parse_settling(json.dumps({"items": [node]})) == frozenset(
+        calico_steps.CALICO_WORKLOADS
+    ) - {"daemonset/calico-node"}
+    assert calico_steps.parse_settling("not json") == frozenset(calico_steps.CALICO_WORKLOADS)
 
 
 def test_nodes_ready_and_coredns(plan: Plan) -> None:

@@ -133,7 +133,8 @@ def tayga(*, workdir: Path, device: str = "tayga0") -> str:
 
 
 def resolv_conf() -> str:
-    """/etc/resolv.conf for the nodes (bound over the host's by `ip netns exec`)."""
+    """/etc/resolv.conf for the nodes and the internet host (bound over the machine's by
+    `ip netns exec`)."""
     return f"# kube6 lab resolver\nnameserver {RESOLVER}\noptions timeout:1 attempts:2\n"
 
 

@@ -242,8 +242,10 @@ class Lab:
             if argv[:3] == ("ip", "netns", "add"):
                 self._created.append(argv[3])
             self._run(argv)
-        for node in self.layout.nodes:
-            etc = NETNS_ETC / node.namespace
+        # The nodes and the internet host (where the operator runs kube6) resolve through the
+        # lab's resolver: a cluster's names (a control-plane endpoint) resolve for both.
+        for namespace in (*(node.namespace for node in self.layout.nodes), self.internet):
+            etc = NETNS_ETC / namespace
             etc.mkdir(parents=True, exist_ok=True)
             (etc / "resolv.conf").write_text(configs.resolv_conf())
         self._start_dns()
@@ -299,6 +301,21 @@ class Lab:
             # `kube6 lab down ID` rather than delete through a live node's files.
             raise failed
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def power_off(self, name: str) -> None:
+        """Real node `name` dies as a server whose power is cut: its processes are killed (no
+        shutdown) and its uplink goes down, so that nothing answers at its address any more
+        (the namespace would otherwise still answer NDP and reset connections)."""
+        real = self.real.get(name)
+        if real is None:
+            raise LabError(
+                f"no running real node named {name!r}; running: {', '.join(self.real) or 'none'}"
+            )
+        nodes.power_off(real)
+        link = self.node(name)
+        self._run(("ip", "-n", link.namespace, "link", "set", link.interface, "down"))
+        del self.real[name]
+        self._save_state()
 
     # ---- running things ----------------------------------------------------------------------
 

@@ -252,6 +252,24 @@ def wait_booted(node: RealNode, timeout: float) -> str:
 # ---- teardown ---------------------------------------------------------------------------------
 
 
+def power_off(node: RealNode, *, timeout: float = 10.0) -> None:
+    """Cut the node's power: SIGKILL to its PID 1, no shutdown, as a server that dies. nspawn
+    exits by itself; the node's cgroups and mounts stay for `teardown`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(node.leader, signal.SIGKILL)
+    for pid in _wait_empty(node.cgroups, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    left = _wait_empty(node.cgroups, timeout)
+    if left:
+        raise NodeError(
+            f"processes {sorted(left)} of node {node.name} survived SIGKILL",
+            fix=f"look at them: `ps -o pid,stat,cmd -p {','.join(map(str, sorted(left)))}`",
+        )
+    with contextlib.suppress(subprocess.SubprocessError):
+        node.process.wait(5)  # reap nspawn, the lab's child
+
+
 def node_leaders(lab_id: str) -> dict[Path, list[int]]:
     """Per node cgroup of the lab: the processes in it that are a node's PID 1."""
     return {

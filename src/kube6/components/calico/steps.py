@@ -8,6 +8,7 @@ Available, the LoadBalancer range's IPPool and kube6's default network policies
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from kube6.components.calico.render import CALICO_API_SERVICE, several_links
@@ -35,19 +36,29 @@ def _several_links(ctx: HostContext) -> str | None:
 CALICO_STATUSES = ("calico", "apiserver")
 """The operator's TigeraStatus objects for what kube6 installs: Calico itself (calico-node,
 typha, kube-controllers) and the Calico API server (projectcalico.org/v3)."""
+CALICO_NAMESPACE = "calico-system"
+CALICO_WORKLOADS = (
+    "daemonset/calico-node",
+    "deployment/calico-typha",
+    "deployment/calico-kube-controllers",
+    "deployment/calico-apiserver",
+)
+"""What the operator runs in calico-system for kube6's Installation (Calico 3.33)."""
+
+
+@dataclass(frozen=True)
+class CalicoReadiness:
+    available: frozenset[str]
+    """The TigeraStatus objects that are Available."""
+    settling: frozenset[str]
+    """CALICO_WORKLOADS not rolled out yet: missing, or with a replica not updated or ready."""
 
 
 def parse_available(text: str | None) -> frozenset[str]:
     """Names of the TigeraStatus objects that are Available, from `kubectl get -o json`."""
-    if not text:
-        return frozenset()
-    try:
-        items = json.loads(text).get("items", [])
-    except ValueError:
-        return frozenset()
     return frozenset(
         item["metadata"]["name"]
-        for item in items
+        for item in _items(text)
         if any(
             c.get("type") == "Available" and c.get("status") == "True"
             for c in (item.get("status") or {}).get("conditions") or []
@@ -55,24 +66,68 @@ def parse_available(text: str | None) -> frozenset[str]:
     )
 
 
-async def read_calico_ready(ctx: HostContext) -> frozenset[str]:
-    return parse_available(
-        await probe.stdout(ctx, *kubectl(ctx, "get", "tigerastatus", "-o", "json"))
+def parse_settling(text: str | None) -> frozenset[str]:
+    """CALICO_WORKLOADS that are not rolled out, from `kubectl get daemonsets,deployments -o
+    json` (all of them when it could not be read)."""
+    done = set()
+    for item in _items(text):
+        kind, spec, status = item.get("kind"), item.get("spec") or {}, item.get("status") or {}
+        if (item.get("metadata") or {}).get("generation", 0) > status.get("observedGeneration", 0):
+            continue  # the controller has not looked at the latest change yet
+        if kind == "DaemonSet":
+            want = status.get("desiredNumberScheduled", 0)
+            counts = ("updatedNumberScheduled", "numberReady", "numberAvailable")
+        elif kind == "Deployment":
+            want = spec.get("replicas", 1)
+            counts = ("updatedReplicas", "readyReplicas", "availableReplicas")
+        else:
+            continue
+        if all(status.get(count, 0) >= want for count in counts):
+            done.add(f"{kind.lower()}/{item['metadata']['name']}")
+    return frozenset(CALICO_WORKLOADS) - done
+
+
+def _items(text: str | None) -> list[dict[str, Any]]:
+    if not text:
+        return []
+    try:
+        items = json.loads(text).get("items", [])
+    except (ValueError, AttributeError):
+        return []
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+async def read_calico_ready(ctx: HostContext) -> CalicoReadiness:
+    statuses = await probe.stdout(ctx, *kubectl(ctx, "get", "tigerastatus", "-o", "json"))
+    workloads = await probe.stdout(
+        ctx,
+        *kubectl(ctx, "-n", CALICO_NAMESPACE, "get", "daemonsets,deployments", "-o", "json"),
     )
+    return CalicoReadiness(parse_available(statuses), parse_settling(workloads))
 
 
-def fresh_calico_ready(ctx: HostContext) -> frozenset[str]:
-    return frozenset()
+def fresh_calico_ready(ctx: HostContext) -> CalicoReadiness:
+    return CalicoReadiness(frozenset(), frozenset(CALICO_WORKLOADS))
 
 
-def plan_calico_ready(ctx: HostContext, available: frozenset[str]) -> StepPlan:
-    """Wait until the operator reports Calico and its API server Available.
+def plan_calico_ready(ctx: HostContext, found: CalicoReadiness) -> StepPlan:
+    """Wait until the operator reports Calico and its API server Available, and every Calico
+    workload has rolled out.
 
     Nodes turn Ready as soon as calico-node has written the CNI configuration, a minute or more
     before felix, typha and kube-controllers pass their readiness checks; without this wait the
-    verify step that follows would judge a cluster that is still starting."""
-    if set(CALICO_STATUSES) <= available:
-        return StepPlan.nothing("the operator reports " + ", ".join(CALICO_STATUSES) + " Available")
+    verify step that follows would judge a cluster that is still starting. The operator says
+    Available once one replica of each is: with three nodes or more it runs a second Typha,
+    which was still starting when verify looked (found by the HA e2e test), hence the
+    rollouts."""
+    if set(CALICO_STATUSES) <= found.available and not found.settling:
+        return StepPlan.nothing(
+            "the operator reports "
+            + ", ".join(CALICO_STATUSES)
+            + " Available, and "
+            + ", ".join(CALICO_WORKLOADS)
+            + " are rolled out"
+        )
     return StepPlan.do(
         cluster.wait(
             ctx,
@@ -81,7 +136,19 @@ def plan_calico_ready(ctx: HostContext, available: frozenset[str]) -> StepPlan:
             "--for=condition=Available",
             *(f"tigerastatus/{name}" for name in CALICO_STATUSES),
             why="calico-node, typha, kube-controllers and the Calico API server ready",
-        )
+        ),
+        *(
+            cluster.wait(
+                ctx,
+                "-n",
+                CALICO_NAMESPACE,
+                "rollout",
+                "status",
+                workload,
+                why="every replica ready, not only the first",
+            )
+            for workload in CALICO_WORKLOADS
+        ),
     )
 
 
