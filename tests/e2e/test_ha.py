@@ -15,7 +15,8 @@ then, independently of kube6:
   the first address of the name), the API still answers through the name from the internet
   host and on the survivors, and at the `kubernetes` Service's address (every control plane's
   NDP proxy answers for the service range), writes succeed (etcd keeps its quorum with two members of
-  three), cp1 turns NotReady, and a new pod is scheduled onto a survivor and runs.
+  three), cp1 turns NotReady, and a new pod is scheduled onto a survivor and runs; `kube6
+  verify` then takes the admin kubeconfig from cp2 and fails on cp1, naming it.
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
         && bash tests/e2e/build-calico.sh
@@ -243,3 +244,15 @@ def test_the_control_plane_survives_the_loss_of_one_node(ha: Journey) -> None:
     )
     assert placed in set(CONTROL_PLANES) - {DOWN}, placed
     print(f"\na pod ran on {placed} {time.monotonic() - cut:.0f} s after the power cut")
+
+
+def test_verify_runs_with_a_control_plane_down_and_names_it(ha: Journey) -> None:
+    """After the power cut (the test before): verify takes the admin kubeconfig from the next
+    control plane, says it passed cp1 over, and fails on cp1 itself, not on the fetch."""
+    done = kube6(ha, "verify", "-o", "json", "--no-probes", "--no-outside", timeout=600)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"on {SURVIVOR} over SSH" in done.stderr, done.stderr[-2000:]
+    assert f"not from {DOWN} (" in done.stderr, done.stderr[-2000:]
+    results = {r["name"]: r for r in json.loads(done.stdout)["results"]}
+    assert results["nodes-ready"]["status"] == "fail", results["nodes-ready"]
+    assert DOWN in json.dumps(results["nodes-ready"]), results["nodes-ready"]

@@ -186,7 +186,7 @@ def test_missing_file_says_run_up_first(
     node_with(monkeypatch, seen, RecordingExecutor(host="node0001"))
     assert run(["verify", "--no-outside"]) == 2
     err = capsys.readouterr().err
-    assert f"{ADMIN} does not exist on node0001, the first control-plane node" in err
+    assert f"{ADMIN} does not exist on node0001: the cluster has not been created" in err
     assert "run `kube6 up` first" in err
     assert "--kubeconfig PATH" in err
     assert seen.paths == []
@@ -209,9 +209,52 @@ def test_unreachable_node_says_how_to_fix_it(
     node_with(monkeypatch, seen, Unreachable(host="node0001"))
     assert run(["verify", "--no-outside"]) == 2
     err = capsys.readouterr().err
-    assert f"cannot read {ADMIN} on node0001, the first control-plane node: cannot connect" in err
+    assert f"cannot read {ADMIN} on node0001: cannot connect" in err
     assert "`ssh root@2001:db8:1234:5678::1 true` works from here" in err
     assert "or pass --kubeconfig PATH" in err
+
+
+TWO_CONTROL_PLANES = SPEC.replace(
+    "    roles: [control-plane, worker]\n",
+    "    roles: [control-plane]\n",
+).replace(
+    "nodes:\n",
+    "nodes:\n  - name: node0000\n    address: 2001:db8:1234:5678::2\n    roles: [control-plane]\n"
+    "    ssh: root@[2001:db8:1234:5678::2]\n",
+    1,
+)
+
+
+def test_with_a_control_plane_down_the_next_one_gives_the_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, seen: Seen, conf: AdminConf, tmp_path: Path, capsys: Any
+) -> None:
+    # An HA cluster with its first control plane down: verify must still run (and say which
+    # node it passed over), or the operator could not see what is wrong when it matters most.
+    (tmp_path / "kube6.yaml").write_text(TWO_CONTROL_PLANES)
+    nodes = {
+        "node0000": Unreachable(host="node0000"),
+        "node0001": RecordingExecutor(host="node0001", files={ADMIN: conf.text}),
+    }
+
+    def read(ssh: str, node: str) -> str:
+        seen.reads.append((ssh, node))
+        return asyncio.run(read_admin_kubeconfig(nodes[node], node))
+
+    use_world(monkeypatch, read_node_kubeconfig=read)
+    run(["verify", "--no-outside", "--no-probes"])  # its checks judge the fake API's objects
+    err = capsys.readouterr().err
+    assert [node for _, node in seen.reads] == ["node0000", "node0001"]
+    assert f"kubeconfig: {ADMIN} on node0001 over SSH" in err
+    assert f"not from node0000 (cannot read {ADMIN} on node0000: cannot connect" in err
+    assert seen.paths, "no client was built"
+    # Every one down: one error that names each node.
+    nodes["node0001"] = Unreachable(host="node0001")
+    assert run(["verify", "--no-outside"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the admin kubeconfig from any control-plane node: node0000: " in err
+    assert f"; node0001: cannot read {ADMIN} on node0001" in err
+    assert "`ssh root@2001:db8:1234:5678::1 true` works from here" in err
+    assert_no_secret(conf, err)
 
 
 class ReadThroughCat(RecordingExecutor):

@@ -26,15 +26,16 @@ KUBECONFIG_OPTION = typer.Option(
     None,
     "--kubeconfig",
     help="Default: $KUBECONFIG, /etc/kubernetes/admin.conf, ~/.kube/config, then "
-    "admin.conf of the first control-plane node over SSH (see --no-fetch).",
+    "admin.conf of a control-plane node over SSH, the first that answers (see --no-fetch).",
     show_default=False,
 )
 FETCH_OPTION = typer.Option(
     True,
     "--fetch/--no-fetch",
     help="With no kubeconfig on this machine, read /etc/kubernetes/admin.conf from the "
-    "first control-plane node over SSH (its ssh: in the spec) and keep it in a private "
-    "temporary file for this run only. --no-fetch: never copy the admin credentials here.",
+    "first control-plane node over SSH (its ssh: in the spec; the next one when it cannot "
+    "be read) and keep it in a private temporary file for this run only. --no-fetch: never "
+    "copy the admin credentials here.",
 )
 OUTPUT_OPTION = typer.Option(Output.TABLE, "--output", "-o", help="table or json.")
 WATCH_OPTION = typer.Option(
@@ -100,7 +101,7 @@ def verify(
 
     Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
     failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig (or none
-    could be read from the first control-plane node).
+    could be read from any control-plane node).
     """
     from kube6.usecases import verify as usecase
 

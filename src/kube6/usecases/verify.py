@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lightkube import Client
 
     from kube6.execute.base import Executor
-    from kube6.plan.model import Plan
+    from kube6.plan.model import Plan, PlannedNode
     from kube6.verify.datapath import Targets
     from kube6.verify.kubeconfig import NodeKubeconfig
     from kube6.verify.load_balancers import TcpConnect
@@ -202,7 +202,7 @@ def _kubeconfig(
     stack: ExitStack,
     say: Callable[[str], None],
 ) -> tuple[Path, NodeKubeconfig | None]:
-    """A local kubeconfig, else admin.conf of the first control-plane node in a private file
+    """A local kubeconfig, else admin.conf of a control-plane node in a private file
     that `stack` removes. Says which one it is."""
     from kube6.verify.kubeconfig import (
         ADMIN_KUBECONFIG,
@@ -230,7 +230,7 @@ def _kubeconfig(
             fix=f"pass --kubeconfig PATH; on {node.name} run verify as root ({ADMIN_KUBECONFIG} "
             f"is root-only); or give {node.name} an ssh: target to fetch it from here",
         )
-    text = world.read_node_kubeconfig(node.ssh, node.name)
+    node, text, passed_over = _read_admin_conf(plan, world)
     fetched = node_kubeconfig(
         text,
         endpoint=plan.control_plane_endpoint,
@@ -240,8 +240,35 @@ def _kubeconfig(
     note = f"kubeconfig: {fetched.origin} over SSH (server {fetched.server})"
     if fetched.replaced is not None:
         note += f"; its server {fetched.replaced} works only on the node itself"
+    for problem in passed_over:
+        note += f"; not from {problem}"
     say(note)
     return path, fetched
+
+
+def _read_admin_conf(plan: Plan, world: World) -> tuple[PlannedNode, str, list[str]]:
+    """admin.conf of the first control-plane node that can be read over SSH, in the plan's
+    order: with several control planes verify still runs while one is down (and says so).
+    Returns the node, the text, and why each node before it was passed over."""
+    from kube6.verify.kubeconfig import KubeconfigFetchError
+
+    nodes = [n for n in plan.control_plane_nodes if n.ssh is not None]
+    errors: list[tuple[PlannedNode, KubeconfigFetchError]] = []
+    for node in nodes:
+        assert node.ssh is not None
+        try:
+            text = world.read_node_kubeconfig(node.ssh, node.name)
+        except KubeconfigFetchError as exc:
+            errors.append((node, exc))
+            continue
+        return node, text, [f"{n.name} ({e.message})" for n, e in errors]
+    if len(errors) == 1:
+        raise errors[0][1]
+    raise KubeconfigFetchError(
+        "cannot read the admin kubeconfig from any control-plane node: "
+        + "; ".join(f"{n.name}: {e.message}" for n, e in errors),
+        fix=errors[0][1].fix,
+    )
 
 
 def cluster_client(
@@ -253,7 +280,7 @@ def cluster_client(
     say: Callable[[str], None],
 ) -> Client:
     """A client of the plan's cluster, found as verify finds it (a local kubeconfig, else
-    admin.conf of the first control-plane node over SSH, removed when `stack` closes)."""
+    admin.conf of a control-plane node over SSH, removed when `stack` closes)."""
     path, fetched = _kubeconfig(
         plan, VerifyRequest(kubeconfig=kubeconfig, fetch=fetch), world, stack, say
     )

@@ -101,7 +101,7 @@ def find_kubeconfig(
 
 
 class KubeconfigFetchError(UsageError):
-    """admin.conf could not be read from the first control-plane node, or is not a kubeconfig."""
+    """admin.conf could not be read from a control-plane node, or is not a kubeconfig."""
 
 
 # The user fields of a kubeconfig that are credentials (kubeadm's admin.conf has the first two).
@@ -120,7 +120,7 @@ async def read_admin_kubeconfig(executor: Executor, node: str) -> str:
         text = await executor.get(path)
     except ConnectError as exc:
         raise KubeconfigFetchError(
-            f"cannot read {path} on {node}, the first control-plane node: {exc.message}",
+            f"cannot read {path} on {node}: {exc.message}",
             fix=f"{exc.fix}; {instead}" if exc.fix else instead,
         ) from None
     except CommandError as exc:
@@ -128,7 +128,7 @@ async def read_admin_kubeconfig(executor: Executor, node: str) -> str:
         # like), never what it read.
         said = exc.stderr.strip() or f"exit code {exc.exit_code}"
         raise KubeconfigFetchError(
-            f"cannot read {path} on {node}, the first control-plane node: {said}",
+            f"cannot read {path} on {node}: {said}",
             fix="log in as root or as a user that may run `sudo -n` (ssh: in kube6.yaml); "
             + instead,
         ) from None
@@ -136,8 +136,7 @@ async def read_admin_kubeconfig(executor: Executor, node: str) -> str:
         await executor.close()
     if text is None:
         raise KubeconfigFetchError(
-            f"{path} does not exist on {node}, the first control-plane node: "
-            "the cluster has not been created there",
+            f"{path} does not exist on {node}: the cluster has not been created there",
             fix=f"run `kube6 up` first (kubeadm init writes it), {instead}",
         )
     return text
