@@ -32,7 +32,6 @@ independently of kube6:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -50,7 +49,7 @@ from kube6.plan import make_plan
 from kube6.spec import from_data
 
 from .artifacts import cache_root, read_index
-from .test_journey import BUSYBOX, Journey, kube6, kubectl, ssh, unready_pods
+from .test_journey import BUSYBOX, Journey, kube6, kubectl, release, ssh, unready_pods
 from .world import serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
@@ -155,10 +154,7 @@ def gw(lab_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jour
         spec.write_text(yaml.safe_dump({**SPEC, "mirrors": mirrors}, sort_keys=False))
         yield Journey("gateway-traefik", lab, world, plan, spec, {}, {})
     finally:
-        if os.environ.get("KUBE6_JOURNEY_KEEP"):
-            print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
-        else:
-            lab.down()
+        release(lab)
 
 
 def _results(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ then, independently of kube6:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,7 +38,7 @@ from kube6.plan import make_plan
 from kube6.spec import from_data
 
 from .artifacts import cache_root
-from .test_journey import BUSYBOX, KUBECONFIG, Journey, kube6, ssh, unready_pods
+from .test_journey import BUSYBOX, KUBECONFIG, Journey, kube6, release, ssh, unready_pods
 from .world import serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
@@ -86,10 +85,7 @@ def ha(lab_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jour
         spec.write_text(yaml.safe_dump({**SPEC, "mirrors": world.mirrors()}, sort_keys=False))
         yield Journey("ha", lab, world, plan, spec, {}, {})
     finally:
-        if os.environ.get("KUBE6_JOURNEY_KEEP"):
-            print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
-        else:
-            lab.down()
+        release(lab)
 
 
 def kubectl_on(ha: Journey, node: str, *args: str, stdin: str | None = None) -> str:

@@ -240,11 +240,16 @@ def journey(
         )
         yield partial
     finally:
-        if os.environ.get("KUBE6_JOURNEY_KEEP"):
-            # For a look at the cluster afterwards; `kube6 lab down ID` removes it.
-            print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
-        else:
-            lab.down()
+        release(lab)
+
+
+def release(lab: Lab) -> None:
+    """The end of an e2e lab: down, unless KUBE6_JOURNEY_KEEP asks to leave it up for a look
+    at the cluster afterwards (`kube6 lab down ID` removes it)."""
+    if os.environ.get("KUBE6_JOURNEY_KEEP"):
+        print(f"\nKUBE6_JOURNEY_KEEP: lab {lab.lab_id} left up")
+    else:
+        lab.down()
 
 
 def _step_results(report: dict[str, Any]) -> list[dict[str, Any]]:
