@@ -255,17 +255,7 @@ def wait_booted(node: RealNode, timeout: float) -> str:
 def power_off(node: RealNode, *, timeout: float = 10.0) -> None:
     """Cut the node's power: SIGKILL to its PID 1, no shutdown, as a server that dies. nspawn
     exits by itself; the node's cgroups and mounts stay for `teardown`."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(node.leader, signal.SIGKILL)
-    for pid in _wait_empty(node.cgroups, timeout):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    left = _wait_empty(node.cgroups, timeout)
-    if left:
-        raise NodeError(
-            f"processes {sorted(left)} of node {node.name} survived SIGKILL",
-            fix=f"look at them: `ps -o pid,stat,cmd -p {','.join(map(str, sorted(left)))}`",
-        )
+    _kill(node.cgroups, [node.leader], f"node {node.name}", timeout)
     with contextlib.suppress(subprocess.SubprocessError):
         node.process.wait(5)  # reap nspawn, the lab's child
 
@@ -293,22 +283,8 @@ def teardown(lab_id: str, workdir: Path, *, timeout: float = 10.0) -> None:
     """Remove every real node of lab `lab_id`: SIGKILL each node's PID 1, then whatever is left
     in its cgroups (nspawn itself), remove the cgroups, unmount its folders. Idempotent."""
     cgroups = lab_cgroups(lab_id)
-    for pids in node_leaders(lab_id).values():
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    # nspawn exits by itself once its node is gone; a node that never got a PID 1 (a failure
-    # halfway through boot) leaves nspawn to be killed too.
-    left = _wait_empty(cgroups, 3.0)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    left = _wait_empty(cgroups, timeout)
-    if left:
-        raise NodeError(
-            f"processes {sorted(left)} of lab {lab_id}'s nodes survived SIGKILL",
-            fix=f"look at them: `ps -o pid,stat,cmd -p {','.join(map(str, sorted(left)))}`",
-        )
+    leaders = [pid for pids in node_leaders(lab_id).values() for pid in pids]
+    _kill(cgroups, leaders, f"lab {lab_id}'s nodes", timeout)
     for path in cgroups:
         remove_cgroup(path)
     for mountpoint in lab_mounts(workdir):
@@ -316,6 +292,24 @@ def teardown(lab_id: str, workdir: Path, *, timeout: float = 10.0) -> None:
         if done.returncode != 0:
             # Busy (a shell of the user's in it): detach now, the kernel frees it later.
             subprocess.run(["umount", "--lazy", str(mountpoint)], capture_output=True, check=False)
+
+
+def _kill(cgroups: Sequence[Path], leaders: Sequence[int], what: str, timeout: float) -> None:
+    """SIGKILL the nodes' PID 1s (`leaders`), then whatever is left in `cgroups`: nspawn exits
+    by itself once its node is gone, but a node that never got a PID 1 (a failure halfway
+    through boot) leaves nspawn to be killed too."""
+    for pid in leaders:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in _wait_empty(cgroups, 3.0):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    left = _wait_empty(cgroups, timeout)
+    if left:
+        raise NodeError(
+            f"processes {sorted(left)} of {what} survived SIGKILL",
+            fix=f"look at them: `ps -o pid,stat,cmd -p {','.join(map(str, sorted(left)))}`",
+        )
 
 
 def _wait_empty(cgroups: Sequence[Path], timeout: float) -> set[int]:

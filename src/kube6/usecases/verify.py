@@ -252,10 +252,10 @@ def _read_admin_conf(plan: Plan, world: World) -> tuple[PlannedNode, str, list[s
     Returns the node, the text, and why each node before it was passed over."""
     from kube6.verify.kubeconfig import KubeconfigFetchError
 
-    nodes = [n for n in plan.control_plane_nodes if n.ssh is not None]
     errors: list[tuple[PlannedNode, KubeconfigFetchError]] = []
-    for node in nodes:
-        assert node.ssh is not None
+    for node in plan.control_plane_nodes:
+        if node.ssh is None:
+            continue  # this machine itself, whose own kubeconfig was not found
         try:
             text = world.read_node_kubeconfig(node.ssh, node.name)
         except KubeconfigFetchError as exc:

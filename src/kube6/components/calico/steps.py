@@ -7,7 +7,6 @@ Available, the LoadBalancer range's IPPool and kube6's default network policies
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from kube6.routing import strategy
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
+from kube6.steps.verify import parse_items
 from kube6.versions import CALICO
 
 CALICO_REPO = "https://docs.tigera.io/calico/charts"
@@ -58,7 +58,7 @@ def parse_available(text: str | None) -> frozenset[str]:
     """Names of the TigeraStatus objects that are Available, from `kubectl get -o json`."""
     return frozenset(
         item["metadata"]["name"]
-        for item in _items(text)
+        for item in parse_items(text) or ()
         if any(
             c.get("type") == "Available" and c.get("status") == "True"
             for c in (item.get("status") or {}).get("conditions") or []
@@ -70,7 +70,7 @@ def parse_settling(text: str | None) -> frozenset[str]:
     """CALICO_WORKLOADS that are not rolled out, from `kubectl get daemonsets,deployments -o
     json` (all of them when it could not be read)."""
     done = set()
-    for item in _items(text):
+    for item in parse_items(text) or ():
         kind, spec, status = item.get("kind"), item.get("spec") or {}, item.get("status") or {}
         if (item.get("metadata") or {}).get("generation", 0) > status.get("observedGeneration", 0):
             continue  # the controller has not looked at the latest change yet
@@ -85,16 +85,6 @@ def parse_settling(text: str | None) -> frozenset[str]:
         if all(status.get(count, 0) >= want for count in counts):
             done.add(f"{kind.lower()}/{item['metadata']['name']}")
     return frozenset(CALICO_WORKLOADS) - done
-
-
-def _items(text: str | None) -> list[dict[str, Any]]:
-    if not text:
-        return []
-    try:
-        items = json.loads(text).get("items", [])
-    except (ValueError, AttributeError):
-        return []
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 async def read_calico_ready(ctx: HostContext) -> CalicoReadiness:
