@@ -1,21 +1,24 @@
 """A highly available control plane on real nodes: three control-plane nodes behind one name.
 
-A lab with three real nodes (systemd-nspawn, Debian 12), each a control-plane node and a
-worker, in `ndp-proxy` mode on the lab's on-link /64, like the journey's (`test_journey.py`,
+A lab with four real nodes (systemd-nspawn, Debian 12): three that are each a control-plane
+node and a worker, and a worker of its own, in `ndp-proxy` mode on the lab's on-link /64, like the journey's (`test_journey.py`,
 whose helpers this module reuses). `cluster.control_plane_endpoint` is a name in the lab's DNS
 with an AAAA record per control-plane node, as the plan's `control-plane-endpoint` rule asks.
 From the lab's internet host, as the operator: `kube6 up` (kubeadm init on cp1, then `kubeadm
-join --control-plane` on cp2 and cp3 with the certificates init uploaded) and `kube6 verify`;
+join --control-plane` on cp2 and cp3 with the certificates init uploaded, `kubeadm join` on w1)
+and `kube6 verify`;
 then, independently of kube6:
 
 - etcd has three started members, one per control-plane node, at their planned addresses;
-- the admin kubeconfigs and kube-proxy reach the API through the endpoint's name (each control
-  plane's kubelet through its own API server, as kubeadm writes it);
+- the admin kubeconfigs, kube-proxy and the worker's kubelet reach the API through the
+  endpoint's name (each control plane's kubelet through its own API server, as kubeadm writes
+  it);
 - with cp1's power cut (its processes SIGKILLed, its uplink down: the node kubeadm init ran on,
   the first address of the name), the API still answers through the name from the internet
   host and on the survivors, and at the `kubernetes` Service's address (every control plane's
   NDP proxy answers for the service range), writes succeed (etcd keeps its quorum with two members of
-  three), cp1 turns NotReady, and a new pod is scheduled onto a survivor and runs; `kube6
+  three), cp1 turns NotReady, a new pod is scheduled onto a survivor and runs, and the worker
+  (whose kubelet knows only the name) is Ready and runs a pod the scheduler put there; `kube6
   verify` then takes the admin kubeconfig from cp2 and fails on cp1, naming it.
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
@@ -49,13 +52,23 @@ CONTROL_PLANES = {
     "cp2": "2001:db8:1234:5678::12",
     "cp3": "2001:db8:1234:5678::13",
 }
+# A worker of its own: its kubelet reaches the API only through the endpoint's name.
+WORKER, WORKER_ADDRESS = "w1", "2001:db8:1234:5678::21"
 SPEC: dict[str, Any] = {
     "cluster": {"control_plane_endpoint": ENDPOINT},
     "prefix": "2001:db8:1234:5678::/64",
     "routing": "ndp-proxy",
     "nodes": [
-        {"name": n, "address": a, "roles": ["control-plane", "worker"], "ssh": f"root@[{a}]"}
-        for n, a in CONTROL_PLANES.items()
+        *(
+            {"name": n, "address": a, "roles": ["control-plane", "worker"], "ssh": f"root@[{a}]"}
+            for n, a in CONTROL_PLANES.items()
+        ),
+        {
+            "name": WORKER,
+            "address": WORKER_ADDRESS,
+            "roles": ["worker"],
+            "ssh": f"root@[{WORKER_ADDRESS}]",
+        },
     ],
     "addons": {
         "gateway": {"enabled": False},
@@ -144,10 +157,13 @@ def test_etcd_has_a_member_on_each_control_plane(ha: Journey) -> None:
 
 
 def test_clients_reach_the_api_through_the_endpoint(ha: Journey) -> None:
-    """The admin kubeconfigs and kube-proxy (every node) use the endpoint's name; a control
-    plane's own kubelet uses its local API server (kubeadm's ControlPlaneKubeletLocalMode, found
-    here: kubelet.conf on cp1 named cp1's address), which is just as available."""
+    """The admin kubeconfigs, kube-proxy (every node) and the worker's kubelet use the
+    endpoint's name; a control plane's own kubelet uses its local API server (kubeadm's
+    ControlPlaneKubeletLocalMode, found here: kubelet.conf on cp1 named cp1's address), which
+    is just as available."""
     server = f"https://{ENDPOINT}:6443"
+    kubelet = ssh(ha, WORKER, "grep", "-h", "server:", "/etc/kubernetes/kubelet.conf")
+    assert kubelet.stdout.split() == ["server:", server], (WORKER, kubelet)
     for node, address in CONTROL_PLANES.items():
         admin = ssh(ha, node, "grep", "-h", "server:", KUBECONFIG).stdout.split()
         assert admin == ["server:", server], (node, admin)
@@ -165,7 +181,9 @@ def test_clients_reach_the_api_through_the_endpoint(ha: Journey) -> None:
         item["metadata"]["name"]: {c["type"]: c["status"] for c in item["status"]["conditions"]}
         for item in found["items"]
     }
-    assert {n: r["Ready"] for n, r in ready.items()} == dict.fromkeys(CONTROL_PLANES, "True")
+    assert {n: r["Ready"] for n, r in ready.items()} == dict.fromkeys(
+        [*CONTROL_PLANES, WORKER], "True"
+    )
 
 
 def api_answers(ha: Journey, url: str | None = None) -> str:
@@ -209,37 +227,57 @@ def test_the_control_plane_survives_the_loss_of_one_node(ha: Journey) -> None:
     # A write needs etcd's quorum: two of three members.
     kubectl_on(ha, SURVIVOR, "create", "configmap", "ha-after-the-cut", "--from-literal=a=b")
     # The survivors see cp1 go NotReady (kubelet's lease expires), then the pod is scheduled
-    # onto a survivor (the scheduler and controller-manager leases moved there if cp1 held
+    # onto a node still up (the scheduler and controller-manager leases moved there if cp1 held
     # them) and runs.
     deadline = cut + 180
-    while True:
-        found = json.loads(kubectl_on(ha, SURVIVOR, "get", "node", DOWN, "-o", "json"))
-        conditions = {c["type"]: c["status"] for c in found["status"]["conditions"]}
-        if conditions["Ready"] != "True":
-            break
+    worker_states: set[str] = set()
+    while (state := node_ready(ha, DOWN)) == "True":
+        worker_states.add(node_ready(ha, WORKER))
         assert time.monotonic() < deadline, (
             f"{DOWN} still Ready {time.monotonic() - cut:.0f} s after"
         )
         time.sleep(5)
-    print(f"\n{DOWN} NotReady {time.monotonic() - cut:.0f} s after its power cut")
+    print(f"\n{DOWN} {state} {time.monotonic() - cut:.0f} s after its power cut")
+    # Not on the dead node: the unreachable taint keeps the scheduler away from it.
+    placed = run_pod(ha, "ha-after-the-cut", {})
+    assert placed in {*CONTROL_PLANES, WORKER} - {DOWN}, placed
+    print(f"\na pod ran on {placed} {time.monotonic() - cut:.0f} s after the power cut")
+    # The worker's kubelet has only the name: a connection to cp1 fails and it dials the name
+    # again, finding a survivor. It stays (or is again) Ready and runs a pod the scheduler put
+    # there.
+    while (state := node_ready(ha, WORKER)) != "True":
+        worker_states.add(state)
+        assert time.monotonic() < deadline, f"{WORKER} {state} {time.monotonic() - cut:.0f} s after"
+        time.sleep(5)
+    placed = run_pod(ha, "ha-on-the-worker", {"kubernetes.io/hostname": WORKER})
+    assert placed == WORKER, placed
+    print(
+        f"\n{WORKER} Ready and running a pod {time.monotonic() - cut:.0f} s after the power cut"
+        f" (its Ready states meanwhile: {sorted(worker_states)})"
+    )
+
+
+def node_ready(ha: Journey, node: str) -> str:
+    """The node's Ready condition as the survivor's API server has it."""
+    found = json.loads(kubectl_on(ha, SURVIVOR, "get", "node", node, "-o", "json"))
+    conditions = {c["type"]: str(c["status"]) for c in found["status"]["conditions"]}
+    return conditions["Ready"]
+
+
+def run_pod(ha: Journey, name: str, node_selector: dict[str, str]) -> str:
+    """Start a pod (on a node matching `node_selector`), wait until it runs, and say where."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "ha-after-the-cut", "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default"},
         "spec": {
             "containers": [{"name": "main", "image": BUSYBOX, "command": ["sleep", "3600"]}],
-            # Not on the dead node: the unreachable taint keeps the scheduler away from it.
+            "nodeSelector": node_selector,
         },
     }
     kubectl_on(ha, SURVIVOR, "apply", "-f", "-", stdin=yaml.safe_dump(pod))
-    kubectl_on(
-        ha, SURVIVOR, "wait", "--for=condition=Ready", "pod/ha-after-the-cut", "--timeout=240s"
-    )
-    placed = kubectl_on(
-        ha, SURVIVOR, "get", "pod", "ha-after-the-cut", "-o", "jsonpath={.spec.nodeName}"
-    )
-    assert placed in set(CONTROL_PLANES) - {DOWN}, placed
-    print(f"\na pod ran on {placed} {time.monotonic() - cut:.0f} s after the power cut")
+    kubectl_on(ha, SURVIVOR, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=240s")
+    return kubectl_on(ha, SURVIVOR, "get", "pod", name, "-o", "jsonpath={.spec.nodeName}")
 
 
 def test_verify_runs_with_a_control_plane_down_and_names_it(ha: Journey) -> None:
