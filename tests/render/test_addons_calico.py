@@ -148,9 +148,10 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     # BIRD peers with the router; the cluster routes stay Felix's, as in every mode.
     assert (network["bgp"], network["clusterRoutingMode"]) == ("Enabled", "Felix")
     docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
-    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer"]
+    statuses = ["CalicoNodeStatus"] * len(plan.nodes)
+    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer", *statuses]
     assert {d["apiVersion"] for d in docs} == {"projectcalico.org/v3"}
-    configuration, peer = docs
+    configuration, peer, *node_statuses = docs
     assert configuration["metadata"]["name"] == "default"
     assert configuration["spec"]["asNumber"] == 64600
     assert configuration["spec"]["nodeToNodeMeshEnabled"] is True
@@ -159,6 +160,11 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
         {"cidr": str(plan.load_balancers.cidr)}
     ]
     assert peer["spec"] == {"peerIP": "2001:db8:1234:5678::fffe", "asNumber": 65001}
+    # One status report per node, which verify's calico-bgp-sessions reads.
+    assert [(d["metadata"]["name"], d["spec"]["node"]) for d in node_statuses] == [
+        (f"kube6-bgp-{n.name}", n.name) for n in plan.nodes
+    ]
+    assert {tuple(d["spec"]["classes"]) for d in node_statuses} == {("Agent", "BGP")}
     assert "CALICO_ROUTER_ID=hash" in files[calico.BGP_PATH].content
 
 

@@ -156,6 +156,47 @@ def block_affinity(node_name: str, cidr: str) -> Raw:
     }
 
 
+def node_status(
+    node_name: str, router: str | None, mesh: list[str], state: str = "Established"
+) -> Raw:
+    """kube6's CalicoNodeStatus of `node_name` as calico-node fills it (v1 storage, classes
+    Agent and BGP): BIRD Ready, a session with `router` (None: no such session) and one with
+    each `mesh` peer, all in `state`."""
+    peers = [{"peerIP": ip, "type": "NodeMesh", "state": state, "since": "09:12:44"} for ip in mesh]
+    if router is not None:
+        peers.insert(
+            0, {"peerIP": router, "type": "GlobalPeer", "state": state, "since": "09:12:40"}
+        )
+    established = len(peers) if state == "Established" else 0
+    return {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "CalicoNodeStatus",
+        "metadata": {"name": f"kube6-bgp-{node_name}"},
+        "spec": {"node": node_name, "classes": ["Agent", "BGP"], "updatePeriodSeconds": 60},
+        "status": {
+            "lastUpdated": "2026-12-05T09:13:00Z",
+            "agent": {
+                "birdV4": {},
+                "birdV6": {
+                    "state": "Ready",
+                    "version": "v0.3.3+birdv1.6.8",
+                    "routerID": "10.244.7.1",
+                    "lastBootTime": "2026-12-05 09:12:30",
+                    "lastReconfigurationTime": "2026-12-05 09:12:31",
+                },
+            },
+            "bgp": {
+                "numberEstablishedV4": 0,
+                "numberNotEstablishedV4": 0,
+                "numberEstablishedV6": established,
+                "numberNotEstablishedV6": len(peers) - established,
+                "peersV6": peers,
+            },
+            "routes": {},
+        },
+    }
+
+
 def cluster_issuer(name: str, server: str, ready: bool = True) -> Raw:
     return {
         "apiVersion": "cert-manager.io/v1",
@@ -263,6 +304,16 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
                 ACME_SERVERS[plan.addons.cert_manager.issuer],
             )
         ],
+        "node_statuses": [
+            node_status(
+                n.name,
+                str(plan.bgp.peer),
+                [str(other.address) for other in plan.nodes if other is not n],
+            )
+            for n in plan.nodes
+        ]
+        if plan.bgp is not None
+        else [],
         "gateways": [gateway(str(plan.load_balancers.gateway))]
         if plan.addons.gateway.enabled
         else [],
@@ -272,6 +323,7 @@ def healthy(plan: Plan) -> dict[str, list[Raw]]:
 KINDS = {
     "ip_pools": calico_checks.IP_POOL,
     "block_affinities": calico_checks.BLOCK_AFFINITY,
+    "node_statuses": calico_checks.NODE_STATUS,
     "cluster_issuers": cert_manager.CLUSTER_ISSUER,
     "gateways": gateway_component.GATEWAY,
 }

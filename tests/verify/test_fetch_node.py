@@ -128,7 +128,7 @@ def test_reads_admin_conf_from_the_first_control_plane_node(
     assert seen.reads == [(SSH, "node0001")]
     assert node.argvs == [("kube6-get", ADMIN)]
     assert f"kubeconfig: {ADMIN} on node0001 over SSH (server https://{ENDPOINT})" in err
-    assert "all 14 check(s) passed or were skipped" in err
+    assert "all 15 check(s) passed or were skipped" in err
     # The copy: private while verify ran, gone afterwards, the server kubeadm wrote kept.
     [path] = seen.paths
     assert seen.modes == [0o600]

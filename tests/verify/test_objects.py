@@ -75,6 +75,7 @@ def test_result_names_are_stable(plan: Plan) -> None:
         "service-kube-dns",
         "calico-ippools",
         "calico-blocks",
+        "calico-bgp-sessions",
         "load-balancer-addresses",
         "pod-addresses",
         "system-pods",
@@ -319,6 +320,91 @@ def test_block_of_another_nodes_pool(multi: Plan) -> None:
     raw["block_affinities"][0]["spec"]["node"] = "bravo"
     result = only_failure(multi, raw)
     assert ev(result)[0].endswith("pool kube004-pool-0 serves only alpha")
+
+
+# ---- BGP sessions (routing bgp) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bgp() -> Plan:
+    """Three nodes peering with the router 2001:db8:1234:5678::fffe (routing bgp)."""
+    return make_plan(spec_module.load(GOLDEN / "own-prefixes-bgp" / "kube6.yaml"))
+
+
+def test_bgp_sessions_established_pass(bgp: Plan) -> None:
+    result = results(bgp, fx.healthy(bgp))["calico-bgp-sessions"]
+    assert result.status is Status.OK, result
+    assert not is_skipped(result), result
+    assert ev(result) == tuple(
+        f"{n.name}: router 2001:db8:1234:5678::fffe Established, 2 mesh peer(s) Established"
+        for n in bgp.nodes
+    )
+
+
+def test_bgp_sessions_are_skipped_without_bgp(plan: Plan) -> None:
+    result = results(plan, fx.healthy(plan))["calico-bgp-sessions"]
+    assert is_skipped(result), result
+    assert "routing ndp-proxy runs no BGP" in result.message
+
+
+def test_a_session_with_the_router_not_established(bgp: Plan) -> None:
+    raw = fx.healthy(bgp)
+    first = bgp.nodes[0]
+    mesh = [str(n.address) for n in bgp.nodes[1:]]
+    raw["node_statuses"][0] = fx.node_status(first.name, "2001:db8:1234:5678::fffe", [], "Active")
+    raw["node_statuses"][0]["status"]["bgp"]["peersV6"] += fx.node_status(first.name, None, mesh)[
+        "status"
+    ]["bgp"]["peersV6"]
+    result = only_failure(bgp, raw)
+    assert result.name == "calico-bgp-sessions"
+    assert result.message == "1 of 3 node(s) lack an established BGP session"
+    assert ev(result) == (
+        f"{first.name}: the session with the router 2001:db8:1234:5678::fffe is Active "
+        "(since 09:12:40)",
+    )
+    assert bgp.bgp is not None
+    assert f"remote AS {bgp.bgp.as_number}" in result.fix
+    assert "TCP 179" in result.fix
+
+
+def test_a_mesh_session_down_and_no_router_session(bgp: Plan) -> None:
+    raw = fx.healthy(bgp)
+    alpha, bravo, _ = bgp.nodes
+    raw["node_statuses"][0] = fx.node_status(alpha.name, None, [str(bravo.address)])
+    raw["node_statuses"][1] = fx.node_status(
+        bravo.name, "2001:db8:1234:5678::fffe", [str(alpha.address)], "Connect"
+    )
+    raw["node_statuses"][1]["status"]["bgp"]["peersV6"][0]["state"] = "Established"
+    result = only_failure(bgp, raw)
+    assert ev(result) == (
+        f"{alpha.name}: no session with the router 2001:db8:1234:5678::fffe",
+        f"{bravo.name}: mesh session(s) not Established: {alpha.address} Connect",
+    )
+    assert "kube6-upstream" in result.fix
+    assert "TCP 179" in result.fix
+
+
+def test_bird_down_or_no_report_yet(bgp: Plan) -> None:
+    raw = fx.healthy(bgp)
+    raw["node_statuses"][0]["status"]["agent"]["birdV6"]["state"] = "NotReady"
+    # As the API server returns an object calico-node has not reported into yet.
+    raw["node_statuses"][1]["status"] = {"lastUpdated": None, "agent": {"birdV4": {}, "birdV6": {}}}
+    del raw["node_statuses"][2]
+    result = only_failure(bgp, raw)
+    alpha, bravo, charlie = (n.name for n in bgp.nodes)
+    assert ev(result) == (
+        f"{alpha}: BIRD (IPv6) is NotReady",
+        f"{bravo}: calico-node has not reported (lastUpdated never)",
+        f"{charlie}: no CalicoNodeStatus kube6-bgp-{charlie}",
+    )
+    assert "apply cluster/calico/bgp.yaml" in result.fix
+    assert "logs ds/calico-node" in result.fix
+
+
+def test_bgp_node_statuses_not_installed(bgp: Plan) -> None:
+    result = only_failure(bgp, fx.changed(fx.healthy(bgp), node_statuses=None))
+    assert result.name == "calico-bgp-sessions"
+    assert "caliconodestatuses.crd.projectcalico.org" in result.message
 
 
 # ---- pods ----------------------------------------------------------------------------------

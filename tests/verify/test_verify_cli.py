@@ -85,7 +85,7 @@ def test_healthy_cluster_exits_0(
     out, err = capsys.readouterr()
     for name in ("nodes-addresses", "services-ipv6", "calico-ippools", "gateway-ipv6"):
         assert name in out
-    assert "all 14 check(s) passed or were skipped" in err
+    assert "all 15 check(s) passed or were skipped" in err
 
 
 def test_failure_exits_1_with_json(

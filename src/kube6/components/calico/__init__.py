@@ -39,6 +39,6 @@ COMPONENT = Component(
     uses=uses,
     # Its kube-controllers give LoadBalancer Services their addresses: their check is here.
     object_checks=(*checks.CHECKS, load_balancers.check_addresses),
-    kinds=lambda plan: checks.KINDS,
+    kinds=checks.kinds,
     namespaces=lambda plan: checks.NAMESPACES,
 )

@@ -1,30 +1,44 @@
 """Calico's object checks for `kube6 verify`: its IPPools exactly the planned ones, its blocks
-inside them (`calico-ippools`, `calico-blocks`), on the objects verify lists (`KINDS`)."""
+inside them (`calico-ippools`, `calico-blocks`), and in `bgp` routing every node's BGP sessions
+established (`calico-bgp-sessions`), on the objects verify lists (`kinds`)."""
 
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 
+from kube6.components.calico.render import BGP_PATH, NODE_STATUS_PERIOD, node_status_name
 from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.verify.objects import (
     ClusterObjects,
     CustomKind,
     Obj,
+    address_of,
+    dig,
     join_fixes,
     network_of,
     not_installed,
     obj_name,
 )
-from kube6.verify.result import CheckResult, failed, passed
+from kube6.verify.result import CheckResult, failed, passed, skipped
 
 IP_POOL = CustomKind("crd.projectcalico.org", "v1", "IPPool", "ippools", namespaced=False)
 BLOCK_AFFINITY = CustomKind(
     "crd.projectcalico.org", "v1", "BlockAffinity", "blockaffinities", namespaced=False
 )
+NODE_STATUS = CustomKind(
+    "crd.projectcalico.org", "v1", "CalicoNodeStatus", "caliconodestatuses", namespaced=False
+)
+"""Read where Calico stores them (as the pools), so the check works with Calico's API server
+down; kube6 writes them through projectcalico.org/v3 (render.node_status)."""
 LOAD_BALANCER_NODE = "load-balancer"
 """The virtual node that Calico's IPAM affines LoadBalancer blocks to (v3.VirtualLoadBalancer)."""
-KINDS = (IP_POOL, BLOCK_AFFINITY)
-"""What verify lists for these checks."""
+
+
+def kinds(plan: Plan) -> tuple[CustomKind, ...]:
+    """What verify lists for these checks: the node statuses only where BGP runs."""
+    base = (IP_POOL, BLOCK_AFFINITY)
+    return base if plan.bgp is None else (*base, NODE_STATUS)
+
 
 NAMESPACES = ("calico-system", "tigera-operator")
 """Where Calico's pods run (verify's `system-pods` expects them Running)."""
@@ -209,4 +223,99 @@ def check_calico_blocks(plan: Plan, objects: ClusterObjects) -> CheckResult:
     return passed(name, f"all {len(affinities)} Calico block(s) are inside the planned pools")
 
 
-CHECKS = (check_ip_pools, check_calico_blocks)
+ESTABLISHED = "Established"
+
+
+def check_bgp_sessions(plan: Plan, objects: ClusterObjects) -> CheckResult:
+    """`calico-bgp-sessions` (routing `bgp`): on every node, BIRD runs and its sessions with the
+    router and with the other nodes (the mesh) are Established, as calico-node last reported
+    into kube6's CalicoNodeStatus of the node."""
+    name = "calico-bgp-sessions"
+    bgp = plan.bgp
+    if bgp is None:
+        return skipped(name, f"routing {plan.routing} runs no BGP")
+    statuses = objects.of(NODE_STATUS)
+    if statuses is None:
+        return not_installed(name, "Calico", NODE_STATUS.crd, _CALICO_FIX)
+    by_name = {obj_name(o): o for o in statuses}
+    bad: list[str] = []
+    fixes: list[str] = []
+    seen: list[str] = []
+    for node in plan.nodes:
+        status = by_name.get(node_status_name(node.name))
+        if status is None:
+            bad.append(f"{node.name}: no CalicoNodeStatus {node_status_name(node.name)}")
+            fixes.append(f"apply {BGP_PATH} (the step network/calico-bgp of `kube6 up`)")
+            continue
+        problem, fix, line = _judge_sessions(node.name, status, bgp.peer, bgp.as_number)
+        if problem:
+            bad.append(problem)
+            fixes.append(fix)
+        else:
+            seen.append(line)
+    if bad:
+        return failed(
+            name,
+            f"{len(bad)} of {len(plan.nodes)} node(s) lack an established BGP session",
+            join_fixes(fixes),
+            bad,
+        )
+    return passed(
+        name,
+        f"every node's sessions with {bgp.peer} and its mesh peers are Established "
+        f"(calico-node reports every {NODE_STATUS_PERIOD} s)",
+        seen,
+    )
+
+
+def _judge_sessions(
+    node: str, status: Obj, router: IPv6Address, cluster_as: int
+) -> tuple[str, str, str]:
+    """One node's CalicoNodeStatus: (the problem or "", its fix, the line that says it is
+    fine)."""
+    logs = f"`kubectl -n calico-system logs ds/calico-node -c calico-node` (the pod on {node})"
+    bird = dig(status, "status", "agent", "birdV6", "state")
+    sessions = dig(status, "status", "bgp")
+    if not isinstance(sessions, dict) or bird is None:
+        when = dig(status, "status", "lastUpdated")
+        return (
+            f"{node}: calico-node has not reported (lastUpdated {when or 'never'})",
+            f"is calico-node running there? {logs}",
+            "",
+        )
+    if bird != "Ready":
+        return (
+            f"{node}: BIRD (IPv6) is {bird}",
+            f"BIRD runs in calico-node when the Installation's bgp is Enabled: {logs}",
+            "",
+        )
+    peers = [p for p in sessions.get("peersV6") or [] if isinstance(p, dict)]
+    upstream = [p for p in peers if address_of(p.get("peerIP")) == router]
+    if not upstream:
+        return (
+            f"{node}: no session with the router {router}",
+            "the BGPPeer kube6-upstream must exist (`kubectl get bgppeers.projectcalico.org`)",
+            "",
+        )
+    session = upstream[0]
+    if session.get("state") != ESTABLISHED:
+        return (
+            f"{node}: the session with the router {router} is {session.get('state')} "
+            f"(since {session.get('since', '?')})",
+            f"the router must have each node's address as a neighbour with remote AS "
+            f"{cluster_as}, and TCP 179 must be open both ways",
+            "",
+        )
+    mesh = [p for p in peers if p.get("type") == "NodeMesh"]
+    down = [f"{p.get('peerIP')} {p.get('state')}" for p in mesh if p.get("state") != ESTABLISHED]
+    if down:
+        return (
+            f"{node}: mesh session(s) not Established: {', '.join(down)}",
+            "the nodes peer with each other on TCP 179: kube6's host firewall opens it between "
+            "nodes; check a firewall of the provider's",
+            "",
+        )
+    return "", "", f"{node}: router {router} Established, {len(mesh)} mesh peer(s) Established"
+
+
+CHECKS = (check_ip_pools, check_calico_blocks, check_bgp_sessions)

@@ -9,7 +9,8 @@ block size, no encapsulation, no IPv4 at all, the node address taken from the ku
 (`allowedUses: [LoadBalancer]`, see `load_balancer_pool` for why it is not in the Installation)
 and the IPReservation of the gateway's address in it (`gateway_reservation`).
 
-`cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration and the BGPPeer.
+`cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration, the BGPPeer and a
+CalicoNodeStatus per node (calico-node writes its BGP sessions there; verify reads them).
 
 `cluster/calico-nodes/felix.yaml` (nodes on several provider links only) turns Felix's cluster
 routes off on every node, before the operator starts Felix (see `felix_nodes`).
@@ -42,6 +43,10 @@ CALICO_API = "projectcalico.org/v3"
 GATEWAY_RESERVATION = "kube6-gateway"
 """The IPReservation that keeps the gateway's LoadBalancer address for it."""
 
+NODE_STATUS_PERIOD = 60
+"""Seconds between calico-node's reports into a CalicoNodeStatus (it reports at once when the
+object appears): a status write per node a minute stays cheap on large clusters."""
+
 CALICO_API_SERVICE = "v3.projectcalico.org"
 """The APIService of CALICO_API. With the crd.projectcalico.org.v1 CRD chart it is the Calico
 API server (pods the operator starts: apiServer is on in the chart's values), so kube6 applies
@@ -69,7 +74,7 @@ def render(plan: Plan) -> Iterator[Artifact]:
         yield Artifact(
             path=BGP_PATH,
             content=bgp_yaml(plan),
-            description=f"Calico BGP: node mesh and a peering with {plan.bgp.peer}",
+            description=f"Calico BGP: node mesh, a peering with {plan.bgp.peer}, session status",
         )
     if several_links(plan):
         yield Artifact(
@@ -270,8 +275,30 @@ def values_yaml(plan: Plan) -> str:
     return header(plan, what) + "\n".join(notes) + "\n" + body
 
 
+def node_status_name(node: str) -> str:
+    """The CalicoNodeStatus that kube6 keeps for `node` (routing `bgp`)."""
+    return f"kube6-bgp-{node}"
+
+
+def node_status(node: str) -> dict[str, Any]:
+    """A CalicoNodeStatus for `node`: calico-node fills its status with BIRD's state and each
+    BGP session's (what `calicoctl node status` shows on the node), so that `verify` and
+    `kubectl get caliconodestatus -o yaml` see every node's sessions from one place."""
+    return {
+        "apiVersion": CALICO_API,
+        "kind": "CalicoNodeStatus",
+        "metadata": {"name": node_status_name(node)},
+        "spec": {
+            "node": node,
+            "classes": ["Agent", "BGP"],
+            "updatePeriodSeconds": NODE_STATUS_PERIOD,
+        },
+    }
+
+
 def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
-    """BGPConfiguration `default` and the BGPPeer of the plan (routing `bgp`)."""
+    """BGPConfiguration `default`, the BGPPeer of the plan and a CalicoNodeStatus per node
+    (routing `bgp`)."""
     bgp = plan.bgp
     if bgp is None:
         raise ValueError(
@@ -305,7 +332,7 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
             "asNumber": bgp.peer_as,
         },
     }
-    return [configuration, peer]
+    return [configuration, peer, *(node_status(node.name) for node in plan.nodes)]
 
 
 def bgp_yaml(plan: Plan) -> str:
@@ -332,6 +359,8 @@ def bgp_yaml(plan: Plan) -> str:
         f"# and advertises the pod blocks, the service range {plan.services} and the",
         f"# LoadBalancer range {plan.load_balancers.cidr}.",
         *router_id,
+        "# Each node's BGP sessions: `kubectl get caliconodestatus kube6-bgp-NODE -o yaml`",
+        f"# (calico-node reports every {NODE_STATUS_PERIOD} s; `kube6 verify` reads them).",
         f"# apiVersion {CALICO_API}: Calico's public API (served by the Calico API server).",
     ]
     return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(bgp_resources(plan))
