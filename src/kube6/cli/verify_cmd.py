@@ -96,8 +96,9 @@ def verify(
     probe_outside: str = PROBE_OUTSIDE_OPTION,
     ipv4_only_name: str = IPV4_ONLY_NAME_OPTION,
 ) -> None:
-    """Check a running cluster against the plan: nodes, addresses, Services, Calico, pods,
-    add-ons, the data path from two probe pods, and (from here) the gateway and the dashboard.
+    """Check a running cluster against the plan: nodes, addresses, Services, Calico (pools,
+    blocks, BGP sessions in bgp routing), pods, add-ons, the data path from two probe pods, and
+    (from here) the gateway and the dashboard.
 
     Each check has a stable name, the evidence it saw and a fix. Exit status: 0 when nothing
     failed (warnings allowed), 1 when a check failed, 2 on a bad spec or kubeconfig (or none

@@ -192,8 +192,9 @@ class Bgp(RoutingStrategy):
 
     def outside_fix(self, plan: Plan) -> str:
         return (
-            "the upstream router must learn the pod blocks over BGP: `calicoctl node status` on "
-            "the node shows the session, and TCP 179 must be open to the peer"
+            "the upstream router must learn the pod blocks over BGP: `calico-bgp-sessions` "
+            "(or `kubectl get caliconodestatus -o yaml`) shows each node's session, and TCP 179 "
+            "must be open to the peer"
         )
 
 
