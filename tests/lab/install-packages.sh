@@ -3,13 +3,14 @@
 # ndppd (NDP proxy), tayga (NAT64), unbound (DNS64 resolver and the lab's authoritative names),
 # openssh-server/-client (remote execution), sudo (non-root SSH users), busybox (its applets
 # stand in for the pinned busybox probe image of `kube6 verify`), radvd and ndisc6 (router
-# advertisements for `kube6 check`'s link model), and the tools the tests drive.
+# advertisements for `kube6 check`'s link model), bird2 (the provider's BGP router for
+# `kube6 check`'s bgp-peer), and the tools the tests drive.
 # Idempotent: does nothing when every package is already installed. Needs root.
 set -euo pipefail
 
 packages=(
   ndppd tayga unbound openssh-server openssh-client iproute2 iputils-ping nftables
-  dnsutils netcat-openbsd procps sudo busybox radvd ndisc6
+  dnsutils netcat-openbsd procps sudo busybox radvd ndisc6 bird2
 )
 
 if [[ $(id -u) -ne 0 ]]; then

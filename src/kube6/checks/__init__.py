@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from kube6.checks import link
+from kube6.checks import bgp, link
 from kube6.checks.context import Check, Context
 from kube6.checks.host import CHECKS as HOST_CHECKS
 from kube6.checks.model import ArtifactHost, CheckResult, Status
@@ -18,7 +18,7 @@ from kube6.facts import HostFacts
 from kube6.plan.model import Plan
 
 HOST_REACHABLE = "host-reachable"
-CHECKS: tuple[tuple[str, Check, str], ...] = (*HOST_CHECKS, *link.CHECKS)
+CHECKS: tuple[tuple[str, Check, str], ...] = (*HOST_CHECKS, *link.CHECKS, *bgp.CHECKS)
 """Every host check: name (for --ignore), the pure function, what it checks."""
 CHECK_NAMES: tuple[str, ...] = (HOST_REACHABLE, *(name for name, _, _ in CHECKS))
 PRIVILEGES = "privileges"

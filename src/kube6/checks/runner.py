@@ -8,8 +8,9 @@ from kube6.checks import run_checks, validate_ignore
 from kube6.checks.model import ArtifactHost, CheckResult
 from kube6.execute import Executor, run_on_hosts
 from kube6.facts import HostFacts, gather
+from kube6.facts.bgp import BgpTarget
 from kube6.facts.link import LISTEN_SECONDS
-from kube6.plan.model import Plan
+from kube6.plan.model import Plan, PlannedNode
 
 
 async def check_hosts(
@@ -59,6 +60,7 @@ async def gather_facts(
             ports=ports,
             uplink=(node.interface, node.link_prefix),
             listen_seconds=listen_seconds,
+            bgp_peer=bgp_target(plan, node),
         )
 
     try:
@@ -70,3 +72,10 @@ async def gather_facts(
     for node, outcome in zip(executors, outcomes, strict=True):
         facts[node] = outcome.error if outcome.error is not None else outcome.unwrap()
     return facts
+
+
+def bgp_target(plan: Plan, node: PlannedNode) -> BgpTarget | None:
+    """Whom `node` peers with in `bgp` routing (every node peers with the router), else None."""
+    if plan.bgp is None:
+        return None
+    return BgpTarget(plan.bgp.peer, node.address, plan.bgp.as_number)

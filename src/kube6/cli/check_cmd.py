@@ -37,10 +37,14 @@ def check(
     known_hosts: Path | None = KnownHostsOption,
     identity: Path | None = IdentityOption,
     connect: bool = typer.Option(
-        True, "--connect/--no-connect", help="Try a TCP connection to each download host."
+        True,
+        "--connect/--no-connect",
+        help="Try a TCP connection to each download host, and in bgp routing a BGP handshake "
+        "with the router (stopped before any route is exchanged).",
     ),
 ) -> None:
-    """Check every node against the plan: addresses, routes, sysctls, ports, DNS64, downloads.
+    """Check every node against the plan: addresses, routes, sysctls, ports, DNS64, downloads,
+    the provider's link model, and in bgp routing whether the router accepts each node.
 
     Read-only. Every check runs on every node; then the exit status is 1 if any failed.
     """

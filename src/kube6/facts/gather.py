@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from kube6.errors import CommandError, FactError
 from kube6.execute import Command, Executor
-from kube6.facts import dns, link, network, system
+from kube6.facts import bgp, dns, link, network, system
+from kube6.facts.bgp import BgpAnswer, BgpTarget
 from kube6.facts.dns import Lookup, Nat64, ResolvConf
 from kube6.facts.link import LinkFacts
 from kube6.facts.network import Interface, Listener, Route
@@ -59,6 +60,8 @@ class HostFacts:
     lookups: tuple[Lookup, ...] = ()
     link: LinkFacts | None = None
     """What the uplink's wire showed (kube6.facts.link); None when not listened."""
+    bgp: BgpAnswer | None = None
+    """What the BGP router did with the node's OPEN (kube6.facts.bgp); None when not tried."""
     unknown: Mapping[str, str] = field(default_factory=dict)
     """fact name -> why it could not be read."""
 
@@ -112,6 +115,7 @@ async def gather(
     ports: Mapping[str, int] | None = None,
     uplink: tuple[str, IPv6Network] | None = None,
     listen_seconds: float = link.LISTEN_SECONDS,
+    bgp_peer: BgpTarget | None = None,
 ) -> HostFacts:
     """Read every fact of one host through `executor` (probes run concurrently).
 
@@ -120,8 +124,9 @@ async def gather(
     tried with a TCP connection to `connect_port` (or the name's port in `ports`: a mirror may
     serve on another port). With `uplink` (interface, the node's link prefix) it listens
     there for `listen_seconds` meanwhile, for what the provider's router does with the prefix
-    (kube6.facts.link). Connection failures (ConnectError) propagate:
-    a host that cannot be reached has no facts.
+    (kube6.facts.link). With `bgp_peer` (and `connect`), it opens a BGP handshake with the
+    router once the listeners show that nothing on the host speaks BGP yet (kube6.facts.bgp).
+    Connection failures (ConnectError) propagate: a host that cannot be reached has no facts.
     """
     gate = asyncio.Semaphore(PROBE_CONCURRENCY - (LINK_SESSIONS if uplink is not None else 0))
     unknown: dict[str, str] = {}
@@ -190,6 +195,12 @@ async def gather(
     resolved = resolved_task.result()
     found = [task.result() for task in lookup_tasks]
     arpa, *others = found
+    handshake: BgpAnswer | None = None
+    if bgp_peer is not None and connect:
+        if values["listeners"] is None:
+            unknown[bgp.HANDSHAKE] = "not tried: the listeners could not be read"
+        elif not bgp.speaks_bgp(values["listeners"]):
+            handshake = await probe(bgp.handshake_probe(node, bgp_peer))
     return HostFacts(
         host=executor.host,
         node=node,
@@ -209,6 +220,7 @@ async def gather(
         nat64=None if f"lookup {dns.IPV4ONLY_ARPA}" in unknown else dns.discover_nat64(arpa),
         lookups=tuple(others),
         link=link_task.result() if link_task is not None else None,
+        bgp=handshake,
         unknown=dict(unknown),
     )
 

@@ -1,0 +1,158 @@
+"""`kube6 check`'s bgp-peer against a real BGP router: BIRD 2 (Debian's bird2) on the lab's
+provider router, with node0001 configured as a neighbour and node0002 not, as a provider that
+set up one server's session and forgot the other would.
+
+Each node opens the handshake from its own address (python3 on the node, kube6.facts.bgp):
+BIRD accepts node0001's OPEN when the ASes match and refuses it with a NOTIFICATION when the
+spec's cluster AS is not the one it expects, closes node0002's connection (unknown neighbour),
+and with nothing listening the kernel refuses. A node where BIRD already listens on TCP 179
+(calico-node after `up`) is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kube6.checks import CheckResult, Status
+from kube6.checks.bgp import NAME
+from kube6.checks.runner import check_hosts
+from kube6.execute import Executor
+from kube6.lab import Lab
+from kube6.lab.layout import layout
+from kube6.lab.process import SBIN, program
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import from_data
+from tests.lab.conftest import TWO_NODES
+
+pytestmark = pytest.mark.lab
+
+ROUTER_AS = 65001
+CLUSTER_AS = 64600
+ROUTER_ID = "192.0.2.254"
+
+BIRD = """router id {router_id};
+log stderr all;
+protocol device {{}}
+protocol bgp node0001 {{
+    local {router} as {router_as};
+    neighbor {node} as {cluster_as};
+    passive on;
+    error wait time 1, 2;
+    ipv6 {{ import none; export none; }};
+}}
+"""
+
+
+def _router() -> str:
+    """The lab router's address on the node link (where its BGP speaker listens)."""
+    plain = make_plan(from_data(TWO_NODES), source="bgp lab")
+    return str(layout(plain, "0000").segments[0].router)
+
+
+def plan_for(cluster_as: int = CLUSTER_AS, peer_as: int = ROUTER_AS) -> Plan:
+    bgp = {"peer": _router(), "peer_as": peer_as, "as_number": cluster_as}
+    return make_plan(from_data({**TWO_NODES, "routing": "bgp", "bgp": bgp}), source="bgp lab")
+
+
+def bgp_peer(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
+    """`check`'s bgp-peer of every node."""
+    executors: dict[str, Executor] = {n.name: lab.executor(n.name) for n in plan.nodes}
+    results = asyncio.run(check_hosts(plan, executors, hosts=(), listen_seconds=0.5))
+    return {r.node: r for r in results if r.name == NAME}
+
+
+@pytest.fixture(scope="module")
+def lab(lab_env: None) -> Iterator[Lab]:
+    if shutil.which("bird", path=SBIN) is None:
+        pytest.fail("bird (bird2) is needed: run tests/lab/install-packages.sh as root")
+    plan = plan_for()
+    with Lab(plan) as lab:
+        conf = lab.workdir / "bird.conf"
+        conf.write_text(
+            BIRD.format(
+                router_id=ROUTER_ID,
+                router=_router(),
+                router_as=ROUTER_AS,
+                node=plan.nodes[0].address,
+                cluster_as=CLUSTER_AS,
+            )
+        )
+        lab.start(
+            "bird",
+            lab.layout.upstream,
+            (program("bird"), "-f", "-c", str(conf), "-s", str(lab.workdir / "bird.ctl")),
+            ready=lambda: _listening(lab),
+        )
+        yield lab
+
+
+def _listening(lab: Lab) -> bool:
+    done = lab.run(lab.layout.upstream, ("ss", "-Hltn", "sport = :179"), check=False)
+    return bool(done.stdout.strip())
+
+
+def test_the_configured_node_is_accepted_and_the_other_is_not(lab: Lab) -> None:
+    found = bgp_peer(lab, plan_for())
+    first, second = found["node0001"], found["node0002"]
+    assert first.status is Status.OK, first
+    assert first.message == (
+        f"the router {_router()} (AS {ROUTER_AS}) accepts this node from 2001:db8:1234:5678::1 "
+        f"as AS {CLUSTER_AS}"
+    )
+    assert f"router's OPEN: AS {ROUTER_AS}, hold 240 s, ID {ROUTER_ID}" in first.evidence
+    assert second.status is Status.FAIL, second
+    assert second.message.startswith(f"the router {_router()} does not take BGP from "), second
+    assert f"neighbor 2001:db8:1234:5678::2 remote-as {CLUSTER_AS}" in second.fix
+
+
+def test_a_router_of_another_as_than_the_spec_says(lab: Lab) -> None:
+    result = bgp_peer(lab, plan_for(peer_as=ROUTER_AS + 1))["node0001"]
+    assert result.status is Status.FAIL, result
+    assert result.message.endswith(f"answers as AS {ROUTER_AS}, the spec says peer_as 65002")
+    assert result.fix.startswith(f"set bgp.peer_as: {ROUTER_AS} in kube6.yaml")
+
+
+def test_a_node_that_already_speaks_bgp_is_left_alone(lab: Lab) -> None:
+    # A listener on TCP 179 in node0001 stands for calico-node's BIRD: no second session.
+    node = lab.node_ns("node0001")
+    daemon = lab.start(
+        "listener-179",
+        node,
+        (
+            "python3",
+            "-c",
+            "import socket,time;s=socket.create_server(('::',179),family=socket.AF_INET6);time.sleep(60)",
+        ),
+        ready=lambda: bool(lab.run(node, ("ss", "-Hltn", "sport = :179")).stdout.strip()),
+    )
+    try:
+        result = bgp_peer(lab, plan_for())["node0001"]
+    finally:
+        daemon.stop()
+    assert result.status is Status.OK, result
+    assert result.message.startswith("skipped: something listens on TCP 179 here"), result
+
+
+def test_a_cluster_as_the_router_does_not_expect_is_refused(lab: Lab) -> None:
+    # After this, BIRD refuses connections for its `error wait time` (1-2 s here).
+    result = bgp_peer(lab, plan_for(cluster_as=CLUSTER_AS + 1))["node0001"]
+    assert result.status is Status.FAIL, result
+    assert "refused this node's OPEN: NOTIFICATION 2/2 (bad peer AS" in result.message
+    assert f"remote-as {CLUSTER_AS + 1}" in result.fix
+
+
+def test_no_bgp_speaker_on_the_router(lab: Lab) -> None:
+    lab.daemons["bird"].stop()
+    deadline = time.monotonic() + 10
+    while _listening(lab):
+        assert time.monotonic() < deadline, "bird still listens"
+        time.sleep(0.2)
+    result = bgp_peer(lab, plan_for())["node0001"]
+    assert result.status is Status.FAIL, result
+    assert "connection refused" in result.message
