@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -39,7 +39,8 @@ ROUTER_ID = "192.0.2.254"
 BIRD = """router id {router_id};
 log stderr all;
 protocol device {{}}
-protocol bgp node0001 {{
+"""
+NEIGHBOUR = """protocol bgp {name} {{
     local {router} as {router_as};
     neighbor {node} as {cluster_as};
     passive on;
@@ -71,25 +72,43 @@ def bgp_peer(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
 def lab(lab_env: None) -> Iterator[Lab]:
     if shutil.which("bird", path=SBIN) is None:
         pytest.fail("bird (bird2) is needed: run tests/lab/install-packages.sh as root")
-    plan = plan_for()
-    with Lab(plan) as lab:
-        conf = lab.workdir / "bird.conf"
-        conf.write_text(
-            BIRD.format(
-                router_id=ROUTER_ID,
+    with Lab(plan_for()) as lab:
+        _bird(lab, {"node0001": CLUSTER_AS})
+        yield lab
+
+
+def _bird(lab: Lab, neighbours: dict[str, int]) -> None:
+    """(Re)start BIRD on the router with these nodes as neighbours (node -> its AS)."""
+    if "bird" in lab.daemons:
+        lab.daemons["bird"].stop()
+        _wait_until(lambda: not _listening(lab), "bird still listens")
+    conf = lab.workdir / "bird.conf"
+    parts = [BIRD.format(router_id=ROUTER_ID)]
+    for node, cluster_as in neighbours.items():
+        address = lab.node(node).address
+        parts.append(
+            NEIGHBOUR.format(
+                name=node,
                 router=_router(),
                 router_as=ROUTER_AS,
-                node=plan.nodes[0].address,
-                cluster_as=CLUSTER_AS,
+                node=address,
+                cluster_as=cluster_as,
             )
         )
-        lab.start(
-            "bird",
-            lab.layout.upstream,
-            (program("bird"), "-f", "-c", str(conf), "-s", str(lab.workdir / "bird.ctl")),
-            ready=lambda: _listening(lab),
-        )
-        yield lab
+    conf.write_text("".join(parts))
+    lab.start(
+        "bird",
+        lab.layout.upstream,
+        (program("bird"), "-f", "-c", str(conf), "-s", str(lab.workdir / "bird.ctl")),
+        ready=lambda: _listening(lab),
+    )
+
+
+def _wait_until(done: Callable[[], bool], why: str) -> None:
+    deadline = time.monotonic() + 10
+    while not done():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.2)
 
 
 def _listening(lab: Lab) -> bool:
@@ -147,12 +166,20 @@ def test_a_cluster_as_the_router_does_not_expect_is_refused(lab: Lab) -> None:
     assert f"remote-as {CLUSTER_AS + 1}" in result.fix
 
 
+def test_a_four_octet_cluster_as(lab: Lab) -> None:
+    # Private 4-octet ASes (RFC 6996) are common: the OPEN carries AS_TRANS (23456) and the
+    # real AS in its capability, which BIRD compares with the neighbour's.
+    four_octet = 4_200_000_001
+    _bird(lab, {"node0002": four_octet})
+    found = bgp_peer(lab, plan_for(cluster_as=four_octet))
+    assert found["node0002"].status is Status.OK, found["node0002"]
+    assert found["node0002"].message.endswith(f"as AS {four_octet}")
+    assert found["node0001"].status is Status.FAIL, found["node0001"]
+
+
 def test_no_bgp_speaker_on_the_router(lab: Lab) -> None:
     lab.daemons["bird"].stop()
-    deadline = time.monotonic() + 10
-    while _listening(lab):
-        assert time.monotonic() < deadline, "bird still listens"
-        time.sleep(0.2)
+    _wait_until(lambda: not _listening(lab), "bird still listens")
     result = bgp_peer(lab, plan_for())["node0001"]
     assert result.status is Status.FAIL, result
     assert "connection refused" in result.message
