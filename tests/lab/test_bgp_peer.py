@@ -158,6 +158,23 @@ def test_a_node_that_already_speaks_bgp_is_left_alone(lab: Lab) -> None:
     assert result.message.startswith("skipped: something listens on TCP 179 here"), result
 
 
+def test_a_node_without_its_planned_address(lab: Lab) -> None:
+    # The plan says ::99 for node0001; the node has ::1.
+    nodes = [
+        {"name": "node0001", "address": "2001:db8:1234:5678::99"},
+        {"name": "node0002", "address": "2001:db8:1234:5678::2", "roles": ["worker"]},
+    ]
+    moved = {**TWO_NODES, "nodes": nodes}
+    bgp = {"peer": _router(), "peer_as": ROUTER_AS, "as_number": CLUSTER_AS}
+    plan = make_plan(from_data({**moved, "routing": "bgp", "bgp": bgp}), source="bgp lab")
+    result = bgp_peer(lab, plan)["node0001"]
+    assert result.status is Status.FAIL, result
+    assert "cannot send from 2001:db8:1234:5678::99: Cannot assign requested address" in (
+        result.message
+    )
+    assert "needs its address 2001:db8:1234:5678::99" in result.fix
+
+
 def test_a_cluster_as_the_router_does_not_expect_is_refused(lab: Lab) -> None:
     # After this, BIRD refuses connections for its `error wait time` (1-2 s here).
     result = bgp_peer(lab, plan_for(cluster_as=CLUSTER_AS + 1))["node0001"]

@@ -71,7 +71,8 @@ def _judge(answer: BgpAnswer, peer_as: int, cluster_as: int) -> CheckResult:
         ),
         "unreachable": (
             f"cannot be reached from {answer.source}: {answer.detail}",
-            f"a route to {answer.peer} is needed (`ip -6 route get {answer.peer}` on the node)",
+            f"the node needs its address {answer.source} and a route to {answer.peer} (`ip -6 "
+            f"route get {answer.peer} from {answer.source}` on the node)",
         ),
     }[answer.result if answer.result != "refused" else "closed"]
     return fail(f"{router} {problem}", fix, seen)

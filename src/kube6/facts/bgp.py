@@ -54,6 +54,9 @@ def done(result, **more):
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 try:
     s.bind((source, 0))
+except OSError as e:
+    done("unreachable", detail="cannot send from %s: %s (see node-address)" % (source, e.strerror))
+try:
     s.settimeout(max(0.1, deadline - time.monotonic()))
     s.connect((peer, 179))
 except socket.timeout:

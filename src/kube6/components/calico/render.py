@@ -283,7 +283,9 @@ def node_status_name(node: str) -> str:
 def node_status(node: str) -> dict[str, Any]:
     """A CalicoNodeStatus for `node`: calico-node fills its status with BIRD's state and each
     BGP session's (what `calicoctl node status` shows on the node), so that `verify` and
-    `kubectl get caliconodestatus -o yaml` see every node's sessions from one place."""
+    `kubectl get caliconodestatus -o yaml` see every node's sessions from one place. (The
+    operator grants calico-node `update` on caliconodestatuses/status for this: operator
+    release-v1.44, pkg/render/node.go.)"""
     return {
         "apiVersion": CALICO_API,
         "kind": "CalicoNodeStatus",
