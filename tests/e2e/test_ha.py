@@ -1,8 +1,8 @@
 """A highly available control plane on real nodes: three control-plane nodes behind one name.
 
 A lab with four real nodes (systemd-nspawn, Debian 12): three that are each a control-plane
-node and a worker, and a worker of its own, in `ndp-proxy` mode on the lab's on-link /64, like the journey's (`test_journey.py`,
-whose helpers this module reuses). `cluster.control_plane_endpoint` is a name in the lab's DNS
+node and a worker, and a worker of its own, in `ndp-proxy` mode on the lab's on-link /64, like
+the journey's (`test_journey.py`, whose helpers this module reuses). `cluster.control_plane_endpoint` is a name in the lab's DNS
 with an AAAA record per control-plane node, as the plan's `control-plane-endpoint` rule asks.
 From the lab's internet host, as the operator: `kube6 up` (kubeadm init on cp1, then `kubeadm
 join --control-plane` on cp2 and cp3 with the certificates init uploaded, `kubeadm join` on w1)
@@ -18,7 +18,7 @@ then, independently of kube6:
   host and on the survivors, and at the `kubernetes` Service's address (every control plane's
   NDP proxy answers for the service range), writes succeed (etcd keeps its quorum with two members of
   three), cp1 turns NotReady, a new pod is scheduled onto a survivor and runs, and the worker
-  (whose kubelet knows only the name) is Ready and runs a pod the scheduler put there; `kube6
+  (whose kubelet knows only the name) is Ready and runs a pod pinned to it; `kube6
   verify` then takes the admin kubeconfig from cp2 and fails on cp1, naming it.
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
@@ -243,8 +243,7 @@ def test_the_control_plane_survives_the_loss_of_one_node(ha: Journey) -> None:
     assert placed in {*CONTROL_PLANES, WORKER} - {DOWN}, placed
     print(f"\na pod ran on {placed} {time.monotonic() - cut:.0f} s after the power cut")
     # The worker's kubelet has only the name: a connection to cp1 fails and it dials the name
-    # again, finding a survivor. It stays (or is again) Ready and runs a pod the scheduler put
-    # there.
+    # again, finding a survivor. It stays (or is again) Ready and runs a pod pinned to it.
     while (state := node_ready(ha, WORKER)) != "True":
         worker_states.add(state)
         assert time.monotonic() < deadline, f"{WORKER} {state} {time.monotonic() - cut:.0f} s after"

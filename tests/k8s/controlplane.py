@@ -500,6 +500,7 @@ def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
     log = cp.workdir / "kwok.log"
 
     def start() -> _Process:
+        starts.append(log.stat().st_size)  # where this process's own output begins
         with log.open("ab") as out:
             popen = subprocess.Popen(
                 _tied_to_us(argv),
@@ -516,6 +517,7 @@ def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
         return proc
 
     log.write_bytes(b"")
+    starts: list[int] = []
     running = [start()]
     stop = threading.Event()
 
@@ -527,7 +529,10 @@ def kwok(cp: ControlPlane, binary: Path, selector: str) -> Iterator[None]:
         for _ in range(KWOK_RESTARTS):
             while not stop.is_set() and running[-1].popen.poll() is None:
                 stop.wait(0.2)
-            if stop.is_set() or KWOK_RACE not in log.read_text(errors="replace"):
+            with log.open("rb") as read:
+                read.seek(starts[-1])
+                died_of = read.read().decode(errors="replace")
+            if stop.is_set() or KWOK_RACE not in died_of:
                 return
             print(f"kwok died of its startup race ({KWOK_RACE!r}): starting it again")
             with log.open("a") as out:

@@ -54,15 +54,17 @@ def _judge(answer: BgpAnswer, peer_as: int, cluster_as: int) -> CheckResult:
             f"set bgp.peer_as: {answer.peer_as} in kube6.yaml if that is your provider's AS",
             seen,
         )
+    closed = (
+        f"does not take BGP from {answer.source}: {answer.detail}",
+        f"{neighbour}; some providers set it up only on request (a router that has just "
+        "refused a session may refuse connections for a minute: check again then)",
+    )
     problem, fix = {
+        "closed": closed,
+        "refused": closed,
         "notification": (
             f"refused this node's OPEN: {bgp.notification_text(answer.code, answer.subcode)}",
             f"{neighbour}; bgp.as_number in kube6.yaml is the cluster's own AS",
-        ),
-        "closed": (
-            f"does not take BGP from {answer.source}: {answer.detail}",
-            f"{neighbour}; some providers set it up only on request (a router that has just "
-            "refused a session may refuse connections for a minute: check again then)",
         ),
         "timeout": (
             f"gave no BGP answer within {bgp.OPEN_SECONDS} s: {answer.detail}",
@@ -74,7 +76,7 @@ def _judge(answer: BgpAnswer, peer_as: int, cluster_as: int) -> CheckResult:
             f"the node needs its address {answer.source} and a route to {answer.peer} (`ip -6 "
             f"route get {answer.peer} from {answer.source}` on the node)",
         ),
-    }[answer.result if answer.result != "refused" else "closed"]
+    }[answer.result]
     return fail(f"{router} {problem}", fix, seen)
 
 
