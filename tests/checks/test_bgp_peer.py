@@ -134,3 +134,25 @@ def test_the_speaker_runs_from_the_node_address_with_the_cluster_as() -> None:
     argv = speaker_argv(ROUTER, NODE_ADDR, 4200000000, router_id)
     assert argv[:3] == ("python3", "-I", "-c")
     assert argv[4:] == (str(ROUTER), str(NODE_ADDR), "4200000000", str(router_id), "5")
+
+
+def test_a_silent_router_may_want_a_password_or_another_one() -> None:
+    unsigned = bgp_peer(healthy(bgp=answer("timeout", detail="no answer to the OPEN")))
+    assert "drops connections without it: put it in a file and set bgp.password_file" in (
+        unsigned.fix
+    )
+    signed = bgp_peer(healthy(bgp=answer("timeout", detail="no answer", signed=True)))
+    assert "signed with another password: check the one in bgp.password_file" in signed.fix
+    assert f"TCP [{ROUTER}]:179 from {NODE_ADDR}, signed with TCP MD5: timeout" in (signed.evidence)
+
+
+def test_the_password_goes_on_standard_input_never_in_argv() -> None:
+    target = facts_bgp.BgpTarget(ROUTER, NODE_ADDR, 64512, "pass word")
+    found = facts_bgp.handshake_probe("node0001", target)
+    assert found.secret_stdin == "pass word"
+    assert "pass word" not in " ".join(found.argv)
+    assert "pass word" not in repr(found)
+    assert found.parse('{"result": "accepted"}').signed
+    unsigned = facts_bgp.handshake_probe("node0001", replace(target, password=None))
+    assert unsigned.secret_stdin == ""  # stdin closed: the speaker never waits for one
+    assert not unsigned.parse('{"result": "accepted"}').signed

@@ -69,7 +69,7 @@ def _judge(answer: BgpAnswer, peer_as: int, cluster_as: int) -> CheckResult:
         "timeout": (
             f"gave no BGP answer within {bgp.OPEN_SECONDS} s: {answer.detail}",
             f"TCP {bgp.BGP_PORT} to {answer.peer} must be open from {answer.source} (a "
-            f"firewall of the host's or the provider's may drop it); {neighbour}",
+            f"firewall of the host's or the provider's may drop it); {neighbour}; {_md5(answer)}",
         ),
         "unreachable": (
             f"cannot be reached from {answer.source}: {answer.detail}",
@@ -80,8 +80,22 @@ def _judge(answer: BgpAnswer, peer_as: int, cluster_as: int) -> CheckResult:
     return fail(f"{router} {problem}", fix, seen)
 
 
+def _md5(answer: BgpAnswer) -> str:
+    """A router that signs its sessions drops unsigned (or wrongly signed) segments unanswered."""
+    if answer.signed:
+        return (
+            "the router drops segments signed with another password: check the one in "
+            "bgp.password_file with your provider"
+        )
+    return (
+        "a router that expects a TCP MD5 password drops connections without it: put it in a "
+        "file and set bgp.password_file in kube6.yaml"
+    )
+
+
 def _evidence(answer: BgpAnswer) -> list[str]:
-    lines = [f"TCP [{answer.peer}]:{bgp.BGP_PORT} from {answer.source}: {answer.result}"]
+    signed = ", signed with TCP MD5" if answer.signed else ""
+    lines = [f"TCP [{answer.peer}]:{bgp.BGP_PORT} from {answer.source}{signed}: {answer.result}"]
     if answer.peer_as is not None:
         lines.append(
             f"router's OPEN: AS {answer.peer_as}, hold {answer.hold} s, ID {answer.router_id}"

@@ -22,6 +22,7 @@ async def check_hosts(
     connect: bool = True,
     limit: int = 8,
     listen_seconds: float = LISTEN_SECONDS,
+    bgp_password: str | None = None,
 ) -> list[CheckResult]:
     """Gather facts on each node of `executors` (node name -> executor, at most `limit` at
     once), then run every check. A node that cannot be reached fails `host-reachable` (or
@@ -30,7 +31,13 @@ async def check_hosts(
     `connect`, connects to) each of `hosts`. Executors are closed afterwards."""
     ignored = validate_ignore(ignore)  # refuse a bad --ignore before contacting anything
     facts = await gather_facts(
-        plan, executors, hosts, connect=connect, limit=limit, listen_seconds=listen_seconds
+        plan,
+        executors,
+        hosts,
+        connect=connect,
+        limit=limit,
+        listen_seconds=listen_seconds,
+        bgp_password=bgp_password,
     )
     return run_checks(plan, facts, ignored, hosts=hosts)
 
@@ -43,9 +50,11 @@ async def gather_facts(
     connect: bool = True,
     limit: int = 8,
     listen_seconds: float = LISTEN_SECONDS,
+    bgp_password: str | None = None,
 ) -> dict[str, HostFacts | BaseException]:
     """Each node's facts (or why they could not be read), resolving each of `lookups` there;
-    at most `limit` nodes at once. Executors are closed afterwards."""
+    at most `limit` nodes at once; `bgp_password` signs the BGP handshake (bgp.password_file).
+    Executors are closed afterwards."""
     names = list(dict.fromkeys(h.name for h in lookups))
     ports = {h.name: h.port for h in lookups}
     node_of = {id(executor): node for node, executor in executors.items()}
@@ -60,7 +69,7 @@ async def gather_facts(
             ports=ports,
             uplink=(node.interface, node.link_prefix),
             listen_seconds=listen_seconds,
-            bgp_peer=bgp_target(plan, node),
+            bgp_peer=bgp_target(plan, node, bgp_password),
         )
 
     try:
@@ -74,8 +83,8 @@ async def gather_facts(
     return facts
 
 
-def bgp_target(plan: Plan, node: PlannedNode) -> BgpTarget | None:
+def bgp_target(plan: Plan, node: PlannedNode, password: str | None = None) -> BgpTarget | None:
     """Whom `node` peers with in `bgp` routing (every node peers with the router), else None."""
     if plan.bgp is None:
         return None
-    return BgpTarget(plan.bgp.peer, node.address, plan.bgp.as_number)
+    return BgpTarget(plan.bgp.peer, node.address, plan.bgp.as_number, password)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal, get_args
 
@@ -29,8 +29,9 @@ BGP_PORT = 179
 OPEN_SECONDS = 5
 """How long the router has to connect and answer the OPEN."""
 
-# Run by `python3 -I -c` on the host (argv: peer, source, AS, router ID, seconds). Only the
-# standard library; prints one JSON object:
+# Run by `python3 -I -c` on the host (argv: peer, source, AS, router ID, seconds; standard
+# input: the TCP MD5 password, empty for none). Only the standard library; prints one JSON
+# object:
 #   {"result": "accepted", "as": N, "hold": N, "id": "a.b.c.d"}         the router's OPEN, then a
 #                                                                       KEEPALIVE: ours was taken
 #   {"result": "notification", "code": N, "subcode": N, "as": ...}     ours was refused (the
@@ -56,6 +57,17 @@ try:
     s.bind((source, 0))
 except OSError as e:
     done("unreachable", detail="cannot send from %s: %s (see node-address)" % (source, e.strerror))
+key = sys.stdin.buffer.read()
+if key:
+    # struct tcp_md5sig: the peer as a sockaddr_storage, flags, prefix length, key length,
+    # ifindex, the key (linux/tcp.h). The kernel signs every segment to that peer with it.
+    peer_addr = struct.pack("=H", socket.AF_INET6) + struct.pack("!HI", 0, 0)
+    peer_addr += socket.inet_pton(socket.AF_INET6, peer) + struct.pack("=I", 0)
+    md5 = peer_addr.ljust(128, b"\0") + struct.pack("=BBHI", 0, 0, len(key), 0)
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, 14, md5 + key.ljust(80, b"\0"))
+    except OSError as e:
+        done("unreachable", detail="cannot sign with TCP MD5 here: %s" % (e.strerror or e))
 try:
     s.settimeout(max(0.1, deadline - time.monotonic()))
     s.connect((peer, 179))
@@ -120,6 +132,8 @@ class BgpTarget:
     peer: IPv6Address
     source: IPv6Address
     local_as: int
+    password: str | None = field(default=None, repr=False)
+    """The TCP MD5 password the router expects (bgp.password_file), or None."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,8 @@ class BgpAnswer:
     code: int | None = None
     subcode: int | None = None
     detail: str = ""
+    signed: bool = False
+    """The handshake was signed with a TCP MD5 password."""
 
 
 def probe_router_id(node: str) -> IPv4Address:
@@ -161,7 +177,9 @@ def speaker_argv(
     )
 
 
-def parse_answer(text: str, peer: IPv6Address, source: IPv6Address) -> BgpAnswer:
+def parse_answer(
+    text: str, peer: IPv6Address, source: IPv6Address, signed: bool = False
+) -> BgpAnswer:
     try:
         data = json.loads(text)
     except ValueError:
@@ -184,6 +202,7 @@ def parse_answer(text: str, peer: IPv6Address, source: IPv6Address) -> BgpAnswer
         code=number("code"),
         subcode=number("subcode"),
         detail=str(data.get("detail", "")),
+        signed=signed,
     )
 
 
@@ -191,10 +210,13 @@ HANDSHAKE = "bgp handshake"
 
 
 def handshake_probe(node: str, target: BgpTarget) -> Probe[BgpAnswer]:
+    signed = bool(target.password)
     return Probe(
         HANDSHAKE,
         speaker_argv(target.peer, target.source, target.local_as, probe_router_id(node)),
-        lambda text: parse_answer(text, target.peer, target.source),
+        lambda text: parse_answer(text, target.peer, target.source, signed),
+        # Always some standard input, so that the speaker never waits for a terminal's.
+        secret_stdin=target.password or "",
     )
 
 

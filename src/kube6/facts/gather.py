@@ -94,7 +94,14 @@ class HostFacts:
 async def run_probe(executor: Executor, probe: Probe[T]) -> T:
     """Run one probe; raises FactError (never CommandError) when there is no usable answer."""
     try:
-        result = await executor.run(Command(probe.argv, timeout=PROBE_TIMEOUT), check=False)
+        secret = probe.secret_stdin
+        command = Command(
+            probe.argv,
+            stdin=secret,
+            secrets=(secret,) if secret else (),
+            timeout=PROBE_TIMEOUT,
+        )
+        result = await executor.run(command, check=False)
     except CommandError as exc:  # a connector may raise instead of returning a code
         raise FactError(f"{probe.name}: {exc.message}") from None
     if result.exit_code == 127:

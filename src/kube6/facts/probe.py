@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from kube6.errors import FactError
@@ -22,6 +22,9 @@ class Probe(Generic[T]):
     argv: tuple[str, ...]
     parse: Callable[[str], T]
     ok_codes: frozenset[int] = frozenset({0})
+    secret_stdin: str | None = field(default=None, repr=False)
+    """Given on standard input and masked in every output (a password: never in argv, which
+    every user of the host can read)."""
 
 
 def excerpt(text: str) -> str:

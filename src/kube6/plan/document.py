@@ -82,6 +82,12 @@ def as_document(plan: Plan) -> dict[str, Any]:
             "as_number": plan.bgp.as_number,
             "router_id": plan.bgp.router_id,
             "advertise": [str(c) for c in plan.bgp.advertise],
+            # Only where it is set: the path, never the password.
+            **(
+                {"password_file": plan.bgp.password_file}
+                if plan.bgp.password_file is not None
+                else {}
+            ),
         },
         "choices": [
             {"name": c.name, "value": c.value, "source": c.source, "reason": c.reason}

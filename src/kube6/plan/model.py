@@ -127,6 +127,9 @@ class BgpPlan:
     router_id: str
     advertise: tuple[IPv6Network, ...]
     """Ranges Calico advertises: the pools (as blocks), the service and LoadBalancer ranges."""
+    password_file: str | None = None
+    """Where the TCP MD5 password is (the spec's bgp.password_file); the password itself is
+    read only when a command needs it (kube6.components.calico.bgp_password)."""
 
 
 @dataclass(frozen=True)

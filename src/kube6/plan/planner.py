@@ -46,6 +46,9 @@ def spec_digest(spec: ClusterSpec) -> str:
     for field in ("load_balancers", "load_balancer_size"):
         if getattr(spec.network, field) is None:
             data["network"].pop(field)
+    # And the BGP password's file.
+    if spec.bgp is not None and spec.bgp.password_file is None:
+        data["bgp"].pop("password_file")
     for name, settings in spec.addons:
         if name not in DIGESTED_ADDONS and settings == type(settings)():
             data["addons"].pop(name)
@@ -117,6 +120,7 @@ def _bgp(layout: Layout) -> BgpPlan | None:
         as_number=bgp.as_number,
         router_id=bgp.router_id,
         advertise=(*(p.cidr for p in layout.pools), layout.services, layout.load_balancers.cidr),
+        password_file=bgp.password_file,
     )
 
 

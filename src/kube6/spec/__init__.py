@@ -235,6 +235,22 @@ class Bgp(_Strict):
     router_id: Str = "hash"
     """BGP router ID: `hash` (Calico derives a unique ID per node, needed without IPv4) or a
     dotted-quad 32-bit identifier that is not 0.0.0.0."""
+    password_file: Str | None = None
+    """A file holding the TCP MD5 password (RFC 2385) that the router expects on its BGP
+    sessions, for providers that require one (Vultr does). Read where kube6 runs, relative to
+    kube6.yaml's folder; its one line, at most 80 bytes. The password never enters the plan or
+    the rendered files: `up` keeps it in the Secret calico-system/kube6-bgp-password, `check`
+    signs its handshake with it."""
+
+    @field_validator("password_file")
+    @classmethod
+    def _password_file(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                "password_file is empty; give the path of a file that holds the password, "
+                "or leave the field out for a router without one"
+            )
+        return value
 
     @field_validator("router_id")
     @classmethod
@@ -599,7 +615,20 @@ def load(path: Path) -> ClusterSpec:
         ) from None
     except OSError as exc:
         raise SpecError([f"cannot read {path}: {exc.strerror or exc}"], source=source) from None
-    return parse_text(text, source=source)
+    return with_paths_from(parse_text(text, source=source), path)
+
+
+def with_paths_from(spec: ClusterSpec, path: Path) -> ClusterSpec:
+    """The spec with its relative file paths (bgp.password_file) made relative to the folder
+    of the kube6.yaml at `path`, as an operator reads them (standard input: the current one)."""
+    bgp = spec.bgp
+    if bgp is None or bgp.password_file is None or str(path) == "-":
+        return spec
+    found = Path(bgp.password_file).expanduser()
+    if found.is_absolute():
+        return spec
+    moved = bgp.model_copy(update={"password_file": str(path.parent / found)})
+    return spec.model_copy(update={"bgp": moved})
 
 
 MAX_SPEC_BYTES = 1 << 20

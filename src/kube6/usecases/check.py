@@ -46,16 +46,20 @@ def check(
     from kube6.checks import run_checks, validate_ignore
     from kube6.checks.artifacts import audit_artifacts, lookup_hosts
     from kube6.checks.runner import gather_facts
+    from kube6.components.calico.bgp_password import password_of
     from kube6.components.registry import artifact_hosts, artifacts
 
     ignored = validate_ignore(request.ignore)  # refuse a bad --ignore before contacting anything
+    password = password_of(plan)  # and an unreadable password file
     names = select_nodes(plan, request.nodes)
     if executors is None:
         executors = executors_for(plan, names, request.ssh, local=request.local)
     hosts = artifact_hosts(plan)
     listed = artifacts(plan)
     lookups = [*hosts, *lookup_hosts(listed)]
-    facts = asyncio.run(gather_facts(plan, executors, lookups, connect=request.connect))
+    facts = asyncio.run(
+        gather_facts(plan, executors, lookups, connect=request.connect, bgp_password=password)
+    )
     return CheckReport(
         run_checks(plan, facts, ignored, hosts=hosts), audit_artifacts(plan, facts, listed)
     )

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.calico import bgp_password
 from kube6.components.kubeadm.render import KUBE_PROXY_MODE
 from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
@@ -324,7 +325,7 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
             "serviceLoadBalancerIPs": [{"cidr": str(plan.load_balancers.cidr)}],
         },
     }
-    peer = {
+    peer: dict[str, Any] = {
         "apiVersion": CALICO_API,
         "kind": "BGPPeer",
         "metadata": {"name": "kube6-upstream"},
@@ -334,7 +335,11 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
             "asNumber": bgp.peer_as,
         },
     }
-    return [configuration, peer, *(node_status(node.name) for node in plan.nodes)]
+    signed: list[dict[str, Any]] = []
+    if bgp.password_file is not None:
+        peer["spec"]["password"] = bgp_password.peer_password()
+        signed = bgp_password.secret_access()
+    return [configuration, peer, *signed, *(node_status(node.name) for node in plan.nodes)]
 
 
 def bgp_yaml(plan: Plan) -> str:
@@ -361,6 +366,16 @@ def bgp_yaml(plan: Plan) -> str:
         f"# and advertises the pod blocks, the service range {plan.services} and the",
         f"# LoadBalancer range {plan.load_balancers.cidr}.",
         *router_id,
+        *(
+            [
+                f"# Sessions signed with TCP MD5: the password of {plan.bgp.password_file} is in",
+                f"# the Secret {bgp_password.NAMESPACE}/{bgp_password.SECRET_NAME} (`kube6 up` "
+                "creates it; never in this file),",
+                "# which the Role below lets calico-node read.",
+            ]
+            if plan.bgp.password_file is not None
+            else []
+        ),
         "# Each node's BGP sessions: `kubectl get caliconodestatus kube6-bgp-NODE -o yaml`",
         f"# (calico-node reports every {NODE_STATUS_PERIOD} s; `kube6 verify` reads them).",
         f"# apiVersion {CALICO_API}: Calico's public API (served by the Calico API server).",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kube6.components.calico import bgp_password
 from kube6.components.calico.render import CALICO_API_SERVICE, several_links
 from kube6.routing import strategy
 from kube6.steps import cluster, probe
@@ -181,9 +182,10 @@ INSTALL: tuple[Step[Any], ...] = (
         _bgp,
         api_service=CALICO_API_SERVICE,
     ),
+    bgp_password.STEP,
 )
 """Calico installed: its CRDs, Felix's per-node settings, tigera-operator with the rendered
-values, the BGP resources."""
+values, the BGP resources and the BGP password's Secret."""
 
 READY_AND_POLICIES: tuple[Step[Any], ...] = (
     Step(

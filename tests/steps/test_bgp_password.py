@@ -1,0 +1,192 @@
+"""The BGP password (bgp.password_file): read from the operator's file, never rendered or
+planned, kept in the Secret that calico-node reads; the step's plan from its facts; the spec's
+path rules. The real router signing with it: tests/lab/test_bgp_peer.py; the objects against
+the API server: tests/k8s/test_cluster_steps.py."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kube6.components.calico import bgp_password
+from kube6.components.calico import render as calico
+from kube6.components.calico.bgp_password import PasswordFacts, plan_password, read_password
+from kube6.errors import Kube6Error, SpecError
+from kube6.plan import make_plan
+from kube6.plan.model import Plan
+from kube6.spec import from_data, load
+
+from .conftest import context
+
+PASSWORD = "s3cret|&pass word"
+BGP = {"peer": "2001:db8:1234:5678::fffe", "peer_as": 65001}
+NODES = [{"name": "one", "address": "2001:db8:1234:5678::1"}]
+
+
+def bgp_plan(password_file: str | None) -> Plan:
+    bgp = {**BGP, **({"password_file": password_file} if password_file else {})}
+    data = {"prefix": "2001:db8:1234:5678::/64", "routing": "bgp", "bgp": bgp, "nodes": NODES}
+    return make_plan(from_data(data), source="test")
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bgp-password"
+    path.write_text(PASSWORD + "\n")
+    return path
+
+
+def test_the_password_is_the_files_one_line(password_file: Path) -> None:
+    assert read_password(str(password_file)) == PASSWORD
+    password_file.write_text(PASSWORD)  # no line break at the end
+    assert read_password(str(password_file)) == PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read bgp.password_file {path}: No such file or directory"),
+        ("", "bgp.password_file {path} is empty"),
+        ("\n", "bgp.password_file {path} is empty"),
+        ("one\ntwo\n", "bgp.password_file {path} has more than one line"),
+        (
+            "x" * 81,
+            "the password in bgp.password_file {path} is 81 bytes; a TCP MD5 key is at most 80",
+        ),
+        (b"\xff\xfe", "bgp.password_file {path} is not UTF-8 text"),
+    ],
+)
+def test_a_bad_password_file_is_refused_with_the_fix(
+    tmp_path: Path, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / "bgp-password"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(Kube6Error) as caught:
+        read_password(str(path))
+    assert caught.value.message.startswith(message.format(path=path)), caught.value.message
+    assert f"put the router's BGP password in {path}" in caught.value.fix
+
+
+def test_a_relative_password_file_is_found_beside_kube6_yaml(tmp_path: Path) -> None:
+    spec_file = tmp_path / "site" / "kube6.yaml"
+    spec_file.parent.mkdir()
+    data = {
+        "prefix": "2001:db8:1234:5678::/64",
+        "routing": "bgp",
+        "bgp": {**BGP, "password_file": "secrets/bgp"},
+        "nodes": NODES,
+    }
+    spec_file.write_text(yaml.safe_dump(data))
+    loaded = load(spec_file)
+    assert loaded.bgp is not None
+    assert loaded.bgp.password_file == str(tmp_path / "site" / "secrets" / "bgp")
+    data["bgp"]["password_file"] = "/etc/kube6/bgp"  # type: ignore[index]
+    spec_file.write_text(yaml.safe_dump(data))
+    absolute = load(spec_file).bgp
+    assert absolute is not None
+    assert absolute.password_file == "/etc/kube6/bgp"
+
+
+def test_an_empty_password_file_setting_is_refused() -> None:
+    data = {"prefix": "2001:db8:1234:5678::/64", "routing": "bgp", "nodes": NODES}
+    with pytest.raises(SpecError, match="password_file is empty"):
+        from_data({**data, "bgp": {**BGP, "password_file": " "}})
+
+
+def test_the_digest_of_a_spec_without_a_password_file_is_unchanged() -> None:
+    # Adding the field must not change the rendered files of existing bgp specs.
+    assert bgp_plan(None).digest != bgp_plan("/etc/kube6/bgp").digest
+    assert bgp_plan(None).digest == bgp_plan(None).digest
+
+
+def test_the_peer_refers_to_the_secret_and_calico_node_may_read_only_it(
+    password_file: Path,
+) -> None:
+    plan = bgp_plan(str(password_file))
+    content = {a.path: a for a in calico.render(plan)}[calico.BGP_PATH].content
+    assert PASSWORD not in content
+    docs = {d["kind"]: d for d in yaml.safe_load_all(content) if d}
+    assert docs["BGPPeer"]["spec"]["password"] == {
+        "secretKeyRef": {"name": "kube6-bgp-password", "key": "password"}
+    }
+    (rule,) = docs["Role"]["rules"]
+    assert rule["resources"] == ["secrets"]
+    assert rule["resourceNames"] == ["kube6-bgp-password"]
+    assert "create" not in rule["verbs"]
+    assert "update" not in rule["verbs"]
+    assert docs["Role"]["metadata"]["namespace"] == "calico-system"
+    assert docs["RoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "calico-node", "namespace": "calico-system"}
+    ]
+    assert f"the password of {password_file} is in" in content
+    # Without a password file: no password, no Role.
+    plain = {a.path: a for a in calico.render(bgp_plan(None))}[calico.BGP_PATH].content
+    kinds = [d["kind"] for d in yaml.safe_load_all(plain) if d]
+    assert "Role" not in kinds
+    assert "password" not in yaml.safe_dump(kinds)
+
+
+def _facts(stored: str | None, password: str | None = PASSWORD) -> PasswordFacts:
+    return PasswordFacts(password, None, stored)
+
+
+def test_the_step_creates_the_secret_from_standard_input(password_file: Path) -> None:
+    ctx = context(bgp_plan(str(password_file)))
+    planned = plan_password(ctx, _facts(None))
+    (create,) = planned.actions
+    command = create.command  # type: ignore[union-attr]
+    assert command.argv[-5:] == (
+        "create",
+        "secret",
+        "generic",
+        "kube6-bgp-password",
+        "--from-file=password=/dev/stdin",
+    )
+    assert command.stdin == PASSWORD
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    assert PASSWORD not in repr(planned)
+    assert encoded not in repr(planned)
+    assert command.mask(f"got {PASSWORD} / {encoded}") == "got *** / ***"
+
+
+def test_the_step_does_nothing_when_the_secret_holds_the_password(password_file: Path) -> None:
+    ctx = context(bgp_plan(str(password_file)))
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    planned = plan_password(ctx, _facts(encoded))
+    assert planned.noop == "the Secret calico-system/kube6-bgp-password holds the password"
+
+
+def test_a_changed_password_replaces_the_secret(password_file: Path) -> None:
+    ctx = context(bgp_plan(str(password_file)))
+    planned = plan_password(ctx, _facts(base64.b64encode(b"old").decode()))
+    delete, create = planned.actions
+    assert delete.command.argv[-3:] == ("delete", "secret", "kube6-bgp-password")  # type: ignore[union-attr]
+    assert create.command.stdin == PASSWORD  # type: ignore[union-attr]
+
+
+def test_an_unreadable_file_stops_the_step_with_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here"
+    ctx = context(bgp_plan(str(missing)))
+    planned = plan_password(ctx, bgp_password.fresh_facts(ctx))
+    assert planned.refuse is not None
+    assert str(missing) in planned.refuse
+    assert "chmod 600" in planned.fix
+
+
+def test_the_step_does_not_apply_without_a_password_or_bgp(plan: Plan) -> None:
+    assert plan_password(context(plan), _facts(None)).noop == "routing is ndp-proxy, not bgp"
+    found = plan_password(context(bgp_plan(None)), _facts(None))
+    assert found.noop is not None
+    assert "no bgp.password_file" in found.noop
+
+
+def test_stored_password_reads_kubectls_data() -> None:
+    assert bgp_password._stored_password('{"password":"czNjcmV0"}') == "czNjcmV0"
+    for text in (None, "", "not json", "[]", '{"other": "x"}'):
+        assert bgp_password._stored_password(text) is None
