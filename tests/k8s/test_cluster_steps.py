@@ -74,6 +74,7 @@ NETWORK_AND_ADDONS = [
     "network/calico-felix-nodes",
     "network/calico",
     "network/calico-bgp",
+    "network/calico-bgp-password",
     "network/coredns",
     "network/ready",
     "network/calico-ready",
@@ -130,7 +131,8 @@ class ClusterStandIn(LocalExecutor):
     def _rewrite(self, argv: tuple[str, ...]) -> tuple[str, ...]:
         if argv[0] == "kubectl":
             out = [str(k8s_binary("kubectl")), *argv[1:]]
-            if "apply" in argv and self.dry_run:
+            # apply, and the BGP password's `create secret` / `delete secret`.
+            if ("apply" in argv or "secret" in argv) and self.dry_run:
                 out.append("--dry-run=server")
             if gateway_api_url() in out:
                 found = self.upstream.find("crd", "gateway-api")
@@ -550,6 +552,63 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
     assert any(line.endswith("calico/bgp.yaml") and " apply " in line for line in ran), ran
     for note in sorted(set(installed.notes.values())):
         judged_against("step network/calico-bgp", note)
+
+
+def test_the_bgp_password_reaches_calico_node_through_its_secret_only(
+    k8s_control_plane: ControlPlane,
+    installed: Installed,
+    upstream: Upstream,
+    node_root: Path,
+    tmp_path: Path,
+) -> None:
+    """bgp.password_file: the BGPPeer with its secretKeyRef and the Role and RoleBinding that
+    let calico-node read that one Secret are accepted (dry run), and the Secret is created from
+    standard input; the password is in no argv, file or output. calico-system is made here as
+    the operator makes it (the tier runs no operator)."""
+    if upstream.unobtainable("calico"):
+        unverified("step network/calico-bgp-password", upstream.missing("calico"))
+    password = "tier's pass|word"
+    password_file = tmp_path / "bgp-password"
+    password_file.write_text(password + "\n")
+    data = spec.example().model_dump(mode="json", exclude_none=True)
+    data["routing"] = "bgp"
+    data["bgp"] = {
+        "peer": "2001:db8:1234:5678::fffe",
+        "peer_as": 65001,
+        "password_file": str(password_file),
+    }
+    plan = make_plan(spec.from_data(data))
+    assert plan.ok, plan.failures
+    subprocess.run(
+        [
+            str(k8s_binary("kubectl")),
+            "--kubeconfig",
+            str(k8s_control_plane.kubeconfig),
+            *("create", "namespace", "calico-system"),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,  # AlreadyExists is fine
+    )
+    executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
+    steps = ["network/calico-bgp", "network/calico-bgp-password"]
+    report = _run(plan, executor, node_root, steps, verify=False)
+    assert not _failures(report), _failures(report)
+    by_step = {r.step: r for r in report.results}
+    for step in steps:
+        assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
+    ran = [" ".join(argv) for argv in executor.seen]
+    assert any("create secret generic kube6-bgp-password" in line for line in ran), ran
+    assert password not in " ".join(ran) + repr(report)
+    bgp_file = node_root / "etc/kube6/cluster/calico/bgp.yaml"
+    assert "kind: RoleBinding" in bgp_file.read_text()
+    assert password not in bgp_file.read_text()
+    # Dry run: nothing stored.
+    assert "kube6-bgp-password" not in _kubectl(
+        k8s_control_plane, "-n", "calico-system", "get", "secrets,roles", "-o", "name"
+    )
+    for note in sorted(set(installed.notes.values())):
+        judged_against("step network/calico-bgp-password", note)
 
 
 def test_nodes_on_several_links_get_felix_without_cluster_routes_before_the_operator(

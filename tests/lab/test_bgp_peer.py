@@ -43,7 +43,7 @@ protocol device {{}}
 NEIGHBOUR = """protocol bgp {name} {{
     local {router} as {router_as};
     neighbor {node} as {cluster_as};
-    passive on;
+    passive on;{password}
     error wait time 1, 2;
     ipv6 {{ import none; export none; }};
 }}
@@ -61,10 +61,12 @@ def plan_for(cluster_as: int = CLUSTER_AS, peer_as: int = ROUTER_AS) -> Plan:
     return make_plan(from_data({**TWO_NODES, "routing": "bgp", "bgp": bgp}), source="bgp lab")
 
 
-def bgp_peer(lab: Lab, plan: Plan) -> dict[str, CheckResult]:
-    """`check`'s bgp-peer of every node."""
+def bgp_peer(lab: Lab, plan: Plan, password: str | None = None) -> dict[str, CheckResult]:
+    """`check`'s bgp-peer of every node (signing with `password`, as bgp.password_file)."""
     executors: dict[str, Executor] = {n.name: lab.executor(n.name) for n in plan.nodes}
-    results = asyncio.run(check_hosts(plan, executors, hosts=(), listen_seconds=0.5))
+    results = asyncio.run(
+        check_hosts(plan, executors, hosts=(), listen_seconds=0.5, bgp_password=password)
+    )
     return {r.node: r for r in results if r.name == NAME}
 
 
@@ -77,8 +79,9 @@ def lab(lab_env: None) -> Iterator[Lab]:
         yield lab
 
 
-def _bird(lab: Lab, neighbours: dict[str, int]) -> None:
-    """(Re)start BIRD on the router with these nodes as neighbours (node -> its AS)."""
+def _bird(lab: Lab, neighbours: dict[str, int], password: str | None = None) -> None:
+    """(Re)start BIRD on the router with these nodes as neighbours (node -> its AS), their
+    sessions signed with TCP MD5 when `password` is given."""
     if "bird" in lab.daemons:
         lab.daemons["bird"].stop()
         _wait_until(lambda: not _listening(lab), "bird still listens")
@@ -93,6 +96,7 @@ def _bird(lab: Lab, neighbours: dict[str, int]) -> None:
                 router_as=ROUTER_AS,
                 node=address,
                 cluster_as=cluster_as,
+                password=f'\n    password "{password}";' if password else "",
             )
         )
     conf.write_text("".join(parts))
@@ -200,3 +204,24 @@ def test_no_bgp_speaker_on_the_router(lab: Lab) -> None:
     result = bgp_peer(lab, plan_for())["node0001"]
     assert result.status is Status.FAIL, result
     assert "connection refused" in result.message
+
+
+def test_a_router_that_signs_its_sessions(lab: Lab) -> None:
+    # A provider's router with a TCP MD5 password (RFC 2385; Vultr's do): the kernel drops
+    # every unsigned or wrongly signed segment, so without the right password the node hears
+    # nothing at all; BIRD signs through the kernel too (TCP_MD5SIG on its socket).
+    password = "kube6 lab's pass|word"
+    _bird(lab, {"node0001": CLUSTER_AS}, password=password)
+    signed = bgp_peer(lab, plan_for(), password)["node0001"]
+    assert signed.status is Status.OK, signed
+    assert f"TCP [{_router()}]:179 from 2001:db8:1234:5678::1, signed with TCP MD5: accepted" in (
+        signed.evidence
+    )
+    unsigned = bgp_peer(lab, plan_for())["node0001"]
+    assert unsigned.status is Status.FAIL, unsigned
+    assert "gave no BGP answer within 5 s" in unsigned.message
+    assert "set bgp.password_file in kube6.yaml" in unsigned.fix
+    wrong = bgp_peer(lab, plan_for(), "not the router's")["node0001"]
+    assert wrong.status is Status.FAIL, wrong
+    assert "signed with another password" in wrong.fix
+    assert password not in str(signed) + str(unsigned) + str(wrong)
