@@ -46,9 +46,13 @@ def spec_digest(spec: ClusterSpec) -> str:
     for field in ("load_balancers", "load_balancer_size"):
         if getattr(spec.network, field) is None:
             data["network"].pop(field)
-    # And the BGP password's file.
-    if spec.bgp is not None and spec.bgp.password_file is None:
-        data["bgp"].pop("password_file")
+    # And the BGP password's file, whose path is not the cluster's (it depends on where kube6
+    # runs): only whether there is one.
+    if spec.bgp is not None:
+        if spec.bgp.password_file is None:
+            data["bgp"].pop("password_file")
+        else:
+            data["bgp"]["password_file"] = True
     for name, settings in spec.addons:
         if name not in DIGESTED_ADDONS and settings == type(settings)():
             data["addons"].pop(name)

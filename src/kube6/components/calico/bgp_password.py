@@ -183,16 +183,20 @@ def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
             stdin=facts.password,
             secrets=secrets,
         ),
-        why="the password of bgp.password_file on standard input (by hand: `< FILE`), for "
-        "calico-node's BGP sessions",
+        why="the Secret that calico-node's BGP sessions are signed with",
+    )
+    by_hand = (
+        "kube6 gives the password of bgp.password_file on standard input: by hand, copy the "
+        "file here and add `< FILE` (remove the copy afterwards), or type the password and "
+        "press Ctrl-D",
     )
     if facts.stored is None:
-        return StepPlan.do(create)
+        return StepPlan.do(create, notes=by_hand)
     delete = Exec(
         Command(kubectl(ctx, "-n", NAMESPACE, "delete", "secret", SECRET_NAME)),
         why="the Secret holds another password (the file changed)",
     )
-    return StepPlan.do(delete, create)
+    return StepPlan.do(delete, create, notes=by_hand)
 
 
 STEP: Step[PasswordFacts] = Step(

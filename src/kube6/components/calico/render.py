@@ -368,8 +368,8 @@ def bgp_yaml(plan: Plan) -> str:
         *router_id,
         *(
             [
-                f"# Sessions signed with TCP MD5: the password of {plan.bgp.password_file} is in",
-                f"# the Secret {bgp_password.NAMESPACE}/{bgp_password.SECRET_NAME} (`kube6 up` "
+                "# Sessions signed with TCP MD5: the password of bgp.password_file is in the",
+                f"# Secret {bgp_password.NAMESPACE}/{bgp_password.SECRET_NAME} (`kube6 up` "
                 "creates it; never in this file),",
                 "# which the Role below lets calico-node read.",
             ]
