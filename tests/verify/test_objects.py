@@ -401,6 +401,30 @@ def test_bird_down_or_no_report_yet(bgp: Plan) -> None:
     assert "logs ds/calico-node" in result.fix
 
 
+def test_a_node_that_stopped_reporting_is_stale_against_the_others(bgp: Plan) -> None:
+    raw = fx.healthy(bgp)
+    # Three missed reports are within reason (a busy API server); four are not.
+    raw["node_statuses"][1]["status"]["lastUpdated"] = "2026-12-05T09:10:00Z"
+    assert results(bgp, raw)["calico-bgp-sessions"].status is Status.OK
+    raw["node_statuses"][1]["status"]["lastUpdated"] = "2026-12-05T09:08:59Z"
+    result = only_failure(bgp, raw)
+    bravo = bgp.nodes[1].name
+    assert ev(result) == (
+        f"{bravo}: calico-node's last report (lastUpdated 2026-12-05T09:08:59Z) is 241 s older "
+        "than another node's: it stopped reporting, its sessions are not known",
+    )
+    assert f"--field-selector spec.nodeName={bravo}" in result.fix
+    # Every report equally old (a skewed clock, or all at once): judged by the sessions alone.
+    for status in raw["node_statuses"]:
+        status["status"]["lastUpdated"] = "2020-01-01T00:00:00Z"
+    assert results(bgp, raw)["calico-bgp-sessions"].status is Status.OK
+    # A time without a zone is UTC, an unreadable one is not judged.
+    raw["node_statuses"][0]["status"]["lastUpdated"] = "2020-01-01T00:10:00"
+    raw["node_statuses"][2]["status"]["lastUpdated"] = "yesterday"
+    stale = only_failure(bgp, raw)
+    assert [line.split(":")[0] for line in ev(stale)] == [bravo]
+
+
 def test_bgp_node_statuses_not_installed(bgp: Plan) -> None:
     result = only_failure(bgp, fx.changed(fx.healthy(bgp), node_statuses=None))
     assert result.name == "calico-bgp-sessions"

@@ -414,8 +414,11 @@ UNAVAILABLE = [
         "version": "release-v3.33 6609dea5",
         "tried": "../shared/upstream/src/calico-release-v3.33/confd/etc/calico/confd/{conf.d,"
         "templates}: text files naming symlink targets under node/filesystem/etc/calico/confd, "
-        "which the snapshot lacks; the only other copy here (a 2025-08-13 calico module in the Go "
-        "module cache) is for an older confd (its compiled test outputs differ)",
+        "which the snapshot lacks; the only other copy here, the Go module proxy's "
+        "github.com/projectcalico/calico v1.11.0-cni-plugin.0.20250813170300-a0db560f0520 "
+        "(master, 2025-08-13), has templates for an older confd (they call getenv, hashToIPv4 "
+        "and bgpFilterFunctionName, which 3.33's confd removed) and its own confd does not build "
+        "without github.com/projectcalico/api at that commit (not served)",
         "why": "confd renders no bird.cfg/bird6.cfg, so BIRD does not run in calico-node: no BGP "
         "mesh between nodes and no upstream peering until the snapshot includes them",
     },

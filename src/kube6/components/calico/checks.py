@@ -4,6 +4,7 @@ established (`calico-bgp-sessions`), on the objects verify lists (`kinds`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from ipaddress import IPv6Address, IPv6Network
 
 from kube6.components.calico.render import BGP_PATH, NODE_STATUS_PERIOD, node_status_name
@@ -238,6 +239,8 @@ def check_bgp_sessions(plan: Plan, objects: ClusterObjects) -> CheckResult:
     if statuses is None:
         return not_installed(name, "Calico", NODE_STATUS.crd, _CALICO_FIX)
     by_name = {obj_name(o): o for o in statuses}
+    reported = [_reported(o) for o in by_name.values()]
+    newest = max((t for t in reported if t is not None), default=None)
     bad: list[str] = []
     fixes: list[str] = []
     seen: list[str] = []
@@ -248,6 +251,8 @@ def check_bgp_sessions(plan: Plan, objects: ClusterObjects) -> CheckResult:
             fixes.append(f"apply {BGP_PATH} (the step network/calico-bgp of `kube6 up`)")
             continue
         problem, fix, line = _judge_sessions(node.name, status, bgp.peer, bgp.as_number)
+        if not problem:
+            problem, fix = _stale(node.name, status, newest)
         if problem:
             bad.append(problem)
             fixes.append(fix)
@@ -265,6 +270,42 @@ def check_bgp_sessions(plan: Plan, objects: ClusterObjects) -> CheckResult:
         f"every node's sessions with {bgp.peer} and its mesh peers are Established "
         f"(calico-node reports every {NODE_STATUS_PERIOD} s)",
         seen,
+    )
+
+
+STALE_REPORTS = 3
+"""Reports a node may miss (NODE_STATUS_PERIOD each) before its last one no longer counts."""
+
+
+def _reported(status: Obj) -> datetime | None:
+    """When calico-node last reported into `status` (its RFC 3339 `lastUpdated`), or None."""
+    when = dig(status, "status", "lastUpdated")
+    if not isinstance(when, str):
+        return None
+    try:
+        found = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def _stale(node: str, status: Obj, newest: datetime | None) -> tuple[str, str]:
+    """A report far older than the newest one of any node: that calico-node stopped reporting
+    (its pod is gone or stuck), and the sessions it last saw say nothing about now. Judged
+    against the other nodes' reports, not a clock, so that a skewed clock on the machine that
+    runs kube6 cannot make every report look old."""
+    when = _reported(status)
+    if when is None or newest is None:
+        return "", ""
+    behind = (newest - when).total_seconds()
+    if behind <= STALE_REPORTS * NODE_STATUS_PERIOD:
+        return "", ""
+    return (
+        f"{node}: calico-node's last report (lastUpdated {dig(status, 'status', 'lastUpdated')}) "
+        f"is {behind:.0f} s older than another node's: it stopped reporting, its sessions "
+        "are not known",
+        f"is calico-node running there? `kubectl -n calico-system get pods -o wide "
+        f"--field-selector spec.nodeName={node}`",
     )
 
 
