@@ -161,7 +161,8 @@ def render_text(answers: InitAnswers) -> str:
     w("#   ndp-proxy  the prefix is on-link at the provider: the node answers neighbour\n")
     w("#              solicitations for pods and services (ndppd)\n")
     w("#   routed     the provider routes the prefix to the node: nothing to proxy\n")
-    w("#   bgp        Calico peers with your router (add a bgp: section: peer, peer_as)\n")
+    w("#   bgp        Calico peers with your router (add a bgp: section: peer, peer_as,\n")
+    w("#              and password_file when the router wants a TCP MD5 password)\n")
     w(f"routing: {routing}\n")
     w("\nnodes:\n")
     for node in answers.nodes:

@@ -105,6 +105,23 @@ class ControlPlane:
         transport = _StrictFieldValidation(httpx.HTTPTransport(verify=context))
         return Client(config, field_manager=field_manager, trust_env=False, transport=transport)
 
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """The tier's kubectl with the admin credentials: its stdout. A failure fails the test
+        with kubectl's message, unless `check` is off (for "already exists" and the like)."""
+        from tests.conftest import k8s_binary
+
+        done = subprocess.run(
+            [str(k8s_binary("kubectl")), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
     @property
     def pids(self) -> dict[str, int]:
         return {p.name: p.popen.pid for p in self.processes}

@@ -202,18 +202,6 @@ class ClusterStandIn(LocalExecutor):
         return await super().run(rewritten, check=check)
 
 
-def _kubectl(cp: ControlPlane, *args: str) -> str:
-    done = subprocess.run(
-        [str(k8s_binary("kubectl")), "--kubeconfig", str(cp.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture
 def node_root(k8s_control_plane: ControlPlane, tmp_path: Path) -> Path:
     """The stand-in node's file system: only the admin kubeconfig kubeadm init would leave."""
@@ -231,7 +219,7 @@ def releases_own_their_crds(
 ) -> None:
     """The marks that the Helm releases installing them leave on cert-manager's and Envoy
     Gateway's CRDs (release name, namespace)."""
-    names = _kubectl(k8s_control_plane, "get", "crd", "-o", "name").split()
+    names = k8s_control_plane.kubectl("get", "crd", "-o", "name").split()
     for suffix, release, namespace in (
         (".cert-manager.io", "cert-manager", "cert-manager"),
         (".gateway.envoyproxy.io", "envoy-gateway-crds", "envoy-gateway-system"),
@@ -244,11 +232,10 @@ def releases_own_their_crds(
         if release == "calico-crds" and upstream.unobtainable("calico"):
             continue  # reported UNVERIFIED by the tests that need them
         assert owned, names
-        _kubectl(
-            k8s_control_plane, "label", "--overwrite", *owned, "app.kubernetes.io/managed-by=Helm"
+        k8s_control_plane.kubectl(
+            "label", "--overwrite", *owned, "app.kubernetes.io/managed-by=Helm"
         )
-        _kubectl(
-            k8s_control_plane,
+        k8s_control_plane.kubectl(
             "annotate",
             "--overwrite",
             *owned,
@@ -286,8 +273,7 @@ def planned_nodes(k8s_control_plane: ControlPlane) -> Iterator[list[str]]:
             check=True,
         )
         # No scheduler in the tier: kwok runs pods that name their node.
-        _kubectl(
-            cp,
+        cp.kubectl(
             "-n",
             "kube-system",
             "patch",
@@ -406,10 +392,8 @@ def test_network_and_addon_steps_pass_a_server_side_dry_run(
     assert envoy_steps["addons/gateway"].status is Status.CHANGED, envoy_steps["addons/gateway"]
     assert (node_root / "etc/kube6/cluster/gateway/values.yaml").is_file()
     # Dry run: the API server stored none of it.
-    assert "kube6" not in _kubectl(k8s_control_plane, "get", "gatewayclass", "-o", "name")
-    assert "kube6" not in _kubectl(
-        k8s_control_plane, "get", "tiers.projectcalico.org", "-o", "name"
-    )
+    assert "kube6" not in k8s_control_plane.kubectl("get", "gatewayclass", "-o", "name")
+    assert "kube6" not in k8s_control_plane.kubectl("get", "tiers.projectcalico.org", "-o", "name")
     for chart, note in sorted(STAND_IN_NOTES.items()):
         judged_against(f"step with chart {chart}", note)
 
@@ -488,8 +472,8 @@ def test_the_ready_step_waits_for_the_nodes_and_coredns(
             except TimeoutError:
                 pytest.fail(
                     "the ready step still waits after 120 s:\n"
-                    + _kubectl(cp, "get", "nodes,pods,replicasets,deployments", "-A", "-o", "wide")
-                    + _kubectl(cp, "get", "events", "-A")
+                    + cp.kubectl("get", "nodes,pods,replicasets,deployments", "-A", "-o", "wide")
+                    + cp.kubectl("get", "events", "-A")
                     + (cp.workdir / "kwok.log").read_text()[-3000:]
                 )
 
@@ -517,8 +501,8 @@ def test_the_coredns_step_takes_over_kubeadms_corefile_once(
     first = _run(plan, executor, node_root, ["network/coredns"], verify=True)
     (result,) = first.results
     assert result.status is Status.CHANGED, result.detail
-    corefile = _kubectl(
-        cp, "-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"
+    corefile = cp.kubectl(
+        "-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"
     )
     assert "dns64" in corefile, corefile
     assert "64:ff9b::/96" in corefile, corefile
@@ -579,17 +563,7 @@ def test_the_bgp_password_reaches_calico_node_through_its_secret_only(
     }
     plan = make_plan(spec.from_data(data))
     assert plan.ok, plan.failures
-    subprocess.run(
-        [
-            str(k8s_binary("kubectl")),
-            "--kubeconfig",
-            str(k8s_control_plane.kubeconfig),
-            *("create", "namespace", "calico-system"),
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,  # AlreadyExists is fine
-    )
+    k8s_control_plane.kubectl("create", "namespace", "calico-system", check=False)  # or exists
     executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
     steps = ["network/calico-bgp", "network/calico-bgp-password"]
     report = _run(plan, executor, node_root, steps, verify=False)
@@ -604,8 +578,8 @@ def test_the_bgp_password_reaches_calico_node_through_its_secret_only(
     assert "kind: RoleBinding" in bgp_file.read_text()
     assert password not in bgp_file.read_text()
     # Dry run: nothing stored.
-    assert "kube6-bgp-password" not in _kubectl(
-        k8s_control_plane, "-n", "calico-system", "get", "secrets,roles", "-o", "name"
+    assert "kube6-bgp-password" not in k8s_control_plane.kubectl(
+        "-n", "calico-system", "get", "secrets,roles", "-o", "name"
     )
     for note in sorted(set(installed.notes.values())):
         judged_against("step network/calico-bgp-password", note)

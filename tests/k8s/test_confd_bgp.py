@@ -39,7 +39,7 @@ from kube6.components.calico import bgp_password
 from kube6.components.calico import render as calico
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
-from tests.conftest import judged_against, k8s_binary, unverified
+from tests.conftest import judged_against, unverified
 from tests.e2e.artifacts import cache_root, read_manifest
 from tests.k8s.controlplane import ControlPlane
 from tests.k8s.upstream import Installed, Upstream
@@ -108,19 +108,6 @@ def bgp_plan(tmp_path: Path) -> Plan:
     return plan
 
 
-def kubectl(cp: ControlPlane, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(k8s_binary("kubectl")), "--kubeconfig", str(cp.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubectl {' '.join(args[:4])}: {done.stderr}"
-    return done.stdout
-
-
 @dataclass
 class Cluster:
     cp: ControlPlane
@@ -142,12 +129,11 @@ def cluster(
     local_address = lb[7]
     try:
         for name, address in NODES.items():
-            kubectl(cp, "apply", "-f", "-", stdin=json.dumps(_node(name, address)))
-        kubectl(cp, "apply", "-f", "-", stdin=_namespace("calico-system"))
-        kubectl(cp, "apply", "-f", "-", stdin=_namespace(SERVICES))
-        kubectl(cp, "apply", "--server-side", "--field-manager", "kube6", "-f", "-", stdin=bgp_yaml)
-        kubectl(
-            cp,
+            cp.kubectl("apply", "-f", "-", stdin=json.dumps(_node(name, address)))
+        cp.kubectl("apply", "-f", "-", stdin=_namespace("calico-system"))
+        cp.kubectl("apply", "-f", "-", stdin=_namespace(SERVICES))
+        cp.kubectl("apply", "--server-side", "--field-manager", "kube6", "-f", "-", stdin=bgp_yaml)
+        cp.kubectl(
             *("-n", bgp_password.NAMESPACE, "create", "secret", "generic"),
             bgp_password.SECRET_NAME,
             f"--from-file={bgp_password.SECRET_KEY}=/dev/stdin",
@@ -165,12 +151,7 @@ def cluster(
             ("delete", "caliconodestatuses.projectcalico.org", "--all"),
             ("delete", "nodes", *NODES),
         ):
-            subprocess.run(
-                [str(k8s_binary("kubectl")), "--kubeconfig", str(cp.kubeconfig), *args],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
+            cp.kubectl(*args, check=False)
 
 
 def _namespace(name: str) -> str:
@@ -205,10 +186,9 @@ def _service(
             "externalTrafficPolicy": policy,
         },
     }
-    kubectl(cp, "apply", "-f", "-", stdin=json.dumps(service))
+    cp.kubectl("apply", "-f", "-", stdin=json.dumps(service))
     status = {"status": {"loadBalancer": {"ingress": [{"ip": str(address)}]}}}
-    kubectl(
-        cp,
+    cp.kubectl(
         *("-n", SERVICES, "patch", "service", name, "--subresource=status", "--type=merge"),
         "-p",
         json.dumps(status),
@@ -232,7 +212,7 @@ def _service(
             }
         ],
     }
-    kubectl(cp, "apply", "-f", "-", stdin=json.dumps(endpoints))
+    cp.kubectl("apply", "-f", "-", stdin=json.dumps(endpoints))
 
 
 def confd_view(cluster: Cluster, node: str, workdir: Path, expect: str) -> dict[str, Any]:
@@ -329,17 +309,11 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
         (("update", f"secret/{bgp_password.SECRET_NAME}"), "no"),
     ):
         calico_node = "--as=system:serviceaccount:calico-system:calico-node"
-        done = subprocess.run(
-            [
-                *(str(k8s_binary("kubectl")), "--kubeconfig", str(cluster.cp.kubeconfig)),
-                *("auth", "can-i", *args, "-n", "calico-system", calico_node),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        # can-i exits 1 for "no": its answer is the output.
+        answer = cluster.cp.kubectl(
+            "auth", "can-i", *args, "-n", "calico-system", calico_node, check=False
         )
-        assert done.stdout.strip() == expected, (args, done.stdout, done.stderr)
+        assert answer.strip() == expected, args
     for note in sorted(set(installed.notes.values())):
         judged_against("confd on kube6's BGP objects", note)
     print(

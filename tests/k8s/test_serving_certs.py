@@ -46,19 +46,6 @@ class FirstControlPlane(LocalExecutor):
         return await super().run(command, check=check)
 
 
-def _kubectl(cp: ControlPlane, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(k8s_binary("kubectl")), "--kubeconfig", str(cp.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
-
-
 def _request_as_node(
     cp: ControlPlane, name: str, node: str, dns: list[str], ips: list[str]
 ) -> None:
@@ -73,8 +60,7 @@ def _request_as_node(
             "usages": ["digital signature", "server auth"],
         },
     }
-    _kubectl(
-        cp,
+    cp.kubectl(
         "--as",
         f"system:node:{node}",
         "--as-group",
@@ -102,7 +88,7 @@ def test_only_the_planned_nodes_own_serving_request_is_approved(
         _request_as_node(cp, names[1], node.name, [node.name], [str(node.address), "2001:db8::66"])
         _request_as_node(cp, names[2], "stranger", ["stranger"], ["2001:db8::77"])
         # What the API server recorded is what a kubelet's request carries.
-        recorded = json.loads(_kubectl(cp, "get", "csr", names[0], "-o", "json"))["spec"]
+        recorded = json.loads(cp.kubectl("get", "csr", names[0], "-o", "json"))["spec"]
         assert recorded["username"] == f"system:node:{node.name}"
         assert "system:nodes" in recorded["groups"]
 
@@ -117,7 +103,7 @@ def test_only_the_planned_nodes_own_serving_request_is_approved(
         ]
 
         def conditions(name: str) -> list[str]:
-            status = json.loads(_kubectl(cp, "get", "csr", name, "-o", "json"))["status"]
+            status = json.loads(cp.kubectl("get", "csr", name, "-o", "json"))["status"]
             return [c["type"] for c in status.get("conditions", [])]
 
         assert conditions(names[0]) == ["Approved"]

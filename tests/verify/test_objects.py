@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -365,6 +366,12 @@ def test_a_session_with_the_router_not_established(bgp: Plan) -> None:
     assert bgp.bgp is not None
     assert f"remote AS {bgp.bgp.as_number}" in result.fix
     assert "TCP 179" in result.fix
+    assert "password" not in result.fix
+    # With a password, it may be the wrong one.
+    signed = replace(bgp, bgp=replace(bgp.bgp, password_file="/etc/kube6/bgp"))
+    assert "the password in bgp.password_file must be the router's" in (
+        only_failure(signed, raw).fix
+    )
 
 
 def test_a_mesh_session_down_and_no_router_session(bgp: Plan) -> None:

@@ -250,7 +250,9 @@ def check_bgp_sessions(plan: Plan, objects: ClusterObjects) -> CheckResult:
             bad.append(f"{node.name}: no CalicoNodeStatus {node_status_name(node.name)}")
             fixes.append(f"apply {BGP_PATH} (the step network/calico-bgp of `kube6 up`)")
             continue
-        problem, fix, line = _judge_sessions(node.name, status, bgp.peer, bgp.as_number)
+        problem, fix, line = _judge_sessions(
+            node.name, status, bgp.peer, bgp.as_number, signed=bgp.password_file is not None
+        )
         if not problem:
             problem, fix = _stale(node.name, status, newest)
         if problem:
@@ -310,7 +312,7 @@ def _stale(node: str, status: Obj, newest: datetime | None) -> tuple[str, str]:
 
 
 def _judge_sessions(
-    node: str, status: Obj, router: IPv6Address, cluster_as: int
+    node: str, status: Obj, router: IPv6Address, cluster_as: int, *, signed: bool = False
 ) -> tuple[str, str, str]:
     """One node's CalicoNodeStatus: (the problem or "", its fix, the line that says it is
     fine)."""
@@ -344,7 +346,13 @@ def _judge_sessions(
             f"{node}: the session with the router {router} is {session.get('state')} "
             f"(since {session.get('since', '?')})",
             f"the router must have each node's address as a neighbour with remote AS "
-            f"{cluster_as}, and TCP 179 must be open both ways",
+            f"{cluster_as}, and TCP 179 must be open both ways"
+            + (
+                "; the password in bgp.password_file must be the router's (`kube6 up` puts it "
+                "in the Secret calico-system/kube6-bgp-password; `kube6 check` tries it)"
+                if signed
+                else ""
+            ),
             "",
         )
     mesh = [p for p in peers if p.get("type") == "NodeMesh"]
