@@ -30,15 +30,15 @@ OPEN_SECONDS = 5
 """How long the router has to connect and answer the OPEN."""
 
 # Run by `python3 -I -c` on the host (argv: peer, source, AS, router ID, seconds; standard
-# input: the TCP MD5 password, empty for none). Only the standard library; prints one JSON
-# object:
+# input: the TCP MD5 password, empty for none). Only the modules of python3-minimal (a server
+# may have no more: no `json`, so it writes its JSON itself); prints one JSON object:
 #   {"result": "accepted", "as": N, "hold": N, "id": "a.b.c.d"}         the router's OPEN, then a
 #                                                                       KEEPALIVE: ours was taken
 #   {"result": "notification", "code": N, "subcode": N, "as": ...}     ours was refused (the
 #                                                                       router's OPEN, if sent)
 #   {"result": "closed" | "refused" | "timeout" | "unreachable", "detail": TEXT}
 SPEAKER = r"""
-import json, socket, struct, sys, time
+import socket, struct, sys, time
 peer, source, local_as, router_id, seconds = sys.argv[1:6]
 local_as, deadline = int(local_as), time.monotonic() + float(seconds)
 def message(kind, body):
@@ -48,9 +48,16 @@ params = bytes([2, len(caps)]) + caps
 two_octet = local_as if local_as <= 65535 else 23456
 body = struct.pack("!BHH4sB", 4, two_octet, 90, socket.inet_aton(router_id), len(params)) + params
 out = {}
+def text(v):
+    if isinstance(v, int):
+        return str(v)
+    v = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return '"%s"' % "".join(
+        c if " " <= c < "\x7f" else "\\u%04x" % ord(c) if ord(c) < 0x10000 else "?" for c in v
+    )
 def done(result, **more):
     out.update(result=result, **more)
-    print(json.dumps(out))
+    print("{" + ", ".join("%s: %s" % (text(k), text(v)) for k, v in out.items()) + "}")
     sys.exit(0)
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 try:

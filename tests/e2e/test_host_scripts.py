@@ -1,0 +1,82 @@
+"""The Python that `kube6 check` runs on a host works with the Python a minimal server has.
+
+A server may carry only python3-minimal (the real nodes' rootfs does, kube6.lab.rootfs), which
+lacks much of the standard library (`json`, for one). Each host-side script runs here with
+that interpreter and its modules: chrooted into the nodes' Debian tree, in network and mount
+namespaces of their own (unshare: only its loopback, which the test brings up; sysfs and proc).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+
+import pytest
+
+from kube6.facts import bgp, link
+from kube6.lab import nodes
+from kube6.lab.rootfs import rootfs_tree
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e]
+
+LOOPBACK = IPv6Address("::1")
+
+
+@pytest.fixture(scope="module")
+def tree(lab_env: None) -> Path:
+    tarball = nodes.default_rootfs()
+    if not tarball.is_file():
+        pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
+    root = rootfs_tree(tarball)
+    assert not (root / "usr/lib/python3.11/json").exists(), "the tree has more than python3-minimal"
+    return root
+
+
+def on_minimal_python(tree: Path, argv: tuple[str, ...], stdin: str = "") -> str:
+    """`argv` (python3 first) in the tree, in a fresh network namespace with loopback up."""
+    assert argv[0] == "python3"
+    done = subprocess.run(
+        [
+            # Mount and PID namespaces of its own too: sysfs and proc (the namespace's
+            # interfaces and addresses) are mounted in the tree for this process only.
+            *("unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private", "--"),
+            "sh",
+            "-c",
+            'ip link set lo up && mount -t sysfs sysfs "$0/sys" && mount -t proc proc "$0/proc" '
+            '&& exec chroot "$0" "$@"',
+            str(tree),
+            "/usr/bin/python3",
+            *argv[1:],
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_bgp_speaker_runs_on_python3_minimal(tree: Path) -> None:
+    argv = bgp.speaker_argv(LOOPBACK, LOOPBACK, 64512, bgp.probe_router_id("node0001"))
+    answer = bgp.parse_answer(on_minimal_python(tree, argv), LOOPBACK, LOOPBACK)
+    assert answer.result == "refused", answer
+    # Signed: the kernel takes the key (TCP_MD5SIG), and drops the unsigned reset.
+    signed = bgp.parse_answer(on_minimal_python(tree, argv, "pass word"), LOOPBACK, LOOPBACK)
+    assert signed.result == "timeout", signed
+    # A detail with quotes and non-ASCII text stays valid JSON (the speaker writes it itself).
+    unbound = bgp.speaker_argv(
+        LOOPBACK, IPv6Address("2001:db8::99"), 64512, bgp.probe_router_id("n")
+    )
+    gone = bgp.parse_answer(on_minimal_python(tree, unbound), LOOPBACK, LOOPBACK)
+    assert gone.result == "unreachable", gone
+    assert "cannot send from 2001:db8::99" in gone.detail
+
+
+def test_the_link_listener_runs_on_python3_minimal(tree: Path) -> None:
+    argv = link.listen_argv("lo", IPv6Network("2001:db8::/64"), 0.3)
+    lines = on_minimal_python(tree, argv).splitlines()
+    assert lines[0].startswith("listen lo "), lines
+    assert lines[-1].startswith("done "), lines
