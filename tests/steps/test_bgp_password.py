@@ -57,6 +57,7 @@ def test_the_password_is_the_files_one_line(password_file: Path) -> None:
             "the password in bgp.password_file {path} is 81 bytes; a TCP MD5 key is at most 80",
         ),
         (b"\xff\xfe", "bgp.password_file {path} is not UTF-8 text"),
+        ('say "hi"\n', "the password in bgp.password_file {path} holds a double quote"),
     ],
 )
 def test_a_bad_password_file_is_refused_with_the_fix(

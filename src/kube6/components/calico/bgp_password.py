@@ -54,6 +54,14 @@ def read_password(path: str) -> str:
     if not password or any(line.strip() for line in lines[1:]):
         what = "is empty" if not password else "has more than one line"
         raise Kube6Error(f"{shown} {what}; it holds exactly one line, the password", fix=fix)
+    if '"' in password:
+        raise Kube6Error(
+            f"the password in {shown} holds a double quote (\"), which calico-node's BIRD cannot "
+            "take: its configuration strings end at the first one (BIRD's lexer, "
+            "conf/cf-lex.l)",
+            fix=f"put the router's BGP password in {path} once your provider has set one "
+            "without a double quote",
+        )
     if len(password.encode()) > MAX_BYTES:
         raise Kube6Error(
             f"the password in {shown} is {len(password.encode())} bytes; a TCP MD5 key is at "
