@@ -17,6 +17,7 @@ import pytest
 from kube6 import spec
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
+from kube6.steps.kubectl import ADMIN_CONF
 from tests.conftest import k8s_binary
 from tests.k8s.controlplane import Binaries, ControlPlane, control_plane
 from tests.k8s.upstream import Installed, Upstream, install_crds, load_upstream
@@ -63,3 +64,14 @@ def upstream() -> Upstream:
 def installed(k8s_control_plane: ControlPlane, upstream: Upstream) -> Installed:
     """The upstream CRDs on the session's control plane, in `kube6 up`'s order."""
     return install_crds(k8s_control_plane, upstream)
+
+
+@pytest.fixture
+def node_root(k8s_control_plane: ControlPlane, tmp_path: Path) -> Path:
+    """The stand-in node's file system: only the admin kubeconfig kubeadm init would leave."""
+    root = tmp_path / "root"
+    admin = root / ADMIN_CONF.lstrip("/")
+    admin.parent.mkdir(parents=True)
+    shutil.copyfile(k8s_control_plane.kubeconfig, admin)
+    admin.chmod(0o600)
+    return root

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import shutil
 import signal
 import socket
@@ -35,6 +36,8 @@ from lightkube.core.exceptions import ApiError
 
 from kube6 import yamlio
 from kube6.components.kubeadm import render as kubeadm_render
+from kube6.execute import LocalExecutor
+from kube6.execute.command import Command, Result, as_command
 from kube6.plan.model import Plan
 
 LOOPBACK = "::1"
@@ -587,3 +590,18 @@ def delete_if_present(client: Client, kind: Any, name: str, namespace: str | Non
     except ApiError as exc:
         if exc.status.code != 404:
             raise
+
+
+class TierNode(LocalExecutor):
+    """This machine as the first control-plane node of the tier: `kubectl` is the tier's
+    binary (the command's stdin, secrets and time limit kept). Wrapped in a RootedExecutor, the
+    node's files (the admin kubeconfig) live under a folder of the test's."""
+
+    async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
+        from tests.conftest import k8s_binary
+
+        command = as_command(cmd)
+        if command.argv[0] == "kubectl":
+            argv = (str(k8s_binary("kubectl")), *command.argv[1:])
+            command = dataclasses.replace(command, argv=argv)
+        return await super().run(command, check=check)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -57,7 +56,6 @@ from kube6.plan.model import Plan
 from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.base import leaves
 from kube6.steps.cluster import HELM
-from kube6.steps.kubectl import ADMIN_CONF
 from kube6.steps.runner import Report
 from kube6.versions import GATEWAY_API
 from tests.conftest import judged_against, k8s_binary, unverified
@@ -200,17 +198,6 @@ class ClusterStandIn(LocalExecutor):
             timeout=command.timeout,
         )
         return await super().run(rewritten, check=check)
-
-
-@pytest.fixture
-def node_root(k8s_control_plane: ControlPlane, tmp_path: Path) -> Path:
-    """The stand-in node's file system: only the admin kubeconfig kubeadm init would leave."""
-    root = tmp_path / "root"
-    admin = root / ADMIN_CONF.lstrip("/")
-    admin.parent.mkdir(parents=True)
-    shutil.copyfile(k8s_control_plane.kubeconfig, admin)
-    admin.chmod(0o600)
-    return root
 
 
 @pytest.fixture

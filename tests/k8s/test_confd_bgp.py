@@ -1,11 +1,12 @@
 """What calico-node's confd makes of kube6's BGP objects: the real confd of the Calico snapshot
 (`calico component confd`, built by tests/e2e/build-calico.sh) against the tier's API server.
 
-kube6's bgp.yaml (BGPConfiguration, BGPPeer with the password's secretKeyRef, the Role and
-RoleBinding for calico-node, CalicoNodeStatus) is applied for real into Calico's
-projectcalico.org/v3 CRDs (confd reads them with CALICO_API_GROUP=projectcalico.org/v3, as a
-cluster after Calico's datastore migration does), the password's Secret created as
-`network/calico-bgp-password` creates it. confd then computes, per node, the BGP configuration
+kube6's own steps run for real (`network/calico-bgp`: bgp.yaml's BGPConfiguration, BGPPeer
+with the password's secretKeyRef, the Role and RoleBinding for calico-node and the
+CalicoNodeStatus objects, into Calico's projectcalico.org/v3 CRDs, which confd reads with
+CALICO_API_GROUP=projectcalico.org/v3 as a cluster after Calico's datastore migration does;
+`network/calico-bgp-password`: the Secret, and later a new password in place of the old).
+confd then computes, per node, the BGP configuration
 it hands BIRD: its peers (the router with the planned AS and password, the other node by the
 mesh), the AS, and the routes it announces (the LoadBalancer range from every node, a Local
 Service's address only from a node with a ready endpoint). Calico's own BIRD templates are not
@@ -22,6 +23,7 @@ names a ready endpoint on one node, as the endpoint controller does for a runnin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -36,12 +38,14 @@ import pytest
 
 from kube6 import spec
 from kube6.components.calico import bgp_password
-from kube6.components.calico import render as calico
+from kube6.components.registry import UP_STEPS, make_contexts
+from kube6.lab.rooted import RootedExecutor
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
+from kube6.steps import Report, RunOptions, Status, run_steps
 from tests.conftest import judged_against, unverified
 from tests.e2e.artifacts import cache_root, read_manifest
-from tests.k8s.controlplane import ControlPlane
+from tests.k8s.controlplane import ControlPlane, TierNode
 from tests.k8s.upstream import Installed, Upstream
 
 pytestmark = pytest.mark.k8s
@@ -49,6 +53,7 @@ pytestmark = pytest.mark.k8s
 ROUTER = "2001:db8:1234:5678::fffe"
 ROUTER_AS = 65001
 PASSWORD = "confd's pass|word"
+NEW_PASSWORD = "rotated pass"
 NODES = {"confd-one": "2001:db8:1234:5678::31", "confd-two": "2001:db8:1234:5678::32"}
 SERVICES = "kube6-confd"
 """The namespace of the test's Services."""
@@ -114,17 +119,33 @@ class Cluster:
     plan: Plan
     local_address: IPv6Address
     """The Local Service's LoadBalancer address (its endpoint on confd-one)."""
+    node_root: Path
+    """The first control-plane node's files (its admin kubeconfig, the rendered bgp.yaml)."""
+
+
+STEPS = ["network/calico-bgp", "network/calico-bgp-password"]
+
+
+def up_steps(plan: Plan, root: Path, only: list[str]) -> Report:
+    """`kube6 up --only ...` with this machine as the first control-plane node, for real."""
+    node = plan.first_control_plane.name
+    executor = RootedExecutor(TierNode(node), root)
+    contexts = make_contexts(plan, {node: executor}, RunOptions(verify=True))
+    return asyncio.run(run_steps(UP_STEPS, contexts, only=only))
 
 
 @pytest.fixture
 def cluster(
-    k8s_control_plane: ControlPlane, installed: Installed, upstream: Upstream, bgp_plan: Plan
+    k8s_control_plane: ControlPlane,
+    installed: Installed,
+    upstream: Upstream,
+    bgp_plan: Plan,
+    node_root: Path,
 ) -> Iterator[Cluster]:
     for component in ("calico", "calico-v3"):
         if component not in installed.crds:
             unverified("confd on kube6's BGP objects", upstream.missing("calico"))
     cp = k8s_control_plane
-    bgp_yaml = {a.path: a for a in calico.render(bgp_plan)}[calico.BGP_PATH].content
     lb = bgp_plan.load_balancers.cidr
     local_address = lb[7]
     try:
@@ -132,16 +153,13 @@ def cluster(
             cp.kubectl("apply", "-f", "-", stdin=json.dumps(_node(name, address)))
         cp.kubectl("apply", "-f", "-", stdin=_namespace("calico-system"))
         cp.kubectl("apply", "-f", "-", stdin=_namespace(SERVICES))
-        cp.kubectl("apply", "--server-side", "--field-manager", "kube6", "-f", "-", stdin=bgp_yaml)
-        cp.kubectl(
-            *("-n", bgp_password.NAMESPACE, "create", "secret", "generic"),
-            bgp_password.SECRET_NAME,
-            f"--from-file={bgp_password.SECRET_KEY}=/dev/stdin",
-            stdin=PASSWORD,
-        )
+        # kube6's own steps, for real: bgp.yaml applied, the password's Secret created, each
+        # read back afterwards (converged).
+        report = up_steps(bgp_plan, node_root, STEPS)
+        assert [r.status for r in report.results] == [Status.CHANGED] * 2, report.results
         _service(cp, "local", local_address, "Local", endpoint_on="confd-one")
         _service(cp, "cluster", lb[8], "Cluster", endpoint_on="confd-two")
-        yield Cluster(cp, bgp_plan, local_address)
+        yield Cluster(cp, bgp_plan, local_address, node_root)
     finally:
         for args in (
             ("delete", "namespace", SERVICES, "--wait=false"),
@@ -314,6 +332,16 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
             "auth", "can-i", *args, "-n", "calico-system", calico_node, check=False
         )
         assert answer.strip() == expected, args
+    # A new password in the file: `up` replaces the Secret's in place, confd signs with it.
+    assert plan.bgp.password_file is not None
+    Path(plan.bgp.password_file).write_text(NEW_PASSWORD + "\n")
+    (changed,) = up_steps(plan, cluster.node_root, ["network/calico-bgp-password"]).results
+    assert changed.status is Status.CHANGED, changed.detail
+    assert NEW_PASSWORD not in repr(changed)
+    rotated = confd_view(cluster, "confd-one", tmp_path / "rotated", NEW_PASSWORD)
+    assert {p["ip"]: p for p in rotated["peers"]}[ROUTER]["password"] == NEW_PASSWORD
+    (again,) = up_steps(plan, cluster.node_root, ["network/calico-bgp-password"]).results
+    assert again.status is Status.OK, again.detail
     for note in sorted(set(installed.notes.values())):
         judged_against("confd on kube6's BGP objects", note)
     print(

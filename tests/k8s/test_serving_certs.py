@@ -17,33 +17,20 @@ import base64
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from kube6.components.kubeadm.serving import KUBELET_CONF, SIGNER
 from kube6.components.registry import UP_STEPS, make_contexts
-from kube6.execute import LocalExecutor
-from kube6.execute.command import Command, Result, as_command
 from kube6.lab.rooted import RootedExecutor
 from kube6.steps import RunOptions, Status, run_steps
 from kube6.steps.kubectl import ADMIN_CONF
 from tests.conftest import k8s_binary
-from tests.k8s.controlplane import ControlPlane
+from tests.k8s.controlplane import ControlPlane, TierNode
 from tests.steps.test_serving import csr_pem
 
 pytestmark = pytest.mark.k8s
-
-
-class FirstControlPlane(LocalExecutor):
-    """This machine as the first control-plane node: `kubectl` is the tier's binary."""
-
-    async def run(self, cmd: Command | Sequence[str], *, check: bool = True) -> Result:
-        command = as_command(cmd)
-        if command.argv[0] == "kubectl":
-            command = Command((str(k8s_binary("kubectl")), *command.argv[1:]))
-        return await super().run(command, check=check)
 
 
 def _request_as_node(
@@ -92,7 +79,7 @@ def test_only_the_planned_nodes_own_serving_request_is_approved(
         assert recorded["username"] == f"system:node:{node.name}"
         assert "system:nodes" in recorded["groups"]
 
-        executor = RootedExecutor(FirstControlPlane(node.name), root)
+        executor = RootedExecutor(TierNode(node.name), root)
         options = RunOptions(verify=False)
         contexts = make_contexts(cp.plan, {node.name: executor}, options)
         report = asyncio.run(run_steps(UP_STEPS, contexts, only=["join/serving-certs"]))

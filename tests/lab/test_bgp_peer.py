@@ -24,7 +24,7 @@ from kube6.checks.runner import check_hosts
 from kube6.execute import Executor
 from kube6.lab import Lab
 from kube6.lab.layout import layout
-from kube6.lab.process import SBIN, program
+from kube6.lab.process import SBIN, in_namespace, program
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -74,7 +74,7 @@ def bgp_peer(lab: Lab, plan: Plan, password: str | None = None) -> dict[str, Che
 def lab(lab_env: None) -> Iterator[Lab]:
     if shutil.which("bird", path=SBIN) is None:
         pytest.fail("bird (bird2) is needed: run tests/lab/install-packages.sh as root")
-    with Lab(plan_for()) as lab:
+    with Lab(plan_for(), ssh=True) as lab:
         _bird(lab, {"node0001": CLUSTER_AS})
         yield lab
 
@@ -225,3 +225,21 @@ def test_a_router_that_signs_its_sessions(lab: Lab) -> None:
     assert wrong.status is Status.FAIL, wrong
     assert "signed with another password" in wrong.fix
     assert password not in str(signed) + str(unsigned) + str(wrong)
+
+
+def test_a_signed_handshake_through_ssh(lab: Lab) -> None:
+    # As `kube6 check` runs from an operator's machine: the speaker and its password (on
+    # standard input, never in the remote command line) through real sshd.
+    password = "through ssh | pass"
+    _bird(lab, {"node0001": CLUSTER_AS}, password=password)
+    plan = plan_for()
+    executors: dict[str, Executor] = {"node0001": lab.ssh_executor("node0001")}
+    results = in_namespace(
+        lab.internet,
+        lambda: asyncio.run(
+            check_hosts(plan, executors, hosts=(), listen_seconds=0.5, bgp_password=password)
+        ),
+    )
+    (found,) = [r for r in results if r.name == NAME]
+    assert found.status is Status.OK, found
+    assert "signed with TCP MD5: accepted" in found.evidence

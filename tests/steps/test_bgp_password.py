@@ -6,6 +6,7 @@ the API server: tests/k8s/test_cluster_steps.py."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -167,9 +168,16 @@ def test_the_step_does_nothing_when_the_secret_holds_the_password(password_file:
 def test_a_changed_password_replaces_the_secret(password_file: Path) -> None:
     ctx = context(bgp_plan(str(password_file)))
     planned = plan_password(ctx, _facts(base64.b64encode(b"old").decode()))
-    delete, create = planned.actions
-    assert delete.command.argv[-3:] == ("delete", "secret", "kube6-bgp-password")  # type: ignore[union-attr]
-    assert create.command.stdin == PASSWORD  # type: ignore[union-attr]
+    (patch,) = planned.actions
+    command = patch.command  # type: ignore[union-attr]
+    assert command.argv[-7:] == (
+        *("patch", "secret", "kube6-bgp-password"),
+        *("--type", "merge", "--patch-file", "/dev/stdin"),
+    )
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    assert json.loads(command.stdin or "") == {"data": {"password": encoded}}
+    assert PASSWORD not in repr(planned)
+    assert encoded not in repr(planned)
 
 
 def test_an_unreadable_file_stops_the_step_with_the_fix(tmp_path: Path) -> None:

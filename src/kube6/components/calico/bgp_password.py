@@ -200,11 +200,21 @@ def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
     )
     if facts.stored is None:
         return StepPlan.do(create, notes=by_hand)
-    delete = Exec(
-        Command(kubectl(ctx, "-n", NAMESPACE, "delete", "secret", SECRET_NAME)),
+    # In place (no moment without the Secret, when confd would drop the password), the new
+    # value on standard input as well.
+    replace = Exec(
+        Command(
+            kubectl(
+                ctx,
+                *("-n", NAMESPACE, "patch", "secret", SECRET_NAME),
+                *("--type", "merge", "--patch-file", "/dev/stdin"),
+            ),
+            stdin=json.dumps({"data": {SECRET_KEY: encoded}}),
+            secrets=secrets,
+        ),
         why="the Secret holds another password (the file changed)",
     )
-    return StepPlan.do(delete, create, notes=by_hand)
+    return StepPlan.do(replace, notes=by_hand)
 
 
 STEP: Step[PasswordFacts] = Step(
