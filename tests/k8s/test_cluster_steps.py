@@ -505,39 +505,14 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
     node_root: Path,
     tmp_path: Path,
 ) -> None:
-    """routing: bgp: the BGPConfiguration and BGPPeer of a bgp plan are accepted (dry run) once
-    the projectcalico.org/v3 API is available; the step waits for that API first."""
+    """routing: bgp: the BGPConfiguration, the BGPPeer (with bgp.password_file: its
+    secretKeyRef, and the Role and RoleBinding that let calico-node read that one Secret) are
+    accepted (dry run) once the projectcalico.org/v3 API is available, and so is the Secret
+    created from standard input; the step waits for that API first. The password is in no argv,
+    file or report. calico-system is made here as the operator makes it (the tier runs none).
+    The same steps for real, and what Calico's confd makes of them: test_confd_bgp.py."""
     if upstream.unobtainable("calico"):
         unverified("step network/calico-bgp", upstream.missing("calico"))
-    data = spec.example().model_dump(mode="json", exclude_none=True)
-    data["routing"] = "bgp"
-    data["bgp"] = {"peer": "2001:db8:1234:5678::fffe", "peer_as": 65001}
-    plan = make_plan(spec.from_data(data))
-    assert plan.ok, plan.failures
-    executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
-    report = _run(plan, executor, node_root, ["network/calico-bgp"], verify=False)
-    (result,) = report.results
-    assert result.status is Status.CHANGED, result.detail
-    ran = [" ".join(argv) for argv in executor.seen]
-    assert any("apiservice/v3.projectcalico.org" in line for line in ran), ran
-    assert any(line.endswith("calico/bgp.yaml") and " apply " in line for line in ran), ran
-    for note in sorted(set(installed.notes.values())):
-        judged_against("step network/calico-bgp", note)
-
-
-def test_the_bgp_password_reaches_calico_node_through_its_secret_only(
-    k8s_control_plane: ControlPlane,
-    installed: Installed,
-    upstream: Upstream,
-    node_root: Path,
-    tmp_path: Path,
-) -> None:
-    """bgp.password_file: the BGPPeer with its secretKeyRef and the Role and RoleBinding that
-    let calico-node read that one Secret are accepted (dry run), and the Secret is created from
-    standard input; the password is in no argv, file or output. calico-system is made here as
-    the operator makes it (the tier runs no operator)."""
-    if upstream.unobtainable("calico"):
-        unverified("step network/calico-bgp-password", upstream.missing("calico"))
     password = "tier's pass|word"
     password_file = tmp_path / "bgp-password"
     password_file.write_text(password + "\n")
@@ -554,22 +529,21 @@ def test_the_bgp_password_reaches_calico_node_through_its_secret_only(
     executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
     steps = ["network/calico-bgp", "network/calico-bgp-password"]
     report = _run(plan, executor, node_root, steps, verify=False)
-    assert not _failures(report), _failures(report)
-    by_step = {r.step: r for r in report.results}
-    for step in steps:
-        assert by_step[step].status is Status.CHANGED, (step, by_step[step].detail)
+    assert [r.status for r in report.results] == [Status.CHANGED] * 2, _failures(report)
     ran = [" ".join(argv) for argv in executor.seen]
+    assert any("apiservice/v3.projectcalico.org" in line for line in ran), ran
+    assert any(line.endswith("calico/bgp.yaml") and " apply " in line for line in ran), ran
     assert any("create secret generic kube6-bgp-password" in line for line in ran), ran
     assert password not in " ".join(ran) + repr(report)
-    bgp_file = node_root / "etc/kube6/cluster/calico/bgp.yaml"
-    assert "kind: RoleBinding" in bgp_file.read_text()
-    assert password not in bgp_file.read_text()
+    bgp_file = (node_root / "etc/kube6/cluster/calico/bgp.yaml").read_text()
+    assert "kind: RoleBinding" in bgp_file
+    assert password not in bgp_file
     # Dry run: nothing stored.
     assert "kube6-bgp-password" not in k8s_control_plane.kubectl(
         "-n", "calico-system", "get", "secrets,roles", "-o", "name"
     )
     for note in sorted(set(installed.notes.values())):
-        judged_against("step network/calico-bgp-password", note)
+        judged_against("step network/calico-bgp", note)
 
 
 def test_nodes_on_several_links_get_felix_without_cluster_routes_before_the_operator(
