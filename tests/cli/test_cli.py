@@ -73,6 +73,26 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def test_plan_table_shows_the_bgp_peer_and_the_password_file_not_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    write(tmp_path / "bgp-password", "NeverShown\n")
+    spec = write(
+        tmp_path / "kube6.yaml",
+        "prefix: 2001:db8:1:2::/64\nrouting: bgp\n"
+        "bgp: {peer: '2001:db8:1:2::fffe', peer_as: 65001, password_file: bgp-password}\n"
+        "nodes: [{name: a, address: '2001:db8:1:2::1'}]\n",
+    )
+    assert run(["plan", "--spec", str(spec)]) == 0
+    out, _ = capsys.readouterr()
+    (row,) = [line for line in out.splitlines() if "BGP peer" in line]
+    assert "2001:db8:1:2::fffe" in row
+    assert "AS 65001; the cluster is AS 64512" in row
+    assert f"signed with the password of {tmp_path / 'bgp-password'} (TCP" in row  # wraps
+    assert "NeverShown" not in out
+
+
 def test_plan_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = write(
         tmp_path / "broken.yaml",

@@ -105,6 +105,18 @@ def _summary(result: Plan) -> Table:
     if lb.gateway is not None:
         summary.add_row("  gateway", str(lb.gateway), "the gateway's AAAA records point here")
     summary.add_row("control-plane endpoint", result.control_plane_endpoint, "")
+    if result.bgp is not None:
+        bgp = result.bgp
+        signed = (
+            f"signed with the password of {bgp.password_file} (TCP MD5)"
+            if bgp.password_file is not None
+            else "no password"
+        )
+        summary.add_row(
+            "BGP peer",
+            str(bgp.peer),
+            f"AS {bgp.peer_as}; the cluster is AS {bgp.as_number}; {signed}",
+        )
     return summary
 
 
