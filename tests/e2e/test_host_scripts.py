@@ -2,13 +2,15 @@
 
 A server may carry only python3-minimal (the real nodes' rootfs does, kube6.lab.rootfs), which
 lacks much of the standard library (`json`, for one). Each host-side script runs here with
-that interpreter and its modules: chrooted into the nodes' Debian tree, in network and mount
-namespaces of their own (unshare: only its loopback, which the test brings up; sysfs and proc).
+that interpreter and its modules: chrooted into the nodes' Debian tree, in a network namespace
+the test makes (only its loopback, up) and mount and PID namespaces of its own (sysfs, proc).
 """
 
 from __future__ import annotations
 
+import secrets
 import subprocess
+from collections.abc import Iterator
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from kube6.facts import bgp, link
 from kube6.lab import nodes
+from kube6.lab.layout import namespace_name
 from kube6.lab.rootfs import rootfs_tree
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
@@ -33,18 +36,30 @@ def tree(lab_env: None) -> Path:
     return root
 
 
-def on_minimal_python(tree: Path, argv: tuple[str, ...], stdin: str = "") -> str:
-    """`argv` (python3 first) in the tree, in a fresh network namespace with loopback up."""
+@pytest.fixture(scope="module")
+def namespace(lab_env: None) -> Iterator[str]:
+    """A network namespace of this test's (`k6-<id>-py`): its loopback up, nothing else."""
+    name = namespace_name(secrets.token_hex(2), "py")
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=30)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+
+
+def on_minimal_python(tree: Path, namespace: str, argv: tuple[str, ...], stdin: str = "") -> str:
+    """`argv` (python3 first) in the tree, in the test's network namespace."""
     assert argv[0] == "python3"
     done = subprocess.run(
         [
-            # Mount and PID namespaces of its own too: sysfs and proc (the namespace's
+            *("ip", "netns", "exec", namespace),
+            # Mount and PID namespaces of its own: sysfs and proc (the network namespace's
             # interfaces and addresses) are mounted in the tree for this process only.
-            *("unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private", "--"),
+            *("unshare", "--mount", "--pid", "--fork", "--propagation", "private", "--"),
             "sh",
             "-c",
-            'ip link set lo up && mount -t sysfs sysfs "$0/sys" && mount -t proc proc "$0/proc" '
-            '&& exec chroot "$0" "$@"',
+            'mount -t sysfs sysfs "$0/sys" && mount -t proc proc "$0/proc" && exec chroot "$0" "$@"',
             str(tree),
             "/usr/bin/python3",
             *argv[1:],
@@ -59,24 +74,26 @@ def on_minimal_python(tree: Path, argv: tuple[str, ...], stdin: str = "") -> str
     return done.stdout
 
 
-def test_the_bgp_speaker_runs_on_python3_minimal(tree: Path) -> None:
+def test_the_bgp_speaker_runs_on_python3_minimal(tree: Path, namespace: str) -> None:
     argv = bgp.speaker_argv(LOOPBACK, LOOPBACK, 64512, bgp.probe_router_id("node0001"))
-    answer = bgp.parse_answer(on_minimal_python(tree, argv), LOOPBACK, LOOPBACK)
+    answer = bgp.parse_answer(on_minimal_python(tree, namespace, argv), LOOPBACK, LOOPBACK)
     assert answer.result == "refused", answer
     # Signed: the kernel takes the key (TCP_MD5SIG), and drops the unsigned reset.
-    signed = bgp.parse_answer(on_minimal_python(tree, argv, "pass word"), LOOPBACK, LOOPBACK)
+    signed = bgp.parse_answer(
+        on_minimal_python(tree, namespace, argv, "pass word"), LOOPBACK, LOOPBACK
+    )
     assert signed.result == "timeout", signed
     # A detail with quotes and non-ASCII text stays valid JSON (the speaker writes it itself).
     unbound = bgp.speaker_argv(
         LOOPBACK, IPv6Address("2001:db8::99"), 64512, bgp.probe_router_id("n")
     )
-    gone = bgp.parse_answer(on_minimal_python(tree, unbound), LOOPBACK, LOOPBACK)
+    gone = bgp.parse_answer(on_minimal_python(tree, namespace, unbound), LOOPBACK, LOOPBACK)
     assert gone.result == "unreachable", gone
     assert "cannot send from 2001:db8::99" in gone.detail
 
 
-def test_the_link_listener_runs_on_python3_minimal(tree: Path) -> None:
+def test_the_link_listener_runs_on_python3_minimal(tree: Path, namespace: str) -> None:
     argv = link.listen_argv("lo", IPv6Network("2001:db8::/64"), 0.3)
-    lines = on_minimal_python(tree, argv).splitlines()
+    lines = on_minimal_python(tree, namespace, argv).splitlines()
     assert lines[0].startswith("listen lo "), lines
     assert lines[-1].startswith("done "), lines

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,22 +128,16 @@ def _applies(ctx: HostContext) -> str | None:
     return None
 
 
-def _from_file(ctx: HostContext) -> tuple[str | None, Kube6Error | None]:
-    try:
-        return password_of(ctx.plan), None
-    except Kube6Error as exc:
-        return None, exc
-
-
 async def read_facts(ctx: HostContext) -> PasswordFacts:
+    """The file's password (as `fresh_facts`) and the Secret's, when the step applies."""
+    facts = fresh_facts(ctx)
     if _applies(ctx):
-        return PasswordFacts(None, None, None)
-    password, problem = _from_file(ctx)
+        return facts
     stored = await probe.stdout(
         ctx,
         *kubectl(ctx, "-n", NAMESPACE, "get", "secret", SECRET_NAME, "-o", "jsonpath={.data}"),
     )
-    return PasswordFacts(password, problem, _stored_password(stored))
+    return replace(facts, stored=_stored_password(stored))
 
 
 def _stored_password(text: str | None) -> str | None:
@@ -159,10 +153,13 @@ def _stored_password(text: str | None) -> str | None:
 
 
 def fresh_facts(ctx: HostContext) -> PasswordFacts:
+    """The file's password (or why it cannot be read), no Secret yet."""
     if _applies(ctx):
         return PasswordFacts(None, None, None)
-    password, problem = _from_file(ctx)
-    return PasswordFacts(password, problem, None)
+    try:
+        return PasswordFacts(password_of(ctx.plan), None, None)
+    except Kube6Error as exc:
+        return PasswordFacts(None, exc, None)
 
 
 def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
@@ -176,45 +173,36 @@ def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
     if facts.stored == encoded:
         return StepPlan.nothing(f"the Secret {NAMESPACE}/{SECRET_NAME} holds the password")
     secrets = (facts.password, encoded)
-    create = Exec(
-        Command(
-            kubectl(
-                ctx,
-                "-n",
-                NAMESPACE,
-                "create",
-                "secret",
-                "generic",
-                SECRET_NAME,
-                f"--from-file={SECRET_KEY}=/dev/stdin",
-            ),
-            stdin=facts.password,
-            secrets=secrets,
-        ),
-        why="the Secret that calico-node's BGP sessions are signed with",
-    )
     by_hand = (
         "kube6 gives the password of bgp.password_file on standard input: by hand, copy the "
         "file here and add `< FILE` (remove the copy afterwards), or type the password and "
         "press Ctrl-D",
     )
     if facts.stored is None:
-        return StepPlan.do(create, notes=by_hand)
-    # In place (no moment without the Secret, when confd would drop the password), the new
-    # value on standard input as well.
-    replace = Exec(
-        Command(
+        create = Command(
             kubectl(
                 ctx,
-                *("-n", NAMESPACE, "patch", "secret", SECRET_NAME),
-                *("--type", "merge", "--patch-file", "/dev/stdin"),
+                *("-n", NAMESPACE, "create", "secret", "generic", SECRET_NAME),
+                f"--from-file={SECRET_KEY}=/dev/stdin",
             ),
-            stdin=json.dumps({"data": {SECRET_KEY: encoded}}),
+            stdin=facts.password,
             secrets=secrets,
+        )
+        why = "the Secret that calico-node's BGP sessions are signed with"
+        return StepPlan.do(Exec(create, why=why), notes=by_hand)
+    # In place (no moment without the Secret, when confd would drop the password), the new
+    # value on standard input as well.
+    patch = Command(
+        kubectl(
+            ctx,
+            *("-n", NAMESPACE, "patch", "secret", SECRET_NAME),
+            *("--type", "merge", "--patch-file", "/dev/stdin"),
         ),
-        why="the Secret holds another password (the file changed)",
+        stdin=json.dumps({"data": {SECRET_KEY: encoded}}),
+        secrets=secrets,
     )
-    return StepPlan.do(replace, notes=by_hand)
+    why = "the Secret holds another password (the file changed)"
+    return StepPlan.do(Exec(patch, why=why), notes=by_hand)
 
 
 STEP: Step[PasswordFacts] = Step(
