@@ -73,6 +73,7 @@ NETWORK_AND_ADDONS = [
     "network/calico",
     "network/calico-bgp",
     "network/calico-bgp-password",
+    "network/calico-bgp-mesh-password",
     "network/coredns",
     "network/ready",
     "network/calico-ready",
@@ -505,10 +506,10 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
     node_root: Path,
     tmp_path: Path,
 ) -> None:
-    """routing: bgp: the BGPConfiguration, the BGPPeer (with bgp.password_file: its
-    secretKeyRef, and the Role and RoleBinding that let calico-node read that one Secret) are
-    accepted (dry run) once the projectcalico.org/v3 API is available, and so is the Secret
-    created from standard input; the step waits for that API first. The password is in no argv,
+    """routing: bgp: the BGPConfiguration (with the mesh password's secretKeyRef), the
+    BGPPeer (with bgp.password_file: its secretKeyRef), the Role and RoleBinding that let
+    calico-node read those Secrets are accepted (dry run) once the projectcalico.org/v3 API is
+    available, and so are the Secrets created from standard input; the step waits for that API first. The password is in no argv,
     file or report. calico-system is made here as the operator makes it (the tier runs none).
     The same steps for real, and what Calico's confd makes of them: test_confd_bgp.py."""
     if upstream.unobtainable("calico"):
@@ -527,19 +528,24 @@ def test_the_calico_bgp_step_applies_the_bgp_resources(
     assert plan.ok, plan.failures
     k8s_control_plane.kubectl("create", "namespace", "calico-system", check=False)  # or exists
     executor = ClusterStandIn(plan.first_control_plane.name, tmp_path / "helm", upstream)
-    steps = ["network/calico-bgp", "network/calico-bgp-password"]
+    steps = [
+        "network/calico-bgp",
+        "network/calico-bgp-password",
+        "network/calico-bgp-mesh-password",
+    ]
     report = _run(plan, executor, node_root, steps, verify=False)
-    assert [r.status for r in report.results] == [Status.CHANGED] * 2, _failures(report)
+    assert [r.status for r in report.results] == [Status.CHANGED] * 3, _failures(report)
     ran = [" ".join(argv) for argv in executor.seen]
     assert any("apiservice/v3.projectcalico.org" in line for line in ran), ran
     assert any(line.endswith("calico/bgp.yaml") and " apply " in line for line in ran), ran
     assert any("create secret generic kube6-bgp-password" in line for line in ran), ran
+    assert any("create secret generic kube6-bgp-mesh-password" in line for line in ran), ran
     assert password not in " ".join(ran) + repr(report)
     bgp_file = (node_root / "etc/kube6/cluster/calico/bgp.yaml").read_text()
     assert "kind: RoleBinding" in bgp_file
     assert password not in bgp_file
     # Dry run: nothing stored.
-    assert "kube6-bgp-password" not in k8s_control_plane.kubectl(
+    assert "kube6-bgp" not in k8s_control_plane.kubectl(
         "-n", "calico-system", "get", "secrets,roles", "-o", "name"
     )
     for note in sorted(set(installed.notes.values())):

@@ -5,10 +5,11 @@ kube6's own steps run for real (`network/calico-bgp`: bgp.yaml's BGPConfiguratio
 with the password's secretKeyRef, the Role and RoleBinding for calico-node and the
 CalicoNodeStatus objects, into Calico's projectcalico.org/v3 CRDs, which confd reads with
 CALICO_API_GROUP=projectcalico.org/v3 as a cluster after Calico's datastore migration does;
-`network/calico-bgp-password`: the Secret, and later a new password in place of the old).
+`network/calico-bgp-password`: the Secret, and later a new password in place of the old;
+`network/calico-bgp-mesh-password`: the mesh's Secret with a random password).
 confd then computes, per node, the BGP configuration
 it hands BIRD: its peers (the router with the planned AS and password, the other node by the
-mesh), the AS, and the routes it announces (the LoadBalancer range from every node, a Local
+mesh with the mesh's password), the AS, and the routes it announces (the LoadBalancer range from every node, a Local
 Service's address only from a node with a ready endpoint). Calico's own BIRD templates are not
 in the snapshot (docs/STATUS.md), so confd renders this test's dump of that configuration
 instead (`DUMP`, an inspection, not a BIRD configuration): the BIRD text made from it, and BIRD
@@ -24,6 +25,7 @@ names a ready endpoint on one node, as the endpoint controller does for a runnin
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -123,7 +125,7 @@ class Cluster:
     """The first control-plane node's files (its admin kubeconfig, the rendered bgp.yaml)."""
 
 
-STEPS = ["network/calico-bgp", "network/calico-bgp-password"]
+STEPS = ["network/calico-bgp", "network/calico-bgp-password", "network/calico-bgp-mesh-password"]
 
 
 def up_steps(plan: Plan, root: Path, only: list[str]) -> Report:
@@ -156,14 +158,18 @@ def cluster(
         # kube6's own steps, for real: bgp.yaml applied, the password's Secret created, each
         # read back afterwards (converged).
         report = up_steps(bgp_plan, node_root, STEPS)
-        assert [r.status for r in report.results] == [Status.CHANGED] * 2, report.results
+        assert [r.status for r in report.results] == [Status.CHANGED] * 3, report.results
         _service(cp, "local", local_address, "Local", endpoint_on="confd-one")
         _service(cp, "cluster", lb[8], "Cluster", endpoint_on="confd-two")
         yield Cluster(cp, bgp_plan, local_address, node_root)
     finally:
         for args in (
             ("delete", "namespace", SERVICES, "--wait=false"),
-            ("delete", "-n", "calico-system", "secret,role,rolebinding", bgp_password.SECRET_NAME),
+            (
+                *("delete", "-n", "calico-system", "secret"),
+                *(bgp_password.SECRET_NAME, bgp_password.MESH_SECRET_NAME),
+            ),
+            ("delete", "-n", "calico-system", "role,rolebinding", bgp_password.ROLE_NAME),
             ("delete", "bgpconfigurations.projectcalico.org", "default"),
             ("delete", "bgppeers.projectcalico.org", "kube6-upstream"),
             ("delete", "caliconodestatuses.projectcalico.org", "--all"),
@@ -278,6 +284,15 @@ def confd_view(cluster: Cluster, node: str, workdir: Path, expect: str) -> dict[
         log.close()
 
 
+def _secret_password(cp: ControlPlane, name: str) -> str:
+    """The `password` of the Secret `name` in calico-system, decoded."""
+    encoded = cp.kubectl(
+        *("-n", bgp_password.NAMESPACE, "get", "secret", name),
+        *("-o", "jsonpath={.data.password}"),
+    )
+    return base64.b64decode(encoded).decode()
+
+
 def _route(network: IPv6Network | IPv6Address) -> str:
     """A static route's key under /staticroutesv6: the prefix with `-` for `/`."""
     net = IPv6Network(network)
@@ -291,10 +306,13 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
     assert plan.bgp is not None
     lb = plan.load_balancers.cidr
     local = _route(cluster.local_address)
+    mesh_password = _secret_password(cluster.cp, bgp_password.MESH_SECRET_NAME)
+    assert len(mesh_password) == 40, "a generated password of 40 characters"
     one = confd_view(cluster, "confd-one", tmp_path, local)
     # The Local Service's address comes from the node with its endpoint, not from the other.
     two = confd_view(cluster, "confd-two", tmp_path, _route(lb))
-    print(json.dumps({"confd-one": one, "confd-two": two}, indent=1).replace(PASSWORD, "***"))
+    shown = json.dumps({"confd-one": one, "confd-two": two}, indent=1)
+    print(shown.replace(PASSWORD, "***").replace(mesh_password, "***"))
     for view, node, other in ((one, "confd-one", "confd-two"), (two, "confd-two", "confd-one")):
         assert view["node"] == node
         assert view["as"] == str(plan.bgp.as_number)
@@ -302,10 +320,11 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
         # The provider's router, with its AS and the password from kube6's Secret.
         assert peers[ROUTER]["as"] == str(ROUTER_AS), peers
         assert peers[ROUTER]["password"] == PASSWORD
-        # The other node through the node-to-node mesh, in the cluster's AS, unsigned.
+        # The other node through the node-to-node mesh, in the cluster's AS, signed with the
+        # mesh's password (the Secret's, generated by kube6's step).
         assert peers[NODES[other]]["as"] == str(plan.bgp.as_number), peers
         assert peers[NODES[other]]["type"] != peers[ROUTER]["type"]
-        assert not peers[NODES[other]]["password"]
+        assert peers[NODES[other]]["password"] == mesh_password
         assert view["load_balancers"] == [str(lb)]
         # Announced from every node: the LoadBalancer range and the service range.
         assert _route(lb) in view["static"], view["static"]
@@ -319,12 +338,15 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
     ids = {one["router_id"], two["router_id"]}
     assert len(ids) == 2, ids
     assert all(IPv4Address(i) != IPv4Address(0) for i in ids)
-    # calico-node, as its service account, may read that one Secret and no other.
+    # calico-node, as its service account, may read those Secrets and no other.
     for args, expected in (
         (("get", f"secret/{bgp_password.SECRET_NAME}"), "yes"),
         (("watch", f"secret/{bgp_password.SECRET_NAME}"), "yes"),
+        (("get", f"secret/{bgp_password.MESH_SECRET_NAME}"), "yes"),
+        (("watch", f"secret/{bgp_password.MESH_SECRET_NAME}"), "yes"),
         (("get", "secret/other"), "no"),
         (("update", f"secret/{bgp_password.SECRET_NAME}"), "no"),
+        (("update", f"secret/{bgp_password.MESH_SECRET_NAME}"), "no"),
     ):
         calico_node = "--as=system:serviceaccount:calico-system:calico-node"
         # can-i exits 1 for "no": its answer is the output.
@@ -342,6 +364,10 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
     assert {p["ip"]: p for p in rotated["peers"]}[ROUTER]["password"] == NEW_PASSWORD
     (again,) = up_steps(plan, cluster.node_root, ["network/calico-bgp-password"]).results
     assert again.status is Status.OK, again.detail
+    # The mesh's password stays as it is on a later `up` (every node signs with it).
+    (kept,) = up_steps(plan, cluster.node_root, ["network/calico-bgp-mesh-password"]).results
+    assert kept.status is Status.OK, kept.detail
+    assert _secret_password(cluster.cp, bgp_password.MESH_SECRET_NAME) == mesh_password
     for note in sorted(set(installed.notes.values())):
         judged_against("confd on kube6's BGP objects", note)
     print(

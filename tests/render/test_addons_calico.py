@@ -149,12 +149,18 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     assert (network["bgp"], network["clusterRoutingMode"]) == ("Enabled", "Felix")
     docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
     statuses = ["CalicoNodeStatus"] * len(plan.nodes)
-    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer", *statuses]
-    assert {d["apiVersion"] for d in docs} == {"projectcalico.org/v3"}
-    configuration, peer, *node_statuses = docs
+    access = ["Role", "RoleBinding"]
+    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer", *access, *statuses]
+    assert {d["apiVersion"] for d in docs[:2] + docs[4:]} == {"projectcalico.org/v3"}
+    configuration, peer, _, _, *node_statuses = docs
     assert configuration["metadata"]["name"] == "default"
     assert configuration["spec"]["asNumber"] == 64600
     assert configuration["spec"]["nodeToNodeMeshEnabled"] is True
+    # The mesh is signed with the password of the Secret that `up` generates.
+    assert configuration["spec"]["nodeMeshPassword"] == {
+        "secretKeyRef": {"name": "kube6-bgp-mesh-password", "key": "password"}
+    }
+    assert configuration["spec"]["serviceLoadBalancerAggregation"] == "Enabled"
     assert configuration["spec"]["serviceClusterIPs"] == [{"cidr": str(plan.services)}]
     assert configuration["spec"]["serviceLoadBalancerIPs"] == [
         {"cidr": str(plan.load_balancers.cidr)}

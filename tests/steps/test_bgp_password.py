@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,13 +16,20 @@ import yaml
 
 from kube6.components.calico import bgp_password
 from kube6.components.calico import render as calico
-from kube6.components.calico.bgp_password import PasswordFacts, plan_password, read_password
+from kube6.components.calico.bgp_password import (
+    PasswordFacts,
+    plan_mesh_password,
+    plan_password,
+    read_password,
+)
 from kube6.errors import Kube6Error, SpecError
+from kube6.execute import RecordingExecutor
+from kube6.execute.command import Result
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data, load
 
-from .conftest import context
+from .conftest import arun, context
 
 PASSWORD = "s3cret|&pass word"
 BGP = {"peer": "2001:db8:1234:5678::fffe", "peer_as": 65001}
@@ -120,19 +129,21 @@ def test_the_peer_refers_to_the_secret_and_calico_node_may_read_only_it(
     }
     (rule,) = docs["Role"]["rules"]
     assert rule["resources"] == ["secrets"]
-    assert rule["resourceNames"] == ["kube6-bgp-password"]
+    assert rule["resourceNames"] == ["kube6-bgp-mesh-password", "kube6-bgp-password"]
     assert "create" not in rule["verbs"]
     assert "update" not in rule["verbs"]
     assert docs["Role"]["metadata"]["namespace"] == "calico-system"
     assert docs["RoleBinding"]["subjects"] == [
         {"kind": "ServiceAccount", "name": "calico-node", "namespace": "calico-system"}
     ]
-    assert "the password of bgp.password_file is in the" in content
-    # Without a password file: no password, no Role.
+    assert "with the router: the password of bgp.password_file" in content
+    # Without a password file: an unsigned peer, and the Role for the mesh's Secret only.
     plain = {a.path: a for a in calico.render(bgp_plan(None))}[calico.BGP_PATH].content
-    kinds = [d["kind"] for d in yaml.safe_load_all(plain) if d]
-    assert "Role" not in kinds
-    assert "password" not in yaml.safe_dump(kinds)
+    unsigned = {d["kind"]: d for d in yaml.safe_load_all(plain) if d}
+    assert "password" not in unsigned["BGPPeer"]["spec"]
+    (rule,) = unsigned["Role"]["rules"]
+    assert rule["resourceNames"] == ["kube6-bgp-mesh-password"]
+    assert "with the router: unsigned" in plain
 
 
 def _facts(stored: str | None, password: str | None = PASSWORD) -> PasswordFacts:
@@ -180,6 +191,14 @@ def test_a_changed_password_replaces_the_secret(password_file: Path) -> None:
     assert encoded not in repr(planned)
 
 
+def test_a_secret_without_the_password_gets_it_in_place(password_file: Path) -> None:
+    ctx = context(bgp_plan(str(password_file)))
+    planned = plan_password(ctx, _facts(""))  # the Secret exists, without `password`
+    (patch,) = planned.actions
+    assert patch.command.argv[-7:-4] == ("patch", "secret", "kube6-bgp-password")  # type: ignore[union-attr]
+    assert patch.why == "the Secret has no password"
+
+
 def test_an_unreadable_file_stops_the_step_with_the_fix(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here"
     ctx = context(bgp_plan(str(missing)))
@@ -200,3 +219,56 @@ def test_stored_password_reads_kubectls_data() -> None:
     assert bgp_password._stored_password('{"password":"czNjcmV0"}') == "czNjcmV0"
     for text in (None, "", "not json", "[]", '{"other": "x"}'):
         assert bgp_password._stored_password(text) is None
+
+
+def test_the_mesh_gets_a_random_password_once() -> None:
+    ctx = context(bgp_plan(None))
+    first, second = (bgp_password.fresh_mesh_facts(ctx) for _ in range(2))
+    assert first.generated != second.generated
+    for facts in (first, second):
+        # What BIRD's configuration and a TCP MD5 key take: short, no double quote.
+        assert re.fullmatch(r"[A-Za-z0-9_-]{40}", facts.generated)
+        assert facts.generated not in repr(facts)
+    planned = plan_mesh_password(ctx, first)
+    (create,) = planned.actions
+    command = create.command  # type: ignore[union-attr]
+    assert command.argv[-5:] == (
+        *("create", "secret", "generic", "kube6-bgp-mesh-password"),
+        "--from-file=password=/dev/stdin",
+    )
+    assert command.stdin == first.generated
+    assert first.generated not in repr(planned)
+    assert "add `< FILE` with a password of your own" in planned.notes[0]
+    # A Secret with a password is kept, whichever it is: every node reads the same one.
+    kept = plan_mesh_password(ctx, replace(first, stored="b3Bhc3M="))
+    assert kept.noop == "the Secret calico-system/kube6-bgp-mesh-password holds a password"
+    # One without: the password goes in, in place.
+    (patch,) = plan_mesh_password(ctx, replace(first, stored="")).actions
+    assert patch.command.argv[-7:-4] == ("patch", "secret", "kube6-bgp-mesh-password")  # type: ignore[union-attr]
+
+
+def test_the_mesh_step_does_not_apply_without_bgp(plan: Plan) -> None:
+    ctx = context(plan)
+    assert plan_mesh_password(ctx, bgp_password.fresh_mesh_facts(ctx)).noop == (
+        "routing is ndp-proxy, not bgp"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "stored"),
+    [
+        (Result(1, "", 'Error from server (NotFound): secrets "kube6-bgp-mesh-password"'), None),
+        (Result(0, "", ""), ""),  # a Secret without data
+        (Result(0, '{"other":"eA=="}', ""), ""),
+        (Result(0, '{"password":"eA=="}', ""), "eA=="),
+    ],
+)
+def test_the_mesh_step_reads_whether_the_secret_holds_a_password(
+    reply: Result, stored: str | None
+) -> None:
+    ex = RecordingExecutor(default=reply)
+    ctx = context(bgp_plan(None), executor=ex)
+    facts = arun(bgp_password.read_mesh_facts(ctx))
+    assert facts.stored == stored
+    (argv,) = ex.argvs
+    assert argv[-5:] == ("get", "secret", "kube6-bgp-mesh-password", "-o", "jsonpath={.data}")

@@ -117,6 +117,11 @@ def _summary(result: Plan) -> Table:
             str(bgp.peer),
             f"AS {bgp.peer_as}; the cluster is AS {bgp.as_number}; {signed}",
         )
+        summary.add_row(
+            "  node mesh",
+            "every node",
+            f"AS {bgp.as_number}; signed with a random password (`up` makes it, TCP MD5)",
+        )
     return summary
 
 

@@ -361,7 +361,8 @@ def _judge_sessions(
         return (
             f"{node}: mesh session(s) not Established: {', '.join(down)}",
             "the nodes peer with each other on TCP 179: kube6's host firewall opens it between "
-            "nodes; check a firewall of the provider's",
+            "nodes; check a firewall of the provider's; every node signs these sessions with the "
+            "password of the Secret calico-system/kube6-bgp-mesh-password (`kube6 up` makes it)",
             "",
         )
     return "", "", f"{node}: router {router} Established, {len(mesh)} mesh peer(s) Established"

@@ -315,14 +315,19 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
         "spec": {
             "logSeverityScreen": "Info",
             "asNumber": bgp.as_number,
-            # Nodes still exchange their pod blocks among themselves (no encapsulation).
+            # Nodes still exchange their pod blocks among themselves (no encapsulation),
+            # signed with the mesh's own password (a Secret `kube6 up` generates).
             "nodeToNodeMeshEnabled": True,
+            "nodeMeshPassword": bgp_password.mesh_password(),
             # Advertising the service range lets the provider's router reach ClusterIPs
             # through the nodes; the default network policies decide who may connect.
             "serviceClusterIPs": [{"cidr": str(plan.services)}],
-            # The LoadBalancer range: each node announces the addresses of the Services it
-            # can serve (all of them with externalTrafficPolicy Cluster).
+            # The LoadBalancer range: each node announces the whole range, and the address
+            # of a Service with externalTrafficPolicy Local only where it has an endpoint.
             "serviceLoadBalancerIPs": [{"cidr": str(plan.load_balancers.cidr)}],
+            # Calico 3.33's default, written out: the range as one route, not an address
+            # per Service (Disabled), which would grow the router's table with every Service.
+            "serviceLoadBalancerAggregation": "Enabled",
         },
     }
     peer: dict[str, Any] = {
@@ -335,11 +340,11 @@ def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
             "asNumber": bgp.peer_as,
         },
     }
-    signed: list[dict[str, Any]] = []
-    if bgp.password_file is not None:
+    router_signed = bgp.password_file is not None
+    if router_signed:
         peer["spec"]["password"] = bgp_password.peer_password()
-        signed = bgp_password.secret_access()
-    return [configuration, peer, *signed, *(node_status(node.name) for node in plan.nodes)]
+    access = bgp_password.secret_access(router_signed=router_signed)
+    return [configuration, peer, *access, *(node_status(node.name) for node in plan.nodes)]
 
 
 def bgp_yaml(plan: Plan) -> str:
@@ -360,21 +365,22 @@ def bgp_yaml(plan: Plan) -> str:
             "# node from its name), and one fixed ID shared by several nodes would break the",
             "# mesh. Tell your router to expect the hashed IDs (see `birdcl show status`).",
         ]
+    namespace, mesh = bgp_password.NAMESPACE, bgp_password.MESH_SECRET_NAME
+    router = bgp_password.SECRET_NAME
     notes = [
         "#",
         f"# Cluster AS {plan.bgp.as_number} peers with {plan.bgp.peer} (AS {plan.bgp.peer_as})",
         f"# and advertises the pod blocks, the service range {plan.services} and the",
         f"# LoadBalancer range {plan.load_balancers.cidr}.",
         *router_id,
+        "# Sessions signed with TCP MD5 (never a password in this file; the Role below lets",
+        "# calico-node read the Secrets that `kube6 up` creates):",
+        f"# - between the nodes: a random password in {namespace}/{mesh}",
+        "#   (generated once; for a new one, delete that Secret and run `kube6 up` again),",
         *(
-            [
-                "# Sessions signed with TCP MD5: the password of bgp.password_file is in the",
-                f"# Secret {bgp_password.NAMESPACE}/{bgp_password.SECRET_NAME} (`kube6 up` "
-                "creates it; never in this file),",
-                "# which the Role below lets calico-node read.",
-            ]
+            [f"# - with the router: the password of bgp.password_file, in {namespace}/{router}."]
             if plan.bgp.password_file is not None
-            else []
+            else ["# - with the router: unsigned (no bgp.password_file)."]
         ),
         "# Each node's BGP sessions: `kubectl get caliconodestatus kube6-bgp-NODE -o yaml`",
         f"# (calico-node reports every {NODE_STATUS_PERIOD} s; `kube6 verify` reads them).",

@@ -12,7 +12,6 @@ from typing import Any
 
 from kube6.components.calico import bgp_password
 from kube6.components.calico.render import CALICO_API_SERVICE, several_links
-from kube6.routing import strategy
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
@@ -20,12 +19,6 @@ from kube6.steps.verify import parse_items
 from kube6.versions import CALICO
 
 CALICO_REPO = "https://docs.tigera.io/calico/charts"
-
-
-def _bgp(ctx: HostContext) -> str | None:
-    if strategy(ctx.plan.routing).bgp_peering:
-        return None
-    return f"routing is {ctx.plan.routing}, not bgp"
 
 
 def _several_links(ctx: HostContext) -> str | None:
@@ -179,13 +172,14 @@ INSTALL: tuple[Step[Any], ...] = (
         "calico-bgp",
         "Calico BGP peering resources (bgp mode).",
         cluster.under("calico"),
-        _bgp,
+        bgp_password.unless_bgp,
         api_service=CALICO_API_SERVICE,
     ),
     bgp_password.STEP,
+    bgp_password.MESH_STEP,
 )
 """Calico installed: its CRDs, Felix's per-node settings, tigera-operator with the rendered
-values, the BGP resources and the BGP password's Secret."""
+values, the BGP resources and the Secrets of the BGP passwords (the router's, the mesh's)."""
 
 READY_AND_POLICIES: tuple[Step[Any], ...] = (
     Step(
