@@ -25,9 +25,11 @@ from kube6.components.calico.bgp_password import (
 from kube6.errors import Kube6Error, SpecError
 from kube6.execute import RecordingExecutor
 from kube6.execute.command import Result
+from kube6.modes import Grade as Status
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data, load
+from kube6.usecases.check import CheckRequest, check
 
 from .conftest import arun, context
 
@@ -272,3 +274,35 @@ def test_the_mesh_step_reads_whether_the_secret_holds_a_password(
     assert facts.stored == stored
     (argv,) = ex.argvs
     assert argv[-5:] == ("get", "secret", "kube6-bgp-mesh-password", "-o", "jsonpath={.data}")
+
+
+def test_check_warns_when_others_may_read_the_password_file(password_file: Path) -> None:
+    plan = bgp_plan(str(password_file))
+    password_file.chmod(0o644)
+    found = bgp_password.file_access(plan)
+    assert found is not None
+    assert (found.name, found.status) == ("bgp-password-file", Status.WARN)
+    assert found.message == (
+        f"the router's BGP password in {password_file} may be read by others (mode 0644)"
+    )
+    assert found.fix == f"chmod 600 {password_file}"
+    password_file.chmod(0o600)
+    fine = bgp_password.file_access(plan)
+    assert fine is not None
+    assert fine.status is Status.OK
+    assert PASSWORD not in repr(found) + repr(fine)
+    # No file setting, or a file that cannot be read (read_password refuses that): no finding.
+    assert bgp_password.file_access(bgp_plan(None)) is None
+    assert bgp_password.file_access(bgp_plan(str(password_file.parent / "none"))) is None
+
+
+def test_kube6_check_reports_the_password_files_mode_once(password_file: Path) -> None:
+    password_file.chmod(0o640)
+    plan = bgp_plan(str(password_file))
+    # Every probe of the node fails: its own checks say "could not check"; the file's mode
+    # is judged here, once, for this machine (no node).
+    node = RecordingExecutor(host="one", default=Result(1, "", "no such command"))
+    report = check(plan, CheckRequest(connect=False), executors={"one": node})
+    found = [r for r in report.results if r.name == "bgp-password-file"]
+    assert [(r.node, r.status) for r in found] == [("", Status.WARN)]
+    assert "mode 0640" in found[0].message

@@ -89,7 +89,7 @@ def _print(results: list[CheckResult]) -> None:
         table.add_column(column, no_wrap=column in ("node", "check", "status"), overflow="fold")
     for result in results:
         table.add_row(
-            result.node,
+            result.node or "(this machine)",
             result.name,
             Text(str(result.status), style=style[result.status]),
             result.message,

@@ -32,7 +32,8 @@ class CheckRequest:
 @dataclass(frozen=True)
 class CheckReport:
     results: list[CheckResult]
-    """Every check on every chosen node."""
+    """Every check on every chosen node, and those of this machine (no node: the BGP
+    password file's mode)."""
     artifacts: list[ArtifactVerdict]
     """Every artifact of the plan judged on every node that could be read."""
 
@@ -46,7 +47,7 @@ def check(
     from kube6.checks import run_checks, validate_ignore
     from kube6.checks.artifacts import audit_artifacts, lookup_hosts
     from kube6.checks.runner import gather_facts
-    from kube6.components.calico.bgp_password import password_of
+    from kube6.components.calico.bgp_password import file_access, password_of
     from kube6.components.registry import artifact_hosts, artifacts
 
     ignored = validate_ignore(request.ignore)  # refuse a bad --ignore before contacting anything
@@ -60,6 +61,9 @@ def check(
     facts = asyncio.run(
         gather_facts(plan, executors, lookups, connect=request.connect, bgp_password=password)
     )
+    # What concerns this machine, not a node: the password file's mode.
+    here = [found for found in (file_access(plan),) if found is not None]
     return CheckReport(
-        run_checks(plan, facts, ignored, hosts=hosts), audit_artifacts(plan, facts, listed)
+        [*here, *run_checks(plan, facts, ignored, hosts=hosts)],
+        audit_artifacts(plan, facts, listed),
     )

@@ -29,6 +29,7 @@ from typing import Any
 from kube6.errors import Kube6Error
 from kube6.execute.command import Command
 from kube6.plan.model import Plan
+from kube6.results import Finding, ok, warn
 from kube6.routing import strategy
 from kube6.steps import probe
 from kube6.steps.base import Exec, HostContext, Step, StepPlan, Targets
@@ -86,6 +87,30 @@ def read_password(path: str) -> str:
             fix=fix,
         )
     return password
+
+
+FILE_CHECK = "bgp-password-file"
+
+
+def file_access(plan: Plan) -> Finding | None:
+    """`bgp-password-file`, for `kube6 check`: a warning when the file of bgp.password_file
+    (on the machine that runs kube6) may be read by others than its owner, as ssh warns of a
+    private key; None without a password file. Whether it can be read at all is
+    `read_password`'s refusal."""
+    if plan.bgp is None or plan.bgp.password_file is None:
+        return None
+    path = Path(plan.bgp.password_file).expanduser()
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None  # read_password says why
+    if mode & 0o077:
+        return warn(
+            FILE_CHECK,
+            f"the router's BGP password in {path} may be read by others (mode {mode:04o})",
+            f"chmod 600 {path}",
+        )
+    return ok(FILE_CHECK, f"{path} (mode {mode:04o}): only its owner may read the password")
 
 
 def password_of(plan: Plan) -> str | None:
