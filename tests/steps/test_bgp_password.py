@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +30,10 @@ from kube6.modes import Grade as Status
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data, load
+from kube6.steps.base import Exec
+from kube6.steps.runner import Report, StepResult
+from kube6.steps.runner import Status as StepStatus
+from kube6.steps.script import host_script
 from kube6.usecases.check import CheckRequest, check
 
 from .conftest import arun, context
@@ -240,7 +245,6 @@ def test_the_mesh_gets_a_random_password_once() -> None:
     )
     assert command.stdin == first.generated
     assert first.generated not in repr(planned)
-    assert "add `< FILE` with a password of your own" in planned.notes[0]
     # A Secret with a password is kept, whichever it is: every node reads the same one.
     kept = plan_mesh_password(ctx, replace(first, stored="b3Bhc3M="))
     assert kept.noop == "the Secret calico-system/kube6-bgp-mesh-password holds a password"
@@ -306,3 +310,47 @@ def test_kube6_check_reports_the_password_files_mode_once(password_file: Path) -
     found = [r for r in report.results if r.name == "bgp-password-file"]
     assert [(r.node, r.status) for r in found] == [("", Status.WARN)]
     assert "mode 0640" in found[0].message
+
+
+def _sh(pipeline: str, cwd: Path) -> str:
+    """What the dry-run script's pipeline prints, run by the real /bin/sh."""
+    done = subprocess.run(
+        ["/bin/sh", "-c", pipeline], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize("stored", [None, "b2xk"])
+def test_the_scripts_pipeline_gives_kubectl_what_kube6_gives_it(
+    password_file: Path, tmp_path: Path, stored: str | None
+) -> None:
+    """`up --dry-run -o sh`: the line's pipeline, run by the real /bin/sh on a copy of the
+    file (as the script's note asks), prints exactly what kube6 gives kubectl on standard
+    input: the password without its line break, or the patch's JSON."""
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "kube6-bgp-password").write_text(password_file.read_text())  # with its line break
+    planned = plan_password(context(bgp_plan(str(password_file))), _facts(stored))
+    (action,) = planned.actions
+    assert isinstance(action, Exec)
+    assert _sh(action.shell_input, node) == action.command.stdin
+    result = StepResult(
+        "one", "network/calico-bgp-password", StepStatus.CHANGED, 0.0, actions=(action,)
+    )
+    script = host_script(Report([result], dry_run=True), "one")
+    assert f"{action.shell_input} | kubectl " in script
+
+
+@pytest.mark.parametrize("stored", [None, ""])
+def test_the_scripts_mesh_password_is_random_and_fits(tmp_path: Path, stored: str | None) -> None:
+    ctx = context(bgp_plan(None))
+    facts = replace(bgp_password.fresh_mesh_facts(ctx), stored=stored)
+    (action,) = plan_mesh_password(ctx, facts).actions
+    assert isinstance(action, Exec)
+    first, second = (_sh(action.shell_input, tmp_path) for _ in range(2))
+    assert first != second
+    if stored is None:
+        assert re.fullmatch(r"[A-Za-z0-9]{40}", first)
+    else:
+        encoded = json.loads(first)["data"]["password"]
+        assert re.fullmatch(r"[A-Za-z0-9]{40}", base64.b64decode(encoded).decode())

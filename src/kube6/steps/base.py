@@ -46,6 +46,9 @@ class Exec:
     """The output may hold secrets: it is never shown, not even in a CommandError."""
     shell_filter: str = ""
     """For the dry-run script: a pipe that does what `parse` does (`tail -n 1`)."""
+    shell_input: str = ""
+    """For the dry-run script: a pipeline whose output is what kube6 gives the command on
+    standard input (`tr -d '\n' < FILE`), so that the script does the same."""
 
     @property
     def display(self) -> str:

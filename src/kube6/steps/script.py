@@ -48,6 +48,8 @@ def _heredoc(action: PutFile) -> list[str]:
 
 def _exec_lines(action: Exec) -> list[str]:
     line = action.display
+    if action.shell_input:
+        line = f"{action.shell_input} | {line}"
     if action.capture:
         variable = action.capture.removeprefix("${").removesuffix("}")
         pipe = f" | {action.shell_filter}" if action.shell_filter else ""

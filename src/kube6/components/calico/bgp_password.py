@@ -223,10 +223,20 @@ def fresh_facts(ctx: HostContext) -> PasswordFacts:
         return PasswordFacts(None, exc, None)
 
 
-def _write_secret(ctx: HostContext, name: str, password: str, stored: str | None, why: str) -> Exec:
+ROUTER_COPY = "./kube6-bgp-password"
+"""Where the dry-run script reads the router's password: a copy of bgp.password_file that
+whoever runs the script by hand puts there (kube6 itself never writes it to the node)."""
+RANDOM_PASSWORD = "tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 40"  # noqa: S105 (a shell pipeline)
+"""The dry-run script's random mesh password (POSIX tools; kube6 itself uses `secrets`)."""
+
+
+def _write_secret(
+    ctx: HostContext, name: str, password: str, stored: str | None, why: str, *, by_hand: str
+) -> Exec:
     """`kubectl` creating the Secret `name` with `password` (no Secret yet), or putting the
     password into it in place (no moment without the Secret, when confd would drop the
-    password); the password on standard input, masked, never in an argument."""
+    password); the password on standard input, masked, never in an argument. `by_hand`: a
+    shell pipeline that prints the password without a line break, for the dry-run script."""
     encoded = base64.b64encode(password.encode()).decode()
     masked = (password, encoded)
     if stored is None:
@@ -239,7 +249,7 @@ def _write_secret(ctx: HostContext, name: str, password: str, stored: str | None
             stdin=password,
             secrets=masked,
         )
-        return Exec(create, why=why)
+        return Exec(create, why=why, shell_input=by_hand)
     patch = Command(
         kubectl(
             ctx,
@@ -249,7 +259,9 @@ def _write_secret(ctx: HostContext, name: str, password: str, stored: str | None
         stdin=json.dumps({"data": {SECRET_KEY: encoded}}),
         secrets=masked,
     )
-    return Exec(patch, why=why)
+    # The same JSON as kube6's (json.dumps), the password base64-encoded by the shell.
+    as_json = f"""printf '{{"data": {{"{SECRET_KEY}": "%s"}}}}' "$({by_hand} | base64 -w0)\""""
+    return Exec(patch, why=why, shell_input=as_json)
 
 
 def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
@@ -262,17 +274,17 @@ def plan_password(ctx: HostContext, facts: PasswordFacts) -> StepPlan:
     encoded = base64.b64encode(facts.password.encode()).decode()
     if facts.stored == encoded:
         return StepPlan.nothing(f"the Secret {NAMESPACE}/{SECRET_NAME} holds the password")
-    by_hand = (
-        "kube6 gives the password of bgp.password_file on standard input: by hand, copy the "
-        "file here and add `< FILE` (remove the copy afterwards), or type the password and "
-        "press Ctrl-D",
+    note = (
+        "kube6 gives the password of bgp.password_file on standard input: by hand, copy that "
+        f"file here as {ROUTER_COPY} first (chmod 600) and remove the copy afterwards",
     )
     why = {
         None: "the Secret that calico-node's sessions with the router are signed with",
         "": "the Secret has no password",
     }.get(facts.stored, "the Secret holds another password (the file changed)")
-    write = _write_secret(ctx, SECRET_NAME, facts.password, facts.stored, why)
-    return StepPlan.do(write, notes=by_hand)
+    by_hand = f"tr -d '\\n' < {ROUTER_COPY}"
+    write = _write_secret(ctx, SECRET_NAME, facts.password, facts.stored, why, by_hand=by_hand)
+    return StepPlan.do(write, notes=note)
 
 
 STEP: Step[PasswordFacts] = Step(
@@ -315,18 +327,15 @@ def plan_mesh_password(ctx: HostContext, facts: MeshFacts) -> StepPlan:
         # Kept as it is: every node signs with the Secret's password, whichever it is. To
         # change it, delete the Secret and run `kube6 up` again.
         return StepPlan.nothing(f"the Secret {NAMESPACE}/{MESH_SECRET_NAME} holds a password")
-    by_hand = (
-        "kube6 gives a new random password on standard input: by hand, add `< FILE` with a "
-        f"password of your own (one line of at most {MAX_BYTES} bytes, no double quote), or "
-        "type one and press Ctrl-D",
-    )
     why = (
         "the Secret that the nodes sign their mesh sessions with (a random password)"
         if facts.stored is None
         else "the Secret has no password"
     )
-    write = _write_secret(ctx, MESH_SECRET_NAME, facts.generated, facts.stored, why)
-    return StepPlan.do(write, notes=by_hand)
+    write = _write_secret(
+        ctx, MESH_SECRET_NAME, facts.generated, facts.stored, why, by_hand=RANDOM_PASSWORD
+    )
+    return StepPlan.do(write)
 
 
 MESH_STEP: Step[MeshFacts] = Step(
