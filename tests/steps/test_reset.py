@@ -10,10 +10,12 @@ from kube6.components.host import steps as host
 from kube6.components.kubeadm import reset as kubeadm_reset
 from kube6.components.ndppd import reset as ndppd_reset
 from kube6.components.registry import RESET_STEPS
+from kube6.execute import RecordingExecutor
+from kube6.execute.command import Result
 from kube6.plan.model import Plan
 from kube6.steps import StepPlan, probe
 
-from .conftest import context
+from .conftest import arun, context
 
 
 def shown(step_plan: StepPlan) -> list[str]:
@@ -58,7 +60,7 @@ def test_pod_network_leftovers(plan: Plan) -> None:
         "ip netns delete cni-3b3c2a10-9e8d-7c6b-5a49-382716059fab",
     ]
     assert calico_reset.plan_pod_network(context(plan), calico_reset.PodNetworkFacts((), ())).noop
-    routes = calico_reset.felix_routes(
+    routes = calico_reset.routes_of(
         "blackhole 2001:db8:1234:5678:8:2:2e:d200/120 dev lo metric 1024 pref medium\n"
         "2001:db8:1234:5678:8:2:6a:a600/120 via 2001:db8:1234:5678::12 dev eth0 metric 1024 "
         "onlink pref medium\n"
@@ -154,3 +156,46 @@ def test_host_restores_the_snapshot_forwarding_first(plan: Plan) -> None:
     assert host_reset.plan_host(ctx, host_reset.HostFacts(None, (), "x\n")).noop == (
         "no kube6 kernel settings are left on this host"
     )
+
+
+BIRD_ROUTES = (
+    "blackhole 2001:db8:1234:5678:8:3::/112 dev lo metric 1024 pref medium\n"
+    "2001:db8:1234:5678:8:4::/120 metric 1024 pref medium\n"
+    "\tnexthop via 2001:db8:1234:5678::12 dev eth0 weight 1 \n"
+    "\tnexthop via 2001:db8:1234:5678::13 dev eth0 weight 1 \n"
+)
+"""`ip -6 route show proto 12` on a bgp node after calico-node stopped: the service range's
+blackhole that BIRD announces, and the LoadBalancer range learned from two mesh peers."""
+
+
+def test_bgp_nodes_lose_the_routes_calico_nodes_bird_left() -> None:
+    from kube6.plan import make_plan
+    from kube6.spec import from_data
+
+    data = {
+        "prefix": "2001:db8:1234:5678::/64",
+        "routing": "bgp",
+        "bgp": {"peer": "2001:db8:1234:5678::fffe", "peer_as": 65001},
+        "nodes": [{"name": "one", "address": "2001:db8:1234:5678::11"}],
+    }
+    bgp_plan = make_plan(from_data(data), source="test")
+    routes = calico_reset.routes_of(BIRD_ROUTES)
+    # One delete per route: a multipath route's nexthop lines are not routes of their own.
+    assert routes == (
+        ("blackhole", "2001:db8:1234:5678:8:3::/112"),
+        ("2001:db8:1234:5678:8:4::/120",),
+    )
+    facts = calico_reset.PodNetworkFacts((), (), (), routes)
+    assert shown(calico_reset.plan_pod_network(context(bgp_plan), facts)) == [
+        "ip -6 route delete blackhole 2001:db8:1234:5678:8:3::/112 proto 12",
+        "ip -6 route delete 2001:db8:1234:5678:8:4::/120 proto 12",
+    ]
+    # Read only in bgp routing: elsewhere BIRD's protocol number may be a BIRD of the operator's.
+    ex = RecordingExecutor(host="one", default=Result(0, "", ""))
+    ex.reply(("ip", "-6", "route", "show", "proto", "12"), BIRD_ROUTES)
+    read = arun(calico_reset.read_pod_network(context(bgp_plan, executor=ex)))
+    assert read.bird_routes == routes
+    other = RecordingExecutor(host="node0001", default=Result(0, "", ""))
+    ndp = make_plan(from_data({**data, "routing": "ndp-proxy", "bgp": None}), source="test")
+    assert not arun(calico_reset.read_pod_network(context(ndp, executor=other))).bird_routes
+    assert ("ip", "-6", "route", "show", "proto", "12") not in other.argvs
