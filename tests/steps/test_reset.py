@@ -164,8 +164,8 @@ BIRD_ROUTES = (
     "\tnexthop via 2001:db8:1234:5678::12 dev eth0 weight 1 \n"
     "\tnexthop via 2001:db8:1234:5678::13 dev eth0 weight 1 \n"
 )
-"""`ip -6 route show proto 12` on a bgp node after calico-node stopped: the service range's
-blackhole that BIRD announces, and the LoadBalancer range learned from two mesh peers."""
+"""`ip -6 route show proto 12` as a bgp node could show it after calico-node stopped: a
+blackhole, and a range learned from two mesh peers (a multipath route)."""
 
 
 def test_bgp_nodes_lose_the_routes_calico_nodes_bird_left() -> None:

@@ -23,8 +23,9 @@ routes to other nodes' blocks and the blackhole of the node's own blocks."""
 BIRD_ROUTE_PROTO = "12"
 """The routing protocol number of BIRD's kernel routes (`bird` in iproute2's rt_protos).
 calico-node's BIRD runs its kernel protocol with `persist` (Calico's templates: keep the routes
-while BIRD restarts), so its routes outlive it: the blackholes of the service and LoadBalancer
-ranges it announces, and what it learned from its peers."""
+while BIRD restarts), so the routes it programmed outlive it: what it learned from its peers
+(another node's Local Service address, a route the router sends) and any static route not
+rejected for the kernel."""
 _ROUTE_TYPES = frozenset({"blackhole", "unreachable", "prohibit", "throw"})
 
 
