@@ -67,6 +67,9 @@ CONFD_DIR=""
 for d in "$CALICO_SRC/confd/etc/calico/confd" "$CALICO_SRC/node/filesystem/etc/calico/confd"; do
   if [[ -d "$d/conf.d" && -d "$d/templates" ]]; then CONFD_DIR=$d; break; fi
 done
+# Without them: kube6's stand-in (tests/e2e/calico-confd/README.md), so that BIRD runs in the
+# bgp journey; the manifest keeps Calico's own templates `unavailable` and the image says which.
+CONFD_STAND_IN="$SCRIPT_DIR/calico-confd"
 
 command -v python3 >/dev/null || die "python3 is required"
 eval "$(python3 "$HELPERS" pins "$REPO_ROOT")" || die "cannot read the Calico pin from src/kube6/versions.py"
@@ -312,8 +315,11 @@ build_images() {
   cni_ver=$(cni_plugins_version)
   op_dir="$BUILT/operator-$OPERATOR_TAG-calico-$CALICO_VERSION"
   debs=$(paste -sd' ' "$DEBIAN_ROOT/.packages")
-  local confd_note="confd templates from ${CONFD_DIR#"$UPSTREAM/"}"
-  [[ -n "$CONFD_DIR" ]] || confd_note="NO confd BIRD templates: the snapshot lacks confd/etc/calico/confd/{conf.d,templates} (symlinks to node/filesystem/etc/calico/confd, not in ../shared/upstream), so confd renders no bird.cfg and BIRD does not run"
+  local confd_note="confd templates from ${CONFD_DIR#"$UPSTREAM/"}" confd_dir=$CONFD_DIR
+  if [[ -z "$CONFD_DIR" ]]; then
+    confd_dir=$CONFD_STAND_IN
+    confd_note="STAND-IN confd BIRD templates (kube6's tests/e2e/calico-confd): the snapshot lacks Calico's own (confd/etc/calico/confd/{conf.d,templates}, symlinks to node/filesystem/etc/calico/confd, not in ../shared/upstream); Calico's confd renders kube6's stand-in from its own BGP data"
+  fi
   local snap="Calico release-v3.33 snapshot $CALICO_COMMIT (2026-08-21), served as $CALICO_VERSION because kube6 pins $CALICO_VERSION"
   spec=$(python3 - <<EOF
 import json
@@ -328,7 +334,7 @@ print(json.dumps({
   "bird_dir": "$BUILT/bird-${BIRD_COMMIT:0:12}",
   "debian_root": "$DEBIAN_ROOT",
   "node_filesystem": "$CALICO_SRC/node/filesystem",
-  "confd_dir": "$CONFD_DIR",
+  "confd_dir": "$confd_dir",
   "typha_cfg": "$CALICO_SRC/docker/calico/typha.cfg",
   "operator": "$op_dir/operator",
   "refs": {"node": "$REF_NODE", "calico": "$REF_CALICO", "third-party-cni-plugins": "$REF_CNI_PLUGINS", "operator": "$REF_OPERATOR"},

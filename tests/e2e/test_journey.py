@@ -22,6 +22,7 @@ manifest.json `unavailable`) does not touch this journey.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shlex
@@ -38,8 +39,8 @@ import pytest
 import yaml
 
 from kube6.components.calico.policies import EXAMPLE_OPEN_PORT
-from kube6.lab import Lab, nodes
-from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX
+from kube6.lab import Lab, bgp_router, nodes
+from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, layout
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -84,6 +85,20 @@ def scenario(
     }
 
 
+def bgp_scenario() -> dict[str, Any]:
+    """Both nodes on the on-link /64, peering with the lab's router (BIRD 2, `Lab(bgp_router=
+    True)`) at its address on the link, which the tests read from the lab's layout."""
+    data = scenario("bgp", "2001:db8:1234:5678::11", "2001:db8:1234:5678::12")
+    plain = make_plan(from_data({**data, "routing": "ndp-proxy"}))  # the same addresses
+    router = bgp_router.peer_address(layout(plain, "0000"))
+    data["bgp"] = {"peer": str(router), "peer_as": ROUTER_AS}
+    return data
+
+
+ROUTER_AS = 65001
+BGP_PASSWORD = "journey's bgp pass"
+"""The router's TCP MD5 password (bgp.password_file, written beside kube6.yaml)."""
+
 SCENARIOS: dict[str, dict[str, Any]] = {
     # The guide's case: both nodes on one on-link /64, ndppd answers for pods and services.
     "ndp-proxy": scenario("ndp-proxy", "2001:db8:1234:5678::11", "2001:db8:1234:5678::12"),
@@ -92,6 +107,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "routed": scenario(
         "routed", "2001:db8:1234:5678::11", "2001:db8:1234:5679::12", "2001:db8:1234:5679::/64"
     ),
+    # The provider's router speaks BGP (signed): calico-node's BIRD announces the pods' blocks,
+    # the service and LoadBalancer ranges; nothing proxied. BIRD's configuration comes from
+    # kube6's stand-in templates (tests/e2e/calico-confd: Calico's are not in the snapshot).
+    "bgp": bgp_scenario(),
 }
 INTERNET_MTU = 1400
 BUSYBOX = "docker.io/library/busybox:1.37.0"
@@ -112,8 +131,14 @@ class Journey:
 
 
 def unready_pods(journey: Journey) -> list[str]:
-    """namespace/name of every pod (not finished) with a container that is not ready."""
-    found = json.loads(kubectl(journey, "get", "pods", "-A", "-o", "json"))
+    """namespace/name of every pod (not finished) with a container that is not ready (for a
+    failure's message: the API server's own failure instead when it does not answer)."""
+    listed = ssh(
+        journey, CP, "kubectl", "--kubeconfig", KUBECONFIG, "get", "pods", "-A", "-o", "json"
+    )
+    if listed.returncode != 0:
+        return [f"(no pods listed: {listed.stderr.strip()[-300:]})"]
+    found = json.loads(listed.stdout)
     unready = []
     for pod in found["items"]:
         if pod["status"].get("phase") in ("Succeeded", "Failed"):
@@ -220,18 +245,31 @@ def journey(
     if not tarball.is_file():
         pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
     name: str = request.param
-    data = SCENARIOS[name]
+    data = copy.deepcopy(SCENARIOS[name])
+    folder = tmp_path_factory.mktemp("journey")
+    if "bgp" in data:
+        password_file = folder / "bgp-password"
+        password_file.write_text(BGP_PASSWORD + "\n")
+        password_file.chmod(0o600)
+        data["bgp"]["password_file"] = str(password_file)
     plan = make_plan(from_data(data), source=f"journey {name}")
     started = time.monotonic()
     # The internet behind a 1400-byte hop, as behind a tunnel: verify's path-mtu then proves
     # that ICMPv6 Packet Too Big reaches the pods through kube6's firewall and Calico.
     # And with the internet's noise (a scanner knocking at an unassigned address of each
     # link), from which `kube6 check` tells the provider's link model.
-    lab = Lab(plan, real_nodes=True, rootfs=tarball, internet_mtu=INTERNET_MTU, noise=True)
+    lab = Lab(
+        plan,
+        real_nodes=True,
+        rootfs=tarball,
+        internet_mtu=INTERNET_MTU,
+        noise=True,
+        bgp_router=plan.bgp is not None,
+    )
     lab.up()
     try:
         world = serve(lab, cache_root())
-        spec = tmp_path_factory.mktemp("journey") / "kube6.yaml"
+        spec = folder / "kube6.yaml"
         spec.write_text(yaml.safe_dump({**data, "mirrors": world.mirrors()}, sort_keys=False))
         partial = Journey(name, lab, world, plan, spec, {}, {})
         partial.before = {n.name: node_facts(partial, n.name) for n in plan.nodes}
@@ -459,6 +497,31 @@ def load_balancer_address(journey: Journey, timeout: float = 90) -> IPv6Address:
         time.sleep(2)
 
 
+def router_routes(journey: Journey, address: IPv6Address) -> list[IPv6Address]:
+    """The next hops of the lab router's BGP route (proto bird) for `address`; a route of
+    several nodes lists each (multipath)."""
+    lab = journey.lab
+    found = lab.run(
+        lab.upstream, ("ip", "-6", "route", "show", "match", str(address), "proto", "bird")
+    )
+    # The most specific route first, as the kernel chooses: its own line and its nexthops.
+    lines = found.stdout.splitlines()
+    best = max(
+        (i for i, line in enumerate(lines) if line and not line[0].isspace()),
+        key=lambda i: IPv6Network(lines[i].split()[0]).prefixlen,
+        default=None,
+    )
+    assert best is not None, f"the router has no BGP route for {address}: {found.stdout!r}"
+    hops: list[IPv6Address] = []
+    for i, line in enumerate(lines[best:]):
+        if i and not line[:1].isspace():
+            break  # the next route
+        words = line.split()
+        if "via" in words:
+            hops.append(IPv6Address(words[words.index("via") + 1]))
+    return hops
+
+
 def open_port_policy(port: int) -> str:
     """The README's way to open a pod port to the internet (render/policies.py
     EXAMPLE_OPEN_PORT, taken from the rendered file's comment as a user would), for the journey's
@@ -510,6 +573,12 @@ def test_pods_are_closed_to_the_internet_until_a_port_is_opened(
             assert learned == lab.mac(lab.node_ns(node.name), node.interface), (name, learned)
         else:
             assert learned is None, (name, learned)
+        if journey.plan.bgp is not None:
+            # bgp: the router's route to the pod's block, learned by BGP from its node (and
+            # from the other, which passes on what it learned through the mesh).
+            hops = router_routes(journey, address)
+            assert node.address in hops, (name, address, hops)
+            assert set(hops) <= {n.address for n in journey.plan.nodes}, hops
 
 
 def test_a_load_balancer_service_gets_a_global_address_that_the_internet_reaches(
@@ -555,6 +624,10 @@ def test_a_load_balancer_service_gets_a_global_address_that_the_internet_reaches
         assert learned in macs, (learned, macs)
     else:
         assert learned is None, learned
+    if plan.bgp is not None:
+        # bgp: the range (announced by every node, serviceLoadBalancerIPs) from each node.
+        via = router_routes(journey, address)
+        assert sorted(via) == sorted(n.address for n in plan.nodes), via
     # kube6 verify sees it too: the address in the range, the port answering from outside.
     done = kube6(journey, "verify", "-o", "json", "--no-probes", timeout=600)
     results = {r["name"]: r for r in json.loads(done.stdout)["results"]}

@@ -77,6 +77,7 @@ NETWORK_AND_ADDONS = [
     "network/coredns",
     "network/ready",
     "network/calico-ready",
+    "network/calico-bgp-sessions",
     "network/calico-load-balancers",
     "network/policies",
     "addons/gateway-api",

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -91,6 +92,14 @@ def calico_program() -> Path:
             if path.is_file():
                 return path
     pytest.fail(f"no calico binary in {cache}: run `bash tests/e2e/build-calico.sh`")
+
+
+def bird_programs() -> Path:
+    """Calico's BIRD (bird, bird6, birdcl) as tests/e2e/build-calico.sh built it."""
+    found = sorted((cache_root() / "build" / "calico").glob("bird-*/bird6"))
+    if not found:
+        pytest.fail(f"no bird6 under {cache_root()}: run `bash tests/e2e/build-calico.sh`")
+    return found[-1].parent
 
 
 @pytest.fixture
@@ -248,8 +257,16 @@ def confd_view(cluster: Cluster, node: str, workdir: Path, expect: str) -> dict[
     out = confdir / "bgp6.json"
     (confdir / "conf.d" / "kube6-dump6.toml").write_text(TOML.format(dest=out))
     (confdir / "templates" / "kube6-dump6.template").write_text(DUMP)
+    data: dict[str, Any] = json.loads(run_confd(cluster, node, confdir, out, expect))
+    return data
+
+
+def run_confd(cluster: Cluster, node: str, confdir: Path, out: Path, expect: str) -> str:
+    """Calico's confd for `node` with the templates of `confdir`: the text of `out` once it
+    holds `expect`."""
     env = {
-        "PATH": os.environ["PATH"],
+        # BIRD's own programs for the templates' check commands (`bird6 -p`).
+        "PATH": f"{bird_programs()}:{os.environ['PATH']}",
         "DATASTORE_TYPE": "kubernetes",
         "KUBECONFIG": str(cluster.cp.kubeconfig),
         "NODENAME": node,
@@ -270,8 +287,7 @@ def confd_view(cluster: Cluster, node: str, workdir: Path, expect: str) -> dict[
         while time.monotonic() < deadline:
             assert confd.poll() is None, (confdir / "confd.log").read_text()[-3000:]
             if out.is_file() and expect in out.read_text():
-                data: dict[str, Any] = json.loads(out.read_text())
-                return data
+                return out.read_text()
             time.sleep(0.5)
         shown = out.read_text() if out.is_file() else "(no output)"
         pytest.fail(
@@ -374,3 +390,41 @@ def test_confd_peers_with_the_router_and_announces_the_load_balancers(
         "\nUNVERIFIED: the BIRD configuration that Calico's bird6 templates make of this "
         "(the snapshot lacks them), and BIRD announcing it"
     )
+
+
+STAND_IN = Path(__file__).parents[1] / "e2e" / "calico-confd"
+"""The e2e tier's stand-in for Calico's BIRD templates (its README says why)."""
+
+
+def test_the_e2e_stand_in_templates_make_a_bird_configuration_bird6_takes(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """What the e2e tier's calico-node runs in place of Calico's templates (absent): the real
+    confd renders it from kube6's objects, its check command (Calico's bird6 and bird, `-p`)
+    accepts it, or confd would not write it; the peers carry their passwords, the node
+    announces the ranges and keeps them out of the kernel."""
+    node = "confd-one"
+    confdir = tmp_path / node
+    shutil.copytree(STAND_IN, confdir)
+    for toml in (confdir / "conf.d").glob("*.toml"):
+        # The image's paths, here under the test's folder.
+        toml.write_text(toml.read_text().replace("/etc/calico/confd/config", str(confdir)))
+    local = _route(cluster.local_address).replace("-", "/")
+    text = run_confd(cluster, node, confdir, confdir / "bird6.cfg", local)
+    plan = cluster.plan
+    assert plan.bgp is not None
+    lb, services = plan.load_balancers.cidr, plan.services
+    mesh_password = _secret_password(cluster.cp, bgp_password.MESH_SECRET_NAME)
+    print(text.replace(PASSWORD, "***").replace(mesh_password, "***"))
+    assert f"neighbor {ROUTER} as {ROUTER_AS};" in text
+    assert f'password "{PASSWORD}";' in text
+    assert f"neighbor {NODES['confd-two']} as {plan.bgp.as_number};" in text
+    assert f'password "{mesh_password}";' in text
+    for announced in (lb, services, cluster.local_address):
+        assert f"route {IPv6Network(announced)} blackhole;" in text
+    for kept_out in (lb, services):  # of the kernel (the Local address is within the range)
+        assert f"if (net ~ {kept_out}) then {{ reject; }}" in text
+    assert (confdir / "bird.cfg").read_text().startswith("# Written by Calico's confd")
+    # bird6 parses it again here, as calico-node's bird6 reads it.
+    bird6 = bird_programs() / "bird6"
+    subprocess.run([str(bird6), "-p", "-c", str(confdir / "bird6.cfg")], check=True)

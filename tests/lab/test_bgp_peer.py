@@ -15,12 +15,14 @@ import asyncio
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from kube6.checks import CheckResult, Status
 from kube6.checks.bgp import NAME
 from kube6.checks.runner import check_hosts
+from kube6.errors import Kube6Error
 from kube6.execute import Executor
 from kube6.lab import Lab
 from kube6.lab.layout import layout
@@ -243,3 +245,41 @@ def test_a_signed_handshake_through_ssh(lab: Lab) -> None:
     (found,) = [r for r in results if r.name == NAME]
     assert found.status is Status.OK, found
     assert "signed with TCP MD5: accepted" in found.evidence
+
+
+def test_the_labs_own_bgp_router_takes_every_node_signed(lab_env: None, tmp_path: Path) -> None:
+    """`Lab(bgp_router=True)`: the lab's provider router speaks BGP for the spec (kube6.lab's
+    own BIRD configuration, the password of bgp.password_file): `check` finds every node
+    accepted, signed; a spec whose peer is not the router's address is refused with the fix."""
+    password_file = tmp_path / "bgp-password"
+    password_file.write_text("lab router's pass\n")
+    plan = make_plan(
+        from_data(
+            {
+                **TWO_NODES,
+                "routing": "bgp",
+                "bgp": {
+                    "peer": _router(),
+                    "peer_as": ROUTER_AS,
+                    "as_number": CLUSTER_AS,
+                    "password_file": str(password_file),
+                },
+            }
+        ),
+        source="lab bgp router",
+    )
+    with Lab(plan, bgp_router=True) as lab:
+        found = bgp_peer(lab, plan, "lab router's pass")
+        for node in plan.nodes:
+            assert found[node.name].status is Status.OK, found[node.name]
+            assert "signed with TCP MD5: accepted" in found[node.name].evidence
+        assert bgp_peer(lab, plan, None)["node0001"].status is Status.FAIL  # unsigned: dropped
+    wrong = make_plan(
+        from_data(
+            {**TWO_NODES, "routing": "bgp", "bgp": {"peer": "2001:db8:1234:5678::fe", "peer_as": 1}}
+        ),
+        source="lab bgp router",
+    )
+    with pytest.raises(Kube6Error) as refused:
+        Lab(wrong, bgp_router=True).up()
+    assert refused.value.fix.startswith(f"set bgp.peer: {_router()} in kube6.yaml")

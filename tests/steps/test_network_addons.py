@@ -356,12 +356,14 @@ def test_preflight_stops_on_a_failed_check(plan: Plan) -> None:
 
 def test_calico_resources_wait_for_the_calico_api(plan: Plan) -> None:
     """projectcalico.org/v3 is served by the Calico API server (pods): the policies are applied
-    only once its APIService is Available."""
+    only once its APIService exists (the operator makes it after its install: found by the bgp
+    journey on real nodes, where `network/calico-bgp` runs that early) and is Available."""
     ctx = context(plan)
     step = leaf(NETWORK_STEP, "policies")
     policies = ctx.cluster_files["policies/default.yaml"]
     assert shown(step.plan(ctx, ManifestFacts(frozenset()))) == [  # type: ignore[attr-defined]
-        f"{KUBECTL} wait --for=condition=Available apiservice/v3.projectcalico.org --timeout=10m",
+        f"{KUBECTL} wait --for=create --for=condition=Available apiservice/v3.projectcalico.org "
+        "--timeout=10m",
         f"write /etc/kube6/cluster/policies/default.yaml (mode 0644, {len(policies.content)} bytes)",
         f"{KUBECTL} apply --server-side --field-manager kube6 -f /etc/kube6/cluster/policies/default.yaml",
     ]

@@ -36,7 +36,7 @@ from types import TracebackType
 
 from kube6.components.ndppd.render import render as render_ndppd
 from kube6.execute import NetnsExecutor, SshExecutor
-from kube6.lab import configs, nodes, rootfs
+from kube6.lab import bgp_router, configs, nodes, rootfs
 from kube6.lab.commands import confined, mesh_commands, pod_commands, setup_commands, tayga_commands
 from kube6.lab.layout import (
     AUTH_PORT,
@@ -86,6 +86,9 @@ class Lab:
     sends it to the node. `internet_mtu` makes the router's link to the internet a smaller-MTU
     hop (e.g. 1400): full-size packets from the nodes and pods then need ICMPv6 Packet Too Big.
 
+    `bgp_router=True` runs BIRD 2 on the upstream router as the provider's BGP speaker for a
+    plan with routing bgp (`kube6.lab.bgp_router`: every node a neighbour, the spec's password).
+
     `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
     its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
     (default: the cached one, `nodes.default_rootfs`); kube6 then reaches it over SSH like a
@@ -105,6 +108,7 @@ class Lab:
     link: LinkModel | None = None
     noise: bool = False
     internet_mtu: int | None = None
+    bgp_router: bool = False
     layout: Layout = field(init=False)
     workdir: Path = field(init=False)
     daemons: dict[str, Daemon] = field(init=False, default_factory=dict)
@@ -264,6 +268,8 @@ class Lab:
         )
         if self.noise:
             self._start_noise()
+        if self.bgp_router:
+            self._start_bgp_router()
         if self.real_nodes:
             self._start_real_nodes()
         elif self.ssh:
@@ -432,6 +438,21 @@ class Lab:
                     self.internet,
                     ("ping", "-6", "-n", "-q", "-i", "1", str(seg.unassigned)),
                 )
+
+    def _start_bgp_router(self) -> None:
+        from kube6.components.calico.bgp_password import password_of
+
+        conf = self.workdir / "bird-router.conf"
+        conf.write_text(bgp_router.bird_config(self.plan, self.layout, password_of(self.plan)))
+        conf.chmod(0o600)  # the password
+        self.run(self.upstream, (program("bird"), "-p", "-c", str(conf)))
+        control = self.workdir / "bird-router.ctl"
+        self.start(
+            "bird-router",
+            self.upstream,
+            (program("bird"), "-f", "-c", str(conf), "-s", str(control)),
+            ready=lambda: self.listening(self.upstream, 179),
+        )
 
     def _start_tayga(self) -> None:
         conf = self.workdir / "tayga.conf"

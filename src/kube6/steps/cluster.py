@@ -261,11 +261,13 @@ def _apply_plan(
         return StepPlan.nothing(f"{len(chosen)} manifest file(s) applied and unchanged")
     actions: list[Action] = []
     if api_service:
+        # Created by an operator some time after its install (tigera-operator makes the
+        # Calico API server's once calico-node runs): `--for=condition` alone fails at once
+        # on an object that does not exist yet.
         actions.append(
             wait(
                 ctx,
-                "wait",
-                "--for=condition=Available",
+                *("wait", "--for=create", "--for=condition=Available"),
                 f"apiservice/{api_service}",
                 why=f"the API that serves these objects ({api_service}) is up",
             )

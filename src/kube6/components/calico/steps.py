@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kube6.components.calico import bgp_password
+from kube6.components.calico import bgp_password, bgp_sessions
 from kube6.components.calico.render import CALICO_API_SERVICE, several_links
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
@@ -191,6 +191,7 @@ READY_AND_POLICIES: tuple[Step[Any], ...] = (
         targets=Targets.FIRST_CONTROL_PLANE,
         needs_cluster=True,
     ),
+    bgp_sessions.STEP,
     cluster.manifests_step(
         "calico-load-balancers",
         "The IPPool of the LoadBalancer range (calico-kube-controllers assigns from it).",
@@ -204,5 +205,5 @@ READY_AND_POLICIES: tuple[Step[Any], ...] = (
         api_service=CALICO_API_SERVICE,
     ),
 )
-"""Once the nodes are Ready: Calico Available, the LoadBalancer pool, then kube6's default
-network policies."""
+"""Once the nodes are Ready: Calico Available, its BGP sessions up (bgp), the LoadBalancer pool,
+then kube6's default network policies."""
