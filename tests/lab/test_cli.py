@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,54 @@ def test_status_lists_a_leftover_folder(lab_env: None, capsys: pytest.CaptureFix
         shutil.rmtree(workdir_of(leftover), ignore_errors=True)
     assert run(["lab", "status"]) == 0
     assert f"lab {leftover}" not in capsys.readouterr().out
+
+
+BGP_SPEC = EXAMPLE_YAML.replace("routing: ndp-proxy", "routing: bgp")
+
+
+@pytest.mark.lab
+def test_a_bgp_spec_gets_a_lab_router_that_speaks_bgp(
+    lab_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`kube6 lab up` for routing bgp: the router runs BIRD at bgp.peer (which must be its
+    address: the refusal names it); `--bgp-router` on another routing mode is refused."""
+    assert "routing: ndp-proxy" in EXAMPLE_YAML
+    spec = tmp_path / "kube6.yaml"
+    spec.write_text(EXAMPLE_YAML)
+    assert run(["lab", "up", "--spec", str(spec), "--bgp-router"]) == 2
+    assert "--bgp-router with routing ndp-proxy" in capsys.readouterr().err
+    spec.write_text(BGP_SPEC + "bgp: {peer: '2001:db8:1234:5678::fe', peer_as: 65001}\n")
+    assert run(["lab", "up", "--spec", str(spec), "--pods", "0"]) == 1
+    err = capsys.readouterr().err
+    found = re.search(r"set bgp.peer: (\S+) in kube6.yaml", err)
+    assert found, err
+    assert "--no-bgp-router" in err
+    spec.write_text(BGP_SPEC + f"bgp: {{peer: '{found.group(1)}', peer_as: 65001}}\n")
+    assert run(["lab", "up", "--spec", str(spec), "--pods", "0"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"lab ([0-9a-f]{4}) is up", out)
+    assert match, out
+    lab_id = match.group(1)
+    try:
+        assert f"BGP router {found.group(1)} (AS 65001)" in out
+        shown = re.search(r"ip netns exec (\S+) birdc -s (\S+) show protocols", out)
+        assert shown, out
+        protocols = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                shown.group(1),
+                "birdc",
+                "-s",
+                shown.group(2),
+                "show",
+                "protocols",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "node_node0001" in protocols, protocols
+    finally:
+        assert run(["lab", "down", lab_id]) == 0

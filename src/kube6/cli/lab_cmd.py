@@ -74,6 +74,16 @@ def up(
             "scanners do: the evidence `kube6 check` reads to tell on-link from routed."
         ),
     ),
+    bgp_router: bool | None = typer.Option(
+        None,
+        "--bgp-router/--no-bgp-router",
+        help=(
+            "The provider's router speaks BGP (BIRD 2): every node a neighbour in the spec's "
+            "AS, signed with bgp.password_file's password; what the nodes announce goes into "
+            "its routes. Default: on for routing bgp (bgp.peer must be the lab router's address: "
+            "the error says which)."
+        ),
+    ),
     real_nodes: bool = typer.Option(
         False,
         "--real-nodes",
@@ -126,7 +136,13 @@ def up(
         link=link_model,
         noise=noise,
         internet_mtu=internet_mtu,
+        bgp_router=plan.bgp is not None if bgp_router is None else bgp_router,
     )
+    if lab.bgp_router and plan.bgp is None:
+        raise UsageError(
+            f"--bgp-router with routing {plan.routing}: the nodes speak no BGP",
+            fix="set routing: bgp (and a bgp: section) in kube6.yaml, or drop --bgp-router",
+        )
     lab.up()
     try:
         _populate(lab, plan, pods, ndppd=ndppd)
@@ -174,11 +190,20 @@ def _show_lab(lab: Lab, spec_path: Path | None, *, ssh: bool, real_nodes: bool) 
         stdout.print(f"  pod {p.name} on {p.node}: {p.address} in namespace {p.namespace}")
     stdout.print(f"  internet host {INTERNET_HOST} in {internet}; IPv4-only host {IPV4_HOST}")
     stdout.print(f"  resolver {RESOLVER}, NAT64 prefix {NAT64_PREFIX}")
+    if lab.bgp_router and lab.plan.bgp is not None:
+        bgp = lab.plan.bgp
+        stdout.print(
+            f"  BGP router {bgp.peer} (AS {bgp.peer_as}) in {lab.upstream}, every node a "
+            f"neighbour in AS {bgp.as_number}"
+        )
     first = next(iter(lab.pods.values()), None)
     node_ns = lab.layout.nodes[0].namespace
     stdout.print("try:")
     if first is not None:
         stdout.print(f"  ip netns exec {internet} ping -c 2 {first.address}")
+    if lab.bgp_router:
+        control = lab.workdir / "bird-router.ctl"
+        stdout.print(f"  ip netns exec {lab.upstream} birdc -s {control} show protocols")
     stdout.print(f"  ip netns exec {node_ns} dig AAAA {IPV4_ONLY_NAME}")
     if ssh:
         stdout.print(

@@ -38,7 +38,7 @@ def bird_config(plan: Plan, layout: Layout, password: str | None) -> str:
             f"bgp.peer {bgp.peer} is not the lab router's address on the node link "
             f"({', '.join(str(r) for r in sorted(routers))})",
             fix=f"set bgp.peer: {peer_address(layout)} in kube6.yaml (the lab's router; all nodes "
-            "on one link)",
+            "on one link), or run the lab without its BGP router (`kube6 lab up --no-bgp-router`)",
         )
     if password is not None and '"' in password:
         raise Kube6Error("a BGP password with a double quote", fix="choose another password")
