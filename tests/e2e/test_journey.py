@@ -1,22 +1,26 @@
 """The journey: `kube6 up` builds a real IPv6-only cluster on real nodes, as an operator runs it.
 
-A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12), in two
-scenarios (SCENARIOS): `ndp-proxy` on the lab's on-link /64, and `routed` with each node on its
-own /64 that the lab's provider routes to it; the lab's internet host serves the e2e cache
-(tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an air-gapped site. From the internet
-host, with the lab's SSH key, the CLI runs `kube6 check` -> `kube6 up` (no step skipped) ->
-`kube6 verify`; then the test checks the cluster itself, independently of kube6's verify, runs
-a second `up` (which must change nothing) and `kube6 reset` (each node back to its starting
-facts, packages aside: reset keeps them).
+A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12), in three
+scenarios (SCENARIOS): `ndp-proxy` on the lab's on-link /64, `routed` with each node on its
+own /64 that the lab's provider routes to it, and `bgp` on the on-link /64 with the provider's
+router speaking BGP (BIRD 2, TCP MD5 with the spec's password_file); the lab's internet host
+serves the e2e cache (tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an
+air-gapped site. From the internet host, with the lab's SSH key, the CLI runs `kube6 check` ->
+`kube6 up` (no step skipped) -> `kube6 verify`; then the test checks the cluster itself,
+independently of kube6's verify, runs a second `up` (which must change nothing) and `kube6
+reset` (each node back to its starting facts, packages aside: reset keeps them).
 
     sudo bash tests/e2e/build-rootfs.sh && bash tests/e2e/build-artifacts.sh \\
         && bash tests/e2e/build-calico.sh          # the cache (warm: ~30 s)
-    sudo uv run pytest tests/e2e/test_journey.py  # ~4–5.5 min a scenario, warm, on 2 cores
+    sudo uv run pytest tests/e2e/test_journey.py  # ~4–6 min a scenario, warm, on 2 cores
 
 The tests run in file order on one lab per scenario (module fixtures, parametrized); each later
-one needs the earlier. Calico runs without BIRD in both (ndp-proxy: Felix programs the routes to
-the other node's blocks; routed, nodes on two links: no such routes, the provider's router), so the cache's one Calico gap that matters for `bgp` routing (confd's BIRD templates,
-manifest.json `unavailable`) does not touch this journey.
+one needs the earlier. Calico runs without BIRD in ndp-proxy (Felix programs the routes to the
+other node's blocks) and routed (nodes on two links: no such routes, the provider's router).
+In bgp, calico-node's BIRD peers with the router and the other node (signed) and announces
+the blocks, the service and LoadBalancer ranges; its configuration comes from kube6's
+stand-in for Calico's BIRD templates (tests/e2e/calico-confd/README.md: Calico's are not in
+the snapshot), rendered by Calico's real confd: everything else is real.
 """
 
 from __future__ import annotations
