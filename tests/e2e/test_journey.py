@@ -371,7 +371,7 @@ def test_nodes_ready_with_planned_addresses(journey: Journey) -> None:
 
 POD = """apiVersion: v1
 kind: Pod
-metadata: {{name: {name}, namespace: default, labels: {{app: journey}}}}
+metadata: {{name: {name}, namespace: default, labels: {{app: journey, pod: {name}}}}}
 spec:
   nodeName: {node}
   tolerations: [{{operator: Exists}}]
@@ -477,15 +477,17 @@ spec:
 """
 
 
-def load_balancer_address(journey: Journey, timeout: float = 90) -> IPv6Address:
-    """The address calico-kube-controllers gave the journey's LoadBalancer Service."""
+def load_balancer_address(
+    journey: Journey, service: str = "journey-lb", timeout: float = 90
+) -> IPv6Address:
+    """The address calico-kube-controllers gave the journey's LoadBalancer `service`."""
     deadline = time.monotonic() + timeout
     while True:
         found = kubectl(
             journey,
             "get",
             "service",
-            "journey-lb",
+            service,
             "-o",
             "jsonpath={.status.loadBalancer.ingress[*].ip}",
         ).split()
@@ -632,6 +634,7 @@ def test_a_load_balancer_service_gets_a_global_address_that_the_internet_reaches
         # bgp: the range (announced by every node, serviceLoadBalancerIPs) from each node.
         via = router_routes(journey, address)
         assert sorted(via) == sorted(n.address for n in plan.nodes), via
+        local_service_from_its_node_only(journey)
     # kube6 verify sees it too: the address in the range, the port answering from outside.
     done = kube6(journey, "verify", "-o", "json", "--no-probes", timeout=600)
     results = {r["name"]: r for r in json.loads(done.stdout)["results"]}
@@ -642,6 +645,39 @@ def test_a_load_balancer_service_gets_a_global_address_that_the_internet_reaches
     print(
         f"\nLoadBalancer journey-lb: [{address}]:80 answered by {sorted(seen)}, router: {learned}"
     )
+
+
+LOCAL_LOAD_BALANCER = """apiVersion: v1
+kind: Service
+metadata: {name: journey-local, namespace: default}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {pod: p-worker}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def local_service_from_its_node_only(journey: Journey) -> None:
+    """bgp: a Service with externalTrafficPolicy Local, its one pod on the worker: its address
+    is announced only from the worker (confd's static route; the gateway relies on it), so the
+    router's most specific route for it goes there, and the internet host gets that pod."""
+    lab, plan = journey.lab, journey.plan
+    kubectl(journey, "apply", "-f", "-", stdin=LOCAL_LOAD_BALANCER)
+    address = load_balancer_address(journey, "journey-local")
+    worker = plan.node(WORKER).address
+    deadline = time.monotonic() + 60
+    while (via := router_routes(journey, address)) != [worker]:
+        assert time.monotonic() < deadline, f"the router's route for {address}: via {via}"
+        time.sleep(2)
+    done = lab.run(
+        lab.internet,
+        ("curl", "-sS", "-m", "5", f"http://[{address}]/hostname"),
+        check=False,
+        timeout=15,
+    )
+    assert done.stdout.strip() == "p-worker", done.stdout + done.stderr
+    print(f"\nLocal LoadBalancer journey-local: [{address}] routed via {worker} only")
 
 
 def test_a_pod_reaches_the_ipv4_only_host_by_name_through_dns64_nat64(
