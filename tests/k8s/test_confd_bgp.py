@@ -181,6 +181,7 @@ def cluster(
             ("delete", "-n", "calico-system", "role,rolebinding", bgp_password.ROLE_NAME),
             ("delete", "bgpconfigurations.projectcalico.org", "default"),
             ("delete", "bgppeers.projectcalico.org", "kube6-upstream"),
+            ("delete", "bgpfilters.projectcalico.org", "kube6-own-routes"),
             ("delete", "caliconodestatuses.projectcalico.org", "--all"),
             ("delete", "nodes", *NODES),
         ):
@@ -424,6 +425,16 @@ def test_the_e2e_stand_in_templates_make_a_bird_configuration_bird6_takes(
         assert f"route {IPv6Network(announced)} blackhole;" in text
     for kept_out in (lb, services):  # of the kernel (the Local address is within the range)
         assert f"if (net ~ {kept_out}) then {{ reject; }}" in text
+    # The router hears only the node's own routes: the BGPFilter's function, which confd
+    # writes from kube6's BGPFilter, rejects what BIRD learned from peers; the router's
+    # export filter calls it, the mesh's does not.
+    function = "'bgp_kube6-own-routes_exportFilterV6'()"
+    assert f"function {function} {{" in text
+    assert "source ~ [ RTS_BGP ]" in text.split(f"function {function}")[1].split("}")[0]
+    router_block = text.split(f"neighbor {ROUTER} as")[1].split("\nprotocol ")[0]
+    assert f"{function};" in router_block
+    mesh_block = text.split(f"neighbor {NODES['confd-two']} as")[1].split("\nprotocol ")[0]
+    assert function not in mesh_block
     assert (confdir / "bird.cfg").read_text().startswith("# Written by Calico's confd")
     # bird6 parses it again here, as calico-node's bird6 reads it.
     bird6 = bird_programs() / "bird6"

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kube6 import spec
+from kube6.components.calico import bgp as calico_bgp
 from kube6.components.calico import render as calico
 from kube6.components.kubeadm import render as kubeadm
 from kube6.plan.model import Plan
@@ -143,16 +144,17 @@ def test_own_prefix_nodes_get_one_pinned_pool_each(golden_plan: Callable[[str], 
 def test_bgp_resources(plan_of: PlanOf) -> None:
     plan = plan_of(BGP_SPEC)
     files = _files(plan)
-    assert set(files) == {calico.VALUES_PATH, calico.BGP_PATH, calico.LOAD_BALANCER_PATH}
+    assert set(files) == {calico.VALUES_PATH, calico_bgp.BGP_PATH, calico.LOAD_BALANCER_PATH}
     network = _values(plan)["installation"]["calicoNetwork"]
     # BIRD peers with the router; the cluster routes stay Felix's, as in every mode.
     assert (network["bgp"], network["clusterRoutingMode"]) == ("Enabled", "Felix")
-    docs = list(yaml.safe_load_all(files[calico.BGP_PATH].content))
+    docs = list(yaml.safe_load_all(files[calico_bgp.BGP_PATH].content))
     statuses = ["CalicoNodeStatus"] * len(plan.nodes)
     access = ["Role", "RoleBinding"]
-    assert [d["kind"] for d in docs] == ["BGPConfiguration", "BGPPeer", *access, *statuses]
-    assert {d["apiVersion"] for d in docs[:2] + docs[4:]} == {"projectcalico.org/v3"}
-    configuration, peer, _, _, *node_statuses = docs
+    kinds = ["BGPConfiguration", "BGPFilter", "BGPPeer", *access, *statuses]
+    assert [d["kind"] for d in docs] == kinds
+    assert {d["apiVersion"] for d in docs[:3] + docs[5:]} == {"projectcalico.org/v3"}
+    configuration, own_routes, peer, _, _, *node_statuses = docs
     assert configuration["metadata"]["name"] == "default"
     assert configuration["spec"]["asNumber"] == 64600
     assert configuration["spec"]["nodeToNodeMeshEnabled"] is True
@@ -165,18 +167,26 @@ def test_bgp_resources(plan_of: PlanOf) -> None:
     assert configuration["spec"]["serviceLoadBalancerIPs"] == [
         {"cidr": str(plan.load_balancers.cidr)}
     ]
-    assert peer["spec"] == {"peerIP": "2001:db8:1234:5678::fffe", "asNumber": 65001}
+    # Each node tells the router only its own routes: none it learned from the mesh (BIRD
+    # passes those on to an eBGP peer otherwise, a Local Service's address included).
+    assert peer["spec"] == {
+        "peerIP": "2001:db8:1234:5678::fffe",
+        "asNumber": 65001,
+        "filters": ["kube6-own-routes"],
+    }
+    assert own_routes["metadata"]["name"] == "kube6-own-routes"
+    assert own_routes["spec"] == {"exportV6": [{"action": "Reject", "source": "RemotePeers"}]}
     # One status report per node, which verify's calico-bgp-sessions reads.
     assert [(d["metadata"]["name"], d["spec"]["node"]) for d in node_statuses] == [
         (f"kube6-bgp-{n.name}", n.name) for n in plan.nodes
     ]
     assert {tuple(d["spec"]["classes"]) for d in node_statuses} == {("Agent", "BGP")}
-    assert "CALICO_ROUTER_ID=hash" in files[calico.BGP_PATH].content
+    assert "CALICO_ROUTER_ID=hash" in files[calico_bgp.BGP_PATH].content
 
 
 def test_a_fixed_router_id_is_explained_not_silently_dropped(plan_of: PlanOf) -> None:
     text = BGP_SPEC.replace("as_number: 64600}", "as_number: 64600, router_id: 192.0.2.7}")
-    content = _files(plan_of(text))[calico.BGP_PATH].content
+    content = _files(plan_of(text))[calico_bgp.BGP_PATH].content
     # The operator cannot pin one ID; the file says so and names the hash the nodes use.
     assert "192.0.2.7" in content
     assert "CALICO_ROUTER_ID=hash" in content
@@ -184,7 +194,7 @@ def test_a_fixed_router_id_is_explained_not_silently_dropped(plan_of: PlanOf) ->
 
 def test_bgp_resources_refuse_a_plan_without_bgp(plan_of: PlanOf) -> None:
     with pytest.raises(ValueError, match="routing: bgp"):
-        calico.bgp_resources(plan_of(spec.EXAMPLE_YAML))
+        calico_bgp.bgp_resources(plan_of(spec.EXAMPLE_YAML))
 
 
 def test_no_reservation_without_the_gateway(plan_of: PlanOf) -> None:

@@ -16,7 +16,7 @@ import yaml
 
 from kube6 import spec
 from kube6.components.calico import policies
-from kube6.components.calico import render as calico
+from kube6.components.calico.api import CALICO_API
 from kube6.components.gateway import render as gateway
 from kube6.plan.model import Plan
 
@@ -92,7 +92,7 @@ def _verdict(
 
 def test_resources_are_calico_crds_in_a_tier_of_their_own(plan_of: PlanOf) -> None:
     docs = _docs(plan_of(spec.EXAMPLE_YAML))
-    assert {d["apiVersion"] for d in docs} == {calico.CALICO_API}
+    assert {d["apiVersion"] for d in docs} == {CALICO_API}
     assert docs[0]["kind"] == "Tier", "the tier must exist before its policies"
     tier = docs[0]
     # Before the default tier (1,000,000) of Kubernetes NetworkPolicies, after the admin tier.

@@ -17,6 +17,7 @@ import yaml
 
 from kube6.components.calico import bgp_password
 from kube6.components.calico import render as calico
+from kube6.components.calico.bgp import BGP_PATH
 from kube6.components.calico.bgp_password import (
     PasswordFacts,
     plan_mesh_password,
@@ -128,7 +129,7 @@ def test_the_peer_refers_to_the_secret_and_calico_node_may_read_only_it(
     password_file: Path,
 ) -> None:
     plan = bgp_plan(str(password_file))
-    content = {a.path: a for a in calico.render(plan)}[calico.BGP_PATH].content
+    content = {a.path: a for a in calico.render(plan)}[BGP_PATH].content
     assert PASSWORD not in content
     docs = {d["kind"]: d for d in yaml.safe_load_all(content) if d}
     assert docs["BGPPeer"]["spec"]["password"] == {
@@ -145,7 +146,7 @@ def test_the_peer_refers_to_the_secret_and_calico_node_may_read_only_it(
     ]
     assert "with the router: the password of bgp.password_file" in content
     # Without a password file: an unsigned peer, and the Role for the mesh's Secret only.
-    plain = {a.path: a for a in calico.render(bgp_plan(None))}[calico.BGP_PATH].content
+    plain = {a.path: a for a in calico.render(bgp_plan(None))}[BGP_PATH].content
     unsigned = {d["kind"]: d for d in yaml.safe_load_all(plain) if d}
     assert "password" not in unsigned["BGPPeer"]["spec"]
     (rule,) = unsigned["Role"]["rules"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6.components.calico.bgp import NODE_STATUS_PERIOD, node_status_name
 from kube6.components.calico.bgp_password import unless_bgp
-from kube6.components.calico.render import NODE_STATUS_PERIOD, node_status_name
 from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import kubectl

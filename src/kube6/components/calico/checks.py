@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from ipaddress import IPv6Address, IPv6Network
 
-from kube6.components.calico.render import BGP_PATH, NODE_STATUS_PERIOD, node_status_name
+from kube6.components.calico.bgp import BGP_PATH, NODE_STATUS_PERIOD, node_status_name
 from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.verify.objects import (
     ClusterObjects,

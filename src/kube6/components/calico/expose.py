@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kube6 import yamlio
+from kube6.components.calico.api import CALICO_API
 from kube6.components.calico.policies import EXTERNAL_ORDER, TIER
-from kube6.components.calico.render import CALICO_API
 from kube6.errors import UsageError
 
 EXPOSE_ORDER = 500

@@ -49,7 +49,7 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
 from kube6 import yamlio
-from kube6.components.calico.render import CALICO_API, CALICO_API_SERVICE
+from kube6.components.calico.api import CALICO_API, CALICO_API_SERVICE
 from kube6.components.gateway.render import proxy_name, proxy_port, proxy_selector
 from kube6.plan.model import Plan
 from kube6.render.base import Artifact, cluster_path, header

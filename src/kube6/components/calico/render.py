@@ -9,14 +9,12 @@ block size, no encapsulation, no IPv4 at all, the node address taken from the ku
 (`allowedUses: [LoadBalancer]`, see `load_balancer_pool` for why it is not in the Installation)
 and the IPReservation of the gateway's address in it (`gateway_reservation`).
 
-`cluster/calico/bgp.yaml` (routing `bgp` only) holds the BGPConfiguration, the BGPPeer and a
-CalicoNodeStatus per node (calico-node writes its BGP sessions there; verify reads them).
+`cluster/calico/bgp.yaml` (routing `bgp` only): see bgp.py.
 
 `cluster/calico-nodes/felix.yaml` (nodes on several provider links only) turns Felix's cluster
 routes off on every node, before the operator starts Felix (see `felix_nodes`).
 
-API version of the Calico resources: `projectcalico.org/v3`, Calico's public API; see
-policies.py for why, and CALICO_API_SERVICE for when it can be written.
+API version of the Calico resources: `projectcalico.org/v3`, Calico's public API (api.py).
 """
 
 from __future__ import annotations
@@ -25,7 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from kube6 import yamlio
-from kube6.components.calico import bgp_password
+from kube6.components.calico.api import CALICO_API, CALICO_CRD_API
+from kube6.components.calico.bgp import BGP_PATH, bgp_yaml
 from kube6.components.kubeadm.render import KUBE_PROXY_MODE
 from kube6.plan.model import LOAD_BALANCER_POOL, Plan, Pool
 from kube6.render.base import Artifact, cluster_path, header
@@ -33,26 +32,10 @@ from kube6.routing import strategy
 
 VALUES_PATH = cluster_path("calico/values.yaml")
 LOAD_BALANCER_PATH = cluster_path("calico-load-balancers/pool.yaml")
-BGP_PATH = cluster_path("calico/bgp.yaml")
 FELIX_NODES_PATH = cluster_path("calico-nodes/felix.yaml")
-CALICO_CRD_API = "crd.projectcalico.org/v1"
-"""The API of the CRD chart's resources: what exists before the operator and its API server."""
-
-CALICO_API = "projectcalico.org/v3"
-"""API version of every Calico resource kube6 renders (see policies.py for why)."""
 
 GATEWAY_RESERVATION = "kube6-gateway"
 """The IPReservation that keeps the gateway's LoadBalancer address for it."""
-
-NODE_STATUS_PERIOD = 60
-"""Seconds between calico-node's reports into a CalicoNodeStatus (it reports at once when the
-object appears): a status write per node a minute stays cheap on large clusters."""
-
-CALICO_API_SERVICE = "v3.projectcalico.org"
-"""The APIService of CALICO_API. With the crd.projectcalico.org.v1 CRD chart it is the Calico
-API server (pods the operator starts: apiServer is on in the chart's values), so kube6 applies
-its Calico resources once this is Available; with Calico's projectcalico.org/v3 CRDs (after a
-datastore migration) the Kubernetes API server registers the same name for them."""
 
 
 def render(plan: Plan) -> Iterator[Artifact]:
@@ -274,116 +257,3 @@ def values_yaml(plan: Plan) -> str:
     notes.append(f"# {LOAD_BALANCER_PATH} (the operator wants pools inside podSubnet).")
     body = yamlio.dump({"installation": installation(plan), **OBSERVABILITY_OFF})
     return header(plan, what) + "\n".join(notes) + "\n" + body
-
-
-def node_status_name(node: str) -> str:
-    """The CalicoNodeStatus that kube6 keeps for `node` (routing `bgp`)."""
-    return f"kube6-bgp-{node}"
-
-
-def node_status(node: str) -> dict[str, Any]:
-    """A CalicoNodeStatus for `node`: calico-node fills its status with BIRD's state and each
-    BGP session's (what `calicoctl node status` shows on the node), so that `verify` and
-    `kubectl get caliconodestatus -o yaml` see every node's sessions from one place. (The
-    operator grants calico-node `update` on caliconodestatuses/status for this: operator
-    release-v1.44, pkg/render/node.go.)"""
-    return {
-        "apiVersion": CALICO_API,
-        "kind": "CalicoNodeStatus",
-        "metadata": {"name": node_status_name(node)},
-        "spec": {
-            "node": node,
-            "classes": ["Agent", "BGP"],
-            "updatePeriodSeconds": NODE_STATUS_PERIOD,
-        },
-    }
-
-
-def bgp_resources(plan: Plan) -> list[dict[str, Any]]:
-    """BGPConfiguration `default`, the BGPPeer of the plan and a CalicoNodeStatus per node
-    (routing `bgp`)."""
-    bgp = plan.bgp
-    if bgp is None:
-        raise ValueError(
-            f"plan {plan.digest} has routing {plan.routing} and no BGP section; "
-            "BGP resources exist only for routing: bgp"
-        )
-    configuration = {
-        "apiVersion": CALICO_API,
-        "kind": "BGPConfiguration",
-        "metadata": {"name": "default"},
-        "spec": {
-            "logSeverityScreen": "Info",
-            "asNumber": bgp.as_number,
-            # Nodes still exchange their pod blocks among themselves (no encapsulation),
-            # signed with the mesh's own password (a Secret `kube6 up` generates).
-            "nodeToNodeMeshEnabled": True,
-            "nodeMeshPassword": bgp_password.mesh_password(),
-            # Advertising the service range lets the provider's router reach ClusterIPs
-            # through the nodes; the default network policies decide who may connect.
-            "serviceClusterIPs": [{"cidr": str(plan.services)}],
-            # The LoadBalancer range: each node announces the whole range, and the address
-            # of a Service with externalTrafficPolicy Local only where it has an endpoint.
-            "serviceLoadBalancerIPs": [{"cidr": str(plan.load_balancers.cidr)}],
-            # Calico 3.33's default, written out: the range as one route, not an address
-            # per Service (Disabled), which would grow the router's table with every Service.
-            "serviceLoadBalancerAggregation": "Enabled",
-        },
-    }
-    peer: dict[str, Any] = {
-        "apiVersion": CALICO_API,
-        "kind": "BGPPeer",
-        "metadata": {"name": "kube6-upstream"},
-        "spec": {
-            # No node or nodeSelector: every node peers with the router.
-            "peerIP": str(bgp.peer),
-            "asNumber": bgp.peer_as,
-        },
-    }
-    router_signed = bgp.password_file is not None
-    if router_signed:
-        peer["spec"]["password"] = bgp_password.peer_password()
-    access = bgp_password.secret_access(router_signed=router_signed)
-    return [configuration, peer, *access, *(node_status(node.name) for node in plan.nodes)]
-
-
-def bgp_yaml(plan: Plan) -> str:
-    """The BGP manifest: `kubectl apply --server-side -f bgp.yaml` once the CRDs exist."""
-    assert plan.bgp is not None
-    what = "Calico BGP for routing: bgp (node mesh, upstream peer, advertised services)."
-    if plan.bgp.router_id == "hash":
-        router_id = [
-            "# Router ID: BGP needs a 32-bit ID and these nodes have no IPv4 address. The",
-            "# operator runs calico-node with CALICO_ROUTER_ID=hash whenever only IPv6 is",
-            "# autodetected and BGP is enabled (values.yaml), so each node derives a unique ID",
-            "# from a hash of its name. Nothing to set here.",
-        ]
-    else:
-        router_id = [
-            f"# Router ID: the spec asks for {plan.bgp.router_id}. An operator install has no",
-            "# field for a fixed ID: calico-node runs with CALICO_ROUTER_ID=hash (derived per",
-            "# node from its name), and one fixed ID shared by several nodes would break the",
-            "# mesh. Tell your router to expect the hashed IDs (see `birdcl show status`).",
-        ]
-    namespace, mesh = bgp_password.NAMESPACE, bgp_password.MESH_SECRET_NAME
-    router = bgp_password.SECRET_NAME
-    notes = [
-        "#",
-        f"# Cluster AS {plan.bgp.as_number} peers with {plan.bgp.peer} (AS {plan.bgp.peer_as})",
-        f"# and advertises the pod blocks, the service range {plan.services} and the",
-        f"# LoadBalancer range {plan.load_balancers.cidr}.",
-        *router_id,
-        "# Sessions signed with TCP MD5 (never a password in this file; the Role below lets",
-        "# calico-node read the Secrets that `kube6 up` creates):",
-        f"# - between the nodes: a random password in {namespace}/{mesh}",
-        "#   (generated once; for a new one, delete that Secret and run `kube6 up` again),",
-        *(
-            [f"# - with the router: the password of bgp.password_file, in {namespace}/{router}."]
-            if plan.bgp.password_file is not None
-            else ["# - with the router: unsigned (no bgp.password_file)."]
-        ),
-        "# Each node's BGP sessions: `kubectl get caliconodestatus kube6-bgp-NODE -o yaml`",
-        f"# (calico-node reports every {NODE_STATUS_PERIOD} s; `kube6 verify` reads them).",
-        f"# apiVersion {CALICO_API}: Calico's public API (served by the Calico API server).",
-    ]
-    return header(plan, what) + "\n".join(notes) + "\n" + yamlio.dump_all(bgp_resources(plan))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kube6.components.calico import bgp_password, bgp_sessions
-from kube6.components.calico.render import CALICO_API_SERVICE, several_links
+from kube6.components.calico.api import CALICO_API_SERVICE
+from kube6.components.calico.render import several_links
 from kube6.steps import cluster, probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets
 from kube6.steps.kubectl import kubectl
