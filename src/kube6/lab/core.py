@@ -443,8 +443,8 @@ class Lab:
         from kube6.components.calico.bgp_password import password_of
 
         conf = self.workdir / "bird-router.conf"
+        conf.touch(mode=0o600)  # the password: private before it is written
         conf.write_text(bgp_router.bird_config(self.plan, self.layout, password_of(self.plan)))
-        conf.chmod(0o600)  # the password
         self.run(self.upstream, (program("bird"), "-p", "-c", str(conf)))
         control = self.workdir / "bird-router.ctl"
         self.start(

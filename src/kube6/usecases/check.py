@@ -62,7 +62,8 @@ def check(
         gather_facts(plan, executors, lookups, connect=request.connect, bgp_password=password)
     )
     # What concerns this machine, not a node: the password file's mode.
-    here = [found for found in (file_access(plan),) if found is not None]
+    found = file_access(plan)
+    here = [found] if found is not None else []
     return CheckReport(
         [*here, *run_checks(plan, facts, ignored, hosts=hosts)],
         audit_artifacts(plan, facts, listed),

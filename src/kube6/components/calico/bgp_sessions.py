@@ -1,7 +1,7 @@
 """`network/calico-bgp-sessions` (routing `bgp`): `up` goes on once every node reports its BGP
 sessions Established, the router's and the mesh's.
 
-calico-node writes them into kube6's CalicoNodeStatus objects (render.node_status) every
+calico-node writes them into kube6's CalicoNodeStatus objects (bgp.node_status) every
 NODE_STATUS_PERIOD seconds and once when an object appears, which is when bgp.yaml is applied
 and before BIRD has the router as a peer: without this wait, the verify step that follows
 reads that first report and finds no session with the router (found by the bgp journey on
@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from kube6.components.calico.bgp import NODE_STATUS_PERIOD, node_status_name
 from kube6.components.calico.bgp_password import unless_bgp
+from kube6.components.calico.checks import NODE_STATUS
 from kube6.steps import probe
 from kube6.steps.base import HostContext, Step, StepPlan, Targets, run
 from kube6.steps.kubectl import kubectl
 from kube6.steps.verify import parse_items
 
-RESOURCE = "caliconodestatuses.crd.projectcalico.org"
+RESOURCE = NODE_STATUS.crd
 """Where Calico stores the reports (read without the Calico API server, as verify does)."""
 WAIT_SECONDS = 3 * NODE_STATUS_PERIOD + 60
 """Three reports and a minute for the sessions: longer means a router or firewall problem,
