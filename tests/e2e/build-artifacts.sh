@@ -282,6 +282,11 @@ DOCKER_REPO="download.docker.com-linux-debian"              # dists-style: deb U
 DOCKER_REPO_URL="https://download.docker.com/linux/debian"
 # The Debian releases kube6 supports (runtime.SUPPORTED); the package is the same in each.
 DOCKER_CODENAMES=(bookworm trixie)
+# And Docker's Ubuntu repository, for the Ubuntu releases kube6 supports (its lab nodes run
+# noble): the same .deb (runc's libseccomp and glibc are older in bookworm than in noble).
+DOCKER_UBUNTU_REPO="download.docker.com-linux-ubuntu"
+DOCKER_UBUNTU_REPO_URL="https://download.docker.com/linux/ubuntu"
+DOCKER_UBUNTU_CODENAMES=(jammy noble)
 KEYS="$CACHE/keys"
 
 lab_key() {
@@ -350,22 +355,23 @@ build_k8s_repo() {
   log "apt repository $repo (flat, like $K8S_REPO_URL)"
 }
 
-build_docker_repo() {
-  local repo="$CACHE/apt/$DOCKER_REPO" tmp="$CACHE/apt/.tmp.$DOCKER_REPO" key c
-  key=$(inputs_key "$BUILT"/debs/containerd/*.deb; echo "${DOCKER_CODENAMES[*]}")
-  if [[ -f "$repo/.inputs" && "$(cat "$repo/.inputs")" == "$key" ]]; then log "$DOCKER_REPO is current"; return 0; fi
+build_docker_repo() { # REPO URL CODENAME...: Docker's layout, the same containerd.io in each
+  local name=$1 url=$2; shift 2
+  local repo="$CACHE/apt/$name" tmp="$CACHE/apt/.tmp.$name" key c
+  key=$(inputs_key "$BUILT"/debs/containerd/*.deb; echo "$*")
+  if [[ -f "$repo/.inputs" && "$(cat "$repo/.inputs")" == "$key" ]]; then log "$name is current"; return 0; fi
   rm -rf "$tmp"; mkdir -p "$tmp"
-  for c in "${DOCKER_CODENAMES[@]}"; do
+  for c in "$@"; do
     mkdir -p "$tmp/dists/$c/pool/stable/amd64" "$tmp/dists/$c/stable/binary-amd64"
     cp -l "$BUILT"/debs/containerd/*.deb "$tmp/dists/$c/pool/stable/amd64/"
     packages_index "$tmp" "dists/$c/pool/stable/amd64" "$tmp/dists/$c/stable/binary-amd64"
     ftp_release "$tmp/dists/$c" "$c" "$c" stable "kube6 e2e: Docker CE ($c)"
     sign_release "$tmp/dists/$c"
   done
-  cp "$KEYS/lab-apt.asc" "$tmp/gpg"           # what kube6 fetches as .../linux/debian/gpg
+  cp "$KEYS/lab-apt.asc" "$tmp/gpg"           # what kube6 fetches as .../linux/<distribution>/gpg
   echo "$key" >"$tmp/.inputs"
   rm -rf "$repo"; mv "$tmp" "$repo"
-  log "apt repository $repo (dists ${DOCKER_CODENAMES[*]}, like $DOCKER_REPO_URL)"
+  log "apt repository $repo (dists $*, like $url)"
 }
 
 apt_entries() {
@@ -390,37 +396,63 @@ apt_entries() {
     "runc v$RUNC_VERSION = containerd's script/setup/runc-version, cgo + seccomp (Debian libseccomp, dynamic); containerd.service from the module; same .deb in ${DOCKER_CODENAMES[*]}"
   entry apt-repo "$K8S_REPO" "v$K8S_MAJOR.$K8S_MINOR" "apt/$K8S_REPO" '{"serves": "'"$K8S_REPO_URL"'", "signed_by": "keys/lab-apt.asc"}'
   entry apt-repo "$DOCKER_REPO" "${DOCKER_CODENAMES[*]}" "apt/$DOCKER_REPO" '{"serves": "'"$DOCKER_REPO_URL"'", "signed_by": "keys/lab-apt.asc"}'
+  entry apt-repo "$DOCKER_UBUNTU_REPO" "${DOCKER_UBUNTU_CODENAMES[*]}" "apt/$DOCKER_UBUNTU_REPO" '{"serves": "'"$DOCKER_UBUNTU_REPO_URL"'", "signed_by": "keys/lab-apt.asc"}'
   entry key lab-apt "" "keys/lab-apt.asc" '{"generated": "gpg --quick-gen-key ed25519 (private key in keys/gnupg)"}'
   python3 "$HELPERS" index apt "$CACHE" "$(python3 -c '
 import json, sys
-k8s_repo, k8s_url, d_repo, d_url, codenames, k8s_v, cri, cni, ctr = sys.argv[1:]
+k8s_repo, k8s_url, k8s_v, cri, cni, ctr, *dockers = sys.argv[1:]
+docker = [
+  {"url": d_url, "path": d_repo, "layout": "dists", "suites": codenames.split(), "components": ["stable"],
+   "sources_line": f"deb [signed-by=KEYRING] {d_url} CODENAME stable", "key": "gpg",
+   "packages": {"containerd.io": f"{ctr}-1"}, "origin": "built by tests/e2e/build-artifacts.sh from Go modules"}
+  for d_repo, d_url, codenames in zip(dockers[0::3], dockers[1::3], dockers[2::3])
+]
 print(json.dumps([
   {"url": k8s_url, "path": k8s_repo, "layout": "flat", "sources_line": f"deb [signed-by=KEYRING] {k8s_url} /",
    "key": "Release.key", "packages": {"kubelet": f"{k8s_v}-1.1", "kubeadm": f"{k8s_v}-1.1", "kubectl": f"{k8s_v}-1.1",
    "cri-tools": f"{cri}-1.1", "kubernetes-cni": f"{cni}-1.1"}, "origin": "built by tests/e2e/build-artifacts.sh from Go modules"},
-  {"url": d_url, "path": d_repo, "layout": "dists", "suites": codenames.split(), "components": ["stable"],
-   "sources_line": f"deb [signed-by=KEYRING] {d_url} CODENAME stable", "key": "gpg",
-   "packages": {"containerd.io": f"{ctr}-1"}, "origin": "built by tests/e2e/build-artifacts.sh from Go modules"},
-]))' "$K8S_REPO" "$K8S_REPO_URL" "$DOCKER_REPO" "$DOCKER_REPO_URL" "${DOCKER_CODENAMES[*]}" "$DEB_K8S_V" "$CRI_TOOLS_VERSION" "$CNI_VERSION" "$CONTAINERD_VERSION")"
+  *docker,
+]))' "$K8S_REPO" "$K8S_REPO_URL" "$DEB_K8S_V" "$CRI_TOOLS_VERSION" "$CNI_VERSION" "$CONTAINERD_VERSION" \
+    "$DOCKER_REPO" "$DOCKER_REPO_URL" "${DOCKER_CODENAMES[*]}" \
+    "$DOCKER_UBUNTU_REPO" "$DOCKER_UBUNTU_REPO_URL" "${DOCKER_UBUNTU_CODENAMES[*]}")"
 }
 
 
-# A partial mirror of Debian's archive for what kube6 up installs from the distribution (ndppd,
-# routing/install) on the lab's nodes: their own sources lines (kube6.lab.rootfs.SOURCES), with
-# Debian's signed InRelease and index files unchanged, so a node keeps its stock sources and
-# keyring and only the host changes. Refreshed when an InRelease is within 2 days of its
-# Valid-Until (bookworm-security's is a week), or when the sources or packages change.
-build_debian_mirror() {
-  local sources packages status="" stamp key tmp="$CACHE/apt/.tmp.debian" rootfs d result
-  sources=$(cd "$REPO_ROOT" && python3 -c 'import json,sys; sys.path.insert(0, "src"); from kube6.lab import rootfs; print(json.dumps(list(rootfs.SOURCES)))')
+# A partial mirror of each node release's archive (Debian 12 and 13, Ubuntu 24.04: the
+# releases in kube6.lab.rootfs.OSES) for what kube6 up installs from the distribution (ndppd,
+# routing/install) on the lab's nodes: their own sources lines, with the archive's signed
+# InRelease and index files unchanged, so a node keeps its stock sources and keyring and only
+# the host changes. Refreshed when an InRelease is within 2 days of its Valid-Until
+# (bookworm-security's is a week), or when the sources, rootfs or packages change.
+build_distribution_mirror() {
+  local releases packages stamp key tmp="$CACHE/apt/.tmp.debian" d result
   packages=$(cd "$REPO_ROOT" && python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.components.ndppd import steps; print(steps.SERVICE)')
-  rootfs=$(cd "$REPO_ROOT" && KUBE6_E2E_CACHE="$CACHE" python3 -c 'import sys; sys.path.insert(0, "src"); from kube6.lab import nodes; print(nodes.default_rootfs())')
-  if [[ -f "$rootfs" ]]; then
-    # Only what the nodes' rootfs lacks is mirrored (apt resolves against its dpkg status).
-    status="$WORK/rootfs-status"
-    tar -xOf "$rootfs" ./var/lib/dpkg/status >"$status" || die "no ./var/lib/dpkg/status in $rootfs"
-  fi
-  key=$({ echo "$sources $packages"; if [[ -n "$status" ]]; then sha256sum <"$status"; fi; } | sha256sum | cut -d' ' -f1)
+  # Each release: its sources, the key of its archive (Ubuntu's from Debian's ubuntu-keyring,
+  # cached by build-rootfs.sh) and the dpkg status of its rootfs (only what the nodes lack is
+  # mirrored: apt resolves against it).
+  releases=$(cd "$REPO_ROOT" && KUBE6_E2E_CACHE="$CACHE" python3 - "$WORK" <<'EOF'
+import json, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, "src")
+from kube6.lab import nodes, rootfs
+out = []
+for release in rootfs.OSES.values():
+    tarball = nodes.default_rootfs({"KUBE6_E2E_CACHE": str(rootfs.cache_dir())}, release.name)
+    status = ""
+    if tarball.is_file():
+        status = f"{sys.argv[1]}/{release.name}.status"
+        with open(status, "wb") as f:
+            subprocess.run(["tar", "-xOf", str(tarball), "./var/lib/dpkg/status"], stdout=f, check=True)
+    keyring = release.keyring_file
+    if release.keyring_package:
+        keyring = str(rootfs.cache_dir() / "rootfs" / "keyrings" / release.keyring_package / release.keyring_file.lstrip("/"))
+        if not Path(keyring).is_file():
+            sys.exit(f"no {keyring}: run `sudo bash tests/e2e/build-rootfs.sh` first (it fetches {release.keyring_package})")
+    out.append({"name": release.name, "sources": list(release.sources), "keyring": keyring, "status": status})
+print(json.dumps(out))
+EOF
+) || die "the releases' sources, keyrings and rootfs could not be read"
+  key=$({ echo "$releases $packages"; for d in "$WORK"/*.status; do if [[ -f $d ]]; then sha256sum <"$d"; fi; done; } | sha256sum | cut -d' ' -f1)
   stamp="$CACHE/apt/.debian-mirror.json"
   if [[ -f "$stamp" ]] && python3 - "$stamp" "$key" <<'EOF'
 import json, sys
@@ -433,49 +465,52 @@ fresh = all(s["valid_until"] is None or parsedate_to_datetime(s["valid_until"]) 
 sys.exit(0 if data["key"] == sys.argv[2] and fresh else 1)
 EOF
   then
-    log "Debian mirror is current ($(python3 -c 'import json,sys; print(", ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp"))"
+    log "distribution mirrors are current ($(python3 -c 'import json,sys; print(", ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp"))"
   else
     rm -rf "$tmp"; mkdir -p "$tmp"
-    result=$(python3 "$HELPERS" debian-mirror "$tmp" "$sources" "$packages" "$status") \
-      || die "the Debian mirror could not be made (Debian's archive through apt)"
+    result=$(python3 "$HELPERS" distribution-mirror "$tmp" "$releases" "$packages") \
+      || die "the distribution mirrors could not be made (the archives through apt)"
     for d in "$tmp"/*/; do
       d=$(basename "$d"); rm -rf "$CACHE/apt/$d"; mv "$tmp/$d" "$CACHE/apt/$d"
     done
     rm -rf "$tmp"
-    python3 -c 'import json,sys; json.dump({"key": sys.argv[1], "rootfs": sys.argv[2], "result": json.loads(sys.argv[3])}, open(sys.argv[4], "w"), indent=2)' \
-      "$key" "${status:+$rootfs}" "$result" "$stamp"
-    log "Debian mirror: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["packages"])' "$stamp")"
+    python3 -c 'import json,sys; json.dump({"key": sys.argv[1], "releases": json.loads(sys.argv[2]), "result": json.loads(sys.argv[3])}, open(sys.argv[4], "w"), indent=2)' \
+      "$key" "$releases" "$result" "$stamp"
+    log "distribution mirrors: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"]["packages"])' "$stamp")"
   fi
-  python3 - "$stamp" "$sources" >"$WORK/debian-index.json" <<'EOF'
+  python3 - "$stamp" "$releases" >"$WORK/debian-index.json" <<'EOF'
 import json, re, sys
 data = json.load(open(sys.argv[1]))["result"]
 repos = {}
-for line in json.loads(sys.argv[2]):
-    _deb, url, suite, *components = line.split()
-    repo = repos.setdefault(url, {"url": url, "path": re.sub(r"^[a-z]+://", "", url).replace("/", "-"),
-        "layout": "dists", "suites": [], "components": components, "key": "Debian's own (debian-archive-keyring): the nodes keep their stock keyring",
-        "packages": {}, "origin": "Debian's archive, unchanged (InRelease and indexes byte for byte, pool files of the listed packages only)"})
-    repo["suites"].append(suite)
+for release in json.loads(sys.argv[2]):
+    for line in release["sources"]:
+        _deb, url, suite, *components = line.split()
+        repo = repos.setdefault(url, {"url": url, "path": re.sub(r"^[a-z]+://", "", url).replace("/", "-"),
+            "layout": "dists", "suites": [], "components": components,
+            "key": f"the archive's own ({release['keyring'].rsplit('/', 1)[-1]}): the nodes keep their stock keyring",
+            "packages": {}, "origin": "the distribution's archive, unchanged (InRelease and indexes byte for byte, pool files of the listed packages only)"})
+        repo["suites"].append(suite)
 for name, url in data["packages"].items():
     for repo in repos.values():
         if url.startswith(repo["url"] + "/"):
             pkg, version = name.split("_")[:2]
-            repo["packages"][pkg] = version
+            repo["packages"].setdefault(pkg, version)
 print(json.dumps(list(repos.values())))
 EOF
-  python3 "$HELPERS" index apt "$CACHE" "$(python3 -c 'import json,sys; old=[e for e in json.load(open(sys.argv[1])) if e.get("builder") == "build-artifacts.sh" and "debian.org" not in e["url"]]; print(json.dumps(old + json.load(open(sys.argv[2]))))' "$CACHE/apt/index.json" "$WORK/debian-index.json")"
-  entry apt-repo deb.debian.org-debian "$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp")" \
-    apt/deb.debian.org-debian "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"debian_archive": d["result"]["suites"], "packages": d["result"]["packages"]}))' "$stamp")" \
-    "partial mirror of deb.debian.org (and deb.debian.org/debian-security): Debian-signed, for kube6's routing/install (ndppd)"
+  python3 "$HELPERS" index apt "$CACHE" "$(python3 -c 'import json,sys; old=[e for e in json.load(open(sys.argv[1])) if e.get("builder") == "build-artifacts.sh" and "debian.org" not in e["url"] and "ubuntu.com" not in e["url"]]; print(json.dumps(old + json.load(open(sys.argv[2]))))' "$CACHE/apt/index.json" "$WORK/debian-index.json")"
+  entry apt-repo distribution-mirrors "$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["result"]["packages"]))' "$stamp")" \
+    apt "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"archives": d["result"]["suites"], "packages": d["result"]["packages"]}))' "$stamp")" \
+    "partial mirrors of deb.debian.org, archive.ubuntu.com and security.ubuntu.com, signed by the distributions, for kube6's routing/install (ndppd)"
 }
 
 build_apt() {
   step "lab apt key" lab_key
   step ".deb packages" build_debs
   step "apt repository $K8S_REPO" build_k8s_repo
-  step "apt repository $DOCKER_REPO" build_docker_repo
+  step "apt repository $DOCKER_REPO" build_docker_repo "$DOCKER_REPO" "$DOCKER_REPO_URL" "${DOCKER_CODENAMES[@]}"
+  step "apt repository $DOCKER_UBUNTU_REPO" build_docker_repo "$DOCKER_UBUNTU_REPO" "$DOCKER_UBUNTU_REPO_URL" "${DOCKER_UBUNTU_CODENAMES[@]}"
   step "apt entries" apt_entries
-  step "Debian mirror (ndppd)" build_debian_mirror
+  step "distribution mirrors (ndppd)" build_distribution_mirror
 }
 
 # ---------------------------------------------------------------------------------------------

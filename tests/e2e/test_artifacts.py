@@ -27,6 +27,7 @@ from kube6.components import kubernetes as packages
 from kube6.components.containerd import steps as runtime
 from kube6.components.registry import ADDONS_STEP, NETWORK_STEP
 from kube6.facts.system import OsRelease
+from kube6.lab.rootfs import OSES
 from kube6.versions import (
     BUSYBOX,
     CERT_MANAGER,
@@ -49,7 +50,10 @@ DOCKER_REPO = "download.docker.com-linux-debian"
 DEBIAN = {
     "bookworm": OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm"),
     "trixie": OsRelease("debian", "13", "Debian GNU/Linux 13 (trixie)", codename="trixie"),
+    "noble": OsRelease("ubuntu", "24.04", "Ubuntu 24.04 LTS", codename="noble"),
 }
+"""The releases whose Docker repository the lab serves (the Ubuntu one: download.docker.com's
+linux/ubuntu, as kube6 asks for it on Ubuntu)."""
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +376,7 @@ def fetch_keys(cache: Path, base: str, into: Path) -> list[Path]:
     return keys
 
 
-@pytest.mark.parametrize("codename", ["bookworm", "trixie"])
+@pytest.mark.parametrize("codename", list(DEBIAN))
 def test_apt_reads_the_repositories_with_the_lab_key(
     cache: Path, http_server: str, tmp_path: Path, codename: str
 ) -> None:
@@ -438,6 +442,9 @@ def test_repository_layouts_match_upstream(cache: Path) -> None:
     assert "Components: stable" in release
     packages_ = (docker / "dists/bookworm/stable/binary-amd64/Packages").read_text()
     assert "Filename: dists/bookworm/pool/stable/amd64/containerd.io_" in packages_
+    ubuntu = cache / "apt" / "download.docker.com-linux-ubuntu"
+    assert (ubuntu / "gpg").read_text() == (docker / "gpg").read_text()
+    assert "Codename: noble" in (ubuntu / "dists" / "noble" / "Release").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -466,38 +473,52 @@ def http_server(cache: Path) -> Iterator[str]:
         server.server_close()
 
 
-def test_debian_mirror_serves_ndppd_to_the_nodes_stock_sources(
-    cache: Path, http_server: str, tmp_path: Path
-) -> None:
-    """The nodes' own sources lines, host replaced, Debian's own keyring: apt updates cleanly
-    (Debian's signatures, by-hash) and installs kube6's routing package on the rootfs."""
-    from kube6.components.ndppd import steps as routing
+def rootfs_status(release: str, into: Path) -> Path:
+    """The dpkg status file of `release`'s nodes' rootfs (tests/e2e/build-rootfs.sh)."""
     from kube6.lab import nodes
-    from kube6.lab.rootfs import SOURCES
 
-    mirrors = {e["url"]: e for e in artifacts.read_index(cache, "apt") if "debian.org" in e["url"]}
-    lines = []
-    for line in SOURCES:
-        url = line.split()[1]
-        assert url in mirrors, f"no mirror of {url} in apt/index.json"
-        lines.append(line.replace(url, f"{http_server}/{mirrors[url]['path']}"))
-    status = tmp_path / "rootfs-status"
-    rootfs = nodes.default_rootfs()
-    if not rootfs.exists():
-        pytest.fail(f"{rootfs} is missing: run `sudo bash tests/e2e/build-rootfs.sh`")
+    tarball = nodes.default_rootfs(os_name=release)
+    if not tarball.exists():
+        pytest.fail(f"{tarball} is missing: run `sudo bash tests/e2e/build-rootfs.sh`")
+    status = into / f"{release}.status"
     status.write_bytes(
         subprocess.run(
-            ["tar", "-xOf", str(rootfs), "./var/lib/dpkg/status"], capture_output=True, check=True
+            ["tar", "-xOf", str(tarball), "./var/lib/dpkg/status"], capture_output=True, check=True
         ).stdout
     )
+    return status
+
+
+@pytest.mark.parametrize("release", list(OSES))
+def test_distribution_mirror_serves_ndppd_to_the_nodes_stock_sources(
+    cache: Path, http_server: str, tmp_path: Path, release: str
+) -> None:
+    """Each release's nodes' own sources lines, host replaced, the archive's own keyring (Ubuntu's
+    for Ubuntu): apt updates cleanly (the archive's signatures, by-hash) and installs kube6's
+    routing package on that release's rootfs (Ubuntu: from universe)."""
+    from kube6.components.ndppd import steps as routing
+    from kube6.lab import rootfs
+
+    node = rootfs.node_os(release)
+    keyring = rootfs.archive_keyring(rootfs.cache_dir(), node) or Path(node.keyring_file)
+    mirrors = {e["url"]: e for e in artifacts.read_index(cache, "apt")}
+    lines = []
+    for line in node.sources:
+        url = line.split()[1]
+        assert url in mirrors, f"no mirror of {url} in apt/index.json"
+        local = line.replace(url, f"{http_server}/{mirrors[url]['path']}")
+        lines.append(local.replace("deb ", f"deb [signed-by={keyring}] ", 1))
     apt = Apt(tmp_path / "apt", lines, {})
-    apt.options.append(f"-o=Dir::State::status={status}")
+    apt.options.append(f"-o=Dir::State::status={rootfs_status(release, tmp_path)}")
     update = apt("apt-get", "update")
     assert update.returncode == 0, update.stderr
     assert not re.search(r"^(W|E):", update.stderr, re.MULTILINE), update.stderr
     sim = apt("apt-get", "install", "--simulate", routing.SERVICE)
     assert sim.returncode == 0, sim.stdout + sim.stderr
     assert re.findall(r"^Inst (\S+)", sim.stdout, re.MULTILINE) == [routing.SERVICE], sim.stdout
+    if node.id == "ubuntu":  # kube6's steps ask for Ubuntu's universe (DISTRIBUTION_SECTIONS)
+        policy = apt("apt-cache", "policy", routing.SERVICE).stdout
+        assert f"{node.suite}/{routing.DISTRIBUTION_SECTIONS['ubuntu']} amd64" in policy, policy
     download = apt("apt-get", "download", routing.SERVICE, cwd=tmp_path)
     assert download.returncode == 0, download.stderr
     assert len(list(tmp_path.glob(f"{routing.SERVICE}_*.deb"))) == 1
@@ -655,21 +676,25 @@ def test_gateway_api_bundle_is_the_pinned_standard_channel(cache: Path) -> None:
 # The packages on the nodes' own system
 
 
-def test_packages_install_on_the_nodes_rootfs(cache: Path, tmp_path: Path) -> None:
-    """`dpkg -i` into the real nodes' Debian rootfs (tests/e2e/build-rootfs.sh): the dependencies
-    outside these repositories are there, the maintainer scripts run and enable the services,
-    and the programs run on the node's libraries (runc with its libseccomp)."""
+@pytest.mark.parametrize("release", list(OSES))
+def test_packages_install_on_the_nodes_rootfs(cache: Path, tmp_path: Path, release: str) -> None:
+    """`dpkg -i` into each release's real nodes' rootfs (tests/e2e/build-rootfs.sh): the
+    dependencies outside these repositories are there, the maintainer scripts run and enable the
+    services, and the programs run on the node's libraries (runc with its libseccomp)."""
     from kube6.lab import nodes
 
-    tarball = nodes.default_rootfs()
+    tarball = nodes.default_rootfs(os_name=release)
     if not tarball.exists():
         pytest.fail(f"{tarball} is missing: run `sudo bash tests/e2e/build-rootfs.sh`")
     root = tmp_path / "rootfs"
     root.mkdir()
     run("tar", "--numeric-owner", "-xf", tarball, "-C", root)
     names = ("kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni", "containerd.io")
-    ndppd = sorted((cache / "apt" / "deb.debian.org-debian" / "pool").rglob("ndppd_*.deb"))
-    assert len(ndppd) == 1, ndppd
+    # The ndppd of this release, as the distribution mirror resolved it for the release.
+    stamp = json.loads((cache / "apt" / ".debian-mirror.json").read_text())
+    url = next(u for f, u in stamp["result"]["releases"][release].items() if f.startswith("ndppd_"))
+    repo = next(e for e in artifacts.read_index(cache, "apt") if url.startswith(e["url"] + "/"))
+    ndppd = [artifacts.require(cache / "apt" / repo["path"] / url.removeprefix(repo["url"] + "/"))]
     run("dpkg", f"--root={root}", "--install", *(deb_path(cache, n) for n in names), ndppd[0])
     for name in (*names, "ndppd"):
         status = run("dpkg", f"--root={root}", "--status", name)

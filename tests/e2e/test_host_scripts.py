@@ -2,12 +2,14 @@
 
 A server may carry only python3-minimal (the real nodes' rootfs does, kube6.lab.rootfs), which
 lacks much of the standard library (`json`, for one). Each host-side script runs here with
-that interpreter and its modules: chrooted into the nodes' Debian tree, in a network namespace
+that interpreter and its modules, of each release the lab's nodes run (Debian 12 and 13,
+Ubuntu 24.04): chrooted into the nodes' tree, in a network namespace
 the test makes (only its loopback, up) and mount and PID namespaces of its own (sysfs, proc).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -19,20 +21,25 @@ import pytest
 from kube6.facts import bgp, link
 from kube6.lab import nodes
 from kube6.lab.layout import namespace_name
-from kube6.lab.rootfs import rootfs_tree
+from kube6.lab.rootfs import OSES, rootfs_tree
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
 LOOPBACK = IPv6Address("::1")
 
 
-@pytest.fixture(scope="module")
-def tree(lab_env: None) -> Path:
-    tarball = nodes.default_rootfs()
+@pytest.fixture(scope="module", params=list(OSES))
+def tree(lab_env: None, request: pytest.FixtureRequest) -> Path:
+    """Each release's tree: its python3-minimal (3.11, 3.13, 3.12) lacks other modules."""
+    tarball = nodes.default_rootfs(os_name=request.param)
     if not tarball.is_file():
         pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
     root = rootfs_tree(tarball)
-    assert not (root / "usr/lib/python3.11/json").exists(), "the tree has more than python3-minimal"
+    installed = re.findall(r"^Package: (\S+)$", (root / "var/lib/dpkg/status").read_text(), re.M)
+    assert "python3-minimal" in installed, f"no python3-minimal in {root}"
+    # Only the minimal interpreter: not the standard library's package (trixie's minimal
+    # carries json, bookworm's and noble's do not: the scripts must not need it).
+    assert not [p for p in installed if re.fullmatch(r"libpython3\.\d+-stdlib", p)], installed
     return root
 
 

@@ -1,9 +1,11 @@
 """The journey: `kube6 up` builds a real IPv6-only cluster on real nodes, as an operator runs it.
 
-A lab with one control-plane and one worker real node (systemd-nspawn, Debian 12), in three
-scenarios (SCENARIOS): `ndp-proxy` on the lab's on-link /64, `routed` with each node on its
-own /64 that the lab's provider routes to it, and `bgp` on the on-link /64 with the provider's
-router speaking BGP (BIRD 2, TCP MD5 with the spec's password_file); the lab's internet host
+A lab with one control-plane and one worker real node (systemd-nspawn), in three scenarios
+(SCENARIOS), each on another release that kube6 supports (NODE_OS): `ndp-proxy` on the lab's
+on-link /64 with Ubuntu 24.04 nodes (systemd-resolved's stub in /etc/resolv.conf, ndppd from
+universe), `routed` with each node on its own /64 that the lab's provider routes to it, on
+Debian 13, and `bgp` on the on-link /64 with the provider's router speaking BGP (BIRD 2, TCP
+MD5 with the spec's password_file), on Debian 12; the lab's internet host
 serves the e2e cache (tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an
 air-gapped site. From the internet host, with the lab's SSH key, the CLI runs `kube6 check` ->
 `kube6 up` (no step skipped) -> `kube6 verify`; then the test checks the cluster itself,
@@ -45,6 +47,7 @@ import yaml
 from kube6.components.calico.policies import EXAMPLE_OPEN_PORT
 from kube6.lab import Lab, bgp_router, nodes
 from kube6.lab.layout import INTERNET_HOST, IPV4_HOST, IPV4_ONLY_NAME, NAT64_PREFIX, layout
+from kube6.lab.rootfs import node_os
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -116,6 +119,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # kube6's stand-in templates (tests/e2e/calico-confd: Calico's are not in the snapshot).
     "bgp": bgp_scenario(),
 }
+NODE_OS = {"ndp-proxy": "ubuntu-24.04", "routed": "debian-13", "bgp": "debian-12"}
+"""The release of each scenario's nodes (kube6.lab.rootfs.OSES): every one kube6 runs on here."""
 INTERNET_MTU = 1400
 BUSYBOX = "docker.io/library/busybox:1.37.0"
 KUBECONFIG = "/etc/kubernetes/admin.conf"
@@ -245,10 +250,11 @@ def node_facts(journey: Journey, node: str, facts: dict[str, str] = NODE_FACTS) 
 def journey(
     lab_env: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Journey]:
-    tarball = nodes.default_rootfs()
+    name: str = request.param
+    system = node_os(NODE_OS[name])
+    tarball = nodes.default_rootfs(os_name=system.name)
     if not tarball.is_file():
         pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
-    name: str = request.param
     data = copy.deepcopy(SCENARIOS[name])
     folder = tmp_path_factory.mktemp("journey")
     if "bgp" in data:
@@ -274,11 +280,13 @@ def journey(
     try:
         world = serve(lab, cache_root())
         spec = folder / "kube6.yaml"
-        spec.write_text(yaml.safe_dump({**data, "mirrors": world.mirrors()}, sort_keys=False))
+        mirrors = world.mirrors(system)
+        spec.write_text(yaml.safe_dump({**data, "mirrors": mirrors}, sort_keys=False))
         partial = Journey(name, lab, world, plan, spec, {}, {})
         partial.before = {n.name: node_facts(partial, n.name) for n in plan.nodes}
         print(
-            f"\n{name}: lab {lab.lab_id} ({lab.layout.link} links) with the world served in {time.monotonic() - started:.1f} s"
+            f"\n{name}: lab {lab.lab_id} ({lab.layout.link} links, {system.name} nodes) with the "
+            f"world served in {time.monotonic() - started:.1f} s"
         )
         yield partial
     finally:
@@ -305,6 +313,14 @@ def test_check_passes(journey: Journey) -> None:
     assert not failed, failed
     assert done.returncode == 0, done.stderr
     names = {(r["node"], r["name"]): r for r in document["results"]}
+    # The nodes' release, as their /etc/os-release says it, is one kube6 supports.
+    system = node_os(NODE_OS[journey.scenario])
+    version = system.name.split("-")[1]
+    shown = {"debian": f"Debian GNU/Linux {version} ", "ubuntu": f"Ubuntu {version}"}[system.id]
+    for node in journey.plan.nodes:
+        found = names[(node.name, "os-supported")]
+        assert found["status"] == "ok", found
+        assert found["message"].startswith(shown), found
     # The provider's link model, found on each real node by listening on its uplink.
     expected = str(journey.lab.layout.link)
     for node in journey.plan.nodes:

@@ -26,6 +26,7 @@ from typing import Any
 from kube6.lab import Lab
 from kube6.lab.layout import INTERNET_HOST
 from kube6.lab.process import in_namespace
+from kube6.lab.rootfs import NodeOs, node_os
 
 from .artifacts import Reference, crane, load_images, read_index, require
 
@@ -58,10 +59,15 @@ class World:
                 return self.url(f"apt/{repo['path']}/")
         raise KeyError(f"no apt repository for {upstream} in {self.cache}/apt/index.json")
 
-    def mirrors(self) -> dict[str, Any]:
-        """kube6.yaml's `mirrors` section pointing at this world, exactly as a user of an
-        air-gapped site would write it (no fallback to the upstream registries)."""
+    def mirrors(self, release: NodeOs | None = None) -> dict[str, Any]:
+        """kube6.yaml's `mirrors` section pointing at this world for nodes of `release`
+        (default Debian 12), exactly as a user of an air-gapped site would write it (no
+        fallback to the upstream registries): Docker's repository and the distribution's
+        archive are those of the nodes' distribution."""
+        release = release or node_os()
         key = self.url("keys/lab-apt.asc")
+        docker = f"https://download.docker.com/linux/{release.id}"
+        distribution = release.sources[0].split()[1]
         return {
             "registries": [
                 {
@@ -73,8 +79,8 @@ class World:
             ],
             "apt": {
                 "kubernetes": {"url": self.apt(KUBERNETES_APT), "key_url": key},
-                "docker": {"url": self.apt(DOCKER_APT).rstrip("/"), "key_url": key},
-                "distribution": self.apt(DEBIAN_APT).rstrip("/"),
+                "docker": {"url": self.apt(docker).rstrip("/"), "key_url": key},
+                "distribution": self.apt(distribution).rstrip("/"),
             },
             "charts": [{"upstream": CALICO_CHARTS, "mirror": self.url(CALICO_CHARTS_PATH)}],
             "downloads": [
@@ -84,8 +90,6 @@ class World:
 
 
 KUBERNETES_APT = "https://pkgs.k8s.io/core:/stable:/v1.37/deb/"
-DOCKER_APT = "https://download.docker.com/linux/debian"
-DEBIAN_APT = "http://deb.debian.org/debian"
 CALICO_CHARTS = "https://docs.tigera.io/calico/charts"
 CALICO_CHARTS_PATH = "files/docs.tigera.io/calico/charts"
 

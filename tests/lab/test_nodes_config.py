@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
@@ -51,35 +52,90 @@ cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
 """
 
 
-def test_the_rootfs_is_a_fresh_server_without_kubernetes() -> None:
+@pytest.mark.parametrize("name", list(rootfs.OSES))
+def test_the_rootfs_is_a_fresh_server_without_kubernetes(name: str) -> None:
+    release = rootfs.node_os(name)
     for needed in ("systemd", "systemd-sysv", "openssh-server", "iproute2", "nftables", "sudo"):
-        assert needed in rootfs.PACKAGES
+        assert needed in release.packages
     kubernetes = ("kube", "containerd", "runc", "cri-", "crictl", "ndppd", "calico", "helm")
-    assert not [p for p in rootfs.PACKAGES if p.startswith(kubernetes)]
+    assert not [p for p in release.packages if p.startswith(kubernetes)]
+    assert release.id == name.split("-", maxsplit=1)[0]
+
+
+def test_each_release_has_its_servers_sources_and_ubuntu_resolves_through_resolved() -> None:
+    bookworm, trixie, noble = (
+        rootfs.node_os(n) for n in ("debian-12", "debian-13", "ubuntu-24.04")
+    )
+    assert rootfs.node_os() == bookworm
+    assert "deb http://deb.debian.org/debian-security bookworm-security main" in bookworm.sources
+    assert "deb http://deb.debian.org/debian trixie-updates main" in trixie.sources
+    assert (
+        "deb http://security.ubuntu.com/ubuntu noble-security main restricted universe multiverse"
+        in noble.sources
+    )
+    assert not bookworm.resolved
+    assert not trixie.resolved
+    assert noble.resolved
+    # Debian's keyring verifies Debian; Ubuntu's key comes from Debian's ubuntu-keyring.
+    assert bookworm.keyring_package is None
+    assert bookworm.keyring_file == "/usr/share/keyrings/debian-archive-keyring.gpg"
+    assert noble.keyring_package == "ubuntu-keyring"
+    with pytest.raises(rootfs.RootfsError, match=re.escape("debian-12, debian-13, ubuntu-24.04")):
+        rootfs.node_os("centos-9")
 
 
 def test_the_rootfs_is_named_by_what_goes_into_it() -> None:
     key = rootfs.rootfs_key()
+    packages = rootfs.node_os().packages
     assert len(key) == 12
     assert key == rootfs.rootfs_key()
-    assert rootfs.rootfs_key(packages=(*rootfs.PACKAGES, "vim")) != key
-    assert rootfs.rootfs_key(packages=tuple(reversed(rootfs.PACKAGES))) == key
+    assert rootfs.rootfs_key(packages=(*packages, "vim")) != key
+    assert rootfs.rootfs_key(packages=tuple(reversed(packages))) == key
     assert rootfs.rootfs_tarball(Path("/c")) == Path(f"/c/rootfs/debian-12-{key}.tar")
+    noble = rootfs.node_os("ubuntu-24.04")
+    assert rootfs.rootfs_tarball(Path("/c"), noble) == Path(
+        f"/c/rootfs/ubuntu-24.04-{rootfs.rootfs_key(noble)}.tar"
+    )
+    assert rootfs.rootfs_key(noble) != key
 
 
 def test_the_cache_and_the_rootfs_come_from_the_environment() -> None:
     assert rootfs.cache_dir({"KUBE6_E2E_CACHE": "/x"}) == Path("/x")
     assert rootfs.cache_dir({}) == Path.home() / ".cache" / "kube6-e2e"
     assert nodes.default_rootfs({"KUBE6_E2E_CACHE": "/x"}) == rootfs.rootfs_tarball(Path("/x"))
+    assert nodes.default_rootfs({"KUBE6_E2E_CACHE": "/x"}, "debian-13") == rootfs.rootfs_tarball(
+        Path("/x"), rootfs.node_os("debian-13")
+    )
     assert nodes.default_rootfs({"KUBE6_LAB_ROOTFS": "/mine.tar"}) == Path("/mine.tar")
 
 
 def test_mmdebstrap_builds_minbase_plus_the_packages_as_a_tarball() -> None:
     argv = rootfs.mmdebstrap_argv(Path("/out.tar"))
     assert argv[:2] == ("mmdebstrap", "--variant=minbase")
-    assert argv[2] == "--include=" + ",".join(sorted(rootfs.PACKAGES))
+    assert argv[2] == "--include=" + ",".join(sorted(rootfs.node_os().packages))
     assert argv[4:6] == ("bookworm", "/out.tar")
     assert "deb http://deb.debian.org/debian-security bookworm-security main" in argv
+    assert not [a for a in argv if a.startswith("--keyring")]
+    noble = rootfs.node_os("ubuntu-24.04")
+    argv = rootfs.mmdebstrap_argv(Path("/out.tar"), noble, Path("/k/ubuntu.gpg"))
+    assert argv[4] == "--keyring=/k/ubuntu.gpg"
+    assert argv[6:8] == ("noble", "/out.tar")
+    assert "systemd-resolved" in argv[2]
+
+
+def test_ubuntus_key_is_fetched_by_a_private_apt_from_debian() -> None:
+    update, download = rootfs.keyring_argv(Path("/w"), "ubuntu-keyring")
+    assert update[0] == download[0] == "apt-get"
+    assert update[-1] == "update"
+    assert download[-2:] == ("download", "ubuntu-keyring")
+    # Nothing of this machine's apt: its own lists, status, sources and cache.
+    for option in (
+        "SourceList=/w/sources.list",
+        "Dir::State::status=/w/status",
+        "Dir::Cache=/w/cache",
+    ):
+        assert [a for a in update if option in a], option
+    assert rootfs.archive_keyring(Path("/nonexistent"), rootfs.node_os("debian-13")) is None
 
 
 def test_nspawn_boots_in_the_nodes_namespace_with_proc_sys_kept_read_only() -> None:
@@ -133,6 +189,22 @@ def test_the_node_is_configured_as_a_provider_configures_a_new_server() -> None:
     assert "2001:db8:1234:5678::1\tnode0001" in files["etc/hosts"]
     assert files["root/.ssh/authorized_keys"] == "ssh-ed25519 AAAA lab\n"
     assert files["etc/machine-id"] == "0" * 32 + "\n"
+    assert node_config.RESOLVED_DROPIN not in files
+
+
+def test_a_node_with_systemd_resolved_keeps_its_stub_and_learns_the_resolver(
+    tmp_path: Path,
+) -> None:
+    files = node_config.node_files(LINK, "k", "0" * 32, resolved=True)
+    assert "etc/resolv.conf" not in files  # the image's link to resolved's stub stays
+    assert files[node_config.RESOLVED_DROPIN] == f"[Resolve]\nDNS={RESOLVER}\n"
+    (tmp_path / "etc").mkdir()
+    assert not node_config.uses_resolved(tmp_path)
+    (tmp_path / "etc" / "resolv.conf").symlink_to("../run/systemd/resolve/stub-resolv.conf")
+    assert node_config.uses_resolved(tmp_path)
+    (tmp_path / "etc" / "resolv.conf").unlink()
+    (tmp_path / "etc" / "resolv.conf").write_text("nameserver ::1\n")
+    assert not node_config.uses_resolved(tmp_path)
 
 
 def test_node_cgroups_sit_under_the_launchers_in_every_hierarchy() -> None:
@@ -164,6 +236,9 @@ def test_real_nodes_take_no_lab_pods_or_ndppd(capsys: pytest.CaptureFixture[str]
     assert run(["lab", "up", "--real-nodes", "--ndppd"]) == 2
     assert run(["lab", "up", "--rootfs", "/x.tar"]) == 2
     assert "add --real-nodes" in capsys.readouterr().err
+    assert run(["lab", "up", "--real-nodes", "--os", "centos-9"]) == 2
+    assert "use one of debian-12, debian-13, ubuntu-24.04" in capsys.readouterr().err
+    assert run(["lab", "rootfs", "--os", "ubuntu"]) == 2
 
 
 def test_lab_up_help_documents_real_nodes(capsys: pytest.CaptureFixture[str]) -> None:

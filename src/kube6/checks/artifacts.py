@@ -110,7 +110,7 @@ def check_artifact_hosts(ctx: Context) -> list[CheckResult]:
             "from the nodes; for the other hosts: " + NAT64_FIX
         )
     else:
-        fix = NAT64_FIX + " Or serve them from a mirror (kube6.yaml `mirrors`)."
+        fix = NAT64_FIX + " named in kube6.yaml `mirrors`"
     return [
         fail(
             f"{len(bad)} of {len(verdicts)} download hosts cannot be reached over IPv6, "

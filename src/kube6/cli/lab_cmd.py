@@ -19,6 +19,7 @@ from kube6.errors import UsageError
 
 if TYPE_CHECKING:
     from kube6.lab.core import Lab
+    from kube6.lab.rootfs import NodeOs
     from kube6.modes import LinkModel
     from kube6.plan.model import Plan
 
@@ -88,10 +89,18 @@ def up(
         False,
         "--real-nodes",
         help=(
-            "Make every node a real Debian 12 host: systemd booted by systemd-nspawn in the "
+            "Make every node a real host of --os: systemd booted by systemd-nspawn in the "
             "node's namespace, with sshd and the lab's key for root, nothing of Kubernetes "
             "(`kube6 up` installs it). Needs systemd-container (and mmdebstrap to build the "
             "rootfs, once, into $KUBE6_E2E_CACHE/rootfs, default ~/.cache/kube6-e2e)."
+        ),
+    ),
+    os_name: str = typer.Option(
+        "debian-12",
+        "--os",
+        help=(
+            "The release of --real-nodes: debian-12, debian-13 or ubuntu-24.04 (as a "
+            "provider's image of it: Ubuntu's resolves through systemd-resolved)."
         ),
     ),
     rootfs: Path | None = typer.Option(
@@ -116,16 +125,19 @@ def up(
         )
     if rootfs is not None and not real_nodes:
         raise UsageError(f"--rootfs {rootfs} without --real-nodes", fix="add --real-nodes")
+    release = _release(os_name)
     link_model = _link_model(link)
     pods = 0 if real_nodes else (1 if pods is None else pods)
     ndppd = not real_nodes and ndppd is not False
     require_root()
     plan = load_plan(spec_path)
     if real_nodes and rootfs is None:
-        tarball = nodes.default_rootfs()
+        tarball = nodes.default_rootfs(os_name=release.name)
         if not tarball.exists():
-            stderr.print(f"building the nodes' rootfs with mmdebstrap into {tarball} ...")
-        rootfs = build_rootfs(tarball)
+            stderr.print(
+                f"building the nodes' {release.name} rootfs with mmdebstrap into {tarball} ..."
+            )
+        rootfs = build_rootfs(tarball, release)
     lab = Lab(
         plan,
         nat64=nat64,
@@ -270,33 +282,53 @@ def down(
 
 @lab_app.command("rootfs")
 def rootfs_cmd(
+    os_name: str = typer.Option(
+        "debian-12", "--os", help="The release: debian-12, debian-13 or ubuntu-24.04."
+    ),
     output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
 ) -> None:
-    """Build the real nodes' Debian rootfs tarball unless it is cached, and say where it is.
+    """Build the real nodes' rootfs tarball of a release unless it is cached, and say where.
 
-    mmdebstrap makes it from Debian's packages (systemd, openssh-server, apt, iproute2,
+    mmdebstrap makes it from the release's packages (systemd, openssh-server, apt, iproute2,
     nftables, ...; nothing of Kubernetes) into $KUBE6_E2E_CACHE/rootfs (default
-    ~/.cache/kube6-e2e), named by its package list. `kube6 lab up --real-nodes` does this too.
+    ~/.cache/kube6-e2e), named by the release and its package list. Ubuntu's archive key
+    comes from Debian's ubuntu-keyring package. `kube6 lab up --real-nodes` does this too.
     """
     from kube6.lab import rootfs
     from kube6.lab.process import require_root
 
+    release = _release(os_name)
     require_root()
-    tarball = rootfs.rootfs_tarball(rootfs.cache_dir())
+    cache = rootfs.cache_dir()
+    tarball = rootfs.rootfs_tarball(cache, release)
     built = not tarball.exists()
-    rootfs.build_rootfs(tarball)
+    rootfs.build_rootfs(tarball, release)
+    keyring = rootfs.archive_keyring(cache, release)
     info = {
+        "os": release.name,
         "path": str(tarball),
-        "key": rootfs.rootfs_key(),
-        "suite": rootfs.SUITE,
-        "packages": list(rootfs.PACKAGES),
-        "sources": list(rootfs.SOURCES),
+        "key": rootfs.rootfs_key(release),
+        "suite": release.suite,
+        "packages": list(release.packages),
+        "sources": list(release.sources),
+        "keyring": str(keyring) if keyring else release.keyring_file,
         "built": built,
     }
     if output is Output.JSON:
         stdout.print_json(json.dumps(info))
     else:
         stdout.print(f"{'built' if built else 'cached'}: {tarball}")
+
+
+def _release(name: str) -> NodeOs:
+    """--os: a release that lab nodes can run, or a usage error naming them."""
+    from kube6.lab.rootfs import OSES
+
+    if name not in OSES:
+        raise UsageError(
+            f"--os {name!r} is not a release lab nodes run", fix=f"use one of {', '.join(OSES)}"
+        )
+    return OSES[name]
 
 
 def _labs_here() -> tuple[str, str]:

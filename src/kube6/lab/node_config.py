@@ -24,6 +24,7 @@ What a node gets, and why:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,9 +152,21 @@ def remount_argv(pid: int, mountpoint: str) -> Argv:
     )
 
 
-def node_files(link: NodeLink, authorized_key: str, machine_id: str) -> dict[str, str]:
+RESOLVED_DROPIN = "etc/systemd/resolved.conf.d/kube6-lab.conf"
+"""Where a node with systemd-resolved learns the lab's resolver (a server learns it from DHCP
+or netplan); its /etc/resolv.conf stays the image's link to resolved's stub."""
+
+
+def node_files(
+    link: NodeLink, authorized_key: str, machine_id: str, *, resolved: bool = False
+) -> dict[str, str]:
     """Files written into a node's root (relative path -> content), as a provider's image
-    configures a new server: hostname, hosts, resolver, the operator's key."""
+    configures a new server: hostname, hosts, resolver, the operator's key. `resolved`: the
+    image resolves through systemd-resolved (Ubuntu's), which is then told the resolver."""
+    if resolved:
+        resolver = {RESOLVED_DROPIN: f"[Resolve]\nDNS={RESOLVER}\n"}
+    else:
+        resolver = {"etc/resolv.conf": f"nameserver {RESOLVER}\noptions timeout:1 attempts:2\n"}
     return {
         "etc/hostname": f"{link.name}\n",
         "etc/hosts": (
@@ -161,6 +174,13 @@ def node_files(link: NodeLink, authorized_key: str, machine_id: str) -> dict[str
             f"{link.address}\t{link.name}\n"
         ),
         "etc/machine-id": f"{machine_id}\n",
-        "etc/resolv.conf": f"nameserver {RESOLVER}\noptions timeout:1 attempts:2\n",
+        **resolver,
         "root/.ssh/authorized_keys": authorized_key.strip() + "\n",
     }
+
+
+def uses_resolved(tree: Path) -> bool:
+    """Whether the image at `tree` resolves through systemd-resolved's stub: its
+    /etc/resolv.conf is the link that systemd-resolved's package makes."""
+    conf = tree / "etc" / "resolv.conf"
+    return conf.is_symlink() and os.readlink(conf).endswith("/resolve/stub-resolv.conf")

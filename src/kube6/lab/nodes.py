@@ -1,12 +1,14 @@
-"""Real nodes for the lab: Debian hosts booted by systemd-nspawn inside the nodes' namespaces.
+"""Real nodes for the lab: Debian or Ubuntu hosts booted by systemd-nspawn inside the nodes'
+namespaces.
 
-    kube6 lab up --real-nodes        # each plan node is a Debian 12 host with systemd and sshd
+    kube6 lab up --real-nodes                    # each plan node a Debian 12 host (systemd, sshd)
+    kube6 lab up --real-nodes --os ubuntu-24.04  # or Debian 13, Ubuntu 24.04 (kube6.lab.rootfs)
 
-A real node is what a fresh cloud server is: a Debian rootfs made by mmdebstrap (systemd, sshd,
-apt, iproute2, nftables...; nothing of Kubernetes: `kube6 up` installs that; kube6.lab.rootfs
-builds and caches it), booted with
-systemd as PID 1 by systemd-nspawn in the lab node's network namespace, so it has the lab's
-address on its uplink, the provider's router on its link and the lab's resolver. kube6 reaches
+A real node is what a fresh cloud server is: the release's image made by mmdebstrap (systemd,
+sshd, apt, iproute2, nftables...; nothing of Kubernetes: `kube6 up` installs that;
+kube6.lab.rootfs builds and caches it), booted with systemd as PID 1 by systemd-nspawn in the
+lab node's network namespace, so it has the lab's address on its uplink, the provider's router
+on its link and the lab's resolver. kube6 reaches
 it over SSH exactly as it reaches a server: root, with the lab's key.
 
 What a node is made of (its folders, the argv of mount and systemd-nspawn, the files written
@@ -55,19 +57,20 @@ from kube6.lab.node_config import (
     nspawn_argv,
     overlay_argv,
     remount_argv,
+    uses_resolved,
 )
 from kube6.lab.process import alive, program, run_or_raise
-from kube6.lab.rootfs import ROOTFS_ENV, cache_dir, rootfs_tarball
+from kube6.lab.rootfs import DEFAULT_OS, ROOTFS_ENV, cache_dir, node_os, rootfs_tarball
 
 Argv = tuple[str, ...]
 
 
-def default_rootfs(environ: Mapping[str, str] | None = None) -> Path:
-    """The rootfs tarball real nodes boot: `$KUBE6_LAB_ROOTFS`, else the cached build of
-    PACKAGES in `cache_dir()` (kube6.lab.rootfs)."""
+def default_rootfs(environ: Mapping[str, str] | None = None, os_name: str = DEFAULT_OS) -> Path:
+    """The rootfs tarball real nodes boot: `$KUBE6_LAB_ROOTFS`, else the cached build of the
+    release `os_name` in `cache_dir()` (kube6.lab.rootfs)."""
     env = os.environ if environ is None else environ
     chosen = env.get(ROOTFS_ENV)
-    return Path(chosen) if chosen else rootfs_tarball(cache_dir(env))
+    return Path(chosen) if chosen else rootfs_tarball(cache_dir(env), node_os(os_name))
 
 
 class NodeError(Kube6Error):
@@ -170,9 +173,12 @@ def start(lab_id: str, workdir: Path, link: NodeLink, tree: Path, authorized_key
     for path in (dirs.upper, dirs.work, dirs.root, dirs.containerd, dirs.sysctl):
         path.mkdir(parents=True, exist_ok=True)
     _run(overlay_argv(tree, dirs))
-    for relative, content in node_files(link, authorized_key, secrets.token_hex(16)).items():
+    files = node_files(link, authorized_key, secrets.token_hex(16), resolved=uses_resolved(tree))
+    for relative, content in files.items():
         path = dirs.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Only root's .ssh is private: a folder such as /etc/systemd/resolved.conf.d must stay
+        # readable for the daemons that read it as their own users.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if ".ssh" in relative else 0o755)
         if path.is_symlink():
             path.unlink()
         path.write_text(content)

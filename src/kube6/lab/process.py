@@ -176,11 +176,12 @@ def keygen(path: Path) -> None:
 
 
 def run_or_raise(
-    argv: Sequence[str], error: type[Kube6Error], *, timeout: float
+    argv: Sequence[str], error: type[Kube6Error], *, timeout: float, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `argv`; raise `error` with the command and its output when it exits non-zero."""
+    """Run `argv` (in `cwd`); raise `error` with the command and its output when it exits
+    non-zero."""
     result = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, check=False
+        list(argv), capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
     )
     if result.returncode != 0:
         raise error(

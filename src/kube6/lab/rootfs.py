@@ -1,11 +1,16 @@
-"""The real nodes' rootfs: a Debian 12 server's image, built once and cached outside the repo.
+"""The real nodes' rootfs: a fresh server's image (Debian 12 or 13, Ubuntu 24.04), built once
+and cached outside the repo.
 
-mmdebstrap makes it from Debian's minbase plus PACKAGES (what a provider's Debian image has;
-nothing of Kubernetes: `kube6 up` installs that) into a tarball named by what went into it,
-in the e2e artifact cache (`$KUBE6_E2E_CACHE/rootfs`). Nodes boot from its extracted tree
-(`rootfs_tree`), extracted once and shared read-only as the lower layer of every node's
-overlay (`kube6.lab.nodes`). Building and extracting take the cache's lock, so parallel labs
-reuse one build.
+mmdebstrap makes it from the release's minbase plus its packages (what a provider's image of
+that release has; nothing of Kubernetes: `kube6 up` installs that) into a tarball named by the
+release and what went into it, in the e2e artifact cache (`$KUBE6_E2E_CACHE/rootfs`). Nodes
+boot from its extracted tree (`rootfs_tree`), extracted once and shared read-only as the lower
+layer of every node's overlay (`kube6.lab.nodes`). Building and extracting take the cache's
+lock, so parallel labs reuse one build.
+
+Ubuntu's archive is signed by Ubuntu's key, which this Debian machine lacks: it comes from
+Debian's own `ubuntu-keyring` package (trixie), which apt verifies with Debian's keyring, so
+the chain of trust starts at the machine's debian-archive-keyring (`archive_keyring`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from kube6.errors import Kube6Error
@@ -24,16 +31,7 @@ from kube6.lab.process import program, run_or_raise
 
 Argv = tuple[str, ...]
 
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-SECURITY = "http://deb.debian.org/debian-security"
-SOURCES = (
-    f"deb {MIRROR} {SUITE} main",
-    f"deb {MIRROR} {SUITE}-updates main",
-    f"deb {SECURITY} {SUITE}-security main",
-)
-"""The apt sources of a fresh Debian 12 server; they stay in the node's /etc/apt."""
-PACKAGES = (
+SERVER_PACKAGES = (
     "apt",
     "ca-certificates",
     "curl",
@@ -56,7 +54,93 @@ PACKAGES = (
     "systemd",
     "systemd-sysv",
 )
-"""On top of Debian's minbase: what a provider's Debian 12 image has. Nothing of Kubernetes."""
+"""On top of minbase, in every release: what a provider's image has. Nothing of Kubernetes."""
+
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+@dataclass(frozen=True)
+class NodeOs:
+    """A release that real nodes can run: where its archive is and what its image carries."""
+
+    name: str
+    """`debian-12`, `debian-13`, `ubuntu-24.04`: the `--os` of `kube6 lab up`."""
+    suite: str
+    sources: tuple[str, ...]
+    """The apt sources of a fresh server of this release; they stay in the node's /etc/apt."""
+    packages: tuple[str, ...]
+    keyring_package: str | None = None
+    """Debian's package that carries this archive's key (None: Debian's own keyring)."""
+    keyring_file: str = DEBIAN_KEYRING
+    """The key's file (in the package when keyring_package is set)."""
+
+    @property
+    def id(self) -> str:
+        """os-release's ID: debian, ubuntu."""
+        return self.name.split("-")[0]
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the image resolves names through systemd-resolved's stub (Ubuntu's do)."""
+        return "systemd-resolved" in self.packages
+
+
+def _debian(version: str, suite: str) -> NodeOs:
+    mirror, security = "http://deb.debian.org/debian", "http://deb.debian.org/debian-security"
+    return NodeOs(
+        name=f"debian-{version}",
+        suite=suite,
+        sources=(
+            f"deb {mirror} {suite} main",
+            f"deb {mirror} {suite}-updates main",
+            f"deb {security} {suite}-security main",
+        ),
+        packages=SERVER_PACKAGES,
+    )
+
+
+def _ubuntu(version: str, suite: str) -> NodeOs:
+    mirror, security = "http://archive.ubuntu.com/ubuntu", "http://security.ubuntu.com/ubuntu"
+    components = "main restricted universe multiverse"
+    return NodeOs(
+        name=f"ubuntu-{version}",
+        suite=suite,
+        sources=(
+            f"deb {mirror} {suite} {components}",
+            f"deb {mirror} {suite}-updates {components}",
+            f"deb {security} {suite}-security {components}",
+        ),
+        # Ubuntu's server and cloud images resolve through systemd-resolved's stub
+        # (127.0.0.53 in /etc/resolv.conf), which kubelet and CoreDNS must not be handed.
+        packages=(*SERVER_PACKAGES, "systemd-resolved", "ubuntu-keyring"),
+        keyring_package="ubuntu-keyring",
+        keyring_file="/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+    )
+
+
+OSES = {
+    release.name: release
+    for release in (
+        _debian("12", "bookworm"),
+        _debian("13", "trixie"),
+        _ubuntu("24.04", "noble"),
+    )
+}
+DEFAULT_OS = "debian-12"
+KEYRING_SUITE = "trixie"
+"""The Debian release whose archive carries the other distributions' keyrings."""
+
+
+def node_os(name: str = DEFAULT_OS) -> NodeOs:
+    """The release called `name`, or a clear error naming the ones there are."""
+    try:
+        return OSES[name]
+    except KeyError:
+        raise RootfsError(
+            f"no node image for {name!r}",
+            fix=f"choose one of {', '.join(OSES)}",
+        ) from None
+
 
 CACHE_ENV = "KUBE6_E2E_CACHE"
 ROOTFS_ENV = "KUBE6_LAB_ROOTFS"
@@ -77,31 +161,90 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(value) if value else Path.home() / ".cache" / "kube6-e2e"
 
 
-def rootfs_key(
-    suite: str = SUITE, packages: Sequence[str] = PACKAGES, sources: Sequence[str] = SOURCES
-) -> str:
+def rootfs_key(release: NodeOs | None = None, packages: Sequence[str] | None = None) -> str:
     """12 hex digits naming a rootfs by what went into it: a new package list, a new tarball."""
-    text = json.dumps({"suite": suite, "packages": sorted(packages), "sources": list(sources)})
+    release = release or node_os()
+    chosen = release.packages if packages is None else packages
+    text = json.dumps(
+        {"suite": release.suite, "packages": sorted(chosen), "sources": list(release.sources)}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def rootfs_tarball(cache: Path, key: str | None = None) -> Path:
-    """Where the rootfs built from PACKAGES is cached: <cache>/rootfs/debian-12-<key>.tar."""
-    return cache / "rootfs" / f"debian-12-{key or rootfs_key()}.tar"
+def rootfs_tarball(cache: Path, release: NodeOs | None = None) -> Path:
+    """Where the rootfs of `release` is cached: <cache>/rootfs/<os>-<key>.tar."""
+    release = release or node_os()
+    return cache / "rootfs" / f"{release.name}-{rootfs_key(release)}.tar"
 
 
-def mmdebstrap_argv(output: Path, packages: Sequence[str] = PACKAGES) -> Argv:
-    """mmdebstrap: Debian's minbase plus `packages`, as a tarball (root mode, no network of
-    its own needed besides the mirror)."""
+def mmdebstrap_argv(
+    output: Path, release: NodeOs | None = None, keyring: Path | None = None
+) -> Argv:
+    """mmdebstrap: the release's minbase plus its packages, as a tarball (root mode, no
+    network of its own needed besides the mirror). `keyring`: the archive's key when it is
+    not Debian's (`archive_keyring`)."""
+    release = release or node_os()
     return (
         "mmdebstrap",
         "--variant=minbase",
-        "--include=" + ",".join(sorted(packages)),
+        "--include=" + ",".join(sorted(release.packages)),
         "--format=tar",
-        SUITE,
+        # apt downloads and verifies as its sandbox user, which cannot read a key in the
+        # cache under root's home (0700): a key of the cache is read as root.
+        *((f"--keyring={keyring}", '--aptopt=APT::Sandbox::User "root"') if keyring else ()),
+        release.suite,
         str(output),
-        *SOURCES,
+        *release.sources,
     )
+
+
+def keyring_argv(workdir: Path, package: str) -> tuple[Argv, Argv]:
+    """apt-get update and download of Debian's `package` (KEYRING_SUITE) in a private apt
+    setup under `workdir`: this machine's own apt configuration and state stay untouched."""
+    options = (
+        f"-o=Dir::Etc::SourceList={workdir / 'sources.list'}",
+        f"-o=Dir::Etc::SourceParts={workdir / 'parts'}",
+        f"-o=Dir::Etc::PreferencesParts={workdir / 'prefs'}",
+        f"-o=Dir::State::Lists={workdir / 'lists'}",
+        f"-o=Dir::State::status={workdir / 'status'}",
+        f"-o=Dir::Cache={workdir / 'cache'}",
+        "-o=APT::Sandbox::User=root",
+        "-o=Debug::NoLocking=1",
+    )
+    return ("apt-get", *options, "-qq", "update"), ("apt-get", *options, "-qq", "download", package)
+
+
+def archive_keyring(cache: Path, release: NodeOs) -> Path | None:
+    """The key file that verifies `release`'s archive: None for Debian (mmdebstrap and apt use
+    the machine's); else extracted, once, from Debian's package that carries it, which apt
+    checks against Debian's keyring on the way (cached in <cache>/rootfs/keyrings)."""
+    if release.keyring_package is None:
+        return None
+    folder = cache / "rootfs" / "keyrings" / release.keyring_package
+    found = folder / release.keyring_file.lstrip("/")
+    with _locked(cache / "rootfs" / ".rootfs.lock"):
+        if found.is_file():
+            return found
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".tmp.") as tmp:
+            work = Path(tmp)
+            for sub in ("lists/partial", "cache/archives/partial", "parts", "prefs", "out"):
+                (work / sub).mkdir(parents=True)
+            (work / "status").write_text("")
+            (work / "sources.list").write_text(
+                f"deb [signed-by={DEBIAN_KEYRING}] http://deb.debian.org/debian "
+                f"{KEYRING_SUITE} main\n"
+            )
+            update, download = keyring_argv(work, release.keyring_package)
+            _run(update, timeout=300)
+            run_or_raise(download, RootfsError, timeout=300, cwd=work / "out")
+            (deb,) = (work / "out").glob(f"{release.keyring_package}_*.deb")
+            _run(("dpkg-deb", "-x", str(deb), str(work / "tree")), timeout=60)
+            if not (work / "tree" / release.keyring_file.lstrip("/")).is_file():
+                raise RootfsError(f"{deb.name} has no {release.keyring_file}")
+            shutil.rmtree(folder, ignore_errors=True)
+            (work / "tree").rename(folder)
+    return found
 
 
 def extract_argv(tarball: Path, target: Path) -> Argv:
@@ -139,9 +282,11 @@ def _run(argv: Sequence[str], *, timeout: float) -> None:
     run_or_raise(argv, RootfsError, timeout=timeout)
 
 
-def build_rootfs(tarball: Path) -> Path:
-    """Build the rootfs tarball with mmdebstrap (about a minute with a near mirror); returns it.
-    Takes the cache's lock; another process's finished build is reused."""
+def build_rootfs(tarball: Path, release: NodeOs | None = None) -> Path:
+    """Build the rootfs tarball of `release` with mmdebstrap (about a minute with a near mirror);
+    returns it. Takes the cache's lock; another process's finished build is reused."""
+    release = release or node_os()
+    keyring = archive_keyring(tarball.parent.parent, release)
     with _locked(tarball.parent / ".rootfs.lock"):
         if tarball.exists():
             return tarball
@@ -149,7 +294,8 @@ def build_rootfs(tarball: Path) -> Path:
             raise RootfsError("building the nodes' rootfs needs mmdebstrap", fix=MMDEBSTRAP_HINT)
         partial = tarball.with_name(f".{tarball.name}.{os.getpid()}.partial")
         try:
-            _run((program("mmdebstrap"), *mmdebstrap_argv(partial)[1:]), timeout=1800)
+            argv = mmdebstrap_argv(partial, release, keyring)
+            _run((program("mmdebstrap"), *argv[1:]), timeout=1800)
             partial.rename(tarball)
         finally:
             partial.unlink(missing_ok=True)

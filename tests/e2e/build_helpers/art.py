@@ -7,8 +7,9 @@ Subcommands:
   image SPEC_JSON                  build one OCI image archive (see build_image)
   images SPEC_JSON                 build the images of kubeadm and kube6 (see image_specs)
   index KIND CACHE ITEMS_JSON      merge this script's entries into CACHE/KIND/index.json
-  debian-mirror OUT SOURCES PKGS STATUS
-                                   a partial mirror of Debian's archive (see build_debian_mirror)
+  distribution-mirror OUT RELEASES PKGS
+                                   a partial mirror of each release's archive (Debian's,
+                                   Ubuntu's; see build_distribution_mirror)
   manifest CACHE ENTRIES_JSONL [full|partial]
                                    merge this script's entries into CACHE/manifest.json
 
@@ -885,16 +886,22 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def build_debian_mirror(
-    out: Path, sources: list[str], packages: list[str], status: Path | None, work: Path
+    out: Path,
+    sources: list[str],
+    packages: list[str],
+    status: Path | None,
+    work: Path,
+    keyring: str = DEBIAN_KEYRING,
 ) -> dict[str, Any]:
-    """Write the mirror trees under OUT/<host-path>/; return what was mirrored."""
+    """Write the mirror trees under OUT/<host-path>/; return what was mirrored. `keyring`
+    verifies the archive (Debian's; Ubuntu's for Ubuntu's archive)."""
     mirrored: dict[str, Any] = {"suites": {}, "packages": {}}
     for url, suite, components in parse_sources(sources):
         base = out / mirror_dir_name(url)
         dists = base / "dists" / suite
         apt_download(f"{url}/dists/{suite}/InRelease", dists / "InRelease")
         subprocess.run(
-            ["gpgv", "--keyring", DEBIAN_KEYRING, str(dists / "InRelease")],
+            ["gpgv", "--keyring", keyring, str(dists / "InRelease")],
             check=True,
             capture_output=True,
         )
@@ -927,7 +934,7 @@ def build_debian_mirror(
     for d in (lists / "partial", work / "cache/archives/partial", work / "parts", work / "prefs"):
         d.mkdir(parents=True, exist_ok=True)
     local = [
-        f"deb [signed-by={DEBIAN_KEYRING}] file:{out / mirror_dir_name(u)} {suite} {' '.join(c)}"
+        f"deb [signed-by={keyring}] file:{out / mirror_dir_name(u)} {suite} {' '.join(c)}"
         for u, suite, c in parse_sources(sources)
     ]
     (work / "sources.list").write_text("\n".join(local) + "\n")
@@ -975,16 +982,36 @@ def build_debian_mirror(
     return mirrored
 
 
-def cmd_debian_mirror(out: str, sources_json: str, packages: str, status: str) -> None:
-    """OUT SOURCES_JSON (the nodes' sources lines) PACKAGES (comma list) STATUS (a dpkg status
-    file of the nodes' rootfs, or '' for an empty system)."""
-    with tempfile.TemporaryDirectory(prefix="kube6-debian-mirror-") as work:
-        result = build_debian_mirror(
-            Path(out),
-            json.loads(sources_json),
-            packages.split(","),
-            Path(status) if status else None,
-            Path(work),
+def build_distribution_mirror(
+    out: Path, releases: list[dict[str, Any]], packages: list[str], work: Path
+) -> dict[str, Any]:
+    """One partial mirror tree per archive host under OUT for every release ({"name",
+    "sources", "keyring", "status"}): releases of one archive (Debian 12 and 13) share its
+    tree, each with its own suites and pool files."""
+    mirrored: dict[str, Any] = {"suites": {}, "packages": {}, "releases": {}}
+    for release in releases:
+        found = build_debian_mirror(
+            out,
+            release["sources"],
+            packages,
+            Path(release["status"]) if release["status"] else None,
+            work / release["name"],
+            release["keyring"],
+        )
+        mirrored["suites"].update(found["suites"])
+        mirrored["packages"].update(found["packages"])
+        mirrored["releases"][release["name"]] = found["packages"]
+    return mirrored
+
+
+def cmd_distribution_mirror(out: str, releases_json: str, packages: str) -> None:
+    """OUT RELEASES_JSON (each release's sources lines, keyring and the dpkg status file of its
+    nodes' rootfs, or '' for an empty system) PACKAGES (comma list)."""
+    with tempfile.TemporaryDirectory(prefix="kube6-distribution-mirror-") as work:
+        for release in json.loads(releases_json):
+            (Path(work) / release["name"]).mkdir()
+        result = build_distribution_mirror(
+            Path(out), json.loads(releases_json), packages.split(","), Path(work)
         )
     print(json.dumps(result, sort_keys=True))
 
@@ -997,7 +1024,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "images": cmd_images,
     "index": cmd_index,
     "manifest": cmd_manifest,
-    "debian-mirror": cmd_debian_mirror,
+    "distribution-mirror": cmd_distribution_mirror,
 }
 
 
