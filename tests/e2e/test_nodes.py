@@ -24,8 +24,9 @@ import pytest
 
 from kube6.cli.app import run
 from kube6.lab import Lab, LabError, cgroups, down, lab_namespaces, node_config, nodes
+from kube6.lab.layout import IPV4_ONLY_NAME, NAT64_PREFIX
 from kube6.lab.process import in_namespace
-from kube6.lab.rootfs import RootfsError
+from kube6.lab.rootfs import DEFAULT_OS, OSES, RootfsError, node_os
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import from_data
@@ -337,3 +338,36 @@ def _assert_gone(lab: Lab) -> None:
     assert nspawns.stdout == b"", "systemd-nspawn left running"
     for real in lab.real.values():
         assert not os.path.exists(f"/proc/{real.leader}")
+
+
+@pytest.mark.parametrize("release", [r for r in OSES if r != DEFAULT_OS])
+def test_every_supported_release_boots_as_a_server_and_resolves_through_the_lab(
+    lab_env: None, one_node: Plan, release: str
+) -> None:
+    """Debian 13 and Ubuntu 24.04 nodes (`--os`), as the default Debian 12 above: systemd runs,
+    the node is that release, and names resolve through the lab's DNS64 resolver; Ubuntu's
+    through systemd-resolved's stub, as on its server images."""
+    tarball = nodes.default_rootfs(os_name=release)
+    if not tarball.is_file():
+        pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
+    with Lab(one_node, real_nodes=True, rootfs=tarball) as lab:
+        _code, state = _ssh(lab, "systemctl", "is-system-running", "--wait")
+        _, failed = _ssh(lab, "systemctl", "--failed", "--no-legend", "--plain")
+        assert state.strip() == "running", f"{state.strip()}: {failed}"
+        _, os_release = _ssh(lab, "cat", "/etc/os-release")
+        name, version = release.split("-")
+        assert f"ID={name}\n" in os_release
+        assert f'VERSION_ID="{version}"' in os_release
+        _, resolv = _ssh(lab, "cat", "/etc/resolv.conf")
+        _, target = _ssh(lab, "readlink", "/etc/resolv.conf")
+        if node_os(release).resolved:
+            assert target.strip() == "../run/systemd/resolve/stub-resolv.conf"
+            assert "nameserver 127.0.0.53" in resolv
+            _, upstream = _ssh(lab, "cat", "/run/systemd/resolve/resolv.conf")
+            assert "nameserver 2001:db8:ffff:64::53" in upstream, upstream
+        else:
+            assert "nameserver 2001:db8:ffff:64::53" in resolv
+        # DNS64 through whatever the node resolves with: the IPv4-only host's synthesized AAAA.
+        code, found = _ssh(lab, "getent", "ahostsv6", IPV4_ONLY_NAME)
+        assert code == 0, found
+        assert found.startswith(str(NAT64_PREFIX.network_address).rstrip(":")), found

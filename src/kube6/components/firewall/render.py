@@ -115,12 +115,18 @@ def _comment_block(text: str) -> str:
     return "\n".join(lines)
 
 
-def _set(name: str, elements: Iterable[str], *, interval: bool, comment: str) -> list[str]:
+def _set(
+    name: str, elements: Iterable[str], *, interval: bool, comment: str, key: str = "ip6 saddr"
+) -> list[str]:
     items = list(elements)
     lines = [
         f"\t# {comment}",
         f"\tset {name} {{",
-        "\t\ttype ipv6_addr",
+        # `typeof`, not `type ipv6_addr`: a set declared by type and loaded by nft 1.1 (Debian
+        # 13) makes nft 1.0.6 segfault when it reads the ruleset, and kube-proxy's and
+        # calico-node's images run such an nft on the host's ruleset (found on Debian 13
+        # nodes: kube-proxy's every sync crashed). Both forms make the same kernel set.
+        f"\t\ttypeof {key}",
     ]
     if interval:
         lines.append("\t\tflags interval")
@@ -183,6 +189,7 @@ def shared_sets(plan: Plan) -> tuple[list[str], list[str]]:
             _prefixes([plan.load_balancers.cidr]),
             interval=True,
             comment="the LoadBalancer range: only the Services' declared ports (DNATed) pass",
+            key="ip6 daddr",
         ),
         *_set(
             "ssh_sources",
