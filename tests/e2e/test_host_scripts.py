@@ -3,7 +3,7 @@
 A server may carry only python3-minimal (the real nodes' rootfs does, kube6.lab.rootfs), which
 lacks much of the standard library (`json`, for one). Each host-side script runs here with
 that interpreter and its modules, of each release the lab's nodes run (Debian 12 and 13,
-Ubuntu 24.04): chrooted into the nodes' tree, in a network namespace
+Ubuntu 22.04 and 24.04): chrooted into the nodes' tree, in a network namespace
 the test makes (only its loopback, up) and mount and PID namespaces of its own (sysfs, proc).
 """
 
@@ -30,7 +30,7 @@ LOOPBACK = IPv6Address("::1")
 
 @pytest.fixture(scope="module", params=list(OSES))
 def tree(lab_env: None, request: pytest.FixtureRequest) -> Path:
-    """Each release's tree: its python3-minimal (3.11, 3.13, 3.12) lacks other modules."""
+    """Each release's tree: its python3-minimal (3.11, 3.13, 3.10, 3.12) lacks other modules."""
     tarball = nodes.default_rootfs(os_name=request.param)
     if not tarball.is_file():
         pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")

@@ -344,7 +344,7 @@ def _assert_gone(lab: Lab) -> None:
 def test_every_supported_release_boots_as_a_server_and_resolves_through_the_lab(
     lab_env: None, one_node: Plan, release: str
 ) -> None:
-    """Debian 13 and Ubuntu 24.04 nodes (`--os`), as the default Debian 12 above: systemd runs,
+    """Debian 13 and Ubuntu 22.04 and 24.04 nodes (`--os`), as the default Debian 12 above: systemd runs,
     the node is that release, and names resolve through the lab's DNS64 resolver; Ubuntu's
     through systemd-resolved's stub, as on its server images."""
     tarball = nodes.default_rootfs(os_name=release)

@@ -80,7 +80,14 @@ def test_each_release_has_its_servers_sources_and_ubuntu_resolves_through_resolv
     assert bookworm.keyring_package is None
     assert bookworm.keyring_file == "/usr/share/keyrings/debian-archive-keyring.gpg"
     assert noble.keyring_package == "ubuntu-keyring"
-    with pytest.raises(rootfs.RootfsError, match=re.escape("debian-12, debian-13, ubuntu-24.04")):
+    # systemd-resolved is a package of its own from Ubuntu 23.04 on, in systemd before.
+    jammy = rootfs.node_os("ubuntu-22.04")
+    assert jammy.resolved
+    assert "systemd-resolved" in noble.packages
+    assert "systemd-resolved" not in jammy.packages
+    with pytest.raises(
+        rootfs.RootfsError, match=re.escape("debian-12, debian-13, ubuntu-22.04, ubuntu-24.04")
+    ):
         rootfs.node_os("centos-9")
 
 
@@ -237,7 +244,7 @@ def test_real_nodes_take_no_lab_pods_or_ndppd(capsys: pytest.CaptureFixture[str]
     assert run(["lab", "up", "--rootfs", "/x.tar"]) == 2
     assert "add --real-nodes" in capsys.readouterr().err
     assert run(["lab", "up", "--real-nodes", "--os", "centos-9"]) == 2
-    assert "use one of debian-12, debian-13, ubuntu-24.04" in capsys.readouterr().err
+    assert "use one of debian-12, debian-13, ubuntu-22.04, ubuntu-24.04" in capsys.readouterr().err
     assert run(["lab", "rootfs", "--os", "ubuntu"]) == 2
 
 

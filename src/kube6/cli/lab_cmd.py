@@ -99,7 +99,7 @@ def up(
         "debian-12",
         "--os",
         help=(
-            "The release of --real-nodes: debian-12, debian-13 or ubuntu-24.04 (as a "
+            "The release of --real-nodes: debian-12, debian-13, ubuntu-22.04 or ubuntu-24.04 (as a "
             "provider's image of it: Ubuntu's resolves through systemd-resolved)."
         ),
     ),
@@ -283,7 +283,7 @@ def down(
 @lab_app.command("rootfs")
 def rootfs_cmd(
     os_name: str = typer.Option(
-        "debian-12", "--os", help="The release: debian-12, debian-13 or ubuntu-24.04."
+        "debian-12", "--os", help="The release: debian-12, debian-13, ubuntu-22.04 or ubuntu-24.04."
     ),
     output: Output = typer.Option(Output.TABLE, "--output", "-o", help="table or json."),
 ) -> None:

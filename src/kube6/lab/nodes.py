@@ -2,7 +2,7 @@
 namespaces.
 
     kube6 lab up --real-nodes                    # each plan node a Debian 12 host (systemd, sshd)
-    kube6 lab up --real-nodes --os ubuntu-24.04  # or Debian 13, Ubuntu 24.04 (kube6.lab.rootfs)
+    kube6 lab up --real-nodes --os ubuntu-24.04  # or debian-13, ubuntu-22.04 (lab.rootfs)
 
 A real node is what a fresh cloud server is: the release's image made by mmdebstrap (systemd,
 sshd, apt, iproute2, nftables...; nothing of Kubernetes: `kube6 up` installs that;

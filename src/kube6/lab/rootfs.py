@@ -1,5 +1,5 @@
-"""The real nodes' rootfs: a fresh server's image (Debian 12 or 13, Ubuntu 24.04), built once
-and cached outside the repo.
+"""The real nodes' rootfs: a fresh server's image (Debian 12 or 13, Ubuntu 22.04 or 24.04),
+built once and cached outside the repo.
 
 mmdebstrap makes it from the release's minbase plus its packages (what a provider's image of
 that release has; nothing of Kubernetes: `kube6 up` installs that) into a tarball named by the
@@ -64,7 +64,7 @@ class NodeOs:
     """A release that real nodes can run: where its archive is and what its image carries."""
 
     name: str
-    """`debian-12`, `debian-13`, `ubuntu-24.04`: the `--os` of `kube6 lab up`."""
+    """`debian-12`, `debian-13`, `ubuntu-22.04`, `ubuntu-24.04`: `kube6 lab up --os`."""
     suite: str
     sources: tuple[str, ...]
     """The apt sources of a fresh server of this release; they stay in the node's /etc/apt."""
@@ -73,16 +73,13 @@ class NodeOs:
     """Debian's package that carries this archive's key (None: Debian's own keyring)."""
     keyring_file: str = DEBIAN_KEYRING
     """The key's file (in the package when keyring_package is set)."""
+    resolved: bool = False
+    """Whether the image resolves names through systemd-resolved's stub (Ubuntu's do)."""
 
     @property
     def id(self) -> str:
         """os-release's ID: debian, ubuntu."""
         return self.name.split("-")[0]
-
-    @property
-    def resolved(self) -> bool:
-        """Whether the image resolves names through systemd-resolved's stub (Ubuntu's do)."""
-        return "systemd-resolved" in self.packages
 
 
 def _debian(version: str, suite: str) -> NodeOs:
@@ -111,10 +108,16 @@ def _ubuntu(version: str, suite: str) -> NodeOs:
             f"deb {security} {suite}-security {components}",
         ),
         # Ubuntu's server and cloud images resolve through systemd-resolved's stub
-        # (127.0.0.53 in /etc/resolv.conf), which kubelet and CoreDNS must not be handed.
-        packages=(*SERVER_PACKAGES, "systemd-resolved", "ubuntu-keyring"),
+        # (127.0.0.53 in /etc/resolv.conf), which kubelet and CoreDNS must not be handed;
+        # a package of its own since 23.04, part of systemd before.
+        packages=(
+            *SERVER_PACKAGES,
+            *(("systemd-resolved",) if version >= "23.04" else ()),
+            "ubuntu-keyring",
+        ),
         keyring_package="ubuntu-keyring",
         keyring_file="/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+        resolved=True,
     )
 
 
@@ -123,6 +126,7 @@ OSES = {
     for release in (
         _debian("12", "bookworm"),
         _debian("13", "trixie"),
+        _ubuntu("22.04", "jammy"),
         _ubuntu("24.04", "noble"),
     )
 }
