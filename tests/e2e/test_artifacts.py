@@ -50,6 +50,7 @@ DOCKER_REPO = "download.docker.com-linux-debian"
 DEBIAN = {
     "bookworm": OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm"),
     "trixie": OsRelease("debian", "13", "Debian GNU/Linux 13 (trixie)", codename="trixie"),
+    "jammy": OsRelease("ubuntu", "22.04", "Ubuntu 22.04 LTS", codename="jammy"),
     "noble": OsRelease("ubuntu", "24.04", "Ubuntu 24.04 LTS", codename="noble"),
 }
 """The releases whose Docker repository the lab serves (the Ubuntu one: download.docker.com's
