@@ -452,7 +452,13 @@ for release in rootfs.OSES.values():
 print(json.dumps(out))
 EOF
 ) || die "the releases' sources, keyrings and rootfs could not be read"
-  key=$({ echo "$releases $packages"; for d in "$WORK"/*.status; do if [[ -f $d ]]; then sha256sum <"$d"; fi; done; } | sha256sum | cut -d' ' -f1)
+  # What the mirrors are made of: each release's sources and key file, and its rootfs's dpkg
+  # status by content (its file is in this run's temporary folder), and the packages.
+  key=$(python3 -c 'import hashlib,json,sys
+releases = json.loads(sys.argv[1])
+for r in releases:
+    r["status"] = r["status"] and hashlib.sha256(open(r["status"], "rb").read()).hexdigest()
+print(hashlib.sha256(json.dumps([releases, sys.argv[2]], sort_keys=True).encode()).hexdigest())' "$releases" "$packages")
   stamp="$CACHE/apt/.debian-mirror.json"
   if [[ -f "$stamp" ]] && python3 - "$stamp" "$key" <<'EOF'
 import json, sys
