@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
+from kube6 import spec
 from kube6.spec import AcmeDirectory, AptMirror, ChartMirror, Mirrors
 
 MIRROR_CA_DIR = "/etc/kube6/mirrors"
@@ -31,6 +33,41 @@ def download_url(mirrors: Mirrors, url: str) -> str:
 
 def apt_repository(mirrors: Mirrors, which: Literal["kubernetes", "docker"]) -> AptMirror | None:
     return mirrors.apt.kubernetes if which == "kubernetes" else mirrors.apt.docker
+
+
+DISTRO = spec.DISTRO
+"""Written in the path of `mirrors.apt.docker`'s URLs or of `mirrors.apt.distribution`, it is
+replaced per host by the host's distribution (ID= of /etc/os-release: `debian`, `ubuntu`):
+Docker's repository and the distributions' archives differ per distribution, so one setting
+then serves a cluster of Debian and Ubuntu nodes."""
+DISTROS = ("debian", "ubuntu")
+
+
+def for_distro(url: str, distro: str) -> str:
+    """`url` with DISTRO replaced by this host's distribution."""
+    return url.replace(DISTRO, distro)
+
+
+def other_distro(url: str, distro: str) -> str | None:
+    """The other distribution that a mirror URL without DISTRO names in its path (a mirror of
+    `.../linux/debian` cannot serve an Ubuntu host), or None when it names none or this one."""
+    if DISTRO in url:
+        return None
+    named = [part for part in urlsplit(url).path.split("/") if part in DISTROS]
+    return named[-1] if named and named[-1] != distro else None
+
+
+def distro_fix(setting: str, url: str, named: str) -> str:
+    """How to make the mirror at `url` (kube6.yaml `setting`) serve every distribution."""
+    parts = urlsplit(url)
+    at = parts.path.rfind(f"/{named}")
+    path = parts.path[:at] + f"/{DISTRO}" + parts.path[at + len(named) + 1 :]
+    better = parts._replace(path=path).geturl()
+    return (
+        f"write {DISTRO} where the distribution goes in kube6.yaml {setting} (here "
+        f"{better!r}: each host gets its own distribution's path), and have the mirror serve "
+        "each of your nodes' distributions"
+    )
 
 
 def acme_directory(

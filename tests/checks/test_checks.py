@@ -152,6 +152,33 @@ def test_os() -> None:
     assert one("os-supported", centos).status is Status.WARN
 
 
+def test_apt_mirrors_of_another_distribution_fail_with_the_distro_fix() -> None:
+    assert one("apt-mirrors-distribution", healthy()).skipped  # none set
+    key = "http://[2001:db8::10]/gpg"
+    for url, status in (
+        ("http://[2001:db8::10]/linux/debian", Status.FAIL),
+        ("http://[2001:db8::10]/linux/ubuntu", Status.OK),
+        ("http://[2001:db8::10]/linux/{distro}", Status.OK),
+    ):
+        plan = plan_from(mirrors={"apt": {"docker": {"url": url, "key_url": key}}})
+        found = one("apt-mirrors-distribution", healthy(), plan)
+        assert found.status is status, url
+    assert "mirrors.apt.docker.url (http://[2001:db8::10]/linux/debian) is debian's" in (
+        found_for("http://[2001:db8::10]/linux/debian").message
+    )
+    plan = plan_from(mirrors={"apt": {"distribution": "http://[2001:db8::10]/{distro}"}})
+    found = one("apt-mirrors-distribution", healthy(), plan)
+    assert found.status is Status.OK
+    assert "mirrors.apt.distribution: http://[2001:db8::10]/ubuntu" in found.evidence
+
+
+def found_for(docker_url: str) -> CheckResult:
+    plan = plan_from(
+        mirrors={"apt": {"docker": {"url": docker_url, "key_url": "http://[2001:db8::10]/k"}}}
+    )
+    return one("apt-mirrors-distribution", healthy(), plan)
+
+
 def test_uplink_missing_or_down() -> None:
     interfaces = (Interface("ens3", 2, True, 1500, (addr(str(NODE_ADDR)),)),)
     routes = (Route(None, "ens3", IPv6Address("fe80::1"), proto="static"),)

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from kube6 import mirrors
 from kube6.lab import Lab
 from kube6.lab.layout import INTERNET_HOST
 from kube6.lab.process import in_namespace
@@ -66,7 +67,10 @@ class World:
         archive are those of the nodes' distribution."""
         release = release or node_os()
         key = self.url("keys/lab-apt.asc")
-        docker = f"https://download.docker.com/linux/{release.id}"
+        # Docker's repository through mirrors.apt.docker's {distro}, as a site with Debian and
+        # Ubuntu nodes would write it: the node's own distribution is put in per host.
+        docker = self.apt(f"https://download.docker.com/linux/{release.id}").rstrip("/")
+        docker = docker.removesuffix(release.id) + mirrors.DISTRO
         distribution = release.sources[0].split()[1]
         return {
             "registries": [
@@ -79,7 +83,7 @@ class World:
             ],
             "apt": {
                 "kubernetes": {"url": self.apt(KUBERNETES_APT), "key_url": key},
-                "docker": {"url": self.apt(docker).rstrip("/"), "key_url": key},
+                "docker": {"url": docker, "key_url": key},
                 "distribution": self.apt(distribution).rstrip("/"),
             },
             "charts": [{"upstream": CALICO_CHARTS, "mirror": self.url(CALICO_CHARTS_PATH)}],

@@ -72,6 +72,47 @@ def test_inline_apt_key_and_https_mirror_with_a_ca() -> None:
     assert parsed.mirrors.apt.docker.key == KEY
 
 
+def test_distro_placeholder_in_the_distribution_repositories() -> None:
+    data = with_mirrors(
+        apt={
+            "docker": {
+                "url": "http://[2001:db8:ffff::10]:8080/docker/linux/{distro}",
+                "key_url": "http://[2001:db8:ffff::10]:8080/docker/linux/{distro}/gpg",
+            },
+            "distribution": "http://[2001:db8:ffff::10]:8080/{distro}",
+        }
+    )
+    apt = spec.from_data(data).mirrors.apt
+    assert apt.docker is not None
+    assert mirrors.for_distro(apt.docker.url, "ubuntu").endswith("/docker/linux/ubuntu")
+    assert apt.distribution is not None
+    assert (
+        mirrors.for_distro(apt.distribution, "debian") == "http://[2001:db8:ffff::10]:8080/debian"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "distro", "named"),
+    [
+        ("http://m.example/linux/debian", "ubuntu", "debian"),
+        ("http://m.example/linux/debian", "debian", None),
+        ("http://m.example:3142/archive.ubuntu.com/ubuntu", "debian", "ubuntu"),
+        ("http://m.example/linux/{distro}", "ubuntu", None),
+        ("http://debian.example/archive", "ubuntu", None),  # only the path can tell
+        ("http://m.example/mirror", "ubuntu", None),
+    ],
+)
+def test_a_mirror_of_another_distribution_is_told(url: str, distro: str, named: str) -> None:
+    assert mirrors.other_distro(url, distro) == named
+
+
+def test_the_fix_puts_distro_where_the_distribution_was() -> None:
+    fix = mirrors.distro_fix(
+        "mirrors.apt.docker.url", "http://[2001:db8::1]:80/linux/debian/", "debian"
+    )
+    assert "'http://[2001:db8::1]:80/linux/{distro}/'" in fix
+
+
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "a quote in a URL": (
         {"downloads": [{"upstream": "https://get.helm.sh/", "mirror": "http://a.example/'x"}]},
@@ -133,6 +174,19 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "a chart source with a space": (
         {"charts": [{"upstream": "https://a.example/x y", "mirror": "oci://b.example/c"}]},
         "mirrors.charts[0].upstream",
+    ),
+    "a placeholder other than {distro}": (
+        {"apt": {"distribution": "http://a.example/{release}"}},
+        "mirrors.apt: distribution: 'http://a.example/{release}' has braces other than "
+        "{distro}, the only placeholder",
+    ),
+    "{distro} in the host": (
+        {"apt": {"docker": {"url": "http://{distro}.example/linux", "key_url": "http://a/k"}}},
+        "docker.url: 'http://{distro}.example/linux' is not an http(s) URL",
+    ),
+    "{distro} in the Kubernetes mirror": (
+        {"apt": {"kubernetes": {"url": "http://a.example/{distro}/", "key": KEY}}},
+        "pkgs.k8s.io serves the same packages to every distribution",
     ),
     "an unknown key": ({"registry": []}, "did you mean 'registries'?"),
     "an unknown ACME directory": (

@@ -89,6 +89,46 @@ def test_docker_repository_from_the_mirror_with_an_inline_key() -> None:
     )
 
 
+NOBLE = OsRelease("ubuntu", "24.04", "Ubuntu 24.04.3 LTS", codename="noble")
+
+
+def docker_mirror(url: str, key_url: str) -> Plan:
+    data = spec.load(LAB).model_dump(mode="json")
+    data["mirrors"]["apt"]["docker"] = {"url": url, "key_url": key_url}
+    return make_plan(spec.from_data(data))
+
+
+def test_one_docker_mirror_serves_debian_and_ubuntu_nodes_through_distro() -> None:
+    plan = docker_mirror(
+        "http://[2001:db8::10]/linux/{distro}", "http://[2001:db8::10]/{distro}/gpg"
+    )
+    ctx = context(plan, "cp1")
+    for release in (BOOKWORM, NOBLE):
+        step = runtime.plan_repository(
+            ctx, runtime.RepoFacts(release, RepoFacts(False, None, False))
+        )
+        assert argv(step)[3][-1] == f"http://[2001:db8::10]/{release.id}/gpg"
+        sources = step.actions[4]
+        assert isinstance(sources, PutFile)
+        assert sources.content.splitlines()[1] == (
+            f"deb [signed-by=/etc/apt/keyrings/docker.asc] http://[2001:db8::10]/linux/{release.id} "
+            f"{release.codename} stable"
+        )
+
+
+def test_a_docker_mirror_of_debian_stops_on_an_ubuntu_node_with_the_fix() -> None:
+    plan = docker_mirror("http://[2001:db8::10]/linux/debian", "http://[2001:db8::10]/gpg")
+    ctx = context(plan, "cp1")
+    step = runtime.plan_repository(ctx, runtime.RepoFacts(NOBLE, RepoFacts(False, None, False)))
+    assert step.refuse is not None
+    assert "the mirror of Docker's repository http://[2001:db8::10]/linux/debian is debian's" in (
+        step.refuse
+    )
+    assert "'http://[2001:db8::10]/linux/{distro}'" in step.fix
+    fine = runtime.plan_repository(ctx, runtime.RepoFacts(BOOKWORM, RepoFacts(False, None, False)))
+    assert fine.refuse is None
+
+
 def test_helm_tarball_and_checksum_from_the_download_mirror() -> None:
     step_plan = helm.plan_helm(context(lab(), "cp1"), helm.HelmFacts(None, "amd64"))
     fetched = [a[-1] for a in argv(step_plan) if a[0] == "curl"]

@@ -148,3 +148,29 @@ def test_ndppd_from_a_mirror_of_the_distribution_archive() -> None:
     assert sources.splitlines()[1] == "deb http://[2001:db8:ffff::10]:8080/apt/debian bookworm main"
     placed = routing.InstallFacts(PackageFacts({"ndppd": None}, frozenset()), BOOKWORM, sources)
     assert shown(routing.plan_install(ctx, placed))[0].endswith("apt-get update")
+
+
+def test_ndppd_from_one_archive_mirror_for_debian_and_ubuntu_nodes() -> None:
+    def install(distribution: str, release: OsRelease) -> StepPlan:
+        spec = parse_text(
+            "prefix: 2001:db8:1234:5678::/64\n"
+            "nodes: [{name: node0001, address: '2001:db8:1234:5678::1'}]\n"
+            f"mirrors: {{apt: {{distribution: '{distribution}'}}}}\n"
+        )
+        ctx = context(make_plan(spec, source="test"))
+        fresh = routing.InstallFacts(PackageFacts({"ndppd": None}, frozenset()), release, None)
+        return routing.plan_install(ctx, fresh)
+
+    noble = OsRelease("ubuntu", "24.04", "Ubuntu 24.04.3 LTS", codename="noble")
+    for release, line in (
+        (BOOKWORM, "deb http://[2001:db8::10]/debian bookworm main"),
+        (noble, "deb http://[2001:db8::10]/ubuntu noble universe"),
+    ):
+        step = install("http://[2001:db8::10]/{distro}", release)
+        assert step.actions[0].content.splitlines()[1] == line  # type: ignore[union-attr]
+    step = install("http://[2001:db8::10]/debian", noble)
+    assert step.refuse == (
+        "node0001 runs Ubuntu 24.04.3 LTS, but the mirror of the distribution's archive "
+        "http://[2001:db8::10]/debian is debian's"
+    )
+    assert "'http://[2001:db8::10]/{distro}'" in step.fix

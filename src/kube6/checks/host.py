@@ -20,6 +20,7 @@ from kube6.checks.network import (
     check_uplink,
 )
 from kube6.checks.system import (
+    check_apt_mirrors,
     check_cgroup,
     check_modules,
     check_os,
@@ -31,6 +32,11 @@ from kube6.checks.system import (
 
 CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("os-supported", check_os, "a Debian or Ubuntu release that kube6 is tested on"),
+    (
+        "apt-mirrors-distribution",
+        check_apt_mirrors,
+        "the apt mirrors of Docker's repository and the archive serve this distribution",
+    ),
     ("uplink-interface", check_uplink, "the plan's uplink interface exists and is up"),
     ("node-address", check_node_address, "the node address is on the host, stable"),
     ("default-route", check_default_route, "a default IPv6 route that survives forwarding"),

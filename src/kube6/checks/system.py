@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from kube6 import mirrors
 from kube6.checks.context import Context, fail, ok, unknown, warn
 from kube6.checks.model import CheckResult
 from kube6.facts.system import WANTED_MODULES
@@ -30,6 +31,38 @@ def check_os(ctx: Context) -> list[CheckResult]:
             )
         ]
     return [ok(f"{os.pretty_name} is supported", evidence)]
+
+
+def check_apt_mirrors(ctx: Context) -> list[CheckResult]:
+    """Docker's repository and the distribution's archive differ per distribution: a mirror
+    URL that names another distribution than the host's cannot serve it."""
+    apt, os = ctx.plan.mirrors.apt, ctx.facts.os
+    settings = {
+        "mirrors.apt.docker.url": apt.docker.url if apt.docker else None,
+        "mirrors.apt.distribution": apt.distribution,
+    }
+    if not any(settings.values()):
+        return [ok("skipped: no apt mirror of a distribution's repository is set")]
+    if os is None:
+        return [unknown(ctx.facts, "os")]
+    given = {s: mirrors.for_distro(url, os.id) for s, url in settings.items() if url}
+    found = []
+    for setting, url in given.items():
+        named = mirrors.other_distro(url, os.id)
+        if named:
+            found.append(
+                fail(
+                    f"{setting} ({url}) is {named}'s, but the host runs {os.pretty_name}",
+                    mirrors.distro_fix(setting, url, named),
+                    f"ID={os.id}",
+                )
+            )
+    return found or [
+        ok(
+            f"the apt mirrors serve {os.id}",
+            [f"{setting}: {url}" for setting, url in given.items()],
+        )
+    ]
 
 
 def check_modules(ctx: Context) -> list[CheckResult]:

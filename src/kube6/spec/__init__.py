@@ -435,16 +435,50 @@ class AptMirror(_Strict):
         return self
 
 
+DISTRO = "{distro}"
+"""The placeholder of the host's distribution in apt mirror URLs (kube6.mirrors.for_distro)."""
+
+
 class AptMirrors(_Strict):
     kubernetes: AptMirror | None = None
     """In place of pkgs.k8s.io (kubeadm, kubelet, kubectl, cri-tools, kubernetes-cni)."""
     docker: AptMirror | None = None
-    """In place of download.docker.com (containerd.io)."""
+    """In place of download.docker.com (containerd.io), whose path names the distribution
+    (`.../linux/debian`, `.../linux/ubuntu`): write `{distro}` there (`.../linux/{distro}`) and
+    each host gets its own distribution's, so Debian and Ubuntu nodes can share the setting."""
     distribution: Url | None = None
     """A mirror of the host distribution's own archive (of `http://deb.debian.org/debian` on
     Debian, `http://archive.ubuntu.com/ubuntu` on Ubuntu), same layout and signatures: kube6
     installs the distribution's ndppd from it (ndp-proxy mode) with a sources list of its own.
-    The host's distribution keyring verifies it; for hosts whose own sources are unreachable."""
+    The host's distribution keyring verifies it; for hosts whose own sources are unreachable.
+    `{distro}` in its path stands for the host's distribution (`http://mirror.example/{distro}`)
+    for clusters of Debian and Ubuntu nodes."""
+
+    @model_validator(mode="after")
+    def _distro_placeholders(self) -> AptMirrors:
+        named = {
+            "docker.url": self.docker and self.docker.url,
+            "docker.key_url": self.docker and self.docker.key_url,
+            "distribution": self.distribution,
+        }
+        for where, url in named.items():  # (the Url type refuses braces in a host name)
+            if not url:
+                continue
+            rest = url.replace(DISTRO, "")
+            if "{" in rest or "}" in rest:
+                raise ValueError(
+                    f"{where}: {url!r} has braces other than {DISTRO}, the only placeholder "
+                    "(the host's distribution): write the URL without them"
+                )
+        kubernetes = self.kubernetes
+        for url in (kubernetes.url, kubernetes.key_url) if kubernetes else ():
+            if url and ("{" in url or "}" in url):
+                raise ValueError(
+                    f"kubernetes: {url!r} has braces, but pkgs.k8s.io serves the same "
+                    f"packages to every distribution: its mirror takes no {DISTRO}; write the "
+                    "URL without them"
+                )
+        return self
 
 
 class ChartMirror(_Strict):

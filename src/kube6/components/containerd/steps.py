@@ -72,8 +72,16 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
     key_url, key, url = f"{docker_url(found)}/gpg", None, None
     mirror = mirrors.apt_repository(ctx.plan.mirrors, "docker")
     if mirror is not None:
-        key_url, key, url = mirror.key_url or "", mirror.key, mirror.url
-        what += f" (mirror {mirror.url})"
+        url = mirrors.for_distro(mirror.url, found.id)
+        named = mirrors.other_distro(url, found.id)
+        if named:
+            return StepPlan.stop(
+                f"{ctx.node.name} runs {found.pretty_name}, but the mirror of Docker's "
+                f"repository {url} is {named}'s",
+                fix=mirrors.distro_fix("mirrors.apt.docker.url", url, named),
+            )
+        key_url, key = mirrors.for_distro(mirror.key_url or "", found.id), mirror.key
+        what += f" (mirror {url})"
     return apt.plan_repo(
         ctx,
         facts.repo,

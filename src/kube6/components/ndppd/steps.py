@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6 import mirrors
 from kube6.components.ndppd.render import CONFIG, DROPIN
 from kube6.errors import FactError
 from kube6.facts.system import OsRelease, parse_os_release
@@ -69,7 +70,7 @@ def mirror_sources(ctx: HostContext, os_release: OsRelease | None) -> str | None
     return (
         "# Written by kube6 up: the distribution's archive through its mirror "
         "(kube6.yaml mirrors.apt.distribution), for ndppd.\n"
-        f"deb {mirror} {os_release.codename} {section}\n"
+        f"deb {mirrors.for_distro(mirror, os_release.id)} {os_release.codename} {section}\n"
     )
 
 
@@ -82,6 +83,14 @@ def plan_install(ctx: HostContext, facts: InstallFacts) -> StepPlan:
     if facts.packages.versions.get(SERVICE):
         return StepPlan.nothing(f"ndppd {facts.packages.versions[SERVICE]} is installed")
     actions: list[Action] = []
+    mirror, found = ctx.plan.mirrors.apt.distribution, facts.os_release
+    named = mirror and found and mirrors.other_distro(mirror, found.id)
+    if mirror and found and named:
+        return StepPlan.stop(
+            f"{ctx.node.name} runs {found.pretty_name}, but the mirror of the distribution's "
+            f"archive {mirror} is {named}'s",
+            fix=mirrors.distro_fix("mirrors.apt.distribution", mirror, named),
+        )
     sources = mirror_sources(ctx, facts.os_release)
     if sources is not None:
         if facts.mirror_sources != sources:
