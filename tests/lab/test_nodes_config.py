@@ -7,6 +7,7 @@ from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kube6.cli.app import run
 from kube6.lab import cgroups, node_config, nodes, rootfs
@@ -246,6 +247,22 @@ def test_real_nodes_take_no_lab_pods_or_ndppd(capsys: pytest.CaptureFixture[str]
     assert run(["lab", "up", "--real-nodes", "--os", "centos-9"]) == 2
     assert "use one of debian-12, debian-13, ubuntu-22.04, ubuntu-24.04" in capsys.readouterr().err
     assert run(["lab", "rootfs", "--os", "ubuntu"]) == 2
+
+
+def test_lab_up_os_per_node_names_nodes_of_the_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "kube6.yaml"
+    spec.write_text(yaml.safe_dump(TWO))
+    argv = ["lab", "up", "--spec", str(spec), "--real-nodes"]
+    assert run([*argv, "--os", "node0009=ubuntu-22.04"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--os 'node0009=ubuntu-22.04' names 'node0009', not a node of kube6.yaml" in err
+    assert "name one of node0001, node0002" in err
+    assert run([*argv, "--os", "node0002=ubuntu-21.04"]) == 2
+    assert "--os 'ubuntu-21.04' is not a release lab nodes run" in capsys.readouterr().err
+    assert run([*argv, "--rootfs", "/x.tar", "--os", "node0002=ubuntu-22.04"]) == 2
+    assert "the tarball would be every node's" in capsys.readouterr().err
 
 
 def test_lab_up_help_documents_real_nodes(capsys: pytest.CaptureFixture[str]) -> None:

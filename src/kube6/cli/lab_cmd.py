@@ -95,12 +95,14 @@ def up(
             "rootfs, once, into $KUBE6_E2E_CACHE/rootfs, default ~/.cache/kube6-e2e)."
         ),
     ),
-    os_name: str = typer.Option(
-        "debian-12",
+    os_names: list[str] = typer.Option(
+        ["debian-12"],
         "--os",
         help=(
             "The release of --real-nodes: debian-12, debian-13, ubuntu-22.04 or ubuntu-24.04 (as a "
-            "provider's image of it: Ubuntu's resolves through systemd-resolved)."
+            "provider's image of it: Ubuntu's resolves through systemd-resolved). NODE=RELEASE "
+            "gives one node its own (repeat it: a cluster of Debian and Ubuntu nodes); the "
+            "others run the plain RELEASE given, or debian-12."
         ),
     ),
     rootfs: Path | None = typer.Option(
@@ -125,19 +127,31 @@ def up(
         )
     if rootfs is not None and not real_nodes:
         raise UsageError(f"--rootfs {rootfs} without --real-nodes", fix="add --real-nodes")
-    release = _release(os_name)
+    release, per_node = _releases(os_names, plan_nodes=None)
     link_model = _link_model(link)
     pods = 0 if real_nodes else (1 if pods is None else pods)
     ndppd = not real_nodes and ndppd is not False
     require_root()
     plan = load_plan(spec_path)
+    _releases(os_names, plan_nodes=[n.name for n in plan.nodes])
+    if per_node and rootfs is not None:
+        raise UsageError(
+            f"--rootfs {rootfs} with --os NODE=RELEASE: the tarball would be every node's",
+            fix="drop --rootfs (each release's cached build is used), or the NODE= forms",
+        )
+    node_rootfs: dict[str, Path] = {}
     if real_nodes and rootfs is None:
-        tarball = nodes.default_rootfs(os_name=release.name)
-        if not tarball.exists():
-            stderr.print(
-                f"building the nodes' {release.name} rootfs with mmdebstrap into {tarball} ..."
-            )
-        rootfs = build_rootfs(tarball, release)
+
+        def built(system: NodeOs) -> Path:
+            tarball = nodes.default_rootfs(os_name=system.name)
+            if not tarball.exists():
+                stderr.print(
+                    f"building the nodes' {system.name} rootfs with mmdebstrap into {tarball} ..."
+                )
+            return build_rootfs(tarball, system)
+
+        rootfs = built(release)
+        node_rootfs = {node: built(system) for node, system in per_node.items()}
     lab = Lab(
         plan,
         nat64=nat64,
@@ -145,6 +159,7 @@ def up(
         ssh=ssh,
         real_nodes=real_nodes,
         rootfs=rootfs,
+        node_rootfs=node_rootfs,
         link=link_model,
         noise=noise,
         internet_mtu=internet_mtu,
@@ -318,6 +333,24 @@ def rootfs_cmd(
         stdout.print_json(json.dumps(info))
     else:
         stdout.print(f"{'built' if built else 'cached'}: {tarball}")
+
+
+def _releases(values: list[str], plan_nodes: list[str] | None) -> tuple[NodeOs, dict[str, NodeOs]]:
+    """--os: the release of every node (the last plain RELEASE, default debian-12) and those
+    of single nodes (NODE=RELEASE), or a usage error; `plan_nodes` checks the node names."""
+    default, per_node = _release("debian-12"), {}
+    for value in values:
+        node, _, name = value.rpartition("=")
+        if not node:
+            default = _release(name)
+            continue
+        if plan_nodes is not None and node not in plan_nodes:
+            raise UsageError(
+                f"--os {value!r} names {node!r}, not a node of kube6.yaml",
+                fix=f"name one of {', '.join(plan_nodes)}",
+            )
+        per_node[node] = _release(name)
+    return default, per_node
 
 
 def _release(name: str) -> NodeOs:

@@ -91,7 +91,8 @@ class Lab:
 
     `real_nodes=True` boots each node as a real Debian host (`kube6.lab.nodes`: systemd,
     its own sshd with the lab's key, nothing of Kubernetes) from the rootfs tarball `rootfs`
-    (default: the cached one, `nodes.default_rootfs`); kube6 then reaches it over SSH like a
+    (default: the cached one, `nodes.default_rootfs`), or a node named in `node_rootfs` from
+    its own (a cluster of Debian and Ubuntu nodes); kube6 then reaches it over SSH like a
     server, and `kube6 up` installs everything else. The lab runs no sshd or ndppd of its own
     in such nodes.
     """
@@ -105,6 +106,8 @@ class Lab:
     lab_id: str = ""
     real_nodes: bool = False
     rootfs: Path | None = None
+    node_rootfs: Mapping[str, Path] = field(default_factory=dict)
+    """Node name -> the rootfs tarball of that real node, in place of `rootfs`."""
     link: LinkModel | None = None
     noise: bool = False
     internet_mtu: int | None = None
@@ -117,7 +120,8 @@ class Lab:
     """The booted real nodes, by name."""
     _created: list[str] = field(init=False, default_factory=list)
     _chosen: bool = field(init=False, default=False)
-    _tree: Path = field(init=False, default=Path("/nonexistent"))
+    _trees: dict[str, Path] = field(init=False, default_factory=dict)
+    """Node name -> the extracted rootfs it boots."""
 
     def __post_init__(self) -> None:
         self._chosen = bool(self.lab_id)
@@ -219,7 +223,17 @@ class Lab:
                     fix="build the lab with ndppd=False (`kube6 lab up --real-nodes` does)",
                 )
             # Before anything is built: a missing rootfs is a clear error, not a teardown.
-            self._tree = rootfs.rootfs_tree(self.rootfs or nodes.default_rootfs())
+            unknown = sorted(set(self.node_rootfs) - {n.name for n in self.plan.nodes})
+            if unknown:
+                raise LabError(
+                    f"node_rootfs names {', '.join(unknown)}, not nodes of the plan",
+                    fix=f"name nodes of kube6.yaml: {', '.join(n.name for n in self.plan.nodes)}",
+                )
+            default = self.rootfs or nodes.default_rootfs()
+            self._trees = {
+                n.name: rootfs.rootfs_tree(self.node_rootfs.get(n.name, default))
+                for n in self.plan.nodes
+            }
         while True:
             try:
                 # The work directory is the lock on the id: mkdir is atomic.
@@ -470,7 +484,8 @@ class Lab:
         authorized = self.ssh_key.with_suffix(".pub").read_text()
         known: list[str] = []
         for link in self.layout.nodes:  # all boot at once
-            real = nodes.start(self.lab_id, self.workdir, link, self._tree, authorized)
+            tree = self._trees[link.name]
+            real = nodes.start(self.lab_id, self.workdir, link, tree, authorized)
             self.real[link.name] = real  # from now on `down()` reaps its nspawn
         for link in self.layout.nodes:
             real = self.real[link.name]
