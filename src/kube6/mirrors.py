@@ -48,13 +48,19 @@ def for_distro(url: str, distro: str) -> str:
     return url.replace(DISTRO, distro)
 
 
-def other_distro(url: str, distro: str) -> str | None:
-    """The other distribution that a mirror URL without DISTRO names in its path (a mirror of
-    `.../linux/debian` cannot serve an Ubuntu host), or None when it names none or this one."""
+def named_distro(url: str) -> str | None:
+    """The distribution a mirror URL without DISTRO names in its path (`.../linux/debian`)."""
     if DISTRO in url:
         return None
     named = [part for part in urlsplit(url).path.split("/") if part in DISTROS]
-    return named[-1] if named and named[-1] != distro else None
+    return named[-1] if named else None
+
+
+def other_distro(url: str, distro: str) -> str | None:
+    """The other distribution that a mirror URL without DISTRO names in its path (a mirror of
+    `.../linux/debian` cannot serve an Ubuntu host), or None when it names none or this one."""
+    named = named_distro(url)
+    return named if named != distro else None
 
 
 def distro_fix(setting: str, url: str, named: str) -> str:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kube6.cli.app import run as cli
 from kube6.plan.model import Plan
@@ -61,6 +62,46 @@ def test_script_dir_writes_valid_shell_per_host(
     assert "kubeadm join --config /etc/kubernetes/kubeadm/join.yaml" in worker
     err = capsys.readouterr().err
     assert "dry run: nothing was changed" in err
+
+
+def repository_guard(script: str) -> str:
+    """The release guard of a script's runtime/repository section."""
+    section = script.split("# --- runtime/repository\n", 1)[1]
+    return section.split("\nfi\n", 1)[0] + "\nfi\n"
+
+
+@pytest.mark.parametrize(
+    ("docker_url", "release"),
+    [(None, "ubuntu noble"), ("http://[2001:db8::10]/linux/debian", "debian bookworm")],
+)
+def test_a_fresh_script_stops_on_another_release_than_its_docker_repository(
+    here: Path, docker_url: str | None, release: str
+) -> None:
+    """A --fresh script writes Docker's repository line of the release it assumes (Ubuntu
+    24.04, or the one the Docker mirror names): on another it would install another
+    distribution's containerd.io, so it stops and says so."""
+    spec = yaml.safe_load(HA_SPEC)
+    if docker_url:
+        key = "http://[2001:db8::10]/gpg"
+        spec["mirrors"] = {"apt": {"docker": {"url": docker_url, "key_url": key}}}
+    (here / "kube6.yaml").write_text(yaml.safe_dump(spec))
+    out = here / "s"
+    assert cli(["up", "--dry-run", "--fresh", "--output", "sh", "--script-dir", str(out)]) == 0
+    script = (out / "w1.sh").read_text()
+    assert f"{release} stable" in script
+    guard = repository_guard(script)
+    for host, status in ((release, 0), ("debian trixie", 1), ("ubuntu jammy", 1)):
+        distro, codename = host.split()
+        done = subprocess.run(
+            ["sh", "-c", f"ID={distro} VERSION_CODENAME={codename}\n{guard}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == status, (host, done.stderr)
+        if status:
+            assert f"installs Docker's repository of {release}" in done.stderr
+            assert f"not of {host}" in done.stderr
 
 
 def test_progress_and_json(here: Path, capsys: pytest.CaptureFixture[str]) -> None:

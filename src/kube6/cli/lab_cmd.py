@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from kube6.cli import lab_options
 from kube6.cli.app import app, stderr, stdout
 from kube6.cli.common import Output, SpecOption, load_plan
 from kube6.errors import UsageError
@@ -20,7 +21,6 @@ from kube6.errors import UsageError
 if TYPE_CHECKING:
     from kube6.lab.core import Lab
     from kube6.lab.rootfs import NodeOs
-    from kube6.modes import LinkModel
     from kube6.plan.model import Plan
 
 lab_app = typer.Typer(
@@ -127,13 +127,13 @@ def up(
         )
     if rootfs is not None and not real_nodes:
         raise UsageError(f"--rootfs {rootfs} without --real-nodes", fix="add --real-nodes")
-    release, per_node = _releases(os_names, plan_nodes=None)
-    link_model = _link_model(link)
+    release, per_node = lab_options.releases(os_names, plan_nodes=None)
+    link_model = lab_options.link_model(link)
     pods = 0 if real_nodes else (1 if pods is None else pods)
     ndppd = not real_nodes and ndppd is not False
     require_root()
     plan = load_plan(spec_path)
-    _releases(os_names, plan_nodes=[n.name for n in plan.nodes])
+    lab_options.releases(os_names, plan_nodes=[n.name for n in plan.nodes])
     if per_node and rootfs is not None:
         raise UsageError(
             f"--rootfs {rootfs} with --os NODE=RELEASE: the tarball would be every node's",
@@ -177,18 +177,6 @@ def up(
         lab.down()
         raise
     _show_lab(lab, spec_path, ssh=ssh or real_nodes, real_nodes=real_nodes)
-
-
-def _link_model(value: str | None) -> LinkModel | None:
-    from kube6.lab.layout import LAB_LINK_MODELS
-    from kube6.modes import LinkModel
-
-    if value is None:
-        return None
-    if value not in LAB_LINK_MODELS:
-        choices = " or ".join(m.value for m in LAB_LINK_MODELS)
-        raise UsageError(f"--link {value!r} is not a link model", fix=f"use --link {choices}")
-    return LinkModel(value)
 
 
 def _populate(lab: Lab, plan: Plan, pods: int, *, ndppd: bool) -> None:
@@ -312,7 +300,7 @@ def rootfs_cmd(
     from kube6.lab import rootfs
     from kube6.lab.process import require_root
 
-    release = _release(os_name)
+    release = lab_options.release(os_name)
     require_root()
     cache = rootfs.cache_dir()
     tarball = rootfs.rootfs_tarball(cache, release)
@@ -333,35 +321,6 @@ def rootfs_cmd(
         stdout.print_json(json.dumps(info))
     else:
         stdout.print(f"{'built' if built else 'cached'}: {tarball}")
-
-
-def _releases(values: list[str], plan_nodes: list[str] | None) -> tuple[NodeOs, dict[str, NodeOs]]:
-    """--os: the release of every node (the last plain RELEASE, default debian-12) and those
-    of single nodes (NODE=RELEASE), or a usage error; `plan_nodes` checks the node names."""
-    default, per_node = _release("debian-12"), {}
-    for value in values:
-        node, _, name = value.rpartition("=")
-        if not node:
-            default = _release(name)
-            continue
-        if plan_nodes is not None and node not in plan_nodes:
-            raise UsageError(
-                f"--os {value!r} names {node!r}, not a node of kube6.yaml",
-                fix=f"name one of {', '.join(plan_nodes)}",
-            )
-        per_node[node] = _release(name)
-    return default, per_node
-
-
-def _release(name: str) -> NodeOs:
-    """--os: a release that lab nodes can run, or a usage error naming them."""
-    from kube6.lab.rootfs import OSES
-
-    if name not in OSES:
-        raise UsageError(
-            f"--os {name!r} is not a release lab nodes run", fix=f"use one of {', '.join(OSES)}"
-        )
-    return OSES[name]
 
 
 def _labs_here() -> tuple[str, str]:

@@ -227,7 +227,11 @@ DRY_RUN = typer.Option(
 FRESH = typer.Option(
     False,
     "--fresh",
-    help="With --dry-run: do not contact the hosts; show what a never-touched host needs.",
+    help=(
+        "With --dry-run: do not contact the hosts; show what a never-touched host needs, taken "
+        "to run Ubuntu 24.04 (Debian 12 when mirrors.apt.docker's URL names debian): its "
+        "script stops on another release."
+    ),
 )
 OUTPUT = typer.Option(
     None,

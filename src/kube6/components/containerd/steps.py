@@ -8,7 +8,8 @@ it is a signed apt repository like pkgs.k8s.io. The pinned version is `kube6.ver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
 
 from kube6 import mirrors, yamlio
 from kube6.components.containerd.render import CONFIG, REGISTRY_CONFIG_PATH
@@ -26,7 +27,12 @@ SOURCES = "/etc/apt/sources.list.d/docker.list"
 PACKAGE = "containerd.io"
 SUPPORTED = ("debian", "ubuntu")
 ASSUMED_OS = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
-"""What a `--fresh` dry run assumes (the hosts are not contacted)."""
+"""What a `--fresh` dry run assumes (the hosts are not contacted), unless the Docker mirror's
+URL names a distribution (then ASSUMED_OSES' release of it)."""
+ASSUMED_OSES = {
+    "ubuntu": ASSUMED_OS,
+    "debian": OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm"),
+}
 
 
 def docker_url(os_release: OsRelease) -> str:
@@ -55,7 +61,9 @@ async def read_repository(ctx: HostContext) -> RepoFacts:
 
 
 def fresh_repository(ctx: HostContext) -> RepoFacts:
-    return RepoFacts(ASSUMED_OS, apt.FRESH_REPO)
+    mirror = mirrors.apt_repository(ctx.plan.mirrors, "docker")
+    named = mirrors.named_distro(mirror.url) if mirror else None
+    return RepoFacts(ASSUMED_OSES.get(named or "", ASSUMED_OS), apt.FRESH_REPO)
 
 
 def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
@@ -82,7 +90,7 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
             )
         key_url, key = mirrors.for_distro(mirror.key_url or "", found.id), mirror.key
         what += f" (mirror {url})"
-    return apt.plan_repo(
+    planned = apt.plan_repo(
         ctx,
         facts.repo,
         what=what,
@@ -91,6 +99,21 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
         sources=SOURCES,
         line=docker_line(found, url),
         key=key,
+    )
+    if not planned.actions:
+        return planned
+    # The repository line names a distribution and its release: a script of this dry run
+    # (above all a --fresh one, written for ASSUMED_OS) must not put it on another one.
+    release = f"{found.id} {found.codename}"
+    return replace(
+        planned,
+        script=(
+            f'if [ "$ID $VERSION_CODENAME" != {shlex.quote(release)} ]; then',
+            f"  echo \"kube6: this script installs Docker's repository of {release} "
+            f"({found.pretty_name}), not of $ID $VERSION_CODENAME: write it again with "
+            'kube6 up --dry-run against this host" >&2; exit 1',
+            "fi",
+        ),
     )
 
 
