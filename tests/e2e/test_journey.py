@@ -5,7 +5,9 @@ A lab with one control-plane and one worker real node (systemd-nspawn), in three
 on-link /64 with Ubuntu 24.04 nodes (systemd-resolved's stub in /etc/resolv.conf, ndppd from
 universe), `routed` with each node on its own /64 that the lab's provider routes to it, on
 Debian 13, and `bgp` on the on-link /64 with the provider's router speaking BGP (BIRD 2, TCP
-MD5 with the spec's password_file), on Debian 12; the lab's internet host
+MD5 with the spec's password_file), on a Debian 12 control plane and an Ubuntu 22.04 worker
+(one cluster of two distributions, Docker's repository through one `{distro}` mirror URL);
+the lab's internet host
 serves the e2e cache (tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an
 air-gapped site. From the internet host, with the lab's SSH key, the CLI runs `kube6 check` ->
 `kube6 up` (no step skipped) -> `kube6 verify`; then the test checks the cluster itself,
@@ -119,7 +121,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     # kube6's stand-in templates (tests/e2e/calico-confd: Calico's are not in the snapshot).
     "bgp": bgp_scenario(),
 }
-NODE_OS = {"ndp-proxy": "ubuntu-24.04", "routed": "debian-13", "bgp": "debian-12"}
+NODE_OS: dict[str, dict[str, str]] = {
+    "ndp-proxy": {CP: "ubuntu-24.04", WORKER: "ubuntu-24.04"},
+    "routed": {CP: "debian-13", WORKER: "debian-13"},
+    # A cluster of two distributions: Docker's repository through one `{distro}` mirror URL.
+    "bgp": {CP: "debian-12", WORKER: "ubuntu-22.04"},
+}
 """The release of each scenario's nodes (kube6.lab.rootfs.OSES): every one kube6 runs on here."""
 INTERNET_MTU = 1400
 BUSYBOX = "docker.io/library/busybox:1.37.0"
@@ -251,10 +258,13 @@ def journey(
     lab_env: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Journey]:
     name: str = request.param
-    system = node_os(NODE_OS[name])
-    tarball = nodes.default_rootfs(os_name=system.name)
-    if not tarball.is_file():
-        pytest.fail(f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`")
+    systems = {node: node_os(release) for node, release in NODE_OS[name].items()}
+    tarballs = {node: nodes.default_rootfs(os_name=s.name) for node, s in systems.items()}
+    for tarball in tarballs.values():
+        if not tarball.is_file():
+            pytest.fail(
+                f"no rootfs tarball at {tarball}: run `sudo bash tests/e2e/build-rootfs.sh`"
+            )
     data = copy.deepcopy(SCENARIOS[name])
     folder = tmp_path_factory.mktemp("journey")
     if "bgp" in data:
@@ -271,7 +281,7 @@ def journey(
     lab = Lab(
         plan,
         real_nodes=True,
-        rootfs=tarball,
+        node_rootfs=tarballs,
         internet_mtu=INTERNET_MTU,
         noise=True,
         bgp_router=plan.bgp is not None,
@@ -280,13 +290,14 @@ def journey(
     try:
         world = serve(lab, cache_root())
         spec = folder / "kube6.yaml"
-        mirrors = world.mirrors(system)
+        mirrors = world.mirrors(*systems.values())
         spec.write_text(yaml.safe_dump({**data, "mirrors": mirrors}, sort_keys=False))
         partial = Journey(name, lab, world, plan, spec, {}, {})
         partial.before = {n.name: node_facts(partial, n.name) for n in plan.nodes}
         print(
-            f"\n{name}: lab {lab.lab_id} ({lab.layout.link} links, {system.name} nodes) with the "
-            f"world served in {time.monotonic() - started:.1f} s"
+            f"\n{name}: lab {lab.lab_id} ({lab.layout.link} links, nodes "
+            f"{', '.join(f'{n} {s.name}' for n, s in systems.items())}) with the world served in "
+            f"{time.monotonic() - started:.1f} s"
         )
         yield partial
     finally:
@@ -313,14 +324,18 @@ def test_check_passes(journey: Journey) -> None:
     assert not failed, failed
     assert done.returncode == 0, done.stderr
     names = {(r["node"], r["name"]): r for r in document["results"]}
-    # The nodes' release, as their /etc/os-release says it, is one kube6 supports.
-    system = node_os(NODE_OS[journey.scenario])
-    version = system.name.split("-")[1]
-    shown = {"debian": f"Debian GNU/Linux {version} ", "ubuntu": f"Ubuntu {version}"}[system.id]
-    for node in journey.plan.nodes:
-        found = names[(node.name, "os-supported")]
+    # Each node's release, as its /etc/os-release says it, is one kube6 supports, and the apt
+    # mirrors serve its distribution (Docker's through `{distro}`).
+    for name, release in NODE_OS[journey.scenario].items():
+        system = node_os(release)
+        version = system.name.split("-")[1]
+        shown = {"debian": f"Debian GNU/Linux {version} ", "ubuntu": f"Ubuntu {version}"}
+        found = names[(name, "os-supported")]
         assert found["status"] == "ok", found
-        assert found["message"].startswith(shown), found
+        assert found["message"].startswith(shown[system.id]), found
+        found = names[(name, "apt-mirrors-distribution")]
+        assert found["status"] == "ok", found
+        assert f"/download.docker.com-linux-{system.id}" in found["evidence"], found
     # The provider's link model, found on each real node by listening on its uplink.
     expected = str(journey.lab.layout.link)
     for node in journey.plan.nodes:

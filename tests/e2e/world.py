@@ -60,12 +60,15 @@ class World:
                 return self.url(f"apt/{repo['path']}/")
         raise KeyError(f"no apt repository for {upstream} in {self.cache}/apt/index.json")
 
-    def mirrors(self, release: NodeOs | None = None) -> dict[str, Any]:
-        """kube6.yaml's `mirrors` section pointing at this world for nodes of `release`
+    def mirrors(self, *releases: NodeOs) -> dict[str, Any]:
+        """kube6.yaml's `mirrors` section pointing at this world for nodes of `releases`
         (default Debian 12), exactly as a user of an air-gapped site would write it (no
-        fallback to the upstream registries): Docker's repository and the distribution's
-        archive are those of the nodes' distribution."""
-        release = release or node_os()
+        fallback to the upstream registries): Docker's repository per node's distribution
+        (`{distro}`), the distribution's archive (for ndppd) when the nodes share one (this
+        world serves each distribution's archive at another path: a cluster of two has no
+        archive mirror, which ndp-proxy's ndppd would need)."""
+        release = releases[0] if releases else node_os()
+        shared = len({r.id for r in releases}) <= 1
         key = self.url("keys/lab-apt.asc")
         # Docker's repository through mirrors.apt.docker's {distro}, as a site with Debian and
         # Ubuntu nodes would write it: the node's own distribution is put in per host.
@@ -84,7 +87,7 @@ class World:
             "apt": {
                 "kubernetes": {"url": self.apt(KUBERNETES_APT), "key_url": key},
                 "docker": {"url": docker, "key_url": key},
-                "distribution": self.apt(distribution).rstrip("/"),
+                **({"distribution": self.apt(distribution).rstrip("/")} if shared else {}),
             },
             "charts": [{"upstream": CALICO_CHARTS, "mirror": self.url(CALICO_CHARTS_PATH)}],
             "downloads": [
