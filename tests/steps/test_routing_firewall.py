@@ -150,6 +150,21 @@ def test_ndppd_from_a_mirror_of_the_distribution_archive() -> None:
     assert shown(routing.plan_install(ctx, placed))[0].endswith("apt-get update")
 
 
+def test_a_fresh_dry_run_installs_ndppd_through_the_archive_mirror_of_its_release() -> None:
+    for mirror, line in (
+        ("http://[2001:db8::10]/{distro}", "deb http://[2001:db8::10]/ubuntu noble universe"),
+        ("http://[2001:db8::10]/debian", "deb http://[2001:db8::10]/debian bookworm main"),
+    ):
+        spec = parse_text(
+            "prefix: 2001:db8:1234:5678::/64\n"
+            "nodes: [{name: node0001, address: '2001:db8:1234:5678::1'}]\n"
+            f"mirrors: {{apt: {{distribution: '{mirror}'}}}}\n"
+        )
+        ctx = context(make_plan(spec, source="test"), fresh=True)
+        step = routing.plan_install(ctx, routing.fresh_install(ctx))
+        assert step.actions[0].content.splitlines()[1] == line  # type: ignore[union-attr]
+
+
 def test_ndppd_from_one_archive_mirror_for_debian_and_ubuntu_nodes() -> None:
     def install(distribution: str, release: OsRelease) -> StepPlan:
         spec = parse_text(

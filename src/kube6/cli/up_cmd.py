@@ -229,7 +229,7 @@ FRESH = typer.Option(
     "--fresh",
     help=(
         "With --dry-run: do not contact the hosts; show what a never-touched host needs, taken "
-        "to run Ubuntu 24.04 (Debian 12 when mirrors.apt.docker's URL names debian): its "
+        "to run Ubuntu 24.04 (Debian 12 when a mirrors.apt URL names debian): its "
         "script stops on another release."
     ),
 )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kube6 import mirrors
+from kube6.facts.system import OsRelease
 from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, StepPlan, download, run
 
@@ -39,6 +41,21 @@ async def read_repo(ctx: HostContext, keyring: str, sources: str) -> RepoFacts:
 
 
 FRESH_REPO = RepoFacts(False, None, False)
+
+ASSUMED_OS = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
+ASSUMED_OSES = {
+    "ubuntu": ASSUMED_OS,
+    "debian": OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm"),
+}
+
+
+def assumed_os(ctx: HostContext) -> OsRelease:
+    """The release a `--fresh` dry run takes the hosts to run (they are not contacted):
+    Ubuntu 24.04, or Debian 12 when the Docker or archive mirror's URL names debian."""
+    apt = ctx.plan.mirrors.apt
+    urls = (apt.docker.url if apt.docker else "", apt.distribution or "")
+    named = next((n for n in map(mirrors.named_distro, urls) if n), "")
+    return ASSUMED_OSES.get(named, ASSUMED_OS)
 
 
 def plan_repo(

@@ -26,13 +26,6 @@ KEYRING = f"{apt.KEYRINGS}/docker.asc"
 SOURCES = "/etc/apt/sources.list.d/docker.list"
 PACKAGE = "containerd.io"
 SUPPORTED = ("debian", "ubuntu")
-ASSUMED_OS = OsRelease("ubuntu", "24.04", "Ubuntu 24.04", codename="noble")
-"""What a `--fresh` dry run assumes (the hosts are not contacted), unless the Docker mirror's
-URL names a distribution (then ASSUMED_OSES' release of it)."""
-ASSUMED_OSES = {
-    "ubuntu": ASSUMED_OS,
-    "debian": OsRelease("debian", "12", "Debian GNU/Linux 12 (bookworm)", codename="bookworm"),
-}
 
 
 def docker_url(os_release: OsRelease) -> str:
@@ -61,9 +54,7 @@ async def read_repository(ctx: HostContext) -> RepoFacts:
 
 
 def fresh_repository(ctx: HostContext) -> RepoFacts:
-    mirror = mirrors.apt_repository(ctx.plan.mirrors, "docker")
-    named = mirrors.named_distro(mirror.url) if mirror else None
-    return RepoFacts(ASSUMED_OSES.get(named or "", ASSUMED_OS), apt.FRESH_REPO)
+    return RepoFacts(apt.assumed_os(ctx), apt.FRESH_REPO)
 
 
 def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
@@ -103,7 +94,7 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
     if not planned.actions:
         return planned
     # The repository line names a distribution and its release: a script of this dry run
-    # (above all a --fresh one, written for ASSUMED_OS) must not put it on another one.
+    # (above all a --fresh one, written for apt.assumed_os) must not put it on another one.
     release = f"{found.id} {found.codename}"
     return replace(
         planned,

@@ -58,7 +58,7 @@ async def read_install(ctx: HostContext) -> InstallFacts:
 
 
 def fresh_install(ctx: HostContext) -> InstallFacts:
-    return InstallFacts(apt.PackageFacts({SERVICE: None}, frozenset()), None, None)
+    return InstallFacts(apt.PackageFacts({SERVICE: None}, frozenset()), apt.assumed_os(ctx), None)
 
 
 def mirror_sources(ctx: HostContext, os_release: OsRelease | None) -> str | None:
