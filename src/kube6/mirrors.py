@@ -63,7 +63,16 @@ def other_distro(url: str, distro: str) -> str | None:
     return named if named != distro else None
 
 
-def distro_fix(setting: str, url: str, named: str) -> str:
+def wrong_distro(setting: str, url: str, distro: str) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when the mirror at `url` (kube6.yaml `setting`, `{distro}`
+    already put in) is another distribution's than `distro`, the host's; else None."""
+    named = other_distro(url, distro)
+    if named is None:
+        return None
+    return f"{setting} ({url}) is {named}'s", _distro_fix(setting, url, named)
+
+
+def _distro_fix(setting: str, url: str, named: str) -> str:
     """How to make the mirror at `url` (kube6.yaml `setting`) serve every distribution."""
     parts = urlsplit(url)
     at = parts.path.rfind(f"/{named}")

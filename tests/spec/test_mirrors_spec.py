@@ -107,9 +107,12 @@ def test_a_mirror_of_another_distribution_is_told(url: str, distro: str, named: 
 
 
 def test_the_fix_puts_distro_where_the_distribution_was() -> None:
-    fix = mirrors.distro_fix(
-        "mirrors.apt.docker.url", "http://[2001:db8::1]:80/linux/debian/", "debian"
-    )
+    url = "http://[2001:db8::1]:80/linux/debian/"
+    assert mirrors.wrong_distro("mirrors.apt.docker.url", url, "debian") is None
+    found = mirrors.wrong_distro("mirrors.apt.docker.url", url, "ubuntu")
+    assert found is not None
+    what, fix = found
+    assert what == "mirrors.apt.docker.url (http://[2001:db8::1]:80/linux/debian/) is debian's"
     assert "'http://[2001:db8::1]:80/linux/{distro}/'" in fix
 
 

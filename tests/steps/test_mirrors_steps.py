@@ -121,8 +121,9 @@ def test_a_docker_mirror_of_debian_stops_on_an_ubuntu_node_with_the_fix() -> Non
     ctx = context(plan, "cp1")
     step = runtime.plan_repository(ctx, runtime.RepoFacts(NOBLE, RepoFacts(False, None, False)))
     assert step.refuse is not None
-    assert "the mirror of Docker's repository http://[2001:db8::10]/linux/debian is debian's" in (
-        step.refuse
+    assert step.refuse == (
+        "cp1 runs Ubuntu 24.04.3 LTS, but mirrors.apt.docker.url "
+        "(http://[2001:db8::10]/linux/debian) is debian's"
     )
     assert "'http://[2001:db8::10]/linux/{distro}'" in step.fix
     fine = runtime.plan_repository(ctx, runtime.RepoFacts(BOOKWORM, RepoFacts(False, None, False)))

@@ -185,7 +185,7 @@ def test_ndppd_from_one_archive_mirror_for_debian_and_ubuntu_nodes() -> None:
         assert step.actions[0].content.splitlines()[1] == line  # type: ignore[union-attr]
     step = install("http://[2001:db8::10]/debian", noble)
     assert step.refuse == (
-        "node0001 runs Ubuntu 24.04.3 LTS, but the mirror of the distribution's archive "
-        "http://[2001:db8::10]/debian is debian's"
+        "node0001 runs Ubuntu 24.04.3 LTS, but mirrors.apt.distribution "
+        "(http://[2001:db8::10]/debian) is debian's"
     )
     assert "'http://[2001:db8::10]/{distro}'" in step.fix

@@ -46,17 +46,11 @@ def check_apt_mirrors(ctx: Context) -> list[CheckResult]:
     if os is None:
         return [unknown(ctx.facts, "os")]
     given = {s: mirrors.for_distro(url, os.id) for s, url in settings.items() if url}
-    found = []
-    for setting, url in given.items():
-        named = mirrors.other_distro(url, os.id)
-        if named:
-            found.append(
-                fail(
-                    f"{setting} ({url}) is {named}'s, but the host runs {os.pretty_name}",
-                    mirrors.distro_fix(setting, url, named),
-                    f"ID={os.id}",
-                )
-            )
+    wrong = [mirrors.wrong_distro(setting, url, os.id) for setting, url in given.items()]
+    found = [
+        fail(f"{what}, but the host runs {os.pretty_name}", fix, f"ID={os.id}")
+        for what, fix in filter(None, wrong)
+    ]
     return found or [
         ok(
             f"the apt mirrors serve {os.id}",

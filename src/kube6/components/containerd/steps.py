@@ -72,12 +72,10 @@ def plan_repository(ctx: HostContext, facts: RepoFacts) -> StepPlan:
     mirror = mirrors.apt_repository(ctx.plan.mirrors, "docker")
     if mirror is not None:
         url = mirrors.for_distro(mirror.url, found.id)
-        named = mirrors.other_distro(url, found.id)
-        if named:
+        wrong = mirrors.wrong_distro("mirrors.apt.docker.url", url, found.id)
+        if wrong:
             return StepPlan.stop(
-                f"{ctx.node.name} runs {found.pretty_name}, but the mirror of Docker's "
-                f"repository {url} is {named}'s",
-                fix=mirrors.distro_fix("mirrors.apt.docker.url", url, named),
+                f"{ctx.node.name} runs {found.pretty_name}, but {wrong[0]}", wrong[1]
             )
         key_url, key = mirrors.for_distro(mirror.key_url or "", found.id), mirror.key
         what += f" (mirror {url})"

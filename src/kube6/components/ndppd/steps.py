@@ -84,13 +84,9 @@ def plan_install(ctx: HostContext, facts: InstallFacts) -> StepPlan:
         return StepPlan.nothing(f"ndppd {facts.packages.versions[SERVICE]} is installed")
     actions: list[Action] = []
     mirror, found = ctx.plan.mirrors.apt.distribution, facts.os_release
-    named = mirror and found and mirrors.other_distro(mirror, found.id)
-    if mirror and found and named:
-        return StepPlan.stop(
-            f"{ctx.node.name} runs {found.pretty_name}, but the mirror of the distribution's "
-            f"archive {mirror} is {named}'s",
-            fix=mirrors.distro_fix("mirrors.apt.distribution", mirror, named),
-        )
+    wrong = mirror and found and mirrors.wrong_distro("mirrors.apt.distribution", mirror, found.id)
+    if found and wrong:
+        return StepPlan.stop(f"{ctx.node.name} runs {found.pretty_name}, but {wrong[0]}", wrong[1])
     sources = mirror_sources(ctx, facts.os_release)
     if sources is not None:
         if facts.mirror_sources != sources:
