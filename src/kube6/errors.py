@@ -63,13 +63,21 @@ class CommandError(Kube6Error):
     """A command failed on a host; the message has host, command (masked), exit code and output."""
 
     def __init__(
-        self, *, host: str, command: str, exit_code: int | None, stdout: str, stderr: str
+        self,
+        *,
+        host: str,
+        command: str,
+        exit_code: int | None,
+        stdout: str,
+        stderr: str,
+        seen: str = "",
     ) -> None:
         self.host = host
         self.command = command
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
+        self.seen = seen
 
         def indent(text: str) -> str:
             text = text.rstrip()
@@ -78,6 +86,7 @@ class CommandError(Kube6Error):
         super().__init__(
             f"command failed on {host}\n  command: {command}\n  exit code: {exit_code}\n"
             f"  stdout:\n{indent(stdout)}\n  stderr:\n{indent(stderr)}"
+            + (f"\n  seen on the host then:\n{indent(seen)}" if seen else "")
         )
 
 

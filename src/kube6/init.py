@@ -225,10 +225,12 @@ def render_text(answers: InitAnswers) -> str:
     )
     w("#   acme:                      # ACME directories in place of Let's Encrypt\n")
     w('#     staging: {url: "https://acme.example.com/dir"}   # ca: PEM of its TLS CA\n')
-    w("\n# Unusual hosts (containers such as LXC or systemd-nspawn, old kernels); all off.\n")
+    w("\n# Unusual hosts (containers such as LXC or systemd-nspawn, old kernels, shared disks);\n")
+    w("# all off.\n")
     w("# host:\n")
     w("#   cgroup_v1: false               # kubelet failCgroupV1: false on cgroup v1 hosts\n")
     w("#   restrict_oom_score_adj: false  # containerd, when it lacks CAP_SYS_RESOURCE\n")
+    w("#   min_free_disk: null            # 10Gi: kubelet keeps that free, not 10-15% of disk\n")
     text = out.getvalue()
     parse_text(text, source="the file init would write")
     return text

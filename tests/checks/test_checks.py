@@ -38,6 +38,7 @@ from kube6.spec import example, from_data
 NODE_ADDR = IPv6Address("2001:db8:1234:5678::1")
 PREFIX = IPv6Network("2001:db8:1234:5678::/64")
 NAT64 = IPv6Network("64:ff9b::/96")
+GIB = 2**30
 HOSTS = (ArtifactHost("v6.example", "an IPv6 host"), ArtifactHost("v4.example", "an IPv4 host"))
 
 
@@ -78,6 +79,7 @@ def healthy(**changes: Any) -> HostFacts:
         },
         modules=frozenset({"overlay", "nf_tables"}),
         swaps=(),
+        disks=(facts_system.Filesystem("/var/lib", "1a", 100 * GIB, 60 * GIB),),
         cgroup=2,
         listeners=(Listener("::", 22), Listener("127.0.0.53", 53)),
         packages={"iproute2": "6.1.0-3"},
@@ -297,6 +299,61 @@ def test_swap() -> None:
     result = one("swap", healthy(swaps=(Swap("/swap.img", "file", 1024),)))
     assert result.status is Status.WARN
     assert "swapoff -a" in result.fix
+
+
+def disks(*found: tuple[str, str, int, float]) -> tuple[facts_system.Filesystem, ...]:
+    return tuple(
+        facts_system.Filesystem(path, fs, size * GIB, int(free * GIB))
+        for path, fs, size, free in found
+    )
+
+
+def test_disk_below_kubelets_default_floor_fails_with_the_setting_as_a_fix() -> None:
+    # The machine the e2e tier first hung on: a large disk, 15.1% free, 3 GiB to install.
+    result = one("disk-space", healthy(disks=disks(("/var/lib", "1a", 252, 38.1))))
+    assert result.status is Status.FAIL
+    assert "below 37.8 GiB (15% of the disk, kubelet's default imagefs.available)" in result.message
+    assert "the install may add up to 3.0 GiB" in result.message
+    assert "host.min_free_disk" in result.fix
+    # Already below the floor: the node is under DiskPressure now.
+    below = one("disk-space", healthy(disks=disks(("/var/lib", "1a", 252, 30))))
+    assert below.status is Status.FAIL
+    assert "it is below that already" in below.message
+
+
+def test_disk_room_to_install_counts_only_before_kubelet_is_there() -> None:
+    tight = healthy(disks=disks(("/var/lib", "1a", 100, 16)))
+    assert one("disk-space", tight).status is Status.FAIL
+    installed = replace(tight, packages={"kubelet": "1.37.2-1.1"})
+    assert one("disk-space", installed).status is Status.OK
+
+
+def test_min_free_disk_replaces_kubelets_shares() -> None:
+    plan = plan_from(host={"min_free_disk": "2Gi"})
+    big = healthy(disks=disks(("/var/lib", "1a", 252, 20)))
+    result = one("disk-space", big, plan)
+    assert result.status is Status.OK
+    assert "below 2.0 GiB (host.min_free_disk)" in result.evidence
+    small = healthy(disks=disks(("/var/lib", "1a", 252, 4.5)))
+    assert one("disk-space", small, plan).status is Status.FAIL
+
+
+def test_disk_judges_containerd_on_its_own_filesystem() -> None:
+    # kubelet's root has plenty; containerd's own small disk is below its 15% floor.
+    found = healthy(
+        disks=disks(
+            ("/var/lib/kubelet", "1a", 100, 50),
+            ("/var/lib/containerd", "2b", 20, 2),
+            ("/var/lib", "1a", 100, 50),
+        )
+    )
+    result = one("disk-space", found)
+    assert result.status is Status.FAIL
+    assert result.message.startswith("/var/lib/containerd has 2.0 GiB free")
+    assert len(result.evidence.splitlines()) == 2
+    unread = one("disk-space", healthy(disks=None, unknown={"disk": "stat is not installed"}))
+    assert unread.status is Status.WARN
+    assert "stat is not installed" in unread.message
 
 
 def test_cgroup_v1_fails() -> None:

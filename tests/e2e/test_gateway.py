@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kube6 import disk_pressure
 from kube6.components.gateway import render as gateway
 from kube6.components.gateway import traefik
 from kube6.lab import Lab, nodes
@@ -50,7 +51,7 @@ from kube6.spec import from_data
 
 from .artifacts import cache_root, read_index
 from .test_journey import BUSYBOX, Journey, kube6, kubectl, release, ssh, unready_pods
-from .world import serve
+from .world import LAB_HOST, serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
@@ -70,8 +71,7 @@ SPEC: dict[str, Any] = {
         "cert_manager": {"enabled": False},
         "dashboard": {"enabled": False},
     },
-    # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
-    "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+    "host": LAB_HOST,
 }  # fmt: skip
 HOST = "app.gateway.lab.example"
 APP = "gw-app"
@@ -230,6 +230,35 @@ def test_traefiks_memory_on_the_worker(gw: Journey) -> None:
     working_set = int(container["memory"]["workingSetBytes"])
     print(f"\nTraefik's working set on {WORKER}: {working_set / 2**20:.1f} MiB")
     assert working_set > 0
+
+
+def test_kubelets_keep_the_specs_free_disk_and_the_install_fits_its_room(gw: Journey) -> None:
+    """`host.min_free_disk` (world.LAB_HOST) reached every kubelet, as it runs (configz); and
+    what `up` put on each node (packages, images) fits disk_pressure.INSTALL_ROOM, the room
+    that `check`'s disk-space keeps free on a node without kubelet. Each node's use printed."""
+    for node in (CP, *WORKERS):
+        configz = kubectl(gw, "get", "--raw", f"/api/v1/nodes/{node}/proxy/configz")
+        running = json.loads(configz)["kubeletconfig"]
+        assert running["evictionHard"] == {
+            "memory.available": "100Mi",
+            "nodefs.available": LAB_HOST["min_free_disk"],
+            "nodefs.inodesFree": "5%",
+            "imagefs.available": LAB_HOST["min_free_disk"],
+            "imagefs.inodesFree": "5%",
+        }, running["evictionHard"]
+        assert running["imageGCHighThresholdPercent"] == 100
+        images = ssh(gw, node, "du", "-skx", "/var/lib/containerd", "/var/lib/kubelet")
+        packages = ssh(gw, node, "dpkg-query", "-W", "-f", "${Installed-Size}\\n", *PACKAGES)
+        assert images.returncode == 0, images.stderr
+        assert packages.returncode == 0, packages.stderr
+        kib = [int(line.split()[0]) for line in images.stdout.splitlines()]
+        kib += [int(size) for size in packages.stdout.split()]
+        print(f"\n{node}: {sum(kib) / 2**20:.2f} GiB installed ({kib} KiB)")
+        assert sum(kib) * 1024 < disk_pressure.INSTALL_ROOM
+
+
+PACKAGES = ("containerd.io", "kubelet", "kubeadm", "kubectl", "kubernetes-cni")
+"""What `up` installs from the apt repositories (runtime and Kubernetes packages)."""
 
 
 @pytest.fixture(scope="module")

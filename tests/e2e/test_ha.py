@@ -42,7 +42,7 @@ from kube6.spec import from_data
 
 from .artifacts import cache_root
 from .test_journey import BUSYBOX, KUBECONFIG, Journey, kube6, release, ssh, unready_pods
-from .world import serve
+from .world import LAB_HOST, serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
@@ -75,8 +75,7 @@ SPEC: dict[str, Any] = {
         "cert_manager": {"enabled": False},
         "dashboard": {"enabled": False},
     },
-    # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
-    "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+    "host": LAB_HOST,
 }
 DOWN, SURVIVOR = "cp1", "cp2"
 

@@ -55,7 +55,7 @@ from kube6.plan.model import Plan
 from kube6.spec import from_data
 
 from .artifacts import cache_root
-from .world import World, serve
+from .world import LAB_HOST, World, serve
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 
@@ -89,8 +89,7 @@ def scenario(
             "cert_manager": {"enabled": False},
             "dashboard": {"enabled": False},
         },
-        # The lab's nodes: cgroup v1 hybrid, no CAP_SYS_RESOURCE (tests/e2e/README.md).
-        "host": {"cgroup_v1": True, "restrict_oom_score_adj": True},
+        "host": LAB_HOST,
     }
 
 
@@ -204,26 +203,34 @@ def kubectl(journey: Journey, *args: str, stdin: str | None = None, timeout: flo
 
 
 def kube6(journey: Journey, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-    """The CLI as the operator runs it on the lab's internet host, with the lab's SSH key."""
+    """The CLI as the operator runs it on the lab's internet host, with the lab's SSH key.
+
+    Its output goes to files beside the spec: when the test is stopped while kube6 still runs
+    (pytest-timeout, Ctrl-C), kube6 and its SSH sessions are killed and its progress so far
+    (stderr) is printed, which pytest shows with the failure: what `up` was waiting for."""
     program = Path(sys.executable).with_name("kube6")
-    return subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            journey.lab.internet,
-            "env",
-            f"HOME={journey.lab.operator_home}",
-            str(program),
-            *args,
-            "--spec",
-            str(journey.spec),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    argv = [
+        "ip", "netns", "exec", journey.lab.internet, "env", f"HOME={journey.lab.operator_home}",
+        str(program), *args, "--spec", str(journey.spec),
+    ]  # fmt: skip
+    out, err = (journey.spec.with_name(f"kube6-{args[0]}.{name}") for name in ("stdout", "stderr"))
+    with out.open("w+") as stdout, err.open("w+") as stderr:
+        child = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True
+        )
+        try:
+            code = child.wait(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, 9)
+            child.wait()
+            stderr.seek(0)
+            print(f"kube6 {shlex.join(args)} was stopped; its stderr:", file=sys.stderr)
+            print(stderr.read()[-20000:], file=sys.stderr)
+            raise
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(argv, code, stdout.read(), stderr.read())
 
 
 NODE_FACTS = {

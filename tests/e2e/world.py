@@ -31,6 +31,11 @@ from kube6.lab.rootfs import NodeOs, node_os
 
 from .artifacts import Reference, crane, load_images, read_index, require
 
+LAB_HOST = {"cgroup_v1": True, "restrict_oom_score_adj": True, "min_free_disk": "2Gi"}
+"""kube6.yaml `host` for the lab's nodes (tests/e2e/README.md): a cgroup v1 hybrid hierarchy,
+no CAP_SYS_RESOURCE, and this machine's disk under every node. kubelet's default shares of that
+disk (15% free) are gigabytes a busy CI machine may not have while the nodes need far less: a
+node under DiskPressure schedules no pod and `up` waited for Calico until the test timed out."""
 HTTP_PORT = 8080
 REGISTRY_PORTS = {"registry.k8s.io": 5000, "quay.io": 5001, "docker.io": 5002, "ghcr.io": 5003}
 """One lab registry per upstream registry that kube6's images come from (ghcr.io: Headlamp's

@@ -35,6 +35,10 @@ def recorded_host() -> RecordingExecutor:
         net_probes.IPV6_CONF: ok("sysctl-netns.txt"),
         sys_probes.MODULES: Result(0, "== proc\noverlay 1 0 - Live 0x0\n== sys\n== builtin\n", ""),
         sys_probes.SWAPS: ok("proc-swaps-one.txt"),
+        # Before the first install only /var/lib exists: stat says so on stderr, exit code 1.
+        sys_probes.DISKS: Result(
+            1, (DATA / "stat-f-fresh.txt").read_text(), "stat: cannot read file system ..."
+        ),
         sys_probes.CGROUP: Result(0, "cgroup2fs\n", ""),
         net_probes.LISTENERS: ok("ss-listening.txt"),
         RESOLV_CONF: ok("resolv-resolved-stub.txt"),
@@ -69,6 +73,9 @@ def test_gather_from_recorded_outputs() -> None:
     assert facts.os is not None
     assert facts.os.id == "ubuntu"
     assert facts.cgroup == 2
+    assert facts.disks == (
+        sys_probes.Filesystem("/var/lib", "aad79a65adc1a142", 66053021 * 4096, 14256874 * 4096),
+    )
     assert facts.sysctl("uplink0", "accept_ra") == 2
     assert facts.sysctl("nope", "accept_ra") is None
     assert [r.dev for r in facts.default_routes] == ["uplink0"]
@@ -107,6 +114,8 @@ def test_gather_this_machine_for_real() -> None:
     assert facts.interfaces is not None
     assert facts.routes is not None
     assert facts.swaps is not None
+    assert facts.disks is not None
+    assert sys_probes.filesystem_of(facts.disks, sys_probes.CONTAINERD_ROOT) is not None
     assert "lookup ipv4only.arpa" not in facts.unknown or facts.nat64 is None
 
 

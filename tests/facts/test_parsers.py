@@ -259,6 +259,32 @@ def test_swaps() -> None:
         parse_swaps("Filename Type Size Used Priority\n/dev/sda2 partition\n")
 
 
+def test_disks_name_each_path_that_exists_with_its_filesystem() -> None:
+    from kube6.facts.system import CONTAINERD_ROOT, KUBELET_ROOT, filesystem_of, parse_disks
+
+    # containerd on its own disk, kubelet's root on the root filesystem (as /var/lib).
+    disks = parse_disks(
+        "/var/lib/kubelet 1a 4096 1000 250\n"
+        "/var/lib/containerd 2b 4096 5000 4000\n"
+        "/var/lib 1a 4096 1000 250\n"
+    )
+    containerd = filesystem_of(disks, CONTAINERD_ROOT)
+    assert containerd is not None
+    assert (containerd.fs_id, containerd.size, containerd.available) == (
+        "2b",
+        5000 * 4096,
+        4000 * 4096,
+    )
+    fresh = parse_disks(data("stat-f-fresh.txt"))
+    kubelet = filesystem_of(fresh, KUBELET_ROOT)
+    assert kubelet is not None
+    assert kubelet.path == "/var/lib"
+    with pytest.raises(FactError, match="none of"):
+        parse_disks("")
+    with pytest.raises(FactError, match="cannot read the line"):
+        parse_disks("/var/lib 1a 4096 many 250\n")
+
+
 def test_cgroup() -> None:
     assert parse_cgroup("cgroup2fs\n") == 2
     assert parse_cgroup("tmpfs\n") == 1

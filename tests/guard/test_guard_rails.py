@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("yamlio", "results", "execute"),  # YAML, the result type, the executors (the thin shell)
     ("spec", "trace"),  # kube6.yaml; `kube6 trace` (an executor and nothing of the cluster)
     ("mirrors", "init", "facts"),  # artifact sources, writing kube6.yaml, reading hosts
-    ("routing", "init_detect"),  # what each routing mode decides; init's host detection
+    ("routing", "init_detect", "disk_pressure"),  # routing modes; init detection; kubelet disk
     ("plan",),  # spec -> Plan (pure), judged by its rules
     ("render", "checks", "verify"),  # the plan's readers: files, host checks, cluster checks
     ("steps",),  # converge a host: installs rendered files, runs the preflight checks

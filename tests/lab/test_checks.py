@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +155,14 @@ def test_missing_node_address_is_caught(fresh_lab: Lab, plan: Plan) -> None:
     assert "ip -6 addr add 2001:db8:1234:5678::1/64 dev eth0" in result.fix
 
 
+def steady(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results as two runs a moment apart must agree on them: the free space that `disk-space`
+    quotes is this machine's disk, which other work may fill or free meanwhile."""
+    return [
+        {**r, "message": "", "evidence": ""} if r["name"] == "disk-space" else r for r in results
+    ]
+
+
 SSH_SPEC = {
     "prefix": "2001:db8:1234:5678::/64",
     "nodes": [
@@ -194,7 +203,7 @@ def test_check_over_ssh_matches_the_namespace_run(ssh_lab: Lab, ssh_plan: Plan) 
     )
     assert {r.node for r in got} == {"node0001", "node0002"}
     assert not [r for r in got if r.name == "host-reachable"]
-    assert [r.to_dict() for r in got] == [r.to_dict() for r in expected]
+    assert steady([r.to_dict() for r in got]) == steady([r.to_dict() for r in expected])
     by_node = {(r.node, r.name): r for r in got}
     assert by_node["node0002", "node-address"].status is Status.OK
     assert "2001:db8:1234:5678::2" in by_node["node0002", "node-address"].message
@@ -236,7 +245,7 @@ def test_kube6_check_command_over_ssh(ssh_lab: Lab, ssh_plan: Plan, tmp_path: Pa
     expected = asyncio.run(
         check_hosts(ssh_plan, local, hosts=artifact_hosts(ssh_plan), connect=False)
     )
-    assert document["results"] == [r.to_dict() for r in expected]
+    assert steady(document["results"]) == steady([r.to_dict() for r in expected])
     assert document["ok"] is (done.returncode == 0)
     names = {(r["node"], r["name"]): r for r in document["results"]}
     assert names["node0002", "node-address"]["status"] == "ok"

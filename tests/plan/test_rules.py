@@ -77,3 +77,13 @@ def test_routed_nodes_sharing_a_prefix_are_warned_and_told_to_name_their_own() -
     assert _routed(CP, own) == ["ok: every node has a routed prefix of its own | "]
     # Only routed: an on-link /64 shared by every node is what ndp-proxy is for.
     assert not [r for r in make_plan(spec_module.example()).rules if "routed-prefix" in r.name]
+
+
+def test_plan_lists_min_free_disk_only_when_set() -> None:
+    data = {"prefix": "2001:db8:1234:5678::/64", "nodes": [dict(CP)]}
+    plain = make_plan(spec_module.from_data(data))
+    assert not [r for r in plain.rules if r.name == "host-min-free-disk"]
+    shared = make_plan(spec_module.from_data({**data, "host": {"min_free_disk": "10Gi"}}))
+    (found,) = [r for r in shared.rules if r.name == "host-min-free-disk"]
+    assert found.grade is Grade.OK
+    assert "kubelet keeps 10Gi free on each node" in found.message

@@ -86,6 +86,24 @@ def test_fallback_keeps_the_upstream_server_and_a_ca_is_written_beside() -> None
     assert hosts["host"]["http://[2001:db8::5]:5000/v2/proxy"]["override_path"] is True
 
 
+def test_min_free_disk_sets_kubelets_eviction_amounts_and_keeps_its_other_defaults() -> None:
+    # kubeadm uploads init's KubeletConfiguration (kube-system/kubelet-config): joining nodes'
+    # kubelets read the same one.
+    plan = _spec(host={"min_free_disk": "10Gi"})
+    kubelet = init_documents(plan)[2]
+    assert kubelet["evictionHard"] == {
+        "memory.available": "100Mi",
+        "nodefs.available": "10Gi",
+        "nodefs.inodesFree": "5%",
+        "imagefs.available": "10Gi",
+        "imagefs.inodesFree": "5%",
+    }
+    assert (kubelet["imageGCHighThresholdPercent"], kubelet["imageGCLowThresholdPercent"]) == (
+        100,
+        99,
+    )
+
+
 def test_without_mirrors_or_host_settings_nothing_changes() -> None:
     plan = _spec()
     files = _files(plan)
@@ -94,6 +112,8 @@ def test_without_mirrors_or_host_settings_nothing_changes() -> None:
     assert "restrict_oom_score_adj" not in config["plugins"]["io.containerd.cri.v1.runtime"]
     kubelet = init_documents(plan)[2]
     assert "failCgroupV1" not in kubelet
+    assert "evictionHard" not in kubelet
+    assert "imageGCHighThresholdPercent" not in kubelet
     assert kubelet["serverTLSBootstrap"] is True
     assert [i["spec"]["acme"]["server"] for i in issuers(plan)] == [
         ACME_SERVERS["staging"],

@@ -213,6 +213,31 @@ def test_host_settings_are_strict_switches() -> None:
     assert "did you mean 'cgroup_v1'?" in problems(data)
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("15%", "is a share of the disk; give an amount such as '10Gi'"),
+        ("10G", "is not a disk size: a whole number with Mi, Gi or Ti"),
+        ("1.5Gi", "is not a disk size"),
+        ("50Mi", "is less than 100Mi"),
+        (10, "a disk size must be text"),
+    ],
+)
+def test_min_free_disk_is_an_amount(given: object, expected: str) -> None:
+    data = with_mirrors()
+    data["host"] = {"min_free_disk": given}
+    found = problems(data)
+    assert "host.min_free_disk" in found
+    assert expected in found
+
+
+def test_min_free_disk_takes_binary_units() -> None:
+    data = with_mirrors()
+    data["host"] = {"min_free_disk": "512Mi"}
+    assert spec.from_data(data).host.min_free_disk == "512Mi"
+    assert spec.example().host.min_free_disk is None
+
+
 def test_schema_documents_the_sections() -> None:
     schema = spec.json_schema()
     defs = schema["$defs"]

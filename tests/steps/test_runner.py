@@ -165,3 +165,35 @@ def test_step_that_does_not_converge_fails(ha_plan: Plan) -> None:
     assert all(r.status is Status.FAILED for r in report.results)
     assert "did not converge" in report.results[0].detail
     assert "true a" in report.results[0].detail
+
+
+def test_a_failed_command_carries_what_its_explain_commands_saw(ha_plan: Plan) -> None:
+    from kube6.execute import Command
+    from kube6.steps.base import Exec
+
+    explained = Exec(
+        Command(("kubectl", "wait", "pods")),
+        explain=(Command(("kubectl", "get", "nodes")), Command(("kubectl", "get", "pods"))),
+    )
+
+    def plan(ctx: HostContext, facts: bool) -> StepPlan:
+        return StepPlan.do(explained)
+
+    step = Step("wait", "a wait that times out", plan, lambda ctx: _false(), lambda ctx: False)
+    exs = executors(ha_plan)
+    for ex in exs.values():
+        ex.reply(("kubectl", "wait", "pods"), exit_code=1, stderr="timed out waiting")
+        ex.reply(("kubectl", "get", "nodes"), stdout="cp1: DiskPressure Ready; taints: x\n")
+        ex.reply(("kubectl", "get", "pods"), exit_code=1, stderr="connection refused")
+    report = arun(run_steps((step,), make_contexts(ha_plan, exs, RunOptions(), artifacts=[])))
+    detail = report.results[0].detail
+    assert "timed out waiting" in detail
+    assert "seen on the host then:" in detail
+    assert "    $ kubectl get nodes\n      cp1: DiskPressure Ready; taints: x" in detail
+    # An explain command that fails shows what it said, and the error stays the wait's.
+    assert "    $ kubectl get pods\n      connection refused" in detail
+    assert "exit code: 1" in detail
+
+
+async def _false() -> bool:
+    return False

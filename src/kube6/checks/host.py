@@ -22,6 +22,7 @@ from kube6.checks.network import (
 from kube6.checks.system import (
     check_apt_mirrors,
     check_cgroup,
+    check_disk,
     check_modules,
     check_os,
     check_packages,
@@ -43,6 +44,7 @@ CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("forwarding", check_forwarding, "IPv6 forwarding on all and default"),
     ("kernel-modules", check_modules, "the kernel modules that containerd and nftables need"),
     ("swap", check_swap, "no active swap"),
+    ("disk-space", check_disk, "free space above kubelet's DiskPressure floor, room to install"),
     ("cgroup-v2", check_cgroup, "the unified cgroup hierarchy"),
     ("ports-free", check_ports, "the control-plane and kubelet ports are free"),
     ("prefix-on-link", check_prefix, "the prefix is on-link (ndp-proxy) or routed"),

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 import shlex
 
-from kube6 import mirrors
+from kube6 import disk_pressure, mirrors
 from kube6.checks.context import Context, fail, ok, unknown, warn
 from kube6.checks.model import CheckResult
-from kube6.facts.system import WANTED_MODULES
+from kube6.facts.system import WANTED_MODULES, Filesystem, filesystem_of
 
 SUPPORTED_OS = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}
 
@@ -92,6 +92,54 @@ def check_swap(ctx: Context) -> list[CheckResult]:
             devices,
         )
     ]
+
+
+def check_disk(ctx: Context) -> list[CheckResult]:
+    """Free space above kubelet's DiskPressure floor, with room for the install on a node
+    without kubelet: below it no pod is scheduled there and `up` would wait for Calico in vain.
+    Each filesystem is judged once (kubelet's and containerd's roots usually share one)."""
+    facts = ctx.facts
+    if facts.disks is None:
+        return [unknown(facts, "disk")]
+    installing = facts.packages is not None and "kubelet" not in facts.packages
+    room = disk_pressure.INSTALL_ROOM if installing else 0
+    judged: dict[str, tuple[Filesystem, disk_pressure.Threshold]] = {}
+    for signal, path in disk_pressure.SIGNALS.items():
+        fs = filesystem_of(facts.disks, path)
+        if fs is None:
+            return [unknown(facts, "disk")]
+        floor = disk_pressure.threshold(ctx.plan.host, signal, fs.size)
+        if fs.fs_id not in judged or floor.floor > judged[fs.fs_id][1].floor:
+            judged[fs.fs_id] = (fs, floor)
+    seen = [
+        f"{fs.path}: {_gib(fs.available)} free of {_gib(fs.size)}; kubelet reports "
+        f"DiskPressure below {_gib(floor.floor)} ({floor.source})"
+        for fs, floor in judged.values()
+    ]
+    short = [(fs, floor) for fs, floor in judged.values() if fs.available < floor.floor + room]
+    if not short:
+        spare = f", with {_gib(room)} to spare for the install" if room else ""
+        return [ok(f"free space is above kubelet's DiskPressure floor{spare}", seen)]
+    fs, floor = short[0]
+    why = (
+        "it is below that already"
+        if fs.available < floor.floor
+        else f"the install may add up to {_gib(room)}"
+    )
+    return [
+        fail(
+            f"{fs.path} has {_gib(fs.available)} free and kubelet reports DiskPressure below "
+            f"{_gib(floor.floor)} ({floor.source}); {why}: no pod would be scheduled on this "
+            "node (`up` would wait for Calico until it gives up)",
+            f"free space on {fs.path}, or, on a large disk that also holds other data, set "
+            "host.min_free_disk (e.g. 10Gi): kubelet then keeps that amount free, not a share",
+            seen,
+        )
+    ]
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB"
 
 
 def check_cgroup(ctx: Context) -> list[CheckResult]:

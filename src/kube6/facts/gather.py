@@ -20,7 +20,7 @@ from kube6.facts.dns import Lookup, Nat64, ResolvConf
 from kube6.facts.link import LinkFacts
 from kube6.facts.network import Interface, Listener, Route
 from kube6.facts.probe import Probe
-from kube6.facts.system import OsRelease, Service, Swap, Uname
+from kube6.facts.system import Filesystem, OsRelease, Service, Swap, Uname
 
 T = TypeVar("T")
 
@@ -49,6 +49,8 @@ class HostFacts:
     ipv6_conf: Mapping[str, Mapping[str, int]] | None = None
     modules: frozenset[str] | None = None
     swaps: tuple[Swap, ...] | None = None
+    disks: tuple[Filesystem, ...] | None = None
+    """The filesystems of kubelet's and containerd's roots (kube6.facts.system.DISK_PATHS)."""
     cgroup: int | None = None
     listeners: tuple[Listener, ...] | None = None
     resolv_conf: ResolvConf | None = None
@@ -174,6 +176,7 @@ async def gather(
         network.IPV6_CONF,
         system.MODULES,
         system.SWAPS,
+        system.DISKS,
         system.CGROUP,
         network.LISTENERS,
         dns.RESOLV_CONF,
@@ -218,6 +221,7 @@ async def gather(
         ipv6_conf=values["sysctl"],
         modules=values["modules"],
         swaps=values["swap"],
+        disks=values["disk"],
         cgroup=values["cgroup"],
         listeners=values["listeners"],
         resolv_conf=values["resolv.conf"],

@@ -1,4 +1,5 @@
-"""Probes of the operating system: release, kernel, modules, swap, cgroups, packages, services."""
+"""Probes of the operating system: release, kernel, modules, swap, disk space, cgroups, packages,
+services."""
 
 from __future__ import annotations
 
@@ -160,6 +161,50 @@ def parse_swaps(text: str) -> tuple[Swap, ...]:
     return tuple(swaps)
 
 
+KUBELET_ROOT = "/var/lib/kubelet"
+"""kubelet's nodefs: volumes, logs and emptyDirs (its --root-dir)."""
+CONTAINERD_ROOT = "/var/lib/containerd"
+"""kubelet's imagefs: containerd's root, image layers and container filesystems."""
+DISK_PATHS = (KUBELET_ROOT, CONTAINERD_ROOT, "/var/lib")
+"""Where kubelet's filesystems live; before the first install only /var/lib exists, and a
+path's filesystem is that of its nearest probed ancestor."""
+
+
+@dataclass(frozen=True)
+class Filesystem:
+    """`stat -f` of one path: the sizes kubelet's eviction signals are computed from."""
+
+    path: str
+    fs_id: str
+    size: int
+    """Bytes in the filesystem."""
+    available: int
+    """Bytes free for unprivileged use (statvfs f_bavail), what kubelet counts as available."""
+
+
+def parse_disks(text: str) -> tuple[Filesystem, ...]:
+    """`stat -f -c '%n %i %S %b %a' PATH...`: path, filesystem id, block size, blocks, blocks
+    available, one line per path that exists (a missing one is an error on stderr)."""
+    found = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        path, *numbers = line.rsplit(maxsplit=4)
+        if len(numbers) != 4 or not all(n.isdigit() for n in numbers[1:]):
+            raise fact_error("`stat -f`", text, f"cannot read the line {line!r}")
+        fs_id, block, blocks, available = numbers
+        found.append(Filesystem(path, fs_id, int(block) * int(blocks), int(block) * int(available)))
+    if not found:
+        raise fact_error("`stat -f`", text, f"none of {', '.join(DISK_PATHS)} was read")
+    return tuple(found)
+
+
+def filesystem_of(disks: tuple[Filesystem, ...], path: str) -> Filesystem | None:
+    """The filesystem that holds `path`: its own line, else that of /var/lib."""
+    by_path = {fs.path: fs for fs in disks}
+    return by_path.get(path) or by_path.get(DISK_PATHS[-1])
+
+
 def parse_cgroup(text: str) -> int:
     """`stat -fc %T /sys/fs/cgroup`: cgroup2fs is v2; tmpfs is v1 or hybrid."""
     kind = text.strip()
@@ -265,6 +310,9 @@ OS_RELEASE = Probe("os", ("cat", "/etc/os-release"), parse_os_release)
 UNAME = Probe("uname", ("uname", "-nrm"), parse_uname)
 MODULES = Probe("modules", ("sh", "-c", MODULES_SCRIPT), parse_modules)
 SWAPS = Probe("swap", ("cat", "/proc/swaps"), parse_swaps)
+DISKS = Probe(
+    "disk", ("stat", "-f", "-c", "%n %i %S %b %a", *DISK_PATHS), parse_disks, frozenset({0, 1})
+)
 CGROUP = Probe("cgroup", ("stat", "-fc", "%T", "/sys/fs/cgroup"), parse_cgroup)
 PACKAGES = Probe("packages", ("dpkg-query", "-W", "-f", PACKAGES_FORMAT), parse_packages)
 SERVICES_PROBE = Probe(

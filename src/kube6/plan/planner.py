@@ -42,6 +42,9 @@ def spec_digest(spec: ClusterSpec) -> str:
     for section in ("mirrors", "host"):
         if getattr(spec, section) == type(getattr(spec, section))():
             data.pop(section)
+    # host.min_free_disk came after host's first settings.
+    if "host" in data and spec.host.min_free_disk is None:
+        data["host"].pop("min_free_disk")
     # The LoadBalancer range came later too: a spec that does not set it keeps its digest.
     for field in ("load_balancers", "load_balancer_size"):
         if getattr(spec.network, field) is None:

@@ -591,6 +591,18 @@ def host_oom_score_adj(layout: Layout) -> list[Finding]:
     ]
 
 
+def host_min_free_disk(layout: Layout) -> list[Finding]:
+    amount = layout.spec.host.min_free_disk
+    if amount is None:
+        return []
+    return [
+        ok(
+            f"host.min_free_disk: kubelet keeps {amount} free on each node (it deletes unused "
+            "images, then evicts pods below it) in place of its shares of the disk"
+        )
+    ]
+
+
 def mirrors(layout: Layout) -> list[Finding]:
     spec = layout.spec.mirrors
     if spec == type(spec)():
@@ -655,6 +667,7 @@ RULES: tuple[tuple[str, Rule[Layout]], ...] = (
     ("bgp-router-id", bgp_router_id),
     ("host-cgroup-v1", host_cgroup_v1),
     ("host-oom-score-adj", host_oom_score_adj),
+    ("host-min-free-disk", host_min_free_disk),
     ("mirrors", mirrors),
     ("acme-solver", acme_solver),
 )

@@ -34,7 +34,7 @@ from kube6 import net
 from kube6.errors import SpecError
 from kube6.modes import RoutingMode
 from kube6.spec.addons import Addons
-from kube6.spec.fields import Address, Bool, Int, Str, shorten
+from kube6.spec.fields import DISK_SIZE, Address, Bool, Int, Str, disk_size, shorten
 from kube6.spec.fields import StrictModel as _Strict
 from kube6.spec.fields import as_text as _text
 from kube6.spec.fields import pattern as _pattern
@@ -392,6 +392,11 @@ PgpKey = Annotated[
     BeforeValidator(_pgp),
     WithJsonSchema({"type": "string", "description": "ASCII-armoured OpenPGP public key"}),
 ]
+DiskSize = Annotated[
+    str,
+    BeforeValidator(disk_size),
+    WithJsonSchema({"type": "string", "pattern": DISK_SIZE.pattern, "examples": ["10Gi"]}),
+]
 RegistryHost = Annotated[
     str,
     BeforeValidator(_pattern(REGISTRY_HOST, "a registry host name", "registry.k8s.io")),
@@ -548,7 +553,7 @@ class Mirrors(_Strict):
 
 class Host(_Strict):
     """Settings for hosts that differ from a plain server: containers (LXC, systemd-nspawn,
-    some VPS types) and older distributions. All off by default."""
+    some VPS types), older distributions, disks shared with other data. All off by default."""
 
     cgroup_v1: Bool = False
     """Let kubelet run on a cgroup v1 host (KubeletConfiguration failCgroupV1: false). cgroup v1
@@ -558,6 +563,13 @@ class Host(_Strict):
     """containerd clamps pods' oom_score_adj to its own (restrict_oom_score_adj = true), for
     hosts where the runtime lacks CAP_SYS_RESOURCE (unprivileged containers): without it pod
     sandboxes fail to start with an oom_score_adj permission error."""
+    min_free_disk: DiskSize | None = None
+    """Disk space kubelet keeps free (e.g. `10Gi`), in place of its default shares of the disk:
+    it evicts pods below 10% free (nodefs) or 15% (imagefs, /var/lib/containerd) and deletes
+    unused images above 85% use. On a large disk that holds other data those shares are
+    gigabytes that are never free (the node reports DiskPressure and no pod is scheduled);
+    set this to keep an amount free instead. kubelet then deletes unused images only when less
+    is free (image GC by share is off)."""
 
 
 class ClusterSpec(_Strict):

@@ -48,6 +48,37 @@ def as_text(value: object, what: str) -> str:
     return value
 
 
+DISK_UNITS = {"Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+DISK_SIZE = re.compile(r"^([1-9][0-9]{0,5})(Mi|Gi|Ti)$")
+MIN_DISK_SIZE = 100 * 2**20
+"""Below kubelet's own floor for memory (100Mi): a smaller disk reserve is a typo."""
+
+
+def disk_bytes(text: str) -> int:
+    """Bytes of a DISK_SIZE (`2Gi`), the Kubernetes quantity notation kubelet reads."""
+    match = DISK_SIZE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a disk size")
+    return int(match[1]) * DISK_UNITS[match[2]]
+
+
+def disk_size(value: object) -> str:
+    text = as_text(value, "a disk size")
+    if text.endswith("%"):
+        raise ValueError(
+            f"{shorten(text)} is a share of the disk; give an amount such as '10Gi' (a share is "
+            "what kubelet does by default, and what this setting replaces)"
+        )
+    if not DISK_SIZE.match(text):
+        raise ValueError(
+            f"{shorten(text)} is not a disk size: a whole number with Mi, Gi or Ti "
+            "(for example '10Gi')"
+        )
+    if disk_bytes(text) < MIN_DISK_SIZE:
+        raise ValueError(f"{shorten(text)} is less than 100Mi; kubelet needs more room than that")
+    return text
+
+
 def pattern(regex: re.Pattern[str], what: str, example: str) -> Any:
     """A before-validator: text that matches `regex`, else an error quoting it with `example`."""
 

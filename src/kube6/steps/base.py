@@ -49,6 +49,9 @@ class Exec:
     shell_input: str = ""
     """For the dry-run script: a pipeline whose output is what kube6 gives the command on
     standard input (`tr -d '\n' < FILE`), so that the script does the same."""
+    explain: tuple[Command, ...] = ()
+    """Read-only commands run when this one fails, their output added to the error: what a
+    wait that timed out was up against (the nodes' pressure conditions and taints)."""
 
     @property
     def display(self) -> str:

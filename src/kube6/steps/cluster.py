@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kube6 import mirrors
+from kube6.execute import Command
 from kube6.render.base import Artifact
 from kube6.steps import probe
 from kube6.steps.base import Action, Exec, HostContext, PutFile, Step, StepPlan, Targets, run
@@ -22,12 +23,38 @@ CLUSTER_DIR = "/etc/kube6/cluster"
 HELM = "/usr/local/bin/helm"
 WAIT = "10m"
 WAIT_SECONDS = 700
+EXPLAIN_SECONDS = 30
 """A waiting command's own time limit: kubectl's WAIT and a little more, so kubectl says why."""
 
 
+NODE_STATE = (
+    "jsonpath={range .items[*]}{.metadata.name}{': '}"
+    "{.status.conditions[?(@.status=='True')].type}"
+    "{'; taints: '}{.spec.taints[*].key}{'\\n'}{end}"
+)
+"""Each node's true conditions (Ready, or DiskPressure, MemoryPressure, PIDPressure) and its
+taints' keys on one line: why pods are not scheduled, or not started, at a glance. A filter,
+not a `range` over the conditions: kubectl's jsonpath fails such a range on a node with one
+true condition ("not in range, nothing to end")."""
+
+
 def wait(ctx: HostContext, *args: str, why: str) -> Exec:
-    """`kubectl <args> --timeout=WAIT` (`wait`, `rollout status`) with the admin kubeconfig."""
-    return run(*kubectl(ctx, *args, f"--timeout={WAIT}"), why=why, timeout=WAIT_SECONDS)
+    """`kubectl <args> --timeout=WAIT` (`wait`, `rollout status`) with the admin kubeconfig;
+    when it fails, the nodes' conditions and the pods that are not running go with the error."""
+    waiting = run(*kubectl(ctx, *args, f"--timeout={WAIT}"), why=why, timeout=WAIT_SECONDS)
+    return replace(waiting, explain=explain_waits(ctx))
+
+
+def explain_waits(ctx: HostContext) -> tuple[Command, ...]:
+    """What a wait for pods that failed was up against: the nodes' conditions and taints,
+    and the pods that are not running."""
+    return (
+        Command(kubectl(ctx, "get", "nodes", "-o", NODE_STATE), timeout=EXPLAIN_SECONDS),
+        Command(
+            kubectl(ctx, "get", "pods", "-A", "--field-selector=status.phase!=Running"),
+            timeout=EXPLAIN_SECONDS,
+        ),
+    )
 
 
 Applies = Callable[[HostContext], str | None]
@@ -156,9 +183,9 @@ def helm_step(
         for item in release.sets:
             args += ["--set", item]
         args += ["--wait", "--timeout", WAIT]
-        actions.append(
-            run(*helm(ctx, *args), why=f"{release.chart} {release.version}, ready", timeout=900)
-        )
+        why = f"{release.chart} {release.version}, ready"
+        installing = run(*helm(ctx, *args), why=why, timeout=900)
+        actions.append(replace(installing, explain=explain_waits(ctx)))
         return StepPlan.do(*actions)
 
     return Step(

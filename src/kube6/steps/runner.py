@@ -11,6 +11,7 @@ blocked when the first control plane failed.
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -247,6 +248,10 @@ def _learn(state: Any, values: Mapping[str, str], *, dry_run: bool) -> None:
             state.values.setdefault(marker, marker)
 
 
+EXPLAINED = 4000
+"""Characters of an `explain` command's output kept in the error (its end)."""
+
+
 async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
     state = ctx.state
     if isinstance(action, PutFile):
@@ -264,6 +269,7 @@ async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
     try:
         done = await ctx.executor.run(action.command)
     except CommandError as exc:
+        seen = state.mask(await _explain(action, ctx))
         if action.secret_output:
             exc = CommandError(
                 host=exc.host,
@@ -271,6 +277,7 @@ async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
                 exit_code=exc.exit_code,
                 stdout="(not shown: it may hold secrets)",
                 stderr=state.mask(exc.stderr),
+                seen=seen,
             )
         else:
             exc = CommandError(
@@ -279,6 +286,7 @@ async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
                 exit_code=exc.exit_code,
                 stdout=state.mask(exc.stdout),
                 stderr=state.mask(exc.stderr),
+                seen=seen,
             )
         raise exc from None
     if action.capture:
@@ -286,3 +294,18 @@ async def _apply(action: Exec | PutFile, ctx: HostContext) -> None:
         state.values[action.capture] = value
         if action.secret_output:
             state.secrets.add(value)
+
+
+async def _explain(action: Exec, ctx: HostContext) -> str:
+    """The output of the action's `explain` commands, each under its command line; a command
+    that fails there says so and is not an error of its own (the host may be the trouble)."""
+    parts = []
+    for command in action.explain:
+        try:
+            done = await ctx.executor.run(command, check=False)
+        except Kube6Error as exc:
+            parts.append(f"$ {command.display}\n(could not run: {exc.message.splitlines()[0]})")
+            continue
+        output = (done.stdout.strip() or done.stderr.strip() or "(no output)")[-EXPLAINED:]
+        parts.append(f"$ {command.display}\n" + textwrap.indent(output, "  "))
+    return "\n".join(parts)

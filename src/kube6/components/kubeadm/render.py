@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kube6 import yamlio
+from kube6 import disk_pressure, yamlio
 from kube6.plan.model import API_PORT, Plan, PlannedNode
 from kube6.render.base import (
     CA_CERT_HASH,
@@ -225,7 +225,7 @@ def _kubelet_configuration(plan: Plan) -> dict[str, Any]:
     if plan.host.cgroup_v1:
         # kube6.yaml host.cgroup_v1: kubelet refuses cgroup v1 hosts unless told otherwise.
         config["failCgroupV1"] = False
-    return config
+    return {**config, **disk_pressure.kubelet_settings(plan.host)}
 
 
 def _kube_proxy(plan: Plan) -> dict[str, Any]:
