@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kube6.lab import Lab, lab_namespaces, missing_programs
+from kube6.lab import Lab, lab_namespaces, machine, missing_programs
 from kube6.plan import make_plan
 from kube6.plan.model import Plan
 from kube6.spec import example, from_data
@@ -43,6 +43,11 @@ def lab_env() -> None:
             f"lab tests need {', '.join(missing)}: run tests/lab/install-packages.sh as root "
             "(or set KUBE6_SKIP_LAB=1 to skip them explicitly)"
         )
+    # What killed runs left (a real-node lab keeps gigabytes in /tmp) goes first: a CI machine
+    # whose disk filled that way put the next run's nodes under DiskPressure.
+    removed = machine.down_abandoned()
+    if removed:
+        print(f"\nremoved labs that killed runs left: {', '.join(removed)}")
 
 
 @pytest.fixture(scope="session")

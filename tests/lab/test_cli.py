@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,9 @@ def test_up_status_down(lab_env: None, capsys: pytest.CaptureFixture[str], tmp_p
 
 def test_down_takes_an_id_or_all_not_both(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["lab", "down", "1a2b", "--all"]) == 2
-    assert "give one lab id, or --all alone" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "both a lab id (1a2b) and --all" in err
+    assert "give one lab id, --abandoned or --all alone" in err
 
 
 def test_down_with_a_bad_id_is_a_usage_error_even_without_root(
@@ -200,3 +204,41 @@ def test_a_bgp_spec_gets_a_lab_router_that_speaks_bgp(
         assert "node_node0001" in protocols, protocols
     finally:
         assert run(["lab", "down", lab_id]) == 0
+
+
+@pytest.mark.lab
+def test_down_abandoned_removes_only_what_killed_runs_left(
+    lab_env: None, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lab in use (processes in its namespaces) stays; a killed run's namespaces without a
+    process and its quiet folder go; a folder written a moment ago stays (a lab being built)."""
+    killed, building = _unused_id(), _unused_id()
+    with Lab(plan) as lab:
+        namespace = f"k6-{killed}-cp1"
+        subprocess.run(["ip", "netns", "add", namespace], check=True, timeout=30)
+        try:
+            workdir_of(killed).mkdir()
+            (workdir_of(killed) / "state.json").write_text("{}")
+            an_hour_ago = time.time() - 3600
+            for path in (workdir_of(killed) / "state.json", workdir_of(killed)):
+                os.utime(path, (an_hour_ago, an_hour_ago))
+            workdir_of(building).mkdir()
+            # Old enough by the clock, but the running lab has processes: it is never taken.
+            os.utime(lab.workdir, (an_hour_ago, an_hour_ago))
+            found = machine.abandoned_labs()
+            assert killed in found
+            assert building not in found
+            assert lab.lab_id not in found
+            assert run(["lab", "down", "--abandoned"]) == 0
+            assert killed in capsys.readouterr().out
+            assert killed not in lab_namespaces()
+            assert not workdir_of(killed).exists()
+            assert workdir_of(building).exists()
+            assert set(lab_namespaces()[lab.lab_id]) == set(lab.namespaces)
+            assert all(d.process.poll() is None for d in lab.daemons.values())
+        finally:
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+            for lab_id in (killed, building):
+                shutil.rmtree(workdir_of(lab_id), ignore_errors=True)
+    assert run(["lab", "down", "--abandoned", "--all"]) == 2
+    assert "both --all and --abandoned" in capsys.readouterr().err

@@ -242,26 +242,36 @@ def down(
     all_labs: bool = typer.Option(
         False, "--all", help="Remove every lab on this machine, also labs that others are using."
     ),
+    abandoned: bool = typer.Option(
+        False,
+        "--abandoned",
+        help="Remove only the labs that killed runs left: no process in their namespaces and "
+        "no file written for 10 minutes. Safe beside labs in use.",
+    ),
 ) -> None:
     """Kill a lab's daemons and delete its namespaces and files.
 
-    Needs the lab's id, or --all: labs of other users and of running test suites share the
-    machine, and removing them breaks those runs. --all removes every lab (`k6-<id>-*`
-    namespaces, /tmp/kube6-lab-<id>), leftovers of interrupted runs included.
+    Needs the lab's id, --abandoned or --all: labs of other users and of running test suites
+    share the machine, and removing them breaks those runs. --abandoned removes what killed
+    runs left (a real-node lab keeps gigabytes in /tmp/kube6-lab-<id>); --all removes every
+    lab (`k6-<id>-*` namespaces, /tmp/kube6-lab-<id>), labs in use included.
     """
     from kube6.lab import machine, process
     from kube6.lab.layout import LAB_ID
 
-    if lab_id is not None and all_labs:
+    chosen = [f"a lab id ({lab_id})"] if lab_id is not None else []
+    chosen += [flag for flag, on in (("--all", all_labs), ("--abandoned", abandoned)) if on]
+    if len(chosen) > 1:
         raise UsageError(
-            f"both a lab id ({lab_id}) and --all", fix="give one lab id, or --all alone"
+            f"both {' and '.join(chosen)}", fix="give one lab id, --abandoned or --all alone"
         )
-    if lab_id is None and not all_labs:
+    if not chosen:
         listed, example = _labs_here()
         raise UsageError(
             f"`kube6 lab down` needs the id of the lab to remove; labs on this machine: {listed}",
-            fix=f"give an id (`kube6 lab down {example}`), or `kube6 lab down --all` to remove "
-            "every lab, including labs that running tests use",
+            fix=f"give an id (`kube6 lab down {example}`), `kube6 lab down --abandoned` for the "
+            "labs killed runs left, or `kube6 lab down --all` to remove every lab, including "
+            "labs that running tests use",
         )
     # Checked before root: a mistyped id is a usage error whoever runs it.
     if lab_id is not None and not LAB_ID.match(lab_id):
@@ -272,7 +282,7 @@ def down(
         )
     process.require_root()
     if lab_id is None:
-        removed = machine.down_all()
+        removed = machine.down_abandoned() if abandoned else machine.down_all()
         if removed:
             stdout.print("removed lab(s): " + ", ".join(removed))
         else:

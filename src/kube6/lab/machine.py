@@ -118,3 +118,47 @@ def down_all() -> list[str]:
     for lab_id in removed:
         down(lab_id)
     return removed
+
+
+ABANDONED_AFTER = 600.0
+"""Seconds without a process and without a file written before a lab counts as abandoned: a
+lab being built has namespaces before its daemons start, but writes its files meanwhile."""
+
+
+def abandoned_labs(quiet: float = ABANDONED_AFTER) -> list[str]:
+    """Labs that a killed run left: no process in any of their namespaces (a real node's
+    systemd, the daemons and registries all live there) and nothing written in their work
+    directory for `quiet` seconds. A running lab always has processes in its namespaces."""
+    found = []
+    now = time.time()
+    for lab_id in lab_ids():
+        namespaces = lab_namespaces(lab_id).get(lab_id, [])
+        if any(namespace_pids(ns) for ns in namespaces):
+            continue
+        if now - _last_written(workdir_of(lab_id)) < quiet:
+            continue
+        found.append(lab_id)
+    return found
+
+
+def down_abandoned(quiet: float = ABANDONED_AFTER) -> list[str]:
+    """Tear down the labs that killed runs left (`abandoned_labs`); returns their ids. Safe
+    beside running labs: those have processes (`kube6 lab down --abandoned`, the test tiers)."""
+    removed = abandoned_labs(quiet)
+    for lab_id in removed:
+        down(lab_id)
+    return removed
+
+
+def _last_written(workdir: Path) -> float:
+    """The newest modification time of the work directory and the files directly in it (logs,
+    state), 0 when there is none."""
+    try:
+        entries = [workdir, *workdir.iterdir()]
+    except OSError:
+        return 0.0
+    times = []
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            times.append(entry.lstat().st_mtime)
+    return max(times, default=0.0)
