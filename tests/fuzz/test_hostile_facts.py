@@ -36,6 +36,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "uname": system.parse_uname,
     "modules": system.parse_modules,
     "swaps": system.parse_swaps,
+    "disks": system.parse_disks,
     "cgroup": system.parse_cgroup,
     "packages": system.parse_packages,
     "services": system.parse_services,

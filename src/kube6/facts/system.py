@@ -190,7 +190,7 @@ def parse_disks(text: str) -> tuple[Filesystem, ...]:
         if not line.strip():
             continue
         path, *numbers = line.rsplit(maxsplit=4)
-        if len(numbers) != 4 or not all(n.isdigit() for n in numbers[1:]):
+        if len(numbers) != 4 or not all(re.fullmatch(r"[0-9]{1,20}", n) for n in numbers[1:]):
             raise fact_error("`stat -f`", text, f"cannot read the line {line!r}")
         fs_id, block, blocks, available = numbers
         found.append(Filesystem(path, fs_id, int(block) * int(blocks), int(block) * int(available)))
