@@ -17,6 +17,7 @@ import pytest
 
 from kube6.cli.app import run as cli
 from kube6.render.base import PLACEHOLDERS
+from kube6.steps import Report, host_script
 
 from .conftest import HA_SPEC
 
@@ -89,9 +90,28 @@ def test_placeholders_are_filled_when_run(scripts: dict[str, str], tmp_path: Pat
     assert done.returncode != 0
 
 
-def test_assumptions_are_stated_and_checked(scripts: dict[str, str]) -> None:
+def test_assumptions_are_stated_and_checked(scripts: dict[str, str], tmp_path: Path) -> None:
     text = scripts["w1"]
-    assert "It assumes: Debian 12/13 or Ubuntu 22.04/24.04, amd64 or arm64, no swap" in text
+    # A --fresh script is written for one release (its package sources name it), and says so.
+    assumed = "Ubuntu 24.04 (--fresh: the host was not read), amd64 or arm64, no swap"
+    assert f"It assumes: {assumed}" in text
+    lines = text.splitlines()
+    start = lines.index(". /etc/os-release")
+    guard = "\n".join(lines[start : lines.index("esac", start) + 1])
+    for release, code in (("ubuntu 24.04", 0), ("debian 12", 1), ("ubuntu 22.04", 1)):
+        distro, version = release.split()
+        (tmp_path / "os-release").write_text(f"ID={distro}\nVERSION_ID={version}\n")
+        part = guard.replace("/etc/os-release", str(tmp_path / "os-release"))
+        done = subprocess.run(["sh", "-c", part], capture_output=True, text=True, check=False)
+        assert done.returncode == code, (release, done.stderr)
+        if code:
+            assert f"{release} is not Ubuntu 24.04, which this --fresh script was written for" in (
+                done.stderr
+            )
+    # A script of hosts that were read takes any supported release.
+    general = host_script(Report([]), "w1")
+    assert "It assumes: Debian 12/13 or Ubuntu 22.04/24.04, amd64 or arm64, no swap" in general
+    assert '"debian 12"|"debian 13"|"ubuntu 22.04"|"ubuntu 24.04") ;;' in general
     assert 'case "$ID $VERSION_ID" in' in text
     assert "dpkg --print-architecture" in text
     assert "swapon --noheadings --show" in text

@@ -52,7 +52,13 @@ def _progress(result: StepResult) -> None:
 
 
 def _emit(
-    report: Report, output: UpOutput, script_dir: Path | None, plan: Plan, command: str
+    report: Report,
+    output: UpOutput,
+    script_dir: Path | None,
+    plan: Plan,
+    command: str,
+    *,
+    fresh: bool,
 ) -> None:
     if output is UpOutput.JSON:
         from kube6.results import SCHEMA_VERSION
@@ -61,6 +67,7 @@ def _emit(
         stdout.print_json(json.dumps(document))
     elif output is UpOutput.SH:
         from kube6.steps import host_script
+        from kube6.steps.apt import assumed_release
 
         scripts = {
             h: host_script(
@@ -69,6 +76,7 @@ def _emit(
                 title=f"cluster {plan.cluster_name}",
                 command=command,
                 interface=plan.node(h).interface,
+                release=assumed_release(plan) if fresh else None,
             )
             for h in report.hosts()
         }
@@ -212,7 +220,8 @@ def _run(
     )
     report = usecase.up(plan, request, on_result=_progress)
     _summary(report)
-    _emit(report, output, script_dir, plan, "reset" if steps is RESET_STEPS else "up")
+    command = "reset" if steps is RESET_STEPS else "up"
+    _emit(report, output, script_dir, plan, command, fresh=fresh)
     if report.ok and report.changed and steps is not RESET_STEPS and output is UpOutput.TABLE:
         stderr.print("\n".join(next_steps(plan)))
     return int(ExitStatus.OK if report.ok else ExitStatus.FAILED)

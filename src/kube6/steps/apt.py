@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from kube6 import mirrors
 from kube6.facts.system import OsRelease
+from kube6.plan.model import Plan
 from kube6.steps import probe
 from kube6.steps.base import Action, HostContext, PutFile, StepPlan, download, run
 
@@ -50,9 +51,14 @@ ASSUMED_OSES = {
 
 
 def assumed_os(ctx: HostContext) -> OsRelease:
+    """The release a `--fresh` dry run takes the hosts to run (assumed_release)."""
+    return assumed_release(ctx.plan)
+
+
+def assumed_release(plan: Plan) -> OsRelease:
     """The release a `--fresh` dry run takes the hosts to run (they are not contacted):
     Ubuntu 24.04, or Debian 12 when the Docker or archive mirror's URL names debian."""
-    apt = ctx.plan.mirrors.apt
+    apt = plan.mirrors.apt
     urls = (apt.docker.url if apt.docker else "", apt.distribution or "")
     named = next((n for n in map(mirrors.named_distro, urls) if n), "")
     return ASSUMED_OSES.get(named, ASSUMED_OS)

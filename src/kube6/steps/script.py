@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 
+from kube6.facts.system import OsRelease
 from kube6.render.base import PLACEHOLDERS
 from kube6.steps.base import Exec, PutFile
 from kube6.steps.runner import Report, Status, StepResult
@@ -78,15 +79,20 @@ ASSUMPTIONS = (
     "amd64 or arm64",
     "no swap",
 )
+SUPPORTED_RELEASES = '"debian 12"|"debian 13"|"ubuntu 22.04"|"ubuntu 24.04"'
 
 
-def _guards(interface: str | None) -> list[str]:
+def _guards(interface: str | None, release: OsRelease | None) -> list[str]:
     """Checks of what the script assumes; each stops it with the reason."""
+    releases, refusal = SUPPORTED_RELEASES, "is not a supported release"
+    if release is not None:
+        releases = f'"{release.id} {release.version_id}"'
+        refusal = f"is not {release.pretty_name}, which this --fresh script was written for"
     lines = [
         ". /etc/os-release",
         'case "$ID $VERSION_ID" in',
-        '  "debian 12"|"debian 13"|"ubuntu 22.04"|"ubuntu 24.04") ;;',
-        '  *) echo "kube6: $ID $VERSION_ID is not a supported release" >&2; exit 1 ;;',
+        f"  {releases}) ;;",
+        f'  *) echo "kube6: $ID $VERSION_ID {refusal}" >&2; exit 1 ;;',
         "esac",
         'case "$(dpkg --print-architecture)" in',
         "  amd64|arm64) ;;",
@@ -113,14 +119,19 @@ def host_script(
     title: str = "",
     command: str = "up",
     interface: str | None = None,
+    release: OsRelease | None = None,
 ) -> str:
     """The shell script of one host's steps in `report` (ideally a dry run): correct when run
-    as written on that host, and stopping early when a value or an assumption is missing."""
+    as written on that host, and stopping early when a value or an assumption is missing.
+    `release` is the one release a `--fresh` dry run wrote it for (its hosts were not read:
+    the package sources' lines name that release)."""
     body = [line for result in report.for_host(host) for line in _section(result)]
     text = "\n".join(body)
     assigned = [p for p in PLACEHOLDERS if f"{p[2:-1]}=" in text]
     needed = [p for p in PLACEHOLDERS if p in text and p not in assigned]
     assumes = [*ASSUMPTIONS, f"uplink interface {interface}" if interface else ""]
+    if release is not None:
+        assumes[0] = f"{release.pretty_name} (--fresh: the host was not read)"
     head = [
         "#!/bin/sh",
         f"# kube6 {command} for {host}{(': ' + title) if title else ''}.",
@@ -128,7 +139,7 @@ def host_script(
         f"# Run it as root on {host} only. It assumes: {', '.join(a for a in assumes if a)};",
         "# the checks below stop it when one does not hold.",
         "set -eu",
-        *_guards(interface),
+        *_guards(interface, release),
     ]
     if needed:
         head.append("# values from the first control-plane node's script (it prints them):")
