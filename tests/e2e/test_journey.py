@@ -1,12 +1,13 @@
 """The journey: `kube6 up` builds a real IPv6-only cluster on real nodes, as an operator runs it.
 
 A lab with one control-plane and one worker real node (systemd-nspawn), in three scenarios
-(SCENARIOS), each on another release that kube6 supports (NODE_OS): `ndp-proxy` on the lab's
-on-link /64 with Ubuntu 24.04 nodes (systemd-resolved's stub in /etc/resolv.conf, ndppd from
-universe), `routed` with each node on its own /64 that the lab's provider routes to it, on
+(SCENARIOS), on every release that kube6 supports (NODE_OS): `ndp-proxy` on the lab's on-link
+/64 with an Ubuntu 24.04 control plane (systemd-resolved's stub in /etc/resolv.conf, ndppd from
+universe) and a Debian 12 worker (ndppd from Debian's archive: each through one `{distro}`
+mirror URL), `routed` with each node on its own /64 that the lab's provider routes to it, on
 Debian 13, and `bgp` on the on-link /64 with the provider's router speaking BGP (BIRD 2, TCP
 MD5 with the spec's password_file), on a Debian 12 control plane and an Ubuntu 22.04 worker
-(one cluster of two distributions, Docker's repository through one `{distro}` mirror URL);
+(clusters of two distributions: Docker's repository through one `{distro}` mirror URL);
 the lab's internet host
 serves the e2e cache (tests/e2e/world.py) and kube6.yaml's `mirrors` point there, as on an
 air-gapped site. From the internet host, with the lab's SSH key, the CLI runs `kube6 check` ->
@@ -121,9 +122,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "bgp": bgp_scenario(),
 }
 NODE_OS: dict[str, dict[str, str]] = {
-    "ndp-proxy": {CP: "ubuntu-24.04", WORKER: "ubuntu-24.04"},
+    # Clusters of two distributions: Docker's repository through one `{distro}` mirror URL,
+    # and in ndp-proxy each node's ndppd from its own distribution's archive through another.
+    "ndp-proxy": {CP: "ubuntu-24.04", WORKER: "debian-12"},
     "routed": {CP: "debian-13", WORKER: "debian-13"},
-    # A cluster of two distributions: Docker's repository through one `{distro}` mirror URL.
     "bgp": {CP: "debian-12", WORKER: "ubuntu-22.04"},
 }
 """The release of each scenario's nodes (kube6.lab.rootfs.OSES): every one kube6 runs on here."""
@@ -343,6 +345,8 @@ def test_check_passes(journey: Journey) -> None:
         found = names[(name, "apt-mirrors-distribution")]
         assert found["status"] == "ok", found
         assert f"/download.docker.com-linux-{system.id}" in found["evidence"], found
+        if len({node_os(r).id for r in NODE_OS[journey.scenario].values()}) > 1:
+            assert f"/apt/archive-{system.id}" in found["evidence"], found
     # The provider's link model, found on each real node by listening on its uplink.
     expected = str(journey.lab.layout.link)
     for node in journey.plan.nodes:

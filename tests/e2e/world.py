@@ -27,7 +27,7 @@ from kube6 import mirrors
 from kube6.lab import Lab
 from kube6.lab.layout import INTERNET_HOST
 from kube6.lab.process import in_namespace
-from kube6.lab.rootfs import NodeOs, node_os
+from kube6.lab.rootfs import OSES, NodeOs, node_os
 
 from .artifacts import Reference, crane, load_images, read_index, require
 
@@ -69,9 +69,8 @@ class World:
         """kube6.yaml's `mirrors` section pointing at this world for nodes of `releases`
         (default Debian 12), exactly as a user of an air-gapped site would write it (no
         fallback to the upstream registries): Docker's repository per node's distribution
-        (`{distro}`), the distribution's archive (for ndppd) when the nodes share one (this
-        world serves each distribution's archive at another path: a cluster of two has no
-        archive mirror, which ndp-proxy's ndppd would need)."""
+        (`{distro}`), and the distribution's archive (for ndppd): its own path when the nodes
+        share one distribution, `apt/archive-{distro}` when they do not."""
         release = releases[0] if releases else node_os()
         shared = len({r.id for r in releases}) <= 1
         key = self.url("keys/lab-apt.asc")
@@ -79,7 +78,10 @@ class World:
         # Ubuntu nodes would write it: the node's own distribution is put in per host.
         docker = self.apt(f"https://download.docker.com/linux/{release.id}").rstrip("/")
         docker = docker.removesuffix(release.id) + mirrors.DISTRO
-        distribution = release.sources[0].split()[1]
+        archive = release.sources[0].split()[1]
+        distribution = (
+            self.apt(archive).rstrip("/") if shared else self.url(f"apt/{ARCHIVE}{mirrors.DISTRO}")
+        )
         return {
             "registries": [
                 {
@@ -92,7 +94,7 @@ class World:
             "apt": {
                 "kubernetes": {"url": self.apt(KUBERNETES_APT), "key_url": key},
                 "docker": {"url": docker, "key_url": key},
-                **({"distribution": self.apt(distribution).rstrip("/")} if shared else {}),
+                "distribution": distribution,
             },
             "charts": [{"upstream": CALICO_CHARTS, "mirror": self.url(CALICO_CHARTS_PATH)}],
             "downloads": [
@@ -106,10 +108,36 @@ CALICO_CHARTS = "https://docs.tigera.io/calico/charts"
 CALICO_CHARTS_PATH = "files/docs.tigera.io/calico/charts"
 
 
+ARCHIVE = "archive-"
+"""`apt/archive-<distribution>`: each distribution's archive under a name that one mirror URL
+with `{distro}` reaches (`.../apt/archive-{distro}`), as a site would serve them."""
+SERVED = ("apt", "files", "charts", "keys")
+
+
+def site(lab: Lab, cache: Path) -> Path:
+    """What the HTTP server serves: the cache's folders, linked from the lab's work directory,
+    with each distribution's archive also at `apt/archive-<distribution>` (the cache keeps
+    them under their upstream hosts' names, deb.debian.org-debian and archive.ubuntu.com-
+    ubuntu). Nothing is added to the cache itself."""
+    root = lab.workdir / "world"
+    root.mkdir()
+    for folder in SERVED:
+        (root / folder).mkdir()
+        for entry in (cache / folder).iterdir():
+            (root / folder / entry.name).symlink_to(entry)
+    paths = {repo["url"].rstrip("/"): repo["path"] for repo in read_index(cache, "apt")}
+    for release in OSES.values():
+        archive = paths.get(release.sources[0].split()[1].rstrip("/"))
+        alias = root / "apt" / f"{ARCHIVE}{release.id}"
+        if archive is not None and not alias.exists():
+            alias.symlink_to(cache / "apt" / archive)
+    return root
+
+
 def serve(lab: Lab, cache: Path) -> World:
     """Start the HTTP server and the registries in `lab`'s internet host; push the images."""
     host = str(INTERNET_HOST)
-    for folder in ("apt", "files", "charts", "keys", "images"):
+    for folder in (*SERVED, "images"):
         require(cache / folder)
     lab.start(
         "cache-http",
@@ -121,7 +149,7 @@ def serve(lab: Lab, cache: Path) -> World:
             "--bind",
             host,
             "--directory",
-            str(cache),
+            str(site(lab, cache)),
             str(HTTP_PORT),
         ),
         ready=lambda: lab.listening(lab.internet, HTTP_PORT),
