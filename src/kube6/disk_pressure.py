@@ -37,8 +37,6 @@ cert-manager's images, and the pods' first logs."""
 class Threshold:
     """Where kubelet starts to reclaim disk space on one filesystem."""
 
-    signal: str
-    """`nodefs.available` or `imagefs.available`."""
     floor: int
     """Bytes: below this much free space the node is under DiskPressure."""
     source: str
@@ -48,11 +46,9 @@ class Threshold:
 def threshold(host: Host, signal: str, capacity: int) -> Threshold:
     """The DiskPressure floor of a filesystem of `capacity` bytes for `signal`."""
     if host.min_free_disk is not None:
-        return Threshold(signal, disk_bytes(host.min_free_disk), "host.min_free_disk")
+        return Threshold(disk_bytes(host.min_free_disk), "host.min_free_disk")
     share = DEFAULT_SHARES[signal]
-    return Threshold(
-        signal, int(capacity * share), f"{share:.0%} of the disk, kubelet's default {signal}"
-    )
+    return Threshold(int(capacity * share), f"{share:.0%} of the disk, kubelet's default {signal}")
 
 
 def kubelet_settings(host: Host) -> dict[str, Any]:

@@ -131,9 +131,9 @@ def abandoned_labs(quiet: float = ABANDONED_AFTER) -> list[str]:
     directory for `quiet` seconds. A running lab always has processes in its namespaces."""
     found = []
     now = time.time()
-    for lab_id in lab_ids():
-        namespaces = lab_namespaces(lab_id).get(lab_id, [])
-        if any(namespace_pids(ns) for ns in namespaces):
+    by_lab = lab_namespaces()
+    for lab_id in sorted(set(by_lab) | set(lab_folders())):
+        if any(namespace_pids(ns) for ns in by_lab.get(lab_id, [])):
             continue
         if now - _last_written(workdir_of(lab_id)) < quiet:
             continue
